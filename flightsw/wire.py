@@ -1,0 +1,192 @@
+"""The wire codec: one versioned msgpack envelope for every byte stream in aisat.
+
+The same envelope crosses the space link (flight <-> ground), the payload IPC
+(executive <-> payload child) and the plant bus (executive <-> simulated spacecraft).
+This module does no I/O: it turns envelopes into bytes and untrusted bytes back into
+envelopes, or into a :class:`WireError` that says exactly what was wrong.
+
+On the wire an envelope is a msgpack array::
+
+    [version, kind, source, seq, time_s, body]
+
+- ``version``: :data:`WIRE_VERSION`; anything else is a :class:`WireVersionError`.
+- ``kind``: one of :class:`Kind` (what the body means).
+- ``source``: who sent it (``"flight"``, ``"ground"``, ``"plant"``, ``"payload"`` ...).
+- ``seq``: the sender's sequence number for this stream, 0 <= seq < 2**63.
+- ``time_s``: spacecraft time (UTC seconds since the Unix epoch, float) when it was made.
+- ``body``: a map with string keys; its schema depends on ``kind``.
+
+Decoding is bounded: the frame size and every msgpack container/string length are
+capped before anything is allocated, so a hostile frame cannot exhaust memory.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+import msgpack
+
+from flightsw.errors import WireError, WireVersionError
+
+WIRE_VERSION = 1
+MAX_FRAME_BYTES = 1 << 20
+"""Largest encoded envelope accepted by default (1 MiB)."""
+MAX_SOURCE_CHARS = 32
+_MAX_SEQ = (1 << 63) - 1
+
+# Caps handed to msgpack so that a small hostile frame cannot claim a huge allocation.
+_UNPACK_LIMITS = {
+    "max_str_len": MAX_FRAME_BYTES,
+    "max_bin_len": MAX_FRAME_BYTES,
+    "max_array_len": 65_536,
+    "max_map_len": 16_384,
+    "max_ext_len": 0,
+}
+
+
+class Kind(str, Enum):
+    """What an envelope's body means. Grouped by the stream that carries it."""
+
+    # space link, flight -> ground
+    TELEMETRY = "tlm"  # body: {"points": {name: value}}
+    EVENT = "evt"  # body: {"name", "severity", "text", "args"}
+    VERIFICATION = "ver"  # body: {"cmd_seq", "name", "stage", "reason"}
+    RESULT = "result"  # body: a payload data product summary
+    # space link, both ways
+    HELLO = "hello"  # body: {"dictionary_hash", "dictionary_version"}
+    # space link, ground -> flight
+    COMMAND = "cmd"  # body: {"name", "args"}
+    # plant bus (hil <-> flightsw HAL)
+    TICK = "tick"  # plant -> flight, lockstep: {"dt_s", "sensors"}; answered by ACTUATORS
+    SENSORS = "sens"  # plant -> flight, free running: {"sensors"}
+    ACTUATORS = "act"  # flight -> plant: {"actuators"}
+    WORLD = "world"  # plant -> observers (ground station, launcher): truth for display/link
+    STOP = "stop"  # anyone -> anyone: orderly end of a session; body: {"reason"}
+    # payload IPC (executive <-> payload child)
+    PAYLOAD_CONFIG = "pl.config"  # exec -> payload: {"throttle", "pace"}
+    PAYLOAD_JOB = "pl.job"  # exec -> payload: {"job_id", "n_tiles", "seed", ...}
+    PAYLOAD_RESULT = "pl.result"  # payload -> exec: job outcome
+    PAYLOAD_PING = "pl.ping"  # exec -> payload: {"n"}
+    PAYLOAD_HEARTBEAT = "pl.hb"  # payload -> exec: {"n", "jobs_done", "busy_frac", ...}
+
+
+_KINDS = {k.value: k for k in Kind}
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """One message, whatever stream it travels on."""
+
+    kind: Kind
+    source: str
+    seq: int
+    time_s: float
+    body: Mapping[str, Any] = field(default_factory=dict)
+
+
+def encode(env: Envelope) -> bytes:
+    """Encode an envelope. Raises :class:`WireError` if the envelope itself is invalid."""
+    _check_header(env.kind, env.source, env.seq, env.time_s, env.body)
+    try:
+        data: bytes = msgpack.packb(
+            [WIRE_VERSION, env.kind.value, env.source, env.seq, float(env.time_s), dict(env.body)],
+            use_bin_type=True,
+        )
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise WireError("body is not encodable", kind=env.kind.value, error=str(exc)) from exc
+    if len(data) > MAX_FRAME_BYTES:
+        raise WireError("envelope too large", size=len(data), limit=MAX_FRAME_BYTES)
+    return data
+
+
+def decode(data: bytes, *, max_bytes: int = MAX_FRAME_BYTES) -> Envelope:
+    """Decode untrusted bytes into an envelope, or raise :class:`WireError` saying why not."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise WireError("frame is not bytes", type=type(data).__name__)
+    size = len(data)
+    if size == 0:
+        raise WireError("empty frame")
+    if size > max_bytes:
+        raise WireError("frame too large", size=size, limit=max_bytes)
+    try:
+        obj = msgpack.unpackb(
+            bytes(data), raw=False, strict_map_key=True, use_list=True, **_UNPACK_LIMITS
+        )
+    except msgpack.ExtraData as exc:
+        raise WireError("trailing bytes after envelope") from exc
+    except (ValueError, TypeError, msgpack.UnpackException, RecursionError) as exc:
+        # FormatError, StackError, OutOfData and UnicodeDecodeError are all ValueErrors.
+        raise WireError("not a msgpack envelope", error=type(exc).__name__) from exc
+    if not isinstance(obj, list) or len(obj) != 6:
+        raise WireError("envelope must be a 6-element array", got=_describe(obj))
+    version, kind, source, seq, time_s, body = obj
+    if not _is_int(version):
+        raise WireError("version is not an integer", got=_describe(version))
+    if version != WIRE_VERSION:
+        raise WireVersionError("unsupported wire version", got=version, expected=WIRE_VERSION)
+    if not isinstance(kind, str) or kind not in _KINDS:
+        raise WireError("unknown kind", got=_describe(kind), valid=sorted(_KINDS))
+    if isinstance(time_s, int) and not isinstance(time_s, bool):
+        time_s = float(time_s)
+    _check_header(_KINDS[kind], source, seq, time_s, body)
+    return Envelope(_KINDS[kind], source, seq, time_s, body)
+
+
+def try_decode(data: bytes, *, max_bytes: int = MAX_FRAME_BYTES) -> Envelope | WireError:
+    """Like :func:`decode`, but returns the error instead of raising (for adapters)."""
+    try:
+        return decode(data, max_bytes=max_bytes)
+    except WireError as exc:
+        return exc
+
+
+def _check_header(kind: Any, source: Any, seq: Any, time_s: Any, body: Any) -> None:
+    if not isinstance(kind, Kind):
+        raise WireError("kind is not a Kind", got=_describe(kind))
+    if not isinstance(source, str) or not source or len(source) > MAX_SOURCE_CHARS:
+        raise WireError("source must be a non-empty string of at most 32 characters",
+                        got=_describe(source))
+    if not _is_int(seq) or not 0 <= seq <= _MAX_SEQ:
+        raise WireError("seq must be an integer in [0, 2**63)", got=_describe(seq))
+    if not isinstance(time_s, (float, int)) or isinstance(time_s, bool) or not math.isfinite(
+        time_s
+    ):
+        raise WireError("time_s must be a finite number", got=_describe(time_s))
+    if not isinstance(body, Mapping):
+        raise WireError("body must be a map", got=_describe(body))
+    for key in body:
+        if not isinstance(key, str):
+            raise WireError("body keys must be strings", got=_describe(key))
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _describe(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+class Sequencer:
+    """Hands out the per-stream sequence numbers a sender stamps on its envelopes."""
+
+    def __init__(self, source: str, start: int = 0) -> None:
+        self.source = source
+        self._next = start
+
+    @property
+    def next_seq(self) -> int:
+        return self._next
+
+    def make(self, kind: Kind, time_s: float, body: Mapping[str, Any]) -> Envelope:
+        env = Envelope(kind, self.source, self._next, time_s, body)
+        self._next += 1
+        return env
+
+    def pack(self, kind: Kind, time_s: float, body: Mapping[str, Any]) -> bytes:
+        return encode(self.make(kind, time_s, body))
