@@ -1,0 +1,208 @@
+"""Spacecraft modes as data: the mode table, its guards, and the one function applying it.
+
+The table (:data:`MODES`, :data:`TRANSITIONS`) is the whole behaviour: which modes exist,
+what each switches on, which moves are allowed, by whom (operator command or autonomous
+rule) and under which guard. :func:`request` and :func:`auto_step` are pure: they take
+the current :class:`ModeState`, explicit :class:`ModeInputs` and the time, and return the
+new state and the events to emit; a refused move raises :class:`TransitionRefused` with
+the reason. The docs' diagram is drawn from the same table (:func:`diagram`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from flightsw.config import FlightConfig
+from flightsw.dictionary import Arg, ArgType, Command, Declarations, Event, Severity, Telemetry
+from flightsw.errors import TransitionRefused
+
+
+@dataclass(frozen=True)
+class ModeSpec:
+    name: str
+    description: str
+    payload_on: bool  # entry action: payload power switch
+    throttle_cap_frac: float  # entry action: most payload activity this mode allows
+
+
+MODES: dict[str, ModeSpec] = {
+    m.name: m
+    for m in (
+        ModeSpec("SAFE", "Survival: payload off, minimum loads, waiting for ground or power",
+                 payload_on=False, throttle_cap_frac=0.0),
+        ModeSpec("NOMINAL", "Housekeeping and light payload work", payload_on=True,
+                 throttle_cap_frac=0.25),
+        ModeSpec("COMPUTE", "Payload runs as hard as power and heat allow", payload_on=True,
+                 throttle_cap_frac=1.0),
+    )
+}
+
+
+@dataclass(frozen=True)
+class ModeInputs:
+    """What the guards look at. NaN means the reading is missing (treated as unsafe)."""
+
+    battery_soc_frac: float
+    payload_temp_c: float
+    payload_healthy: bool = True
+
+
+Guard = Callable[[ModeInputs, FlightConfig], "str | None"]
+"""A guard returns ``None`` when the move may happen, or the reason it may not."""
+
+
+def _always(_i: ModeInputs, _c: FlightConfig) -> str | None:
+    return None
+
+
+def _soc_at_least(attr: str) -> Guard:
+    def guard(inputs: ModeInputs, cfg: FlightConfig) -> str | None:
+        need = float(getattr(cfg, attr))
+        soc = inputs.battery_soc_frac
+        if math.isnan(soc) or soc < need:
+            return f"battery state of charge {soc * 100:.1f} % is below {need * 100:.0f} %"
+        return None
+
+    return guard
+
+
+def _compute_ok(inputs: ModeInputs, cfg: FlightConfig) -> str | None:
+    reason = _soc_at_least("battery_soc_compute_frac")(inputs, cfg)
+    if reason:
+        return reason
+    temp = inputs.payload_temp_c
+    if math.isnan(temp) or temp >= cfg.payload_temp_warn_c:
+        return f"payload temperature {temp:.1f} C is at or above {cfg.payload_temp_warn_c:.0f} C"
+    if not inputs.payload_healthy:
+        return "payload is not healthy"
+    return None
+
+
+def _soc_below(attr: str, margin_frac: float = 0.0) -> Guard:
+    """Guard for autonomous *downward* moves: fires when SoC is below a threshold."""
+
+    def guard(inputs: ModeInputs, cfg: FlightConfig) -> str | None:
+        limit = float(getattr(cfg, attr)) - margin_frac
+        soc = inputs.battery_soc_frac
+        if math.isnan(soc) or soc < limit:
+            return None
+        return "battery is not low"
+
+    return guard
+
+
+@dataclass(frozen=True)
+class Transition:
+    source: str
+    target: str
+    by: str  # "command" or "auto"
+    guard: Guard
+    reason: str  # why the move happens (auto) or what it means (command)
+
+
+COMPUTE_HYSTERESIS_FRAC = 0.05
+
+TRANSITIONS: tuple[Transition, ...] = (
+    # operator commands
+    Transition("SAFE", "NOMINAL", "command", _soc_at_least("battery_soc_resume_frac"),
+               "operator leaves SAFE"),
+    Transition("NOMINAL", "COMPUTE", "command", _compute_ok, "operator starts compute"),
+    Transition("COMPUTE", "NOMINAL", "command", _always, "operator stops compute"),
+    Transition("NOMINAL", "SAFE", "command", _always, "operator commands SAFE"),
+    Transition("COMPUTE", "SAFE", "command", _always, "operator commands SAFE"),
+    # autonomous rules, in priority order (first that fires wins)
+    Transition("COMPUTE", "SAFE", "auto", _soc_below("battery_soc_safe_frac"), "battery low"),
+    Transition("NOMINAL", "SAFE", "auto", _soc_below("battery_soc_safe_frac"), "battery low"),
+    Transition("COMPUTE", "NOMINAL", "auto",
+               _soc_below("battery_soc_compute_frac", COMPUTE_HYSTERESIS_FRAC),
+               "battery below compute threshold"),
+    Transition("SAFE", "NOMINAL", "auto", _soc_at_least("battery_soc_resume_frac"),
+               "battery recovered"),
+    Transition("NOMINAL", "COMPUTE", "auto", _compute_ok, "power and temperature allow compute"),
+)
+
+AUTO_RECOVERABLE_REASONS = frozenset({"battery low"})
+"""SAFE entered for these reasons may end autonomously; any other SAFE waits for ground."""
+
+
+@dataclass(frozen=True)
+class ModeState:
+    mode: str
+    reason: str
+    since_s: float
+    changes: int = 0
+
+
+def boot(cfg: FlightConfig, now_s: float) -> ModeState:
+    if cfg.boot_mode not in MODES:
+        raise TransitionRefused("unknown boot mode", mode=cfg.boot_mode, valid=sorted(MODES))
+    return ModeState(cfg.boot_mode, "boot", now_s)
+
+
+def request(state: ModeState, target: str, inputs: ModeInputs, cfg: FlightConfig,
+            now_s: float) -> tuple[ModeState, list[tuple[str, dict[str, Any]]]]:
+    """Apply an operator's mode command. Raises :class:`TransitionRefused` with the reason."""
+    if target not in MODES:
+        raise TransitionRefused("unknown mode", mode=target, valid=sorted(MODES))
+    if target == state.mode:
+        return state, []
+    legal = [t for t in TRANSITIONS
+             if t.by == "command" and t.source == state.mode and t.target == target]
+    if not legal:
+        valid = sorted(t.target for t in TRANSITIONS
+                       if t.by == "command" and t.source == state.mode)
+        raise TransitionRefused(f"no transition from {state.mode} to {target}",
+                                source=state.mode, target=target, valid=valid)
+    why_not = legal[0].guard(inputs, cfg)
+    if why_not is not None:
+        raise TransitionRefused(why_not, source=state.mode, target=target)
+    return _enter(state, target, "ground command", now_s)
+
+
+def auto_step(state: ModeState, inputs: ModeInputs, cfg: FlightConfig,
+              now_s: float) -> tuple[ModeState, list[tuple[str, dict[str, Any]]]]:
+    """Evaluate the autonomous rules once; at most one transition per step."""
+    for t in TRANSITIONS:
+        if t.by != "auto" or t.source != state.mode:
+            continue
+        if t.source == "SAFE" and state.reason not in AUTO_RECOVERABLE_REASONS:
+            continue
+        if t.target == "COMPUTE" and not cfg.auto_compute:
+            continue
+        if t.guard(inputs, cfg) is None:
+            return _enter(state, t.target, t.reason, now_s)
+    return state, []
+
+
+def _enter(state: ModeState, target: str, reason: str,
+           now_s: float) -> tuple[ModeState, list[tuple[str, dict[str, Any]]]]:
+    new = replace(state, mode=target, reason=reason, since_s=now_s, changes=state.changes + 1)
+    return new, [("mode.changed", {"old": state.mode, "new": target, "reason": reason})]
+
+
+def diagram() -> str:
+    """The mode table as a Mermaid state diagram (for the README and the console)."""
+    lines = ["stateDiagram-v2"]
+    for t in TRANSITIONS:
+        lines.append(f"    {t.source} --> {t.target}: {t.by}: {t.reason}")
+    return "\n".join(lines)
+
+
+DECLARATIONS = Declarations(
+    component="mode",
+    commands=(
+        Command("mode.set", "Request a mode change; guards may refuse it with a reason.",
+                args=(Arg("mode", ArgType.ENUM, "target mode", choices=tuple(MODES)),)),
+    ),
+    telemetry=(
+        Telemetry("mode.current", ArgType.ENUM, "Current spacecraft mode"),
+        Telemetry("mode.changes", ArgType.INT, "Mode changes since boot"),
+    ),
+    events=(
+        Event("mode.changed", Severity.ACTIVITY_HI, "Mode {old} -> {new} ({reason})"),
+        Event("mode.refused", Severity.WARNING_LO, "Mode change to {target} refused: {reason}"),
+    ),
+)
