@@ -79,6 +79,8 @@ class Sensors(_Record):
     contact_station: str = ""
     next_contact_in_s: float = math.nan  # seconds to the next acquisition of signal
     next_eclipse_in_s: float = math.nan  # seconds to the next umbra entry
+    lat_deg: float = math.nan  # GNSS position (sub-satellite point)
+    lon_deg: float = math.nan
 
 
 @dataclass

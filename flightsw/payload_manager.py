@@ -291,7 +291,7 @@ class PayloadManager:
             argv += ["--model", self._model_path]
         log = None
         if self._run_dir is not None:
-            log = open(Path(self._run_dir) / "payload.log", "ab")  # noqa: SIM115
+            log = open(Path(self._run_dir) / "payload.log", "ab")
         try:
             self._proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
                                           stdout=log or subprocess.DEVNULL,

@@ -1,0 +1,5 @@
+import sys
+
+from aisat.cli import main
+
+sys.exit(main())

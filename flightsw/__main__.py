@@ -1,0 +1,44 @@
+"""``python -m flightsw``: run the flight executive (normally started by ``aisat up``)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from flightsw.config import FlightConfig
+from flightsw.errors import FlightError
+from flightsw.executive import Executive, ExecutiveOptions, install_signal_handlers
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m flightsw", description=__doc__)
+    p.add_argument("--plant", required=True, help="plant bus endpoint to connect to")
+    p.add_argument("--link", required=True, help="space link endpoint to bind")
+    p.add_argument("--clock", choices=("sim", "real"), default="real",
+                   help="sim: follow the plant's ticks in lockstep; real: wall time")
+    p.add_argument("--config", type=Path, help="flight configuration JSON")
+    p.add_argument("--profile", default="default", help="spacecraft name (for events)")
+    p.add_argument("--run-dir", type=Path)
+    p.add_argument("--model", help="ONNX model for the payload (default: shipped model)")
+    p.add_argument("--stats-out", type=Path, help="write final statistics JSON here")
+    p.add_argument("--log-level", default="WARNING")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(),
+                        format="%(asctime)s flightsw %(levelname)s %(message)s")
+    try:
+        cfg = FlightConfig.load(args.config) if args.config else FlightConfig()
+        executive = Executive(cfg, ExecutiveOptions(
+            plant_endpoint=args.plant, link_endpoint=args.link, lockstep=args.clock == "sim",
+            profile=args.profile, run_dir=args.run_dir, model_path=args.model,
+            stats_out=args.stats_out))
+    except FlightError as exc:
+        print(f"flightsw: {exc}", file=sys.stderr)
+        return 2
+    install_signal_handlers(executive)
+    return executive.run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,83 @@
+"""Rate groups: fixed-period cycles driven by whichever clock the executive is given.
+
+A group runs when its deadline has come. On the sim clock the executive calls
+:meth:`RateGroups.run_until` for each plant tick and every group runs exactly as many
+times as its period fits (so 10 Hz really is ten runs per simulated second). On the real
+clock :meth:`RateGroups.run_due` runs what is due now and counts a *cycle slip* when a
+group starts more than one period late (F Prime's ActiveRateGroup does the same), then
+skips ahead instead of running a burst of stale cycles.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+Cycle = Callable[[float], None]
+
+
+@dataclass
+class RateGroup:
+    name: str
+    period_s: float
+    cycle: Cycle
+    next_s: float = 0.0
+    runs: int = 0
+    slips: int = 0
+    max_late_s: float = 0.0
+
+
+@dataclass
+class RateGroups:
+    groups: list[RateGroup] = field(default_factory=list)
+    on_slip: Callable[[RateGroup, float, float], None] | None = None
+
+    def add(self, name: str, period_s: float, cycle: Cycle, start_s: float = 0.0) -> RateGroup:
+        if period_s <= 0:
+            raise ValueError(f"rate group {name}: period must be positive")
+        group = RateGroup(name, period_s, cycle, next_s=start_s)
+        self.groups.append(group)
+        return group
+
+    def run_until(self, now_s: float, set_time: Callable[[float], None]) -> None:
+        """Lockstep: run every cycle whose deadline is <= now_s, in time order."""
+        eps = 1e-9
+        while True:
+            due = [g for g in self.groups if g.next_s <= now_s + eps]
+            if not due:
+                return
+            t = min(g.next_s for g in due)
+            set_time(t)
+            for g in self.groups:  # declaration order = priority order within one instant
+                if abs(g.next_s - t) <= eps:
+                    g.cycle(t)
+                    g.runs += 1
+                    g.next_s = _round(t + g.period_s)
+
+    def run_due(self, now_s: float) -> None:
+        """Real time: run what is due; count slips; never replay missed cycles."""
+        for g in self.groups:
+            if g.next_s > now_s:
+                continue
+            late = now_s - g.next_s
+            g.max_late_s = max(g.max_late_s, late)
+            if late > g.period_s:
+                g.slips += 1
+                if self.on_slip is not None:
+                    self.on_slip(g, late, now_s)
+                g.next_s = now_s
+            g.cycle(now_s)
+            g.runs += 1
+            g.next_s += g.period_s
+
+    def next_deadline_s(self) -> float:
+        return min(g.next_s for g in self.groups)
+
+    @property
+    def slips(self) -> int:
+        return sum(g.slips for g in self.groups)
+
+
+def _round(t: float) -> float:
+    # keep 0.1 s steps from drifting (0.1 + 0.2 != 0.3)
+    return round(t, 9)

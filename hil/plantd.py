@@ -1,0 +1,215 @@
+"""``python -m hil.plantd``: the simulated spacecraft as a process on the plant bus.
+
+The physics is :class:`hil.plant.Plant` (pure); this is the shell around it:
+
+- *lockstep*: send TICK (sensors at t) to the executive, wait for its ACTUATORS, step the
+  physics by dt with them, publish WORLD, repeat - as fast as the two processes go, or
+  paced to ``--speed`` times real time. The executive's sim clock follows these ticks.
+- *free running*: step on wall time (times ``--speed``), send SENSORS samples, apply the
+  latest ACTUATORS whenever they come - how a board in the loop sees the world.
+
+At the end it publishes STOP, writes the plant's summary JSON and, if asked, the HTML
+report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import zmq
+
+from flightsw.clock import RealClock
+from flightsw.errors import WireError
+from flightsw.hal import Actuators, Sensors
+from flightsw.stackinfo import atomic_write_text
+from flightsw.wire import Envelope, Kind, Sequencer, try_decode
+from hil.plant import Plant, load_profile
+
+log = logging.getLogger("hil.plantd")
+
+FIRST_REPLY_TIMEOUT_MS = 120_000  # the executive's first answer waits for the payload model
+REPLY_TIMEOUT_MS = 60_000
+
+
+class PlantServer:
+    def __init__(self, plant: Plant, bus_endpoint: str, world_endpoint: str,
+                 ctx: zmq.Context[Any] | None = None, world_every: int = 1) -> None:
+        self.plant = plant
+        self.ctx = ctx or zmq.Context.instance()
+        self.bus = self.ctx.socket(zmq.PAIR)
+        self.bus.setsockopt(zmq.LINGER, 0)
+        self.bus.bind(bus_endpoint)
+        self.world = self.ctx.socket(zmq.PUB)
+        self.world.setsockopt(zmq.LINGER, 500)
+        self.world.setsockopt(zmq.SNDHWM, 100_000)
+        self.world.bind(world_endpoint)
+        self.seq_bus = Sequencer("plant")
+        self.seq_world = Sequencer("plant")
+        self.act = Actuators()
+        self.world_every = max(1, world_every)
+        self.frames_rejected = 0
+        self.stop_reason = ""
+        self.error = ""
+
+    def sensors(self) -> Sensors:
+        s = self.plant.sensors()
+        w = self.plant.world()
+        s.lat_deg = float(w.get("lat_deg", s.lat_deg))
+        s.lon_deg = float(w.get("lon_deg", s.lon_deg))
+        return s
+
+    def publish_world(self) -> None:
+        self.world.send(self.seq_world.pack(Kind.WORLD, self.plant.time_utc_s,
+                                            self.plant.world()))
+
+    def _take_actuators(self, env: Envelope) -> None:
+        try:
+            self.act = Actuators.from_dict(env.body.get("actuators", {}))
+        except WireError as exc:
+            self.frames_rejected += 1
+            log.warning("rejected actuators: %s", exc)
+
+    def run_lockstep(self, duration_s: float, dt_s: float = 1.0,
+                     speed: float | None = None) -> None:
+        clock = RealClock()
+        wall0 = clock.monotonic_s()
+        step = 0
+        timeout = FIRST_REPLY_TIMEOUT_MS
+        while not self.stop_reason:
+            self.bus.send(self.seq_bus.pack(Kind.TICK, self.plant.time_utc_s, {
+                "elapsed_s": self.plant.elapsed_s, "dt_s": dt_s,
+                "sensors": self.sensors().to_dict()}))
+            env = self._await_actuators(timeout)
+            if env is None:
+                if not self.stop_reason:
+                    self.error = f"executive did not answer within {timeout / 1000:.0f} s"
+                    self.stop_reason = "executive silent"
+                break
+            timeout = REPLY_TIMEOUT_MS
+            self._take_actuators(env)
+            if self.plant.elapsed_s + 1e-9 >= duration_s:
+                self.stop_reason = "scenario complete"
+                break
+            self.plant.step(dt_s, self.act)
+            step += 1
+            if step % self.world_every == 0:
+                self.publish_world()
+            if speed:
+                ahead = self.plant.elapsed_s / speed - (clock.monotonic_s() - wall0)
+                if ahead > 0:
+                    clock.sleep_s(ahead)
+        self.publish_world()
+
+    def _await_actuators(self, timeout_ms: int) -> Envelope | None:
+        remaining = timeout_ms
+        while remaining > 0 and not self.stop_reason:
+            chunk = min(remaining, 200)
+            if not self.bus.poll(chunk, zmq.POLLIN):
+                remaining -= chunk
+                continue
+            env = try_decode(self.bus.recv())
+            if not isinstance(env, Envelope):
+                self.frames_rejected += 1
+                continue
+            if env.kind is Kind.ACTUATORS:
+                return env
+            self.frames_rejected += 1
+        return None
+
+    def run_free(self, duration_s: float | None, dt_s: float = 1.0, speed: float = 1.0) -> None:
+        clock = RealClock()
+        wall0 = clock.monotonic_s()
+        while not self.stop_reason:
+            while self.bus.poll(0, zmq.POLLIN):
+                env = try_decode(self.bus.recv())
+                if isinstance(env, Envelope) and env.kind is Kind.ACTUATORS:
+                    self._take_actuators(env)
+                else:
+                    self.frames_rejected += 1
+            target_elapsed = (clock.monotonic_s() - wall0) * speed
+            while self.plant.elapsed_s + dt_s <= target_elapsed + 1e-9:
+                self.plant.step(dt_s, self.act)
+            try:
+                self.bus.send(self.seq_bus.pack(Kind.SENSORS, self.plant.time_utc_s,
+                                                {"sensors": self.sensors().to_dict()}),
+                              zmq.NOBLOCK)
+            except zmq.Again:
+                pass
+            self.publish_world()
+            if duration_s is not None and self.plant.elapsed_s >= duration_s:
+                self.stop_reason = "scenario complete"
+                break
+            clock.sleep_s(min(0.1, dt_s / speed))
+
+    def stop(self, reason: str) -> None:
+        self.stop_reason = reason
+
+    def close(self) -> None:
+        body = {"reason": self.stop_reason or "stopped"}
+        try:
+            self.bus.send(self.seq_bus.pack(Kind.STOP, self.plant.time_utc_s, body), zmq.NOBLOCK)
+        except zmq.Again:
+            pass
+        self.world.send(self.seq_world.pack(Kind.STOP, self.plant.time_utc_s, body))
+        self.bus.close(linger=200)
+        self.world.close(linger=500)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m hil.plantd", description=__doc__)
+    p.add_argument("--profile", default="cubesat-jetson")
+    p.add_argument("--bus", required=True, help="plant bus endpoint to bind")
+    p.add_argument("--world", required=True, help="world PUB endpoint to bind")
+    p.add_argument("--lockstep", action="store_true")
+    p.add_argument("--duration-s", type=float, default=None)
+    p.add_argument("--dt-s", type=float, default=1.0)
+    p.add_argument("--speed", type=float, default=None,
+                   help="multiple of real time (lockstep default: as fast as possible)")
+    p.add_argument("--summary-out", type=Path)
+    p.add_argument("--report", type=Path, help="write the HTML mission report here")
+    p.add_argument("--log-level", default="WARNING")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(),
+                        format="%(asctime)s hil.plantd %(levelname)s %(message)s")
+    profile = load_profile(args.profile)
+    plant = Plant(profile)
+    server = PlantServer(plant, args.bus, args.world)
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        server.stop(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    parent = os.getppid()
+    try:
+        if args.lockstep:
+            duration = args.duration_s if args.duration_s is not None else plant.orbit_period_s
+            server.run_lockstep(duration, args.dt_s, args.speed)
+        else:
+            server.run_free(args.duration_s, args.dt_s, args.speed or 1.0)
+    finally:
+        server.close()
+    if os.getppid() != parent:
+        return 1  # orphaned: nobody is waiting for a summary
+    summary: dict[str, Any] = dict(plant.summary())
+    summary["stop_reason"] = server.stop_reason
+    summary["plant_error"] = server.error
+    summary["frames_rejected"] = server.frames_rejected
+    if args.summary_out:
+        atomic_write_text(args.summary_out, json.dumps(summary, indent=2, default=str))
+    if args.report:
+        from hil.report import write_html
+
+        write_html(plant, args.report, summary=summary, title=f"aisat {profile.name}")
+    return 0 if not server.error else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

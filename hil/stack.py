@@ -1,0 +1,377 @@
+"""The local sim stack: plant, executive (+ payload child) and ground as processes.
+
+``aisat up`` runs it free on wall time with a live status line until Ctrl-C;
+``aisat sim`` runs it in lockstep on sim time, as fast as the machine goes, and ends
+with a mission summary. Either way every child is started in its own session (so a
+Ctrl-C reaches only this launcher) and stopped in order - executive first, so it can
+stop its payload; then the plant; then the ground once it has archived what arrived.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import msgpack
+import zmq
+
+from flightsw.catalog import build_dictionary
+from flightsw.clock import RealClock
+from flightsw.config import FlightConfig
+from flightsw.stackinfo import StackInfo, atomic_write_text
+from flightsw.wire import Envelope, Kind, try_decode
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _endpoint() -> str:
+    return f"tcp://127.0.0.1:{free_port()}"
+
+
+@dataclass
+class StackOptions:
+    profile: str = "cubesat-jetson"
+    lockstep: bool = False
+    duration_s: float | None = None  # None: until stopped (free) / one orbit (lockstep)
+    orbits: float | None = None
+    speed: float | None = None
+    run_dir: Path = Path(".")
+    report: Path | None = None
+    model: str | None = None
+    log_level: str = "WARNING"
+    status_out: TextIO | None = None
+
+
+@dataclass
+class Stack:
+    """Started child processes and where they listen."""
+
+    opts: StackOptions
+    info: StackInfo
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    clock: RealClock = field(default_factory=RealClock)
+
+    # --- start ---------------------------------------------------------------------------
+    @classmethod
+    def start(cls, opts: StackOptions) -> Stack:
+        from hil.plant import Plant, load_profile
+
+        profile = load_profile(opts.profile)  # fail fast, with the profile error, here
+        cfg = FlightConfig.from_mapping(profile.flight)
+        run_dir = Path(opts.run_dir).resolve()
+        run_dir.mkdir(parents=True, exist_ok=True)
+        if opts.orbits is not None:
+            opts.duration_s = opts.orbits * Plant(profile).orbit_period_s
+        dictionary = build_dictionary(cfg)
+        dict_path = run_dir / "dictionary.json"
+        atomic_write_text(dict_path, json.dumps(dictionary.to_json(), indent=2))
+        config_path = run_dir / "flight_config.json"
+        atomic_write_text(config_path, json.dumps(cfg.to_dict(), indent=2))
+        archive = run_dir / "archive.sqlite"
+        for stale in (archive, run_dir / "archive.sqlite-wal", run_dir / "archive.sqlite-shm"):
+            stale.unlink(missing_ok=True)
+        info = StackInfo(run_dir=str(run_dir), plant_bus=_endpoint(), world=_endpoint(),
+                         link=_endpoint(), ops=_endpoint(), archive=str(archive),
+                         dictionary=str(dict_path), profile=profile.name,
+                         mode="lockstep" if opts.lockstep else "realtime")
+        stack = cls(opts, info)
+        py = sys.executable
+        try:
+            stack._spawn("ground", [py, "-m", "ground", "--run-dir", str(run_dir),
+                                    "--link", info.link, "--world", info.world,
+                                    "--ops", info.ops, "--archive", str(archive)],
+                         before_write=True)
+            plant_argv = [py, "-m", "hil.plantd", "--profile", opts.profile,
+                          "--bus", info.plant_bus, "--world", info.world,
+                          "--summary-out", str(run_dir / "plant_summary.json"),
+                          "--log-level", opts.log_level]
+            if opts.lockstep:
+                plant_argv.append("--lockstep")
+            if opts.duration_s is not None:
+                plant_argv += ["--duration-s", repr(opts.duration_s)]
+            if opts.speed is not None:
+                plant_argv += ["--speed", repr(opts.speed)]
+            if opts.report is not None:
+                plant_argv += ["--report", str(Path(opts.report).resolve())]
+            stack._spawn("plant", plant_argv)
+            exec_argv = [py, "-m", "flightsw", "--plant", info.plant_bus, "--link", info.link,
+                         "--clock", "sim" if opts.lockstep else "real",
+                         "--config", str(config_path), "--profile", profile.name,
+                         "--run-dir", str(run_dir),
+                         "--stats-out", str(run_dir / "exec_stats.json"),
+                         "--log-level", opts.log_level]
+            if opts.model:
+                exec_argv += ["--model", opts.model]
+            (run_dir / "exec_stats.json").unlink(missing_ok=True)
+            (run_dir / "plant_summary.json").unlink(missing_ok=True)
+            stack._spawn("flightsw", exec_argv)
+        except BaseException:
+            stack.stop()
+            raise
+        return stack
+
+    def _spawn(self, name: str, argv: list[str], before_write: bool = False) -> None:
+        log_path = Path(self.info.run_dir) / f"{name}.log"
+        with open(log_path, "ab") as log:
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                    start_new_session=True)
+        self.procs[name] = proc
+        self.info.pids[name] = proc.pid
+        self.info.write()
+
+    # --- run -----------------------------------------------------------------------------
+    def failed_process(self) -> str | None:
+        for name, proc in self.procs.items():
+            code = proc.poll()
+            if code is not None and code != 0:
+                return f"{name} exited with code {code} (see {self.info.run_dir}/{name}.log)"
+        return None
+
+    def wait_lockstep(self, timeout_s: float | None = None,
+                      on_world: Callable[[Mapping[str, Any]], None] | None = None) -> None:
+        """Wait for the plant to finish the scenario (and the executive to stop)."""
+        deadline = None if timeout_s is None else self.clock.monotonic_s() + timeout_s
+        watcher = WorldWatcher(self.info.world) if on_world else None
+        try:
+            while self.procs["plant"].poll() is None:
+                if watcher is not None and on_world is not None:
+                    world = watcher.latest(100)
+                    if world is not None:
+                        on_world(world)
+                else:
+                    self.clock.sleep_s(0.1)
+                failed = self.failed_process()
+                if failed:
+                    raise StackError(failed)
+                if deadline is not None and self.clock.monotonic_s() > deadline:
+                    raise StackError(f"scenario did not finish within {timeout_s:.0f} s")
+        finally:
+            if watcher is not None:
+                watcher.close()
+        self._wait_exit("flightsw", 30.0)
+
+    def _wait_exit(self, name: str, timeout_s: float) -> int | None:
+        proc = self.procs.get(name)
+        if proc is None:
+            return None
+        try:
+            return proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def drain_ground(self, quiet_s: float = 0.5, timeout_s: float = 20.0) -> dict[str, Any]:
+        """Wait until the ground has archived everything that is still arriving."""
+        last: Any = None
+        stable_since = self.clock.monotonic_s()
+        deadline = stable_since + timeout_s
+        stats: dict[str, Any] = {}
+        while self.clock.monotonic_s() < deadline:
+            reply = ops_request(self.info.ops, {"op": "stats"}, timeout_ms=2000)
+            if reply is None:
+                break
+            stats = reply
+            marker = json.dumps(reply, sort_keys=True, default=str)
+            if marker != last:
+                last, stable_since = marker, self.clock.monotonic_s()
+            elif self.clock.monotonic_s() - stable_since >= quiet_s:
+                break
+            self.clock.sleep_s(0.1)
+        return stats
+
+    # --- stop ----------------------------------------------------------------------------
+    def stop(self) -> None:
+        """Stop every child in order; TERM first, KILL if it does not go. Idempotent."""
+        for name in ("flightsw", "plant", "ground"):
+            proc = self.procs.get(name)
+            if proc is None or proc.poll() is not None:
+                continue
+            if name == "ground":
+                ops_request(self.info.ops, {"op": "stop"}, timeout_ms=1000)
+                try:
+                    proc.wait(timeout=3.0)
+                    continue
+                except subprocess.TimeoutExpired:
+                    pass
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=8.0)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5.0)
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=5.0)
+        (Path(self.info.run_dir) / "stack.json").unlink(missing_ok=True)
+
+    def read_json(self, name: str) -> dict[str, Any]:
+        path = Path(self.info.run_dir) / name
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+
+class StackError(Exception):
+    """The stack could not start or a process in it failed."""
+
+
+class WorldWatcher:
+    """Subscribes to the plant's WORLD publication (truth, for the status line)."""
+
+    def __init__(self, endpoint: str) -> None:
+        self.ctx = zmq.Context.instance()
+        self.sock = self.ctx.socket(zmq.SUB)
+        self.sock.setsockopt(zmq.LINGER, 0)
+        self.sock.setsockopt(zmq.SUBSCRIBE, b"")
+        self.sock.connect(endpoint)
+        self.stopped = False
+
+    def latest(self, timeout_ms: int) -> dict[str, Any] | None:
+        world: dict[str, Any] | None = None
+        if not self.sock.poll(timeout_ms, zmq.POLLIN):
+            return None
+        while self.sock.poll(0, zmq.POLLIN):
+            env = try_decode(self.sock.recv())
+            if isinstance(env, Envelope):
+                if env.kind is Kind.WORLD:
+                    world = dict(env.body)
+                elif env.kind is Kind.STOP:
+                    self.stopped = True
+        return world
+
+    def close(self) -> None:
+        self.sock.close(linger=0)
+
+
+def ops_request(endpoint: str, request: Mapping[str, Any],
+                timeout_ms: int = 2000) -> dict[str, Any] | None:
+    """One request to the ground's ops API; ``None`` if it does not answer in time."""
+    ctx = zmq.Context.instance()
+    sock = ctx.socket(zmq.REQ)
+    sock.setsockopt(zmq.LINGER, 0)
+    try:
+        sock.connect(endpoint)
+        sock.send(msgpack.packb(dict(request), use_bin_type=True))
+        if not sock.poll(timeout_ms, zmq.POLLIN):
+            return None
+        reply = msgpack.unpackb(sock.recv(), raw=False)
+        return reply if isinstance(reply, dict) else None
+    except (zmq.ZMQError, ValueError):
+        return None
+    finally:
+        sock.close(linger=0)
+
+
+# --- presentation ----------------------------------------------------------------------------
+def status_line(world: Mapping[str, Any], jobs_rate_per_s: float | None = None) -> str:
+    """One compact line: sim time, mode, battery, payload temperature, inferences, link."""
+    elapsed = float(world.get("elapsed_s", 0.0))
+    utc = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(float(world.get("time_utc_s", 0.0))))
+    temps = world.get("temps_c") or {}
+    payload_c = _num(temps.get("payload"))
+    soc = _num(world.get("battery_soc_frac")) * 100
+    sun = _num(world.get("sun_fraction"))
+    light = "sun" if sun >= 0.99 else "eclipse" if sun <= 0.01 else "penumbra"
+    if world.get("in_contact"):
+        link = f"AOS {world.get('station', '?')} el {_num(world.get('elevation_deg')):.0f}°"
+    else:
+        nxt = world.get("next_pass")
+        if isinstance(nxt, Mapping) and "aos_utc_s" in nxt:
+            wait_s = float(nxt["aos_utc_s"]) - float(world.get("time_utc_s", 0.0))
+            link = f"LOS, next {nxt.get('station', '?')} in {_hms(wait_s)}"
+        else:
+            link = "LOS"
+    rate = f" ({jobs_rate_per_s:.1f}/s)" if jobs_rate_per_s is not None else ""
+    return (f"T+{_hms(elapsed)} {utc}Z | {world.get('mode') or '?':<7} | {light:<8} | "
+            f"batt {soc:5.1f}% | payload {payload_c:5.1f}°C thr "
+            f"{_num(world.get('throttle_frac')) * 100:3.0f}% | "
+            f"jobs {int(world.get('jobs_done') or 0)}{rate} | {link}")
+
+
+def _num(value: Any) -> float:
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return math.nan
+    return out
+
+
+def _hms(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+def mission_summary(plant: Mapping[str, Any], flight: Mapping[str, Any],
+                    ground: Mapping[str, Any], wall_s: float) -> dict[str, Any]:
+    sim_s = float(plant.get("sim_time_s", 0.0))
+    violations = list(plant.get("violations", []))
+    return {
+        "profile": plant.get("profile", ""),
+        "orbits_flown": plant.get("orbits_flown"),
+        "sim_time_s": sim_s,
+        "wall_time_s": round(wall_s, 2),
+        "speedup": round(sim_s / wall_s, 1) if wall_s > 0 else None,
+        "energy_in_wh": plant.get("energy_in_wh"),
+        "energy_out_wh": plant.get("energy_out_wh"),
+        "min_battery_soc_pct": plant.get("min_battery_soc_pct"),
+        "max_temps_c": plant.get("max_temps_c", {}),
+        "mode_changes": flight.get("mode_changes", plant.get("mode_changes")),
+        "jobs_done": flight.get("jobs_done", plant.get("jobs_done")),
+        "tiles_done": flight.get("tiles_done", plant.get("tiles_done")),
+        "records_downlinked": flight.get("frames_sent"),
+        "records_onboard_at_end": flight.get("recorder_left"),
+        "records_evicted": flight.get("recorder_evicted"),
+        "ground": dict(ground),
+        "payload_restarts": flight.get("payload_restarts", plant.get("payload_restarts")),
+        "violations": violations,
+        "stop_reason": plant.get("stop_reason"),
+    }
+
+
+def format_summary(s: Mapping[str, Any]) -> str:
+    temps = ", ".join(f"{k} {float(v):.1f} C" for k, v in (s.get("max_temps_c") or {}).items())
+    violations = s.get("violations") or []
+    ground = s.get("ground") or {}
+    archived = ground.get("records_archived", ground.get("records", "?"))
+    lines = [
+        f"Mission summary: {s.get('profile')}",
+        f"  orbits flown        {float(s.get('orbits_flown') or 0):.2f} "
+        f"({_hms(float(s.get('sim_time_s') or 0))} sim) in {s.get('wall_time_s')} s wall "
+        f"= {s.get('speedup')}x real time",
+        f"  energy              in {float(s.get('energy_in_wh') or 0):.1f} Wh, "
+        f"out {float(s.get('energy_out_wh') or 0):.1f} Wh",
+        f"  battery minimum     {float(s.get('min_battery_soc_pct') or 0):.1f} %",
+        f"  max temperatures    {temps}",
+        f"  mode changes        {s.get('mode_changes')}",
+        f"  inference jobs      {s.get('jobs_done')} ({s.get('tiles_done')} tiles)",
+        f"  records downlinked  {s.get('records_downlinked')} (archived at ground: {archived}; "
+        f"still onboard: {s.get('records_onboard_at_end')}; evicted: {s.get('records_evicted')})",
+        f"  payload restarts    {s.get('payload_restarts')}",
+        f"  limit violations    {len(violations) if violations else 'none'}",
+    ]
+    lines += [f"    - {v}" for v in violations[:20]]
+    return "\n".join(lines)
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return True
