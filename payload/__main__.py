@@ -1,0 +1,45 @@
+"""``python -m payload --endpoint tcp://127.0.0.1:PORT``: the executive starts this child."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from payload.process import ProcessOptions, run
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m payload",
+        description="aisat inference payload: cloud screening of onboard captures, "
+                    "driven by the executive over a ZeroMQ PAIR socket.",
+    )
+    parser.add_argument("--endpoint", required=True,
+                        help="ZeroMQ endpoint the executive has bound, e.g. tcp://127.0.0.1:5601")
+    parser.add_argument("--model", type=Path, default=None,
+                        help="ONNX model with its .json card beside it (default: shipped model)")
+    parser.add_argument("--incarnation", type=int, default=0,
+                        help="restart count from the supervisor, echoed in heartbeats")
+    parser.add_argument("--intra-op-threads", type=int, default=1,
+                        help="onnxruntime intra-op threads (default 1: leave the executive a core)")
+    parser.add_argument("--log-level", default="INFO",
+                        choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"])
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level, stream=sys.stderr,
+        format=f"%(asctime)s payload[{os.getpid()}.{args.incarnation}] %(levelname)s %(message)s",
+    )
+    return run(ProcessOptions(endpoint=args.endpoint, model_path=args.model,
+                              incarnation=args.incarnation,
+                              intra_op_threads=args.intra_op_threads))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

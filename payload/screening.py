@@ -1,0 +1,94 @@
+"""One job: capture tiles over a ground position and screen them for clouds.
+
+The outcome says what the ground cares about: how many tiles are worth downlinking
+(``selected``: the clear ones), and, because the synthetic camera knows the truth, how
+many of the model's decisions were right. That second number is what lets the ground
+watch the model's health in flight (a radiation-corrupted weight shows up as accuracy
+falling, long before anything crashes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from payload.camera import capture
+from payload.messages import JobSpec
+
+
+class Classifier(Protocol):
+    """What a job needs from a model (:class:`payload.model.LoadedModel` is one)."""
+
+    @property
+    def model_id(self) -> str: ...
+
+    @property
+    def threshold(self) -> float: ...
+
+    def infer(self, batch: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]: ...
+
+
+@dataclass(frozen=True)
+class ScreeningResult:
+    """The body of a ``PAYLOAD_RESULT`` for a job that ran."""
+
+    job_id: int
+    n_tiles: int
+    n_cloudy: int
+    n_clear: int
+    selected: list[int]
+    n_correct: int
+    cloud_frac_mean: float
+    cloud_prob_mean: float
+    downlink_saved_frac: float
+    capture_ms: float
+    infer_ms: float
+    model: str
+    ok: bool = True
+    error: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_body(self) -> dict[str, Any]:
+        body = asdict(self)
+        body.update(body.pop("extra"))
+        return body
+
+
+def failed_result_body(job_id: int, error: str, model: str, n_tiles: int = 0) -> dict[str, Any]:
+    """The body answering a job that was rejected or could not run."""
+    return {
+        "job_id": job_id, "ok": False, "error": error, "n_tiles": n_tiles, "n_cloudy": 0,
+        "n_clear": 0, "selected": [], "n_correct": 0, "cloud_frac_mean": 0.0,
+        "cloud_prob_mean": 0.0, "downlink_saved_frac": 0.0, "capture_ms": 0.0,
+        "infer_ms": 0.0, "model": model,
+    }
+
+
+def screen(spec: JobSpec, model: Classifier, timer_s: Callable[[], float]) -> ScreeningResult:
+    """Capture and classify; raises :class:`~payload.errors.ModelError` if inference fails."""
+    t0 = timer_s()
+    shot = capture(spec.n_tiles, spec.seed, spec.lat_deg, spec.lon_deg)
+    t1 = timer_s()
+    prob = model.infer(shot.tiles)
+    t2 = timer_s()
+    cloudy = prob > model.threshold
+    n = len(shot)
+    n_cloudy = int(cloudy.sum())
+    return ScreeningResult(
+        job_id=spec.job_id,
+        n_tiles=n,
+        n_cloudy=n_cloudy,
+        n_clear=n - n_cloudy,
+        selected=[int(i) for i in np.flatnonzero(~cloudy)],
+        n_correct=int(np.sum(cloudy == shot.cloudy)),
+        cloud_frac_mean=round(float(shot.cloud_frac.mean()), 4) if n else 0.0,
+        cloud_prob_mean=round(float(prob.mean()), 4) if n else 0.0,
+        downlink_saved_frac=round(n_cloudy / n, 4) if n else 0.0,
+        capture_ms=round((t1 - t0) * 1e3, 3),
+        infer_ms=round((t2 - t1) * 1e3, 3),
+        model=model.model_id,
+    )
