@@ -1,0 +1,353 @@
+"""The simulated spacecraft: one object the harness steps and the executive senses.
+
+``Plant.step(dt, actuators)`` advances orbit, power and thermal physics; ``sensors()``
+is what the executive reads through the HAL; ``world()`` is the truth for the ground
+emulator and the status line; ``summary()`` is the mission's outcome. No I/O and no
+wall clock: time is the profile's epoch plus the sum of the steps.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from flightsw.hal import Actuators, Sensors
+from hil.plant.battery import Battery, BatteryFlow
+from hil.plant.ephemeris import Ephemeris, FineGrid
+from hil.plant.forecast import Forecast
+from hil.plant.history import History
+from hil.plant.limits import Limit, describe_all
+from hil.plant.power import array_available_w, balance_bus
+from hil.plant.profile import Profile
+from hil.plant.thermal import KELVIN, ThermalNetwork
+
+J_PER_WH = 3600.0
+
+
+class Plant:
+    """Orbit, sun, contacts, power and thermal of one spacecraft profile."""
+
+    def __init__(
+        self,
+        profile: Profile,
+        *,
+        epoch_utc_s: float | None = None,
+        record: bool = True,
+        geometry_step_s: float = 1.0,
+    ) -> None:
+        self.profile = profile
+        self.epoch_utc_s = profile.epoch_utc_s if epoch_utc_s is None else float(epoch_utc_s)
+        self.elapsed_s = 0.0
+        self.ephemeris = Ephemeris(profile, self.epoch_utc_s)
+        self.grid = FineGrid(self.ephemeris, geometry_step_s)
+        self.forecast = Forecast(self.ephemeris)
+        self.battery = Battery(profile.battery)
+        self.thermal = ThermalNetwork(profile.thermal)
+        names = self.thermal.names
+        self._i_payload = names.index("payload")
+        self._i_avionics = names.index("avionics")
+        self._i_battery = names.index("battery")
+        self._i_radiator = names.index("radiator")
+        self._i_array = names.index("array")
+        self._heaters = [(h.name, names.index(h.node), h.power_w) for h in profile.heaters]
+        self.station_names = list(self.ephemeris.network.names)
+        self.history: History | None = (
+            History(names, self.station_names, self.epoch_utc_s) if record else None
+        )
+        self._act = Actuators()
+        self._flow: BatteryFlow = self.battery.idle()
+        self._array_w = 0.0
+        self._array_avail_w = 0.0
+        self._load_w = 0.0
+        self._payload_w = 0.0
+        self._brownouts = 0
+        # Energy bookkeeping (J): electrical bus and thermal network.
+        self.energy_in_j = 0.0  # drawn from the array
+        self.energy_out_j = 0.0  # delivered to loads
+        self.energy_lost_j = 0.0  # battery I^2R and (in)efficiency
+        self.energy_env_j = 0.0  # absorbed sun, albedo, Earth IR (all nodes)
+        self._stored0_j = self.battery.energy_j
+        self._thermal0_j = self.thermal.stored_j()
+        self._mode_changes = 0
+        self._last_mode = ""
+        self._min_soc = self.battery.soc_frac
+        self._max_temps_k = list(self.thermal.temps_k)
+        self._limits = self._make_limits()
+        self._node_limits = self._node_limit_pairs()
+
+    # ------------------------------------------------------------------ setup
+    def _make_limits(self) -> list[Limit]:
+        self._soc_limit = Limit(
+            "battery SoC", "%", 100.0 * self.profile.flight["battery_soc_floor_frac"], above=False
+        )
+        return [self._soc_limit]
+
+    def _node_limit_pairs(self) -> list[tuple[int, Limit]]:
+        pairs: list[tuple[int, Limit]] = []
+        for i, node in enumerate(self.profile.thermal.nodes):
+            high = node.max_temp_c
+            if node.name == "payload":
+                high = self.profile.flight["payload_temp_max_c"]
+            if high is not None:
+                pairs.append((i, Limit(f"{node.name} temperature", "C", high, above=True)))
+            if node.min_temp_c is not None:
+                low = Limit(f"{node.name} temperature", "C", node.min_temp_c, above=False)
+                pairs.append((i, low))
+        self._limits.extend(lim for _, lim in pairs)
+        return pairs
+
+    # --------------------------------------------------------------- time
+    @property
+    def time_utc_s(self) -> float:
+        return self.epoch_utc_s + self.elapsed_s
+
+    @property
+    def orbit_period_s(self) -> float:
+        return self.ephemeris.orbit.period_s
+
+    # --------------------------------------------------------------- physics
+    def payload_power_w(self, act: Actuators) -> float:
+        """Electrical power (= heat) of the payload for what it reports doing."""
+        if not act.payload_on:
+            return 0.0
+        frac = act.payload_activity_frac
+        frac = 0.0 if not frac == frac else min(max(frac, 0.0), 1.0)  # NaN -> idle
+        loads = self.profile.loads
+        return loads.payload_idle_w + frac * (loads.payload_max_w - loads.payload_idle_w)
+
+    def step(self, dt_s: float, act: Actuators) -> None:
+        """Advance the physics by ``dt_s`` seconds under the commanded actuators."""
+        if not dt_s > 0.0:
+            raise ValueError(f"dt_s must be > 0, got {dt_s!r}")
+        chunk, i = self.grid.locate(self.elapsed_s + 0.5 * dt_s)  # geometry at mid-step
+        temps = self.thermal.temps_k
+        loads = self.profile.loads
+
+        available = array_available_w(
+            self.profile.array, chunk.array_base_w[i], temps[self._i_array] - KELVIN
+        )
+        heater_w = 0.0
+        heater_nodes: list[tuple[int, float]] = []
+        on = act.heaters_on
+        if on:
+            for name, node, power in self._heaters:
+                if on.get(name):
+                    heater_w += power
+                    heater_nodes.append((node, power))
+        radio_w = loads.radio_rx_w
+        if act.radio_tx_on and chunk.station_idx[i] >= 0:
+            radio_w = loads.radio_tx_w  # the transmitter keys up only with a station in view
+        demand = {
+            "payload": self.payload_power_w(act),
+            "heaters": heater_w,
+            "radio": radio_w,
+            "avionics": loads.avionics_w,
+        }
+        bus = balance_bus(available, demand, self.battery, dt_s, temps[self._i_battery] - KELVIN)
+        served = bus.served
+
+        heat = list(chunk.env_w[i])
+        heat[self._i_array] -= bus.array_used_w  # electricity leaves the array as work
+        heat[self._i_payload] += served["payload"]
+        heat[self._i_avionics] += served["avionics"] + served["radio"]
+        heat[self._i_battery] += bus.battery.loss_w
+        if heater_nodes:
+            scale = served["heaters"] / heater_w if heater_w > 0.0 else 0.0
+            for node, power in heater_nodes:
+                heat[node] += power * scale
+        env_w = sum(chunk.env_w[i])
+        self.thermal.step(dt_s, heat)
+
+        self.elapsed_s += dt_s
+        self.energy_in_j += bus.array_used_w * dt_s
+        self.energy_out_j += bus.load_w * dt_s
+        self.energy_lost_j += bus.battery.loss_w * dt_s
+        self.energy_env_j += env_w * dt_s
+        self._flow = bus.battery
+        self._array_w = bus.array_used_w
+        self._array_avail_w = available
+        self._load_w = bus.load_w
+        self._payload_w = served["payload"]
+        if bus.brownout:
+            self._brownouts += 1
+        if act.report_mode != self._last_mode:
+            if self._last_mode:
+                self._mode_changes += 1
+            self._last_mode = act.report_mode
+        self._act = act
+
+        now = self.epoch_utc_s + self.elapsed_s
+        soc = self.battery.soc_frac
+        if soc < self._min_soc:
+            self._min_soc = soc
+        self._soc_limit.check(100.0 * soc, now)
+        for k, lim in self._node_limits:
+            lim.check(temps[k] - KELVIN, now)
+        maxes = self._max_temps_k
+        for k, t in enumerate(temps):
+            if t > maxes[k]:
+                maxes[k] = t
+        if self.history is not None:
+            self._record(
+                chunk.sun_frac[i],
+                chunk.beta_deg[i],
+                chunk.station_idx[i],
+                chunk.best_elev_deg[i],
+                heater_w,
+                act,
+            )
+
+    def _record(
+        self, sun: float, beta: float, station: int, elev: float, heater_w: float, act: Actuators
+    ) -> None:
+        h = self.history
+        assert h is not None
+        c = h.columns
+        c["t_s"].append(self.elapsed_s)
+        c["sun_fraction"].append(sun)
+        c["beta_deg"].append(beta)
+        c["array_power_w"].append(self._array_w)
+        c["array_available_w"].append(self._array_avail_w)
+        c["load_power_w"].append(self._load_w)
+        c["payload_power_w"].append(self._payload_w)
+        c["heater_power_w"].append(heater_w)
+        c["battery_soc_frac"].append(self.battery.soc_frac)
+        c["battery_voltage_v"].append(self._flow.voltage_v)
+        c["battery_current_a"].append(self._flow.current_a)
+        c["payload_activity_frac"].append(act.payload_activity_frac if act.payload_on else 0.0)
+        c["throttle_frac"].append(act.report_throttle_frac)
+        c["in_contact"].append(1.0 if station >= 0 else 0.0)
+        c["elevation_deg"].append(elev)
+        for name, t in zip(h.node_names, self.thermal.temps_k, strict=True):
+            h.temps_c[name].append(t - KELVIN)
+        h.station_idx.append(station)
+        h.modes.append(act.report_mode)
+
+    # --------------------------------------------------------------- outputs
+    def _now_geometry(self) -> tuple[float, int, float, float, float, float, float]:
+        chunk, i = self.grid.locate(self.elapsed_s)
+        return (
+            chunk.sun_frac[i],
+            chunk.station_idx[i],
+            chunk.best_elev_deg[i],
+            chunk.lat_deg[i],
+            chunk.lon_deg[i],
+            chunk.alt_km[i],
+            chunk.beta_deg[i],
+        )
+
+    def _next_contact_in_s(self, in_contact: bool) -> float:
+        if in_contact:
+            return 0.0
+        p = self.forecast.next_pass(self.elapsed_s)
+        return math.nan if p is None else max(p.aos_s - self.elapsed_s, 0.0)
+
+    def _next_eclipse_in_s(self) -> float:
+        u = self.forecast.next_umbra(self.elapsed_s)
+        return math.nan if u is None else max(u[0] - self.elapsed_s, 0.0)
+
+    def sensors(self) -> Sensors:
+        """What the executive reads. ``next_*_in_s`` is 0 while in contact / in umbra,
+        and NaN when nothing is forecast within two days (e.g. out of eclipse season)."""
+        sun, station, _elev, lat, lon, _alt, _beta = self._now_geometry()
+        temps = self.thermal.temps_k
+        in_contact = station >= 0
+        return Sensors(
+            battery_soc_frac=self.battery.soc_frac,
+            battery_voltage_v=self._flow.voltage_v,
+            battery_current_a=self._flow.current_a,
+            battery_temp_c=temps[self._i_battery] - KELVIN,
+            array_power_w=self._array_w,
+            load_power_w=self._load_w,
+            payload_temp_c=temps[self._i_payload] - KELVIN,
+            avionics_temp_c=temps[self._i_avionics] - KELVIN,
+            radiator_temp_c=temps[self._i_radiator] - KELVIN,
+            sun_fraction=sun,
+            in_contact=in_contact,
+            contact_station=self.station_names[station] if in_contact else "",
+            next_contact_in_s=self._next_contact_in_s(in_contact),
+            next_eclipse_in_s=self._next_eclipse_in_s(),
+            lat_deg=lat,
+            lon_deg=lon,
+        )
+
+    def world(self) -> dict[str, Any]:
+        """Truth for the ground emulator and the status line; plain msgpack-able types."""
+        sun, station, elev, lat, lon, alt, beta = self._now_geometry()
+        in_contact = station >= 0
+        p = self.forecast.next_pass(self.elapsed_s)
+        next_pass = None
+        if p is not None:
+            next_pass = {
+                "station": p.station,
+                "aos_utc_s": self.epoch_utc_s + p.aos_s if math.isfinite(p.aos_s) else None,
+                "los_utc_s": self.epoch_utc_s + p.los_s,
+                "max_elevation_deg": round(p.max_elevation_deg, 2),
+            }
+        umbra = self.forecast.next_umbra(self.elapsed_s)
+        act = self._act
+        return {
+            "time_utc_s": self.time_utc_s,
+            "elapsed_s": self.elapsed_s,
+            "orbit_number": self.elapsed_s / self.orbit_period_s,
+            "lat_deg": lat,
+            "lon_deg": lon,
+            "alt_km": alt,
+            "sun_fraction": sun,
+            "beta_deg": beta,
+            "in_contact": in_contact,
+            "station": self.station_names[station] if in_contact else "",
+            "elevation_deg": elev if in_contact else None,
+            "next_pass": next_pass,
+            "next_eclipse_in_s": (None if umbra is None else max(umbra[0] - self.elapsed_s, 0.0)),
+            "battery_soc_frac": self.battery.soc_frac,
+            "battery_voltage_v": self._flow.voltage_v,
+            "battery_current_a": self._flow.current_a,
+            "array_power_w": self._array_w,
+            "load_power_w": self._load_w,
+            "payload_power_w": self._payload_w,
+            "temps_c": {
+                n: t - KELVIN for n, t in zip(self.thermal.names, self.thermal.temps_k, strict=True)
+            },
+            "mode": act.report_mode,
+            "throttle_frac": act.report_throttle_frac,
+            "jobs_done": act.report_jobs_done,
+            "tiles_done": act.report_tiles_done,
+            "payload_restarts": act.report_payload_restarts,
+        }
+
+    def summary(self) -> dict[str, Any]:
+        """The outcome so far: energy books, extremes, limit violations, work reported."""
+        act = self._act
+        stored_delta = self.battery.energy_j - self._stored0_j
+        violations = describe_all(self._limits)
+        if self._brownouts:
+            violations.append(f"bus brownout (loads shed) on {self._brownouts} steps")
+        return {
+            "profile": self.profile.name,
+            "orbits_flown": self.elapsed_s / self.orbit_period_s,
+            "sim_time_s": self.elapsed_s,
+            "energy_in_wh": self.energy_in_j / J_PER_WH,
+            "energy_out_wh": self.energy_out_j / J_PER_WH,
+            "energy_lost_wh": self.energy_lost_j / J_PER_WH,
+            "stored_delta_wh": stored_delta / J_PER_WH,
+            "energy_balance_error_wh": (
+                self.energy_in_j - self.energy_out_j - self.energy_lost_j - stored_delta
+            )
+            / J_PER_WH,
+            "thermal_balance_error_j": self.thermal_balance_error_j(),
+            "min_battery_soc_pct": 100.0 * self._min_soc,
+            "max_temps_c": {
+                n: t - KELVIN for n, t in zip(self.thermal.names, self._max_temps_k, strict=True)
+            },
+            "violations": violations,
+            "mode_changes": self._mode_changes,
+            "jobs_done": act.report_jobs_done,
+            "tiles_done": act.report_tiles_done,
+            "payload_restarts": act.report_payload_restarts,
+        }
+
+    def thermal_balance_error_j(self) -> float:
+        """(inputs - radiated) - change of stored heat: zero to rounding if energy is kept."""
+        delta = self.thermal.stored_j() - self._thermal0_j
+        return self.thermal.input_j - self.thermal.radiated_j - delta
