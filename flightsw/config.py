@@ -38,6 +38,7 @@ class FlightConfig:
     restart_backoff_max_s: float = 60.0
     boot_mode: str = "NOMINAL"
     auto_compute: bool = True  # NOMINAL -> COMPUTE autonomously when power allows
+    payload_enabled: bool = True  # supervise (start) the payload process at boot
     recorder_capacity: int = 20_000  # downlink records held while out of contact
 
     def __post_init__(self) -> None:

@@ -81,7 +81,7 @@ class Executive:
         self.plant_sock = self.ctx.socket(zmq.PAIR)
         self.plant_sock.setsockopt(zmq.LINGER, 0)
         self.plant_sock.connect(opts.plant_endpoint)
-        link_sock = self.ctx.socket(zmq.PAIR)
+        link_sock = self.ctx.socket(zmq.DEALER)
         link_sock.setsockopt(zmq.LINGER, 0)
         link_sock.setsockopt(zmq.SNDHWM, 10_000)
         link_sock.bind(opts.link_endpoint)
@@ -94,6 +94,7 @@ class Executive:
         self.payload = PayloadManager(cfg, self.clock, self.emit, lockstep=opts.lockstep,
                                       ctx=self.ctx, model_path=opts.model_path,
                                       run_dir=opts.run_dir)
+        self.payload.set_enabled(cfg.payload_enabled)
         self._register_handlers()
         self.groups = RateGroups(on_slip=self._on_slip)
         self.groups.add("fast", FAST_PERIOD_S, self._fast)

@@ -51,7 +51,7 @@ def on_cycle(state: SupervisorState, *, now_s: float, exited: int | None, heartb
         if state.restart_at_s is None and state.incarnation == 0:
             return _spawn(state, now_s, first=True)
         if state.restart_at_s is not None and now_s >= state.restart_at_s:
-            return _spawn(state, now_s, first=False)
+            return _spawn(state, now_s, first=state.incarnation == 0)
         return state, [], []
 
     if exited is not None:

@@ -1,0 +1,150 @@
+"""The wire codec: round trips, and a clear WireError for every kind of bad frame."""
+
+from __future__ import annotations
+
+import math
+
+import msgpack
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from flightsw.errors import WireError, WireVersionError
+from flightsw.wire import (
+    MAX_FRAME_BYTES,
+    WIRE_VERSION,
+    Envelope,
+    Kind,
+    Sequencer,
+    decode,
+    encode,
+    try_decode,
+)
+
+
+def _raw(*fields: object) -> bytes:
+    return msgpack.packb(list(fields), use_bin_type=True)
+
+
+def test_round_trip_every_kind() -> None:
+    for i, kind in enumerate(Kind):
+        env = Envelope(kind, "flight", i, 1_700_000_000.25, {"a": 1, "b": [1.5, "x"],
+                                                             "c": {"d": None, "e": b"\x00"}})
+        assert decode(encode(env)) == env
+
+
+def test_integer_time_is_accepted_as_float() -> None:
+    env = decode(_raw(WIRE_VERSION, "tlm", "ground", 3, 12, {}))
+    assert env.time_s == 12.0 and isinstance(env.time_s, float)
+
+
+@pytest.mark.parametrize("frame, reason", [
+    (b"", "empty frame"),
+    (b"\xc1", "not a msgpack envelope"),  # 0xc1 is never used by msgpack
+    (b"\x93\x01\x02", "not a msgpack envelope"),  # truncated array
+    (_raw(1, "tlm", "f", 0, 0.0), "6-element array"),
+    (msgpack.packb({"kind": "tlm"}), "6-element array"),
+    (_raw("1", "tlm", "f", 0, 0.0, {}), "version is not an integer"),
+    (_raw(WIRE_VERSION, "nope", "f", 0, 0.0, {}), "unknown kind"),
+    (_raw(WIRE_VERSION, 7, "f", 0, 0.0, {}), "unknown kind"),
+    (_raw(WIRE_VERSION, "tlm", "", 0, 0.0, {}), "source"),
+    (_raw(WIRE_VERSION, "tlm", "x" * 33, 0, 0.0, {}), "source"),
+    (_raw(WIRE_VERSION, "tlm", "f", -1, 0.0, {}), "seq"),
+    (_raw(WIRE_VERSION, "tlm", "f", True, 0.0, {}), "seq"),
+    (_raw(WIRE_VERSION, "tlm", "f", 1.5, 0.0, {}), "seq"),
+    (_raw(WIRE_VERSION, "tlm", "f", 0, math.nan, {}), "time_s"),
+    (_raw(WIRE_VERSION, "tlm", "f", 0, "noon", {}), "time_s"),
+    (_raw(WIRE_VERSION, "tlm", "f", 0, 0.0, [1, 2]), "body must be a map"),
+    (_raw(WIRE_VERSION, "tlm", "f", 0, 0.0, {}) + b"\x00", "trailing bytes"),
+])
+def test_malformed_frames_are_refused_with_a_reason(frame: bytes, reason: str) -> None:
+    with pytest.raises(WireError) as info:
+        decode(frame)
+    assert reason in str(info.value)
+    assert isinstance(try_decode(frame), WireError)
+
+
+def test_non_string_map_keys_are_refused() -> None:
+    frame = msgpack.packb([WIRE_VERSION, "tlm", "f", 0, 0.0, {1: 2}], use_bin_type=True,
+                          strict_types=False)
+    assert isinstance(try_decode(frame), WireError)
+
+
+def test_wrong_version_is_its_own_error() -> None:
+    with pytest.raises(WireVersionError) as info:
+        decode(_raw(WIRE_VERSION + 1, "tlm", "f", 0, 0.0, {}))
+    assert info.value.details == {"got": WIRE_VERSION + 1, "expected": WIRE_VERSION}
+
+
+def test_oversized_frame_is_refused_before_parsing() -> None:
+    with pytest.raises(WireError, match="frame too large"):
+        decode(b"\x00" * (MAX_FRAME_BYTES + 1))
+    with pytest.raises(WireError, match="frame too large"):
+        decode(_raw(WIRE_VERSION, "tlm", "f", 0, 0.0, {"x": "y" * 100}), max_bytes=50)
+
+
+def test_hostile_length_prefix_does_not_allocate() -> None:
+    # an array header claiming 2**32-1 elements in a 5-byte frame
+    with pytest.raises(WireError):
+        decode(b"\xdd\xff\xff\xff\xff")
+    # a bin header claiming 4 GiB
+    with pytest.raises(WireError):
+        decode(b"\xc6\xff\xff\xff\xff")
+
+
+def test_deep_nesting_is_refused() -> None:
+    body = b"\x91" * 5000 + b"\x00"
+    frame = b"\x96\x01\xa3tlm\xa1f\x00\xcb" + b"\x00" * 8 + b"\x81\xa1x" + body
+    assert isinstance(try_decode(frame), WireError)
+
+
+def test_encode_refuses_invalid_envelopes() -> None:
+    with pytest.raises(WireError):
+        encode(Envelope(Kind.TELEMETRY, "", 0, 0.0, {}))
+    with pytest.raises(WireError):
+        encode(Envelope(Kind.TELEMETRY, "f", 0, 0.0, {"x": object()}))
+    with pytest.raises(WireError):
+        encode(Envelope(Kind.TELEMETRY, "f", 0, 0.0, {"x": "y" * (MAX_FRAME_BYTES + 1)}))
+
+
+def test_sequencer_counts_up() -> None:
+    seq = Sequencer("ground", start=5)
+    assert [decode(seq.pack(Kind.COMMAND, 0.0, {})).seq for _ in range(3)] == [5, 6, 7]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.binary(max_size=512))
+def test_random_bytes_never_raise_anything_but_wire_error(data: bytes) -> None:
+    result = try_decode(data)
+    assert isinstance(result, (Envelope, WireError))
+
+
+_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1)
+    | st.floats(allow_nan=False) | st.text(max_size=20) | st.binary(max_size=20),
+    lambda children: st.lists(children, max_size=4)
+    | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(kind=st.sampled_from(list(Kind)), source=st.text(min_size=1, max_size=32),
+       seq=st.integers(0, 2**63 - 1), time_s=st.floats(allow_nan=False, allow_infinity=False),
+       body=st.dictionaries(st.text(max_size=10), _values, max_size=6))
+def test_random_envelopes_round_trip(kind: Kind, source: str, seq: int, time_s: float,
+                                     body: dict[str, object]) -> None:
+    env = Envelope(kind, source, seq, time_s, body)
+    assert decode(encode(env)) == env
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_mutated_valid_frames_decode_or_fail_cleanly(data: st.DataObject) -> None:
+    frame = bytearray(encode(Envelope(Kind.COMMAND, "ground", 1, 5.0,
+                                      {"name": "mode.set", "args": {"mode": "SAFE"}})))
+    for _ in range(data.draw(st.integers(1, 4))):
+        i = data.draw(st.integers(0, len(frame) - 1))
+        frame[i] = data.draw(st.integers(0, 255))
+    cut = data.draw(st.integers(0, len(frame)))
+    assert isinstance(try_decode(bytes(frame[:cut])), (Envelope, WireError))
