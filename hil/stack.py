@@ -91,10 +91,6 @@ class Stack:
         stack = cls(opts, info)
         py = sys.executable
         try:
-            stack._spawn("ground", [py, "-m", "ground", "--run-dir", str(run_dir),
-                                    "--link", info.link, "--world", info.world,
-                                    "--ops", info.ops, "--archive", str(archive)],
-                         before_write=True)
             plant_argv = [py, "-m", "hil.plantd", "--profile", opts.profile,
                           "--bus", info.plant_bus, "--world", info.world,
                           "--summary-out", str(run_dir / "plant_summary.json"),
@@ -119,12 +115,31 @@ class Stack:
             (run_dir / "exec_stats.json").unlink(missing_ok=True)
             (run_dir / "plant_summary.json").unlink(missing_ok=True)
             stack._spawn("flightsw", exec_argv)
+            # binders before connectors: the ground connects to the executive's link
+            stack._wait_listening(info.link, "flightsw")
+            stack._spawn("ground", [py, "-m", "ground", "--run-dir", str(run_dir),
+                                    "--link", info.link, "--world", info.world,
+                                    "--ops", info.ops, "--archive", str(archive)])
         except BaseException:
             stack.stop()
             raise
         return stack
 
-    def _spawn(self, name: str, argv: list[str], before_write: bool = False) -> None:
+    def _wait_listening(self, endpoint: str, name: str, timeout_s: float = 30.0) -> None:
+        host, _, port = endpoint.removeprefix("tcp://").rpartition(":")
+        deadline = self.clock.monotonic_s() + timeout_s
+        while self.clock.monotonic_s() < deadline:
+            failed = self.failed_process()
+            if failed:
+                raise StackError(failed)
+            try:
+                with socket.create_connection((host, int(port)), timeout=0.2):
+                    return
+            except OSError:
+                self.clock.sleep_s(0.05)
+        raise StackError(f"{name} did not open {endpoint} within {timeout_s:.0f} s")
+
+    def _spawn(self, name: str, argv: list[str]) -> None:
         log_path = Path(self.info.run_dir) / f"{name}.log"
         with open(log_path, "ab") as log:
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
