@@ -129,7 +129,7 @@ def capture(n_tiles: int, seed: int, lat_deg: float, lon_deg: float) -> Capture:
     scene = scene + rng.normal(0.0, _SENSOR_NOISE, size=scene.shape).astype(np.float32)
     tiles = np.clip(scene, 0.0, 1.0).astype(np.float32)
 
-    cloud_frac = mask.reshape(n, -1).mean(axis=1).astype(np.float32)
+    cloud_frac = mask.reshape(n, TILE_PX * TILE_PX).mean(axis=1).astype(np.float32)
     return Capture(tiles=tiles, cloud_frac=cloud_frac, cloud_mask=mask,
                    surface=surface.astype(np.int8))
 
@@ -219,7 +219,7 @@ def _cloud_spectrum(rng: np.random.Generator, n: int) -> FloatArray:
 def _upper_quantile(field: FloatArray, frac: npt.ArrayLike) -> FloatArray:
     """Per-tile threshold above which ``frac`` of the pixels lie (+inf for frac 0)."""
     n = field.shape[0]
-    flat = np.sort(field.reshape(n, -1), axis=1)
+    flat = np.sort(field.reshape(n, TILE_PX * TILE_PX), axis=1)
     n_px = flat.shape[1]
     frac_arr = np.broadcast_to(np.asarray(frac, dtype=np.float64), (n,))
     idx = np.clip(np.rint((1.0 - frac_arr) * n_px).astype(np.intp), 0, n_px)
