@@ -25,6 +25,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="restart count from the supervisor, echoed in heartbeats")
     parser.add_argument("--intra-op-threads", type=int, default=1,
                         help="onnxruntime intra-op threads (default 1: leave the executive a core)")
+    parser.add_argument("--parent-pid", type=int, default=None,
+                        help="exit when this process is no longer our parent (default: the "
+                             "parent at start; passing it closes the race of a parent that "
+                             "dies while we import)")
     parser.add_argument("--log-level", default="INFO",
                         choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"])
     return parser.parse_args(argv)
@@ -38,7 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     return run(ProcessOptions(endpoint=args.endpoint, model_path=args.model,
                               incarnation=args.incarnation,
-                              intra_op_threads=args.intra_op_threads))
+                              intra_op_threads=args.intra_op_threads,
+                              parent_pid=args.parent_pid))
 
 
 if __name__ == "__main__":

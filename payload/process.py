@@ -47,6 +47,8 @@ class ProcessOptions:
     model_path: Path | None = None
     incarnation: int = 0
     intra_op_threads: int = 1
+    parent_pid: int | None = None
+    """The process whose death ends ours; None: whoever is our parent at start."""
 
 
 class _Shutdown:
@@ -74,7 +76,10 @@ def run(options: ProcessOptions) -> int:
     shutdown = _Shutdown()
     signal.signal(signal.SIGTERM, shutdown)
     signal.signal(signal.SIGINT, shutdown)
-    parent_pid = os.getppid()
+    parent_pid = options.parent_pid if options.parent_pid is not None else os.getppid()
+    if os.getppid() != parent_pid:
+        log.warning("parent %d is gone before we started, exiting", parent_pid)
+        return EXIT_OK
     clock = ParentSyncedClock(RealClock())
 
     t0 = clock.monotonic_s()
