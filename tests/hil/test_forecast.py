@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from flightsw.hal import Actuators
@@ -42,7 +44,7 @@ def test_default_orbit_sees_a_pass_about_every_orbit(jetson: Profile) -> None:
             windows.append([p.aos_s, p.los_s])
     orbits_per_day = day / plant.orbit_period_s
     assert len(windows) >= 0.8 * orbits_per_day
-    gaps = [b[0] - a[1] for a, b in zip(windows, windows[1:], strict=False)]
+    gaps = [b[0] - a[1] for a, b in itertools.pairwise(windows)]
     assert max(gaps) < 2.0 * plant.orbit_period_s
     for p in passes:
         assert 5.0 <= p.max_elevation_deg <= 90.0
