@@ -200,6 +200,10 @@ class Executive:
         s = self.sensors
         if self.opts.lockstep:
             self.payload.capture(now, _finite(s.lat_deg), _finite(s.lon_deg))
+        self.downlink_products()
+
+    def downlink_products(self) -> None:
+        """Turn the job results gathered since the last capture into one data product."""
         window = self.payload.take_window()
         if window.jobs or window.failed:
             self.link.downlink(Kind.RESULT, {
@@ -366,6 +370,9 @@ class Executive:
     def _shutdown(self) -> None:
         now = self.clock.monotonic_s()
         self.emit("exec.shutdown", {"reason": self._stopping or "exit"})
+        if self.opts.lockstep:
+            self.payload.collect(now)
+        self.downlink_products()
         self.payload.shutdown(now)
         self.link.flush()
         if self.opts.stats_out is not None:

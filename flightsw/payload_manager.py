@@ -90,6 +90,12 @@ class PayloadManager:
 
     # --- the 1 Hz supervision cycle -------------------------------------------------------
     def supervise(self, now_s: float) -> None:
+        if self.lockstep and self.state.running and not self._hb_seen_for_ping:
+            # the answer to last cycle's ping is usually here already; wait for it if not,
+            # so that a slow machine never looks like a hung payload on sim time
+            timeout = (LOCKSTEP_PING_TIMEOUT_MS if self.state.ready
+                       else LOCKSTEP_READY_TIMEOUT_MS)
+            self._await(lambda: self._hb_seen_for_ping, timeout, now_s)
         exited = self._proc.poll() if self._proc is not None else None
         heartbeat_ok = self._hb_seen_for_ping
         self.state, actions, events = supervisor.on_cycle(
@@ -128,7 +134,12 @@ class PayloadManager:
         return self.state.running and self.state.ready and self._sock is not None
 
     def capture(self, now_s: float, lat_deg: float, lon_deg: float) -> None:
-        """Lockstep: one capture, sized by the throttle, answered before returning."""
+        """Lockstep: one capture per period, sized by the throttle.
+
+        The previous capture's result is awaited first (it has normally arrived long
+        before), so results land in the same capture window on every run.
+        """
+        self.collect(now_s)
         if not self.ready or not self.powered:
             self.activity_frac = 0.0
             return
@@ -136,17 +147,20 @@ class PayloadManager:
         if n_tiles <= 0:
             self.activity_frac = 0.0
             return
-        job_id = self._submit(n_tiles, now_s, lat_deg, lon_deg)
-        self._await(lambda: job_id not in self._in_flight, LOCKSTEP_JOB_TIMEOUT_MS, now_s)
-        if job_id in self._in_flight:
-            self._in_flight.discard(job_id)
+        self._submit(n_tiles, now_s, lat_deg, lon_deg)
+        self.activity_frac = n_tiles / max(self._cfg.tiles_per_capture, 1)
+
+    def collect(self, now_s: float) -> None:
+        """Lockstep: wait for every job in flight; a job with no answer in time fails."""
+        if not self._in_flight:
+            return
+        self._await(lambda: not self._in_flight, LOCKSTEP_JOB_TIMEOUT_MS, now_s)
+        for job_id in sorted(self._in_flight):
             self.jobs_failed += 1
             self.window.failed += 1
             self._emit("payload.job_failed", {"job_id": job_id, "reason": "no result in time"},
                        now_s)
-            self.activity_frac = 0.0
-            return
-        self.activity_frac = n_tiles / max(self._cfg.tiles_per_capture, 1)
+        self._in_flight.clear()
 
     def keep_fed(self, now_s: float, lat_deg: float, lon_deg: float) -> None:
         """Free running: keep a small queue of work at the payload; it paces itself."""
@@ -250,10 +264,6 @@ class PayloadManager:
         self._ping_n += 1
         self._hb_seen_for_ping = False
         self._send(Kind.PAYLOAD_PING, {"n": self._ping_n}, now_s)
-        if self.lockstep:
-            timeout = (LOCKSTEP_PING_TIMEOUT_MS if self.state.ready
-                       else LOCKSTEP_READY_TIMEOUT_MS)
-            self._await(lambda: self._hb_seen_for_ping, timeout, now_s)
 
     def _await(self, done: Callable[[], bool], timeout_ms: int, now_s: float) -> None:
         """Lockstep only: block (in wall time) until ``done()`` or the timeout."""
