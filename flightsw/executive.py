@@ -81,7 +81,7 @@ class Executive:
         self.plant_sock = self.ctx.socket(zmq.PAIR)
         self.plant_sock.setsockopt(zmq.LINGER, 0)
         self.plant_sock.connect(opts.plant_endpoint)
-        link_sock = self.ctx.socket(zmq.DEALER)
+        link_sock = self.ctx.socket(zmq.PAIR)
         link_sock.setsockopt(zmq.LINGER, 0)
         link_sock.setsockopt(zmq.SNDHWM, 10_000)
         link_sock.bind(opts.link_endpoint)

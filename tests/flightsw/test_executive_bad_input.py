@@ -59,7 +59,7 @@ def _sensors() -> Sensors:
 def stack(tmp_path: Path) -> Iterator[tuple[FakePlant, zmq.Socket[Any], subprocess.Popen[bytes]]]:
     ctx = zmq.Context()
     plant = FakePlant(ctx)
-    ground = ctx.socket(zmq.DEALER)
+    ground = ctx.socket(zmq.PAIR)
     ground.setsockopt(zmq.LINGER, 0)
     link_port = free_port()
     config = tmp_path / "flight.json"
