@@ -1,0 +1,246 @@
+"""The ground process: station emulator + mission control + ops API on one event loop.
+
+The imperative shell around :mod:`ground.station`, :mod:`ground.mission_control` and
+:mod:`ground.ops_service`. It owns the sockets and the clock:
+
+- ``link``: a ZeroMQ PAIR that *connects* to the executive's bound PAIR. ZeroMQ keeps
+  reconnecting, so the ground may start before the executive and survives its restarts.
+  ``ZMQ_IMMEDIATE`` makes a send fail while no executive is connected, so a command is
+  only marked ``sent`` once a live peer took it (until then it stays queued).
+  A socket monitor reports (re)connections: each starts a new downlink epoch and a HELLO.
+- ``world``: a SUB on the plant's WORLD/STOP publisher (the visibility truth).
+- ``ops``: a REP the CLI and scripts talk to.
+
+Each loop turn: poll, take world updates, pass downlink frames through the station into
+mission control, answer ops requests, send what the uplink allows, then commit the
+archive in one transaction. Exit is orderly on the ``stop`` op, a plant STOP, SIGTERM or
+SIGINT: the archive is committed and closed, no traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import zmq
+from zmq.utils.monitor import recv_monitor_message
+
+from flightsw.clock import RealClock
+from flightsw.dictionary import Dictionary
+from flightsw.wire import Envelope, Kind, try_decode
+from ground.archive import Archive
+from ground.mission_control import MissionControl
+from ground.ops_service import OpsService
+from ground.station import ALWAYS, Station, Visibility
+
+log = logging.getLogger("ground")
+
+POLL_MS = 20
+MAX_FRAMES_PER_TURN = 20_000  # keep ops answers prompt under a downlink flood
+STOP_LINGER_S = 0.5  # after a plant STOP, keep draining the link this long
+
+
+@dataclass(frozen=True)
+class GroundConfig:
+    link: str  # executive's PAIR endpoint (we connect)
+    ops: str  # our REP endpoint (we bind)
+    archive: Path
+    world: str = ""  # plant PUB endpoint; empty: no plant, link always up
+    edge_grace_s: float = 0.5
+
+
+class GroundProcess:
+    def __init__(self, cfg: GroundConfig, dictionary: Dictionary,
+                 clock: RealClock | None = None, ctx: zmq.Context[Any] | None = None) -> None:
+        self.cfg = cfg
+        self.clock = clock or RealClock()
+        self.ctx = ctx or zmq.Context.instance()
+        self.archive = Archive(cfg.archive)
+        self.station = Station(edge_grace_s=cfg.edge_grace_s)
+        self.mission = MissionControl(dictionary, self.archive)
+        self.ops = OpsService(self.mission, self.station, self._process_status)
+        self.stop_reason = ""
+        self.flight_connected = False
+        self.flight_connects = 0
+        self.world_rejected = 0
+        self.turns = 0
+        self._started_mono_s = self.clock.monotonic_s()
+        self._linger_until_s: float | None = None
+        self._sockets: list[zmq.Socket[Any]] = []
+        try:
+            self._open_sockets()
+        except zmq.ZMQError:
+            self.close()
+            raise
+        if not cfg.world:
+            log.info("no world endpoint: treating the spacecraft as always in contact")
+            self._on_edge(self.station.observe(ALWAYS, self.clock.monotonic_s()))
+
+    def _open_sockets(self) -> None:
+        self.link = self._socket(zmq.PAIR)
+        self.link.setsockopt(zmq.IMMEDIATE, 1)
+        self.link.setsockopt(zmq.RCVHWM, 0)  # never drop downlink inside ZeroMQ
+        self.link.setsockopt(zmq.RECONNECT_IVL, 100)
+        self.link.setsockopt(zmq.RECONNECT_IVL_MAX, 1000)
+        self.monitor = self.link.get_monitor_socket(
+            zmq.EVENT_CONNECTED | zmq.EVENT_DISCONNECTED)
+        self._sockets.append(self.monitor)
+        self.link.connect(self.cfg.link)
+        self.world: zmq.Socket[Any] | None = None
+        if self.cfg.world:
+            self.world = self._socket(zmq.SUB)
+            self.world.setsockopt(zmq.SUBSCRIBE, b"")
+            self.world.setsockopt(zmq.RCVHWM, 0)
+            self.world.connect(self.cfg.world)
+        self.ops_sock = self._socket(zmq.REP)
+        self.ops_sock.bind(self.cfg.ops)
+        self.poller = zmq.Poller()
+        for sock in (self.link, self.monitor, self.world, self.ops_sock):
+            if sock is not None:
+                self.poller.register(sock, zmq.POLLIN)
+
+    def _socket(self, kind: int) -> zmq.Socket[Any]:
+        sock = self.ctx.socket(kind)
+        sock.setsockopt(zmq.LINGER, 0)
+        self._sockets.append(sock)
+        return sock
+
+    # --- the loop -------------------------------------------------------------------
+    def request_stop(self, reason: str) -> None:
+        if not self.stop_reason:
+            self.stop_reason = reason
+
+    def run(self) -> str:
+        """Run until asked to stop; return why it stopped."""
+        log.info("ground up: link %s, world %s, ops %s, archive %s, dictionary %s",
+                 self.cfg.link, self.cfg.world or "-", self.cfg.ops, self.cfg.archive,
+                 self.mission.dictionary.hash)
+        while not self._should_exit():
+            self.turn(POLL_MS)
+        log.info("ground stopping: %s", self.stop_reason)
+        return self.stop_reason
+
+    def _should_exit(self) -> bool:
+        if not self.stop_reason:
+            return False
+        if self._linger_until_s is None:
+            return True
+        return self.clock.monotonic_s() >= self._linger_until_s
+
+    def turn(self, timeout_ms: int = 0) -> None:
+        """One pass of the loop (also the seam the tests step the process with)."""
+        ready = dict(self.poller.poll(timeout_ms))
+        self.turns += 1
+        if self.monitor in ready:
+            self._take_monitor_events()
+        if self.world is not None and self.world in ready:
+            self._take_world()
+        now_mono, now_utc = self.clock.monotonic_s(), self.clock.mission_time_s()
+        frames = self._drain(self.link) if self.link in ready else []
+        for frame in self.station.downlink(frames, now_mono):
+            self.mission.on_frame(frame, now_utc)
+        if self.ops_sock in ready:
+            self._answer_ops()
+        self.mission.pump_uplink(self._send_up, self.station.uplink_open,
+                                 self.clock.mission_time_s())
+        try:
+            self.archive.flush()
+        except Exception:  # sqlite3.Error, disk full: say so loudly, keep flying
+            log.exception("archive commit failed")
+
+    def _drain(self, sock: zmq.Socket[Any]) -> list[bytes]:
+        frames: list[bytes] = []
+        while len(frames) < MAX_FRAMES_PER_TURN:
+            try:
+                frames.append(sock.recv(zmq.NOBLOCK))
+            except zmq.Again:
+                break
+        return frames
+
+    def _take_world(self) -> None:
+        assert self.world is not None
+        now_mono = self.clock.monotonic_s()
+        latest: Visibility | None = None
+        for frame in self._drain(self.world):
+            env = try_decode(frame)
+            if not isinstance(env, Envelope):
+                self.world_rejected += 1
+                continue
+            if env.kind is Kind.STOP:
+                if not self.stop_reason:  # drain the link a moment for the last records
+                    self._linger_until_s = now_mono + STOP_LINGER_S
+                self.request_stop(f"plant STOP: {env.body.get('reason', '')}")
+                continue
+            if env.kind is not Kind.WORLD:
+                continue
+            try:
+                latest = Visibility.from_world(env.body)
+            except ValueError as exc:
+                self.world_rejected += 1
+                log.warning("WORLD message rejected: %s", exc)
+                continue
+            # every edge counts, even if a burst holds AOS and LOS
+            self._on_edge(self.station.observe(latest, now_mono))
+
+    def _on_edge(self, edge: str | None) -> None:
+        if edge == "aos":
+            log.info("AOS %s", self.station.visibility.station)
+            self.mission.on_aos()
+        elif edge == "los":
+            log.info("LOS")
+
+    def _take_monitor_events(self) -> None:
+        while True:
+            try:
+                msg = recv_monitor_message(self.monitor, zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            if msg["event"] == zmq.EVENT_CONNECTED:
+                self.flight_connected = True
+                self.flight_connects += 1
+                log.info("executive connected on %s", self.cfg.link)
+                self.mission.on_flight_connected()
+            elif msg["event"] == zmq.EVENT_DISCONNECTED:
+                self.flight_connected = False
+                log.info("executive disconnected; reconnecting")
+
+    def _send_up(self, frame: bytes) -> bool:
+        for out in self.station.uplink([frame], self.clock.monotonic_s()):
+            try:
+                self.link.send(out, zmq.NOBLOCK)
+            except zmq.Again:
+                return False  # no executive connected: keep it queued
+        return True
+
+    def _answer_ops(self) -> None:
+        while True:
+            try:
+                data = self.ops_sock.recv(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            reply = self.ops.handle_bytes(data, self.clock.mission_time_s(),
+                                          self.clock.monotonic_s())
+            self.ops_sock.send(reply)
+            if self.ops.stop_requested:
+                self.request_stop("stop requested over ops")
+                return
+
+    def _process_status(self) -> dict[str, Any]:
+        return {"flight_connected": self.flight_connected,
+                "flight_connects": self.flight_connects,
+                "world_rejected": self.world_rejected,
+                "uptime_s": round(self.clock.monotonic_s() - self._started_mono_s, 3),
+                "archive_path": str(self.cfg.archive), "turns": self.turns}
+
+    def close(self) -> None:
+        """Commit and close the archive, close the sockets. Safe to call twice."""
+        if getattr(self, "_closed", False):
+            return
+        self._closed = True
+        try:
+            self.archive.close()
+        finally:
+            for sock in reversed(self._sockets):
+                sock.close(linger=0)

@@ -1,0 +1,198 @@
+"""The ground-station emulator: which frames get through the space link, and when.
+
+This is the pure core of the station (no sockets, no clock): the ground process feeds
+it the plant's WORLD truth and the frames it receives, with the time, and it answers
+with the frames that reach the other side. The rule today is the simple visibility
+rule: frames pass both ways only while the spacecraft is in contact per the latest
+WORLD message.
+
+- Downlink frames that arrive out of contact are dropped and *counted*, never silently.
+  Because WORLD and the downlink travel on different sockets, their order at the ground
+  can differ by a few milliseconds from the order in which they were made; a frame that
+  arrives within ``edge_grace_s`` (monotonic seconds) of an AOS or LOS edge is therefore
+  held or let through instead of being dropped for a race the spacecraft did not cause.
+- Uplink is gated by :attr:`Station.uplink_open`; mission control keeps commands queued
+  until it opens (commands are never dropped for being out of contact).
+
+Latency, loss, corruption, duplication and data rates are the job of a
+:class:`LinkModel`, a step function the station calls each cycle for each direction.
+:class:`IdealLink` (everything through, at once) is the only model today.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from typing import Any, Protocol
+
+
+class Direction(str, Enum):
+    DOWN = "down"  # flight -> ground
+    UP = "up"  # ground -> flight
+
+
+class LinkModel(Protocol):
+    """Link physics between the antennas, as a step function over time.
+
+    ``offered`` are the frames that entered the link at ``now_s`` (possibly none); the
+    return value are the frames that leave it at ``now_s``. A model with latency keeps
+    frames and releases them on a later call; the station calls it every cycle.
+    """
+
+    def step(self, direction: Direction, offered: Sequence[bytes], now_s: float) -> list[bytes]:
+        ...
+
+
+class IdealLink:
+    """No latency, no loss, no rate limit: what the simple visibility rule needs."""
+
+    def step(self, direction: Direction, offered: Sequence[bytes], now_s: float) -> list[bytes]:
+        return list(offered)
+
+
+@dataclass(frozen=True)
+class Visibility:
+    """What the plant says about the spacecraft's view of a ground station."""
+
+    in_contact: bool
+    station: str = ""
+    elevation_deg: float = math.nan
+    next_pass: Mapping[str, Any] | None = None
+    time_utc_s: float | None = None
+
+    @classmethod
+    def from_world(cls, body: Mapping[str, Any]) -> Visibility:
+        """Read a WORLD body; a missing or malformed contact flag raises ValueError."""
+        in_contact = body.get("in_contact")
+        if not isinstance(in_contact, bool):
+            raise ValueError(f"WORLD in_contact must be a bool, got {in_contact!r:.40}")
+        station = body.get("station")
+        elevation: Any = body.get("elevation_deg")
+        next_pass = body.get("next_pass")
+        time_utc: Any = body.get("time_utc_s")
+        return cls(
+            in_contact=in_contact,
+            station=station if isinstance(station, str) else "",
+            elevation_deg=float(elevation) if _is_number(elevation) else math.nan,
+            next_pass=dict(next_pass) if isinstance(next_pass, Mapping) else None,
+            time_utc_s=float(time_utc) if _is_number(time_utc) else None,
+        )
+
+
+UNKNOWN = Visibility(in_contact=False, station="")
+"""Before the first WORLD message the spacecraft is treated as out of contact."""
+
+ALWAYS = Visibility(in_contact=True, station="always")
+"""For benches without a plant (a board on a serial link): the link is always up."""
+
+
+@dataclass
+class StationCounters:
+    """Frame accounting; every frame that enters the station lands in one bucket."""
+
+    downlink_offered: int = 0
+    downlink_delivered: int = 0
+    downlink_dropped_los: int = 0  # arrived out of contact: dropped, counted
+    downlink_edge: int = 0  # arrived within the grace of an AOS/LOS edge: delivered
+    uplink_delivered: int = 0
+    world_updates: int = 0
+    aos: int = 0
+    los: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+@dataclass
+class Station:
+    """The station's state and its visibility rule (see the module docstring)."""
+
+    model: LinkModel = field(default_factory=IdealLink)
+    edge_grace_s: float = 0.5
+    visibility: Visibility = UNKNOWN
+    counters: StationCounters = field(default_factory=StationCounters)
+    _held: list[tuple[float, bytes]] = field(default_factory=list)
+    _los_at_s: float = -math.inf
+    _world_at_s: float | None = None
+
+    @property
+    def in_contact(self) -> bool:
+        return self.visibility.in_contact
+
+    @property
+    def uplink_open(self) -> bool:
+        return self.visibility.in_contact
+
+    @property
+    def held(self) -> int:
+        """Downlink frames waiting out the edge grace (delivered at AOS or dropped)."""
+        return len(self._held)
+
+    def world_age_s(self, now_s: float) -> float | None:
+        return None if self._world_at_s is None else now_s - self._world_at_s
+
+    def observe(self, vis: Visibility, now_s: float) -> str | None:
+        """Take the latest visibility; return ``"aos"``, ``"los"`` or None (no edge)."""
+        was = self.visibility.in_contact
+        self.visibility = vis
+        self._world_at_s = now_s
+        self.counters.world_updates += 1
+        if vis.in_contact and not was:
+            self.counters.aos += 1
+            return "aos"
+        if was and not vis.in_contact:
+            self.counters.los += 1
+            self._los_at_s = now_s
+            return "los"
+        return None
+
+    def downlink(self, frames: Sequence[bytes], now_s: float) -> list[bytes]:
+        """Frames that reach mission control now; call every cycle (even with none)."""
+        self.counters.downlink_offered += len(frames)
+        self._expire_held(now_s)
+        passing: list[bytes] = []
+        if self.visibility.in_contact:
+            if self._held:
+                self.counters.downlink_edge += len(self._held)
+                passing.extend(f for _, f in self._held)
+                self._held.clear()
+            passing.extend(frames)
+        elif now_s - self._los_at_s <= self.edge_grace_s:
+            self.counters.downlink_edge += len(frames)
+            passing.extend(frames)
+        else:
+            self._held.extend((now_s, f) for f in frames)
+        delivered = self.model.step(Direction.DOWN, passing, now_s)
+        self.counters.downlink_delivered += len(delivered)
+        return delivered
+
+    def uplink(self, frames: Sequence[bytes], now_s: float) -> list[bytes]:
+        """Frames that reach the spacecraft now. Callers check :attr:`uplink_open` first."""
+        delivered = self.model.step(Direction.UP, frames if self.uplink_open else (), now_s)
+        self.counters.uplink_delivered += len(delivered)
+        return delivered
+
+    def _expire_held(self, now_s: float) -> None:
+        keep = [(t, f) for t, f in self._held if now_s - t <= self.edge_grace_s]
+        self.counters.downlink_dropped_los += len(self._held) - len(keep)
+        self._held = keep
+
+    def snapshot(self, now_s: float) -> dict[str, Any]:
+        """Link state for the ops API's status reply (plain types only)."""
+        vis = self.visibility
+        return {
+            "in_contact": vis.in_contact,
+            "station": vis.station,
+            "elevation_deg": None if math.isnan(vis.elevation_deg) else vis.elevation_deg,
+            "next_pass": dict(vis.next_pass) if vis.next_pass else None,
+            "spacecraft_time_utc_s": vis.time_utc_s,
+            "world_age_s": self.world_age_s(now_s),
+            "downlink_held": self.held,
+            **self.counters.as_dict(),
+        }
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)

@@ -1,0 +1,144 @@
+"""The ground process end to end against a fake executive and plant (real sockets)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from flightsw.wire import Kind
+from ground.api import Ops
+from ground.archive_reader import ArchiveReader
+from ground.errors import NoStack
+from ground.predicates import gt
+
+from .conftest import DICTIONARY, FakeExecutive, GroundRun, free_endpoint, write_stack
+
+
+def wait_until(check, timeout_s: float = 5.0, what: str = "condition"):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError(f"{what} not reached within {timeout_s} s")
+
+
+def ops_ready(ops: Ops) -> bool:
+    try:
+        return bool(ops.client.request({"op": "ping"}, timeout_s=0.5)["ok"])
+    except NoStack:
+        return False
+
+
+def test_hello_telemetry_command_verification_and_garbage(tmp_path: Path,
+                                                          fake_exec: FakeExecutive) -> None:
+    info = write_stack(tmp_path, fake_exec.link_endpoint, fake_exec.world_endpoint)
+    ground = GroundRun(tmp_path)
+    try:
+        ops = Ops(tmp_path)
+        wait_until(lambda: ops_ready(ops), what="ops answering")
+
+        # AOS: the ground says HELLO with its dictionary hash; flight answers.
+        fake_exec.publish_world(True)
+        hello = fake_exec.wait_for(Kind.HELLO)
+        assert hello.body["dictionary_hash"] == DICTIONARY.hash
+        assert hello.source == "ground"
+        fake_exec.hello()
+        fake_exec.send(Kind.TELEMETRY, {"points": {"power.battery_soc_pct": 61.5,
+                                                   "link.in_contact": True}})
+        fake_exec.send(Kind.EVENT, {"name": "exec.boot", "severity": "ACTIVITY_HI",
+                                    "text": "Executive up", "args": {}})
+        assert ops.wait_tlm("power.battery_soc_pct", gt(50), timeout_s=5) == 61.5
+
+        # A command arrives with its cmd_seq as the envelope seq; verification stored.
+        queued = ops.submit("exec.hk_period_set", {"period_s": 2.0})
+        cmd = fake_exec.wait_for(Kind.COMMAND)
+        assert cmd.seq == queued.cmd_seq
+        assert cmd.body == {"name": "exec.hk_period_set", "args": {"period_s": 2.0}}
+        for stage in ("accepted", "completed"):
+            fake_exec.send(Kind.VERIFICATION, {"cmd_seq": cmd.seq, "name": cmd.body["name"],
+                                               "stage": stage, "reason": ""})
+        final = ops.wait_verification(queued.cmd_seq, timeout_s=5)
+        assert final.ok and {"queued", "sent", "accepted", "completed"} <= set(
+            final.stage_times_s)
+
+        # Garbage from the "executive" is counted; the ground keeps running.
+        for junk in (b"", b"\x00garbage", b"\x96\x01\xa3xyz", bytes(range(256))):
+            fake_exec.send_raw(junk)
+        fake_exec.send(Kind.TELEMETRY, {"points": {"power.battery_soc_pct": 62.0}})
+        assert ops.wait_tlm("power.battery_soc_pct", 62.0, timeout_s=5) == 62.0
+        status = ops.status()
+        assert status["counts"]["decode_errors"] == 4
+        assert status["counts"]["downlink_missing"] == 0
+        assert status["dictionary"]["state"] == "match"
+
+        with ArchiveReader(info.archive) as reader:
+            stages = [v["stage"] for v in reader.verifications(queued.cmd_seq)]
+            assert stages == ["accepted", "completed"]
+            assert reader.command(queued.cmd_seq)["stage"] == "completed"  # type: ignore[index]
+            assert reader.counts()["link_errors"] == 4
+            assert [e.name for e in reader.events()] == ["exec.boot"]
+
+        ops.stop()
+        assert ground.wait() == 0
+        assert "Traceback" not in ground.log()
+    finally:
+        ground.stop()
+
+
+def test_ground_starts_before_executive_and_survives_its_restart(tmp_path: Path) -> None:
+    link, world = free_endpoint(), free_endpoint()
+    write_stack(tmp_path, link, world)
+    ground = GroundRun(tmp_path)
+    fake = None
+    try:
+        ops = Ops(tmp_path)
+        wait_until(lambda: ops_ready(ops), what="ops answering")
+        queued = ops.submit("exec.noop")  # out of contact: waits in the queue
+        assert queued.stage == "queued"
+
+        fake = FakeExecutive(link, world)  # the executive comes up late
+        fake.publish_world(True)
+        fake.wait_for(Kind.HELLO)
+        fake.hello()
+        assert fake.wait_for(Kind.COMMAND).seq == queued.cmd_seq
+
+        fake.restart_link()  # executive restarts: ground reconnects and says HELLO again
+        fake.wait_for(Kind.HELLO, timeout_s=10)
+        fake.hello()
+        second = ops.submit("exec.noop")
+        assert fake.wait_for(Kind.COMMAND).seq == second.cmd_seq
+        assert ops.status()["flight_connects"] >= 2
+    finally:
+        if fake is not None:
+            fake.close()
+        ground.stop()
+    assert ground.proc.returncode == 0  # SIGTERM is an orderly stop
+    assert "Traceback" not in ground.log()
+
+
+def test_plant_stop_ends_the_ground_cleanly(tmp_path: Path, fake_exec: FakeExecutive) -> None:
+    write_stack(tmp_path, fake_exec.link_endpoint, fake_exec.world_endpoint)
+    ground = GroundRun(tmp_path)
+    try:
+        ops = Ops(tmp_path)
+        wait_until(lambda: ops_ready(ops), what="ops answering")
+        fake_exec.publish_world(True)
+        fake_exec.wait_for(Kind.HELLO)
+        deadline = time.monotonic() + 5
+        while ground.proc.poll() is None and time.monotonic() < deadline:
+            fake_exec.world.send(fake_exec.world_seq.pack(Kind.STOP, 1.8e9,
+                                                          {"reason": "scenario complete"}))
+            time.sleep(0.05)
+        assert ground.wait() == 0
+        assert "plant STOP" in ground.log()
+    finally:
+        ground.stop()
+
+
+def test_no_stack_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(NoStack, match="no running stack"):
+        Ops(tmp_path)
