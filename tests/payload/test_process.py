@@ -145,6 +145,14 @@ def test_a_corrupt_model_exits_3_with_the_reason(tmp_path: Path) -> None:
         assert "does not match its card" in proc.stderr.read().decode()
 
 
+def test_an_unusable_endpoint_exits_4() -> None:
+    proc = subprocess.run([sys.executable, "-m", "payload", "--endpoint", "nonsense://x"],
+                          cwd=REPO_ROOT, env=_child_env(), capture_output=True, timeout=30,
+                          check=False)
+    assert proc.returncode == 4
+    assert b"socket failed" in proc.stderr and b"Traceback" not in proc.stderr
+
+
 def test_it_exits_when_its_parent_dies() -> None:
     """A middle process starts the payload, then dies: the payload must not stay orphaned."""
     link = Exec()
