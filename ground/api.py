@@ -114,7 +114,7 @@ class Ops:
         if not reply["ok"]:
             details = {k: v for k, v in reply.items() if k not in ("ok", "error")}
             raise CommandRejected(str(reply.get("error", "refused")), **details)
-        return self.verification(int(reply["cmd_seq"]))
+        return Verification.from_record(reply["command"])
 
     def verification(self, cmd_seq: int) -> Verification:
         return Verification.from_record(self.client.call("cmd_status", cmd_seq=cmd_seq)

@@ -43,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
                                 "ground: send commands, read telemetry and events.")
     p.add_argument("--run-dir", type=Path, default=None,
                    help=f"the stack's run directory (default: {default_run_dir()})")
+    p.add_argument("--ops-timeout", type=float, default=3.0, metavar="S",
+                   help="seconds to wait for the ground process to answer (default 3)")
     sub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     c = sub.add_parser("cmd", help="send a command and wait for its verification")
     c.add_argument("name", help="command name, e.g. exec.noop")
@@ -73,11 +75,13 @@ def main(argv: list[str] | None = None, out: TextIO | None = None,
     try:
         if args.action == "cmd":
             return _cmd(run_dir, args, out, err)
+        if args.action == "status":
+            return _status(Ops(run_dir, request_timeout_s=args.ops_timeout), out)
         if args.action == "tlm":
             return _tlm(run_dir, args.point, out)
         if args.action == "events":
             return _events(run_dir, args.limit, args.severity, out)
-        return _status(run_dir, out)
+        raise AssertionError(f"unhandled action {args.action}")  # argparse restricts it
     except (UsageError, CommandRejected) as exc:
         print(f"{PROG}: {refusal_text(exc)}", file=err)
         return EXIT_USAGE
@@ -96,7 +100,7 @@ def main(argv: list[str] | None = None, out: TextIO | None = None,
 def _cmd(run_dir: Path, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     dictionary = dictionary_for(run_dir)
     clean = dictionary.parse_command_text(args.name, args.pairs)  # raises: exit 2
-    ops = Ops(run_dir)
+    ops = Ops(run_dir, request_timeout_s=args.ops_timeout)
     try:
         queued = ops.submit(args.name, clean)
     except CommandRejected as exc:  # the ground's dictionary refused it
@@ -201,8 +205,8 @@ def _severity(text: str) -> str:
 
 
 # --- status ----------------------------------------------------------------------------
-def _status(run_dir: Path, out: TextIO) -> int:
-    st = Ops(run_dir).status()
+def _status(ops: Ops, out: TextIO) -> int:
+    st = ops.status()
     link, dic, counts = st["link"], st["dictionary"], st["counts"]
     contact = "IN CONTACT" if link["in_contact"] else "no contact"
     print(f"link: {contact} {link.get('station') or ''}  executive "

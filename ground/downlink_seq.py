@@ -36,6 +36,7 @@ class DownlinkSequence:
 
     max_gap_ranges: int = MAX_GAP_RANGES
     next_expected: int | None = None
+    lowest: int | None = None  # lowest number seen this epoch
     received: int = 0
     gaps_opened: int = 0  # how many times a jump ahead opened a gap
     late: int = 0  # records that filled a gap
@@ -53,8 +54,17 @@ class DownlinkSequence:
     def observe(self, seq: int) -> Arrival:
         self.received += 1
         if self.next_expected is None or seq == self.next_expected:
+            if self.next_expected is None:
+                self.lowest = seq
             self.next_expected = seq + 1
             return Arrival.IN_ORDER
+        if self.lowest is not None and seq < self.lowest:
+            # Older than anything seen this epoch (the backlog's low-priority records come
+            # after newer events): widen the window down; what lies between is missing.
+            self._insert_gap(seq + 1, self.lowest)
+            self.lowest = seq
+            self.late += 1
+            return Arrival.LATE
         if seq > self.next_expected:
             self._add_gap(self.next_expected, seq)
             self.next_expected = seq + 1
@@ -79,6 +89,7 @@ class DownlinkSequence:
         self._starts.clear()
         self._ends.clear()
         self.next_expected = None
+        self.lowest = None
         self.epochs += 1
 
     def gap_ranges(self, limit: int = 20) -> list[tuple[int, int]]:
@@ -91,9 +102,18 @@ class DownlinkSequence:
                 "duplicates": self.duplicates, "forgotten": self.forgotten,
                 "epochs": self.epochs}
 
+    def _insert_gap(self, start: int, end: int) -> None:
+        if end > start:
+            self._starts.insert(0, start)  # below every open range by construction
+            self._ends.insert(0, end)
+            self._trim()
+
     def _add_gap(self, start: int, end: int) -> None:
         self._starts.append(start)  # above every open range by construction
         self._ends.append(end)
+        self._trim()
+
+    def _trim(self) -> None:
         while len(self._starts) > self.max_gap_ranges:
             self.forgotten += self._ends.pop(0) - self._starts.pop(0)
 

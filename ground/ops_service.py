@@ -6,7 +6,8 @@ Requests are maps with an ``op``; replies always carry ``ok``, and on refusal an
 =============  ==========================================  ================================
 op             request fields                              reply (ok)
 =============  ==========================================  ================================
-``cmd``        ``name``, ``args`` (map)                    ``cmd_seq``, ``stage``, ``reason``
+``cmd``        ``name``, ``args`` (map)                    ``cmd_seq``, ``stage``, ``reason``,
+                                                           ``command`` (the record)
 ``cmd_status`` ``cmd_seq``                                 ``command`` (the command record)
 ``cancel``     ``cmd_seq``                                 ``command``
 ``status``     -                                           ``link``, ``flight``, ``queue`` ...
@@ -93,7 +94,7 @@ class OpsService:
         except CommandRejected as exc:
             return refusal(exc.reason, **_plain_details(exc.details))
         return {"ok": True, "cmd_seq": rec.cmd_seq, "stage": rec.stage.value,
-                "reason": rec.reason}
+                "reason": rec.reason, "command": rec.to_dict()}
 
     def _cmd_status(self, req: Mapping[str, Any], _utc: float, _mono: float) -> Reply:
         cmd_seq = req.get("cmd_seq")

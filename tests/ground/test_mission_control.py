@@ -1,0 +1,184 @@
+"""Mission control's core with a real archive file: no sockets, times passed in."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from flightsw.errors import CommandRejected
+from flightsw.wire import Envelope, Kind, Sequencer, decode, encode
+from ground.archive import Archive
+from ground.archive_reader import ArchiveReader
+from ground.mission_control import HashState, MissionControl
+
+from .conftest import DICTIONARY
+
+T0 = 1.8e9
+
+
+class Uplink:
+    """The station side of ``pump_uplink``: records frames, can refuse them."""
+
+    def __init__(self) -> None:
+        self.frames: list[Envelope] = []
+        self.accepting = True
+
+    def __call__(self, frame: bytes) -> bool:
+        if self.accepting:
+            self.frames.append(decode(frame))
+        return self.accepting
+
+    def kinds(self) -> list[str]:
+        return [e.kind.value for e in self.frames]
+
+
+@pytest.fixture
+def mc(tmp_path: Path) -> MissionControl:
+    return MissionControl(DICTIONARY, Archive(tmp_path / "a.sqlite"))
+
+
+def flight(mc: MissionControl, seq: Sequencer, kind: Kind, body: dict[str, object],
+           rx_s: float = T0 + 1) -> None:
+    mc.on_frame(seq.pack(kind, T0, body), rx_s)
+
+
+def hello(dictionary_hash: str = DICTIONARY.hash) -> dict[str, object]:
+    return {"dictionary_hash": dictionary_hash, "dictionary_version": DICTIONARY.version}
+
+
+def test_archive_round_trip(mc: MissionControl, tmp_path: Path) -> None:
+    fl = Sequencer("flight")
+    flight(mc, fl, Kind.HELLO, hello())
+    flight(mc, fl, Kind.TELEMETRY, {"points": {"power.battery_soc_pct": 55.5,
+                                               "link.in_contact": True,
+                                               "payload.model": "cloudnet",
+                                               "thermal.payload_temp_c": math.nan}})
+    flight(mc, fl, Kind.EVENT, {"name": "power.battery_low", "severity": "WARNING_HI",
+                                "text": "Battery at 29 %", "args": {"soc_pct": 29.0}})
+    flight(mc, fl, Kind.RESULT, {"jobs": 3, "tiles": 48, "job_ids": [1, 2, 3]})
+    rec = mc.submit("exec.noop", {}, now_s=T0 + 2)
+    up = Uplink()
+    mc.on_aos()
+    mc.pump_uplink(up, uplink_open=True, now_s=T0 + 3)
+    assert up.kinds() == ["hello", "cmd"]
+    flight(mc, fl, Kind.VERIFICATION, {"cmd_seq": rec.cmd_seq, "name": "exec.noop",
+                                       "stage": "accepted", "reason": ""})
+    flight(mc, fl, Kind.VERIFICATION, {"cmd_seq": rec.cmd_seq, "name": "exec.noop",
+                                       "stage": "completed", "reason": "done"})
+    assert mc.archive.flush() > 0
+
+    with ArchiveReader(tmp_path / "a.sqlite") as r:
+        soc = r.latest("power.battery_soc_pct")
+        assert soc is not None
+        assert (soc.value, soc.seq, soc.time_s, soc.rx_s) == (55.5, 1, T0, T0 + 1)
+        assert r.latest("link.in_contact").value == 1  # type: ignore[union-attr]
+        assert r.latest("payload.model").value == "cloudnet"  # type: ignore[union-attr]
+        assert r.latest("thermal.payload_temp_c").value is None  # type: ignore[union-attr]
+        assert set(r.latest_all()) == {"power.battery_soc_pct", "link.in_contact",
+                                       "payload.model", "thermal.payload_temp_c"}
+        [evt] = r.events()
+        assert (evt.name, evt.severity, evt.args) == ("power.battery_low", "WARNING_HI",
+                                                      {"soc_pct": 29.0})
+        assert r.events(min_severity="FATAL") == []
+        [product] = r.products_after(0)
+        assert product.body["job_ids"] == [1, 2, 3]
+        cmd = r.command(rec.cmd_seq)
+        assert cmd is not None and cmd["stage"] == "completed" and cmd["reason"] == "done"
+        assert cmd["queued_s"] == T0 + 2 and cmd["sent_s"] == T0 + 3
+        assert [v["stage"] for v in r.verifications(rec.cmd_seq)] == ["accepted",
+                                                                        "completed"]
+        assert r.counts()["hellos"] == 2  # the flight's, and ours going up
+
+
+def test_gaps_and_duplicates_are_counted_and_everything_is_archived(
+        mc: MissionControl, tmp_path: Path) -> None:
+    frames = {n: encode(Envelope(Kind.TELEMETRY, "flight", n, T0 + n,
+                                 {"points": {"exec.uptime_s": float(n)}})) for n in range(6)}
+    for n in (0, 1, 3, 3, 5):  # 2 and 4 lost, 3 duplicated
+        mc.on_frame(frames[n], T0)
+    mc.archive.flush()
+    snap = mc.snapshot()["downlink_seq"]
+    assert (snap["missing"], snap["duplicates"], snap["gaps_opened"]) == (2, 1, 2)
+    with ArchiveReader(tmp_path / "a.sqlite") as r:
+        assert len(r.samples("exec.uptime_s")) == 5
+
+
+def test_undecodable_and_malformed_frames_are_counted_not_raised(mc: MissionControl) -> None:
+    fl = Sequencer("flight")
+    mc.on_frame(b"\xc1", T0)  # not msgpack
+    mc.on_frame(b"", T0)
+    flight(mc, fl, Kind.TELEMETRY, {"points": [1, 2]})  # bad body
+    flight(mc, fl, Kind.VERIFICATION, {"cmd_seq": "x", "stage": "completed"})
+    flight(mc, fl, Kind.COMMAND, {"name": "exec.noop", "args": {}})  # wrong direction
+    flight(mc, fl, Kind.TELEMETRY, {"points": {"exec.uptime_s": 1.0}})
+    assert mc.decode_errors == 5
+    assert (mc.bad_bodies, mc.unexpected_kinds) == (2, 1)
+    assert mc.records["tlm"] == 1
+    assert mc.archive.flush() > 0
+    assert mc.archive.stats()["link_errors_seen"] == 5
+
+
+def test_commands_wait_for_contact_and_a_matching_flight_hello(mc: MissionControl) -> None:
+    up = Uplink()
+    rec = mc.submit("exec.hk_period_set", {"period_s": 5}, now_s=T0)
+    assert rec.args == {"period_s": 5.0}
+    mc.on_aos()
+    assert mc.pump_uplink(up, uplink_open=False, now_s=T0) == 0 and up.frames == []
+    up.accepting = False  # executive not connected: nothing is marked sent
+    assert mc.pump_uplink(up, uplink_open=True, now_s=T0) == 0
+    up.accepting = True
+    assert mc.pump_uplink(up, uplink_open=True, now_s=T0) == 0
+    assert up.kinds() == ["hello"]  # HELLO first; commands wait for the flight's
+    flight(mc, Sequencer("flight"), Kind.HELLO, hello())
+    assert mc.pump_uplink(up, uplink_open=True, now_s=T0 + 1) == 1
+    cmd = up.frames[-1]
+    assert (cmd.kind, cmd.seq, cmd.source) == (Kind.COMMAND, rec.cmd_seq, "ground")
+    assert rec.stage.value == "sent"
+
+
+def test_dictionary_mismatch_refuses_commands(mc: MissionControl) -> None:
+    waiting = mc.submit("exec.noop", {}, now_s=T0)
+    flight(mc, Sequencer("flight"), Kind.HELLO, hello("0123456789abcdef"))
+    assert mc.hash_state == HashState.MISMATCH
+    assert waiting.stage.value == "failed" and waiting.failed_at == "ground"
+    assert "dictionary mismatch" in waiting.reason and "0123456789abcdef" in waiting.reason
+    late = mc.submit("exec.noop", {}, now_s=T0 + 1)
+    assert late.stage.value == "failed" and "dictionary mismatch" in late.reason
+    up = Uplink()
+    mc.on_aos()
+    mc.pump_uplink(up, uplink_open=True, now_s=T0 + 2)
+    assert up.kinds() == ["hello"]  # no command ever goes up
+
+
+def test_reconnect_starts_a_new_epoch_and_asks_for_hello_again(mc: MissionControl) -> None:
+    flight(mc, Sequencer("flight"), Kind.HELLO, hello())
+    assert mc.hash_state == HashState.MATCH
+    mc.on_flight_connected()
+    assert mc.hash_state == HashState.UNKNOWN and mc.hello_pending
+    flight(mc, Sequencer("flight"), Kind.HELLO, hello())  # numbering restarted at 0
+    assert mc.downlink.duplicates == 0
+
+
+def test_invalid_commands_are_refused_before_queueing(mc: MissionControl) -> None:
+    with pytest.raises(CommandRejected) as err:
+        mc.submit("exec.hk_period_set", {"period_s": 1000}, now_s=T0)
+    assert err.value.reason == "argument out of range"
+    assert mc.commands.queued() == [] and mc.commands.next_seq == 0
+
+
+def test_command_numbering_continues_after_a_ground_restart(tmp_path: Path) -> None:
+    first = MissionControl(DICTIONARY, Archive(tmp_path / "a.sqlite"))
+    for _ in range(3):
+        first.submit("exec.noop", {}, now_s=T0)
+    first.archive.close()
+    second = MissionControl(DICTIONARY, Archive(tmp_path / "a.sqlite"))
+    assert second.submit("exec.noop", {}, now_s=T0).cmd_seq == 3
+
+
+def test_cancel_withdraws_a_queued_command(mc: MissionControl) -> None:
+    rec = mc.submit("exec.noop", {}, now_s=T0)
+    assert mc.cancel(rec.cmd_seq, now_s=T0 + 1) is rec
+    assert rec.stage.value == "failed" and "cancelled" in rec.reason
+    assert mc.cancel(rec.cmd_seq, now_s=T0 + 2) is None
