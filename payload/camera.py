@@ -233,7 +233,7 @@ def _smooth_field(rng: np.random.Generator, n: int, cells: tuple[int, ...]) -> F
     for octave, k in enumerate(cells):
         grid = rng.standard_normal((n, k, k)).astype(np.float32)
         up = _upsampler(k)
-        total += (0.5**octave) * np.einsum("ij,njk,lk->nil", up, grid, up, optimize=True)
+        total += (0.5**octave) * np.matmul(np.matmul(up, grid), up.T)
     mean = total.mean(axis=(1, 2), keepdims=True)
     std = total.std(axis=(1, 2), keepdims=True) + 1e-6
     return ((total - mean) / std).astype(np.float32)
