@@ -206,6 +206,9 @@ def _cmd_sim(args: argparse.Namespace) -> int:
         stack.stop()
         return 130
     stack.stop()
+    from hil.stack import archived_records
+
+    ground = {**ground, "records_archived": archived_records(Path(stack.info.archive))}
     plant = stack.read_json("plant_summary.json")
     flight = stack.read_json("exec_stats.json")
     if not plant:

@@ -296,7 +296,7 @@ class PayloadManager:
         self._in_flight.clear()
         self._hb_seen_for_ping = True
         argv = [self._python, "-m", "payload", "--endpoint", f"tcp://127.0.0.1:{port}",
-                "--incarnation", str(self.state.incarnation)]
+                "--incarnation", str(self.state.incarnation), "--parent-pid", str(os.getpid())]
         if self._model_path:
             argv += ["--model", self._model_path]
         log = None

@@ -67,7 +67,7 @@ class Kind(str, Enum):
     WORLD = "world"  # plant -> observers (ground station, launcher): truth for display/link
     STOP = "stop"  # anyone -> anyone: orderly end of a session; body: {"reason"}
     # payload IPC (executive <-> payload child)
-    PAYLOAD_CONFIG = "pl.config"  # exec -> payload: {"throttle", "pace"}
+    PAYLOAD_CONFIG = "pl.config"  # exec -> payload: {"throttle_frac", "pace"}
     PAYLOAD_JOB = "pl.job"  # exec -> payload: {"job_id", "n_tiles", "seed", ...}
     PAYLOAD_RESULT = "pl.result"  # payload -> exec: job outcome
     PAYLOAD_PING = "pl.ping"  # exec -> payload: {"n"}

@@ -350,6 +350,7 @@ def mission_summary(plant: Mapping[str, Any], flight: Mapping[str, Any],
         "jobs_done": flight.get("jobs_done", plant.get("jobs_done")),
         "tiles_done": flight.get("tiles_done", plant.get("tiles_done")),
         "records_downlinked": flight.get("frames_sent"),
+        "records_archived": ground.get("records_archived"),
         "records_onboard_at_end": flight.get("recorder_left"),
         "records_evicted": flight.get("recorder_evicted"),
         "ground": dict(ground),
@@ -363,7 +364,7 @@ def format_summary(s: Mapping[str, Any]) -> str:
     temps = ", ".join(f"{k} {float(v):.1f} C" for k, v in (s.get("max_temps_c") or {}).items())
     violations = s.get("violations") or []
     ground = s.get("ground") or {}
-    archived = ground.get("records_archived", ground.get("records", "?"))
+    archived = s.get("records_archived", "?")
     lines = [
         f"Mission summary: {s.get('profile')}",
         f"  orbits flown        {float(s.get('orbits_flown') or 0):.2f} "
@@ -382,6 +383,28 @@ def format_summary(s: Mapping[str, Any]) -> str:
     ]
     lines += [f"    - {v}" for v in violations[:20]]
     return "\n".join(lines)
+
+
+def archived_records(archive: Path) -> int | None:
+    """Downlinked records the ground archived: telemetry packets, events, verification
+    reports, data products and HELLOs, each counted once by its downlink sequence number."""
+    import sqlite3
+
+    if not Path(archive).exists():
+        return None
+    try:
+        conn = sqlite3.connect(f"file:{archive}?mode=ro", uri=True)
+        try:
+            total = 0
+            for table, where in (("telemetry", ""), ("events", ""), ("verifications", ""),
+                                 ("products", ""), ("hellos", " WHERE direction = 'down'")):
+                row = conn.execute(f"SELECT COUNT(DISTINCT seq) FROM {table}{where}").fetchone()
+                total += int(row[0])
+            return total
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return None
 
 
 def pid_alive(pid: int) -> bool:
