@@ -11,7 +11,7 @@ op             request fields                              reply (ok)
 ``cmd_status`` ``cmd_seq``                                 ``command`` (the command record)
 ``cancel``     ``cmd_seq``                                 ``command``
 ``status``     -                                           ``link``, ``flight``, ``queue`` ...
-``stats``      -                                           ``station``, ``mission``, ``archive``
+``stats``      -                                           ``records_archived``, counters
 ``dictionary`` -                                           ``dictionary`` (exported JSON)
 ``ping``       -                                           -
 ``stop``       -                                           - (the process then exits)
@@ -125,13 +125,21 @@ class OpsService:
                            "downlink_missing": m["downlink_seq"]["missing"],
                            "downlink_duplicates": m["downlink_seq"]["duplicates"]},
                 "last_rx_s": m["last_rx_s"], "last_onboard_time_s": m["last_onboard_time_s"],
-                **self._extra_status()}
-
-    def _stats(self, _req: Mapping[str, Any], _utc: float, now_mono_s: float) -> Reply:
-        return {"ok": True, "station": self.station.snapshot(now_mono_s),
-                "mission": self.mission.snapshot(), "archive": self.mission.archive.stats(),
                 "ops": {"requests": self.requests, "refused": self.refused},
                 **self._extra_status()}
+
+    def _stats(self, _req: Mapping[str, Any], _utc: float, _mono: float) -> Reply:
+        """Counters only, so two replies are equal exactly when nothing happened between
+        them (how a launcher tells that the ground has archived everything)."""
+        m = self.mission.snapshot()
+        return {"ok": True, "records_archived": sum(m["records"].values()),
+                "frames_received": m["frames_received"],
+                "decode_errors": m["decode_errors"],
+                "dropped_out_of_contact": self.station.counters.downlink_dropped_los,
+                "downlink_missing": m["downlink_seq"]["missing"],
+                "downlink_duplicates": m["downlink_seq"]["duplicates"],
+                "station": self.station.counters.as_dict(), "mission": m,
+                "archive": self.mission.archive.stats()}
 
     def _dictionary(self, _req: Mapping[str, Any], _utc: float, _mono: float) -> Reply:
         return {"ok": True, "dictionary": self.mission.dictionary.to_json()}

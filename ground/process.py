@@ -14,7 +14,8 @@ The imperative shell around :mod:`ground.station`, :mod:`ground.mission_control`
 Each loop turn: poll, take world updates, pass downlink frames through the station into
 mission control, answer ops requests, send what the uplink allows, then commit the
 archive in one transaction. Exit is orderly on the ``stop`` op, a plant STOP, SIGTERM or
-SIGINT: the archive is committed and closed, no traceback.
+SIGINT: the archive is committed and closed, no traceback. After a plant STOP the
+ground first archives what the executive still sends while it shuts down.
 """
 
 from __future__ import annotations
@@ -39,7 +40,11 @@ log = logging.getLogger("ground")
 
 POLL_MS = 20
 MAX_FRAMES_PER_TURN = 20_000  # keep ops answers prompt under a downlink flood
-STOP_LINGER_S = 0.5  # after a plant STOP, keep draining the link this long
+# After a plant STOP the executive is shutting down and may still downlink its last
+# records: keep archiving until it has disconnected (or the link has gone quiet), capped.
+STOP_QUIET_S = 0.2  # idle this long after the executive disconnected: done
+STOP_IDLE_S = 1.0  # idle this long even with the executive still connected: done
+STOP_MAX_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -67,7 +72,8 @@ class GroundProcess:
         self.world_rejected = 0
         self.turns = 0
         self._started_mono_s = self.clock.monotonic_s()
-        self._linger_until_s: float | None = None
+        self._stop_at_s: float | None = None  # when a plant STOP arrived (monotonic)
+        self._last_frame_s = self._started_mono_s
         self._sockets: list[zmq.Socket[Any]] = []
         try:
             self._open_sockets()
@@ -125,9 +131,12 @@ class GroundProcess:
     def _should_exit(self) -> bool:
         if not self.stop_reason:
             return False
-        if self._linger_until_s is None:
+        if self._stop_at_s is None:
             return True
-        return self.clock.monotonic_s() >= self._linger_until_s
+        now = self.clock.monotonic_s()
+        idle_s = now - max(self._last_frame_s, self._stop_at_s)
+        return (idle_s >= (STOP_IDLE_S if self.flight_connected else STOP_QUIET_S)
+                or now - self._stop_at_s >= STOP_MAX_S)
 
     def turn(self, timeout_ms: int = 0) -> None:
         """One pass of the loop (also the seam the tests step the process with)."""
@@ -139,6 +148,8 @@ class GroundProcess:
             self._take_world()
         now_mono, now_utc = self.clock.monotonic_s(), self.clock.mission_time_s()
         frames = self._drain(self.link) if self.link in ready else []
+        if frames:
+            self._last_frame_s = now_mono
         for frame in self.station.downlink(frames, now_mono):
             self.mission.on_frame(frame, now_utc)
         if self.ops_sock in ready:
@@ -169,8 +180,8 @@ class GroundProcess:
                 self.world_rejected += 1
                 continue
             if env.kind is Kind.STOP:
-                if not self.stop_reason:  # drain the link a moment for the last records
-                    self._linger_until_s = now_mono + STOP_LINGER_S
+                if not self.stop_reason:
+                    self._stop_at_s = now_mono
                 self.request_stop(f"plant STOP: {env.body.get('reason', '')}")
                 continue
             if env.kind is not Kind.WORLD:

@@ -72,6 +72,9 @@ def test_hello_telemetry_command_verification_and_garbage(tmp_path: Path,
         assert ops.wait_tlm("power.battery_soc_pct", 62.0, timeout_s=5) == 62.0
         status = ops.status()
         assert status["counts"]["decode_errors"] == 4
+        stats = ops.stats()
+        assert stats["records_archived"] == 6 and stats["decode_errors"] == 4
+        assert ops.stats() == stats  # nothing happened: the same counters
         assert status["counts"]["downlink_missing"] == 0
         assert status["dictionary"]["state"] == "match"
 
