@@ -355,8 +355,6 @@ class Executive:
             g.next_s = start
         self._boot_s = start
         self._hk_due_s = start
-        poller = zmq.Poller()
-        poller.register(self.plant_sock, zmq.POLLIN)
         parent = os.getppid()
         while not self._stopping:
             now = self.clock.monotonic_s()
@@ -365,7 +363,16 @@ class Executive:
                 self._stopping = "parent died"
                 break
             wait_ms = max(0.0, (self.groups.next_deadline_s() - self.clock.monotonic_s()) * 1000)
-            poller.poll(min(wait_ms, 100))
+            # payload results are handled as they arrive, so the payload is never starved
+            # of work between 10 Hz cycles; everything else waits for its rate group
+            poller = zmq.Poller()
+            poller.register(self.plant_sock, zmq.POLLIN)
+            payload_sock = self.payload.socket
+            if payload_sock is not None:
+                poller.register(payload_sock, zmq.POLLIN)
+            ready = dict(poller.poll(min(wait_ms, 100)))
+            if payload_sock is not None and payload_sock in ready:
+                self.payload.service(self.clock.monotonic_s())
 
     def _shutdown(self) -> None:
         now = self.clock.monotonic_s()

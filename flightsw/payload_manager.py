@@ -39,7 +39,7 @@ Emit = Callable[[str, Mapping[str, Any], float], Any]
 LOCKSTEP_PING_TIMEOUT_MS = 2_000
 LOCKSTEP_JOB_TIMEOUT_MS = 10_000
 LOCKSTEP_READY_TIMEOUT_MS = 30_000
-FREE_RUN_JOBS_IN_FLIGHT = 2
+FREE_RUN_JOBS_IN_FLIGHT = 4  # enough queued work that the payload never waits for us
 
 
 @dataclass
@@ -87,6 +87,7 @@ class PayloadManager:
         self.tiles_done = 0
         self.frames_rejected = 0
         self.operator_cap_frac = 1.0
+        self._position = (0.0, 0.0)
 
     # --- the 1 Hz supervision cycle -------------------------------------------------------
     def supervise(self, now_s: float) -> None:
@@ -164,10 +165,20 @@ class PayloadManager:
 
     def keep_fed(self, now_s: float, lat_deg: float, lon_deg: float) -> None:
         """Free running: keep a small queue of work at the payload; it paces itself."""
-        if not self.ready or not self.powered or self.throttle_frac <= 0:
+        self._position = (lat_deg, lon_deg)
+        self._refill(now_s)
+
+    def _refill(self, now_s: float) -> None:
+        if self.lockstep or not self.ready or not self.powered or self.throttle_frac <= 0:
             return
+        lat_deg, lon_deg = self._position
         while len(self._in_flight) < FREE_RUN_JOBS_IN_FLIGHT:
             self._submit(self._cfg.tiles_per_capture, now_s, lat_deg, lon_deg)
+
+    @property
+    def socket(self) -> zmq.Socket[Any] | None:
+        """The current incarnation's socket (for the executive's poller)."""
+        return self._sock
 
     def _submit(self, n_tiles: int, now_s: float, lat_deg: float, lon_deg: float) -> int:
         job_id = self._next_job_id
@@ -191,12 +202,13 @@ class PayloadManager:
             try:
                 frame = self._sock.recv(zmq.NOBLOCK)
             except zmq.Again:
-                return
+                break
             except zmq.ZMQError as exc:
                 self._emit("exec.frame_rejected", {"stream": "payload", "reason": str(exc)},
                            now_s)
-                return
+                break
             self._handle(frame, now_s)
+        self._refill(now_s)
 
     def _handle(self, frame: bytes, now_s: float) -> None:
         env = try_decode(frame)

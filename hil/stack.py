@@ -363,7 +363,6 @@ def mission_summary(plant: Mapping[str, Any], flight: Mapping[str, Any],
 def format_summary(s: Mapping[str, Any]) -> str:
     temps = ", ".join(f"{k} {float(v):.1f} C" for k, v in (s.get("max_temps_c") or {}).items())
     violations = s.get("violations") or []
-    ground = s.get("ground") or {}
     archived = s.get("records_archived", "?")
     lines = [
         f"Mission summary: {s.get('profile')}",
