@@ -67,6 +67,7 @@ class CommandDispatcher:
                                              "reason": str(exc)}, now_s)
             self._report(VerificationRecord(env.seq, shown, "failed", str(exc), now_s))
             return
+        assert isinstance(name, str)  # validate_command refused anything else
         self.accepted += 1
         self._report(VerificationRecord(env.seq, name, "accepted", "", now_s))
         handler = self._handlers.get(name)

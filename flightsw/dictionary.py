@@ -21,7 +21,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
 
 from flightsw.errors import CommandRejected, DictionaryError
 
@@ -230,15 +230,9 @@ class Dictionary:
         d = cls(version)
         for comp in components:
             owned = comp.owned()
-            for table, entries, what in ((d.commands, owned.commands, "command"),
-                                         (d.telemetry, owned.telemetry, "telemetry point"),
-                                         (d.events, owned.events, "event")):
-                for entry in entries:
-                    if entry.name in table:
-                        raise DictionaryError(f"{what} declared twice", name=entry.name,
-                                              components=(table[entry.name].component,
-                                                          comp.component))
-                    table[entry.name] = entry  # type: ignore[index]
+            _add(d.commands, owned.commands, "command", comp.component)
+            _add(d.telemetry, owned.telemetry, "telemetry point", comp.component)
+            _add(d.events, owned.events, "event", comp.component)
         return d
 
     # --- export -------------------------------------------------------------------
@@ -318,6 +312,18 @@ class Dictionary:
             arg = declared.get(key)
             raw[key] = parse_text(name, arg, text) if arg is not None else text
         return self.validate_command(name, raw)
+
+
+_Entry = TypeVar("_Entry", Command, Telemetry, Event)
+
+
+def _add(table: dict[str, _Entry], entries: Iterable[_Entry], what: str,
+         component: str) -> None:
+    for entry in entries:
+        if entry.name in table:
+            raise DictionaryError(f"{what} declared twice", name=entry.name,
+                                  components=(table[entry.name].component, component))
+        table[entry.name] = entry
 
 
 def check_value(command: str, arg: Arg, value: Any) -> Any:

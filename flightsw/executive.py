@@ -370,7 +370,7 @@ class Executive:
             payload_sock = self.payload.socket
             if payload_sock is not None:
                 poller.register(payload_sock, zmq.POLLIN)
-            ready = dict(poller.poll(min(wait_ms, 100)))
+            ready = dict(poller.poll(int(min(wait_ms, 100))))
             if payload_sock is not None and payload_sock in ready:
                 self.payload.service(self.clock.monotonic_s())
 

@@ -22,7 +22,7 @@ class _Record:
     """Shared dict round trip for the HAL dataclasses, with a clear error on bad input."""
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)  # type: ignore[call-overload, no-any-return]
+        return asdict(self)  # type: ignore[call-overload]
 
     @classmethod
     def from_dict(cls: type[T], data: Mapping[str, Any]) -> T:

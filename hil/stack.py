@@ -250,7 +250,7 @@ class WorldWatcher:
     """Subscribes to the plant's WORLD publication (truth, for the status line)."""
 
     def __init__(self, endpoint: str) -> None:
-        self.ctx = zmq.Context.instance()
+        self.ctx: zmq.Context[Any] = zmq.Context.instance()
         self.sock = self.ctx.socket(zmq.SUB)
         self.sock.setsockopt(zmq.LINGER, 0)
         self.sock.setsockopt(zmq.SUBSCRIBE, b"")
@@ -277,7 +277,7 @@ class WorldWatcher:
 def ops_request(endpoint: str, request: Mapping[str, Any],
                 timeout_ms: int = 2000) -> dict[str, Any] | None:
     """One request to the ground's ops API; ``None`` if it does not answer in time."""
-    ctx = zmq.Context.instance()
+    ctx: zmq.Context[Any] = zmq.Context.instance()
     sock = ctx.socket(zmq.REQ)
     sock.setsockopt(zmq.LINGER, 0)
     try:
