@@ -107,7 +107,7 @@ def derive_profile(profile: Profile, sizing: dict[str, float]) -> Profile:
                 "worst_eclipse_frac": f_ecl,
                 "array_power_required_w": sun_w,
                 "array_area_m2": array_area,
-                "array_mass_specific_w_per_m2": per_m2,
+                "array_w_per_m2": per_m2,
                 "radiator_area_m2": radiator_area,
                 "radiator_panel_area_two_sided_m2": radiator_area / 2.0,
                 "radiator_heat_w": heat_w,
