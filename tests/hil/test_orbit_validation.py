@@ -113,3 +113,15 @@ def test_tle_propagation_matches_sgp4_verification_vectors(satnum: int) -> None:
     # 1 cm: the published vectors have 8 decimals; the epoch round trip through Unix
     # seconds costs ~1e-7 s, i.e. below a millimetre at 7.5 km/s.
     assert np.max(np.abs(got - expected)) < 1e-5
+
+
+def test_eccentric_orbit_perigee_apogee_and_period() -> None:
+    """Two-body: r = a(1 -/+ e) at perigee/apogee, half a period apart."""
+    spec = OrbitSpec(None, 1000.0, 0.1, 63.4, False, None, 30.0, 45.0, 0.0, False)
+    orbit = Orbit(spec, 0.0)
+    a = 6378.14 + 1000.0
+    period = 2.0 * math.pi * math.sqrt(a**3 / 398600.44)
+    r = np.linalg.norm(orbit.positions_km(np.array([0.0, period / 2.0, period])), axis=1)
+    assert r[0] == pytest.approx(a * 0.9, abs=1e-6)
+    assert r[1] == pytest.approx(a * 1.1, abs=1e-6)
+    assert r[2] == pytest.approx(r[0], abs=1e-6)
