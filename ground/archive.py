@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ground.command_log import CommandRecord
+from ground.command_log import CommandRecord, Stage
 
 SCHEMA_VERSION = 1
 MAX_LINK_ERROR_ROWS = 10_000
@@ -198,6 +198,24 @@ class Archive:
         """
         row = self._conn.execute("SELECT MAX(cmd_seq) FROM commands").fetchone()
         return 0 if row[0] is None else int(row[0]) + 1
+
+    def unfinished_commands(self) -> list[CommandRecord]:
+        """Commands a previous ground process left queued, sent or accepted.
+
+        The command queue must survive a ground restart: what an operator queued for the
+        next pass still goes up, and late verifications still find their command.
+        """
+        rows = self._conn.execute(
+            "SELECT cmd_seq, name, args_json, stage, reason, queued_s, sent_s, accepted_s, "
+            "onboard_time_s FROM commands WHERE stage IN ('queued', 'sent', 'accepted') "
+            "ORDER BY cmd_seq").fetchall()
+        out = []
+        for seq, name, args_json, stage, reason, queued_s, sent_s, accepted_s, onboard in rows:
+            times = {k: v for k, v in (("queued", queued_s), ("sent", sent_s),
+                                       ("accepted", accepted_s)) if v is not None}
+            out.append(CommandRecord(int(seq), str(name), json.loads(args_json), Stage(stage),
+                                     reason or "", times, onboard))
+        return out
 
     def stats(self) -> dict[str, Any]:
         written = sum(self.rows_written.values())

@@ -41,25 +41,37 @@ class UsageError(GroundError):
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=PROG, description="Operate the spacecraft from the "
                                 "ground: send commands, read telemetry and events.")
-    p.add_argument("--run-dir", type=Path, default=None,
-                   help=f"the stack's run directory (default: {default_run_dir()})")
-    p.add_argument("--ops-timeout", type=float, default=3.0, metavar="S",
-                   help="seconds to wait for the ground process to answer (default 3)")
+    _stack_options(p, defaults=True)
+    # the same options after the action too (``aisat ground tlm --run-dir X``)
+    common = argparse.ArgumentParser(add_help=False)
+    _stack_options(common, defaults=False)
     sub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
-    c = sub.add_parser("cmd", help="send a command and wait for its verification")
-    c.add_argument("name", help="command name, e.g. exec.noop")
+    c = sub.add_parser("cmd", parents=[common],
+                       help="send a command and wait for its verification")
+    c.add_argument("name", nargs="?", help="command name, e.g. exec.noop (omit it to list "
+                   "the commands)")
     c.add_argument("pairs", nargs="*", metavar="key=value", help="arguments")
     c.add_argument("--no-wait", action="store_true", help="return once queued")
     c.add_argument("--timeout", type=float, default=30.0, metavar="S",
                    help="seconds to wait for completed/failed (default 30)")
-    t = sub.add_parser("tlm", help="latest telemetry (all points, or one)")
+    t = sub.add_parser("tlm", parents=[common], help="latest telemetry (all points, or one)")
     t.add_argument("point", nargs="?", help="one telemetry point")
-    e = sub.add_parser("events", help="recent events")
+    e = sub.add_parser("events", parents=[common], help="recent events")
     e.add_argument("--limit", type=int, default=20, metavar="N")
     e.add_argument("--severity", metavar="S",
                    help=f"at least this severity ({', '.join(SEVERITY_ORDER)})")
-    sub.add_parser("status", help="link, dictionary and command queue of the ground")
+    sub.add_parser("status", parents=[common],
+                   help="link, dictionary and command queue of the ground")
     return p
+
+
+def _stack_options(p: argparse.ArgumentParser, defaults: bool) -> None:
+    """``--run-dir`` and ``--ops-timeout``; after the action they override only if given."""
+    p.add_argument("--run-dir", type=Path, default=None if defaults else argparse.SUPPRESS,
+                   help=f"the stack's run directory (default: {default_run_dir()})")
+    p.add_argument("--ops-timeout", type=float, default=3.0 if defaults else argparse.SUPPRESS,
+                   metavar="S", help="seconds to wait for the ground process to answer "
+                   "(default 3)")
 
 
 def main(argv: list[str] | None = None, out: TextIO | None = None,
@@ -99,6 +111,11 @@ def main(argv: list[str] | None = None, out: TextIO | None = None,
 # --- cmd -------------------------------------------------------------------------------
 def _cmd(run_dir: Path, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     dictionary = dictionary_for(run_dir)
+    if args.name is None:
+        raise UsageError("name a command", valid=[
+            " ".join([c.name, *(a.describe() for a in c.args)]) + (
+                "  [hazardous]" if c.hazardous else "")
+            for c in sorted(dictionary.commands.values(), key=lambda c: c.name)])
     clean = dictionary.parse_command_text(args.name, args.pairs)  # raises: exit 2
     ops = Ops(run_dir, request_timeout_s=args.ops_timeout)
     try:

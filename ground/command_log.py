@@ -78,6 +78,12 @@ class CommandLog:
         self._trim()
         return rec
 
+    def restore(self, records: list[CommandRecord]) -> None:
+        """Take back unfinished commands from the archive (after a ground restart)."""
+        for rec in sorted(records, key=lambda r: r.cmd_seq):
+            self._records[rec.cmd_seq] = rec
+            self.next_seq = max(self.next_seq, rec.cmd_seq + 1)
+
     def get(self, cmd_seq: int) -> CommandRecord | None:
         return self._records.get(cmd_seq)
 

@@ -50,6 +50,11 @@ class MissionControl:
         self.dictionary = dictionary
         self.archive = archive
         self.commands = CommandLog(next_seq=archive.next_cmd_seq())
+        restored = archive.unfinished_commands()
+        self.commands.restore(restored)
+        if restored:
+            log.info("restored %d unfinished commands from the archive (%d queued)",
+                     len(restored), sum(r.stage is Stage.QUEUED for r in restored))
         self.downlink = DownlinkSequence()
         self._hello_seq = Sequencer(SOURCE)
         self.hash_state = HashState.UNKNOWN

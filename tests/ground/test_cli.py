@@ -202,3 +202,8 @@ def test_events_with_severity_filter(archived: Path) -> None:
     assert code == 0 and "exec.boot" not in out and "power.battery_low" in out
     code, _, err = run("--run-dir", str(archived), "events", "--severity", "loud")
     assert code == 2 and "WARNING_HI" in err
+
+
+def test_stack_options_may_follow_the_action(archived: Path) -> None:
+    code, out, _ = run("tlm", "power.battery_soc_pct", "--run-dir", str(archived))
+    assert code == 0 and "10" in out

@@ -168,13 +168,26 @@ def test_invalid_commands_are_refused_before_queueing(mc: MissionControl) -> Non
     assert mc.commands.queued() == [] and mc.commands.next_seq == 0
 
 
-def test_command_numbering_continues_after_a_ground_restart(tmp_path: Path) -> None:
+def test_command_queue_and_numbering_survive_a_ground_restart(tmp_path: Path) -> None:
     first = MissionControl(DICTIONARY, Archive(tmp_path / "a.sqlite"))
-    for _ in range(3):
-        first.submit("exec.noop", {}, now_s=T0)
+    sent, queued, cancelled = (first.submit("exec.noop", {}, now_s=T0) for _ in range(3))
+    first.on_aos()
+    first.pump_uplink(Uplink(), uplink_open=True, now_s=T0)  # HELLO only: no flight HELLO
+    first.hash_state = HashState.MATCH
+    first.commands.mark_sent(sent, T0)
+    first.archive.put_command(sent)
+    first.cancel(cancelled.cmd_seq, T0)
     first.archive.close()
+
     second = MissionControl(DICTIONARY, Archive(tmp_path / "a.sqlite"))
+    assert [r.cmd_seq for r in second.commands.queued()] == [queued.cmd_seq]
+    assert [r.cmd_seq for r in second.commands.in_flight()] == [sent.cmd_seq]
     assert second.submit("exec.noop", {}, now_s=T0).cmd_seq == 3
+    fl = Sequencer("flight")
+    flight(second, fl, Kind.VERIFICATION, {"cmd_seq": sent.cmd_seq, "name": "exec.noop",
+                                           "stage": "completed", "reason": ""})
+    assert second.commands.get(sent.cmd_seq).stage.value == "completed"  # type: ignore[union-attr]
+    assert second.commands.unmatched_verifications == 0
 
 
 def test_cancel_withdraws_a_queued_command(mc: MissionControl) -> None:

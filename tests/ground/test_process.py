@@ -145,3 +145,22 @@ def test_plant_stop_ends_the_ground_cleanly(tmp_path: Path, fake_exec: FakeExecu
 def test_no_stack_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(NoStack, match="no running stack"):
         Ops(tmp_path)
+
+
+def test_ground_refuses_to_start_without_a_stack_or_with_a_busy_ops_port(
+        tmp_path: Path, fake_exec: FakeExecutive) -> None:
+    ground = GroundRun(tmp_path)  # no stack.json
+    try:
+        assert ground.wait() == 1
+        assert "no running stack" in ground.log() and "Traceback" not in ground.log()
+    finally:
+        ground.stop()
+    # the ops endpoint is taken (by the fake executive's link): a clear refusal
+    write_stack(tmp_path, fake_exec.link_endpoint, fake_exec.world_endpoint,
+                ops=fake_exec.link_endpoint)
+    ground = GroundRun(tmp_path)
+    try:
+        assert ground.wait() == 1
+        assert "cannot open sockets" in ground.log() and "Traceback" not in ground.log()
+    finally:
+        ground.stop()
