@@ -8,8 +8,9 @@ command through it. Every process is stopped in a ``finally``, pass or fail.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -22,13 +23,13 @@ from hil.stack import Stack, StackOptions
 
 pytestmark = pytest.mark.e2e
 
-SPEED = 20.0  # sim seconds per wall second: a ~20 min pass lasts about a minute
+SPEED = 10.0  # sim seconds per wall second: the first pass (~26 min) lasts ~2.5 min
 
 
-@pytest.fixture()
-def stack(tmp_path: Path) -> Iterator[Stack]:
-    opts = StackOptions(profile="cubesat-jetson", lockstep=True, duration_s=2400.0,
-                        speed=SPEED, run_dir=tmp_path / "run")
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    opts = StackOptions(profile="cubesat-jetson", lockstep=True, duration_s=3000.0,
+                        speed=SPEED, run_dir=tmp_path_factory.mktemp("e2e") / "run")
     stack = Stack.start(opts)
     try:
         yield stack
@@ -72,5 +73,36 @@ def test_flight_and_ground_agree_on_the_dictionary(stack: Stack) -> None:
     cfg = FlightConfig.from_mapping(load_profile("cubesat-jetson").flight)
     with Ops(stack.info.run_dir) as ops:
         assert ops.dictionary.hash == build_dictionary(cfg).hash
-        ops.wait_event("link.aos", timeout_s=60)
-        ops.cmd("exec.noop", timeout_s=60)
+        ops.cmd("exec.noop", timeout_s=60)  # the ground sends only after HELLOs matched
+        assert ops.reader().counts()["hellos"] >= 2
+
+
+def _aisat(*args: str, run_dir: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "aisat", "ground", "--run-dir", run_dir, *args],
+                          capture_output=True, text=True, timeout=90)
+
+
+def test_operator_cli_against_the_running_stack(stack: Stack) -> None:
+    run_dir = stack.info.run_dir
+    with Ops(run_dir) as ops:
+        ops.wait_tlm("power.battery_soc_pct", timeout_s=60, since="latest")
+        before = ops.reader().counts()["commands"]
+
+    ok = _aisat("cmd", "exec.noop", "--timeout", "60", run_dir=run_dir)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "completed" in ok.stdout
+
+    bad = _aisat("cmd", "mode.set", "mode=WARP", run_dir=run_dir)
+    assert bad.returncode == 2
+    assert all(mode in bad.stderr for mode in ("SAFE", "NOMINAL", "COMPUTE")), bad.stderr
+    unknown = _aisat("cmd", "mode.sett", run_dir=run_dir)
+    assert unknown.returncode == 2 and "mode.set" in unknown.stderr
+    with Ops(run_dir) as ops:
+        assert ops.reader().counts()["commands"] == before + 1  # only the noop was sent
+
+    tlm = _aisat("tlm", "power.battery_soc_pct", run_dir=run_dir)
+    assert tlm.returncode == 0 and "%" in tlm.stdout, tlm.stdout + tlm.stderr
+    everything = _aisat("tlm", run_dir=run_dir)
+    assert everything.returncode == 0 and everything.stdout.count("\n") > 20
+    events = _aisat("events", "--limit", "50", run_dir=run_dir)
+    assert events.returncode == 0 and "link.aos" in events.stdout, events.stdout
