@@ -139,12 +139,17 @@ class Ops:
             if ver.finished:
                 return ver
             if self.clock.monotonic_s() >= deadline:
-                hint = (" (it waits in the ground queue for the next pass)"
-                        if ver.stage == "queued" else "")
+                hint = f" (ground: {self._uplink_state()})" if ver.stage == "queued" else ""
                 raise WaitTimeout(f"{ver} after {duration_text(timeout_s)}; no final "
                                   f"verification yet{hint}", cmd_seq=cmd_seq,
                                   stage=ver.stage)
             self.clock.sleep_s(POLL_S)
+
+    def _uplink_state(self) -> str:
+        try:
+            return str(self.client.call("status").get("uplink", "?"))
+        except GroundError as exc:
+            return str(exc)
 
     def cmd(self, name: str, /, *, check: bool = True, timeout_s: float = 30.0,
             **args: Any) -> Verification:

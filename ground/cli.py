@@ -232,6 +232,7 @@ def _status(ops: Ops, out: TextIO) -> int:
     if nxt:
         print(f"next pass: {nxt.get('station', '?')} AOS {utc_text(nxt.get('aos_utc_s'))}",
               file=out)
+    print(f"uplink: {st.get('uplink', '?')}", file=out)
     print(f"dictionary: {dic['state']} (ground {dic['ground_hash']}, flight "
           f"{dic['flight_hash'] or '?'})", file=out)
     print(f"frames: {counts['frames_received']} received, {counts['decode_errors']} "

@@ -32,6 +32,8 @@ from ground.downlink_seq import DownlinkSequence
 log = logging.getLogger("ground.mission_control")
 
 SOURCE = "ground"
+HELLO_RETRY_S = 5.0
+"""While in contact without the flight's HELLO, say HELLO again this often (it answers)."""
 LOG_FIRST_ERRORS = 20
 """Decode errors logged one by one; after that only every 1000th (all are counted)."""
 
@@ -61,6 +63,7 @@ class MissionControl:
         self.flight_hash: str | None = None
         self.flight_version: str | None = None
         self.hello_pending = False
+        self._hello_sent_s: float | None = None
         self.frames_received = 0
         self.decode_errors = 0
         self.decode_error_reasons: dict[str, int] = {}
@@ -199,6 +202,9 @@ class MissionControl:
         """Send HELLO if due, then queued commands in order; return the commands sent."""
         if not uplink_open:
             return 0
+        if (self.hash_state == HashState.UNKNOWN and self._hello_sent_s is not None
+                and now_s - self._hello_sent_s >= HELLO_RETRY_S):
+            self.hello_pending = True  # ours or its answer may have been lost
         if self.hello_pending:
             body = {"dictionary_hash": self.dictionary.hash,
                     "dictionary_version": self.dictionary.version}
@@ -206,6 +212,7 @@ class MissionControl:
             if not send(encode(env)):
                 return 0
             self.hello_pending = False
+            self._hello_sent_s = now_s
             self.hellos_sent += 1
             self.archive.add_hello("up", env.seq, now_s, now_s, self.dictionary.hash,
                                    self.dictionary.version, None)
@@ -221,6 +228,18 @@ class MissionControl:
             self.archive.put_command(rec)
             sent += 1
         return sent
+
+    def uplink_state(self, uplink_open: bool, flight_connected: bool) -> str:
+        """Why queued commands are (not) going up, in an operator's words."""
+        if self.hash_state == HashState.MISMATCH:
+            return "refusing commands: " + self.mismatch_reason()
+        if not uplink_open:
+            return "holding commands until AOS"
+        if not flight_connected:
+            return "in contact, waiting for the executive to connect"
+        if self.hash_state == HashState.UNKNOWN:
+            return "in contact, waiting for the flight's HELLO"
+        return "sending"
 
     def _fail(self, rec: CommandRecord, reason: str, now_s: float) -> None:
         self.commands.fail_at_ground(rec, reason, now_s)
@@ -243,6 +262,7 @@ class MissionControl:
             "records": dict(self.records),
             "telemetry_points": self.telemetry_points,
             "downlink_seq": self.downlink.as_dict(),
+            "downlink_gaps": self.downlink.gap_ranges(),
             "hellos_sent": self.hellos_sent,
             "hello_pending": self.hello_pending,
             "last_rx_s": self.last_rx_s,

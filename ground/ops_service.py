@@ -114,7 +114,10 @@ class OpsService:
     # --- reporting ------------------------------------------------------------------
     def _status(self, _req: Mapping[str, Any], _utc: float, now_mono_s: float) -> Reply:
         m = self.mission.snapshot()
-        return {"ok": True, "link": self.station.snapshot(now_mono_s),
+        extra = self._extra_status()
+        uplink = self.mission.uplink_state(self.station.uplink_open,
+                                           bool(extra.get("flight_connected", True)))
+        return {"ok": True, "link": self.station.snapshot(now_mono_s), "uplink": uplink,
                 "dictionary": m["dictionary"],
                 "queue": m["commands"]["queued"], "in_flight": m["commands"]["in_flight"],
                 "counts": {"frames_received": m["frames_received"],
@@ -125,8 +128,7 @@ class OpsService:
                            "downlink_missing": m["downlink_seq"]["missing"],
                            "downlink_duplicates": m["downlink_seq"]["duplicates"]},
                 "last_rx_s": m["last_rx_s"], "last_onboard_time_s": m["last_onboard_time_s"],
-                "ops": {"requests": self.requests, "refused": self.refused},
-                **self._extra_status()}
+                "ops": {"requests": self.requests, "refused": self.refused}, **extra}
 
     def _stats(self, _req: Mapping[str, Any], _utc: float, _mono: float) -> Reply:
         """Counters only, so two replies are equal exactly when nothing happened between

@@ -195,3 +195,26 @@ def test_cancel_withdraws_a_queued_command(mc: MissionControl) -> None:
     assert mc.cancel(rec.cmd_seq, now_s=T0 + 1) is rec
     assert rec.stage.value == "failed" and "cancelled" in rec.reason
     assert mc.cancel(rec.cmd_seq, now_s=T0 + 2) is None
+
+
+def test_hello_is_repeated_until_the_flight_answers(mc: MissionControl) -> None:
+    up = Uplink()
+    mc.on_aos()
+    for dt in (0.0, 1.0, 4.9, 5.0, 6.0):
+        mc.pump_uplink(up, uplink_open=True, now_s=T0 + dt)
+    assert up.kinds() == ["hello", "hello"]
+    flight(mc, Sequencer("flight"), Kind.HELLO, hello())
+    mc.pump_uplink(up, uplink_open=True, now_s=T0 + 20)
+    assert up.kinds() == ["hello", "hello"]
+
+
+def test_uplink_state_says_why_commands_wait(mc: MissionControl) -> None:
+    assert mc.uplink_state(uplink_open=False, flight_connected=True) == (
+        "holding commands until AOS")
+    assert "executive to connect" in mc.uplink_state(uplink_open=True, flight_connected=False)
+    assert "flight's HELLO" in mc.uplink_state(uplink_open=True, flight_connected=True)
+    flight(mc, Sequencer("flight"), Kind.HELLO, hello())
+    assert mc.uplink_state(uplink_open=True, flight_connected=True) == "sending"
+    flight(mc, Sequencer("flight"), Kind.HELLO, hello("feedfacefeedface"))
+    assert mc.uplink_state(uplink_open=True, flight_connected=True).startswith(
+        "refusing commands: dictionary mismatch: flight feedfacefeedface")
