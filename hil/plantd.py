@@ -202,6 +202,9 @@ def main(argv: list[str] | None = None) -> int:
     summary["stop_reason"] = server.stop_reason
     summary["plant_error"] = server.error
     summary["frames_rejected"] = server.frames_rejected
+    activity = plant.history.columns.get("payload_activity_frac") if plant.history else None
+    if activity:
+        summary["payload_mean_activity_pct"] = round(100.0 * sum(activity) / len(activity), 1)
     if args.summary_out:
         atomic_write_text(args.summary_out, json.dumps(summary, indent=2, default=str))
     if args.report:

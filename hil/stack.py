@@ -349,6 +349,7 @@ def mission_summary(plant: Mapping[str, Any], flight: Mapping[str, Any],
         "mode_changes": flight.get("mode_changes", plant.get("mode_changes")),
         "jobs_done": flight.get("jobs_done", plant.get("jobs_done")),
         "tiles_done": flight.get("tiles_done", plant.get("tiles_done")),
+        "payload_mean_activity_pct": plant.get("payload_mean_activity_pct"),
         "records_downlinked": flight.get("frames_sent"),
         "records_archived": ground.get("records_archived"),
         "records_onboard_at_end": flight.get("recorder_left"),
@@ -374,7 +375,8 @@ def format_summary(s: Mapping[str, Any]) -> str:
         f"  battery minimum     {float(s.get('min_battery_soc_pct') or 0):.1f} %",
         f"  max temperatures    {temps}",
         f"  mode changes        {s.get('mode_changes')}",
-        f"  inference jobs      {s.get('jobs_done')} ({s.get('tiles_done')} tiles)",
+        f"  inference jobs      {s.get('jobs_done')} ({s.get('tiles_done')} tiles; payload duty "
+        f"cycle {s.get('payload_mean_activity_pct')} % on average)",
         f"  records downlinked  {s.get('records_downlinked')} (archived at ground: {archived}; "
         f"still onboard: {s.get('records_onboard_at_end')}; evicted: {s.get('records_evicted')})",
         f"  payload restarts    {s.get('payload_restarts')}",
