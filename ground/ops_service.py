@@ -70,10 +70,10 @@ class OpsService:
         try:
             request = unpack(data)
         except (ValueError, TypeError, msgpack.UnpackException) as exc:
-            reply = refusal("request is not msgpack", detail=type(exc).__name__)
-        else:
-            reply = self.handle(request, now_utc_s, now_mono_s)
-        return pack(reply)
+            self.requests += 1
+            self.refused += 1
+            return pack(refusal("request is not msgpack", detail=type(exc).__name__))
+        return pack(self.handle(request, now_utc_s, now_mono_s))
 
     def handle(self, request: Any, now_utc_s: float, now_mono_s: float) -> Reply:
         self.requests += 1

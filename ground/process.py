@@ -228,10 +228,11 @@ class GroundProcess:
     def _answer_ops(self) -> None:
         while True:
             try:
-                data = self.ops_sock.recv(zmq.NOBLOCK)
+                parts = self.ops_sock.recv_multipart(zmq.NOBLOCK)
             except zmq.Again:
                 return
-            reply = self.ops.handle_bytes(data, self.clock.mission_time_s(),
+            # a request is one frame; extra frames (a confused client) are ignored
+            reply = self.ops.handle_bytes(parts[0], self.clock.mission_time_s(),
                                           self.clock.monotonic_s())
             self.ops_sock.send(reply)
             if self.ops.stop_requested:

@@ -164,3 +164,34 @@ def test_ground_refuses_to_start_without_a_stack_or_with_a_busy_ops_port(
         assert "cannot open sockets" in ground.log() and "Traceback" not in ground.log()
     finally:
         ground.stop()
+
+
+def test_malformed_ops_requests_are_refused_and_the_ground_carries_on(
+        tmp_path: Path, fake_exec: FakeExecutive) -> None:
+    import zmq
+
+    from ground.ops_service import unpack
+
+    info = write_stack(tmp_path, fake_exec.link_endpoint, fake_exec.world_endpoint)
+    ground = GroundRun(tmp_path)
+    ctx = zmq.Context()
+    try:
+        ops = Ops(tmp_path)
+        wait_until(lambda: ops_ready(ops), what="ops answering")
+        for request in ([b"\xc1"], [b"\x93\x01\x02\x03"], [b"\x81\xa2op\xa4warp"],
+                        [b"\x81\xa2op\xa4ping", b"extra frame"]):
+            req = ctx.socket(zmq.REQ)
+            req.setsockopt(zmq.LINGER, 0)
+            req.connect(info.ops)
+            req.send_multipart(request)
+            assert req.poll(2000, zmq.POLLIN)
+            reply = unpack(req.recv())
+            req.close()
+            assert reply["ok"] == (request[0] == b"\x81\xa2op\xa4ping"), reply
+        refused = ops.client.request({"op": "cmd", "name": "exec.nop", "args": {}})
+        assert refused["error"] == "unknown command" and "exec.noop" in refused["valid"]
+        assert ops.status()["ops"]["refused"] == 4
+    finally:
+        ctx.destroy(linger=0)
+        ground.stop()
+    assert "Traceback" not in ground.log()
