@@ -20,6 +20,14 @@ DEFAULT_PROFILE = "cubesat-jetson"
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:  # `aisat ... | head`: the reader left; not an error of ours
+        sys.stderr.close()
+        return 0
+
+
+def _main(argv: list[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "ground":  # the ground CLI parses its own arguments
         from ground.cli import main as ground_main
@@ -131,6 +139,7 @@ def _cmd_up(args: argparse.Namespace) -> int:
     watcher = WorldWatcher(stack.info.world)
     code = 0
     samples: list[tuple[float, int]] = []
+    last_line = ""
     last_print = 0.0
     try:
         while not stopping:
@@ -151,13 +160,16 @@ def _cmd_up(args: argparse.Namespace) -> int:
             if len(samples) >= 2 and samples[-1][0] > samples[0][0]:
                 rate = (samples[-1][1] - samples[0][1]) / (samples[-1][0] - samples[0][0])
             line = status_line(world, rate)
+            last_line = line
             if tty:
                 print("\r" + line[:200].ljust(120), end="", flush=True)
-            elif now - last_print >= 5.0:
+            elif now - last_print >= 5.0 and world.get("mode"):
                 print(line, flush=True)
                 last_print = now
     finally:
         watcher.close()
+        if last_line and not tty:
+            print(last_line)
         print("\naisat: stopping the stack ...", flush=True)
         stack.stop()
         stats = stack.read_json("exec_stats.json")

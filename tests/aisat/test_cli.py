@@ -1,0 +1,91 @@
+"""The ``aisat`` command as a user runs it: exit codes, output, and clean shutdown."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from flightsw.catalog import build_dictionary
+from flightsw.config import FlightConfig
+from flightsw.dictionary import Dictionary
+from hil.plant import load_profile
+
+
+def _aisat(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "aisat", *args], capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def _descendants_alive(pids: list[int]) -> list[int]:
+    return [pid for pid in pids if Path(f"/proc/{pid}").exists()
+            and "Z" not in Path(f"/proc/{pid}/stat").read_text().split(")")[1][:3]]
+
+
+def test_dictionary_export_matches_the_flight_dictionary() -> None:
+    out = _aisat("dictionary")
+    assert out.returncode == 0
+    exported = Dictionary.from_json(json.loads(out.stdout))
+    cfg = FlightConfig.from_mapping(load_profile("cubesat-jetson").flight)
+    assert exported.hash == build_dictionary(cfg).hash
+
+
+def test_bad_profile_is_a_clear_error() -> None:
+    out = _aisat("sim", "--profile", "no-such-craft", "--orbits", "0.01")
+    assert out.returncode == 2
+    assert "cubesat-jetson" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_sim_prints_a_mission_summary(tmp_path: Path) -> None:
+    out = _aisat("sim", "--orbits", "0.05", "--run-dir", str(tmp_path), "--json",
+                 "--report", str(tmp_path / "run.html"))
+    assert out.returncode == 0, out.stderr
+    summary = json.loads(out.stdout)
+    assert summary["orbits_flown"] == pytest.approx(0.05, abs=0.001)
+    assert summary["violations"] == []
+    assert summary["jobs_done"] > 0 and summary["speedup"] > 1
+    assert summary["energy_in_wh"] > 0 and 0 < summary["min_battery_soc_pct"] <= 100
+    assert (tmp_path / "run.html").read_text().count("<svg") >= 5
+    assert not (tmp_path / "stack.json").exists()  # stopped stacks leave no stale address
+
+
+def test_up_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
+    proc = subprocess.Popen([sys.executable, "-m", "aisat", "up", "--run-dir", str(tmp_path),
+                             "--speed", "5"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        deadline = time.monotonic() + 60
+        pids: list[int] = []
+        while time.monotonic() < deadline:
+            stack = tmp_path / "stack.json"
+            if stack.exists():
+                pids = list(json.loads(stack.read_text())["pids"].values())
+                if len(pids) == 3 and (tmp_path / "payload.log").exists():
+                    break
+            time.sleep(0.2)
+        assert len(pids) == 3, "stack did not come up"
+        time.sleep(3)
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, stderr
+    assert "Traceback" not in stdout + stderr
+    assert "COMPUTE" in stdout or "NOMINAL" in stdout  # the status line was printed
+    time.sleep(0.5)
+    assert _descendants_alive(pids) == []
+    payload_pids = [int(line.split("payload[")[1].split(".")[0])
+                    for line in (tmp_path / "payload.log").read_text().splitlines()
+                    if "payload[" in line]
+    assert payload_pids and _descendants_alive(payload_pids) == []
+    for name in ("flightsw", "plant", "ground"):
+        assert "Traceback" not in (tmp_path / f"{name}.log").read_text(), name
+    assert not os.path.exists(tmp_path / "stack.json")
