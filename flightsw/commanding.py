@@ -63,33 +63,31 @@ class CommandDispatcher:
             args = self._dictionary.validate_command(name, env.body.get("args", {}))
         except CommandRejected as exc:
             self.rejected += 1
-            self._emit("exec.cmd_rejected", {"seq": env.seq, "command": shown,
-                                             "reason": str(exc)}, now_s)
-            self._report(VerificationRecord(env.seq, shown, "failed", str(exc), now_s))
+            self._fail(env.seq, shown, "exec.cmd_rejected", str(exc), now_s)
             return
-        assert isinstance(name, str)  # validate_command refused anything else
         self.accepted += 1
-        self._report(VerificationRecord(env.seq, name, "accepted", "", now_s))
-        handler = self._handlers.get(name)
+        self._report(VerificationRecord(env.seq, shown, "accepted", "", now_s))
+        handler = self._handlers.get(shown)
         try:
             if handler is None:
-                raise FlightError("command has no handler on this spacecraft", command=name)
+                raise FlightError("command has no handler on this spacecraft", command=shown)
             note = handler(args, now_s) or ""
         except FlightError as exc:
             self.failed += 1
-            self._emit("exec.cmd_failed", {"seq": env.seq, "command": name,
-                                           "reason": str(exc)}, now_s)
-            self._report(VerificationRecord(env.seq, name, "failed", str(exc), now_s))
+            self._fail(env.seq, shown, "exec.cmd_failed", str(exc), now_s)
             return
         except Exception as exc:  # a handler bug must not take the executive down
             self.failed += 1
-            reason = f"internal error: {type(exc).__name__}: {exc}"
-            self._emit("exec.cmd_failed", {"seq": env.seq, "command": name,
-                                           "reason": reason}, now_s)
-            self._report(VerificationRecord(env.seq, name, "failed", reason, now_s))
+            self._fail(env.seq, shown, "exec.cmd_failed",
+                       f"internal error: {type(exc).__name__}: {exc}", now_s)
             return
         self.completed += 1
-        self._report(VerificationRecord(env.seq, name, "completed", note, now_s))
+        self._report(VerificationRecord(env.seq, shown, "completed", note, now_s))
+
+    def _fail(self, seq: int, name: str, event: str, reason: str, now_s: float) -> None:
+        """Every refusal is both an event and a failed verification report."""
+        self._emit(event, {"seq": seq, "command": name, "reason": reason}, now_s)
+        self._report(VerificationRecord(seq, name, "failed", reason, now_s))
 
 
 DECLARATIONS = Declarations(
