@@ -39,6 +39,10 @@ class RealClock:
     def mission_time_s(self) -> float:
         return time.time() + self.mission_offset_s
 
+    def sync_mission_time(self, mission_time_s: float) -> None:
+        """Correlate mission time with a time source (a GNSS fix, the plant's clock)."""
+        self.mission_offset_s = mission_time_s - time.time()
+
     def sleep_s(self, seconds: float) -> None:
         if seconds > 0:
             time.sleep(seconds)

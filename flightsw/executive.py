@@ -76,6 +76,7 @@ class Executive:
         self._stopping = ""
         self._plant_seq = Sequencer("flight")
         self.sensors = Sensors()
+        self._have_sensors = False  # autonomy waits for the first sample after boot
         self._frames_rejected_plant = 0
 
         self.plant_sock = self.ctx.socket(zmq.PAIR)
@@ -170,18 +171,22 @@ class Executive:
 
     def _slow(self, now: float) -> None:
         s = self.sensors
-        self.mode, events = modes.auto_step(self.mode, self._mode_inputs(), self.cfg, now)
-        self._emit_all(events)
-        warning = power.battery_warning(s, self.cfg)
-        if warning is not None:
-            self.emit(*warning)
+        if self._have_sensors:
+            # before the first sample every reading is NaN: acting on that would send a
+            # healthy spacecraft to SAFE at every boot
+            self.mode, events = modes.auto_step(self.mode, self._mode_inputs(), self.cfg, now)
+            self._emit_all(events)
+            warning = power.battery_warning(s, self.cfg)
+            if warning is not None:
+                self.emit(*warning)
         spec = modes.MODES[self.mode.mode]
         self.payload.powered = spec.payload_on
         cap = min(spec.throttle_cap_frac, self.payload.operator_cap_frac)
-        self.throttle, events = throttle.step(self.throttle, s.payload_temp_c, cap,
-                                              SLOW_PERIOD_S, self.cfg)
-        self._emit_all(events)
-        level = self.throttle.level_frac if spec.payload_on else 0.0
+        if self._have_sensors:
+            self.throttle, events = throttle.step(self.throttle, s.payload_temp_c, cap,
+                                                  SLOW_PERIOD_S, self.cfg)
+            self._emit_all(events)
+        level = self.throttle.level_frac if spec.payload_on and self._have_sensors else 0.0
         self.payload.supervise(now)
         self.payload.set_throttle(level, now)
         if not self.opts.lockstep:
@@ -270,6 +275,7 @@ class Executive:
     def _take_sensors(self, body: Mapping[str, Any]) -> None:
         try:
             self.sensors = Sensors.from_dict(body.get("sensors", {}))
+            self._have_sensors = True
         except WireError as exc:
             self._frames_rejected_plant += 1
             self.emit("exec.frame_rejected", {"stream": "plant", "reason": str(exc)})
@@ -287,6 +293,8 @@ class Executive:
                 continue
             if env.kind in (Kind.SENSORS, Kind.TICK):
                 self._take_sensors(env.body)
+                if isinstance(self.clock, RealClock):
+                    self.clock.sync_mission_time(env.time_s)  # the plant's GNSS time
             elif env.kind is Kind.STOP:
                 self._stopping = str(env.body.get("reason", "plant stopped"))
 
