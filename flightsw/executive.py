@@ -246,6 +246,8 @@ class Executive:
         points.update(power.thermal_telemetry(self.sensors))
         points.update(self.payload.telemetry())
         points.update(self.link.telemetry())
+        points["link.next_aos_in_s"] = (None if math.isnan(self.sensors.next_contact_in_s)
+                                        else round(self.sensors.next_contact_in_s))
         return {k: (None if isinstance(v, float) and math.isnan(v) else v)
                 for k, v in points.items()}
 

@@ -151,6 +151,8 @@ DECLARATIONS = Declarations(
     telemetry=(
         Telemetry("link.in_contact", ArgType.BOOL, "A ground station is in view"),
         Telemetry("link.station", ArgType.STR, "Station in view"),
+        Telemetry("link.next_aos_in_s", ArgType.FLOAT,
+                  "Time to the next acquisition of signal (0 in contact)", units="s"),
         Telemetry("link.recorder_depth", ArgType.INT, "Records waiting for downlink"),
         Telemetry("link.recorder_evicted", ArgType.INT,
                   "Records evicted because the recorder was full (housekeeping first)"),

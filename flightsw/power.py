@@ -24,6 +24,7 @@ def telemetry(s: Sensors) -> dict[str, Any]:
         "power.array_power_w": _r(s.array_power_w, 2),
         "power.load_power_w": _r(s.load_power_w, 2),
         "power.sun_fraction": _r(s.sun_fraction, 3),
+        "power.next_eclipse_in_s": _r(s.next_eclipse_in_s, 0),
     }
 
 
@@ -58,6 +59,9 @@ def declarations(cfg: FlightConfig) -> Declarations:
             Telemetry("power.load_power_w", ArgType.FLOAT, "Total load", units="W"),
             Telemetry("power.sun_fraction", ArgType.FLOAT,
                       "Sunlit fraction (1 sun, 0 umbra, between: penumbra)"),
+            Telemetry("power.next_eclipse_in_s", ArgType.FLOAT,
+                      "Time to the next umbra entry (0 in umbra; empty if none forecast)",
+                      units="s"),
         ),
         events=(
             Event("power.battery_low", Severity.WARNING_HI,
