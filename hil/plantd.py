@@ -58,16 +58,17 @@ class PlantServer:
         self.stop_reason = ""
         self.error = ""
 
-    def sensors(self) -> Sensors:
+    def sensors(self, world: dict[str, Any] | None = None) -> Sensors:
+        """The HAL sample, with the GNSS position taken from the world's truth."""
         s = self.plant.sensors()
-        w = self.plant.world()
+        w = world if world is not None else self.plant.world()
         s.lat_deg = float(w.get("lat_deg", s.lat_deg))
         s.lon_deg = float(w.get("lon_deg", s.lon_deg))
         return s
 
-    def publish_world(self) -> None:
+    def publish_world(self, world: dict[str, Any] | None = None) -> None:
         self.world.send(self.seq_world.pack(Kind.WORLD, self.plant.time_utc_s,
-                                            self.plant.world()))
+                                            world if world is not None else self.plant.world()))
 
     def _take_actuators(self, env: Envelope) -> None:
         try:
@@ -82,10 +83,11 @@ class PlantServer:
         wall0 = clock.monotonic_s()
         step = 0
         timeout = FIRST_REPLY_TIMEOUT_MS
+        world = self.plant.world()
         while not self.stop_reason:
             self.bus.send(self.seq_bus.pack(Kind.TICK, self.plant.time_utc_s, {
                 "elapsed_s": self.plant.elapsed_s, "dt_s": dt_s,
-                "sensors": self.sensors().to_dict()}))
+                "sensors": self.sensors(world).to_dict()}))
             env = self._await_actuators(timeout)
             if env is None:
                 if not self.stop_reason:
@@ -99,8 +101,9 @@ class PlantServer:
                 break
             self.plant.step(dt_s, self.act)
             step += 1
+            world = self.plant.world()  # once per step: it feeds the tick and the observers
             if step % self.world_every == 0:
-                self.publish_world()
+                self.publish_world(world)
             if speed:
                 ahead = self.plant.elapsed_s / speed - (clock.monotonic_s() - wall0)
                 if ahead > 0:

@@ -28,6 +28,7 @@ import zmq
 from flightsw.catalog import build_dictionary
 from flightsw.clock import RealClock
 from flightsw.config import FlightConfig
+from flightsw.errors import FlightError
 from flightsw.stackinfo import StackInfo, atomic_write_text
 from flightsw.wire import Envelope, Kind, try_decode
 
@@ -74,6 +75,7 @@ class Stack:
         cfg = FlightConfig.from_mapping(profile.flight)
         run_dir = Path(opts.run_dir).resolve()
         run_dir.mkdir(parents=True, exist_ok=True)
+        _refuse_if_running(run_dir)
         if opts.orbits is not None:
             opts.duration_s = opts.orbits * Plant(profile).orbit_period_s
         dictionary = build_dictionary(cfg)
@@ -406,6 +408,19 @@ def archived_records(archive: Path) -> int | None:
             conn.close()
     except sqlite3.Error:
         return None
+
+
+def _refuse_if_running(run_dir: Path) -> None:
+    """Two stacks in one run directory would overwrite each other's addresses and archive."""
+    try:
+        existing = StackInfo.read(run_dir)
+    except FlightError:
+        return  # none there, or unreadable: nothing to protect
+    alive = {name: pid for name, pid in existing.pids.items() if pid_alive(pid)}
+    if alive:
+        pids = ", ".join(f"{name} {pid}" for name, pid in sorted(alive.items()))
+        raise StackError(f"a stack is already running in {run_dir} ({pids}); stop it "
+                         f"(Ctrl-C in its terminal) or choose another --run-dir")
 
 
 def pid_alive(pid: int) -> bool:

@@ -89,3 +89,15 @@ def test_up_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
     for name in ("flightsw", "plant", "ground"):
         assert "Traceback" not in (tmp_path / f"{name}.log").read_text(), name
     assert not os.path.exists(tmp_path / "stack.json")
+
+
+def test_second_stack_in_the_same_run_dir_is_refused(tmp_path: Path) -> None:
+    stack_file = tmp_path / "stack.json"
+    stack_file.write_text(json.dumps({"run_dir": str(tmp_path), "pids": {"flightsw":
+                                                                        os.getpid()}}))
+    out = _aisat("sim", "--orbits", "0.01", "--run-dir", str(tmp_path))
+    assert out.returncode == 2
+    assert "already running" in out.stderr and "--run-dir" in out.stderr
+    stack_file.write_text(json.dumps({"run_dir": str(tmp_path), "pids": {"flightsw": 999_999}}))
+    out = _aisat("sim", "--orbits", "0.01", "--run-dir", str(tmp_path))
+    assert out.returncode == 0, out.stderr  # a stale file from a crashed stack is no obstacle
