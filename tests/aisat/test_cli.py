@@ -101,3 +101,17 @@ def test_second_stack_in_the_same_run_dir_is_refused(tmp_path: Path) -> None:
     stack_file.write_text(json.dumps({"run_dir": str(tmp_path), "pids": {"flightsw": 999_999}}))
     out = _aisat("sim", "--orbits", "0.01", "--run-dir", str(tmp_path))
     assert out.returncode == 0, out.stderr  # a stale file from a crashed stack is no obstacle
+
+
+def test_sim_exits_non_zero_when_a_limit_is_violated(tmp_path: Path) -> None:
+    shipped = Path(load_profile("cubesat-jetson").source).read_text()
+    # the avionics qualified only up to 21 C: the sun warms them past it within minutes
+    hot = shipped.replace("max_temp_c = 60.0 ", "max_temp_c = 20.5 ", 1)
+    assert hot != shipped
+    profile = tmp_path / "fragile.toml"
+    profile.write_text(hot)
+    out = _aisat("sim", "--profile", str(profile), "--orbits", "0.2", "--run-dir",
+                 str(tmp_path / "run"), "--json")
+    assert out.returncode == 1, out.stderr
+    violations = json.loads(out.stdout)["violations"]
+    assert violations and "avionics" in json.dumps(violations)
