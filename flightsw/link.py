@@ -21,6 +21,7 @@ import zmq
 
 from flightsw.dictionary import ArgType, Declarations, Event, Severity, Telemetry
 from flightsw.recorder import Priority, Recorder
+from flightsw.sockets import has_input
 from flightsw.wire import Envelope, Kind, Sequencer, WireError, encode, try_decode
 
 Emit = Callable[[str, Mapping[str, Any], float], Any]
@@ -102,7 +103,7 @@ class SpaceLink:
     def receive(self, now_s: float) -> list[Envelope]:
         """Decode every waiting uplink frame; return the commands. Never raises."""
         commands: list[Envelope] = []
-        while True:
+        while has_input(self._sock):
             try:
                 frame = self._sock.recv(zmq.NOBLOCK)
             except zmq.Again:

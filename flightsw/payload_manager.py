@@ -32,6 +32,7 @@ from flightsw.clock import Clock
 from flightsw.config import FlightConfig
 from flightsw.dictionary import Arg, ArgType, Command, Declarations, Event, Severity, Telemetry
 from flightsw.errors import FlightError
+from flightsw.sockets import has_input
 from flightsw.wire import Envelope, Kind, Sequencer, try_decode
 
 Emit = Callable[[str, Mapping[str, Any], float], Any]
@@ -39,6 +40,10 @@ Emit = Callable[[str, Mapping[str, Any], float], Any]
 LOCKSTEP_PING_TIMEOUT_MS = 2_000
 LOCKSTEP_JOB_TIMEOUT_MS = 10_000
 LOCKSTEP_READY_TIMEOUT_MS = 30_000
+LOCKSTEP_PING_LAG_CYCLES = 3
+"""On sim time a heartbeat may come this many cycles late before the executive waits for
+it: the payload answers between jobs, and waiting at once would put every capture's
+inference on the sim's critical path. Counted in cycles, so runs stay deterministic."""
 FREE_RUN_JOBS_IN_FLIGHT = 4  # enough queued work that the payload never waits for us
 
 
@@ -88,17 +93,24 @@ class PayloadManager:
         self.frames_rejected = 0
         self.operator_cap_frac = 1.0
         self._position = (0.0, 0.0)
+        self._cycle = 0
+        self._ping_cycle = 0
 
     # --- the 1 Hz supervision cycle -------------------------------------------------------
     def supervise(self, now_s: float) -> None:
+        self._cycle += 1
+        pending = False
         if self.lockstep and self.state.running and not self._hb_seen_for_ping:
-            # the answer to last cycle's ping is usually here already; wait for it if not,
-            # so that a slow machine never looks like a hung payload on sim time
-            timeout = (LOCKSTEP_PING_TIMEOUT_MS if self.state.ready
-                       else LOCKSTEP_READY_TIMEOUT_MS)
-            self._await(lambda: self._hb_seen_for_ping, timeout, now_s)
+            if self._cycle - self._ping_cycle < LOCKSTEP_PING_LAG_CYCLES:
+                pending = True  # not late yet; look again next cycle
+            else:
+                # wait (in wall time) rather than count a miss, so that a slow machine
+                # never looks like a hung payload on sim time
+                timeout = (LOCKSTEP_PING_TIMEOUT_MS if self.state.ready
+                           else LOCKSTEP_READY_TIMEOUT_MS)
+                self._await(lambda: self._hb_seen_for_ping, timeout, now_s)
         exited = self._proc.poll() if self._proc is not None else None
-        heartbeat_ok = self._hb_seen_for_ping
+        heartbeat_ok = self._hb_seen_for_ping or pending
         self.state, actions, events = supervisor.on_cycle(
             self.state, now_s=now_s, exited=exited, heartbeat_ok=heartbeat_ok, cfg=self._cfg)
         for name, args in events:
@@ -108,7 +120,7 @@ class PayloadManager:
                 self._kill()
             elif action == "spawn":
                 self._spawn(now_s)
-        if self.state.running and self._sock is not None:
+        if self.state.running and self._sock is not None and not pending:
             self._ping(now_s)
 
     def restart(self, now_s: float, cause: str) -> None:
@@ -198,7 +210,7 @@ class PayloadManager:
         """Drain whatever the payload has sent (non-blocking)."""
         if self._sock is None:
             return
-        while True:
+        while has_input(self._sock):
             try:
                 frame = self._sock.recv(zmq.NOBLOCK)
             except zmq.Again:
@@ -273,6 +285,7 @@ class PayloadManager:
             w.job_ids.append(job_id)
 
     def _ping(self, now_s: float) -> None:
+        self._ping_cycle = self._cycle
         self._ping_n += 1
         self._hb_seen_for_ping = False
         self._send(Kind.PAYLOAD_PING, {"n": self._ping_n}, now_s)
