@@ -37,9 +37,12 @@ Actions = list[str]
 Events = list[tuple[str, dict[str, Any]]]
 
 
-def on_cycle(state: SupervisorState, *, now_s: float, exited: int | None, heartbeat_ok: bool,
-             cfg: FlightConfig) -> tuple[SupervisorState, Actions, Events]:
-    """One supervision cycle. ``exited`` is the exit code if the process has ended."""
+def on_cycle(state: SupervisorState, *, now_s: float, exited: int | None,
+             heartbeat_ok: bool | None, cfg: FlightConfig
+             ) -> tuple[SupervisorState, Actions, Events]:
+    """One supervision cycle. ``exited`` is the exit code if the process has ended;
+    ``heartbeat_ok`` is ``None`` when the answer to the last ping is not due yet (no news
+    is neither a heartbeat nor a miss)."""
     events: Events = []
     if not state.enabled:
         if state.running:
@@ -58,6 +61,8 @@ def on_cycle(state: SupervisorState, *, now_s: float, exited: int | None, heartb
         cause = f"exited with code {exited}" if exited >= 0 else f"killed by signal {-exited}"
         return _schedule_restart(state, now_s, cause, cfg, kill=False)
 
+    if heartbeat_ok is None:
+        return state, [], events
     if heartbeat_ok:
         healthy = state.healthy_cycles + 1
         backoff = state.backoff_s

@@ -42,7 +42,8 @@ def executive(tmp_path: Path) -> Iterator[tuple[FakePlant, zmq.Socket[Any],
     plant = FakePlant(ctx)
     link_port = free_port()
     config = tmp_path / "flight.json"
-    config.write_text(json.dumps({"capture_period_s": 5.0, "restart_backoff_s": 2.0}))
+    config.write_text(json.dumps({"capture_period_s": 5.0, "restart_backoff_s": 2.0,
+                                  "heartbeat_misses_allowed": 2}))
     proc = subprocess.Popen(
         [sys.executable, "-m", "flightsw", "--plant", f"tcp://127.0.0.1:{plant.port}",
          "--link", f"tcp://127.0.0.1:{link_port}", "--clock", "sim", "--config", str(config),
@@ -134,5 +135,26 @@ def test_operator_can_disable_and_restart_the_payload(
     received = _run(plant, ground, 5)
     assert _events(received, "payload.ready")
     assert len(_children(proc.pid)) == 1
+    plant.stop()
+    assert proc.wait(timeout=15) == 0
+
+
+def test_hung_payload_is_killed_and_restarted(
+        executive: tuple[FakePlant, zmq.Socket[Any], subprocess.Popen[bytes]]) -> None:
+    plant, ground, proc = executive
+    _run(plant, ground, 8)
+    (first,) = _children(proc.pid)
+    os.kill(first, signal.SIGSTOP)  # alive but silent: only heartbeats can tell
+    try:
+        received = _run(plant, ground, 20)
+    finally:
+        try:
+            os.kill(first, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    died = _events(received, "payload.died")
+    assert died and "heartbeat lost" in died[0]["args"]["cause"]
+    assert _events(received, "payload.ready")
+    assert first not in _children(proc.pid) and len(_children(proc.pid)) == 1
     plant.stop()
     assert proc.wait(timeout=15) == 0

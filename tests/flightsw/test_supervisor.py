@@ -86,3 +86,15 @@ def test_operator_restart_is_immediate() -> None:
     assert actions == ["kill"] and [n for n, _ in events] == ["payload.died"]
     state, actions, _ = _cycle(state, 5.0)
     assert actions == ["spawn"]
+
+
+def test_no_news_is_neither_a_heartbeat_nor_a_miss() -> None:
+    state = _ready()
+    state, _, _ = _cycle(state, 1.0, ok=False)
+    state, _, _ = _cycle(state, 2.0, ok=False)
+    for t in (3.0, 4.0, 5.0):  # answers not due yet: the count must not reset
+        state, actions, _ = sv.on_cycle(state, now_s=t, exited=None, heartbeat_ok=None, cfg=CFG)
+        assert actions == [] and state.misses == 2
+    state, actions, _ = _cycle(state, 6.0, ok=False)
+    state, actions, _ = _cycle(state, 7.0, ok=False)
+    assert actions == ["kill"]
