@@ -208,7 +208,7 @@ def _cmd_sim(args: argparse.Namespace) -> int:
     try:
         stack.wait_lockstep()
         wall_s = clock.monotonic_s() - t0
-        ground = stack.drain_ground()
+        stack.wait_ground_drained()
     except StackError as exc:
         print(f"aisat sim: {exc}", file=sys.stderr)
         stack.stop()
@@ -220,7 +220,7 @@ def _cmd_sim(args: argparse.Namespace) -> int:
     stack.stop()
     from hil.stack import archived_records
 
-    ground = {**ground, "records_archived": archived_records(Path(stack.info.archive))}
+    ground = {"records_archived": archived_records(Path(stack.info.archive))}
     plant = stack.read_json("plant_summary.json")
     flight = stack.read_json("exec_stats.json")
     if not plant:

@@ -22,7 +22,6 @@ import logging
 import math
 import os
 import signal
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +38,7 @@ from flightsw.errors import FlightError, WireError
 from flightsw.events import EventLog, EventRecord
 from flightsw.hal import Actuators, Sensors
 from flightsw.link import SpaceLink
-from flightsw.payload_manager import PayloadManager, check_enable
+from flightsw.payload_manager import PayloadManager
 from flightsw.rategroups import RateGroup, RateGroups
 from flightsw.recorder import Recorder
 from flightsw.wire import Envelope, Kind, Sequencer, try_decode
@@ -157,7 +156,7 @@ class Executive:
         self.payload.restart(now, "ground command")
 
     def _cmd_payload_enable(self, args: dict[str, Any], now: float) -> str:
-        enabled = check_enable(args)
+        enabled = bool(args["enabled"])  # the dictionary has checked it is a bool
         self.payload.set_enabled(enabled)
         return "payload enabled" if enabled else "payload disabled"
 
@@ -233,8 +232,7 @@ class Executive:
             "exec.cmds_accepted": self.dispatcher.accepted,
             "exec.cmds_rejected": self.dispatcher.rejected,
             "exec.cmds_failed": self.dispatcher.failed,
-            "exec.frames_rejected": (self.link.frames_rejected + self.payload.frames_rejected
-                                     + self._frames_rejected_plant),
+            "exec.frames_rejected": self.frames_rejected,
             "exec.cycle_slips": self.groups.slips,
             "exec.events_suppressed": self.events.suppressed,
             "mode.current": self.mode.mode,
@@ -279,8 +277,17 @@ class Executive:
             self.sensors = Sensors.from_dict(body.get("sensors", {}))
             self._have_sensors = True
         except WireError as exc:
-            self._frames_rejected_plant += 1
-            self.emit("exec.frame_rejected", {"stream": "plant", "reason": str(exc)})
+            self._reject_plant(str(exc))
+
+    def _reject_plant(self, reason: str) -> None:
+        self._frames_rejected_plant += 1
+        self.emit("exec.frame_rejected", {"stream": "plant", "reason": reason})
+
+    @property
+    def frames_rejected(self) -> int:
+        """Undecodable or unexpected frames on every stream (link, payload, plant)."""
+        return (self.link.frames_rejected + self.payload.frames_rejected
+                + self._frames_rejected_plant)
 
     def _poll_plant(self) -> None:
         while True:
@@ -290,8 +297,7 @@ class Executive:
                 return
             env = try_decode(frame)
             if not isinstance(env, Envelope):
-                self._frames_rejected_plant += 1
-                self.emit("exec.frame_rejected", {"stream": "plant", "reason": str(env)})
+                self._reject_plant(str(env))
                 continue
             if env.kind in (Kind.SENSORS, Kind.TICK):
                 self._take_sensors(env.body)
@@ -331,22 +337,17 @@ class Executive:
                 break
             env = try_decode(self.plant_sock.recv())
             if not isinstance(env, Envelope):
-                self._frames_rejected_plant += 1
-                self.emit("exec.frame_rejected", {"stream": "plant", "reason": str(env)})
+                self._reject_plant(str(env))
                 continue
             if env.kind is Kind.STOP:
                 self._stopping = str(env.body.get("reason", "plant stopped"))
                 break
             if env.kind is not Kind.TICK:
-                self._frames_rejected_plant += 1
-                self.emit("exec.frame_rejected", {"stream": "plant",
-                                                  "reason": f"expected tick, got {env.kind.value}"})
+                self._reject_plant(f"expected tick, got {env.kind.value}")
                 continue
             elapsed = env.body.get("elapsed_s")
             if not isinstance(elapsed, (int, float)) or isinstance(elapsed, bool):
-                self._frames_rejected_plant += 1
-                self.emit("exec.frame_rejected", {"stream": "plant", "reason": "tick without "
-                                                  "elapsed_s"})
+                self._reject_plant("tick without elapsed_s")
                 continue
             if first:
                 clock.epoch_s = env.time_s - float(elapsed)
@@ -366,6 +367,9 @@ class Executive:
         self._boot_s = start
         self._hk_due_s = start
         parent = os.getppid()
+        poller = zmq.Poller()
+        poller.register(self.plant_sock, zmq.POLLIN)
+        polled_payload: zmq.Socket[Any] | None = None
         while not self._stopping:
             now = self.clock.monotonic_s()
             self.groups.run_due(now)
@@ -375,11 +379,13 @@ class Executive:
             wait_ms = max(0.0, (self.groups.next_deadline_s() - self.clock.monotonic_s()) * 1000)
             # payload results are handled as they arrive, so the payload is never starved
             # of work between 10 Hz cycles; everything else waits for its rate group
-            poller = zmq.Poller()
-            poller.register(self.plant_sock, zmq.POLLIN)
             payload_sock = self.payload.socket
-            if payload_sock is not None:
-                poller.register(payload_sock, zmq.POLLIN)
+            if payload_sock is not polled_payload:  # a new payload incarnation
+                if polled_payload is not None:
+                    poller.unregister(polled_payload)  # bookkeeping only; safe once closed
+                if payload_sock is not None:
+                    poller.register(payload_sock, zmq.POLLIN)
+                polled_payload = payload_sock
             ready = dict(poller.poll(int(min(wait_ms, 100))))
             if payload_sock is not None and payload_sock in ready:
                 self.payload.service(self.clock.monotonic_s())
@@ -410,8 +416,7 @@ class Executive:
             "recorder_evicted": self.link.recorder.evicted_total,
             "cmds_accepted": self.dispatcher.accepted,
             "cmds_rejected": self.dispatcher.rejected,
-            "frames_rejected": (self.link.frames_rejected + self.payload.frames_rejected
-                                + self._frames_rejected_plant),
+            "frames_rejected": self.frames_rejected,
             "events_emitted": self.events.emitted,
             "events_suppressed": self.events.suppressed,
             "cycle_slips": self.groups.slips,
@@ -436,8 +441,3 @@ def install_signal_handlers(executive: Executive) -> None:
 
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)
-
-
-def wall_time_s() -> float:
-    """For log timestamps only."""
-    return time.time()

@@ -17,7 +17,6 @@ Two ways to run, chosen by the executive's clock:
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Callable, Mapping
@@ -31,7 +30,6 @@ from flightsw import supervisor
 from flightsw.clock import Clock
 from flightsw.config import FlightConfig
 from flightsw.dictionary import Arg, ArgType, Command, Declarations, Event, Severity, Telemetry
-from flightsw.errors import FlightError
 from flightsw.sockets import has_input
 from flightsw.wire import Envelope, Kind, Sequencer, try_decode
 
@@ -364,11 +362,6 @@ class PayloadManager:
     def pid(self) -> int | None:
         return self._proc.pid if self._proc is not None else None
 
-    def kill_for_test(self, sig: int = signal.SIGKILL) -> None:
-        """Fault injection used by tests: kill the child behind the supervisor's back."""
-        if self._proc is not None:
-            os.kill(self._proc.pid, sig)
-
     def shutdown(self, now_s: float) -> None:
         if self._proc is not None and self._proc.poll() is None and self._sock is not None:
             self._send(Kind.STOP, {"reason": "executive shutdown"}, now_s)
@@ -398,13 +391,6 @@ class PayloadManager:
 
 def _int(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
-
-
-def check_enable(args: Mapping[str, Any]) -> bool:
-    enabled = args.get("enabled")
-    if not isinstance(enabled, bool):
-        raise FlightError("enabled must be a bool")
-    return enabled
 
 
 DECLARATIONS = Declarations(

@@ -40,7 +40,7 @@ REPLY_TIMEOUT_MS = 60_000
 
 class PlantServer:
     def __init__(self, plant: Plant, bus_endpoint: str, world_endpoint: str,
-                 ctx: zmq.Context[Any] | None = None, world_every: int = 1) -> None:
+                 ctx: zmq.Context[Any] | None = None) -> None:
         self.plant = plant
         self.ctx = ctx or zmq.Context.instance()
         self.bus = self.ctx.socket(zmq.PAIR)
@@ -53,7 +53,6 @@ class PlantServer:
         self.seq_bus = Sequencer("plant")
         self.seq_world = Sequencer("plant")
         self.act = Actuators()
-        self.world_every = max(1, world_every)
         self.frames_rejected = 0
         self.stop_reason = ""
         self.error = ""
@@ -81,7 +80,6 @@ class PlantServer:
                      speed: float | None = None) -> None:
         clock = RealClock()
         wall0 = clock.monotonic_s()
-        step = 0
         timeout = FIRST_REPLY_TIMEOUT_MS
         world = self.plant.world()
         while not self.stop_reason:
@@ -100,10 +98,8 @@ class PlantServer:
                 self.stop_reason = "scenario complete"
                 break
             self.plant.step(dt_s, self.act)
-            step += 1
             world = self.plant.world()  # once per step: it feeds the tick and the observers
-            if step % self.world_every == 0:
-                self.publish_world(world)
+            self.publish_world(world)
             if speed:
                 ahead = self.plant.elapsed_s / speed - (clock.monotonic_s() - wall0)
                 if ahead > 0:
@@ -139,13 +135,14 @@ class PlantServer:
             target_elapsed = (clock.monotonic_s() - wall0) * speed
             while self.plant.elapsed_s + dt_s <= target_elapsed + 1e-9:
                 self.plant.step(dt_s, self.act)
+            world = self.plant.world()
             try:
                 self.bus.send(self.seq_bus.pack(Kind.SENSORS, self.plant.time_utc_s,
-                                                {"sensors": self.sensors().to_dict()}),
+                                                {"sensors": self.sensors(world).to_dict()}),
                               zmq.NOBLOCK)
             except zmq.Again:
                 pass
-            self.publish_world()
+            self.publish_world(world)
             if duration_s is not None and self.plant.elapsed_s >= duration_s:
                 self.stop_reason = "scenario complete"
                 break

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import msgpack
 import zmq
@@ -54,7 +54,6 @@ class StackOptions:
     report: Path | None = None
     model: str | None = None
     log_level: str = "WARNING"
-    status_out: TextIO | None = None
 
 
 @dataclass
@@ -190,24 +189,10 @@ class Stack:
         except subprocess.TimeoutExpired:
             return None
 
-    def drain_ground(self, quiet_s: float = 0.5, timeout_s: float = 20.0) -> dict[str, Any]:
-        """Wait until the ground has archived everything that is still arriving."""
-        last: Any = None
-        stable_since = self.clock.monotonic_s()
-        deadline = stable_since + timeout_s
-        stats: dict[str, Any] = {}
-        while self.clock.monotonic_s() < deadline:
-            reply = ops_request(self.info.ops, {"op": "stats"}, timeout_ms=2000)
-            if reply is None:
-                break
-            stats = reply
-            marker = json.dumps(reply, sort_keys=True, default=str)
-            if marker != last:
-                last, stable_since = marker, self.clock.monotonic_s()
-            elif self.clock.monotonic_s() - stable_since >= quiet_s:
-                break
-            self.clock.sleep_s(0.1)
-        return stats
+    def wait_ground_drained(self, timeout_s: float = 30.0) -> None:
+        """The ground archives what is still arriving after the plant's STOP and then
+        exits by itself; wait for that instead of asking it (it may be gone already)."""
+        self._wait_exit("ground", timeout_s)
 
     # --- stop ----------------------------------------------------------------------------
     def stop(self) -> None:
