@@ -16,7 +16,7 @@ from typing import Any
 
 from flightsw.dictionary import Arg, ArgType, Command, Declarations, Dictionary, Event, Severity
 from flightsw.dictionary import Telemetry as Tlm
-from flightsw.errors import CommandRejected, FlightError
+from flightsw.errors import CommandRejected, FlightError, safe_repr
 from flightsw.wire import Envelope
 
 Handler = Callable[[dict[str, Any], float], "str | None"]
@@ -58,7 +58,7 @@ class CommandDispatcher:
 
     def dispatch(self, env: Envelope, now_s: float) -> None:
         name = env.body.get("name")
-        shown = name if isinstance(name, str) else repr(name)[:40]
+        shown = name if isinstance(name, str) else safe_repr(name)
         try:
             args = self._dictionary.validate_command(name, env.body.get("args", {}))
         except CommandRejected as exc:

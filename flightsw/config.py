@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from flightsw.errors import FlightError
+from flightsw.errors import FlightError, safe_repr
 
 
 class ConfigError(FlightError):
@@ -84,7 +84,7 @@ class FlightConfig:
                     kwargs[key] = str(value)
             except (TypeError, ValueError) as exc:
                 raise ConfigError("flight config value has the wrong type", key=key,
-                                  got=repr(value)[:40]) from exc
+                                  got=safe_repr(value)) from exc
         return cls(**kwargs)
 
     @classmethod

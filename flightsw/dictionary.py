@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, TypeVar
 
-from flightsw.errors import CommandRejected, DictionaryError
+from flightsw.errors import CommandRejected, DictionaryError, safe_repr
 
 DICTIONARY_SCHEMA = 1
 """Version of the JSON layout itself."""
@@ -389,5 +389,4 @@ def _content_hash(body: Mapping[str, Any]) -> str:
 
 
 def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
+    return safe_repr(value)

@@ -8,7 +8,23 @@ Foreign exceptions (msgpack, zmq, onnxruntime) are translated at the boundary wi
 
 from __future__ import annotations
 
+import reprlib
 from typing import Any
+
+_REPR = reprlib.Repr()
+_REPR.maxlevel = 3
+_REPR.maxstring = 40
+_REPR.maxother = 40
+
+
+def safe_repr(value: Any, max_chars: int = 40) -> str:
+    """``repr`` that cannot recurse without bound or run long: for messages about
+    untrusted values (a plain ``repr`` of a 1,000-deep list raises RecursionError)."""
+    try:
+        text = _REPR.repr(value)
+    except Exception as exc:  # a hostile __repr__ must not turn an error into a crash
+        text = f"<unprintable {type(value).__name__}: {type(exc).__name__}>"
+    return text if len(text) <= max_chars else text[: max_chars - 3] + "..."
 
 
 class FlightError(Exception):
@@ -22,7 +38,7 @@ class FlightError(Exception):
     def __str__(self) -> str:
         if not self.details:
             return self.reason
-        extra = ", ".join(f"{k}={v!r}" for k, v in sorted(self.details.items()))
+        extra = ", ".join(f"{k}={safe_repr(v, 200)}" for k, v in sorted(self.details.items()))
         return f"{self.reason} ({extra})"
 
 

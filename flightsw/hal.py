@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, TypeVar
 
-from flightsw.errors import WireError
+from flightsw.errors import WireError, safe_repr
 
 T = TypeVar("T", bound="_Record")
 
@@ -40,23 +40,23 @@ def _coerce(owner: str, name: str, type_name: Any, value: Any) -> Any:
     expected = str(type_name)
     if expected == "bool":
         if not isinstance(value, bool):
-            raise WireError(f"{owner}.{name} must be a bool", got=repr(value)[:40])
+            raise WireError(f"{owner}.{name} must be a bool", got=safe_repr(value))
         return value
     if expected == "float":
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise WireError(f"{owner}.{name} must be a number", got=repr(value)[:40])
+            raise WireError(f"{owner}.{name} must be a number", got=safe_repr(value))
         return float(value)
     if expected == "int":
         if isinstance(value, bool) or not isinstance(value, int):
-            raise WireError(f"{owner}.{name} must be an integer", got=repr(value)[:40])
+            raise WireError(f"{owner}.{name} must be an integer", got=safe_repr(value))
         return value
     if expected == "str":
         if not isinstance(value, str):
-            raise WireError(f"{owner}.{name} must be a string", got=repr(value)[:40])
+            raise WireError(f"{owner}.{name} must be a string", got=safe_repr(value))
         return value
     if expected.startswith("dict"):
         if not isinstance(value, Mapping):
-            raise WireError(f"{owner}.{name} must be a map", got=repr(value)[:40])
+            raise WireError(f"{owner}.{name} must be a map", got=safe_repr(value))
         return dict(value)
     return value
 

@@ -30,12 +30,16 @@ from typing import Any
 
 import msgpack
 
-from flightsw.errors import WireError, WireVersionError
+from flightsw.errors import WireError, WireVersionError, safe_repr
 
 WIRE_VERSION = 1
 MAX_FRAME_BYTES = 1 << 20
 """Largest encoded envelope accepted by default (1 MiB)."""
 MAX_SOURCE_CHARS = 32
+MAX_DEPTH = 16
+"""Deepest nesting of containers a body may have. Real bodies are 3-4 deep; a hostile
+frame of ~1 KB can nest 1,000 deep, which then breaks ``repr()`` and any recursive
+walk with ``RecursionError`` far from the decoder."""
 _MAX_SEQ = (1 << 63) - 1
 
 # Caps handed to msgpack so that a small hostile frame cannot claim a huge allocation.
@@ -121,6 +125,8 @@ def decode(data: bytes, *, max_bytes: int = MAX_FRAME_BYTES) -> Envelope:
     except (ValueError, TypeError, msgpack.UnpackException, RecursionError) as exc:
         # FormatError, StackError, OutOfData and UnicodeDecodeError are all ValueErrors.
         raise WireError("not a msgpack envelope", error=type(exc).__name__) from exc
+    if nesting_depth(obj) > MAX_DEPTH + 1:  # +1: the envelope array itself
+        raise WireError("envelope nested too deep", limit=MAX_DEPTH)
     if not isinstance(obj, list) or len(obj) != 6:
         raise WireError("envelope must be a 6-element array", got=_describe(obj))
     version, kind, source, seq, time_s, body = obj
@@ -137,11 +143,39 @@ def decode(data: bytes, *, max_bytes: int = MAX_FRAME_BYTES) -> Envelope:
 
 
 def try_decode(data: bytes, *, max_bytes: int = MAX_FRAME_BYTES) -> Envelope | WireError:
-    """Like :func:`decode`, but returns the error instead of raising (for adapters)."""
+    """Like :func:`decode`, but returns the error instead of raising (for adapters).
+
+    Never raises: a decoder bug (anything but a :class:`WireError`) comes back as a
+    ``WireError`` too, so no frame can take a loop down."""
     try:
         return decode(data, max_bytes=max_bytes)
     except WireError as exc:
         return exc
+    except Exception as exc:  # defence in depth: the fuzz tests look for these
+        return WireError("decoder failed", error=type(exc).__name__)
+
+
+def nesting_depth(obj: Any, limit: int = 64) -> int:
+    """Depth of nested lists/maps in ``obj`` (a scalar is 0), counted without recursion.
+
+    Stops counting at ``limit`` (returns ``limit + 1``) so a hostile value costs at most
+    one walk of what is already in memory."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(obj, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, (list, tuple)):
+            children: Any = value
+        elif isinstance(value, Mapping):
+            children = list(value.keys()) + list(value.values())
+        else:
+            continue
+        depth += 1
+        if depth > limit:
+            return limit + 1
+        deepest = max(deepest, depth)
+        stack.extend((child, depth) for child in children)
+    return deepest
 
 
 def _check_header(kind: Any, source: Any, seq: Any, time_s: Any, body: Any) -> None:
@@ -168,8 +202,7 @@ def _is_int(value: Any) -> bool:
 
 
 def _describe(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
+    return safe_repr(value)
 
 
 class Sequencer:

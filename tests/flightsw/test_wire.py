@@ -148,3 +148,34 @@ def test_mutated_valid_frames_decode_or_fail_cleanly(data: st.DataObject) -> Non
         frame[i] = data.draw(st.integers(0, 255))
     cut = data.draw(st.integers(0, len(frame)))
     assert isinstance(try_decode(bytes(frame[:cut])), (Envelope, WireError))
+
+
+def test_deeply_nested_body_is_refused_not_a_recursion_crash() -> None:
+    """Found by fuzzing: a ~1 KB frame nesting a list 1,010 deep decoded, and the first
+    repr() of it on an error path raised RecursionError inside the executive."""
+    import msgpack
+
+    from flightsw.dictionary import Dictionary
+    from flightsw.errors import CommandRejected, FlightError
+
+    deep: list[object] = []
+    for _ in range(1010):
+        deep = [deep]
+    frame = msgpack.packb([1, "cmd", "ground", 0, 0.0, {"name": deep}])
+    got = try_decode(frame)
+    assert isinstance(got, WireError)
+    assert "nested too deep" in str(got)
+    # and the error paths that describe untrusted values survive one anyway
+    assert "[[[" in str(FlightError("bad", got=deep))
+    with pytest.raises(CommandRejected):
+        Dictionary("0").validate_command(deep, {})
+
+
+def test_body_at_the_depth_limit_still_decodes() -> None:
+    from flightsw.wire import MAX_DEPTH
+
+    value: object = 1
+    for _ in range(MAX_DEPTH - 1):
+        value = [value]
+    env = decode(encode(Envelope(Kind.EVENT, "flight", 0, 1.0, {"v": value})))
+    assert env.body["v"] == value
