@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s flightsw %(levelname)s %(message)s")
     try:
         cfg = FlightConfig.load(args.config) if args.config else FlightConfig()
-        executive = Executive(cfg, ExecutiveOptions(
+        executive = Executive.over_zmq(cfg, ExecutiveOptions(
             plant_endpoint=args.plant, link_endpoint=args.link, lockstep=args.clock == "sim",
             profile=args.profile, run_dir=args.run_dir, model_path=args.model,
             stats_out=args.stats_out))

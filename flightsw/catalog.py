@@ -6,7 +6,7 @@ validation and the console all follow from this list.
 
 from __future__ import annotations
 
-from flightsw import commanding, link, modes, payload_manager, power, throttle
+from flightsw import commanding, link, modes, payload_supervision, power, throttle
 from flightsw.config import FlightConfig
 from flightsw.dictionary import Declarations, Dictionary
 
@@ -20,7 +20,7 @@ def components(cfg: FlightConfig) -> list[Declarations]:
         throttle.DECLARATIONS,
         power.declarations(cfg),
         power.thermal_declarations(cfg),
-        payload_manager.DECLARATIONS,
+        payload_supervision.DECLARATIONS,
         link.DECLARATIONS,
     ]
 

@@ -1,93 +1,95 @@
-"""Command dispatch with verification reports.
+"""Command dispatch with verification reports, as a pure function over component states.
 
 Every command that reaches the executive ends in exactly one verification outcome at the
-ground: ``failed`` (with the reason: unknown command, bad argument, refused by a guard,
-or an internal error), or ``accepted`` then ``completed`` / ``failed``. The dispatcher
-validates against the dictionary a second time (the ground validated before sending) so
-a corrupted or hostile command is refused here too, and no handler error escapes into the
-executive's loop.
+ground: ``failed`` (with the reason: not a command, unknown command, bad argument,
+refused by a guard, or an internal error), or ``accepted`` then ``completed`` /
+``failed``. The dispatcher validates against the dictionary a second time (the ground
+validated before sending) so a corrupted or hostile command is refused here too, and no
+handler error escapes into the executive's loop.
+
+Handlers belong to the components (see :mod:`flightsw.component`); a :class:`Route`
+says which component's state a command's handler gets and returns.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
+from flightsw.component import Events, Handled, Handler, Tick
 from flightsw.dictionary import Arg, ArgType, Command, Declarations, Dictionary, Event, Severity
 from flightsw.dictionary import Telemetry as Tlm
-from flightsw.errors import CommandRejected, FlightError, safe_repr
+from flightsw.errors import CommandRejected, FlightError, WireError, safe_repr
+from flightsw.messages import CommandBody, VerificationBody
 from flightsw.wire import Envelope
-
-Handler = Callable[[dict[str, Any], float], "str | None"]
-"""A command handler gets validated arguments and the time; returns an optional note."""
 
 
 @dataclass(frozen=True)
-class VerificationRecord:
-    cmd_seq: int
-    name: str
-    stage: str  # "accepted", "completed", "failed"
-    reason: str
-    time_s: float
-
-    def to_body(self) -> dict[str, Any]:
-        return {"cmd_seq": self.cmd_seq, "name": self.name, "stage": self.stage,
-                "reason": self.reason}
+class Route:
+    component: str  # key of the component's state in the executive's record
+    handler: Handler[Any]
 
 
-class CommandDispatcher:
-    def __init__(self, dictionary: Dictionary, report: Callable[[VerificationRecord], None],
-                 emit: Callable[[str, Mapping[str, Any], float], Any]) -> None:
-        self._dictionary = dictionary
-        self._report = report
-        self._emit = emit
-        self._handlers: dict[str, Handler] = {}
-        self.accepted = 0
-        self.rejected = 0
-        self.completed = 0
-        self.failed = 0
+@dataclass
+class CommandCounters:
+    accepted: int = 0
+    rejected: int = 0
+    completed: int = 0
+    failed: int = 0
 
-    def register(self, name: str, handler: Handler) -> None:
-        if name not in self._dictionary.commands:
-            raise FlightError("handler for an undeclared command", command=name)
-        self._handlers[name] = handler
 
-    def missing_handlers(self) -> list[str]:
-        return sorted(set(self._dictionary.commands) - set(self._handlers))
+def missing_handlers(dictionary: Dictionary, routes: Mapping[str, Route]) -> list[str]:
+    return sorted(set(dictionary.commands) - set(routes))
 
-    def dispatch(self, env: Envelope, now_s: float) -> None:
-        name = env.body.get("name")
-        shown = name if isinstance(name, str) else safe_repr(name)
-        try:
-            args = self._dictionary.validate_command(name, env.body.get("args", {}))
-        except CommandRejected as exc:
-            self.rejected += 1
-            self._fail(env.seq, shown, "exec.cmd_rejected", str(exc), now_s)
-            return
-        self.accepted += 1
-        self._report(VerificationRecord(env.seq, shown, "accepted", "", now_s))
-        handler = self._handlers.get(shown)
-        try:
-            if handler is None:
-                raise FlightError("command has no handler on this spacecraft", command=shown)
-            note = handler(args, now_s) or ""
-        except FlightError as exc:
-            self.failed += 1
-            self._fail(env.seq, shown, "exec.cmd_failed", str(exc), now_s)
-            return
-        except Exception as exc:  # a handler bug must not take the executive down
-            self.failed += 1
-            self._fail(env.seq, shown, "exec.cmd_failed",
-                       f"internal error: {type(exc).__name__}: {exc}", now_s)
-            return
-        self.completed += 1
-        self._report(VerificationRecord(env.seq, shown, "completed", note, now_s))
 
-    def _fail(self, seq: int, name: str, event: str, reason: str, now_s: float) -> None:
-        """Every refusal is both an event and a failed verification report."""
-        self._emit(event, {"seq": seq, "command": name, "reason": reason}, now_s)
-        self._report(VerificationRecord(seq, name, "failed", reason, now_s))
+def dispatch(counters: CommandCounters, dictionary: Dictionary, routes: Mapping[str, Route],
+             states: MutableMapping[str, Any], env: Envelope,
+             body: CommandBody | WireError, t: Tick) -> tuple[list[VerificationBody], Events]:
+    """Run one uplinked command; return its verification reports and events."""
+    if isinstance(body, WireError):
+        counters.rejected += 1
+        return _fail(env.seq, safe_repr(env.body.get("name")), "exec.cmd_rejected",
+                     f"not a command: {body}", [])
+    name = body.name
+    try:
+        args = dictionary.validate_command(name, body.args)
+    except CommandRejected as exc:
+        counters.rejected += 1
+        return _fail(env.seq, safe_repr(name) if name not in dictionary.commands else name,
+                     "exec.cmd_rejected", str(exc), [])
+    counters.accepted += 1
+    reports = [VerificationBody(env.seq, name, "accepted", "")]
+    route = routes.get(name)
+    try:
+        if route is None:
+            raise FlightError("command has no handler on this spacecraft", command=name)
+        done: Handled[Any] = route.handler(states[route.component], args, t)
+    except FlightError as exc:
+        counters.failed += 1
+        more, events = _fail(env.seq, name, "exec.cmd_failed", str(exc), list(exc.events))
+        return reports + more, events
+    except Exception as exc:  # a handler bug must not take the executive down
+        counters.failed += 1
+        more, events = _fail(env.seq, name, "exec.cmd_failed",
+                             f"internal error: {type(exc).__name__}: {exc}", [])
+        return reports + more, events
+    states[route.component] = done.state
+    counters.completed += 1
+    reports.append(VerificationBody(env.seq, name, "completed", done.note))
+    return reports, list(done.events)
+
+
+def _fail(seq: int, name: str, event: str, reason: str,
+          events: Events) -> tuple[list[VerificationBody], Events]:
+    """Every refusal is both an event and a failed verification report."""
+    events.append((event, {"seq": seq, "command": name, "reason": reason}))
+    return [VerificationBody(seq, name, "failed", reason)], events
+
+
+def telemetry(counters: CommandCounters) -> dict[str, Any]:
+    return {"exec.cmds_accepted": counters.accepted, "exec.cmds_rejected": counters.rejected,
+            "exec.cmds_failed": counters.failed}
 
 
 DECLARATIONS = Declarations(
@@ -107,7 +109,12 @@ DECLARATIONS = Declarations(
         Tlm("exec.cmds_failed", ArgType.INT, "Accepted commands that failed since boot"),
         Tlm("exec.frames_rejected", ArgType.INT, "Undecodable frames since boot (all links)"),
         Tlm("exec.cycle_slips", ArgType.INT, "Rate-group cycles that started late"),
+        Tlm("exec.cycle_faults", ArgType.INT,
+            "Exceptions caught inside a cycle or handler (the executive kept running)"),
+        Tlm("exec.sensor_rejects", ArgType.INT,
+            "Sensor readings refused at the HAL (non-finite or physically impossible)"),
         Tlm("exec.events_suppressed", ArgType.INT, "Events counted but not sent (throttled)"),
+        Tlm("exec.events_throttled", ArgType.INT, "Events whose throttle is shut right now"),
     ),
     events=(
         Event("exec.boot", Severity.ACTIVITY_HI, "Executive up: profile {profile}, mode "
@@ -120,6 +127,10 @@ DECLARATIONS = Declarations(
               "link: {reason}", throttle=20),
         Event("exec.cycle_slip", Severity.WARNING_LO, "Rate group {group} started "
               "{late_s} s late", throttle=10),
+        Event("exec.cycle_fault", Severity.WARNING_HI, "Fault in {where}: {error} "
+              "(contained; the executive keeps running)", throttle=10),
+        Event("exec.sensor_rejected", Severity.WARNING_LO, "Sensor readings refused, "
+              "treated as missing: {fields}", throttle=10),
         Event("exec.shutdown", Severity.ACTIVITY_HI, "Executive stopping: {reason}"),
     ),
 )

@@ -40,6 +40,13 @@ class FlightConfig:
     auto_compute: bool = True  # NOMINAL -> COMPUTE autonomously when power allows
     payload_enabled: bool = True  # supervise (start) the payload process at boot
     recorder_capacity: int = 20_000  # downlink records held while out of contact
+    # limits of the other constrained temperatures: the profile's thermal nodes feed them,
+    # and the dictionary's telemetry limits come from here (one source)
+    avionics_temp_min_c: float = -20.0
+    avionics_temp_max_c: float = 60.0
+    battery_temp_min_c: float = -10.0
+    battery_temp_max_c: float = 45.0
+    battery_charge_min_temp_c: float = 0.0  # no charging below (lithium plating)
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -52,15 +59,34 @@ class FlightConfig:
             if not 0.0 <= getattr(self, key) <= 1.0:
                 raise ConfigError("fraction must be within [0, 1]", key=key,
                                   got=getattr(self, key))
-        if not (self.battery_soc_floor_frac <= self.battery_soc_safe_frac
-                < self.battery_soc_resume_frac <= self.battery_soc_compute_frac):
-            raise ConfigError("battery thresholds must satisfy floor <= safe < resume <= compute")
-        if not self.payload_temp_target_c < self.payload_temp_warn_c < self.payload_temp_max_c:
-            raise ConfigError("payload temperatures must satisfy target < warn < max")
+        order = (  # (lower, higher, strictly below)
+            ("battery_soc_floor_frac", "battery_soc_safe_frac", False),
+            ("battery_soc_safe_frac", "battery_soc_resume_frac", True),
+            ("battery_soc_resume_frac", "battery_soc_compute_frac", False),
+            ("payload_temp_target_c", "payload_temp_warn_c", True),
+            ("payload_temp_warn_c", "payload_temp_max_c", True),
+        )
+        for low, high, strict in order:
+            a, b = getattr(self, low), getattr(self, high)
+            if (a >= b) if strict else (a > b):
+                raise ConfigError(f"{low} ({a:g}) must be {'below' if strict else 'at most'} "
+                                  f"{high} ({b:g})", key=low)
         if self.capture_period_s <= 0 or self.hk_period_s <= 0:
             raise ConfigError("periods must be positive")
         if not 0 <= self.tiles_per_capture <= 256:
             raise ConfigError("tiles_per_capture must be within [0, 256]")
+        if not self.avionics_temp_min_c < self.avionics_temp_max_c:
+            raise ConfigError("avionics_temp_min_c must be below avionics_temp_max_c")
+        if not (self.battery_temp_min_c <= self.battery_charge_min_temp_c
+                < self.battery_temp_max_c):
+            raise ConfigError("battery temperatures must satisfy "
+                              "min <= charge_min < max")
+        if self.recorder_capacity < 1:
+            raise ConfigError("recorder_capacity must be at least 1")
+        if self.heartbeat_misses_allowed < 1:
+            raise ConfigError("heartbeat_misses_allowed must be at least 1")
+        if not 0 < self.restart_backoff_s <= self.restart_backoff_max_s:
+            raise ConfigError("restart backoff must satisfy 0 < first <= max")
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> FlightConfig:
@@ -68,23 +94,7 @@ class FlightConfig:
         unknown = sorted(set(data) - set(known))
         if unknown:
             raise ConfigError("unknown flight config key", key=unknown[0], valid=sorted(known))
-        kwargs: dict[str, Any] = {}
-        for key, value in data.items():
-            default = getattr(cls, key)
-            try:
-                if isinstance(default, bool):
-                    if not isinstance(value, bool):
-                        raise TypeError
-                    kwargs[key] = value
-                elif isinstance(default, int):
-                    kwargs[key] = int(value)
-                elif isinstance(default, float):
-                    kwargs[key] = float(value)
-                else:
-                    kwargs[key] = str(value)
-            except (TypeError, ValueError) as exc:
-                raise ConfigError("flight config value has the wrong type", key=key,
-                                  got=safe_repr(value)) from exc
+        kwargs = {key: _typed(key, getattr(cls, key), value) for key, value in data.items()}
         return cls(**kwargs)
 
     @classmethod
@@ -99,3 +109,29 @@ class FlightConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def _typed(key: str, default: Any, value: Any) -> Any:
+    """One value, checked against the type of its default. No silent truncation: an
+    integer setting accepts 16 or 16.0, and refuses 16.5 with the key named."""
+    def wrong(expected: str) -> ConfigError:
+        return ConfigError(f"flight config value must be {expected}", key=key,
+                           got=safe_repr(value))
+
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise wrong("true or false")
+        return value
+    if isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise wrong("an integer")
+        if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
+            raise wrong("a whole number")
+        return int(value)
+    if isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise wrong("a number")
+        return float(value)
+    if not isinstance(value, str):
+        raise wrong("a string")
+    return value

@@ -34,6 +34,8 @@ class FlightError(Exception):
         super().__init__(reason)
         self.reason = reason
         self.details = details
+        self.events: list[tuple[str, dict[str, Any]]] = []
+        """Events a refusing handler wants raised along with the failed verification."""
 
     def __str__(self) -> str:
         if not self.details:

@@ -4,65 +4,26 @@ The flight software owns this interface. The simulated spacecraft (``hil.plant``
 :class:`Sensors` and obeys :class:`Actuators`; on a real board a board profile fills the
 same fields from sysfs. Both cross the plant bus as plain dicts inside wire envelopes,
 so every field is a number, bool or string, with its unit in its name.
+
+A reading the spacecraft cannot physically produce (NaN aside, which already means
+"no reading") is refused here, not deep inside a controller: :func:`screen` replaces a
+non-finite or out-of-range value with NaN and says which fields it dropped, so every
+controller sees "missing" and falls back to its safe assumption.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
-from typing import Any, TypeVar
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, ClassVar
 
-from flightsw.errors import WireError, safe_repr
+from flightsw.records import Record
 
-T = TypeVar("T", bound="_Record")
-
-
-class _Record:
-    """Shared dict round trip for the HAL dataclasses, with a clear error on bad input."""
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)  # type: ignore[call-overload]
-
-    @classmethod
-    def from_dict(cls: type[T], data: Mapping[str, Any]) -> T:
-        if not isinstance(data, Mapping):
-            raise WireError(f"{cls.__name__} must be a map", got=type(data).__name__)
-        kwargs: dict[str, Any] = {}
-        for f in fields(cls):  # type: ignore[arg-type]
-            if f.name not in data:
-                continue  # missing fields keep their defaults (older senders)
-            kwargs[f.name] = _coerce(cls.__name__, f.name, f.type, data[f.name])
-        return cls(**kwargs)
-
-
-def _coerce(owner: str, name: str, type_name: Any, value: Any) -> Any:
-    expected = str(type_name)
-    if expected == "bool":
-        if not isinstance(value, bool):
-            raise WireError(f"{owner}.{name} must be a bool", got=safe_repr(value))
-        return value
-    if expected == "float":
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise WireError(f"{owner}.{name} must be a number", got=safe_repr(value))
-        return float(value)
-    if expected == "int":
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise WireError(f"{owner}.{name} must be an integer", got=safe_repr(value))
-        return value
-    if expected == "str":
-        if not isinstance(value, str):
-            raise WireError(f"{owner}.{name} must be a string", got=safe_repr(value))
-        return value
-    if expected.startswith("dict"):
-        if not isinstance(value, Mapping):
-            raise WireError(f"{owner}.{name} must be a map", got=safe_repr(value))
-        return dict(value)
-    return value
+_Record = Record  # older name, kept for hil's imports
 
 
 @dataclass
-class Sensors(_Record):
+class Sensors(Record):
     """One sample of everything the executive can sense. NaN means "no reading"."""
 
     battery_soc_frac: float = math.nan
@@ -82,9 +43,54 @@ class Sensors(_Record):
     lat_deg: float = math.nan  # GNSS position (sub-satellite point)
     lon_deg: float = math.nan
 
+    PHYSICAL_RANGE: ClassVar[dict[str, tuple[float, float]]] = {
+        "battery_soc_frac": (-0.01, 1.01),
+        "battery_voltage_v": (0.0, 2_000.0),
+        "battery_current_a": (-10_000.0, 10_000.0),
+        "battery_temp_c": (-150.0, 200.0),
+        "array_power_w": (-1.0, 2e6),
+        "load_power_w": (-1.0, 2e6),
+        "payload_temp_c": (-150.0, 250.0),
+        "avionics_temp_c": (-150.0, 250.0),
+        "radiator_temp_c": (-200.0, 250.0),
+        "sun_fraction": (0.0, 1.0),
+        "next_contact_in_s": (0.0, 30 * 86_400.0),
+        "next_eclipse_in_s": (0.0, 366 * 86_400.0),
+        "lat_deg": (-90.0, 90.0),
+        "lon_deg": (-360.0, 360.0),
+    }
+    """What the hardware can report; outside it a reading is a sensor fault."""
+
+
+def screen(sample: Sensors) -> tuple[Sensors, list[str]]:
+    """Return the sample with impossible readings replaced by NaN, and their names."""
+    bad: dict[str, Any] = {}
+    for name, (lo, hi) in Sensors.PHYSICAL_RANGE.items():
+        value = getattr(sample, name)
+        if math.isnan(value):
+            continue
+        if not math.isfinite(value) or not lo <= value <= hi:
+            bad[name] = math.nan
+    if len(sample.contact_station) > 64:
+        return replace(sample, contact_station=sample.contact_station[:64], **bad), sorted(
+            [*bad, "contact_station"])
+    return (replace(sample, **bad) if bad else sample), sorted(bad)
+
+
+def describe_rejected(sample: Sensors, names: list[str]) -> str:
+    parts = []
+    for name in names[:4]:
+        value = getattr(sample, name)
+        lo_hi = Sensors.PHYSICAL_RANGE.get(name)
+        shown = f"{value:g}" if isinstance(value, float) else repr(value)[:20]
+        parts.append(f"{name}={shown}" + (f" not in [{lo_hi[0]:g}, {lo_hi[1]:g}]"
+                                          if lo_hi else ""))
+    more = f" (+{len(names) - 4} more)" if len(names) > 4 else ""
+    return "; ".join(parts) + more
+
 
 @dataclass
-class Actuators(_Record):
+class Actuators(Record):
     """What the executive commands, plus what it reports about the payload's activity.
 
     ``payload_activity_frac`` is what the payload process actually reported doing (its
@@ -102,3 +108,6 @@ class Actuators(_Record):
     report_jobs_done: int = 0
     report_tiles_done: int = 0
     report_payload_restarts: int = 0
+
+
+__all__ = ["Actuators", "Sensors", "describe_rejected", "fields", "screen"]

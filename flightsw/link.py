@@ -1,12 +1,13 @@
-"""The space link, flight side: what goes down, when, and what comes up.
+"""The space link, flight side, as a component: what goes down, when, and what comes up.
 
-The executive hands every downlink record (telemetry, events, verification reports, data
-products) to :class:`SpaceLink`. With a ground station in view (the radio's lock, from
-the HAL) records go out over a ZeroMQ PAIR socket, the recorder's backlog first in
-priority order, up to the frame budget of one cycle (the downlink rate); out of view
-they wait in the :class:`~flightsw.recorder.Recorder`. Uplinked frames are decoded with
-the shared codec; anything that does not decode is counted and reported as an event,
-never raised.
+Every downlink record (telemetry, events, verification reports, data products) is
+encoded here with the next downlink sequence number and stored in the
+:class:`~flightsw.recorder.Recorder`. With a ground station in view (the radio's lock,
+from the HAL) the shell asks for :func:`ready_frames` - the backlog in priority order, up
+to the budget of one cycle - sends what the transport accepts and reports back with
+:func:`sent`; a frame the transport refused stays in the recorder. Uplinked frames are
+decoded with the shared codec; anything that does not decode is counted and reported
+as an event, never raised.
 
 At acquisition of signal both ends exchange HELLO with the dictionary hash; a mismatch
 is an event here and a refusal to command at the ground.
@@ -14,17 +15,20 @@ is an event here and a refusal to command at the ground.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-import zmq
-
+from flightsw.component import PERSIST, Events, Tick
 from flightsw.dictionary import ArgType, Declarations, Event, Severity, Telemetry
+from flightsw.errors import WireError
+from flightsw.messages import CommandBody, HelloBody
 from flightsw.recorder import Priority, Recorder
-from flightsw.sockets import has_input
-from flightsw.wire import Envelope, Kind, Sequencer, WireError, encode, try_decode
+from flightsw.wire import Envelope, Kind, encode, try_decode
 
-Emit = Callable[[str, Mapping[str, Any], float], Any]
+FRAMES_PER_SECOND = 400
+"""Downlink budget; spent per fast cycle (a tenth each), so replies go out within one
+fast cycle instead of waiting for the next 1 Hz flush."""
 
 PRIORITY_OF = {
     Kind.EVENT: Priority.EVENT,
@@ -35,116 +39,132 @@ PRIORITY_OF = {
 }
 
 
-class SpaceLink:
-    def __init__(self, sock: zmq.Socket[Any], recorder: Recorder, emit: Emit,
-                 dictionary_hash: str, dictionary_version: str,
-                 frames_per_cycle: int = 400) -> None:
-        self._sock = sock
-        self.recorder = recorder
-        self._emit = emit
-        self._seq = Sequencer("flight")
-        self._hash = dictionary_hash
-        self._version = dictionary_version
-        self.frames_per_cycle = frames_per_cycle
-        self.in_contact = False
-        self.station = ""
-        self.frames_sent = 0
-        self.frames_received = 0
-        self.frames_rejected = 0
-        self.ground_hash: str | None = None
-        self._budget = frames_per_cycle
+@dataclass
+class LinkState:
+    recorder: Recorder
+    dictionary_hash: str
+    dictionary_version: str
+    next_seq: int = field(default=0, metadata=PERSIST)
+    in_contact: bool = False
+    station: str = ""
+    frames_sent: int = 0
+    frames_received: int = 0
+    frames_rejected: int = 0
+    records_dropped: int = 0
+    ground_hash: str | None = None
+    budget: int = FRAMES_PER_SECOND // 10
 
-    # --- downlink ---------------------------------------------------------------------
-    def downlink(self, kind: Kind, body: Mapping[str, Any], time_s: float) -> None:
-        """Queue one record; every record gets the next downlink sequence number."""
-        try:
-            frame = encode(self._seq.make(kind, time_s, body))
-        except WireError as exc:
-            self._emit("link.record_dropped", {"kind": kind.value, "reason": str(exc)}, time_s)
-            return
-        self.recorder.store(PRIORITY_OF.get(kind, Priority.HOUSEKEEPING), frame)
 
-    def set_contact(self, in_contact: bool, station: str, now_s: float) -> None:
-        if in_contact and not self.in_contact:
-            self._emit("link.aos", {"station": station or "?",
-                                    "backlog": len(self.recorder)}, now_s)
-            self.downlink(Kind.HELLO, {"dictionary_hash": self._hash,
-                                       "dictionary_version": self._version}, now_s)
-        elif not in_contact and self.in_contact:
-            self._emit("link.los", {"station": self.station or "?",
-                                    "backlog": len(self.recorder)}, now_s)
-        self.in_contact = in_contact
-        self.station = station
+def initial(recorder_capacity: int, dictionary_hash: str,
+            dictionary_version: str) -> LinkState:
+    return LinkState(Recorder(recorder_capacity), dictionary_hash, dictionary_version)
 
-    def new_cycle(self) -> None:
-        """Refill the per-cycle frame budget (called by the 1 Hz group)."""
-        self._budget = self.frames_per_cycle
 
-    def flush(self) -> int:
-        """Send from the recorder while in contact, within this cycle's budget."""
-        if not self.in_contact:
-            return 0
-        sent = 0
-        while self._budget > 0:
-            frame = self.recorder.peek()
-            if frame is None:
-                break
+# --- downlink ------------------------------------------------------------------------------
+def record(st: LinkState, kind: Kind, body: Mapping[str, Any],
+           mission_time_s: float) -> Events:
+    """Queue one record; every record gets the next downlink sequence number."""
+    try:
+        frame = encode(Envelope(kind, "flight", st.next_seq, mission_time_s, body))
+    except WireError as exc:
+        st.records_dropped += 1
+        return [("link.record_dropped", {"kind": kind.value, "reason": str(exc)})]
+    st.next_seq += 1
+    st.recorder.store(PRIORITY_OF.get(kind, Priority.HOUSEKEEPING), frame)
+    return []
+
+
+def hello_body(st: LinkState, boot_mission_time_s: float = 0.0) -> dict[str, Any]:
+    return HelloBody(st.dictionary_hash, st.dictionary_version,
+                     boot_mission_time_s).to_body()
+
+
+def set_contact(st: LinkState, in_contact: bool, station: str, t: Tick) -> Events:
+    events: Events = []
+    if in_contact and not st.in_contact:
+        events.append(("link.aos", {"station": station or "?", "backlog": len(st.recorder)}))
+        events += record(st, Kind.HELLO, hello_body(st), t.mission_time_s)
+    elif not in_contact and st.in_contact:
+        events.append(("link.los", {"station": st.station or "?",
+                                    "backlog": len(st.recorder)}))
+    st.in_contact = in_contact
+    st.station = station
+    return events
+
+
+def new_cycle(st: LinkState, budget: int) -> None:
+    """Refill the frame budget (the fast group calls it with a tenth of a second's)."""
+    st.budget = budget
+
+
+def ready_frames(st: LinkState) -> list[bytes]:
+    """Frames to send now (in contact, within the budget), in priority order. They stay
+    in the recorder until :func:`sent` says how many the transport took."""
+    if not st.in_contact or st.budget <= 0:
+        return []
+    return st.recorder.peek_many(st.budget)
+
+
+def sent(st: LinkState, n: int) -> None:
+    for _ in range(n):
+        st.recorder.pop()
+    st.budget -= n
+    st.frames_sent += n
+
+
+# --- uplink --------------------------------------------------------------------------------
+def receive(st: LinkState, frames: list[bytes],
+            t: Tick) -> tuple[list[tuple[Envelope, CommandBody | WireError]], Events]:
+    """Decode uplink frames; return each command with its typed body (or why it is not
+    one). Never raises."""
+    commands: list[tuple[Envelope, CommandBody | WireError]] = []
+    events: Events = []
+    for frame in frames:
+        st.frames_received += 1
+        env = try_decode(frame)
+        if not isinstance(env, Envelope):
+            st.frames_rejected += 1
+            events.append(("exec.frame_rejected", {"stream": "space", "reason": str(env)}))
+            continue
+        if env.kind is Kind.COMMAND:
             try:
-                self._sock.send(frame, zmq.NOBLOCK)
-            except zmq.Again:
-                break  # no ground connected or it is slow: keep the record
-            self.recorder.pop()
-            self._budget -= 1
-            sent += 1
-        self.frames_sent += sent
-        return sent
-
-    # --- uplink -----------------------------------------------------------------------
-    def receive(self, now_s: float) -> list[Envelope]:
-        """Decode every waiting uplink frame; return the commands. Never raises."""
-        commands: list[Envelope] = []
-        while has_input(self._sock):
-            try:
-                frame = self._sock.recv(zmq.NOBLOCK)
-            except zmq.Again:
-                break
-            self.frames_received += 1
-            env = try_decode(frame)
-            if not isinstance(env, Envelope):
-                self.frames_rejected += 1
-                self._emit("exec.frame_rejected", {"stream": "space", "reason": str(env)},
-                           now_s)
-                continue
-            if env.kind is Kind.COMMAND:
-                commands.append(env)
-            elif env.kind is Kind.HELLO:
-                self._on_hello(env, now_s)
-            else:
-                self.frames_rejected += 1
-                self._emit("exec.frame_rejected",
+                commands.append((env, CommandBody.from_body(env.body)))
+            except WireError as exc:
+                commands.append((env, exc))
+        elif env.kind is Kind.HELLO:
+            events += _on_hello(st, env, t)
+        else:
+            st.frames_rejected += 1
+            events.append(("exec.frame_rejected",
                            {"stream": "space",
-                            "reason": f"{env.kind.value} is not an uplink kind"}, now_s)
-        return commands
+                            "reason": f"{env.kind.value} is not an uplink kind"}))
+    return commands, events
 
-    def _on_hello(self, env: Envelope, now_s: float) -> None:
-        ground_hash = env.body.get("dictionary_hash")
-        self.ground_hash = ground_hash if isinstance(ground_hash, str) else None
-        if self.ground_hash != self._hash:
-            self._emit("link.dictionary_mismatch", {"ground": str(ground_hash)[:20],
-                                                    "flight": self._hash}, now_s)
-        self.downlink(Kind.HELLO, {"dictionary_hash": self._hash,
-                                   "dictionary_version": self._version}, now_s)
 
-    def telemetry(self) -> dict[str, Any]:
-        return {
-            "link.in_contact": self.in_contact,
-            "link.station": self.station,
-            "link.recorder_depth": len(self.recorder),
-            "link.recorder_evicted": self.recorder.evicted_total,
-            "link.frames_sent": self.frames_sent,
-            "link.frames_rejected": self.frames_rejected,
-            "link.downlink_seq": self._seq.next_seq,
-        }
+def _on_hello(st: LinkState, env: Envelope, t: Tick) -> Events:
+    try:
+        ground_hash: str | None = HelloBody.from_body(env.body).dictionary_hash
+    except WireError:
+        ground_hash = None
+    st.ground_hash = ground_hash
+    events: Events = []
+    if ground_hash != st.dictionary_hash:
+        events.append(("link.dictionary_mismatch", {"ground": str(ground_hash)[:20],
+                                                    "flight": st.dictionary_hash}))
+    events += record(st, Kind.HELLO, hello_body(st), t.mission_time_s)
+    return events
+
+
+def telemetry(st: LinkState) -> dict[str, Any]:
+    return {
+        "link.in_contact": st.in_contact,
+        "link.station": st.station,
+        "link.recorder_depth": len(st.recorder),
+        "link.recorder_evicted": st.recorder.evicted_total,
+        "link.frames_sent": st.frames_sent,
+        "link.frames_rejected": st.frames_rejected,
+        "link.downlink_seq": st.next_seq,
+    }
 
 
 DECLARATIONS = Declarations(

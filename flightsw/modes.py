@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from flightsw.component import PERSIST, Component, Events, Handled, Tick
 from flightsw.config import FlightConfig
 from flightsw.dictionary import Arg, ArgType, Command, Declarations, Event, Severity, Telemetry
 from flightsw.errors import TransitionRefused
@@ -101,6 +102,9 @@ class Transition:
     by: str  # "command" or "auto"
     guard: Guard
     reason: str  # why the move happens (auto) or what it means (command)
+    yields_to_operator: bool = False
+    """An autonomous move to a *busier* mode: it never undoes a mode the operator
+    commanded. Moves to a safer mode always fire (the guards force them)."""
 
 
 COMPUTE_HYSTERESIS_FRAC = 0.05
@@ -120,9 +124,12 @@ TRANSITIONS: tuple[Transition, ...] = (
                _soc_below("battery_soc_compute_frac", COMPUTE_HYSTERESIS_FRAC),
                "battery below compute threshold"),
     Transition("SAFE", "NOMINAL", "auto", _soc_at_least("battery_soc_resume_frac"),
-               "battery recovered"),
-    Transition("NOMINAL", "COMPUTE", "auto", _compute_ok, "power and temperature allow compute"),
+               "battery recovered", yields_to_operator=True),
+    Transition("NOMINAL", "COMPUTE", "auto", _compute_ok, "power and temperature allow compute",
+               yields_to_operator=True),
 )
+
+COMMAND_REASON = "ground command"
 
 AUTO_RECOVERABLE_REASONS = frozenset({"battery low"})
 """SAFE entered for these reasons may end autonomously; any other SAFE waits for ground."""
@@ -130,16 +137,49 @@ AUTO_RECOVERABLE_REASONS = frozenset({"battery low"})
 
 @dataclass(frozen=True)
 class ModeState:
-    mode: str
-    reason: str
-    since_s: float
-    changes: int = 0
+    """The mode, why and since when (mission time), and whether the operator chose it:
+    a commanded mode holds until a guard forces a safer one."""
+
+    mode: str = field(metadata=PERSIST)
+    reason: str = field(metadata=PERSIST)
+    since_s: float = field(metadata=PERSIST)
+    changes: int = field(default=0, metadata=PERSIST)
+    commanded: bool = field(default=False, metadata=PERSIST)
 
 
 def boot(cfg: FlightConfig, now_s: float) -> ModeState:
     if cfg.boot_mode not in MODES:
         raise TransitionRefused("unknown boot mode", mode=cfg.boot_mode, valid=sorted(MODES))
     return ModeState(cfg.boot_mode, "boot", now_s)
+
+
+def step(state: ModeState, inputs: ModeInputs, t: Tick,
+         cfg: FlightConfig) -> tuple[ModeState, ModeSpec, Events]:
+    """The component step: autonomous rules, then what the mode switches on."""
+    state, events = auto_step(state, inputs, cfg, t.mission_time_s)
+    return state, MODES[state.mode], events
+
+
+def make_set_handler(cfg: FlightConfig,
+                     inputs: Callable[[], ModeInputs]) -> Callable[..., Handled[ModeState]]:
+    """``mode.set``: the guard's reason comes back as the failed verification."""
+
+    def handler(state: ModeState, args: dict[str, Any], t: Tick) -> Handled[ModeState]:
+        target = args["mode"]
+        try:
+            new, events = request(state, target, inputs(), cfg, t.mission_time_s)
+        except TransitionRefused as exc:
+            exc.events = [("mode.refused", {"target": target, "reason": exc.reason})]
+            raise
+        note = f"mode {new.mode}" + (" (already)" if new is state else "")
+        return Handled(new, note, events)
+
+    return handler
+
+
+def telemetry(state: ModeState) -> dict[str, Any]:
+    return {"mode.current": state.mode, "mode.changes": state.changes,
+            "mode.commanded": state.commanded}
 
 
 def request(state: ModeState, target: str, inputs: ModeInputs, cfg: FlightConfig,
@@ -159,7 +199,7 @@ def request(state: ModeState, target: str, inputs: ModeInputs, cfg: FlightConfig
     why_not = legal[0].guard(inputs, cfg)
     if why_not is not None:
         raise TransitionRefused(why_not, source=state.mode, target=target)
-    return _enter(state, target, "ground command", now_s)
+    return _enter(state, target, COMMAND_REASON, now_s)
 
 
 def auto_step(state: ModeState, inputs: ModeInputs, cfg: FlightConfig,
@@ -172,6 +212,8 @@ def auto_step(state: ModeState, inputs: ModeInputs, cfg: FlightConfig,
             continue
         if t.target == "COMPUTE" and not cfg.auto_compute:
             continue
+        if t.yields_to_operator and state.commanded:
+            continue
         if t.guard(inputs, cfg) is None:
             return _enter(state, t.target, t.reason, now_s)
     return state, []
@@ -179,7 +221,8 @@ def auto_step(state: ModeState, inputs: ModeInputs, cfg: FlightConfig,
 
 def _enter(state: ModeState, target: str, reason: str,
            now_s: float) -> tuple[ModeState, list[tuple[str, dict[str, Any]]]]:
-    new = replace(state, mode=target, reason=reason, since_s=now_s, changes=state.changes + 1)
+    new = replace(state, mode=target, reason=reason, since_s=now_s, changes=state.changes + 1,
+                  commanded=reason == COMMAND_REASON)
     return new, [("mode.changed", {"old": state.mode, "new": target, "reason": reason})]
 
 
@@ -200,9 +243,17 @@ DECLARATIONS = Declarations(
     telemetry=(
         Telemetry("mode.current", ArgType.ENUM, "Current spacecraft mode"),
         Telemetry("mode.changes", ArgType.INT, "Mode changes since boot"),
+        Telemetry("mode.commanded", ArgType.BOOL,
+                  "The operator chose this mode (autonomy will not raise it)"),
     ),
     events=(
         Event("mode.changed", Severity.ACTIVITY_HI, "Mode {old} -> {new} ({reason})"),
         Event("mode.refused", Severity.WARNING_LO, "Mode change to {target} refused: {reason}"),
     ),
 )
+
+
+COMPONENT: Component[ModeState] = Component(
+    name="mode", declarations=DECLARATIONS, initial=lambda cfg: boot(cfg, 0.0),
+    telemetry=telemetry)
+"""``mode.set`` needs the live guard inputs; the topology registers its handler."""

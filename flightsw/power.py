@@ -8,11 +8,36 @@ when the battery approaches the level at which the spacecraft goes SAFE.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from typing import Any
 
+from flightsw.component import Events, Tick
 from flightsw.config import FlightConfig
 from flightsw.dictionary import ArgType, Declarations, Event, Limits, Severity, Telemetry
 from flightsw.hal import Sensors
+
+YELLOW_MARGIN_C = 5.0
+"""A temperature this close to its limit is flagged yellow."""
+
+
+@dataclass
+class PowerState:
+    """The latest screened sensor sample: power and thermal telemetry are read from it."""
+
+    sensors: Sensors = field(default_factory=Sensors)
+
+
+def step(state: PowerState, sample: Sensors, t: Tick,
+         cfg: FlightConfig) -> tuple[PowerState, None, Events]:
+    state.sensors = sample
+    warning = battery_warning(sample, cfg)
+    return state, None, [warning] if warning is not None else []
+
+
+def component_telemetry(state: PowerState) -> dict[str, Any]:
+    points = telemetry(state.sensors)
+    points.update(thermal_telemetry(state.sensors))
+    return points
 
 
 def telemetry(s: Sensors) -> dict[str, Any]:
@@ -54,7 +79,10 @@ def declarations(cfg: FlightConfig) -> Declarations:
             Telemetry("power.battery_current_a", ArgType.FLOAT,
                       "Battery current (positive = charging)", units="A"),
             Telemetry("power.battery_temp_c", ArgType.FLOAT, "Battery temperature", units="C",
-                      limits=Limits(red_low=-5, yellow_low=2, yellow_high=40, red_high=45)),
+                      limits=Limits(red_low=cfg.battery_temp_min_c,
+                                    yellow_low=cfg.battery_charge_min_temp_c,
+                                    yellow_high=cfg.battery_temp_max_c - YELLOW_MARGIN_C,
+                                    red_high=cfg.battery_temp_max_c)),
             Telemetry("power.array_power_w", ArgType.FLOAT, "Solar array output", units="W"),
             Telemetry("power.load_power_w", ArgType.FLOAT, "Total load", units="W"),
             Telemetry("power.sun_fraction", ArgType.FLOAT,
@@ -78,7 +106,11 @@ def thermal_declarations(cfg: FlightConfig) -> Declarations:
                       units="C", limits=Limits(yellow_high=cfg.payload_temp_warn_c,
                                                red_high=cfg.payload_temp_max_c)),
             Telemetry("thermal.avionics_temp_c", ArgType.FLOAT, "Avionics temperature",
-                      units="C", limits=Limits(red_low=-20, yellow_high=60, red_high=70)),
+                      units="C", limits=Limits(
+                          red_low=cfg.avionics_temp_min_c,
+                          yellow_low=cfg.avionics_temp_min_c + YELLOW_MARGIN_C,
+                          yellow_high=cfg.avionics_temp_max_c - YELLOW_MARGIN_C,
+                          red_high=cfg.avionics_temp_max_c)),
             Telemetry("thermal.radiator_temp_c", ArgType.FLOAT, "Radiator temperature",
                       units="C"),
         ),

@@ -61,6 +61,16 @@ class Recorder:
                 return self._queues[p][0]
         return None
 
+    def peek_many(self, n: int) -> list[bytes]:
+        """Up to ``n`` frames in the order :meth:`pop` would return them."""
+        out: list[bytes] = []
+        for p in Priority:
+            for frame in self._queues[p]:
+                if len(out) >= n:
+                    return out
+                out.append(frame)
+        return out
+
     def pop(self) -> bytes | None:
         for p in Priority:
             if self._queues[p]:

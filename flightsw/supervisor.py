@@ -21,6 +21,8 @@ HEALTHY_CYCLES_TO_RESET_BACKOFF = 30
 
 @dataclass(frozen=True)
 class SupervisorState:
+    """The restart policy's memory. ``restarts`` and ``incarnation`` persist."""
+
     enabled: bool = True
     running: bool = False  # a process was spawned and has not been seen to exit
     ready: bool = False  # it sent its ready heartbeat
@@ -86,8 +88,11 @@ def on_ready(state: SupervisorState) -> SupervisorState:
 
 def request_restart(state: SupervisorState, now_s: float, cfg: FlightConfig,
                     cause: str) -> tuple[SupervisorState, Actions, Events]:
-    """An operator or a failed job asks for a restart now (no backoff)."""
-    new, actions, events = _schedule_restart(state, now_s, cause, cfg, kill=state.running)
+    """An operator or a failed job asks for a restart now (no backoff). Not a death:
+    the event says ``payload.restarting``, never ``payload.died``."""
+    new, actions, _died = _schedule_restart(state, now_s, cause, cfg, kill=state.running)
+    events: Events = [("payload.restarting", {"incarnation": state.incarnation,
+                                              "cause": cause})]
     return replace(new, restart_at_s=now_s, backoff_s=state.backoff_s), actions, events
 
 

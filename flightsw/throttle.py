@@ -25,6 +25,11 @@ KI_PER_C_S = 0.002  # integral gain: level change per degree-second of error
 WARN_LEVEL_FRAC = 0.1  # most activity allowed between the warning and the maximum
 
 
+def telemetry(state: ThrottleState) -> dict[str, Any]:
+    return {"throttle.level_pct": round(state.level_frac * 100, 1),
+            "throttle.zone": state.zone}
+
+
 @dataclass(frozen=True)
 class ThrottleState:
     integral_frac: float = 1.0  # integrator term, already in output units

@@ -308,7 +308,7 @@ def parse_profile(data: Mapping[str, Any], *, source: str = "<profile>") -> Prof
     )
     env_r.finish()
 
-    flight = _flight(root.table("flight"))
+    flight = _flight(root.table("flight"), thermal, battery)
     stations = []
     for s in root.tables("stations"):
         stations.append(
@@ -483,32 +483,30 @@ def _thermal(r: _Reader) -> ThermalSpec:
     return spec
 
 
-def _flight(r: _Reader) -> dict[str, float]:
+def _flight(r: _Reader, thermal: ThermalSpec, battery: BatterySpec) -> dict[str, float]:
+    """The executive's ``[flight]`` settings plus the temperature limits the thermal
+    nodes and the battery declare, checked once, by the executive's own schema
+    (:class:`flightsw.config.FlightConfig`), so the plant's limits, the flight limits
+    and the dictionary's telemetry limits are the same numbers."""
+    from flightsw.config import ConfigError, FlightConfig
+
     flight = {key: r.num(key) for key in FLIGHT_KEYS}
     r.finish()
-    order = (
-        ("battery_soc_floor_frac", "battery_soc_safe_frac"),
-        ("battery_soc_safe_frac", "battery_soc_resume_frac"),
-        ("battery_soc_resume_frac", "battery_soc_compute_frac"),
-        ("payload_temp_target_c", "payload_temp_warn_c"),
-        ("payload_temp_warn_c", "payload_temp_max_c"),
-    )
-    for low, high in order:
-        if not flight[low] < flight[high]:
-            raise ProfileError(
-                f"{low} ({flight[low]}) must be below {high} ({flight[high]})",
-                source=r.source,
-                key=r.path(low),
-            )
-    for key in FLIGHT_KEYS:
-        if key.endswith("_frac") and not 0.0 <= flight[key] <= 1.0:
-            raise ProfileError("must be within 0..1", source=r.source, key=r.path(key))
-    if flight["capture_period_s"] <= 0 or flight["tiles_per_capture"] < 1:
-        raise ProfileError(
-            "capture_period_s must be > 0 and tiles_per_capture >= 1",
-            source=r.source,
-            key=r.path("capture_period_s"),
-        )
+    nodes = {n.name: n for n in thermal.nodes}
+    derived = {
+        "avionics_temp_min_c": nodes["avionics"].min_temp_c,
+        "avionics_temp_max_c": nodes["avionics"].max_temp_c,
+        "battery_temp_min_c": nodes["battery"].min_temp_c,
+        "battery_temp_max_c": nodes["battery"].max_temp_c,
+        "battery_charge_min_temp_c": battery.charge_min_temp_c,
+    }
+    flight.update({k: v for k, v in derived.items() if v is not None})
+    try:
+        FlightConfig.from_mapping(flight)
+    except ConfigError as exc:
+        key = exc.details.get("key")
+        raise ProfileError(str(exc), source=r.source,
+                           key=r.path(key) if key in FLIGHT_KEYS else r.path("")) from exc
     return flight
 
 

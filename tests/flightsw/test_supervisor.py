@@ -83,7 +83,8 @@ def test_disable_kills_and_enable_respawns() -> None:
 
 def test_operator_restart_is_immediate() -> None:
     state, actions, events = sv.request_restart(_ready(), 5.0, CFG, "ground command")
-    assert actions == ["kill"] and [n for n, _ in events] == ["payload.died"]
+    # an operator restart is not a death: the ground must not see payload.died
+    assert actions == ["kill"] and [n for n, _ in events] == ["payload.restarting"]
     state, actions, _ = _cycle(state, 5.0)
     assert actions == ["spawn"]
 

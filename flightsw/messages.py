@@ -1,0 +1,167 @@
+"""The body of every message on every stream, as a typed record (see
+:mod:`flightsw.records`). The flight software owns these; the plant, the payload and the
+ground build against them, so each body has exactly one encoder and one decoder.
+
+==========================  =================  ======================================
+stream                      kind               body
+==========================  =================  ======================================
+plant bus, plant -> flight  ``TICK``           :class:`TickBody` (lockstep)
+plant bus, plant -> flight  ``SENSORS``        :class:`SensorsBody` (free running)
+plant bus, flight -> plant  ``ACTUATORS``      :class:`ActuatorsBody`
+payload IPC, exec -> child  ``PAYLOAD_JOB``    :class:`JobBody`
+payload IPC, exec -> child  ``PAYLOAD_CONFIG`` :class:`ConfigBody`
+payload IPC, exec -> child  ``PAYLOAD_PING``   :class:`PingBody`
+payload IPC, child -> exec  ``PAYLOAD_HEARTBEAT`` :class:`HeartbeatBody`
+payload IPC, child -> exec  ``PAYLOAD_RESULT`` :class:`ResultBody`
+space link, ground -> flt   ``COMMAND``        :class:`CommandBody`
+space link, both ways       ``HELLO``          :class:`HelloBody`
+space link, flight -> gnd   ``TELEMETRY``      :class:`TelemetryBody`
+space link, flight -> gnd   ``EVENT``          :class:`EventBody`
+space link, flight -> gnd   ``VERIFICATION``   :class:`VerificationBody`
+space link, flight -> gnd   ``RESULT``         :class:`ProductBody`
+any                         ``STOP``           :class:`StopBody`
+==========================  =================  ======================================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from flightsw.hal import Actuators, Sensors
+from flightsw.records import Record
+
+# --- plant bus ---------------------------------------------------------------------------
+
+
+@dataclass
+class TickBody(Record):
+    """Lockstep: the plant's time since the scenario began, and one sensor sample."""
+
+    REQUIRED = ("elapsed_s",)
+    elapsed_s: float = 0.0
+    dt_s: float = 1.0
+    sensors: Sensors = field(default_factory=Sensors)
+
+
+@dataclass
+class SensorsBody(Record):
+    sensors: Sensors = field(default_factory=Sensors)
+
+
+@dataclass
+class ActuatorsBody(Record):
+    actuators: Actuators = field(default_factory=Actuators)
+
+
+@dataclass
+class StopBody(Record):
+    reason: str = ""
+
+
+# --- payload IPC -------------------------------------------------------------------------
+
+
+@dataclass
+class JobBody(Record):
+    REQUIRED = ("job_id", "n_tiles", "seed", "lat_deg", "lon_deg")
+    job_id: int = 0
+    n_tiles: int = 0
+    seed: int = 0
+    lat_deg: float = 0.0
+    lon_deg: float = 0.0
+
+
+@dataclass
+class ConfigBody(Record):
+    REQUIRED = ("throttle_frac", "pace")
+    throttle_frac: float = 1.0
+    pace: bool = False
+
+
+@dataclass
+class PingBody(Record):
+    REQUIRED = ("n",)
+    n: int = 0
+
+
+@dataclass
+class HeartbeatBody(Record):
+    n: int = 0  # the ping this answers (0: unsolicited, e.g. the ready heartbeat)
+    state: str = ""  # "ready", "idle", "busy"
+    jobs_done: int = 0
+    jobs_failed: int = 0
+    busy_frac: float = 0.0
+    queue_depth: int = 0
+    model: str = ""
+    provider: str = ""
+    rss_mb: float = 0.0
+    incarnation: int = 0
+
+
+@dataclass
+class ResultBody(Record):
+    REQUIRED = ("job_id",)
+    job_id: int = 0
+    ok: bool = False
+    error: str = ""
+    n_tiles: int = 0
+    n_cloudy: int = 0
+    n_clear: int = 0
+    selected: list[Any] = field(default_factory=list)
+    n_correct: int = 0
+    infer_ms: float = 0.0
+    model: str = ""
+
+
+# --- space link --------------------------------------------------------------------------
+
+
+@dataclass
+class CommandBody(Record):
+    REQUIRED = ("name",)
+    name: str = ""
+    args: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class HelloBody(Record):
+    dictionary_hash: str = ""
+    dictionary_version: str = ""
+    boot_mission_time_s: float = 0.0
+
+
+@dataclass
+class TelemetryBody(Record):
+    points: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class EventBody(Record):
+    name: str = ""
+    severity: str = ""
+    text: str = ""
+    args: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class VerificationBody(Record):
+    cmd_seq: int = 0
+    name: str = ""
+    stage: str = ""  # "accepted", "completed", "failed"
+    reason: str = ""
+
+
+@dataclass
+class ProductBody(Record):
+    """One data product: the job results gathered over one capture window."""
+
+    jobs: int = 0
+    failed: int = 0
+    tiles: int = 0
+    cloudy: int = 0
+    clear: int = 0
+    selected: int = 0
+    correct: int = 0
+    infer_ms_mean: float = 0.0
+    job_ids: list[int] = field(default_factory=list)

@@ -1,0 +1,438 @@
+"""The executive's topology: which components run in which rate group, in what order,
+and where their outputs go. No I/O: the shell (:mod:`flightsw.executive`) hands frames
+and samples in and carries frames and process actions out.
+
+::
+
+    fast (10 Hz)      uplink -> command dispatch -> component handlers
+                      housekeeping (every hk period) -> link recorder
+                      link budget refill (the shell then sends what is ready)
+    slow (1 Hz)       HAL sample -> modes -> power -> throttle -> payload supervision
+                      -> link contact (AOS/LOS, HELLO)
+    capture (profile) payload capture (lockstep) -> data product -> link recorder
+
+The whole state is one record, :class:`ExecState`, made of the components' states;
+fields marked ``PERSIST`` are what :meth:`Topology.snapshot` returns for saving across a
+reset. Every cycle and every entry point is guarded: an exception becomes the event
+``exec.cycle_fault`` and the counter ``exec.cycle_faults``; the executive keeps running.
+"""
+
+from __future__ import annotations
+
+import math
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from flightsw import commanding, hal, link, modes, payload_supervision, power, throttle
+from flightsw.catalog import build_dictionary
+from flightsw.clock import Clock
+from flightsw.component import PERSIST, Events, Handled, Tick, persisted
+from flightsw.config import FlightConfig
+from flightsw.errors import WireError
+from flightsw.events import EventLog, EventLogState, EventRecord
+from flightsw.hal import Actuators, Sensors
+from flightsw.messages import TelemetryBody
+from flightsw.payload_supervision import PayloadOut, PayloadState, SuperviseInputs
+from flightsw.rategroups import RateGroup, RateGroups
+from flightsw.records import Record
+from flightsw.wire import Envelope, Kind, try_decode
+
+FAST_PERIOD_S = 0.1
+SLOW_PERIOD_S = 1.0
+
+
+@dataclass
+class Housekeeping:
+    period_s: float = field(default=1.0, metadata=PERSIST)
+    due_s: float = 0.0  # monotonic
+
+
+@dataclass
+class ExecCounters:
+    cycle_faults: int = field(default=0, metadata=PERSIST)
+    sensor_rejects: int = 0
+    plant_frames_rejected: int = 0
+    boot_monotonic_s: float = 0.0
+    last_fault: str = ""
+
+
+@dataclass
+class ExecState:
+    """The executive's whole state: one field per component."""
+
+    mode: modes.ModeState
+    throttle: throttle.ThrottleState
+    power: power.PowerState
+    payload: PayloadState
+    link: link.LinkState
+    commands: commanding.CommandCounters
+    events: EventLogState
+    housekeeping: Housekeeping
+    counters: ExecCounters
+    have_sensors: bool = False  # autonomy waits for the first sample after boot
+
+
+class Topology:
+    """Components wired to rate groups. Drive it with :meth:`run_until` (lockstep) or
+    :meth:`run_due` (free running); feed it with the ``take_*``/``on_*`` methods."""
+
+    def __init__(self, cfg: FlightConfig, clock: Clock, *, lockstep: bool,
+                 profile: str = "default") -> None:
+        self.cfg = cfg
+        self.clock = clock
+        self.lockstep = lockstep
+        self.profile = profile
+        self.dictionary = build_dictionary(cfg)
+        self.state = ExecState(
+            mode=modes.boot(cfg, clock.mission_time_s()),
+            throttle=throttle.ThrottleState(),
+            power=power.PowerState(),
+            payload=payload_supervision.initial(cfg),
+            link=link.initial(cfg.recorder_capacity, self.dictionary.hash,
+                              self.dictionary.version),
+            commands=commanding.CommandCounters(),
+            events=EventLogState(),
+            housekeeping=Housekeeping(period_s=cfg.hk_period_s),
+            counters=ExecCounters(boot_monotonic_s=clock.monotonic_s()),
+        )
+        self.events = EventLog(self.dictionary, self._downlink_event, self.state.events)
+        self.routes = self._routes()
+        missing = commanding.missing_handlers(self.dictionary, self.routes)
+        if missing:
+            raise RuntimeError(f"declared commands without handlers: {missing}")
+        self.groups = RateGroups(on_slip=self._on_slip)
+        self.groups.add("fast", FAST_PERIOD_S, lambda now: self._guard("fast", self._fast))
+        self.groups.add("slow", SLOW_PERIOD_S, lambda now: self._guard("slow", self._slow))
+        self.groups.add("capture", cfg.capture_period_s,
+                        lambda now: self._guard("capture", self._capture))
+        self.before_cycle: Callable[[str], None] | None = None
+        self.after_cycle: Callable[[str], None] | None = None
+        self._uplink: list[bytes] = []
+        self.payload_out = PayloadOut()
+        self.position = (0.0, 0.0)
+
+    # --- wiring ---------------------------------------------------------------------------
+    def _routes(self) -> dict[str, commanding.Route]:
+        def noop(st: Any, args: dict[str, Any], t: Tick) -> Handled[Any]:
+            return Handled(st)
+
+        def hk_period(st: Housekeeping, args: dict[str, Any], t: Tick) -> Handled[Housekeeping]:
+            st.period_s = float(args["period_s"])
+            st.due_s = min(st.due_s, t.monotonic_s + st.period_s)
+            return Handled(st, f"housekeeping every {st.period_s:g} s")
+
+        def unthrottle(st: EventLogState, args: dict[str, Any],
+                       t: Tick) -> Handled[EventLogState]:
+            self.events.reset_throttle()
+            return Handled(st, "event throttles reset")
+
+        routes = {
+            "exec.noop": commanding.Route("counters", noop),
+            "exec.hk_period_set": commanding.Route("housekeeping", hk_period),
+            "exec.events_unthrottle": commanding.Route("events", unthrottle),
+            "mode.set": commanding.Route("mode", modes.make_set_handler(self.cfg,
+                                                                        self._mode_inputs)),
+        }
+        for name, handler in payload_supervision.COMPONENT.handlers.items():
+            routes[name] = commanding.Route("payload", handler)
+        return routes
+
+    def tick(self) -> Tick:
+        return Tick(self.clock.mission_time_s(), self.clock.monotonic_s())
+
+    # --- events and records ------------------------------------------------------------------
+    def emit(self, name: str, args: dict[str, Any]) -> None:
+        self.events.emit(name, args, self.clock.mission_time_s())
+
+    def emit_all(self, events: Events) -> None:
+        for name, args in events:
+            self.emit(name, args)
+
+    def _downlink_event(self, rec: EventRecord) -> None:
+        for name, args in link.record(self.state.link, Kind.EVENT, rec.to_body(), rec.time_s):
+            if name != rec.name:  # an event that cannot be encoded is not re-raised forever
+                self.events.emit(name, args, rec.time_s)
+
+    def downlink(self, kind: Kind, body: Record | dict[str, Any]) -> None:
+        data = body.to_body() if isinstance(body, Record) else body
+        self.emit_all(link.record(self.state.link, kind, data, self.clock.mission_time_s()))
+
+    def _on_slip(self, group: RateGroup, late_s: float, now_s: float) -> None:
+        self.emit("exec.cycle_slip", {"group": group.name, "late_s": round(late_s, 3)})
+
+    def _guard(self, where: str, fn: Callable[[], None]) -> None:
+        if self.before_cycle is not None:
+            self.before_cycle(where)
+        try:
+            fn()
+        except Exception as exc:
+            self.fault(where, exc)
+        if self.after_cycle is not None:
+            self.after_cycle(where)
+
+    def fault(self, where: str, exc: BaseException) -> None:
+        """Faults are telemetry: count it, say it, keep running."""
+        c = self.state.counters
+        c.cycle_faults += 1
+        frame = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
+        at = f" at {frame[0].name}:{frame[0].lineno}" if frame else ""
+        c.last_fault = f"{type(exc).__name__}: {exc}"[:200] + at
+        try:
+            self.emit("exec.cycle_fault", {"where": where, "error": c.last_fault})
+        except Exception:  # the fault path itself must never raise
+            pass
+
+    # --- inputs -------------------------------------------------------------------------------
+    def take_sample(self, sample: Sensors) -> None:
+        """A sensor sample from the HAL; impossible readings become "missing"."""
+        try:
+            clean, rejected = hal.screen(sample)
+            if rejected:
+                self.state.counters.sensor_rejects += len(rejected)
+                self.emit("exec.sensor_rejected",
+                          {"fields": hal.describe_rejected(sample, rejected)})
+            self.state.power.sensors = clean
+            self.state.have_sensors = True
+            lat, lon = clean.lat_deg, clean.lon_deg
+            self.position = (0.0 if math.isnan(lat) else lat, 0.0 if math.isnan(lon) else lon)
+        except Exception as exc:
+            self.fault("sensor sample", exc)
+
+    def reject_plant_frame(self, reason: str) -> None:
+        self.state.counters.plant_frames_rejected += 1
+        self.emit("exec.frame_rejected", {"stream": "plant", "reason": reason})
+
+    def on_uplink(self, frames: list[bytes]) -> None:
+        """Uplinked frames wait for the next fast cycle (commands run in cycle order)."""
+        self._uplink.extend(frames)
+
+    def on_payload(self, frames: list[bytes]) -> None:
+        st = self.state
+        for frame in frames:
+            try:
+                env = try_decode(frame)
+                if not isinstance(env, Envelope):
+                    st.payload.frames_rejected += 1
+                    self.emit("exec.frame_rejected", {"stream": "payload", "reason": str(env)})
+                    continue
+                st.payload.unresponsive = False
+                st.payload, out, events = payload_supervision.receive(
+                    st.payload, env, self._supervise_inputs(), self.tick(), self.cfg)
+                self._payload_out(out)
+                self.emit_all(events)
+            except Exception as exc:
+                self.fault("payload message", exc)
+
+    def payload_exited(self, code: int) -> None:
+        self.state.payload.exited = code
+
+    def payload_spawn_failed(self, reason: str) -> None:
+        self.state.payload.exited = -1
+        self.emit("payload.died", {"incarnation": self.state.payload.sup.incarnation,
+                                   "cause": f"spawn failed: {reason}", "restart_in_s": 0})
+
+    def payload_unresponsive(self, grace_s: float) -> None:
+        self.state.payload.unresponsive = True
+        self.emit("payload.unresponsive", {"grace_s": grace_s})
+
+    def take_payload_out(self) -> PayloadOut:
+        out, self.payload_out = self.payload_out, PayloadOut()
+        return out
+
+    def _payload_out(self, out: PayloadOut) -> None:
+        self.payload_out.messages += out.messages
+        self.payload_out.actions += out.actions
+
+    # --- what the lockstep shell must wait for -------------------------------------------------
+    def payload_answer_due(self, group: str) -> bool:
+        """Lockstep: the next ``group`` cycle needs an answer from the payload first, so
+        runs stay deterministic (results land in the same window every time)."""
+        p = self.state.payload
+        if not p.sup.running or p.unresponsive:
+            return False
+        if not p.sup.ready:
+            return group == "slow"
+        if group == "capture":
+            return payload_supervision.results_due(p)
+        if group == "slow":
+            return payload_supervision.heartbeat_overdue(p)
+        return False
+
+    # --- cycles ----------------------------------------------------------------------------------
+    def _fast(self) -> None:
+        st = self.state
+        t = self.tick()
+        frames, self._uplink = self._uplink, []
+        commands, events = link.receive(st.link, frames, t)
+        self.emit_all(events)
+        record = self._states()
+        for env, body in commands:
+            reports, events = commanding.dispatch(st.commands, self.dictionary, self.routes,
+                                                  record, env, body, t)
+            self._set_states(record)
+            self.emit_all(events)
+            for report in reports:
+                self.downlink(Kind.VERIFICATION, report)
+        hk = st.housekeeping
+        if t.monotonic_s + 1e-9 >= hk.due_s:
+            hk.due_s = round(hk.due_s + hk.period_s, 9)
+            if hk.due_s <= t.monotonic_s:  # after a stall: no burst of stale packets
+                hk.due_s = t.monotonic_s + hk.period_s
+            self.downlink(Kind.TELEMETRY, TelemetryBody(self.housekeeping()))
+        link.new_cycle(st.link, link.FRAMES_PER_SECOND // 10)
+
+    def _slow(self) -> None:
+        st = self.state
+        t = self.tick()
+        sensors = st.power.sensors
+        if st.have_sensors:
+            # before the first sample every reading is NaN: acting on that would send a
+            # healthy spacecraft to SAFE at every boot
+            st.mode, _spec, events = modes.step(st.mode, self._mode_inputs(), t, self.cfg)
+            self.emit_all(events)
+            st.power, _, events = power.step(st.power, sensors, t, self.cfg)
+            self.emit_all(events)
+        spec = modes.MODES[st.mode.mode]
+        cap = min(spec.throttle_cap_frac, st.payload.operator_cap_frac)
+        if st.have_sensors:
+            st.throttle, events = throttle.step(st.throttle, sensors.payload_temp_c, cap,
+                                                SLOW_PERIOD_S, self.cfg)
+            self.emit_all(events)
+        st.payload, out, events = payload_supervision.supervise(
+            st.payload, self._supervise_inputs(), t, self.cfg)
+        self._payload_out(out)
+        self.emit_all(events)
+        self.emit_all(link.set_contact(st.link, sensors.in_contact, sensors.contact_station, t))
+
+    def _capture(self) -> None:
+        st = self.state
+        if self.lockstep:
+            if payload_supervision.results_due(st.payload) and not st.payload.unresponsive:
+                self.emit_all(payload_supervision.expire_in_flight(
+                    st.payload, "no result before the next capture"))
+            st.payload, out, events = payload_supervision.capture(
+                st.payload, self._supervise_inputs(), self.tick(), self.cfg)
+            self._payload_out(out)
+            self.emit_all(events)
+        self.downlink_product()
+
+    def downlink_product(self) -> None:
+        self.state.payload, product = payload_supervision.take_product(self.state.payload)
+        if product is not None:
+            self.downlink(Kind.RESULT, product)
+
+    def _supervise_inputs(self) -> SuperviseInputs:
+        st = self.state
+        spec = modes.MODES[st.mode.mode]
+        level = st.throttle.level_frac if spec.payload_on and st.have_sensors else 0.0
+        return SuperviseInputs(powered=spec.payload_on, throttle_frac=level,
+                               lockstep=self.lockstep, lat_deg=self.position[0],
+                               lon_deg=self.position[1])
+
+    def _mode_inputs(self) -> modes.ModeInputs:
+        s = self.state.power.sensors
+        return modes.ModeInputs(s.battery_soc_frac, s.payload_temp_c,
+                                payload_healthy=self.state.payload.sup.enabled)
+
+    def _states(self) -> dict[str, Any]:
+        return {f.name: getattr(self.state, f.name) for f in fields(self.state)}
+
+    def _set_states(self, record: dict[str, Any]) -> None:
+        for name, value in record.items():
+            setattr(self.state, name, value)
+
+    # --- driving -----------------------------------------------------------------------------
+    def run_until(self, monotonic_s: float, set_time: Callable[[float], None]) -> None:
+        """Lockstep: every cycle due up to ``monotonic_s``, in time order."""
+        self.groups.run_until(monotonic_s, set_time)
+
+    def run_due(self, monotonic_s: float) -> None:
+        """Free running: what is due now; slips counted, never replayed."""
+        self.groups.run_due(monotonic_s)
+
+    def start_at(self, monotonic_s: float) -> None:
+        for g in self.groups.groups:
+            g.next_s = monotonic_s
+        self.state.counters.boot_monotonic_s = monotonic_s
+        self.state.housekeeping.due_s = monotonic_s
+
+    # --- outputs -----------------------------------------------------------------------------
+    def actuators(self) -> Actuators:
+        st = self.state
+        spec = modes.MODES[st.mode.mode]
+        p = st.payload
+        return Actuators(
+            payload_on=spec.payload_on and p.sup.enabled,
+            payload_activity_frac=p.activity_frac if spec.payload_on else 0.0,
+            heaters_on={},
+            radio_tx_on=True,
+            report_mode=st.mode.mode,
+            report_throttle_frac=st.throttle.level_frac if spec.payload_on else 0.0,
+            report_jobs_done=p.jobs_done,
+            report_tiles_done=p.tiles_done,
+            report_payload_restarts=p.sup.restarts,
+        )
+
+    def housekeeping(self) -> dict[str, Any]:
+        st = self.state
+        t = self.tick()
+        s = st.power.sensors
+        points: dict[str, Any] = {
+            "exec.uptime_s": round(t.monotonic_s - st.counters.boot_monotonic_s, 1),
+            "exec.frames_rejected": self.frames_rejected,
+            "exec.cycle_slips": self.groups.slips,
+            "exec.cycle_faults": st.counters.cycle_faults,
+            "exec.sensor_rejects": st.counters.sensor_rejects,
+            "exec.events_suppressed": st.events.suppressed,
+            "exec.events_throttled": st.events.throttled_now,
+        }
+        points.update(commanding.telemetry(st.commands))
+        points.update(modes.telemetry(st.mode))
+        points.update(throttle.telemetry(st.throttle))
+        points.update(power.component_telemetry(st.power))
+        points.update(payload_supervision.telemetry(st.payload))
+        points.update(link.telemetry(st.link))
+        nxt = s.next_contact_in_s
+        points["link.next_aos_in_s"] = None if not math.isfinite(nxt) else round(nxt)
+        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+                for k, v in points.items()}
+
+    @property
+    def frames_rejected(self) -> int:
+        """Undecodable or unexpected frames on every stream (link, payload, plant)."""
+        st = self.state
+        return (st.link.frames_rejected + st.payload.frames_rejected
+                + st.counters.plant_frames_rejected)
+
+    def snapshot(self) -> dict[str, dict[str, Any]]:
+        """What must survive a reset: each component's ``PERSIST`` fields, by component."""
+        return {f.name: persisted(getattr(self.state, f.name)) for f in fields(self.state)}
+
+    def stats(self) -> dict[str, Any]:
+        st = self.state
+        return {
+            "mode": st.mode.mode,
+            "mode_changes": st.mode.changes,
+            "jobs_done": st.payload.jobs_done,
+            "jobs_failed": st.payload.jobs_failed,
+            "jobs_requeued": st.payload.jobs_requeued,
+            "tiles_done": st.payload.tiles_done,
+            "payload_restarts": st.payload.sup.restarts,
+            "records_made": st.link.recorder.stored_total,
+            "frames_sent": st.link.frames_sent,
+            "recorder_left": len(st.link.recorder),
+            "recorder_evicted": st.link.recorder.evicted_total,
+            "cmds_accepted": st.commands.accepted,
+            "cmds_rejected": st.commands.rejected,
+            "frames_rejected": self.frames_rejected,
+            "events_emitted": st.events.emitted,
+            "events_suppressed": st.events.suppressed,
+            "cycle_slips": self.groups.slips,
+            "cycle_faults": st.counters.cycle_faults,
+            "fast_cycles": self.groups.groups[0].runs,
+        }
+
+
+__all__ = ["ExecState", "Topology", "WireError"]

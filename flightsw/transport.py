@@ -1,0 +1,186 @@
+"""The transport seam: how frames move between the executive and the world.
+
+Every stream the executive has (plant bus, space link, payload IPC) is a
+:class:`Transport`: frames (whole encoded envelopes) go out with :meth:`send`, frames
+that have arrived come in with :meth:`receive`, and :attr:`connected` says whether the
+far end is there. Nothing above this seam knows whether bytes travel over ZeroMQ, an
+in-process queue (tests, the harness) or, later, a UART with COBS framing.
+
+httpx's MockTransport is the model: the in-memory pair below is the whole test seam.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import zmq
+
+MAX_FRAMES_PER_RECEIVE = 1024
+"""At most this many frames per :meth:`Transport.receive`, so a flood on one stream
+cannot starve the rest of the cycle; the rest wait for the next call."""
+
+
+class Transport(Protocol):
+    """A bidirectional frame pipe. Never raises for I/O trouble: it reports it."""
+
+    @property
+    def connected(self) -> bool:
+        """The far end was reachable the last time we tried."""
+        ...
+
+    def send(self, frame: bytes) -> bool:
+        """Queue one frame; ``False`` if it was not accepted (no peer, queue full)."""
+        ...
+
+    def receive(self, max_frames: int = MAX_FRAMES_PER_RECEIVE) -> list[bytes]:
+        """Frames that have arrived, oldest first, without blocking."""
+        ...
+
+    def wait(self, timeout_s: float) -> bool:
+        """Block up to ``timeout_s`` for a frame to arrive; ``True`` if one is ready."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class MemoryTransport:
+    """One end of an in-process pipe; make both ends with :func:`memory_pair`.
+
+    ``wait`` never blocks: in a single-threaded test nothing can arrive while we wait,
+    so blocking would only slow the test down.
+    """
+
+    def __init__(self, capacity: int = 100_000) -> None:
+        self.inbox: deque[bytes] = deque()
+        self.peer: MemoryTransport | None = None
+        self.capacity = capacity
+        self.sent: list[bytes] = []  # every frame accepted by send(), for assertions
+        self.refused = 0
+        self.closed = False
+        self.keep_sent = True
+
+    @property
+    def connected(self) -> bool:
+        return self.peer is not None and not self.peer.closed and not self.closed
+
+    def send(self, frame: bytes) -> bool:
+        peer = self.peer
+        if peer is None or peer.closed or self.closed or len(peer.inbox) >= peer.capacity:
+            self.refused += 1
+            return False
+        peer.inbox.append(bytes(frame))
+        if self.keep_sent:
+            self.sent.append(bytes(frame))
+        return True
+
+    def receive(self, max_frames: int = MAX_FRAMES_PER_RECEIVE) -> list[bytes]:
+        out: list[bytes] = []
+        while self.inbox and len(out) < max_frames:
+            out.append(self.inbox.popleft())
+        return out
+
+    def wait(self, timeout_s: float) -> bool:
+        return bool(self.inbox)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def memory_pair(capacity: int = 100_000) -> tuple[MemoryTransport, MemoryTransport]:
+    """Two connected in-memory ends: what one sends, the other receives."""
+    a, b = MemoryTransport(capacity), MemoryTransport(capacity)
+    a.peer, b.peer = b, a
+    return a, b
+
+
+class ZmqTransport:
+    """A ZeroMQ PAIR socket as a transport (TCP on loopback in the sim stack).
+
+    Sends never block: a PAIR with no peer, or a full high-water mark, refuses the frame
+    (``zmq.Again``) and the caller keeps it. Socket errors are counted, never raised.
+    """
+
+    def __init__(self, sock: zmq.Socket[Any]) -> None:
+        self.sock = sock
+        self._connected = True
+        self.errors = 0
+        self.last_error = ""
+
+    @classmethod
+    def pair(cls, endpoint: str, *, bind: bool, ctx: zmq.Context[Any] | None = None,
+             sndhwm: int = 10_000) -> ZmqTransport:
+        sock = (ctx or zmq.Context.instance()).socket(zmq.PAIR)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.setsockopt(zmq.SNDHWM, sndhwm)
+        if bind:
+            sock.bind(endpoint)
+        else:
+            sock.connect(endpoint)
+        return cls(sock)
+
+    @property
+    def connected(self) -> bool:
+        return self._connected
+
+    def send(self, frame: bytes) -> bool:
+        try:
+            self.sock.send(frame, zmq.NOBLOCK)
+        except zmq.Again:
+            self._connected = False
+            return False
+        except zmq.ZMQError as exc:
+            self._error(exc)
+            return False
+        self._connected = True
+        return True
+
+    def receive(self, max_frames: int = MAX_FRAMES_PER_RECEIVE) -> list[bytes]:
+        out: list[bytes] = []
+        try:
+            # zmq.EVENTS is far cheaper than a recv that raises zmq.Again, which matters
+            # in lockstep, where the 10 Hz group looks at every stream ten times per
+            # simulated second
+            while len(out) < max_frames and int(self.sock.getsockopt(zmq.EVENTS)) & zmq.POLLIN:
+                out.append(self.sock.recv(zmq.NOBLOCK))
+        except zmq.Again:
+            pass
+        except zmq.ZMQError as exc:
+            self._error(exc)
+        return out
+
+    def wait(self, timeout_s: float) -> bool:
+        try:
+            return bool(self.sock.poll(max(0, int(timeout_s * 1000)), zmq.POLLIN))
+        except zmq.ZMQError as exc:
+            self._error(exc)
+            return False
+
+    def close(self) -> None:
+        self.sock.close(linger=0)
+
+    def _error(self, exc: zmq.ZMQError) -> None:
+        self.errors += 1
+        self.last_error = str(exc)
+
+
+def wait_any(transports: Sequence[Transport | None], timeout_s: float) -> bool:
+    """Block up to ``timeout_s`` until any of ``transports`` has a frame ready.
+
+    ZeroMQ transports are polled together; an in-memory one that already holds a frame
+    answers at once."""
+    live = [t for t in transports if t is not None]
+    for t in live:
+        if isinstance(t, MemoryTransport) and t.inbox:
+            return True
+    socks = [t.sock for t in live if isinstance(t, ZmqTransport)]
+    if not socks:
+        return False
+    poller = zmq.Poller()
+    for s in socks:
+        poller.register(s, zmq.POLLIN)
+    try:
+        return bool(poller.poll(max(0, int(timeout_s * 1000))))
+    except zmq.ZMQError:
+        return False
