@@ -73,6 +73,8 @@ class Executive:
         self._payload_seq = Sequencer("flight")
         self._stopping = ""
         self._first_tick = True
+        self.payload_grace_s = (PAYLOAD_ANSWER_GRACE_S, PAYLOAD_READY_GRACE_S)
+        """Wall-clock bounds on lockstep waits (an answer, a child's start-up)."""
 
     @classmethod
     def over_zmq(cls, cfg: FlightConfig, opts: ExecutiveOptions) -> Executive:
@@ -158,7 +160,7 @@ class Executive:
         if not self.core.payload_answer_due(group):
             return
         ready = self.core.state.payload.sup.ready
-        grace = PAYLOAD_ANSWER_GRACE_S if ready else PAYLOAD_READY_GRACE_S
+        grace = self.payload_grace_s[0] if ready else self.payload_grace_s[1]
         deadline = self._wall.monotonic_s() + grace
         while self.core.payload_answer_due(group) and not self.stopping:
             if self.payload.exit_status() is not None:
@@ -170,11 +172,14 @@ class Executive:
             self._pump_payload(min(remaining, STOP_POLL_S))
 
     # --- main loops ----------------------------------------------------------------------------
-    def run(self) -> int:
+    def announce_boot(self) -> None:
         core = self.core
         core.emit("exec.boot", {"profile": self.profile, "mode": core.state.mode.mode,
                                 "clock": "sim (lockstep)" if self.lockstep else "real",
                                 "dictionary_hash": core.dictionary.hash})
+
+    def run(self) -> int:
+        self.announce_boot()
         try:
             if self.lockstep:
                 self.run_lockstep()
@@ -228,27 +233,31 @@ class Executive:
             self.core.run_until(tick.elapsed_s, clock.advance_to)
         self._send_actuators()
 
-    def run_free(self, max_turns: int | None = None) -> None:
+    def run_free(self) -> None:
+        self.core.start_at(self.clock.monotonic_s())
+        while not self.stopping:
+            self.turn_free(wait=True)
+
+    def turn_free(self, *, wait: bool) -> None:
+        """One turn of the free-running loop: run what is due, then wait (at most until
+        the next deadline, and never long) for the plant or the payload."""
         clock = self.clock
-        self.core.start_at(clock.monotonic_s())
-        turns = 0
-        while not self.stopping and (max_turns is None or turns < max_turns):
-            turns += 1
-            slow_runs = self.core.groups.groups[1].runs
-            self.core.run_due(clock.monotonic_s())
-            if self.core.groups.groups[1].runs != slow_runs:
-                self._send_actuators()
+        slow_runs = self.core.groups.groups[1].runs
+        self.core.run_due(clock.monotonic_s())
+        if self.core.groups.groups[1].runs != slow_runs:
+            self._send_actuators()
+        if wait:
             wait_s = max(0.0, self.core.groups.next_deadline_s() - clock.monotonic_s())
             # payload results are handled as they arrive, so the payload is never starved
             # of work between 10 Hz cycles; everything else waits for its rate group
             wait_any([self.plant, self.payload.transport], min(wait_s, 0.1))
-            self._poll_plant_free()
-            transport = self.payload.transport
-            if transport is not None:
-                frames = transport.receive()
-                if frames:
-                    self.core.on_payload(frames)
-                    self._carry_out_payload()
+        self._poll_plant_free()
+        transport = self.payload.transport
+        if transport is not None:
+            frames = transport.receive()
+            if frames:
+                self.core.on_payload(frames)
+                self._carry_out_payload()
 
     def _poll_plant_free(self) -> None:
         for frame in self.plant.receive():

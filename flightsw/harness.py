@@ -1,0 +1,308 @@
+"""The in-process harness: the whole executive, a fake plant and a fake payload, wired
+with in-memory transports and driven tick by tick (F Prime's component tester, httpx's
+MockTransport).
+
+::
+
+    h = Harness()                       # lockstep, sim clock, payload answers at once
+    h.run(10)                           # ten plant ticks (ten simulated seconds)
+    seq = h.command("mode.set", mode="SAFE")
+    h.run(1)
+    assert h.verification(seq)[-1].stage == "completed"
+    assert h.latest("mode.current") == "SAFE"
+
+Everything the executive sends down is decoded into :attr:`Harness.downlink`; the fake
+payload (:class:`FakePayload`) can crash, hang or fail jobs on demand. No sockets,
+processes or wall-clock waits: a test of a whole minute of flight runs in milliseconds.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from flightsw.clock import SimClock
+from flightsw.config import FlightConfig
+from flightsw.executive import Executive
+from flightsw.hal import Actuators, Sensors
+from flightsw.messages import (
+    ActuatorsBody,
+    ConfigBody,
+    EventBody,
+    HeartbeatBody,
+    JobBody,
+    PingBody,
+    ResultBody,
+    VerificationBody,
+)
+from flightsw.transport import MemoryTransport, Transport, memory_pair
+from flightsw.wire import Envelope, Kind, Sequencer, decode, try_decode
+
+EPOCH_S = 1_790_000_000.0  # 2026-09-21
+
+
+def nominal_sensors(**overrides: Any) -> Sensors:
+    """A healthy spacecraft in sunlight, in contact with a station."""
+    base = Sensors(battery_soc_frac=0.9, battery_voltage_v=15.8, battery_current_a=1.0,
+                   battery_temp_c=20.0, array_power_w=60.0, load_power_w=20.0,
+                   payload_temp_c=40.0, avionics_temp_c=25.0, radiator_temp_c=0.0,
+                   sun_fraction=1.0, in_contact=True, contact_station="Weilheim",
+                   next_contact_in_s=0.0, next_eclipse_in_s=1200.0, lat_deg=48.0,
+                   lon_deg=11.0)
+    return replace(base, **overrides)
+
+
+class _ReactiveEnd(MemoryTransport):
+    """The executive's end of the payload pipe: the fake payload answers as soon as a
+    frame is sent, as a fast child would between two executive cycles."""
+
+    def __init__(self, respond: Callable[[], None]) -> None:
+        super().__init__()
+        self._respond = respond
+
+    def send(self, frame: bytes) -> bool:
+        ok = super().send(frame)
+        self._respond()
+        return ok
+
+
+@dataclass
+class FakePayload:
+    """One incarnation of a payload child, speaking the payload IPC."""
+
+    incarnation: int
+    end: MemoryTransport
+    model: str = "fake-model"
+    hung: bool = False  # answers nothing (SIGSTOP)
+    fail_jobs: bool = False  # answers every job with ok=False
+    swallow_jobs: bool = False  # answers pings, never jobs (a stuck inference)
+    jobs_seen: list[JobBody] = field(default_factory=list)
+    config: ConfigBody = field(default_factory=ConfigBody)
+    stopped: bool = False
+    _seq: Sequencer = field(default_factory=lambda: Sequencer("payload"))
+
+    def start(self) -> None:
+        self._send(Kind.PAYLOAD_HEARTBEAT, HeartbeatBody(0, "ready", model=self.model,
+                                                         provider="CPUExecutionProvider",
+                                                         incarnation=self.incarnation))
+
+    def pump(self) -> None:
+        if self.hung:
+            return
+        for frame in self.end.receive():
+            env = decode(frame)
+            if env.kind is Kind.PAYLOAD_PING:
+                n = PingBody.from_body(env.body).n
+                self._send(Kind.PAYLOAD_HEARTBEAT,
+                           HeartbeatBody(n, "idle", jobs_done=len(self.jobs_seen),
+                                         busy_frac=self.config.throttle_frac,
+                                         model=self.model, rss_mb=50.0,
+                                         incarnation=self.incarnation))
+            elif env.kind is Kind.PAYLOAD_CONFIG:
+                self.config = ConfigBody.from_body(env.body)
+            elif env.kind is Kind.PAYLOAD_JOB:
+                job = JobBody.from_body(env.body)
+                self.jobs_seen.append(job)
+                if self.swallow_jobs:
+                    continue
+                if self.fail_jobs:
+                    body = ResultBody(job.job_id, ok=False, error="model error (injected)")
+                else:
+                    half = job.n_tiles // 2
+                    body = ResultBody(job.job_id, ok=True, n_tiles=job.n_tiles,
+                                      n_cloudy=half, n_clear=job.n_tiles - half,
+                                      selected=list(range(job.n_tiles - half)),
+                                      n_correct=job.n_tiles, infer_ms=1.5, model=self.model)
+                self._send(Kind.PAYLOAD_RESULT, body)
+            elif env.kind is Kind.STOP:
+                self.stopped = True
+
+    def _send(self, kind: Kind, body: Any) -> None:
+        self.end.send(self._seq.pack(kind, EPOCH_S, body.to_body()))
+
+
+class FakePayloadHost:
+    """Plays :class:`~flightsw.payload_host.PayloadHost` with :class:`FakePayload`s."""
+
+    def __init__(self) -> None:
+        self.current: FakePayload | None = None
+        self.incarnations: list[FakePayload] = []
+        self._transport: MemoryTransport | None = None
+        self._exit: int | None = None
+        self.kills = 0
+        self.spawn_error: str | None = None
+        self.hang_next = False
+        self.next_options: dict[str, Any] = {}  # FakePayload flags for the next spawn
+
+    @property
+    def transport(self) -> Transport | None:
+        return self._transport
+
+    def spawn(self, incarnation: int) -> str | None:
+        if self.spawn_error is not None:
+            return self.spawn_error
+        child_end = MemoryTransport()
+        payload = FakePayload(incarnation, child_end, hung=self.hang_next,
+                              **self.next_options)
+        self.hang_next = False
+        self.next_options = {}
+        exec_end = _ReactiveEnd(payload.pump)
+        exec_end.peer, child_end.peer = child_end, exec_end
+        self._transport = exec_end
+        self._exit = None
+        self.current = payload
+        self.incarnations.append(payload)
+        payload.start()
+        return None
+
+    def exit_status(self) -> int | None:
+        return self._exit
+
+    def kill(self) -> None:
+        if self.current is not None:
+            self.kills += 1
+        self.current = None
+        if self._transport is not None:
+            self._transport.close()
+        self._transport = None
+
+    def stop(self, frame: bytes) -> None:
+        if self._transport is not None:
+            self._transport.send(frame)
+        self.kill()
+
+    # --- faults a test can inject ---------------------------------------------------------
+    def crash(self, code: int = -9) -> None:
+        """The child dies (by signal 9 unless told otherwise); its pipe goes dead."""
+        self._exit = code
+        if self._transport is not None:
+            self._transport.close()
+
+    def hang(self) -> None:
+        """The child stops answering (SIGSTOP) but does not exit."""
+        if self.current is not None:
+            self.current.hung = True
+
+
+class Harness:
+    """Drive the real executive shell and core without a single socket or process."""
+
+    def __init__(self, cfg: FlightConfig | None = None, *, sensors: Sensors | None = None,
+                 profile: str = "harness") -> None:
+        self.cfg = cfg or FlightConfig(capture_period_s=5.0, restart_backoff_s=2.0,
+                                       heartbeat_misses_allowed=2)
+        self.sensors = sensors or nominal_sensors()
+        plant_exec, self.plant = memory_pair()
+        link_exec, self.ground = memory_pair()
+        self.payload = FakePayloadHost()
+        self.clock = SimClock()
+        self.executive = Executive(self.cfg, clock=self.clock, plant=plant_exec,
+                                   link=link_exec, payload=self.payload, lockstep=True,
+                                   profile=profile)
+        self.executive.payload_grace_s = (0.0, 0.0)  # nothing arrives while we wait here
+        self.elapsed_s = 0.0
+        self.downlink: list[Envelope] = []
+        self.actuators: list[Actuators] = []
+        self._plant_seq = Sequencer("plant")
+        self._ground_seq = Sequencer("ground")
+        self.executive.announce_boot()
+
+    @property
+    def core(self) -> Any:
+        return self.executive.core
+
+    # --- driving ------------------------------------------------------------------------------
+    def run(self, seconds: int = 1, **sensor_overrides: Any) -> None:
+        """``seconds`` plant ticks of 1 s; keyword arguments change the sensor sample."""
+        if sensor_overrides:
+            self.sensors = replace(self.sensors, **sensor_overrides)
+        for _ in range(seconds):
+            self.tick_raw({"elapsed_s": self.elapsed_s, "dt_s": 1.0,
+                           "sensors": self.sensors.to_body()})
+            self.elapsed_s += 1.0
+
+    def tick_raw(self, body: dict[str, Any], kind: Kind = Kind.TICK) -> None:
+        """Send one plant frame with any body (a test may send garbage)."""
+        self.send_plant(self._plant_seq.pack(kind, EPOCH_S + self.elapsed_s, body))
+
+    def send_plant(self, frame: bytes) -> None:
+        self.plant.send(frame)
+        self.executive.run_lockstep()
+        self._collect()
+
+    def command(self, name: Any, **args: Any) -> int:
+        """Uplink one command; returns its sequence number (to find its verification)."""
+        seq = self._ground_seq.next_seq
+        self.ground.send(self._ground_seq.pack(Kind.COMMAND, EPOCH_S + self.elapsed_s,
+                                               {"name": name, "args": args}))
+        return seq
+
+    def uplink_raw(self, frame: bytes) -> None:
+        self.ground.send(frame)
+
+    def shutdown(self) -> None:
+        self.executive.shutdown()
+        self._collect()
+
+    def _collect(self) -> None:
+        for frame in self.ground.receive(max_frames=1_000_000):
+            self.downlink.append(decode(frame))
+        for frame in self.plant.receive():
+            env = try_decode(frame)
+            if isinstance(env, Envelope) and env.kind is Kind.ACTUATORS:
+                self.actuators.append(ActuatorsBody.from_body(env.body).actuators)
+
+    # --- looking ------------------------------------------------------------------------------
+    def events(self, name: str | None = None) -> list[EventBody]:
+        out = [EventBody.from_body(e.body) for e in self.downlink if e.kind is Kind.EVENT]
+        return [e for e in out if name is None or e.name == name]
+
+    def event_times(self, name: str) -> list[float]:
+        return [e.time_s for e in self.downlink
+                if e.kind is Kind.EVENT and e.body.get("name") == name]
+
+    def telemetry(self) -> list[dict[str, Any]]:
+        return [dict(e.body["points"]) for e in self.downlink if e.kind is Kind.TELEMETRY]
+
+    def latest(self, point: str) -> Any:
+        packets = self.telemetry()
+        assert packets, "no housekeeping was downlinked"
+        return packets[-1][point]
+
+    def verification(self, seq: int) -> list[VerificationBody]:
+        return [VerificationBody.from_body(e.body) for e in self.downlink
+                if e.kind is Kind.VERIFICATION and e.body.get("cmd_seq") == seq]
+
+    def products(self) -> list[dict[str, Any]]:
+        return [dict(e.body) for e in self.downlink if e.kind is Kind.RESULT]
+
+
+def finite(value: float) -> bool:
+    return isinstance(value, float) and math.isfinite(value)
+
+
+class FreeRunHarness(Harness):
+    """The free-running shell (real-time loop) on a sim clock advanced by the test:
+    samples arrive as SENSORS, jobs are kept in flight, the child paces itself."""
+
+    def __init__(self, cfg: FlightConfig | None = None, **kwargs: Any) -> None:
+        super().__init__(cfg, **kwargs)
+        self.executive.lockstep = False
+        self.executive.core.lockstep = False
+        self.clock.epoch_s = EPOCH_S
+        self.executive.core.start_at(self.clock.monotonic_s())
+
+    def run(self, seconds: int = 1, **sensor_overrides: Any) -> None:
+        if sensor_overrides:
+            self.sensors = replace(self.sensors, **sensor_overrides)
+        for _ in range(seconds * 10):
+            if round(self.clock.monotonic_s() * 10) % 10 == 0:
+                self.plant.send(self._plant_seq.pack(
+                    Kind.SENSORS, self.clock.mission_time_s(),
+                    {"sensors": self.sensors.to_body()}))
+            self.executive.turn_free(wait=False)
+            self._collect()
+            self.clock.advance_by(0.1)
+        self.elapsed_s = self.clock.monotonic_s()
