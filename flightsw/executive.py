@@ -89,7 +89,9 @@ class Executive:
 
     # --- stopping -----------------------------------------------------------------------------
     def request_stop(self, reason: str) -> None:
-        self._stopping = reason
+        """Stop at the next chance; the first reason given is the one reported."""
+        if not self._stopping:
+            self._stopping = reason
 
     @property
     def stopping(self) -> str:

@@ -364,3 +364,46 @@ def test_event_log_edges() -> None:
     log.reset_throttle("exec.frame_rejected")
     assert log.emit("exec.frame_rejected", {"stream": "s", "reason": "r"}, 2.0) is not None
     assert "5 more suppressed" in sent[-1].text
+
+
+def test_run_writes_stats_and_stops_when_its_parent_is_gone(tmp_path: object) -> None:
+    import os
+    import signal
+    from pathlib import Path
+
+    from flightsw.executive import install_signal_handlers
+
+    h = Harness()
+    h.executive.stats_out = Path(str(tmp_path)) / "stats.json"
+    h.run(3)
+    h.executive.parent_pid = os.getppid() + 1  # as if reparented after a parent's death
+    assert h.executive.stopping == "parent died"
+    assert h.executive.run() == 0  # announces, sees the stop, shuts down in order
+    assert h.executive.stats_out.exists()
+    assert h.executive.stats()["fast_cycles"] >= 20
+    previous = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        install_signal_handlers(h.executive)
+        handler = signal.getsignal(signal.SIGHUP)
+        assert callable(handler)
+        handler(signal.SIGHUP, None)
+        assert h.executive.stopping == "parent died"  # the first reason is kept
+    finally:
+        for s, old in previous.items():
+            signal.signal(s, old)
+
+
+def test_over_zmq_builds_the_sim_stack_executive(tmp_path: object) -> None:
+    from flightsw.executive import Executive, ExecutiveOptions
+    from flightsw.transport import ZmqTransport
+    from hil.stack import free_port
+
+    ex = Executive.over_zmq(FlightConfig(), ExecutiveOptions(
+        plant_endpoint=f"tcp://127.0.0.1:{free_port()}",
+        link_endpoint=f"tcp://127.0.0.1:{free_port()}", lockstep=True))
+    try:
+        assert isinstance(ex.plant, ZmqTransport) and isinstance(ex.link, ZmqTransport)
+        assert ex.payload.transport is None
+    finally:
+        ex.plant.close()
+        ex.link.close()
