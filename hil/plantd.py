@@ -28,6 +28,7 @@ import zmq
 from flightsw.clock import RealClock
 from flightsw.errors import WireError
 from flightsw.hal import Actuators, Sensors
+from flightsw.lifeline import die_with_parent
 from flightsw.stackinfo import atomic_write_text
 from flightsw.wire import Envelope, Kind, Sequencer, try_decode
 from hil.plant import Plant, load_profile
@@ -163,6 +164,7 @@ class PlantServer:
 
 
 def main(argv: list[str] | None = None) -> int:
+    die_with_parent()  # the launcher's pid comes in $AISAT_PARENT_PID; see flightsw.lifeline
     p = argparse.ArgumentParser(prog="python -m hil.plantd", description=__doc__)
     p.add_argument("--profile", default="cubesat-jetson")
     p.add_argument("--bus", required=True, help="plant bus endpoint to bind")

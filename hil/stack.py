@@ -29,6 +29,7 @@ from flightsw.catalog import build_dictionary
 from flightsw.clock import RealClock
 from flightsw.config import FlightConfig
 from flightsw.errors import FlightError
+from flightsw.lifeline import child_env
 from flightsw.stackinfo import StackInfo, atomic_write_text
 from flightsw.wire import Envelope, Kind, try_decode
 
@@ -143,8 +144,10 @@ class Stack:
     def _spawn(self, name: str, argv: list[str]) -> None:
         log_path = Path(self.info.run_dir) / f"{name}.log"
         with open(log_path, "ab") as log:
+            # own session: a Ctrl-C reaches only us; the lifeline env: a SIGKILLed us still
+            # takes them down (see flightsw.lifeline)
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                    start_new_session=True)
+                                    start_new_session=True, env=child_env())
         self.procs[name] = proc
         self.info.pids[name] = proc.pid
         self.info.write()
