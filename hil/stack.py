@@ -65,6 +65,9 @@ class Stack:
     info: StackInfo
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     clock: RealClock = field(default_factory=RealClock)
+    notes: list[str] = field(default_factory=list)
+    """What the start did that the operator should hear about (e.g. where the last
+    run's archive went); the CLI prints them."""
 
     # --- start ---------------------------------------------------------------------------
     @classmethod
@@ -72,6 +75,8 @@ class Stack:
         from hil.plant import Plant, load_profile
 
         profile = load_profile(opts.profile)  # fail fast, with the profile error, here
+        if opts.model:
+            check_model_path(opts.model)  # before anything is spawned or moved
         cfg = FlightConfig.from_mapping(profile.flight)
         run_dir = Path(opts.run_dir).resolve()
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -113,7 +118,7 @@ class Stack:
                          "--stats-out", str(run_dir / "exec_stats.json"),
                          "--log-level", opts.log_level]
             if opts.model:
-                exec_argv += ["--model", opts.model]
+                exec_argv += ["--model", str(Path(opts.model).expanduser().resolve())]
             (run_dir / "exec_stats.json").unlink(missing_ok=True)
             (run_dir / "plant_summary.json").unlink(missing_ok=True)
             stack._spawn("flightsw", exec_argv)
@@ -164,7 +169,7 @@ class Stack:
                       on_world: Callable[[Mapping[str, Any]], None] | None = None) -> None:
         """Wait for the plant to finish the scenario (and the executive to stop)."""
         deadline = None if timeout_s is None else self.clock.monotonic_s() + timeout_s
-        watcher = WorldWatcher(self.info.world) if on_world else None
+        watcher = WorldWatcher(self.info.world, conflate=True) if on_world else None
         try:
             while self.procs["plant"].poll() is None:
                 if watcher is not None and on_world is not None:
@@ -239,10 +244,14 @@ class StackError(Exception):
 class WorldWatcher:
     """Subscribes to the plant's WORLD publication (truth, for the status line)."""
 
-    def __init__(self, endpoint: str) -> None:
+    def __init__(self, endpoint: str, conflate: bool = False) -> None:
+        """``conflate``: keep only the newest message (an observer that samples the
+        world should not decode the hundreds per second a fast lockstep run publishes)."""
         self.ctx: zmq.Context[Any] = zmq.Context.instance()
         self.sock = self.ctx.socket(zmq.SUB)
         self.sock.setsockopt(zmq.LINGER, 0)
+        if conflate:
+            self.sock.setsockopt(zmq.CONFLATE, 1)
         self.sock.setsockopt(zmq.SUBSCRIBE, b"")
         self.sock.connect(endpoint)
         self.stopped = False
@@ -284,9 +293,13 @@ def ops_request(endpoint: str, request: Mapping[str, Any],
 
 
 # --- presentation ----------------------------------------------------------------------------
-def status_line(world: Mapping[str, Any], jobs_rate_per_s: float | None = None) -> str:
-    """One compact line: sim time, mode, battery, payload temperature, inferences, link."""
-    elapsed = float(world.get("elapsed_s", 0.0))
+STATUS_DROP_ORDER = ("utc", "light", "jobs", "payload", "link", "batt")
+"""Which parts of the status line go first when the terminal is too narrow."""
+
+
+def status_fields(world: Mapping[str, Any], jobs_rate_per_s: float | None = None
+                  ) -> dict[str, str]:
+    """The status line's parts, by name, in display order."""
     utc = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(float(world.get("time_utc_s", 0.0))))
     temps = world.get("temps_c") or {}
     payload_c = _num(temps.get("payload"))
@@ -303,10 +316,45 @@ def status_line(world: Mapping[str, Any], jobs_rate_per_s: float | None = None) 
         else:
             link = "LOS"
     rate = f" ({jobs_rate_per_s:.1f}/s)" if jobs_rate_per_s is not None else ""
-    return (f"T+{_hms(elapsed)} {utc}Z | {world.get('mode') or '?':<7} | {light:<8} | "
-            f"batt {soc:5.1f}% | payload {payload_c:5.1f}°C thr "
-            f"{_num(world.get('throttle_frac')) * 100:3.0f}% | "
-            f"jobs {int(world.get('jobs_done') or 0)}{rate} | {link}")
+    return {
+        "time": f"T+{_hms(float(world.get('elapsed_s', 0.0)))}",
+        "utc": f"{utc}Z",
+        "mode": f"{world.get('mode') or '?':<7}",
+        "light": f"{light:<8}",
+        "batt": f"batt {soc:5.1f}%",
+        "payload": f"payload {payload_c:5.1f}°C thr "
+                   f"{_num(world.get('throttle_frac')) * 100:3.0f}%",
+        "jobs": f"jobs {int(world.get('jobs_done') or 0)}{rate}",
+        "link": link,
+    }
+
+
+def status_line(world: Mapping[str, Any], jobs_rate_per_s: float | None = None,
+                width: int | None = None) -> str:
+    """One compact line: sim time, mode, battery, payload temperature, inferences, link.
+
+    With ``width``, parts are left out in :data:`STATUS_DROP_ORDER` until the line fits
+    in ``width - 1`` columns; if even the essentials do not, the line is cut with "…".
+    """
+    fields = status_fields(world, jobs_rate_per_s)
+    line = _join_status(fields)
+    if width is None:
+        return line
+    room = max(1, width - 1)
+    for name in STATUS_DROP_ORDER:
+        if len(line) <= room:
+            break
+        fields.pop(name, None)
+        line = _join_status(fields)
+    if len(line) > room:
+        line = line[: room - 1] + "…" if room > 1 else line[:room]
+    return line
+
+
+def _join_status(fields: Mapping[str, str]) -> str:
+    head = fields["time"] + (f" {fields['utc']}" if "utc" in fields else "")
+    rest = [v for k, v in fields.items() if k not in ("time", "utc")]
+    return " | ".join([head, *rest])
 
 
 def _num(value: Any) -> float:
@@ -396,6 +444,28 @@ def archived_records(archive: Path) -> int | None:
             conn.close()
     except sqlite3.Error:
         return None
+
+
+def check_model_path(path: str | Path) -> Path:
+    """The model the payload will load: an existing, readable file with its card beside
+    it. Checked by the launcher before it spawns anything, so a typo is one clear line
+    at start and not a payload crash loop minutes later."""
+    from payload.model import card_path_for
+
+    model = Path(path).expanduser()
+    if not model.exists():
+        raise StackError(f"model {str(path)!r} does not exist")
+    if not model.is_file():
+        raise StackError(f"model {str(path)!r} is not a file")
+    try:
+        with open(model, "rb") as fh:
+            fh.read(1)
+    except OSError as exc:
+        raise StackError(f"model {str(path)!r} cannot be read: {exc.strerror or exc}") from exc
+    card = card_path_for(model)
+    if not card.is_file():
+        raise StackError(f"model {str(path)!r} has no model card {card.name!r} beside it")
+    return model
 
 
 def _refuse_if_running(run_dir: Path) -> None:
