@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -83,19 +85,18 @@ class Stack:
         _refuse_if_running(run_dir)
         if opts.orbits is not None:
             opts.duration_s = opts.orbits * Plant(profile).orbit_period_s
+        notes = rotate_previous_run(run_dir)  # the last run's archive is kept, not deleted
         dictionary = build_dictionary(cfg)
         dict_path = run_dir / "dictionary.json"
         atomic_write_text(dict_path, json.dumps(dictionary.to_json(), indent=2))
         config_path = run_dir / "flight_config.json"
         atomic_write_text(config_path, json.dumps(cfg.to_dict(), indent=2))
-        archive = run_dir / "archive.sqlite"
-        for stale in (archive, run_dir / "archive.sqlite-wal", run_dir / "archive.sqlite-shm"):
-            stale.unlink(missing_ok=True)
+        archive = run_dir / ARCHIVE_FILE
         info = StackInfo(run_dir=str(run_dir), plant_bus=_endpoint(), world=_endpoint(),
                          link=_endpoint(), ops=_endpoint(), archive=str(archive),
                          dictionary=str(dict_path), profile=profile.name,
                          mode="lockstep" if opts.lockstep else "realtime")
-        stack = cls(opts, info)
+        stack = cls(opts, info, notes=notes)
         py = sys.executable
         try:
             plant_argv = [py, "-m", "hil.plantd", "--profile", opts.profile,
@@ -444,6 +445,51 @@ def archived_records(archive: Path) -> int | None:
             conn.close()
     except sqlite3.Error:
         return None
+
+
+ARCHIVE_FILE = "archive.sqlite"
+RUNS_DIR = "runs"
+KEEP_RUNS = 10
+"""Previous runs kept under ``RUN_DIR/runs/``; the oldest beyond this are removed."""
+RUN_FILES = (ARCHIVE_FILE, f"{ARCHIVE_FILE}-wal", f"{ARCHIVE_FILE}-shm", "dictionary.json",
+             "flight_config.json", "plant_summary.json", "exec_stats.json", "plant.log",
+             "flightsw.log", "payload.log", "ground.log")
+"""What belongs to one run and moves with its archive (the archive's -wal and -shm must
+stay beside it, under the same name, or SQLite loses the un-checkpointed tail)."""
+_STAMP_RE = re.compile(r"^\d{8}T\d{6}Z(-\d+)?$")
+
+
+def rotate_previous_run(run_dir: Path, keep: int = KEEP_RUNS) -> list[str]:
+    """Move the previous run's archive (with its -wal/-shm, dictionary, summaries and
+    logs) to ``run_dir/runs/<UTC stamp>/`` and keep at most ``keep`` such runs.
+
+    The stamp is the UTC time the old archive was last written (its run's end), so this
+    reads no clock. The current run's archive stays at ``run_dir/archive.sqlite``, where
+    the ground CLI looks for a stopped run. Returns what it did, for the operator; the
+    caller must have made sure no stack is running in ``run_dir``.
+    """
+    archive_files = [run_dir / name for name in RUN_FILES[:3] if (run_dir / name).exists()]
+    if not archive_files:
+        return []
+    ended_s = max(path.stat().st_mtime for path in archive_files)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(ended_s))
+    runs = run_dir / RUNS_DIR
+    dest = runs / stamp
+    n = 1
+    while dest.exists():
+        n += 1
+        dest = runs / f"{stamp}-{n}"
+    dest.mkdir(parents=True)
+    for name in RUN_FILES:
+        src = run_dir / name
+        if src.exists():
+            os.replace(src, dest / name)
+    notes = [f"the previous run's archive is now {dest / ARCHIVE_FILE}"]
+    kept = sorted(p for p in runs.iterdir() if p.is_dir() and _STAMP_RE.match(p.name))
+    for old in kept[: max(0, len(kept) - keep)]:
+        shutil.rmtree(old, ignore_errors=True)
+        notes.append(f"removed the oldest saved run {old} (keeping the last {keep})")
+    return notes
 
 
 def check_model_path(path: str | Path) -> Path:

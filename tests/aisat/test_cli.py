@@ -193,3 +193,21 @@ def test_a_model_that_fails_to_read_is_refused(tmp_path: Path) -> None:
                  timeout=30)
     assert out.returncode == 2 and "cannot be read" in out.stderr, out.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_a_new_run_keeps_the_last_runs_archive(tmp_path: Path) -> None:
+    from hil.stack import archived_records
+
+    first = _aisat("sim", "--orbits", "0.05", "--run-dir", str(tmp_path))
+    assert first.returncode == 0, first.stderr
+    assert "previous run" not in first.stdout + first.stderr
+    records = archived_records(tmp_path / "archive.sqlite")
+    assert records
+    second = _aisat("sim", "--orbits", "0.05", "--run-dir", str(tmp_path), "--json")
+    assert second.returncode == 0, second.stderr
+    json.loads(second.stdout)  # the note went to stderr: stdout is still pure JSON
+    (saved,) = (tmp_path / "runs").iterdir()
+    assert f"previous run's archive is now {saved / 'archive.sqlite'}" in second.stderr
+    assert archived_records(saved / "archive.sqlite") == records
+    assert (saved / "dictionary.json").exists()
+    assert archived_records(tmp_path / "archive.sqlite")  # the new run's, where it was
