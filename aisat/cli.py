@@ -307,7 +307,7 @@ class _SimProgress:
     most every :attr:`PERIOD_S`; the speed-up counts from the first world seen (so the
     processes' start-up does not drag it down)."""
 
-    PERIOD_S = 0.2
+    PERIOD_S = 0.1
 
     def __init__(self, clock: Any, total_s: float) -> None:
         self.clock = clock

@@ -173,12 +173,13 @@ class Stack:
         watcher = WorldWatcher(self.info.world, conflate=True) if on_world else None
         try:
             while self.procs["plant"].poll() is None:
+                # sample, do not follow: the plant publishes hundreds of worlds a second
+                # and a launcher spinning on them takes CPU from the lockstep itself
+                self.clock.sleep_s(0.1)
                 if watcher is not None and on_world is not None:
-                    world = watcher.latest(100)
+                    world = watcher.latest(0)
                     if world is not None:
                         on_world(world)
-                else:
-                    self.clock.sleep_s(0.1)
                 failed = self.failed_process()
                 if failed:
                     raise StackError(failed)
