@@ -5,6 +5,9 @@
 with a mission summary. Either way every child is started in its own session (so a
 Ctrl-C reaches only this launcher) and stopped in order - executive first, so it can
 stop its payload; then the plant; then the ground once it has archived what arrived.
+Each child also gets this launcher's pid in ``$AISAT_PARENT_PID`` and dies with it
+(:mod:`flightsw.lifeline`), so even a SIGKILLed launcher leaves no orphan. A new run
+moves the previous run's archive to ``RUN_DIR/runs/<UTC stamp>/`` instead of deleting it.
 """
 
 from __future__ import annotations
@@ -125,9 +128,7 @@ class Stack:
             stack._spawn("flightsw", exec_argv)
             # binders before connectors: the ground connects to the executive's link
             stack._wait_listening(info.link, "flightsw")
-            stack._spawn("ground", [py, "-m", "ground", "--run-dir", str(run_dir),
-                                    "--link", info.link, "--world", info.world,
-                                    "--ops", info.ops, "--archive", str(archive)])
+            stack._spawn("ground", ground_argv(info, lockstep=opts.lockstep))
         except BaseException:
             stack.stop()
             raise
@@ -237,6 +238,12 @@ class Stack:
         except (OSError, json.JSONDecodeError):
             return {}
         return data if isinstance(data, dict) else {}
+
+
+def ground_argv(info: StackInfo, lockstep: bool) -> list[str]:
+    """The ground process's command line for this stack."""
+    return [sys.executable, "-m", "ground", "--run-dir", info.run_dir, "--link", info.link,
+            "--world", info.world, "--ops", info.ops, "--archive", info.archive]
 
 
 class StackError(Exception):

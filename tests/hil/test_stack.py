@@ -78,3 +78,16 @@ def test_only_the_newest_runs_are_kept_and_the_removal_is_said(tmp_path: Path) -
     assert kept == ["20250622T090200Z", "20250622T090300Z", "20250622T090400Z", "my-notes"]
     assert len(notes) == 2 and "removed the oldest saved run" in notes[1]
     assert "20250622T090100Z" in notes[1] and "keeping the last 3" in notes[1]
+
+
+def test_the_ground_is_started_on_the_stacks_archive_and_endpoints() -> None:
+    from flightsw.stackinfo import StackInfo
+    from hil.stack import ground_argv
+
+    info = StackInfo(run_dir="/r", link="tcp://l", world="tcp://w", ops="tcp://o",
+                     archive="/r/archive.sqlite")
+    argv = ground_argv(info, lockstep=True)
+    assert argv[1:3] == ["-m", "ground"]
+    pairs = dict(zip(argv[3::2], argv[4::2], strict=True))
+    assert pairs["--link"] == "tcp://l" and pairs["--archive"] == "/r/archive.sqlite"
+    assert pairs["--world"] == "tcp://w" and pairs["--ops"] == "tcp://o"
