@@ -241,9 +241,11 @@ class Stack:
 
 
 def ground_argv(info: StackInfo, lockstep: bool) -> list[str]:
-    """The ground process's command line for this stack."""
+    """The ground process's command line for this stack. In lockstep the ground waits on
+    sim time like every other process; otherwise on wall time."""
     return [sys.executable, "-m", "ground", "--run-dir", info.run_dir, "--link", info.link,
-            "--world", info.world, "--ops", info.ops, "--archive", info.archive]
+            "--world", info.world, "--ops", info.ops, "--archive", info.archive,
+            "--clock", "sim" if lockstep else "real"]
 
 
 class StackError(Exception):

@@ -91,3 +91,5 @@ def test_the_ground_is_started_on_the_stacks_archive_and_endpoints() -> None:
     pairs = dict(zip(argv[3::2], argv[4::2], strict=True))
     assert pairs["--link"] == "tcp://l" and pairs["--archive"] == "/r/archive.sqlite"
     assert pairs["--world"] == "tcp://w" and pairs["--ops"] == "tcp://o"
+    assert pairs["--clock"] == "sim"
+    assert ground_argv(info, lockstep=False)[-2:] == ["--clock", "real"]
