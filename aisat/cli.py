@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -48,26 +49,64 @@ def _main(argv: list[str] | None) -> int:
         return 130
 
 
+def version() -> str:
+    """The installed distribution's version; the source tree's when not installed."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    try:
+        return dist_version("aisat")
+    except PackageNotFoundError:
+        from flightsw import __version__
+
+        return __version__
+
+
+def positive_finite(text: str) -> float:
+    """argparse type: a number > 0 that is not inf or nan (a speed, a duration)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive finite number, got {text!r}")
+    return value
+
+
+def model_file(text: str) -> str:
+    """argparse type: an ONNX model file that exists and can be read, with its card."""
+    from hil.stack import StackError, check_model_path
+
+    try:
+        check_model_path(text)
+    except StackError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="aisat", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"aisat {version()}")
     sub = p.add_subparsers(title="commands")
 
     up = sub.add_parser("up", help="start the local sim stack on wall time (Ctrl-C stops it)")
     _stack_args(up)
-    up.add_argument("--speed", type=float, default=1.0,
+    up.add_argument("--speed", type=positive_finite, default=1.0,
                     help="simulated seconds per wall second (default 1)")
-    up.add_argument("--duration-s", type=float, default=None,
+    up.add_argument("--duration-s", type=positive_finite, default=None,
                     help="stop by itself after this much sim time")
     up.set_defaults(func=_cmd_up)
 
     sim = sub.add_parser("sim", help="run the stack in lockstep on sim time, then summarise")
     _stack_args(sim)
-    sim.add_argument("--orbits", type=float, default=1.0, help="orbits to fly (default 1)")
-    sim.add_argument("--speed", type=float, default=None,
+    sim.add_argument("--orbits", type=positive_finite, default=1.0,
+                     help="orbits to fly (default 1)")
+    sim.add_argument("--speed", type=positive_finite, default=None,
                      help="pace to this multiple of real time (default: as fast as possible)")
     sim.add_argument("--report", type=Path, help="write a self-contained HTML report here")
-    sim.add_argument("--json", action="store_true", help="print the summary as JSON")
+    sim.add_argument("--json", action="store_true",
+                     help="print the summary as JSON (and no progress line)")
     sim.set_defaults(func=_cmd_sim)
 
     sub.add_parser("ground", help="operate a running stack: cmd, tlm, events "
@@ -91,7 +130,9 @@ def _stack_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--run-dir", type=Path, default=None,
                    help="where logs, the archive and stack.json go "
                         "(default $AISAT_RUN_DIR or ~/.local/state/aisat)")
-    p.add_argument("--model", help="ONNX model for the payload (default: the shipped one)")
+    p.add_argument("--model", type=model_file,
+                   help="ONNX model for the payload, its .json card beside it "
+                        "(default: the shipped one)")
     p.add_argument("--log-level", default="WARNING")
 
 
@@ -108,9 +149,14 @@ def _options(args: argparse.Namespace, lockstep: bool) -> Any:
                         model=args.model, log_level=args.log_level, speed=args.speed)
 
 
+STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
+"""Ctrl-C, kill, and the terminal closing: each stops the stack in order."""
+
+
 def _cmd_up(args: argparse.Namespace) -> int:
     import signal
 
+    from aisat.console import in_place, say, terminal_width
     from flightsw.clock import RealClock
     from flightsw.errors import FlightError
     from hil.plant import ProfileError
@@ -123,19 +169,21 @@ def _cmd_up(args: argparse.Namespace) -> int:
     def on_signal(signum: int, _frame: Any) -> None:
         stopping.append(signal.Signals(signum).name)
 
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    for name in STOP_SIGNALS:
+        signal.signal(getattr(signal, name), on_signal)
     try:
         stack = Stack.start(opts)
     except (ProfileError, FlightError, StackError, OSError) as exc:
-        print(f"aisat up: {exc}", file=sys.stderr)
+        say(f"aisat up: {exc}", file=sys.stderr)
         return 2
     clock = RealClock()
     tty = sys.stdout.isatty()
-    print(f"aisat: stack up ({stack.info.profile}, speed {args.speed:g}x); run dir "
-          f"{stack.info.run_dir}\n"
-          f"       operate it with 'aisat ground tlm', 'aisat ground cmd mode.set mode=SAFE'; "
-          f"Ctrl-C stops it.", flush=True)
+    for note in stack.notes:
+        say(f"aisat: {note}")
+    say(f"aisat: stack up ({stack.info.profile}, speed {args.speed:g}x); run dir "
+        f"{stack.info.run_dir}\n"
+        f"       operate it with 'aisat ground tlm', 'aisat ground cmd mode.set mode=SAFE'; "
+        f"Ctrl-C stops it.")
     watcher = WorldWatcher(stack.info.world)
     code = 0
     samples: list[tuple[float, int]] = []
@@ -145,7 +193,7 @@ def _cmd_up(args: argparse.Namespace) -> int:
         while not stopping:
             failed = stack.failed_process()
             if failed:
-                print(f"\naisat up: {failed}", file=sys.stderr)
+                say(f"\naisat up: {failed}", file=sys.stderr)
                 code = 1
                 break
             world = watcher.latest(200)
@@ -159,29 +207,33 @@ def _cmd_up(args: argparse.Namespace) -> int:
             rate = None
             if len(samples) >= 2 and samples[-1][0] > samples[0][0]:
                 rate = (samples[-1][1] - samples[0][1]) / (samples[-1][0] - samples[0][0])
-            line = status_line(world, rate)
-            last_line = line
             if tty:
-                print("\r" + line[:200].ljust(120), end="", flush=True)
-            elif now - last_print >= 5.0 and world.get("mode"):
-                print(line, flush=True)
-                last_print = now
+                width = terminal_width()
+                last_line = status_line(world, rate, width)
+                say(in_place(last_line, width), end="")
+            else:
+                last_line = status_line(world, rate)
+                if now - last_print >= 5.0 and world.get("mode"):
+                    say(last_line)
+                    last_print = now
     finally:
         watcher.close()
         if last_line and not tty:
-            print(last_line)
-        print("\naisat: stopping the stack ...", flush=True)
+            say(last_line)
+        why = f" ({stopping[0]})" if stopping else ""
+        say(f"\naisat: stopping the stack{why} ...")
         stack.stop()
         stats = stack.read_json("exec_stats.json")
         if stats:
-            print(f"aisat: stopped. jobs {stats.get('jobs_done')}, records downlinked "
-                  f"{stats.get('frames_sent')}, payload restarts {stats.get('payload_restarts')}")
+            say(f"aisat: stopped. jobs {stats.get('jobs_done')}, records downlinked "
+                f"{stats.get('frames_sent')}, payload restarts {stats.get('payload_restarts')}")
     return code
 
 
 def _cmd_sim(args: argparse.Namespace) -> int:
     import signal
 
+    from aisat.console import say, want_progress
     from flightsw.clock import RealClock
     from flightsw.errors import FlightError
     from hil.plant import ProfileError
@@ -190,31 +242,40 @@ def _cmd_sim(args: argparse.Namespace) -> int:
     opts = _options(args, lockstep=True)
     opts.orbits = args.orbits
     opts.report = args.report
-    if args.orbits <= 0:
-        print("aisat sim: --orbits must be positive", file=sys.stderr)
-        return 2
+    notes_to = sys.stderr if args.json else sys.stdout  # stdout stays pure JSON
 
     def on_signal(signum: int, _frame: Any) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
     clock = RealClock()
     t0 = clock.monotonic_s()
     try:
         stack = Stack.start(opts)
     except (ProfileError, FlightError, StackError, OSError) as exc:
-        print(f"aisat sim: {exc}", file=sys.stderr)
+        say(f"aisat sim: {exc}", file=sys.stderr)
         return 2
+    for note in stack.notes:
+        say(f"aisat: {note}", file=notes_to)
+    progress = _SimProgress(clock, stack.opts.duration_s or 0.0) if want_progress(
+        sys.stdout.isatty(), args.json) else None
     try:
-        stack.wait_lockstep()
+        stack.wait_lockstep(on_world=progress)
         wall_s = clock.monotonic_s() - t0
+        if progress is not None:
+            progress.clear()
         stack.wait_ground_drained()
     except StackError as exc:
-        print(f"aisat sim: {exc}", file=sys.stderr)
+        if progress is not None:
+            progress.clear()
+        say(f"aisat sim: {exc}", file=sys.stderr)
         stack.stop()
         return 1
     except KeyboardInterrupt:
-        print("\naisat sim: interrupted; stopping the stack", file=sys.stderr)
+        if progress is not None:
+            progress.clear()
+        say("\naisat sim: interrupted; stopping the stack", file=sys.stderr)
         stack.stop()
         return 130
     stack.stop()
@@ -239,6 +300,43 @@ def _cmd_sim(args: argparse.Namespace) -> int:
         print(f"aisat sim: {plant['plant_error']}", file=sys.stderr)
         return 1
     return 0 if not summary["violations"] else 1
+
+
+class _SimProgress:
+    """The one-line progress display of ``aisat sim`` on a terminal, redrawn in place at
+    most every :attr:`PERIOD_S`; the speed-up counts from the first world seen (so the
+    processes' start-up does not drag it down)."""
+
+    PERIOD_S = 0.1
+
+    def __init__(self, clock: Any, total_s: float) -> None:
+        self.clock = clock
+        self.total_s = total_s
+        self.first: tuple[float, float] | None = None  # (wall, sim) at the first world
+        self.next_draw_s = 0.0
+        self.drawn = False
+
+    def __call__(self, world: Any) -> None:
+        from aisat.console import in_place, say, sim_progress_line, terminal_width
+
+        now = self.clock.monotonic_s()
+        done_s = float(world.get("elapsed_s") or 0.0)
+        if self.first is None:
+            self.first = (now, done_s)
+        if now < self.next_draw_s:
+            return
+        self.next_draw_s = now + self.PERIOD_S
+        wall0, sim0 = self.first
+        line = sim_progress_line(done_s, self.total_s, now - wall0, done_s - sim0)
+        say(in_place(line, terminal_width()), end="")
+        self.drawn = True
+
+    def clear(self) -> None:
+        from aisat.console import CLEAR_TO_EOL, say
+
+        if self.drawn:
+            say("\r" + CLEAR_TO_EOL, end="")
+            self.drawn = False
 
 
 def _cmd_dictionary(args: argparse.Namespace) -> int:

@@ -17,6 +17,7 @@ from typing import Any
 
 import zmq
 
+from flightsw.lifeline import die_with_parent
 from flightsw.stackinfo import StackInfo
 from ground.errors import GroundError
 from ground.process import GroundConfig, GroundProcess
@@ -61,6 +62,7 @@ def config_from_args(args: argparse.Namespace) -> tuple[GroundConfig, str | None
 
 
 def main(argv: list[str] | None = None) -> int:
+    die_with_parent()  # a SIGKILLed launcher cannot stop us; the kernel then does
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(),
                         format="%(asctime)s ground %(levelname)s %(message)s")

@@ -20,6 +20,7 @@ import logging
 import os
 import signal
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,14 +29,52 @@ import zmq
 from flightsw.clock import RealClock
 from flightsw.errors import WireError
 from flightsw.hal import Actuators, Sensors
+from flightsw.lifeline import die_with_parent
 from flightsw.stackinfo import atomic_write_text
-from flightsw.wire import Envelope, Kind, Sequencer, try_decode
+from flightsw.wire import Kind, Sequencer, try_decode
 from hil.plant import Plant, load_profile
 
 log = logging.getLogger("hil.plantd")
 
 FIRST_REPLY_TIMEOUT_MS = 120_000  # the executive's first answer waits for the payload model
 REPLY_TIMEOUT_MS = 60_000
+
+
+MAX_FRAMES_PER_TURN = 1000
+REJECTION_LOG_FIRST = 10
+REJECTION_LOG_EVERY = 1000
+"""Rejected frames are all counted; the log shows the first few and then every Nth, so
+a flood of garbage on the bus cannot flood the log (and the disk) with it."""
+
+
+@dataclass(frozen=True)
+class BusFrame:
+    """What one frame received on the plant bus means to the plant."""
+
+    actuators: Actuators | None = None
+    """New actuator settings; None when the frame was rejected."""
+    reply: bool = False
+    """An ACTUATORS envelope: it answers a TICK even when its body is rejected (the
+    executive did answer; waiting for another reply would only stall the lockstep)."""
+    error: WireError | None = None
+
+
+def receive_frame(frame: bytes) -> BusFrame:
+    """Bytes from the plant bus -> actuators or a rejection. Pure; never raises."""
+    env = try_decode(frame)
+    if isinstance(env, WireError):
+        return BusFrame(error=env)
+    if env.kind is not Kind.ACTUATORS:
+        return BusFrame(error=WireError("unexpected kind on the plant bus",
+                                        kind=env.kind.value))
+    try:
+        return BusFrame(actuators=Actuators.from_dict(env.body.get("actuators", {})),
+                        reply=True)
+    except WireError as exc:
+        return BusFrame(reply=True, error=exc)
+    except (TypeError, ValueError, AttributeError) as exc:  # belt and braces
+        return BusFrame(reply=True, error=WireError("actuators malformed",
+                                                    error=type(exc).__name__))
 
 
 class PlantServer:
@@ -69,12 +108,17 @@ class PlantServer:
         self.world.send(self.seq_world.pack(Kind.WORLD, self.plant.time_utc_s,
                                             world if world is not None else self.plant.world()))
 
-    def _take_actuators(self, env: Envelope) -> None:
-        try:
-            self.act = Actuators.from_dict(env.body.get("actuators", {}))
-        except WireError as exc:
+    def handle_frame(self, frame: bytes) -> bool:
+        """Apply one frame from the bus; True if it answers a TICK. Never raises."""
+        received = receive_frame(frame)
+        if received.actuators is not None:
+            self.act = received.actuators
+        if received.error is not None:
             self.frames_rejected += 1
-            log.warning("rejected actuators: %s", exc)
+            n = self.frames_rejected
+            if n <= REJECTION_LOG_FIRST or n % REJECTION_LOG_EVERY == 0:
+                log.warning("rejected frame %d on the plant bus: %s", n, received.error)
+        return received.reply
 
     def run_lockstep(self, duration_s: float, dt_s: float = 1.0,
                      speed: float | None = None) -> None:
@@ -86,14 +130,12 @@ class PlantServer:
             self.bus.send(self.seq_bus.pack(Kind.TICK, self.plant.time_utc_s, {
                 "elapsed_s": self.plant.elapsed_s, "dt_s": dt_s,
                 "sensors": self.sensors(world).to_dict()}))
-            env = self._await_actuators(timeout)
-            if env is None:
+            if not self._await_actuators(timeout):
                 if not self.stop_reason:
                     self.error = f"executive did not answer within {timeout / 1000:.0f} s"
                     self.stop_reason = "executive silent"
                 break
             timeout = REPLY_TIMEOUT_MS
-            self._take_actuators(env)
             if self.plant.elapsed_s + 1e-9 >= duration_s:
                 self.stop_reason = "scenario complete"
                 break
@@ -106,32 +148,26 @@ class PlantServer:
                     clock.sleep_s(ahead)
         self.publish_world()
 
-    def _await_actuators(self, timeout_ms: int) -> Envelope | None:
+    def _await_actuators(self, timeout_ms: int) -> bool:
+        """Wait for the executive's answer to a TICK; False if none came in time."""
         remaining = timeout_ms
         while remaining > 0 and not self.stop_reason:
             chunk = min(remaining, 200)
             if not self.bus.poll(chunk, zmq.POLLIN):
                 remaining -= chunk
                 continue
-            env = try_decode(self.bus.recv())
-            if not isinstance(env, Envelope):
-                self.frames_rejected += 1
-                continue
-            if env.kind is Kind.ACTUATORS:
-                return env
-            self.frames_rejected += 1
-        return None
+            if self.handle_frame(self.bus.recv()):
+                return True
+        return False
 
     def run_free(self, duration_s: float | None, dt_s: float = 1.0, speed: float = 1.0) -> None:
         clock = RealClock()
         wall0 = clock.monotonic_s()
         while not self.stop_reason:
-            while self.bus.poll(0, zmq.POLLIN):
-                env = try_decode(self.bus.recv())
-                if isinstance(env, Envelope) and env.kind is Kind.ACTUATORS:
-                    self._take_actuators(env)
-                else:
-                    self.frames_rejected += 1
+            for _ in range(MAX_FRAMES_PER_TURN):  # bounded: a flood cannot stop time
+                if not self.bus.poll(0, zmq.POLLIN):
+                    break
+                self.handle_frame(self.bus.recv())
             target_elapsed = (clock.monotonic_s() - wall0) * speed
             while self.plant.elapsed_s + dt_s <= target_elapsed + 1e-9:
                 self.plant.step(dt_s, self.act)
@@ -163,6 +199,7 @@ class PlantServer:
 
 
 def main(argv: list[str] | None = None) -> int:
+    die_with_parent()  # the launcher's pid comes in $AISAT_PARENT_PID; see flightsw.lifeline
     p = argparse.ArgumentParser(prog="python -m hil.plantd", description=__doc__)
     p.add_argument("--profile", default="cubesat-jetson")
     p.add_argument("--bus", required=True, help="plant bus endpoint to bind")

@@ -5,6 +5,9 @@
 with a mission summary. Either way every child is started in its own session (so a
 Ctrl-C reaches only this launcher) and stopped in order - executive first, so it can
 stop its payload; then the plant; then the ground once it has archived what arrived.
+Each child also gets this launcher's pid in ``$AISAT_PARENT_PID`` and dies with it
+(:mod:`flightsw.lifeline`), so even a SIGKILLed launcher leaves no orphan. A new run
+moves the previous run's archive to ``RUN_DIR/runs/<UTC stamp>/`` instead of deleting it.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -29,6 +34,7 @@ from flightsw.catalog import build_dictionary
 from flightsw.clock import RealClock
 from flightsw.config import FlightConfig
 from flightsw.errors import FlightError
+from flightsw.lifeline import child_env
 from flightsw.stackinfo import StackInfo, atomic_write_text
 from flightsw.wire import Envelope, Kind, try_decode
 
@@ -64,6 +70,9 @@ class Stack:
     info: StackInfo
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     clock: RealClock = field(default_factory=RealClock)
+    notes: list[str] = field(default_factory=list)
+    """What the start did that the operator should hear about (e.g. where the last
+    run's archive went); the CLI prints them."""
 
     # --- start ---------------------------------------------------------------------------
     @classmethod
@@ -71,25 +80,26 @@ class Stack:
         from hil.plant import Plant, load_profile
 
         profile = load_profile(opts.profile)  # fail fast, with the profile error, here
+        if opts.model:
+            check_model_path(opts.model)  # before anything is spawned or moved
         cfg = FlightConfig.from_mapping(profile.flight)
         run_dir = Path(opts.run_dir).resolve()
         run_dir.mkdir(parents=True, exist_ok=True)
         _refuse_if_running(run_dir)
         if opts.orbits is not None:
             opts.duration_s = opts.orbits * Plant(profile).orbit_period_s
+        notes = rotate_previous_run(run_dir)  # the last run's archive is kept, not deleted
         dictionary = build_dictionary(cfg)
         dict_path = run_dir / "dictionary.json"
         atomic_write_text(dict_path, json.dumps(dictionary.to_json(), indent=2))
         config_path = run_dir / "flight_config.json"
         atomic_write_text(config_path, json.dumps(cfg.to_dict(), indent=2))
-        archive = run_dir / "archive.sqlite"
-        for stale in (archive, run_dir / "archive.sqlite-wal", run_dir / "archive.sqlite-shm"):
-            stale.unlink(missing_ok=True)
+        archive = run_dir / ARCHIVE_FILE
         info = StackInfo(run_dir=str(run_dir), plant_bus=_endpoint(), world=_endpoint(),
                          link=_endpoint(), ops=_endpoint(), archive=str(archive),
                          dictionary=str(dict_path), profile=profile.name,
                          mode="lockstep" if opts.lockstep else "realtime")
-        stack = cls(opts, info)
+        stack = cls(opts, info, notes=notes)
         py = sys.executable
         try:
             plant_argv = [py, "-m", "hil.plantd", "--profile", opts.profile,
@@ -112,15 +122,13 @@ class Stack:
                          "--stats-out", str(run_dir / "exec_stats.json"),
                          "--log-level", opts.log_level]
             if opts.model:
-                exec_argv += ["--model", opts.model]
+                exec_argv += ["--model", str(Path(opts.model).expanduser().resolve())]
             (run_dir / "exec_stats.json").unlink(missing_ok=True)
             (run_dir / "plant_summary.json").unlink(missing_ok=True)
             stack._spawn("flightsw", exec_argv)
             # binders before connectors: the ground connects to the executive's link
             stack._wait_listening(info.link, "flightsw")
-            stack._spawn("ground", [py, "-m", "ground", "--run-dir", str(run_dir),
-                                    "--link", info.link, "--world", info.world,
-                                    "--ops", info.ops, "--archive", str(archive)])
+            stack._spawn("ground", ground_argv(info, lockstep=opts.lockstep))
         except BaseException:
             stack.stop()
             raise
@@ -143,8 +151,10 @@ class Stack:
     def _spawn(self, name: str, argv: list[str]) -> None:
         log_path = Path(self.info.run_dir) / f"{name}.log"
         with open(log_path, "ab") as log:
+            # own session: a Ctrl-C reaches only us; the lifeline env: a SIGKILLed us still
+            # takes them down (see flightsw.lifeline)
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                    start_new_session=True)
+                                    start_new_session=True, env=child_env())
         self.procs[name] = proc
         self.info.pids[name] = proc.pid
         self.info.write()
@@ -161,15 +171,16 @@ class Stack:
                       on_world: Callable[[Mapping[str, Any]], None] | None = None) -> None:
         """Wait for the plant to finish the scenario (and the executive to stop)."""
         deadline = None if timeout_s is None else self.clock.monotonic_s() + timeout_s
-        watcher = WorldWatcher(self.info.world) if on_world else None
+        watcher = WorldWatcher(self.info.world, conflate=True) if on_world else None
         try:
             while self.procs["plant"].poll() is None:
+                # sample, do not follow: the plant publishes hundreds of worlds a second
+                # and a launcher spinning on them takes CPU from the lockstep itself
+                self.clock.sleep_s(0.1)
                 if watcher is not None and on_world is not None:
-                    world = watcher.latest(100)
+                    world = watcher.latest(0)
                     if world is not None:
                         on_world(world)
-                else:
-                    self.clock.sleep_s(0.1)
                 failed = self.failed_process()
                 if failed:
                     raise StackError(failed)
@@ -229,6 +240,14 @@ class Stack:
         return data if isinstance(data, dict) else {}
 
 
+def ground_argv(info: StackInfo, lockstep: bool) -> list[str]:
+    """The ground process's command line for this stack. In lockstep the ground waits on
+    sim time like every other process; otherwise on wall time."""
+    return [sys.executable, "-m", "ground", "--run-dir", info.run_dir, "--link", info.link,
+            "--world", info.world, "--ops", info.ops, "--archive", info.archive,
+            "--clock", "sim" if lockstep else "real"]
+
+
 class StackError(Exception):
     """The stack could not start or a process in it failed."""
 
@@ -236,10 +255,14 @@ class StackError(Exception):
 class WorldWatcher:
     """Subscribes to the plant's WORLD publication (truth, for the status line)."""
 
-    def __init__(self, endpoint: str) -> None:
+    def __init__(self, endpoint: str, conflate: bool = False) -> None:
+        """``conflate``: keep only the newest message (an observer that samples the
+        world should not decode the hundreds per second a fast lockstep run publishes)."""
         self.ctx: zmq.Context[Any] = zmq.Context.instance()
         self.sock = self.ctx.socket(zmq.SUB)
         self.sock.setsockopt(zmq.LINGER, 0)
+        if conflate:
+            self.sock.setsockopt(zmq.CONFLATE, 1)
         self.sock.setsockopt(zmq.SUBSCRIBE, b"")
         self.sock.connect(endpoint)
         self.stopped = False
@@ -281,9 +304,13 @@ def ops_request(endpoint: str, request: Mapping[str, Any],
 
 
 # --- presentation ----------------------------------------------------------------------------
-def status_line(world: Mapping[str, Any], jobs_rate_per_s: float | None = None) -> str:
-    """One compact line: sim time, mode, battery, payload temperature, inferences, link."""
-    elapsed = float(world.get("elapsed_s", 0.0))
+STATUS_DROP_ORDER = ("utc", "light", "jobs", "payload", "link", "batt")
+"""Which parts of the status line go first when the terminal is too narrow."""
+
+
+def status_fields(world: Mapping[str, Any], jobs_rate_per_s: float | None = None
+                  ) -> dict[str, str]:
+    """The status line's parts, by name, in display order."""
     utc = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(float(world.get("time_utc_s", 0.0))))
     temps = world.get("temps_c") or {}
     payload_c = _num(temps.get("payload"))
@@ -300,10 +327,45 @@ def status_line(world: Mapping[str, Any], jobs_rate_per_s: float | None = None) 
         else:
             link = "LOS"
     rate = f" ({jobs_rate_per_s:.1f}/s)" if jobs_rate_per_s is not None else ""
-    return (f"T+{_hms(elapsed)} {utc}Z | {world.get('mode') or '?':<7} | {light:<8} | "
-            f"batt {soc:5.1f}% | payload {payload_c:5.1f}°C thr "
-            f"{_num(world.get('throttle_frac')) * 100:3.0f}% | "
-            f"jobs {int(world.get('jobs_done') or 0)}{rate} | {link}")
+    return {
+        "time": f"T+{_hms(float(world.get('elapsed_s', 0.0)))}",
+        "utc": f"{utc}Z",
+        "mode": f"{world.get('mode') or '?':<7}",
+        "light": f"{light:<8}",
+        "batt": f"batt {soc:5.1f}%",
+        "payload": f"payload {payload_c:5.1f}°C thr "
+                   f"{_num(world.get('throttle_frac')) * 100:3.0f}%",
+        "jobs": f"jobs {int(world.get('jobs_done') or 0)}{rate}",
+        "link": link,
+    }
+
+
+def status_line(world: Mapping[str, Any], jobs_rate_per_s: float | None = None,
+                width: int | None = None) -> str:
+    """One compact line: sim time, mode, battery, payload temperature, inferences, link.
+
+    With ``width``, parts are left out in :data:`STATUS_DROP_ORDER` until the line fits
+    in ``width - 1`` columns; if even the essentials do not, the line is cut with "…".
+    """
+    fields = status_fields(world, jobs_rate_per_s)
+    line = _join_status(fields)
+    if width is None:
+        return line
+    room = max(1, width - 1)
+    for name in STATUS_DROP_ORDER:
+        if len(line) <= room:
+            break
+        fields.pop(name, None)
+        line = _join_status(fields)
+    if len(line) > room:
+        line = line[: room - 1] + "…" if room > 1 else line[:room]
+    return line
+
+
+def _join_status(fields: Mapping[str, str]) -> str:
+    head = fields["time"] + (f" {fields['utc']}" if "utc" in fields else "")
+    rest = [v for k, v in fields.items() if k not in ("time", "utc")]
+    return " | ".join([head, *rest])
 
 
 def _num(value: Any) -> float:
@@ -393,6 +455,73 @@ def archived_records(archive: Path) -> int | None:
             conn.close()
     except sqlite3.Error:
         return None
+
+
+ARCHIVE_FILE = "archive.sqlite"
+RUNS_DIR = "runs"
+KEEP_RUNS = 10
+"""Previous runs kept under ``RUN_DIR/runs/``; the oldest beyond this are removed."""
+RUN_FILES = (ARCHIVE_FILE, f"{ARCHIVE_FILE}-wal", f"{ARCHIVE_FILE}-shm", "dictionary.json",
+             "flight_config.json", "plant_summary.json", "exec_stats.json", "plant.log",
+             "flightsw.log", "payload.log", "ground.log")
+"""What belongs to one run and moves with its archive (the archive's -wal and -shm must
+stay beside it, under the same name, or SQLite loses the un-checkpointed tail)."""
+_STAMP_RE = re.compile(r"^\d{8}T\d{6}Z(-\d+)?$")
+
+
+def rotate_previous_run(run_dir: Path, keep: int = KEEP_RUNS) -> list[str]:
+    """Move the previous run's archive (with its -wal/-shm, dictionary, summaries and
+    logs) to ``run_dir/runs/<UTC stamp>/`` and keep at most ``keep`` such runs.
+
+    The stamp is the UTC time the old archive was last written (its run's end), so this
+    reads no clock. The current run's archive stays at ``run_dir/archive.sqlite``, where
+    the ground CLI looks for a stopped run. Returns what it did, for the operator; the
+    caller must have made sure no stack is running in ``run_dir``.
+    """
+    archive_files = [run_dir / name for name in RUN_FILES[:3] if (run_dir / name).exists()]
+    if not archive_files:
+        return []
+    ended_s = max(path.stat().st_mtime for path in archive_files)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(ended_s))
+    runs = run_dir / RUNS_DIR
+    dest = runs / stamp
+    n = 1
+    while dest.exists():
+        n += 1
+        dest = runs / f"{stamp}-{n}"
+    dest.mkdir(parents=True)
+    for name in RUN_FILES:
+        src = run_dir / name
+        if src.exists():
+            os.replace(src, dest / name)
+    notes = [f"the previous run's archive is now {dest / ARCHIVE_FILE}"]
+    kept = sorted(p for p in runs.iterdir() if p.is_dir() and _STAMP_RE.match(p.name))
+    for old in kept[: max(0, len(kept) - keep)]:
+        shutil.rmtree(old, ignore_errors=True)
+        notes.append(f"removed the oldest saved run {old} (keeping the last {keep})")
+    return notes
+
+
+def check_model_path(path: str | Path) -> Path:
+    """The model the payload will load: an existing, readable file with its card beside
+    it. Checked by the launcher before it spawns anything, so a typo is one clear line
+    at start and not a payload crash loop minutes later."""
+    from payload.model import card_path_for
+
+    model = Path(path).expanduser()
+    if not model.exists():
+        raise StackError(f"model {str(path)!r} does not exist")
+    if not model.is_file():
+        raise StackError(f"model {str(path)!r} is not a file")
+    try:
+        with open(model, "rb") as fh:
+            fh.read(1)
+    except OSError as exc:
+        raise StackError(f"model {str(path)!r} cannot be read: {exc.strerror or exc}") from exc
+    card = card_path_for(model)
+    if not card.is_file():
+        raise StackError(f"model {str(path)!r} has no model card {card.name!r} beside it")
+    return model
 
 
 def _refuse_if_running(run_dir: Path) -> None:

@@ -50,6 +50,9 @@ def limit_blas_threads() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    from flightsw.lifeline import die_with_parent
+
+    die_with_parent(args.parent_pid)  # the kernel stops us if the executive is SIGKILLed
     limit_blas_threads()
     from payload.process import ProcessOptions, run
 

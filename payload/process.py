@@ -7,7 +7,10 @@ ping waits at most one job (milliseconds) for its heartbeat.
 
 It ends, with exit code 0, on a ``STOP`` envelope, on SIGTERM/SIGINT, or when its parent
 dies (the parent pid changes: the payload is reparented), so no orphan outlives the
-executive. Exit codes otherwise: 3 the model could not be loaded, 4 the socket failed.
+executive. That check runs between jobs; ``python -m payload`` also asks the kernel for
+a SIGTERM at the parent's death (:func:`flightsw.lifeline.die_with_parent`), which
+arrives even while it imports (and ends it then) or runs a job (it stops after the job).
+Exit codes otherwise: 3 the model could not be loaded, 4 the socket failed.
 """
 
 from __future__ import annotations

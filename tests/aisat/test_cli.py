@@ -55,7 +55,9 @@ def test_sim_prints_a_mission_summary(tmp_path: Path) -> None:
     assert not (tmp_path / "stack.json").exists()  # stopped stacks leave no stale address
 
 
-def test_up_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGHUP], ids=["ctrl-c", "hangup"])
+def test_up_stops_cleanly_on_ctrl_c_or_a_closed_terminal(tmp_path: Path,
+                                                         sig: signal.Signals) -> None:
     proc = subprocess.Popen([sys.executable, "-m", "aisat", "up", "--run-dir", str(tmp_path),
                              "--speed", "5"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
@@ -71,7 +73,7 @@ def test_up_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
             time.sleep(0.2)
         assert len(pids) == 3, "stack did not come up"
         time.sleep(3)
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sig)
         stdout, stderr = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
@@ -80,6 +82,7 @@ def test_up_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
     assert proc.returncode == 0, stderr
     assert "Traceback" not in stdout + stderr
     assert "COMPUTE" in stdout or "NOMINAL" in stdout  # the status line was printed
+    assert f"stopping the stack ({sig.name})" in stdout and "aisat: stopped." in stdout
     time.sleep(0.5)
     assert _descendants_alive(pids) == []
     payload_pids = [int(line.split("payload[")[1].split(".")[0])
@@ -115,3 +118,96 @@ def test_sim_exits_non_zero_when_a_limit_is_violated(tmp_path: Path) -> None:
     assert out.returncode == 1, out.stderr
     violations = json.loads(out.stdout)["violations"]
     assert violations and "avionics" in json.dumps(violations)
+
+
+def test_version() -> None:
+    from aisat.cli import version
+    from flightsw import __version__
+
+    out = _aisat("--version")
+    assert out.returncode == 0
+    assert out.stdout.strip() == f"aisat {version()}" and version() == __version__
+
+
+@pytest.mark.parametrize("args", [
+    ["up", "--speed", "0"], ["up", "--speed", "-2"], ["up", "--speed", "nan"],
+    ["up", "--speed", "inf"], ["up", "--speed", "fast"], ["sim", "--speed", "0"],
+    ["up", "--duration-s", "0"], ["up", "--duration-s=-inf"],
+    ["sim", "--orbits", "0"], ["sim", "--orbits", "nan"], ["sim", "--orbits", "-1"],
+])
+def test_non_positive_or_non_finite_numbers_are_usage_errors(tmp_path: Path,
+                                                             args: list[str]) -> None:
+    out = _aisat(*args, "--run-dir", str(tmp_path / "run"), timeout=30)
+    assert out.returncode == 2
+    flag = args[1].split("=")[0]
+    assert f"argument {flag}:" in out.stderr and "Traceback" not in out.stderr
+    assert "positive finite number" in out.stderr or "not a number" in out.stderr
+    assert not (tmp_path / "run").exists()  # refused before anything started
+
+
+def _bad_models(tmp_path: Path) -> dict[str, tuple[Path, str]]:
+    no_card = tmp_path / "no_card.onnx"
+    no_card.write_bytes(b"onnx")
+    return {
+        "missing": (tmp_path / "nope.onnx", "does not exist"),
+        "directory": (tmp_path, "is not a file"),
+        "no card": (no_card, "no model card"),
+    }
+
+
+@pytest.mark.parametrize("command", ["up", "sim"])
+@pytest.mark.parametrize("case", ["missing", "directory", "no card"])
+def test_a_bad_model_path_fails_before_anything_is_spawned(tmp_path: Path, command: str,
+                                                           case: str) -> None:
+    model, reason = _bad_models(tmp_path)[case]
+    out = _aisat(command, "--model", str(model), "--run-dir", str(tmp_path / "run"),
+                 timeout=30)
+    assert out.returncode == 2
+    assert reason in out.stderr and "argument --model" in out.stderr
+    assert "Traceback" not in out.stderr
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
+def test_an_unreadable_model_fails_before_anything_is_spawned(tmp_path: Path) -> None:
+    model = tmp_path / "secret.onnx"
+    model.write_bytes(b"onnx")
+    (tmp_path / "secret.json").write_text("{}")
+    model.chmod(0)
+    out = _aisat("up", "--model", str(model), "--run-dir", str(tmp_path / "run"), timeout=30)
+    assert out.returncode == 2 and "cannot be read" in out.stderr
+
+
+def test_the_stack_api_checks_the_model_too(tmp_path: Path) -> None:
+    from hil.stack import Stack, StackError, StackOptions
+
+    with pytest.raises(StackError, match="does not exist"):
+        Stack.start(StackOptions(run_dir=tmp_path / "run", model=str(tmp_path / "x.onnx")))
+    assert not list((tmp_path / "run").glob("*.log")) if (tmp_path / "run").exists() else True
+
+
+def test_a_model_that_fails_to_read_is_refused(tmp_path: Path) -> None:
+    """/proc/self/mem is a regular file whose first byte no one can read (EIO): it
+    stands in for an unreadable model even for root."""
+    out = _aisat("up", "--model", "/proc/self/mem", "--run-dir", str(tmp_path / "run"),
+                 timeout=30)
+    assert out.returncode == 2 and "cannot be read" in out.stderr, out.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_new_run_keeps_the_last_runs_archive(tmp_path: Path) -> None:
+    from hil.stack import archived_records
+
+    first = _aisat("sim", "--orbits", "0.05", "--run-dir", str(tmp_path))
+    assert first.returncode == 0, first.stderr
+    assert "previous run" not in first.stdout + first.stderr
+    records = archived_records(tmp_path / "archive.sqlite")
+    assert records
+    second = _aisat("sim", "--orbits", "0.05", "--run-dir", str(tmp_path), "--json")
+    assert second.returncode == 0, second.stderr
+    json.loads(second.stdout)  # the note went to stderr: stdout is still pure JSON
+    (saved,) = (tmp_path / "runs").iterdir()
+    assert f"previous run's archive is now {saved / 'archive.sqlite'}" in second.stderr
+    assert archived_records(saved / "archive.sqlite") == records
+    assert (saved / "dictionary.json").exists()
+    assert archived_records(tmp_path / "archive.sqlite")  # the new run's, where it was
