@@ -10,9 +10,11 @@ from pathlib import Path
 from flightsw.config import FlightConfig
 from flightsw.errors import FlightError
 from flightsw.executive import Executive, ExecutiveOptions, install_signal_handlers
+from flightsw.lifeline import die_with_parent
 
 
 def main(argv: list[str] | None = None) -> int:
+    die_with_parent()  # a SIGKILLed launcher must not leave an executive (and payload) behind
     p = argparse.ArgumentParser(prog="python -m flightsw", description=__doc__)
     p.add_argument("--plant", required=True, help="plant bus endpoint to connect to")
     p.add_argument("--link", required=True, help="space link endpoint to bind")

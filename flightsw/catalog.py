@@ -1,30 +1,38 @@
-"""Every component the executive runs, and the dictionary built from their declarations.
+"""Every component the executive runs, in one list, and the dictionary built from it.
 
-Adding a component means adding its declarations here; the JSON dictionary, the ground's
-validation and the console all follow from this list.
+Adding a component means adding it to :func:`components`; the JSON dictionary, the
+ground's validation, command routing, housekeeping and persistence all follow from this
+list. Wiring its ``step`` into a rate group is the topology's (:mod:`flightsw.topology`).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from flightsw import commanding, link, modes, payload_supervision, power, throttle
+from flightsw.component import Component
 from flightsw.config import FlightConfig
 from flightsw.dictionary import Declarations, Dictionary
 
-DICTIONARY_VERSION = "0.1.0"
+DICTIONARY_VERSION = "0.2.0"
 
 
-def components(cfg: FlightConfig) -> list[Declarations]:
+def components(cfg: FlightConfig) -> list[Component[Any]]:
+    """The executive's components, in the order their telemetry is reported."""
     return [
-        commanding.DECLARATIONS,
-        modes.DECLARATIONS,
-        throttle.DECLARATIONS,
-        power.declarations(cfg),
-        power.thermal_declarations(cfg),
-        payload_supervision.DECLARATIONS,
-        link.DECLARATIONS,
+        commanding.COMPONENT,
+        modes.component(cfg),
+        throttle.COMPONENT,
+        power.COMPONENT,
+        payload_supervision.COMPONENT,
+        link.COMPONENT,
     ]
+
+
+def declarations(cfg: FlightConfig) -> list[Declarations]:
+    return [d for c in components(cfg) for d in c.declare(cfg)]
 
 
 def build_dictionary(cfg: FlightConfig | None = None) -> Dictionary:
     """The dictionary for a spacecraft; limits come from its flight configuration."""
-    return Dictionary.build(DICTIONARY_VERSION, components(cfg or FlightConfig()))
+    return Dictionary.build(DICTIONARY_VERSION, declarations(cfg or FlightConfig()))

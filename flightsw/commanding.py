@@ -17,7 +17,7 @@ from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
-from flightsw.component import Events, Handled, Handler, Tick
+from flightsw.component import Component, Events, Handled, Handler, Tick, fixed
 from flightsw.dictionary import Arg, ArgType, Command, Declarations, Dictionary, Event, Severity
 from flightsw.dictionary import Telemetry as Tlm
 from flightsw.errors import CommandRejected, FlightError, WireError, safe_repr
@@ -134,3 +134,8 @@ DECLARATIONS = Declarations(
         Event("exec.shutdown", Severity.ACTIVITY_HI, "Executive stopping: {reason}"),
     ),
 )
+
+
+COMPONENT: Component[CommandCounters] = Component(
+    name="commands", declare=fixed(DECLARATIONS), initial=lambda _cfg: CommandCounters(),
+    telemetry=telemetry)

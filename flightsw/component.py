@@ -67,13 +67,23 @@ Handler = Callable[[S, dict[str, Any], Tick], Handled[S]]
 
 @dataclass(frozen=True)
 class Component(Generic[S]):
-    """The generic face of one component, for the topology."""
+    """The generic face of one component, for the topology.
+
+    ``name`` is also the name of its field in the executive's state record. From this
+    record alone the executive builds the dictionary, routes commands, gathers
+    housekeeping and persists state; the topology only wires the component's ``step``
+    into a rate group."""
 
     name: str
-    declarations: Declarations
+    declare: Callable[[FlightConfig], tuple[Declarations, ...]]
     initial: Callable[[FlightConfig], S]
     telemetry: Callable[[S], dict[str, Any]]
     handlers: Mapping[str, Handler[S]] = field(default_factory=dict)
+
+
+def fixed(*declarations: Declarations) -> Callable[[FlightConfig], tuple[Declarations, ...]]:
+    """``declare`` for a component whose declarations do not depend on the config."""
+    return lambda _cfg: declarations
 
 
 def persisted(state: Any) -> dict[str, Any]:

@@ -19,7 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from flightsw.component import PERSIST, Events, Tick
+from flightsw.component import PERSIST, Component, Events, Tick, fixed
+from flightsw.config import FlightConfig
 from flightsw.dictionary import ArgType, Declarations, Event, Severity, Telemetry
 from flightsw.errors import WireError
 from flightsw.messages import CommandBody, HelloBody
@@ -55,9 +56,9 @@ class LinkState:
     budget: int = FRAMES_PER_SECOND // 10
 
 
-def initial(recorder_capacity: int, dictionary_hash: str,
-            dictionary_version: str) -> LinkState:
-    return LinkState(Recorder(recorder_capacity), dictionary_hash, dictionary_version)
+def initial(cfg: FlightConfig) -> LinkState:
+    """The dictionary's hash and version are filled in by the topology that built it."""
+    return LinkState(Recorder(cfg.recorder_capacity), "", "")
 
 
 # --- downlink ------------------------------------------------------------------------------
@@ -192,3 +193,7 @@ DECLARATIONS = Declarations(
               "encoded and was dropped: {reason}", throttle=10),
     ),
 )
+
+
+COMPONENT: Component[LinkState] = Component(
+    name="link", declare=fixed(DECLARATIONS), initial=initial, telemetry=telemetry)

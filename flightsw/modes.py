@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from flightsw.component import PERSIST, Component, Events, Handled, Tick
+from flightsw.component import PERSIST, Component, Events, Handled, Tick, fixed
 from flightsw.config import FlightConfig
 from flightsw.dictionary import Arg, ArgType, Command, Declarations, Event, Severity, Telemetry
 from flightsw.errors import TransitionRefused
@@ -145,6 +145,7 @@ class ModeState:
     since_s: float = field(metadata=PERSIST)
     changes: int = field(default=0, metadata=PERSIST)
     commanded: bool = field(default=False, metadata=PERSIST)
+    inputs: ModeInputs | None = None  # what the guards saw last (None: no sample yet)
 
 
 def boot(cfg: FlightConfig, now_s: float) -> ModeState:
@@ -156,18 +157,19 @@ def boot(cfg: FlightConfig, now_s: float) -> ModeState:
 def step(state: ModeState, inputs: ModeInputs, t: Tick,
          cfg: FlightConfig) -> tuple[ModeState, ModeSpec, Events]:
     """The component step: autonomous rules, then what the mode switches on."""
+    state = replace(state, inputs=inputs)
     state, events = auto_step(state, inputs, cfg, t.mission_time_s)
     return state, MODES[state.mode], events
 
 
-def make_set_handler(cfg: FlightConfig,
-                     inputs: Callable[[], ModeInputs]) -> Callable[..., Handled[ModeState]]:
+def make_set_handler(cfg: FlightConfig) -> Callable[..., Handled[ModeState]]:
     """``mode.set``: the guard's reason comes back as the failed verification."""
 
     def handler(state: ModeState, args: dict[str, Any], t: Tick) -> Handled[ModeState]:
         target = args["mode"]
+        inputs = state.inputs or ModeInputs(math.nan, math.nan)
         try:
-            new, events = request(state, target, inputs(), cfg, t.mission_time_s)
+            new, events = request(state, target, inputs, cfg, t.mission_time_s)
         except TransitionRefused as exc:
             exc.events = [("mode.refused", {"target": target, "reason": exc.reason})]
             raise
@@ -253,7 +255,7 @@ DECLARATIONS = Declarations(
 )
 
 
-COMPONENT: Component[ModeState] = Component(
-    name="mode", declarations=DECLARATIONS, initial=lambda cfg: boot(cfg, 0.0),
-    telemetry=telemetry)
-"""``mode.set`` needs the live guard inputs; the topology registers its handler."""
+def component(cfg: FlightConfig) -> Component[ModeState]:
+    return Component(name="mode", declare=fixed(DECLARATIONS),
+                     initial=lambda c: boot(c, 0.0), telemetry=telemetry,
+                     handlers={"mode.set": make_set_handler(cfg)})

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flightsw import supervisor
-from flightsw.component import PERSIST, Component, Events, Handled, Tick
+from flightsw.component import PERSIST, Component, Events, Handled, Tick, fixed
 from flightsw.config import FlightConfig
 from flightsw.dictionary import Arg, ArgType, Command, Declarations, Event, Severity, Telemetry
 from flightsw.errors import FlightError, WireError
@@ -428,6 +428,6 @@ DECLARATIONS = Declarations(
 )
 
 COMPONENT: Component[PayloadState] = Component(
-    name="payload", declarations=DECLARATIONS, initial=initial, telemetry=telemetry,
+    name="payload", declare=fixed(DECLARATIONS), initial=initial, telemetry=telemetry,
     handlers={"payload.throttle_cap": cmd_throttle_cap, "payload.restart": cmd_restart,
               "payload.enable": cmd_enable})

@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from flightsw.component import Events, Tick
+from flightsw.component import Component, Events, Tick
 from flightsw.config import FlightConfig
 from flightsw.dictionary import ArgType, Declarations, Event, Limits, Severity, Telemetry
 from flightsw.hal import Sensors
@@ -123,3 +123,8 @@ def thermal_telemetry(s: Sensors) -> dict[str, Any]:
         "thermal.avionics_temp_c": _r(s.avionics_temp_c, 2),
         "thermal.radiator_temp_c": _r(s.radiator_temp_c, 2),
     }
+
+
+COMPONENT: Component[PowerState] = Component(
+    name="power", declare=lambda cfg: (declarations(cfg), thermal_declarations(cfg)),
+    initial=lambda _cfg: PowerState(), telemetry=component_telemetry)

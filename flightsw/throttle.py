@@ -17,6 +17,7 @@ import math
 from dataclasses import dataclass, replace
 from typing import Any
 
+from flightsw.component import Component, fixed
 from flightsw.config import FlightConfig
 from flightsw.dictionary import ArgType, Declarations, Event, Severity, Telemetry
 
@@ -80,3 +81,8 @@ DECLARATIONS = Declarations(
               throttle=20),
     ),
 )
+
+
+COMPONENT: Component[ThrottleState] = Component(
+    name="throttle", declare=fixed(DECLARATIONS), initial=lambda _cfg: ThrottleState(),
+    telemetry=telemetry)

@@ -22,10 +22,10 @@ from __future__ import annotations
 import math
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-from flightsw import commanding, hal, link, modes, payload_supervision, power, throttle
+from flightsw import catalog, commanding, hal, link, modes, payload_supervision, power, throttle
 from flightsw.catalog import build_dictionary
 from flightsw.clock import Clock
 from flightsw.component import PERSIST, Events, Handled, Tick, persisted
@@ -60,7 +60,8 @@ class ExecCounters:
 
 @dataclass
 class ExecState:
-    """The executive's whole state: one field per component."""
+    """The executive's whole state: one field per component (named as the component in
+    :func:`flightsw.catalog.components`), plus the executive's own books."""
 
     mode: modes.ModeState
     throttle: throttle.ThrottleState
@@ -84,19 +85,17 @@ class Topology:
         self.clock = clock
         self.lockstep = lockstep
         self.profile = profile
+        self.components = catalog.components(cfg)
         self.dictionary = build_dictionary(cfg)
         self.state = ExecState(
-            mode=modes.boot(cfg, clock.mission_time_s()),
-            throttle=throttle.ThrottleState(),
-            power=power.PowerState(),
-            payload=payload_supervision.initial(cfg),
-            link=link.initial(cfg.recorder_capacity, self.dictionary.hash,
-                              self.dictionary.version),
-            commands=commanding.CommandCounters(),
+            **{c.name: c.initial(cfg) for c in self.components},
             events=EventLogState(),
             housekeeping=Housekeeping(period_s=cfg.hk_period_s),
             counters=ExecCounters(boot_monotonic_s=clock.monotonic_s()),
         )
+        self.state.mode = replace(self.state.mode, since_s=clock.mission_time_s())
+        self.state.link.dictionary_hash = self.dictionary.hash
+        self.state.link.dictionary_version = self.dictionary.version
         self.events = EventLog(self.dictionary, self._downlink_event, self.state.events)
         self.routes = self._routes()
         missing = commanding.missing_handlers(self.dictionary, self.routes)
@@ -132,11 +131,10 @@ class Topology:
             "exec.noop": commanding.Route("counters", noop),
             "exec.hk_period_set": commanding.Route("housekeeping", hk_period),
             "exec.events_unthrottle": commanding.Route("events", unthrottle),
-            "mode.set": commanding.Route("mode", modes.make_set_handler(self.cfg,
-                                                                        self._mode_inputs)),
         }
-        for name, handler in payload_supervision.COMPONENT.handlers.items():
-            routes[name] = commanding.Route("payload", handler)
+        for c in self.components:
+            for name, handler in c.handlers.items():
+                routes[name] = commanding.Route(c.name, handler)
         return routes
 
     def tick(self) -> Tick:
@@ -388,12 +386,8 @@ class Topology:
             "exec.events_suppressed": st.events.suppressed,
             "exec.events_throttled": st.events.throttled_now,
         }
-        points.update(commanding.telemetry(st.commands))
-        points.update(modes.telemetry(st.mode))
-        points.update(throttle.telemetry(st.throttle))
-        points.update(power.component_telemetry(st.power))
-        points.update(payload_supervision.telemetry(st.payload))
-        points.update(link.telemetry(st.link))
+        for c in self.components:
+            points.update(c.telemetry(getattr(st, c.name)))
         nxt = s.next_contact_in_s
         points["link.next_aos_in_s"] = None if not math.isfinite(nxt) else round(nxt)
         return {k: (None if isinstance(v, float) and not math.isfinite(v) else v)

@@ -82,4 +82,4 @@ def test_bad_actuators_are_wire_errors() -> None:
     with pytest.raises(WireError, match="must be an integer"):
         Actuators.from_dict({"report_jobs_done": 1.5})
     with pytest.raises(WireError, match="must be a map"):
-        Actuators.from_dict([1, 2])  # type: ignore[arg-type]
+        Actuators.from_dict([1, 2])

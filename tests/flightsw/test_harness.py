@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from typing import Any
 
 import msgpack
 import pytest
@@ -354,7 +355,7 @@ def test_event_log_edges() -> None:
     from flightsw.catalog import build_dictionary
     from flightsw.events import EventLog
 
-    sent = []
+    sent: list[Any] = []
     log = EventLog(build_dictionary(), sent.append)
     log.emit("no.such_event", {"x": 1}, 0.0)
     assert sent[0].severity == "WARNING_HI" and "undeclared" in sent[0].text
