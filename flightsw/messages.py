@@ -87,16 +87,27 @@ class PingBody(Record):
 
 @dataclass
 class HeartbeatBody(Record):
+    """The payload's answer to a ping. Its counters are the child's own view (since its
+    start); the executive's job books are the ones that count."""
+
     n: int = 0  # the ping this answers (0: unsolicited, e.g. the ready heartbeat)
     state: str = ""  # "ready", "idle", "busy"
     jobs_done: int = 0
     jobs_failed: int = 0
+    tiles_done: int = 0
     busy_frac: float = 0.0
+    throttle_frac: float = 0.0
+    pace: bool = False
     queue_depth: int = 0
     model: str = ""
+    model_sha256: str = ""
     provider: str = ""
     rss_mb: float = 0.0
+    pid: int = 0
     incarnation: int = 0
+    rejected_frames: int = 0
+    current_job: int | None = None
+    current_job_started_s: float | None = None  # mission time
 
 
 @dataclass

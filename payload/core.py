@@ -30,6 +30,7 @@ from typing import Any, Protocol
 
 from flightsw.clock import Clock
 from flightsw.errors import WireError
+from flightsw.messages import HeartbeatBody
 from flightsw.wire import Envelope, Kind, Sequencer
 from payload.errors import MessageRejected, PayloadError
 from payload.messages import (
@@ -201,26 +202,18 @@ class PayloadCore:
         return "idle"
 
     def _heartbeat(self, n: int, state: str, now_s: float) -> Envelope:
-        body = {
-            "n": n,
-            "state": state,
-            "jobs_done": self.counters.jobs_done,
-            "jobs_failed": self.counters.jobs_failed,
-            "tiles_done": self.counters.tiles_done,
-            "busy_frac": round(self.meter.read_and_reset(now_s), 4),
-            "throttle_frac": self.config.throttle_frac,
-            "pace": self.config.pace,
-            "queue_depth": len(self.queue),
-            "model": self.model.model_id,
-            "model_sha256": self.model.sha256,
-            "provider": self.model.provider,
-            "rss_mb": round(self._rss_mb(), 1),
-            "pid": self.pid,
-            "incarnation": self.incarnation,
-            "rejected_frames": self.counters.rejected_frames,
-            "current_job": self.current_job.job_id if self.current_job else None,
-            "current_job_started_s": self.current_job_started_s,
-        }
+        body = HeartbeatBody(
+            n=n, state=state, jobs_done=self.counters.jobs_done,
+            jobs_failed=self.counters.jobs_failed, tiles_done=self.counters.tiles_done,
+            busy_frac=round(self.meter.read_and_reset(now_s), 4),
+            throttle_frac=self.config.throttle_frac, pace=self.config.pace,
+            queue_depth=len(self.queue), model=self.model.model_id,
+            model_sha256=self.model.sha256, provider=self.model.provider,
+            rss_mb=round(self._rss_mb(), 1), pid=self.pid, incarnation=self.incarnation,
+            rejected_frames=self.counters.rejected_frames,
+            current_job=self.current_job.job_id if self.current_job else None,
+            current_job_started_s=self.current_job_started_s,
+        ).to_body()
         return self._seq.make(Kind.PAYLOAD_HEARTBEAT, self.clock.mission_time_s(), body)
 
     def _result(self, body: dict[str, Any]) -> Envelope:

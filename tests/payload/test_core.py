@@ -137,7 +137,7 @@ def test_job_missing_a_key_is_answered(missing: str) -> None:
     good = dict(job().body)
     del good[missing]
     result = _only(core.handle(env(Kind.PAYLOAD_JOB, good), 0.0))
-    assert result.body["ok"] is False and f"missing field {missing}" in result.body["error"]
+    assert result.body["ok"] is False and f"{missing} is missing" in result.body["error"]
 
 
 @pytest.mark.parametrize(
