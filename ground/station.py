@@ -174,6 +174,14 @@ class Station:
         self.counters.uplink_delivered += len(delivered)
         return delivered
 
+    def drop_held(self) -> int:
+        """At the end of a session: frames still waiting out the grace are dropped and
+        counted (out of contact), never left uncounted."""
+        n = len(self._held)
+        self.counters.downlink_dropped_los += n
+        self._held.clear()
+        return n
+
     def _expire_held(self, now_s: float) -> None:
         keep = [(t, f) for t, f in self._held if now_s - t <= self.edge_grace_s]
         self.counters.downlink_dropped_los += len(self._held) - len(keep)
