@@ -25,6 +25,7 @@ lets the CLI and scripts read (see :mod:`ground.archive_reader`) while the groun
 from __future__ import annotations
 
 import json
+import logging
 import math
 import sqlite3
 import time
@@ -34,6 +35,8 @@ from typing import Any
 
 from flightsw.errors import safe_repr
 from ground.command_log import CommandRecord, Stage
+
+log = logging.getLogger("ground.archive")
 
 SCHEMA_VERSION = 2
 MAX_LINK_ERROR_ROWS = 10_000
@@ -129,6 +132,8 @@ class Archive:
         self._meta: dict[str, str] = {}
         self.rows_written: dict[str, int] = {t: 0 for t in (*_INSERTS, "commands")}
         self.quarantined: dict[str, int] = {}  # table -> rows SQLite refused
+        self.rows_lost = 0  # rows of commits that failed as a whole (disk full ...)
+        self.unreadable_commands: list[int] = []  # damaged command rows not restored
         self.flushes = 0
         self.flush_time_s = 0.0  # time spent committing (for the insert rate)
         self.link_errors_seen = self._count("link_errors")
@@ -226,6 +231,7 @@ class Archive:
                                        list(self._meta.items()))
             self._conn.execute("COMMIT")
         except BaseException:
+            self.rows_lost += self.pending_rows
             self._conn.execute("ROLLBACK")
             raise
         finally:
@@ -285,8 +291,16 @@ class Archive:
         for seq, name, args_json, stage, reason, queued_s, sent_s, accepted_s, onboard in rows:
             times = {k: v for k, v in (("queued", queued_s), ("sent", sent_s),
                                        ("accepted", accepted_s)) if v is not None}
-            out.append(CommandRecord(int(seq), str(name), json.loads(args_json), Stage(stage),
-                                     reason or "", times, onboard))
+            try:
+                args = json.loads(args_json)
+                if not isinstance(args, dict):
+                    raise ValueError("arguments are not a map")
+                out.append(CommandRecord(int(seq), str(name), args, Stage(stage),
+                                         reason or "", times, onboard))
+            except (TypeError, ValueError) as exc:  # a damaged row must not stop the ground
+                self.unreadable_commands.append(int(seq))
+                log.error("command #%s in the archive is unreadable (%s): not restored, "
+                          "not sent", seq, safe_repr(exc, 200))
         return out
 
     def stats(self) -> dict[str, Any]:
@@ -297,7 +311,8 @@ class Archive:
                 "insert_rate_rows_per_s": (round(written / self.flush_time_s)
                                            if self.flush_time_s > 0 else None),
                 "link_errors_seen": self.link_errors_seen,
-                "rows_quarantined": dict(self.quarantined)}
+                "rows_quarantined": dict(self.quarantined), "rows_lost": self.rows_lost,
+                "unreadable_commands": list(self.unreadable_commands)}
 
     def close(self) -> None:
         """Commit what is buffered and close; safe to call twice."""

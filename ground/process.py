@@ -38,6 +38,7 @@ log = logging.getLogger("ground")
 
 POLL_MS = 20
 MAX_FRAMES_PER_TURN = 20_000  # keep ops answers prompt under a downlink flood
+MAX_BYTES_PER_TURN = 32 << 20  # and memory bounded under a flood of 1 MiB frames
 MAX_OPS_PER_TURN = 50  # and the downlink flowing under a flood of ops requests
 # After a plant STOP the executive is shutting down and may still downlink its last
 # records: keep archiving until it has disconnected (or the link has gone quiet), capped.
@@ -167,11 +168,14 @@ class GroundProcess:
 
     def _drain(self, sock: zmq.Socket[Any]) -> list[bytes]:
         frames: list[bytes] = []
-        while len(frames) < MAX_FRAMES_PER_TURN:
+        size = 0
+        while len(frames) < MAX_FRAMES_PER_TURN and size < MAX_BYTES_PER_TURN:
             try:
-                frames.append(sock.recv(zmq.NOBLOCK))
+                frame = sock.recv(zmq.NOBLOCK)
             except zmq.Again:
                 break
+            frames.append(frame)
+            size += len(frame)
         return frames
 
     def _take_world(self) -> None:

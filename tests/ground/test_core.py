@@ -182,3 +182,37 @@ def test_ground_takes_a_clock_flag(tmp_path: Path) -> None:
         config_from_args(parse_args([*base, "--clock", "sim"]))
     with pytest.raises(SystemExit):
         parse_args([*base, "--clock", "wall"])
+
+
+@pytest.mark.parametrize("ops, local", [
+    ("tcp://127.0.0.1:5604", True), ("tcp://localhost:5604", True),
+    ("tcp://[::1]:5604", True), ("ipc:///tmp/ground.ops", True),
+    ("tcp://*:5604", False), ("tcp://0.0.0.0:5604", False), ("tcp://10.0.0.5:5604", False),
+])
+def test_the_ops_port_stays_on_loopback_unless_asked(tmp_path: Path, ops: str,
+                                                     local: bool) -> None:
+    argv = ["--link", "tcp://127.0.0.1:1", "--ops", ops, "--archive", str(tmp_path / "a")]
+    if local:
+        assert config_from_args(parse_args(argv))[0].ops == ops
+    else:
+        with pytest.raises(GroundError, match="must be loopback"):
+            config_from_args(parse_args(argv))
+        assert config_from_args(parse_args([*argv, "--allow-remote-ops"]))[0].ops == ops
+
+
+def test_a_damaged_command_row_does_not_stop_the_ground(tmp_path: Path) -> None:
+    from ground.mission_control import MissionControl
+
+    first = MissionControl(DICTIONARY, Archive(tmp_path / "a.sqlite"))
+    for _ in range(3):
+        first.submit("exec.noop", {}, now_s=T0)
+    first.archive.close()
+    conn = sqlite3.connect(tmp_path / "a.sqlite")
+    conn.execute("UPDATE commands SET args_json = '{broken' WHERE cmd_seq = 1")
+    conn.execute("UPDATE commands SET stage = 'warp' WHERE cmd_seq = 2")
+    conn.commit()
+    conn.close()
+    second = MissionControl(DICTIONARY, Archive(tmp_path / "a.sqlite"))
+    assert [r.cmd_seq for r in second.commands.queued()] == [0]
+    assert second.archive.stats()["unreadable_commands"] == [1]
+    assert second.submit("exec.noop", {}, now_s=T0).cmd_seq == 3  # numbering goes on
