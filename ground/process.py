@@ -150,13 +150,18 @@ class GroundProcess:
         self.turns += 1
         if self.monitor in ready:
             self._take_monitor_events()
-        if self.world is not None and self.world in ready:
-            self._take_world()
+        # Downlink first, WORLD after: in lockstep every frame waiting now was sent before
+        # the newest WORLD messages waiting now were published (the plant steps only once
+        # the executive has answered), so frames are judged by the contact state they
+        # were sent in, and the ground's clock does not run ahead of its downlink.
         frames = self._drain(self.link) if self.link in ready else []
+        worlds = self._drain(self.world) if self.world is not None and self.world in ready \
+            else []
         wall = self.wall()
         if frames:
             self._last_frame_s = wall.mono_s
         self.core.on_downlink(frames, wall)
+        self._take_world(worlds)
         if self.ops_sock in ready:
             self._answer_ops()
         self.core.pump_uplink(self._send_up, self.wall())
@@ -178,9 +183,8 @@ class GroundProcess:
             size += len(frame)
         return frames
 
-    def _take_world(self) -> None:
-        assert self.world is not None
-        for frame in self._drain(self.world):
+    def _take_world(self, worlds: list[bytes]) -> None:
+        for frame in worlds:
             wall = self.wall()
             if self.core.on_world(frame, wall) == "stop":
                 if not self.stop_reason:
@@ -240,6 +244,8 @@ class GroundProcess:
         self._closed = True
         try:
             self.core.finish()
+            log.info("downlink: %s", ", ".join(
+                f"{k} {v}" for k, v in self.station.counters.as_dict().items()))
             self.archive.close()
         finally:
             for sock in reversed(self._sockets):

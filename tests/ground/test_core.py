@@ -216,3 +216,62 @@ def test_a_damaged_command_row_does_not_stop_the_ground(tmp_path: Path) -> None:
     assert [r.cmd_seq for r in second.commands.queued()] == [0]
     assert second.archive.stats()["unreadable_commands"] == [1]
     assert second.submit("exec.noop", {}, now_s=T0).cmd_seq == 3  # numbering goes on
+
+
+def test_sim_clock_follows_the_downlink_within_bounds(tmp_path: Path) -> None:
+    """A record stamped t means spacecraft time has reached t (WORLD may lag on its own
+    socket), but played-back records and absurd stamps do not move the clock."""
+    core = GroundCore(DICTIONARY, Archive(tmp_path / "a.sqlite"), clock="sim")
+    plant, fl = Sequencer("plant"), Sequencer("flight")
+    wall = WallTime(0.0, 0.0)
+
+    def tlm(t: float) -> bytes:
+        return fl.pack(Kind.TELEMETRY, t, {"points": {"exec.uptime_s": t - T0}})
+
+    core.on_world(world_frame(plant, T0, True), wall)
+    core.on_downlink([tlm(T0 - 500), tlm(T0 + 3)], wall)  # playback, then a fresh record
+    assert core.now(wall) == (T0 + 3, T0 + 3)
+    core.on_downlink([tlm(T0 + 100_000), tlm(T0 - 100)], wall)  # absurd lead, old record
+    assert core.now(wall)[1] == T0 + 3
+    core.on_world(world_frame(plant, T0 + 2, True), wall)  # a lagging WORLD
+    assert core.now(wall)[1] == T0 + 3
+    core.on_world(world_frame(plant, T0 + 5, True), wall)
+    assert core.now(wall)[1] == T0 + 5
+    core.archive.flush()
+    conn = sqlite3.connect(tmp_path / "a.sqlite")
+    rx = [r[0] - T0 for r in conn.execute("SELECT rx_s FROM telemetry ORDER BY id")]
+    conn.close()
+    assert rx == [0, 3, 3, 3]  # a record is never received before it was made (fresh)
+
+
+@pytest.mark.parametrize("frame, expected", [
+    (Sequencer("f").pack(Kind.TELEMETRY, T0, {"points": {"x": [1] * 5000}}), T0),
+    (b"", None), (b"\x96\x01", None), (b"\x96" + b"\x91" * 5000, None),
+    (b"\x96\x01\xa3tlm\xa1f\x00\xcb\x7f\xf8\x00\x00\x00\x00\x00\x00\x80", None),  # NaN
+    (b"\x96\x01\xa3tlm\xa1f\x00\xc3\x80", None),  # True is not a time
+    (b"\x95\x01\xa3tlm\xa1f\x00\x01", None),
+])
+def test_frame_time_reads_only_the_header(frame: bytes, expected: float | None) -> None:
+    from ground.core import frame_time_s
+    assert frame_time_s(frame) == expected
+
+
+def test_sim_receive_stamp_is_the_links_time_never_before_the_latest_aos(
+        tmp_path: Path) -> None:
+    core = GroundCore(DICTIONARY, Archive(tmp_path / "a.sqlite"), clock="sim")
+    plant, fl = Sequencer("plant"), Sequencer("flight")
+    wall = WallTime(0.0, 0.0)
+    core.on_world(world_frame(plant, T0, True), wall)
+    core.on_downlink([fl.pack(Kind.TELEMETRY, T0, {"points": {"a": 1}})], wall)
+    for k in range(1, 100):  # a long LOS; WORLD runs ahead meanwhile
+        core.on_world(world_frame(plant, T0 + k, False), wall)
+    core.on_world(world_frame(plant, T0 + 100, True), wall)  # AOS
+    for k in range(101, 110):
+        core.on_world(world_frame(plant, T0 + k, True), wall)  # WORLD ahead of the link
+    core.on_downlink([fl.pack(Kind.EVENT, T0 + 50, {"name": "x", "args": {}}),  # playback
+                      fl.pack(Kind.TELEMETRY, T0 + 101, {"points": {"a": 2}})], wall)
+    core.archive.flush()
+    conn = sqlite3.connect(tmp_path / "a.sqlite")
+    assert [r[0] - T0 for r in conn.execute("SELECT rx_s FROM events")] == [100]
+    assert [r[0] - T0 for r in conn.execute("SELECT rx_s FROM telemetry")] == [0, 101]
+    conn.close()

@@ -301,3 +301,13 @@ def test_named_hostile_ops_requests(ops: OpsService, data: bytes, error: str) ->
     assert not reply["ok"]
     assert error in str(reply.get("error", "")) + str(reply.get("detail", ""))
     assert len(pack(reply)) < 64 * 1024
+
+
+@FUZZ
+@given(frame=st.one_of(st.binary(max_size=200), st.builds(
+    raw_envelope, kinds, st.integers(0, 2**63 - 1),
+    st.one_of(st.floats(allow_nan=True, allow_infinity=True), values), values)))
+def test_frame_time_never_raises(frame: bytes) -> None:
+    from ground.core import frame_time_s
+    t = frame_time_s(frame)
+    assert t is None or math.isfinite(t)
