@@ -327,6 +327,9 @@ def _status(ops: Ops, out: TextIO) -> int:
         print(f"next pass: {nxt.get('station', '?')} AOS {utc_text(nxt.get('aos_utc_s'))}",
               file=out)
     print(f"uplink: {st.get('uplink', '?')}", file=out)
+    if st.get("clock"):
+        print(f"ground clock: {st['clock']}, mission time {utc_text(st.get('mission_now_s'))}",
+              file=out)
     print(f"dictionary: {dic['state']} (ground {dic['ground_hash']}, flight "
           f"{dic['flight_hash'] or '?'})", file=out)
     print(f"frames: {counts['frames_received']} received, {counts['decode_errors']} "
