@@ -3,6 +3,8 @@
 Built against the flight software's interface (``flightsw.wire``, the exported
 dictionary, ``flightsw.stackinfo``); nothing in ``flightsw`` imports from here.
 
+- :mod:`ground.core` - station + mission control + ops on one ground clock (wall, or
+  spacecraft time in lockstep: ``python -m ground --clock sim``), no I/O (pure core).
 - :mod:`ground.station` - which frames get through the space link, and when (pure).
 - :mod:`ground.mission_control` - decode, archive and account for every downlink
   record; validate, queue and uplink commands; the dictionary-hash check (pure core).
@@ -12,5 +14,5 @@ dictionary, ``flightsw.stackinfo``); nothing in ``flightsw`` imports from here.
 - :mod:`ground.ops_service`, :mod:`ground.ops_client` - the ops request/reply API.
 - :mod:`ground.process` (``python -m ground``) - the shell: sockets, loop, signals.
 - :mod:`ground.api` (``Ops``) and :mod:`ground.predicates` - the scripting API.
-- :mod:`ground.cli` - ``aisat ground cmd|tlm|events|status``.
+- :mod:`ground.cli` - ``aisat ground cmd|cancel|tlm|events|status``.
 """

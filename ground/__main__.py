@@ -19,6 +19,7 @@ import zmq
 
 from flightsw.lifeline import die_with_parent
 from flightsw.stackinfo import StackInfo
+from ground.core import CLOCKS
 from ground.errors import GroundError
 from ground.process import GroundConfig, GroundProcess
 from ground.stack import archive_path, load_dictionary, read_stack
@@ -35,8 +36,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--ops", help="ops REP endpoint to bind")
     p.add_argument("--archive", type=Path, help="SQLite archive path")
     p.add_argument("--dictionary", type=Path, help="exported dictionary JSON")
-    p.add_argument("--edge-grace-s", type=float, default=0.5,
-                   help="accept downlink this long around AOS/LOS edges (default 0.5)")
+    p.add_argument("--clock", choices=CLOCKS, default="real",
+                   help="real: wall time (boards, aisat up); sim: the spacecraft time of "
+                   "the plant's WORLD messages, for lockstep (aisat sim); default real")
+    p.add_argument("--edge-grace-s", type=float, default=None,
+                   help="accept downlink this long around AOS/LOS edges, in ground-clock "
+                   "seconds (default 0.5 on the real clock, 2 on the sim clock)")
+    p.add_argument("--allow-remote-ops", action="store_true",
+                   help="let the ops endpoint bind beyond loopback (anyone who reaches it "
+                   "can command the spacecraft and stop the ground)")
     p.add_argument("--log-level", default="INFO")
     return p.parse_args(argv)
 
@@ -57,8 +65,27 @@ def config_from_args(args: argparse.Namespace) -> tuple[GroundConfig, str | None
         raise GroundError("link and ops endpoints are required (from --run-dir or flags)",
                           link=link, ops=ops)
     dictionary = str(args.dictionary) if args.dictionary else (info.dictionary or None)
+    if not args.allow_remote_ops and not is_local_endpoint(ops):
+        raise GroundError("the ops endpoint must be loopback (it takes commands for the "
+                          "spacecraft); pass --allow-remote-ops to bind it elsewhere",
+                          ops=ops)
+    if args.clock == "sim" and not world:
+        raise GroundError("--clock sim needs a plant: give --world (or a run dir with one)")
+    if args.edge_grace_s is not None and not (0 <= args.edge_grace_s < 3600):
+        raise GroundError("--edge-grace-s must be in [0, 3600)", got=args.edge_grace_s)
     return GroundConfig(link=link, ops=ops, archive=archive, world=world,
-                        edge_grace_s=args.edge_grace_s), dictionary
+                        edge_grace_s=args.edge_grace_s, clock=args.clock), dictionary
+
+
+def is_local_endpoint(endpoint: str) -> bool:
+    """True for ipc://, inproc:// and tcp:// on a loopback address."""
+    scheme, _, rest = endpoint.partition("://")
+    if scheme in ("ipc", "inproc"):
+        return True
+    if scheme != "tcp":
+        return False
+    host = rest.rsplit(":", 1)[0].strip("[]").lower()
+    return host in ("localhost", "::1") or host.startswith("127.")
 
 
 def main(argv: list[str] | None = None) -> int:

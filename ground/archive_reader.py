@@ -8,7 +8,9 @@ commands go through the ground process's ops socket. Incremental reads use row i
 
 from __future__ import annotations
 
+import itertools
 import json
+import math
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -115,7 +117,12 @@ class ArchiveReader:
     # --- events and products --------------------------------------------------------
     def events(self, limit: int = 50, min_severity: str | None = None,
                after_id: int = 0) -> list[EventRow]:
-        """The newest ``limit`` events after ``after_id`` (oldest first)."""
+        """The latest ``limit`` events after ``after_id``, in mission-time order.
+
+        Ordered by the spacecraft time the flight stamped on each event, ties by the
+        downlink sequence number - not by arrival, which the recorder's playback order
+        and out-of-contact periods scramble.
+        """
         sql = ("SELECT id, seq, time_s, rx_s, name, severity, text, args_json FROM events "
                "WHERE id > ?")
         params: list[Any] = [after_id]
@@ -123,7 +130,7 @@ class ArchiveReader:
             allowed = SEVERITY_ORDER[SEVERITY_ORDER.index(min_severity):]
             sql += f" AND severity IN ({','.join('?' * len(allowed))})"
             params += allowed
-        sql += " ORDER BY id DESC LIMIT ?"
+        sql += " ORDER BY time_s DESC, seq DESC, id DESC LIMIT ?"
         params.append(limit)
         rows = self._conn.execute(sql, params).fetchall()
         return [_event_row(r) for r in reversed(rows)]
@@ -165,6 +172,32 @@ class ArchiveReader:
                        .fetchone()[0])
 
         return Mark(top("telemetry"), top("events"), top("products"))
+
+    def mission_now_s(self) -> float | None:
+        """The ground's latest spacecraft time: the newest WORLD time it noted (for a
+        stopped run, the last one), else the newest onboard time archived."""
+        row = self._conn.execute(
+            "SELECT value FROM meta WHERE key = 'mission_now_s'").fetchone()
+        try:
+            now = float(row[0]) if row else math.nan
+        except (TypeError, ValueError):
+            now = math.nan
+        if math.isfinite(now):
+            return now
+        newest = self._conn.execute(
+            "SELECT MAX(t) FROM (SELECT MAX(time_s) AS t FROM telemetry "
+            "UNION ALL SELECT MAX(time_s) FROM events)").fetchone()[0]
+        return float(newest) if newest is not None else None
+
+    def housekeeping_period_s(self, window_rows: int = 2000) -> float | None:
+        """The housekeeping period as the archive shows it: the median spacing of the
+        newest distinct onboard times among recent telemetry rows (None if unknown)."""
+        rows = self._conn.execute(
+            "SELECT DISTINCT time_s FROM (SELECT time_s FROM telemetry ORDER BY id DESC "
+            "LIMIT ?)", (window_rows,)).fetchall()
+        times = sorted((float(r[0]) for r in rows if r[0] is not None), reverse=True)[:11]
+        gaps = sorted(a - b for a, b in itertools.pairwise(times) if a - b > 0)
+        return gaps[len(gaps) // 2] if gaps else None
 
     def counts(self) -> dict[str, int]:
         tables = ("telemetry", "events", "verifications", "products", "hellos", "commands",

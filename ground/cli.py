@@ -1,4 +1,4 @@
-"""The operator CLI: ``aisat ground cmd|tlm|events|status``.
+"""The operator CLI: ``aisat ground cmd|cancel|tlm|events|status``.
 
 Exit codes are part of the interface (scripts and CI use them):
 
@@ -10,7 +10,12 @@ Exit codes are part of the interface (scripts and CI use them):
 
 Commands are validated against the dictionary *before* anything is sent, then go
 through the ground process's ops socket; reads (``tlm``, ``events``) query the archive
-directly, read-only.
+directly, read-only - also after the stack has stopped: without ``stack.json`` they read
+``RUN_DIR/archive.sqlite`` and say that they show a stopped run.
+
+Times: ``tlm`` ages are measured against the ground's *mission now* (the spacecraft time
+of the latest WORLD message; for a stopped run, the last one), and ``events`` are in the
+order of the spacecraft times the flight stamped on them.
 """
 
 from __future__ import annotations
@@ -27,11 +32,16 @@ from flightsw.stackinfo import default_run_dir
 from ground.api import Ops, Verification
 from ground.archive_reader import SEVERITY_ORDER, ArchiveReader, Sample
 from ground.display import close_matches, refusal_text, utc_text, value_text
-from ground.errors import GroundError, NoStack, WaitTimeout
-from ground.stack import archive_path, dictionary_for, read_stack
+from ground.errors import GroundError, NoStack, OpsError, WaitTimeout
+from ground.stack import ARCHIVE_FILE, archive_path, dictionary_for, read_stack
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 PROG = "aisat ground"
+DEFAULT_HK_PERIOD_S = 1.0
+"""The flight's default housekeeping period (``flightsw.config``), used when the
+archive does not show one."""
+STALE_PERIODS = 3.0
+"""A sample is ``stale`` once older than this many housekeeping periods."""
 
 
 class UsageError(GroundError):
@@ -54,9 +64,17 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--no-wait", action="store_true", help="return once queued")
     c.add_argument("--timeout", type=float, default=30.0, metavar="S",
                    help="seconds to wait for completed/failed (default 30)")
+    k = sub.add_parser("cancel", parents=[common],
+                       help="withdraw a command still queued at the ground for the next pass")
+    k.add_argument("cmd_seq", metavar="SEQ", help="the command's number, as 'cmd' printed "
+                   "it (7 or #7)")
     t = sub.add_parser("tlm", parents=[common], help="latest telemetry (all points, or one)")
     t.add_argument("point", nargs="?", help="one telemetry point")
-    e = sub.add_parser("events", parents=[common], help="recent events")
+    t.add_argument("--stale-after", type=float, default=None, metavar="S",
+                   help=f"mark samples older than S seconds of mission time as stale "
+                   f"(default {STALE_PERIODS:g} x the housekeeping period)")
+    e = sub.add_parser("events", parents=[common],
+                       help="the latest events, in spacecraft-time order")
     e.add_argument("--limit", type=int, default=20, metavar="N")
     e.add_argument("--severity", metavar="S",
                    help=f"at least this severity ({', '.join(SEVERITY_ORDER)})")
@@ -89,8 +107,10 @@ def main(argv: list[str] | None = None, out: TextIO | None = None,
             return _cmd(run_dir, args, out, err)
         if args.action == "status":
             return _status(Ops(run_dir, request_timeout_s=args.ops_timeout), out)
+        if args.action == "cancel":
+            return _cancel(run_dir, args, out, err)
         if args.action == "tlm":
-            return _tlm(run_dir, args.point, out)
+            return _tlm(run_dir, args.point, args.stale_after, out)
         if args.action == "events":
             return _events(run_dir, args.limit, args.severity, out)
         raise AssertionError(f"unhandled action {args.action}")  # argparse restricts it
@@ -137,8 +157,57 @@ def _cmd(run_dir: Path, args: argparse.Namespace, out: TextIO, err: TextIO) -> i
         final = ops.wait_verification(queued.cmd_seq, args.timeout, on_stage=show)
     except WaitTimeout as exc:
         print(f"{PROG}: {exc}", file=err)
+        _still_queued_hint(ops, queued.cmd_seq, str(exc.details.get("stage", "")), err)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=err)
+        _still_queued_hint(ops, queued.cmd_seq, None, err)
         return EXIT_FAILED
     return EXIT_OK if final.ok else EXIT_FAILED
+
+
+def _still_queued_hint(ops: Ops, cmd_seq: int, stage: str | None, err: TextIO) -> None:
+    """We stop waiting, the command does not: say where it is and how to withdraw it."""
+    if stage is None:  # interrupted: ask once, briefly
+        try:
+            stage = ops.verification(cmd_seq).stage
+        except (GroundError, KeyboardInterrupt):
+            stage = ""
+    if stage == "queued":
+        print(f"{PROG}: command #{cmd_seq} is still queued at the ground and will be sent "
+              f"at the next pass; to withdraw it: aisat ground cancel {cmd_seq}", file=err)
+    elif stage in ("sent", "accepted"):
+        print(f"{PROG}: command #{cmd_seq} is already {stage} on board and cannot be "
+              f"cancelled; follow it with: aisat ground status", file=err)
+    else:
+        print(f"{PROG}: command #{cmd_seq} may still be queued for the next pass; check "
+              f"with 'aisat ground status', withdraw it with: aisat ground cancel {cmd_seq}",
+              file=err)
+
+
+# --- cancel ----------------------------------------------------------------------------
+def _cancel(run_dir: Path, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    text = str(args.cmd_seq).strip().lstrip("#")
+    if not text.isdigit() or len(text) > 19:
+        raise UsageError("a command number is an integer >= 0 (as 'aisat ground cmd' "
+                         "printed it, e.g. 7 or #7)", got=args.cmd_seq)
+    cmd_seq = int(text)
+    ops = Ops(run_dir, request_timeout_s=args.ops_timeout)
+    try:
+        ver = ops.cancel(cmd_seq)
+    except OpsError as exc:
+        stage = exc.details.get("stage")
+        if exc.reason == "unknown command":
+            print(f"{PROG}: no command #{cmd_seq} in the ground's command log "
+                  f"(next number: {exc.details.get('next_cmd_seq', '?')})", file=err)
+        elif stage:
+            print(f"{PROG}: command #{cmd_seq} not cancelled: {exc.reason} "
+                  f"(stage: {stage})", file=err)
+        else:
+            print(f"{PROG}: command #{cmd_seq} not cancelled: {exc}", file=err)
+        return EXIT_FAILED
+    print(f"#{ver.cmd_seq} {ver.name}: cancelled before it was sent", file=out)
+    return EXIT_OK
 
 
 def _stage_line(ver: Verification) -> str:
@@ -150,12 +219,14 @@ def _stage_line(ver: Verification) -> str:
 
 
 # --- tlm -------------------------------------------------------------------------------
-def _tlm(run_dir: Path, point: str | None, out: TextIO) -> int:
+def _tlm(run_dir: Path, point: str | None, stale_after_s: float | None, out: TextIO) -> int:
     dictionary = dictionary_for(run_dir)
     if point is not None and point not in dictionary.telemetry:
         raise UsageError("unknown telemetry point", point=point,
                          **close_matches(point, list(dictionary.telemetry)))
-    with _reader(run_dir) as reader:
+    if stale_after_s is not None and not stale_after_s > 0:
+        raise UsageError("--stale-after must be a number of seconds > 0", got=stale_after_s)
+    with _reader(run_dir, out) as reader:
         if point is not None:
             sample = reader.latest(point)
             if sample is None:
@@ -163,27 +234,43 @@ def _tlm(run_dir: Path, point: str | None, out: TextIO) -> int:
             samples = {point: sample}
         else:
             samples = reader.latest_all()
+        now_s = reader.mission_now_s()
+        hk_period_s = reader.housekeeping_period_s()
     if not samples:
         raise GroundError("no telemetry in the archive yet")
-    newest_s = max(s.time_s for s in samples.values())
-    rows = [_tlm_row(dictionary, s, newest_s) for s in samples.values()]
-    _table(["POINT", "VALUE", "UNITS", "LIMIT", "ONBOARD TIME (UTC)", "AGE S"], rows, out)
+    if stale_after_s is None:
+        period = hk_period_s or DEFAULT_HK_PERIOD_S
+        stale_after_s = STALE_PERIODS * period
+        rule = (f"older than {STALE_PERIODS:g} x the housekeeping period "
+                f"({period:g} s{'' if hk_period_s else ', the default'}) = "
+                f"{stale_after_s:g} s")
+    else:
+        rule = f"older than {stale_after_s:g} s (--stale-after)"
+    rows = [_tlm_row(dictionary, s, now_s, stale_after_s) for s in samples.values()]
+    _table(["POINT", "VALUE", "UNITS", "LIMIT", "ONBOARD TIME (UTC)", "AGE S", "FRESH"],
+           rows, out)
     if point is None:
         missing = sorted(set(dictionary.telemetry) - set(samples))
         if missing:
             print(f"({len(missing)} declared points never received: "
                   f"{', '.join(missing[:8])}{' ...' if len(missing) > 8 else ''})", file=out)
-    print("AGE S: how far behind the newest onboard time in this table", file=out)
+    print(f"AGE S: mission time now ({utc_text(now_s)}, the ground's latest spacecraft "
+          f"time) minus the sample's onboard time; stale: {rule}", file=out)
     return EXIT_OK
 
 
-def _tlm_row(dictionary: Dictionary, s: Sample, newest_s: float) -> list[str]:
+def _tlm_row(dictionary: Dictionary, s: Sample, now_s: float | None,
+             stale_after_s: float) -> list[str]:
     decl = dictionary.telemetry.get(s.name)
     units = decl.units if decl else "?"
     limit = _limit_state(decl.limits if decl else None, s.value)
     name = s.name if decl else f"{s.name} (undeclared)"
-    return [name, value_text(s.value), units or "-", limit, utc_text(s.time_s),
-            f"{newest_s - s.time_s:.1f}"]
+    if now_s is None or s.time_s is None:
+        age, fresh = "-", "?"
+    else:
+        age_s = now_s - s.time_s
+        age, fresh = f"{age_s:.1f}", ("stale" if age_s > stale_after_s else "ok")
+    return [name, value_text(s.value), units or "-", limit, utc_text(s.time_s), age, fresh]
 
 
 def _limit_state(limits: Limits | None, value: Any) -> str:
@@ -201,14 +288,21 @@ def _events(run_dir: Path, limit: int, severity: str | None, out: TextIO) -> int
     if limit < 1:
         raise UsageError("--limit must be at least 1", got=limit)
     min_severity = _severity(severity) if severity else None
-    with _reader(run_dir) as reader:
+    with _reader(run_dir, out) as reader:
         rows = reader.events(limit=limit, min_severity=min_severity)
     if not rows:
         print("(no events)", file=out)
         return EXIT_OK
-    _table(["ONBOARD TIME (UTC)", "SEVERITY", "EVENT", "TEXT"],
-           [[utc_text(r.time_s), r.severity, r.name, r.text] for r in rows], out)
+    _table(["ONBOARD TIME (UTC)", "SEQ", "SEVERITY", "EVENT", "TEXT"],
+           [[utc_text(r.time_s), str(r.seq), r.severity, r.name, r.text]
+            for r in rows], out)
     return EXIT_OK
+
+
+def _one_line(text: str, max_chars: int = 200) -> str:
+    """Event text from the spacecraft, safe for a terminal: one line, no control codes."""
+    clean = "".join(c if c.isprintable() else " " for c in str(text))
+    return clean if len(clean) <= max_chars else clean[:max_chars - 3] + "..."
 
 
 def _severity(text: str) -> str:
@@ -233,6 +327,9 @@ def _status(ops: Ops, out: TextIO) -> int:
         print(f"next pass: {nxt.get('station', '?')} AOS {utc_text(nxt.get('aos_utc_s'))}",
               file=out)
     print(f"uplink: {st.get('uplink', '?')}", file=out)
+    if st.get("clock"):
+        print(f"ground clock: {st['clock']}, mission time {utc_text(st.get('mission_now_s'))}",
+              file=out)
     print(f"dictionary: {dic['state']} (ground {dic['ground_hash']}, flight "
           f"{dic['flight_hash'] or '?'})", file=out)
     print(f"frames: {counts['frames_received']} received, {counts['decode_errors']} "
@@ -247,11 +344,26 @@ def _status(ops: Ops, out: TextIO) -> int:
 
 
 # --- helpers ---------------------------------------------------------------------------
-def _reader(run_dir: Path) -> ArchiveReader:
-    return ArchiveReader(archive_path(read_stack(run_dir)))
+def _reader(run_dir: Path, out: TextIO) -> ArchiveReader:
+    """The running stack's archive, or a stopped run's (``RUN_DIR/archive.sqlite``)."""
+    try:
+        return ArchiveReader(archive_path(read_stack(run_dir)))
+    except NoStack as exc:
+        if "looked_in" not in exc.details:  # a stack.json that names a missing archive
+            raise
+    path = Path(run_dir) / ARCHIVE_FILE
+    if not path.exists():
+        raise NoStack(f"no running stack in {run_dir}, and no archive of a stopped run "
+                      f"at {path}", archive=str(path))
+    reader = ArchiveReader(path)
+    print(f"(stopped run: no stack is running in {run_dir}; showing its archive {path})",
+          file=out)
+    return reader
 
 
 def _table(header: list[str], rows: Sequence[list[str]], out: TextIO) -> None:
+    """Columns padded to width; every cell one printable line (values come from space)."""
+    rows = [[_one_line(str(c)) for c in row] for row in rows]
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
         cells = [str(c).ljust(w) for c, w in zip(row, widths, strict=True)]

@@ -11,7 +11,7 @@ import math
 from datetime import datetime, timezone
 from typing import Any
 
-from flightsw.errors import FlightError
+from flightsw.errors import FlightError, safe_repr
 
 
 def utc_text(time_s: float | None) -> str:
@@ -67,8 +67,8 @@ def refusal_text(exc: FlightError) -> str:
 
 
 def _quoted(value: object) -> str:
-    text = str(value)
-    return text if text[:1] in ("'", '"') else repr(text)
+    text = value if isinstance(value, str) else safe_repr(value, 200)
+    return text[:200] if text[:1] in ("'", '"') else safe_repr(text, 200)
 
 
 def close_matches(name: str, choices: list[str]) -> dict[str, list[str]]:

@@ -23,11 +23,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from flightsw.dictionary import Dictionary
-from flightsw.errors import WireError
+from flightsw.errors import WireError, safe_repr
 from flightsw.wire import Envelope, Kind, Sequencer, encode, try_decode
 from ground.archive import Archive
 from ground.command_log import FLIGHT_STAGES, CommandLog, CommandRecord, Stage
 from ground.downlink_seq import DownlinkSequence
+from ground.errors import GroundError
 
 log = logging.getLogger("ground.mission_control")
 
@@ -36,6 +37,17 @@ HELLO_RETRY_S = 5.0
 """While in contact without the flight's HELLO, say HELLO again this often (it answers)."""
 LOG_FIRST_ERRORS = 20
 """Decode errors logged one by one; after that only every 1000th (all are counted)."""
+
+MAX_CMD_SEQ = (1 << 63) - 1
+"""Command sequence numbers are envelope sequence numbers: [0, 2**63)."""
+MAX_ERROR_REASONS = 64
+OTHER_REASONS = "(other reasons)"
+_FLIGHT_STAGE_NAMES = frozenset(s.value for s in FLIGHT_STAGES)
+
+
+class BadBody(GroundError):
+    """A decoded downlink record whose body does not follow its kind's schema."""
+
 
 SendFrame = Callable[[bytes], bool]
 """Hands one uplink frame to the station; False if it cannot take it now (retry later)."""
@@ -77,61 +89,83 @@ class MissionControl:
         archive.set_meta("ground_dictionary_hash", dictionary.hash)
 
     # --- downlink -------------------------------------------------------------------
-    def on_frame(self, frame: bytes, rx_s: float) -> None:
-        """Take one frame from the station. Never raises for anything in the frame."""
+    def on_frame(self, frame: bytes, rx_s: float, wall_s: float | None = None) -> None:
+        """Take one frame from the station. Never raises for anything in the frame.
+
+        ``rx_s`` is the ground-clock receive time (sim or wall), ``wall_s`` the wall-clock
+        one (archived for people, ignored when runs are compared). A frame that decodes
+        but whose body is out of range (a ``cmd_seq`` of 2**64 - 1, text where a number
+        belongs) is quarantined alone: counted under its reason, kept as a link error.
+        """
         self.frames_received += 1
         self.last_rx_s = rx_s
         env = try_decode(frame)
         if isinstance(env, WireError):
-            self._decode_error(frame, env.reason, str(env), rx_s)
+            self._decode_error(frame, env.reason, str(env), rx_s, wall_s)
             return
         handler = _HANDLERS.get(env.kind)
         if handler is None:
             self.unexpected_kinds += 1
             self._decode_error(frame, "not a downlink kind",
-                               f"{env.kind.value} is not a downlink kind", rx_s)
+                               f"{env.kind.value} is not a downlink kind", rx_s, wall_s)
             return
         self.downlink.observe(env.seq)  # even a bad body used up its sequence number
         try:
-            handler(self, env, rx_s)
-        except (TypeError, ValueError, KeyError) as exc:
+            handler(self, env, rx_s, wall_s)
+        except BadBody as exc:
             self.bad_bodies += 1
-            self._decode_error(frame, f"bad {env.kind.value} body",
-                               f"bad {env.kind.value} body: {exc}", rx_s)
+            self._decode_error(frame, f"bad {env.kind.value} body: {exc.reason}",
+                               f"bad {env.kind.value} body: {exc}", rx_s, wall_s)
+            return
+        except Exception as exc:  # a ground bug must not cost the frames behind this one
+            self.bad_bodies += 1
+            self._decode_error(frame, f"bad {env.kind.value} body: ground could not "
+                               f"handle it ({type(exc).__name__})",
+                               f"bad {env.kind.value} body: {type(exc).__name__}: "
+                               f"{safe_repr(exc, 200)}", rx_s, wall_s)
             return
         self.records[env.kind.value] += 1
         self.last_onboard_time_s = env.time_s
 
-    def _decode_error(self, frame: bytes, reason: str, detail: str, rx_s: float) -> None:
+    def _decode_error(self, frame: bytes, reason: str, detail: str, rx_s: float,
+                      wall_s: float | None = None) -> None:
         self.decode_errors += 1
-        self.decode_error_reasons[reason] = self.decode_error_reasons.get(reason, 0) + 1
-        self.archive.add_link_error(rx_s, frame, detail)
+        if (reason in self.decode_error_reasons
+                or len(self.decode_error_reasons) < MAX_ERROR_REASONS):
+            self.decode_error_reasons[reason] = self.decode_error_reasons.get(reason, 0) + 1
+        else:  # bounded: a hostile sender could make up a new reason every frame
+            self.decode_error_reasons[OTHER_REASONS] = (
+                self.decode_error_reasons.get(OTHER_REASONS, 0) + 1)
+        self.archive.add_link_error(rx_s, frame, detail, wall_s)
         if self.decode_errors <= LOG_FIRST_ERRORS or self.decode_errors % 1000 == 0:
             log.warning("downlink frame rejected (%d so far): %s", self.decode_errors, detail)
 
-    def _on_telemetry(self, env: Envelope, rx_s: float) -> None:
+    def _on_telemetry(self, env: Envelope, rx_s: float, wall_s: float | None) -> None:
         points = env.body.get("points")
         if not isinstance(points, Mapping):
-            raise TypeError("points must be a map")
-        self.telemetry_points += self.archive.add_telemetry(env.seq, env.time_s, rx_s, points)
+            raise BadBody("points must be a map", got=type(points).__name__)
+        self.telemetry_points += self.archive.add_telemetry(env.seq, env.time_s, rx_s,
+                                                            points, wall_s)
 
-    def _on_event(self, env: Envelope, rx_s: float) -> None:
+    def _on_event(self, env: Envelope, rx_s: float, wall_s: float | None) -> None:
         b = env.body
         args = b.get("args")
         self.archive.add_event(env.seq, env.time_s, rx_s, _text(b.get("name")),
-                               _text(b.get("severity")), _text(b.get("text")),
-                               args if isinstance(args, Mapping) else {})
+                               _text(b.get("severity")), _text(b.get("text"), 2000),
+                               args if isinstance(args, Mapping) else {}, wall_s)
 
-    def _on_verification(self, env: Envelope, rx_s: float) -> None:
+    def _on_verification(self, env: Envelope, rx_s: float, wall_s: float | None) -> None:
         b = env.body
         cmd_seq, stage_text = b.get("cmd_seq"), b.get("stage")
         if not isinstance(cmd_seq, int) or isinstance(cmd_seq, bool):
-            raise TypeError(f"cmd_seq must be an integer, got {cmd_seq!r:.40}")
-        if stage_text not in {s.value for s in FLIGHT_STAGES}:
-            raise ValueError(f"stage must be accepted/completed/failed, got {stage_text!r:.40}")
-        name, reason = _text(b.get("name")), _text(b.get("reason"))
+            raise BadBody("cmd_seq must be an integer", got=safe_repr(cmd_seq))
+        if not 0 <= cmd_seq <= MAX_CMD_SEQ:
+            raise BadBody("cmd_seq out of range [0, 2**63)", got=safe_repr(cmd_seq))
+        if not isinstance(stage_text, str) or stage_text not in _FLIGHT_STAGE_NAMES:
+            raise BadBody("stage must be accepted/completed/failed", got=safe_repr(stage_text))
+        name, reason = _text(b.get("name")), _text(b.get("reason"), 2000)
         self.archive.add_verification(env.seq, env.time_s, rx_s, cmd_seq, name, stage_text,
-                                      reason)
+                                      reason, wall_s)
         rec = self.commands.verify(cmd_seq, Stage(stage_text), reason, rx_s, env.time_s)
         if rec is not None:
             self.archive.put_command(rec)
@@ -139,16 +173,16 @@ class MissionControl:
             log.warning("verification for unknown command #%d (%s %s)", cmd_seq, name,
                         stage_text)
 
-    def _on_result(self, env: Envelope, rx_s: float) -> None:
-        self.archive.add_product(env.seq, env.time_s, rx_s, env.body)
+    def _on_result(self, env: Envelope, rx_s: float, wall_s: float | None) -> None:
+        self.archive.add_product(env.seq, env.time_s, rx_s, env.body, wall_s)
 
-    def _on_hello(self, env: Envelope, rx_s: float) -> None:
+    def _on_hello(self, env: Envelope, rx_s: float, wall_s: float | None) -> None:
         flight_hash = _text(env.body.get("dictionary_hash"))
         self.flight_hash = flight_hash
         self.flight_version = _text(env.body.get("dictionary_version"))
         matches = flight_hash == self.dictionary.hash
         self.archive.add_hello("down", env.seq, env.time_s, rx_s, flight_hash,
-                               self.flight_version, matches)
+                               self.flight_version, matches, wall_s)
         if matches:
             if self.hash_state != HashState.MATCH:
                 log.info("flight dictionary %s matches the ground's", flight_hash)
@@ -275,11 +309,14 @@ class MissionControl:
         }
 
 
-def _text(value: Any) -> str:
-    return value if isinstance(value, str) else ("" if value is None else repr(value)[:200])
+def _text(value: Any, max_chars: int = 200) -> str:
+    """Untrusted text as archived text: strings bounded, anything else a safe repr."""
+    if isinstance(value, str):
+        return value[:max_chars]
+    return "" if value is None else safe_repr(value, max_chars)
 
 
-_HANDLERS: dict[Kind, Callable[[MissionControl, Envelope, float], None]] = {
+_HANDLERS: dict[Kind, Callable[[MissionControl, Envelope, float, float | None], None]] = {
     Kind.TELEMETRY: MissionControl._on_telemetry,
     Kind.EVENT: MissionControl._on_event,
     Kind.VERIFICATION: MissionControl._on_verification,

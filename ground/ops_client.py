@@ -14,6 +14,7 @@ from typing import Any
 import msgpack
 import zmq
 
+from flightsw.errors import safe_repr
 from ground.errors import NoStack, OpsError
 from ground.ops_service import pack, unpack
 
@@ -48,7 +49,7 @@ class OpsClient:
                            error=type(exc).__name__) from exc
         if not isinstance(reply, dict) or "ok" not in reply:
             raise OpsError("reply from the ground process is not an ops reply",
-                           got=repr(reply)[:60])
+                           got=safe_repr(reply, 60))
         return reply
 
     def call(self, op: str, **fields: Any) -> dict[str, Any]:

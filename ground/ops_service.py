@@ -19,29 +19,68 @@ op             request fields                              reply (ok)
 
 No I/O here: :class:`OpsService` turns one decoded request into one reply, so the whole
 API is testable without a socket. The process shell moves the bytes.
+
+Requests are untrusted (anything that can reach the ops port can send one): a request
+is refused for its size (:data:`MAX_REQUEST_BYTES`) before it is unpacked, for its
+nesting depth (:data:`MAX_REQUEST_DEPTH`) before any field is looked at, and nothing
+in a request is ever ``repr()``-ed unbounded. :meth:`OpsService.handle_bytes` never
+raises: a ground bug becomes an ``internal error`` refusal, counted.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 import msgpack
 
-from flightsw.errors import CommandRejected
-from ground.mission_control import MissionControl
+from flightsw.errors import CommandRejected, safe_repr
+from flightsw.wire import nesting_depth
+from ground.command_log import Stage
+from ground.mission_control import MAX_CMD_SEQ, MissionControl
 from ground.station import Station
 
 Reply = dict[str, Any]
 
+MAX_REQUEST_BYTES = 64 * 1024
+"""Largest ops request accepted; a command with its arguments is a few hundred bytes."""
+MAX_REQUEST_DEPTH = 8
+"""Deepest nesting of maps/lists in a request (``{"args": {...}}`` is 2)."""
+_UNPACK_LIMITS = {"max_str_len": MAX_REQUEST_BYTES, "max_bin_len": MAX_REQUEST_BYTES,
+                  "max_array_len": 4096, "max_map_len": 1024, "max_ext_len": 0}
+
 
 def pack(obj: Mapping[str, Any]) -> bytes:
-    data: bytes = msgpack.packb(obj, use_bin_type=True, default=str)
+    """A reply as msgpack; odd values become text. Falls back to a plain refusal."""
+    try:
+        data: bytes = msgpack.packb(obj, use_bin_type=True, default=safe_repr)
+    except (TypeError, ValueError, OverflowError, RecursionError) as exc:
+        data = msgpack.packb({"ok": False, "error": "reply not encodable",
+                              "detail": type(exc).__name__}, use_bin_type=True)
     return data
 
 
 def unpack(data: bytes) -> Any:
     return msgpack.unpackb(data, raw=False, strict_map_key=False)
+
+
+def unpack_request(data: bytes) -> Any:
+    """Bounded unpacking of an untrusted request; raises ValueError saying why not."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise ValueError("request is not bytes")
+    if len(data) > MAX_REQUEST_BYTES:
+        raise ValueError(f"request too large ({len(data)} bytes, limit {MAX_REQUEST_BYTES})")
+    try:
+        obj = msgpack.unpackb(bytes(data), raw=False, strict_map_key=False,
+                              **_UNPACK_LIMITS)
+    except msgpack.ExtraData as exc:
+        raise ValueError("request is more than one msgpack object") from exc
+    except (ValueError, TypeError, msgpack.UnpackException, RecursionError,
+            MemoryError) as exc:
+        raise ValueError(f"request is not msgpack ({type(exc).__name__})") from exc
+    if nesting_depth(obj, MAX_REQUEST_DEPTH) > MAX_REQUEST_DEPTH:
+        raise ValueError(f"request nested deeper than {MAX_REQUEST_DEPTH}")
+    return obj
 
 
 def refusal(error: str, **fields: Any) -> Reply:
@@ -59,6 +98,7 @@ class OpsService:
         self.stop_requested = False
         self.requests = 0
         self.refused = 0
+        self.internal_errors = 0
         self._ops: dict[str, Callable[[Mapping[str, Any], float, float], Reply]] = {
             "cmd": self._cmd, "cmd_status": self._cmd_status, "cancel": self._cancel,
             "status": self._status, "stats": self._stats, "dictionary": self._dictionary,
@@ -66,23 +106,33 @@ class OpsService:
         }
 
     def handle_bytes(self, data: bytes, now_utc_s: float, now_mono_s: float) -> bytes:
-        """One request frame in, one reply frame out; never raises for a bad request."""
+        """One request frame in, one reply frame out; never raises."""
         try:
-            request = unpack(data)
-        except (ValueError, TypeError, msgpack.UnpackException) as exc:
+            request = unpack_request(data)
+        except ValueError as exc:
             self.requests += 1
             self.refused += 1
-            return pack(refusal("request is not msgpack", detail=type(exc).__name__))
+            return pack(refusal("request refused", detail=str(exc)))
         return pack(self.handle(request, now_utc_s, now_mono_s))
 
     def handle(self, request: Any, now_utc_s: float, now_mono_s: float) -> Reply:
+        """Answer one decoded request; never raises (a bug is an ``internal error``)."""
         self.requests += 1
-        op = request.get("op") if isinstance(request, Mapping) else None
-        handler = self._ops.get(op) if isinstance(op, str) else None
-        if handler is None:
-            reply = refusal("unknown op", got=repr(op)[:40], valid=sorted(self._ops))
-        else:
-            reply = handler(request, now_utc_s, now_mono_s)
+        try:
+            if not isinstance(request, Mapping):
+                reply = refusal("request must be a map with an 'op'",
+                                got=type(request).__name__)
+            else:
+                op = request.get("op")
+                handler = self._ops.get(op) if isinstance(op, str) else None
+                if handler is None:
+                    reply = refusal("unknown op", got=safe_repr(op), valid=sorted(self._ops))
+                else:
+                    reply = handler(request, now_utc_s, now_mono_s)
+        except Exception as exc:  # defence in depth: the fuzz tests look for these
+            self.internal_errors += 1
+            reply = refusal("internal error handling the request",
+                            detail=f"{type(exc).__name__}: {safe_repr(exc, 200)}")
         if not reply.get("ok"):
             self.refused += 1
         return reply
@@ -98,18 +148,32 @@ class OpsService:
 
     def _cmd_status(self, req: Mapping[str, Any], _utc: float, _mono: float) -> Reply:
         cmd_seq = req.get("cmd_seq")
-        rec = self.mission.commands.get(cmd_seq) if isinstance(cmd_seq, int) else None
+        rec = self.mission.commands.get(cmd_seq) if _is_cmd_seq(cmd_seq) else None
         if rec is None:
-            return refusal("unknown command sequence number", got=repr(cmd_seq)[:40])
+            return refusal("unknown command sequence number", got=safe_repr(cmd_seq))
         return {"ok": True, "command": rec.to_dict()}
 
     def _cancel(self, req: Mapping[str, Any], now_utc_s: float, _mono: float) -> Reply:
+        """Withdraw a command still queued at the ground. A refusal says whether the
+        command is unknown or already on its way (``stage``), so the operator knows
+        whether it may still execute."""
         cmd_seq = req.get("cmd_seq")
-        rec = self.mission.cancel(cmd_seq, now_utc_s) if isinstance(cmd_seq, int) else None
+        if not _is_cmd_seq(cmd_seq):
+            return refusal("a command sequence number is an integer >= 0",
+                           got=safe_repr(cmd_seq))
+        rec = self.mission.commands.get(cmd_seq)
         if rec is None:
-            return refusal("no queued command with that sequence number",
-                           got=repr(cmd_seq)[:40])
-        return {"ok": True, "command": rec.to_dict()}
+            return refusal("unknown command", cmd_seq=cmd_seq,
+                           next_cmd_seq=self.mission.commands.next_seq)
+        if rec.stage is not Stage.QUEUED:
+            why = ("already finished" if rec.stage.terminal
+                   else "already sent to the spacecraft; it can no longer be cancelled")
+            return refusal(why, cmd_seq=cmd_seq, stage=rec.stage.value,
+                           command=rec.to_dict())
+        cancelled = self.mission.cancel(cmd_seq, now_utc_s)
+        if cancelled is None:  # not reachable: checked above
+            return refusal("not cancelled", cmd_seq=cmd_seq)
+        return {"ok": True, "command": cancelled.to_dict()}
 
     # --- reporting ------------------------------------------------------------------
     def _status(self, _req: Mapping[str, Any], _utc: float, now_mono_s: float) -> Reply:
@@ -128,7 +192,8 @@ class OpsService:
                            "downlink_missing": m["downlink_seq"]["missing"],
                            "downlink_duplicates": m["downlink_seq"]["duplicates"]},
                 "last_rx_s": m["last_rx_s"], "last_onboard_time_s": m["last_onboard_time_s"],
-                "ops": {"requests": self.requests, "refused": self.refused}, **extra}
+                "ops": {"requests": self.requests, "refused": self.refused,
+                        "internal_errors": self.internal_errors}, **extra}
 
     def _stats(self, _req: Mapping[str, Any], _utc: float, _mono: float) -> Reply:
         """Counters only, so two replies are equal exactly when nothing happened between
@@ -152,6 +217,11 @@ class OpsService:
     def _stop(self, _req: Mapping[str, Any], _utc: float, _mono: float) -> Reply:
         self.stop_requested = True
         return {"ok": True}
+
+
+def _is_cmd_seq(value: Any) -> TypeGuard[int]:
+    return (isinstance(value, int) and not isinstance(value, bool)
+            and 0 <= value <= MAX_CMD_SEQ)
 
 
 def _plain_details(details: Mapping[str, Any]) -> dict[str, Any]:

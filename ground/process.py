@@ -1,7 +1,8 @@
 """The ground process: station emulator + mission control + ops API on one event loop.
 
-The imperative shell around :mod:`ground.station`, :mod:`ground.mission_control` and
-:mod:`ground.ops_service`. It owns the sockets and the clock:
+The imperative shell around :mod:`ground.core` (station, mission control and ops API on
+one ground clock, ``--clock real|sim``). It owns the sockets and reads the wall clock,
+which it hands to the core each turn (see :mod:`ground.core` for what runs on which):
 
 - ``link``: a ZeroMQ PAIR that *connects* to the executive's bound PAIR. ZeroMQ keeps
   reconnecting, so the ground may start before the executive and survives its restarts.
@@ -30,16 +31,15 @@ from zmq.utils.monitor import recv_monitor_message
 
 from flightsw.clock import RealClock
 from flightsw.dictionary import Dictionary
-from flightsw.wire import Envelope, Kind, try_decode
 from ground.archive import Archive
-from ground.mission_control import MissionControl
-from ground.ops_service import OpsService
-from ground.station import ALWAYS, Station, Visibility
+from ground.core import GroundCore, WallTime
 
 log = logging.getLogger("ground")
 
 POLL_MS = 20
 MAX_FRAMES_PER_TURN = 20_000  # keep ops answers prompt under a downlink flood
+MAX_BYTES_PER_TURN = 32 << 20  # and memory bounded under a flood of 1 MiB frames
+MAX_OPS_PER_TURN = 50  # and the downlink flowing under a flood of ops requests
 # After a plant STOP the executive is shutting down and may still downlink its last
 # records: keep archiving until it has disconnected (or the link has gone quiet), capped.
 STOP_QUIET_S = 0.2  # idle this long after the executive disconnected: done
@@ -53,26 +53,30 @@ class GroundConfig:
     ops: str  # our REP endpoint (we bind)
     archive: Path
     world: str = ""  # plant PUB endpoint; empty: no plant, link always up
-    edge_grace_s: float = 0.5
+    edge_grace_s: float | None = None  # None: the clock's default (see ground.core)
+    clock: str = "real"  # "real" (wall) or "sim" (spacecraft time from WORLD)
 
 
 class GroundProcess:
     def __init__(self, cfg: GroundConfig, dictionary: Dictionary,
                  clock: RealClock | None = None, ctx: zmq.Context[Any] | None = None) -> None:
         self.cfg = cfg
-        self.clock = clock or RealClock()
+        self.clock = clock or RealClock()  # the wall: drain timeouts and rx_wall_s only
         self.ctx = ctx or zmq.Context.instance()
         self.archive = Archive(cfg.archive)
-        self.station = Station(edge_grace_s=cfg.edge_grace_s)
-        self.mission = MissionControl(dictionary, self.archive)
-        self.ops = OpsService(self.mission, self.station, self._process_status)
+        self.core = GroundCore(dictionary, self.archive, clock=cfg.clock,
+                               edge_grace_s=cfg.edge_grace_s,
+                               always_in_contact=not cfg.world,
+                               extra_status=self._process_status)
+        self.station = self.core.station
+        self.mission = self.core.mission
+        self.ops = self.core.ops
         self.stop_reason = ""
         self.flight_connected = False
         self.flight_connects = 0
-        self.world_rejected = 0
         self.turns = 0
         self._started_mono_s = self.clock.monotonic_s()
-        self._stop_at_s: float | None = None  # when a plant STOP arrived (monotonic)
+        self._stop_at_s: float | None = None  # when a plant STOP arrived (wall monotonic)
         self._last_frame_s = self._started_mono_s
         self._sockets: list[zmq.Socket[Any]] = []
         try:
@@ -82,7 +86,9 @@ class GroundProcess:
             raise
         if not cfg.world:
             log.info("no world endpoint: treating the spacecraft as always in contact")
-            self._on_edge(self.station.observe(ALWAYS, self.clock.monotonic_s()))
+
+    def wall(self) -> WallTime:
+        return WallTime(self.clock.monotonic_s(), self.clock.mission_time_s())
 
     def _open_sockets(self) -> None:
         self.link = self._socket(zmq.PAIR)
@@ -120,9 +126,9 @@ class GroundProcess:
 
     def run(self) -> str:
         """Run until asked to stop; return why it stopped."""
-        log.info("ground up: link %s, world %s, ops %s, archive %s, dictionary %s",
-                 self.cfg.link, self.cfg.world or "-", self.cfg.ops, self.cfg.archive,
-                 self.mission.dictionary.hash)
+        log.info("ground up: link %s, world %s, ops %s, archive %s, dictionary %s, "
+                 "clock %s", self.cfg.link, self.cfg.world or "-", self.cfg.ops,
+                 self.cfg.archive, self.mission.dictionary.hash, self.cfg.clock)
         while not self._should_exit():
             self.turn(POLL_MS)
         log.info("ground stopping: %s", self.stop_reason)
@@ -144,18 +150,22 @@ class GroundProcess:
         self.turns += 1
         if self.monitor in ready:
             self._take_monitor_events()
-        if self.world is not None and self.world in ready:
-            self._take_world()
-        now_mono, now_utc = self.clock.monotonic_s(), self.clock.mission_time_s()
+        # Downlink first, WORLD after: in lockstep every frame waiting now was sent before
+        # the newest WORLD messages waiting now were published (the plant steps only once
+        # the executive has answered), so frames are judged by the contact state they
+        # were sent in, and the ground's clock does not run ahead of its downlink.
         frames = self._drain(self.link) if self.link in ready else []
+        worlds = self._drain(self.world) if self.world is not None and self.world in ready \
+            else []
+        wall = self.wall()
         if frames:
-            self._last_frame_s = now_mono
-        for frame in self.station.downlink(frames, now_mono):
-            self.mission.on_frame(frame, now_utc)
+            self._last_frame_s = wall.mono_s
+        self.core.on_downlink(frames, wall)
+        self._take_world(worlds)
         if self.ops_sock in ready:
             self._answer_ops()
-        self.mission.pump_uplink(self._send_up, self.station.uplink_open,
-                                 self.clock.mission_time_s())
+        self.core.pump_uplink(self._send_up, self.wall())
+        self.core.end_turn(wall)
         try:
             self.archive.flush()
         except Exception:  # sqlite3.Error, disk full: say so loudly, keep flying
@@ -163,44 +173,27 @@ class GroundProcess:
 
     def _drain(self, sock: zmq.Socket[Any]) -> list[bytes]:
         frames: list[bytes] = []
-        while len(frames) < MAX_FRAMES_PER_TURN:
+        size = 0
+        while len(frames) < MAX_FRAMES_PER_TURN and size < MAX_BYTES_PER_TURN:
             try:
-                frames.append(sock.recv(zmq.NOBLOCK))
+                frame = sock.recv(zmq.NOBLOCK)
             except zmq.Again:
                 break
+            frames.append(frame)
+            size += len(frame)
         return frames
 
-    def _take_world(self) -> None:
-        assert self.world is not None
-        now_mono = self.clock.monotonic_s()
-        latest: Visibility | None = None
-        for frame in self._drain(self.world):
-            env = try_decode(frame)
-            if not isinstance(env, Envelope):
-                self.world_rejected += 1
-                continue
-            if env.kind is Kind.STOP:
+    def _take_world(self, worlds: list[bytes]) -> None:
+        for frame in worlds:
+            wall = self.wall()
+            if self.core.on_world(frame, wall) == "stop":
                 if not self.stop_reason:
-                    self._stop_at_s = now_mono
-                self.request_stop(f"plant STOP: {env.body.get('reason', '')}")
-                continue
-            if env.kind is not Kind.WORLD:
-                continue
-            try:
-                latest = Visibility.from_world(env.body)
-            except ValueError as exc:
-                self.world_rejected += 1
-                log.warning("WORLD message rejected: %s", exc)
-                continue
-            # every edge counts, even if a burst holds AOS and LOS
-            self._on_edge(self.station.observe(latest, now_mono))
+                    self._stop_at_s = wall.mono_s
+                self.request_stop(self.core.stop_reason)
 
-    def _on_edge(self, edge: str | None) -> None:
-        if edge == "aos":
-            log.info("AOS %s", self.station.visibility.station)
-            self.mission.on_aos()
-        elif edge == "los":
-            log.info("LOS")
+    @property
+    def world_rejected(self) -> int:
+        return self.core.world_rejected
 
     def _take_monitor_events(self) -> None:
         while True:
@@ -212,28 +205,26 @@ class GroundProcess:
                 self.flight_connected = True
                 self.flight_connects += 1
                 log.info("executive connected on %s", self.cfg.link)
-                self.mission.on_flight_connected()
+                self.core.on_flight_connected()
             elif msg["event"] == zmq.EVENT_DISCONNECTED:
                 self.flight_connected = False
                 log.info("executive disconnected; reconnecting")
 
     def _send_up(self, frame: bytes) -> bool:
-        for out in self.station.uplink([frame], self.clock.monotonic_s()):
-            try:
-                self.link.send(out, zmq.NOBLOCK)
-            except zmq.Again:
-                return False  # no executive connected: keep it queued
+        try:
+            self.link.send(frame, zmq.NOBLOCK)
+        except zmq.Again:
+            return False  # no executive connected: keep it queued
         return True
 
     def _answer_ops(self) -> None:
-        while True:
+        for _ in range(MAX_OPS_PER_TURN):  # a flood of requests must not starve the link
             try:
                 parts = self.ops_sock.recv_multipart(zmq.NOBLOCK)
             except zmq.Again:
                 return
             # a request is one frame; extra frames (a confused client) are ignored
-            reply = self.ops.handle_bytes(parts[0], self.clock.mission_time_s(),
-                                          self.clock.monotonic_s())
+            reply = self.core.on_ops(parts[0], self.wall())
             self.ops_sock.send(reply)
             if self.ops.stop_requested:
                 self.request_stop("stop requested over ops")
@@ -252,6 +243,9 @@ class GroundProcess:
             return
         self._closed = True
         try:
+            self.core.finish()
+            log.info("downlink: %s", ", ".join(
+                f"{k} {v}" for k, v in self.station.counters.as_dict().items()))
             self.archive.close()
         finally:
             for sock in reversed(self._sockets):

@@ -18,7 +18,8 @@ from flightsw.errors import DictionaryError, FlightError
 from flightsw.stackinfo import StackInfo
 from ground.errors import GroundError, NoStack
 
-ARCHIVE_FILE = "ground.sqlite"
+ARCHIVE_FILE = "archive.sqlite"
+"""The current run's archive in a run directory (the launcher's name for it)."""
 
 
 def read_stack(run_dir: Path | str) -> StackInfo:

@@ -27,6 +27,8 @@ from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any, Protocol
 
+from flightsw.errors import safe_repr
+
 
 class Direction(str, Enum):
     DOWN = "down"  # flight -> ground
@@ -67,7 +69,7 @@ class Visibility:
         """Read a WORLD body; a missing or malformed contact flag raises ValueError."""
         in_contact = body.get("in_contact")
         if not isinstance(in_contact, bool):
-            raise ValueError(f"WORLD in_contact must be a bool, got {in_contact!r:.40}")
+            raise ValueError(f"WORLD in_contact must be a bool, got {safe_repr(in_contact)}")
         station = body.get("station")
         elevation: Any = body.get("elevation_deg")
         next_pass = body.get("next_pass")
@@ -76,7 +78,7 @@ class Visibility:
             in_contact=in_contact,
             station=station if isinstance(station, str) else "",
             elevation_deg=float(elevation) if _is_number(elevation) else math.nan,
-            next_pass=dict(next_pass) if isinstance(next_pass, Mapping) else None,
+            next_pass=_plain_pass(next_pass),
             time_utc_s=float(time_utc) if _is_number(time_utc) else None,
         )
 
@@ -174,6 +176,14 @@ class Station:
         self.counters.uplink_delivered += len(delivered)
         return delivered
 
+    def drop_held(self) -> int:
+        """At the end of a session: frames still waiting out the grace are dropped and
+        counted (out of contact), never left uncounted."""
+        n = len(self._held)
+        self.counters.downlink_dropped_los += n
+        self._held.clear()
+        return n
+
     def _expire_held(self, now_s: float) -> None:
         keep = [(t, f) for t, f in self._held if now_s - t <= self.edge_grace_s]
         self.counters.downlink_dropped_los += len(self._held) - len(keep)
@@ -192,6 +202,14 @@ class Station:
             "downlink_held": self.held,
             **self.counters.as_dict(),
         }
+
+
+def _plain_pass(value: Any) -> dict[str, Any] | None:
+    """The next-pass map with only flat, plain values (it is shown, never computed on)."""
+    if not isinstance(value, Mapping):
+        return None
+    return {str(k)[:40]: v for k, v in list(value.items())[:16]
+            if v is None or isinstance(v, (str, int, float, bool))}
 
 
 def _is_number(value: Any) -> bool:

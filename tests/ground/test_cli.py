@@ -136,6 +136,24 @@ def test_cmd_times_out_with_exit_1(tmp_path: Path) -> None:
     finally:
         ops.close()
     assert code == 1 and "queued" in err and "ground:" in err
+    assert "still queued" in err and "aisat ground cancel 7" in err
+
+
+def test_ctrl_c_while_queued_says_how_to_cancel(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    def interrupted(*_args: Any, **_kwargs: Any) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli.Ops, "wait_verification", interrupted)
+    ops = FakeOps([("queued", "")])
+    try:
+        StackInfo(run_dir=str(tmp_path), ops=ops.endpoint).write()
+        code, out, err = run("--run-dir", str(tmp_path), "cmd", "exec.noop")
+    finally:
+        ops.close()
+    assert code == 1 and out.strip().endswith("queued")
+    assert "interrupted" in err and "still queued" in err and "aisat ground cancel 7" in err
+    assert "Traceback" not in err
 
 
 def test_no_wait_returns_once_queued(stack: tuple[Path, FakeOps]) -> None:
@@ -177,15 +195,50 @@ def archived(tmp_path: Path) -> Path:
     return tmp_path
 
 
+def tlm_rows(out: str) -> dict[str, list[str]]:
+    return {line.split()[0]: line.split() for line in out.splitlines()
+            if line.startswith(("power.", "mode."))}
+
+
+def set_mission_now(run_dir: Path, time_s: float) -> None:
+    archive = Archive(run_dir / "ground.sqlite")
+    archive.set_mission_now(time_s)
+    archive.close()
+
+
 def test_tlm_shows_every_point_with_units_limits_and_age(archived: Path) -> None:
+    set_mission_now(archived, T0 + 12)  # the ground's latest WORLD time
     code, out, _ = run("--run-dir", str(archived), "tlm")
     assert code == 0
-    rows = {line.split()[0]: line.split() for line in out.splitlines()[1:4]}
+    rows = tlm_rows(out)
     assert rows["power.battery_soc_pct"][1:4] == ["10", "%", "red"]
     assert rows["power.battery_temp_c"][1:4] == ["41", "C", "yellow"]
-    assert rows["power.battery_temp_c"][-1] == "10.0"  # 10 s behind the newest sample
+    assert rows["power.battery_soc_pct"][-2:] == ["2.0", "ok"]  # against mission now
+    assert rows["power.battery_temp_c"][-2:] == ["12.0", "ok"]  # 3 x 10 s hk period
     assert rows["mode.current"][1] == "SAFE"
     assert "declared points never received" in out
+    assert "stale: older than 3 x the housekeeping period (10 s) = 30 s" in out
+
+
+def test_tlm_age_is_against_mission_now_not_the_newest_row(archived: Path) -> None:
+    """Out of contact nothing new arrives: every sample ages, and goes stale."""
+    set_mission_now(archived, T0 + 100)
+    code, out, _ = run("--run-dir", str(archived), "tlm")
+    rows = tlm_rows(out)
+    assert code == 0
+    assert rows["power.battery_soc_pct"][-2:] == ["90.0", "stale"]
+    assert rows["power.battery_temp_c"][-2:] == ["100.0", "stale"]
+    code, out, _ = run("--run-dir", str(archived), "tlm", "--stale-after", "95")
+    rows = tlm_rows(out)
+    assert rows["power.battery_soc_pct"][-1] == "ok" and rows["power.battery_temp_c"][-1] == (
+        "stale")
+    code, _, err = run("--run-dir", str(archived), "tlm", "--stale-after", "-1")
+    assert code == 2 and "--stale-after" in err
+
+
+def test_tlm_without_a_world_time_uses_the_newest_onboard_time(archived: Path) -> None:
+    code, out, _ = run("--run-dir", str(archived), "tlm")
+    assert code == 0 and tlm_rows(out)["power.battery_soc_pct"][-2:] == ["0.0", "ok"]
 
 
 def test_tlm_one_point_and_close_matches_for_a_typo(archived: Path) -> None:
@@ -202,6 +255,106 @@ def test_events_with_severity_filter(archived: Path) -> None:
     assert code == 0 and "exec.boot" not in out and "power.battery_low" in out
     code, _, err = run("--run-dir", str(archived), "events", "--severity", "loud")
     assert code == 2 and "WARNING_HI" in err
+
+
+def test_events_are_in_spacecraft_time_order_ties_by_sequence(tmp_path: Path) -> None:
+    StackInfo(run_dir=str(tmp_path), ops=free_endpoint(),
+              archive=str(tmp_path / "ground.sqlite")).write()
+    mc = MissionControl(DICTIONARY, Archive(tmp_path / "ground.sqlite"))
+    fl = Sequencer("flight")
+    # played back out of order by the recorder: arrival order is not time order
+    for t, name in ((T0 + 30, "link.aos"), (T0 + 10, "exec.boot"), (T0 + 20, "mode.changed"),
+                    (T0 + 10, "power.battery_low")):
+        mc.on_frame(fl.pack(Kind.EVENT, t, {"name": name, "severity": "ACTIVITY_HI",
+                                            "text": f"{name}\x1b[2J\nforged line",
+                                            "args": {}}), T0 + 40)
+    mc.archive.close()
+    code, out, _ = run("--run-dir", str(tmp_path), "events")
+    names = [line.split()[3] for line in out.splitlines()[1:]]
+    assert code == 0 and names == ["exec.boot", "power.battery_low", "mode.changed", "link.aos"]
+    assert "\x1b" not in out and "forged line" in out.splitlines()[1]
+    code, out, _ = run("--run-dir", str(tmp_path), "events", "--limit", "2")
+    assert [line.split()[3] for line in out.splitlines()[1:]] == ["mode.changed", "link.aos"]
+
+
+def test_a_stopped_runs_archive_is_readable(tmp_path: Path) -> None:
+    mc = MissionControl(DICTIONARY, Archive(tmp_path / "archive.sqlite"))
+    fl = Sequencer("flight")
+    mc.on_frame(fl.pack(Kind.TELEMETRY, T0, {"points": {"power.battery_soc_pct": 70.0}}), T0)
+    mc.on_frame(fl.pack(Kind.EVENT, T0, {"name": "exec.boot", "severity": "ACTIVITY_HI",
+                                         "text": "up", "args": {}}), T0)
+    mc.archive.set_mission_now(T0 + 5)
+    mc.archive.close()  # no stack.json: the stack has stopped
+    code, out, err = run("--run-dir", str(tmp_path), "tlm")
+    assert code == 0, err
+    assert "stopped run" in out and str(tmp_path / "archive.sqlite") in out
+    assert tlm_rows(out)["power.battery_soc_pct"][1] == "70"
+    assert tlm_rows(out)["power.battery_soc_pct"][-2] == "5.0"  # against its last time
+    code, out, _ = run("--run-dir", str(tmp_path), "events")
+    assert code == 0 and "stopped run" in out and "exec.boot" in out
+
+
+def test_a_missing_archive_names_the_path(tmp_path: Path) -> None:
+    for action in ("tlm", "events"):
+        code, out, err = run("--run-dir", str(tmp_path), action)
+        assert code == 1 and out == ""
+        assert str(tmp_path / "archive.sqlite") in err and "Traceback" not in err
+
+
+class ScriptedOps:
+    """A ground ops socket answering each request with ``answer(request)``."""
+
+    def __init__(self, answer: Any) -> None:
+        self.ctx = zmq.Context()
+        self.sock = self.ctx.socket(zmq.REP)
+        self.sock.setsockopt(zmq.LINGER, 0)
+        self.endpoint = free_endpoint()
+        self.sock.bind(self.endpoint)
+        self.requests: list[dict[str, Any]] = []
+        self._answer = answer
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            if self.sock.poll(20, zmq.POLLIN):
+                req = unpack(self.sock.recv())
+                self.requests.append(req)
+                self.sock.send(pack(self._answer(req)))
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+        self.ctx.destroy(linger=0)
+
+
+def test_cancel_a_queued_command_through_the_real_ops_service(tmp_path: Path) -> None:
+    from ground.ops_service import OpsService
+    from ground.station import Station
+
+    mc = MissionControl(DICTIONARY, Archive(tmp_path / "a.sqlite"))
+    queued = mc.submit("exec.noop", {}, now_s=T0)
+    sent = mc.submit("exec.noop", {}, now_s=T0)
+    mc.commands.mark_sent(sent, T0)
+    service = OpsService(mc, Station())
+    ops = ScriptedOps(lambda req: service.handle(req, T0 + 1, 0.0))
+    try:
+        StackInfo(run_dir=str(tmp_path), ops=ops.endpoint).write()
+        code, out, err = run("--run-dir", str(tmp_path), "cancel", f"#{queued.cmd_seq}")
+        assert code == 0 and "#0 exec.noop: cancelled before it was sent" in out
+        assert queued.stage.value == "failed" and "cancelled" in queued.reason
+        code, _, err = run("--run-dir", str(tmp_path), "cancel", str(queued.cmd_seq))
+        assert code == 1 and "already finished" in err
+        code, _, err = run("--run-dir", str(tmp_path), "cancel", str(sent.cmd_seq))
+        assert code == 1 and "already sent" in err and "stage: sent" in err
+        code, _, err = run("--run-dir", str(tmp_path), "cancel", "42")
+        assert code == 1 and "no command #42" in err and "next number: 2" in err
+        n = len(ops.requests)
+        code, _, err = run("--run-dir", str(tmp_path), "cancel", "seven")
+        assert code == 2 and "integer" in err and len(ops.requests) == n
+    finally:
+        ops.close()
 
 
 def test_stack_options_may_follow_the_action(archived: Path) -> None:

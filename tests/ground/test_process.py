@@ -195,3 +195,34 @@ def test_malformed_ops_requests_are_refused_and_the_ground_carries_on(
         ctx.destroy(linger=0)
         ground.stop()
     assert "Traceback" not in ground.log()
+
+
+def test_on_the_sim_clock_the_ground_keeps_spacecraft_time(
+        tmp_path: Path, fake_exec: FakeExecutive) -> None:
+    """``--clock sim``: HELLO, command stage times and receive stamps are WORLD time
+    (the fake plant's 1.8e9), never the wall; the wall only fills ``rx_wall_s``."""
+    info = write_stack(tmp_path, fake_exec.link_endpoint, fake_exec.world_endpoint)
+    ground = GroundRun(tmp_path, "--clock", "sim")
+    try:
+        ops = Ops(tmp_path)
+        wait_until(lambda: ops_ready(ops), what="ops answering")
+        fake_exec.publish_world(True)
+        hello = fake_exec.wait_for(Kind.HELLO)
+        assert hello.time_s == 1.8e9
+        fake_exec.hello()
+        queued = ops.submit("exec.noop")
+        cmd = fake_exec.wait_for(Kind.COMMAND)
+        assert cmd.time_s == 1.8e9
+        fake_exec.send(Kind.TELEMETRY, {"points": {"power.battery_soc_pct": 61.5}})
+        ops.wait_tlm("power.battery_soc_pct", 61.5, timeout_s=5)
+        final = ops.verification(queued.cmd_seq)
+        assert set(final.stage_times_s.values()) == {1.8e9}
+        status = ops.status()
+        assert status["clock"] == "sim" and status["mission_now_s"] == 1.8e9
+        with ArchiveReader(info.archive) as reader:
+            sample = reader.latest("power.battery_soc_pct")
+            assert sample is not None and sample.rx_s == 1.8e9
+            assert reader.mission_now_s() == 1.8e9
+    finally:
+        ground.stop()
+    assert "Traceback" not in ground.log()

@@ -1,0 +1,236 @@
+"""The ground's functional core: station + mission control + ops API on one ground clock.
+
+No sockets and no clock reads: the process shell (:mod:`ground.process`) hands in the
+bytes it received and the wall time it read (:class:`WallTime`), and gets back the
+bytes to send. Everything that depends on time - contact gating, held-frame expiry,
+HELLO repeats, command release, command stage times, the ground-clock receive stamps
+(``rx_s``) - runs on the *ground clock*:
+
+- ``real`` (``python -m ground --clock real``, the default): wall time, for boards and
+  free-running stacks;
+- ``sim`` (``--clock sim``, for lockstep): spacecraft time, from the plant's WORLD
+  messages (the envelope's ``time_s``) and from the flight's own downlink stamps, which
+  come from the same plant ticks: the ground's clock is the newest of the two, so it
+  never reads earlier than a record it already holds, and never goes back. A downlink
+  stamp may lead the WORLD time by at most :data:`MAX_LINK_LEAD_S` (a broken or hostile
+  stamp cannot fling the clock into the future); played-back records, stamped in the
+  past, do not move it. The receive stamp ``rx_s`` of a record is the link's own
+  spacecraft time at receipt (the newest plausible downlink stamp, and never before the
+  latest AOS) - a function of the downlink stream and the contact edges, not of how the
+  WORLD and link sockets happened to interleave. The same inputs give the same
+  archive; wall time then only
+  fills ``rx_wall_s`` (for people) and the process's own drain timeouts after a plant
+  STOP (when spacecraft time has stopped, only the wall can tell "quiet").
+
+Whatever the clock, the ground's *mission now* (what ``aisat ground tlm`` measures ages
+against) is the spacecraft time of the latest WORLD message, or wall UTC without a plant.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import msgpack
+
+from flightsw.dictionary import Dictionary
+from flightsw.errors import safe_repr
+from flightsw.wire import Envelope, Kind, try_decode
+from ground.archive import Archive
+from ground.mission_control import MissionControl
+from ground.ops_service import OpsService
+from ground.station import ALWAYS, Station, Visibility
+
+log = logging.getLogger("ground")
+
+CLOCKS = ("real", "sim")
+EDGE_GRACE_S = {"real": 0.5, "sim": 2.0}
+"""Default grace around AOS/LOS edges, in ground-clock seconds. WORLD and the downlink
+travel on different sockets, so at an edge their order at the ground is a race; on sim
+time the grace covers two plant steps (the plant steps 1 s at a time)."""
+
+NOTE_EVERY_S = 1.0
+HEAD_BYTES = 1024
+MAX_LINK_LEAD_S = 3600.0
+"""How far ahead of the newest WORLD time a downlink stamp may move the sim clock. The
+ground's WORLD stream can lag its downlink by over a minute of spacecraft time while it
+archives a burst at lockstep speed (measured), so this only stops absurd stamps."""
+
+
+@dataclass(frozen=True)
+class WallTime:
+    """The wall clock as the shell read it once for this call."""
+
+    mono_s: float
+    utc_s: float
+
+
+class GroundCore:
+    def __init__(self, dictionary: Dictionary, archive: Archive, *, clock: str = "real",
+                 edge_grace_s: float | None = None, always_in_contact: bool = False,
+                 extra_status: Callable[[], dict[str, Any]] | None = None) -> None:
+        if clock not in CLOCKS:
+            raise ValueError(f"clock must be one of {CLOCKS}, got {safe_repr(clock)}")
+        self.clock = clock
+        grace = EDGE_GRACE_S[clock] if edge_grace_s is None else edge_grace_s
+        self.station = Station(edge_grace_s=grace)
+        self.mission = MissionControl(dictionary, archive)
+        self.archive = archive
+        self._extra_status = extra_status or dict
+        self.ops = OpsService(self.mission, self.station, self._status)
+        self.world_time_s: float | None = None  # spacecraft time of the latest WORLD
+        self.link_time_s: float | None = None  # newest plausible downlink stamp (sim)
+        self.aos_time_s: float | None = None  # ground-clock time of the latest AOS
+        self.world_rejected = 0
+        self.world_backwards = 0  # WORLD messages older than one already seen
+        self.stop_reason = ""
+        self._noted_now_s = -math.inf
+        if always_in_contact:
+            self._on_edge(self.station.observe(ALWAYS, self.now(WallTime(0.0, 0.0))[0]))
+
+    # --- time -----------------------------------------------------------------------
+    def now(self, wall: WallTime) -> tuple[float, float]:
+        """(monotonic, mission) seconds on the ground clock."""
+        if self.clock == "sim":
+            t = self.world_time_s if self.world_time_s is not None else 0.0
+            if self.link_time_s is not None and self.link_time_s > t:
+                t = self.link_time_s
+            return t, t
+        return wall.mono_s, wall.utc_s
+
+    def mission_now_s(self, wall: WallTime) -> float:
+        """The ground's latest spacecraft time (wall UTC if no plant ever spoke)."""
+        if self.clock == "sim" or self.world_time_s is None:
+            return self.now(wall)[1]
+        return self.world_time_s
+
+    # --- inputs ---------------------------------------------------------------------
+    def on_world(self, frame: bytes, wall: WallTime) -> str | None:
+        """One frame from the plant's WORLD publisher; returns ``aos``/``los``/``stop``."""
+        env = try_decode(frame)
+        if not isinstance(env, Envelope):
+            self.world_rejected += 1
+            return None
+        if env.kind is Kind.STOP:
+            if not self.stop_reason:
+                self.stop_reason = f"plant STOP: {safe_repr(env.body.get('reason', ''), 200)}"
+            return "stop"
+        if env.kind is not Kind.WORLD:
+            return None
+        try:
+            vis = Visibility.from_world(env.body)
+        except ValueError as exc:
+            self.world_rejected += 1
+            log.warning("WORLD message rejected: %s", exc)
+            return None
+        if self.world_time_s is not None and env.time_s < self.world_time_s:
+            self.world_backwards += 1  # a restarted plant: keep the clock from going back
+        else:
+            self.world_time_s = env.time_s
+        edge = self.station.observe(vis, self.now(wall)[0])
+        if edge == "aos":
+            self.aos_time_s = env.time_s
+        self._on_edge(edge)  # every edge counts, even if a burst holds AOS and LOS
+        return edge
+
+    def _on_edge(self, edge: str | None) -> None:
+        if edge == "aos":
+            log.info("AOS %s", self.station.visibility.station)
+            self.mission.on_aos()
+        elif edge == "los":
+            log.info("LOS")
+
+    def on_downlink(self, frames: Sequence[bytes], wall: WallTime) -> int:
+        """Frames from the link (possibly none: call every turn); returns those delivered."""
+        mono, _ = self.now(wall)
+        delivered = self.station.downlink(frames, mono)
+        for frame in delivered:
+            if self.clock == "sim":
+                self._follow_link(frame)
+            self.mission.on_frame(frame, self.receive_time_s(wall), wall.utc_s)
+        return len(delivered)
+
+    def receive_time_s(self, wall: WallTime) -> float:
+        """The ground-clock stamp for a record received now (see the module docstring)."""
+        if self.clock != "sim" or self.link_time_s is None:
+            return self.now(wall)[1]
+        if self.aos_time_s is not None and self.aos_time_s > self.link_time_s:
+            return self.aos_time_s
+        return self.link_time_s
+
+    def _follow_link(self, frame: bytes) -> None:
+        """Sim clock: a record stamped at t means spacecraft time has reached t."""
+        if self.world_time_s is None:
+            return  # no WORLD yet: nothing to bound a stamp by
+        t = frame_time_s(frame)
+        if (t is not None and t <= self.world_time_s + MAX_LINK_LEAD_S
+                and (self.link_time_s is None or t > self.link_time_s)):
+            self.link_time_s = t
+
+    def on_flight_connected(self) -> None:
+        self.mission.on_flight_connected()
+
+    def on_ops(self, data: bytes, wall: WallTime) -> bytes:
+        mono, utc = self.now(wall)
+        return self.ops.handle_bytes(data, utc, mono)
+
+    def pump_uplink(self, send: Callable[[bytes], bool], wall: WallTime) -> int:
+        """Hand HELLO and queued commands that the station lets through to ``send``."""
+        mono, utc = self.now(wall)
+
+        def through_station(frame: bytes) -> bool:
+            return all(send(out) for out in self.station.uplink([frame], mono))
+
+        return self.mission.pump_uplink(through_station, self.station.uplink_open, utc)
+
+    def end_turn(self, wall: WallTime) -> None:
+        """Note the mission time in the archive (written with the next flush)."""
+        now = self.mission_now_s(wall)
+        if not math.isfinite(now):
+            return
+        # every change on sim time (it moves once per WORLD); on wall time at most every
+        # NOTE_EVERY_S, unless rows are being written anyway
+        if (self.world_time_s is not None or self.archive.pending_rows
+                or abs(now - self._noted_now_s) >= NOTE_EVERY_S):
+            if now != self._noted_now_s:
+                self.archive.set_mission_now(now)
+                self._noted_now_s = now
+
+    def finish(self) -> None:
+        """End of the session: count what the station still holds as dropped."""
+        held = self.station.drop_held()
+        if held:
+            log.info("%d downlink frames held at an edge when the ground stopped: "
+                     "counted as dropped out of contact", held)
+
+    def _status(self) -> dict[str, Any]:
+        return {"clock": self.clock, "mission_now_s": self.world_time_s,
+                "world_rejected": self.world_rejected,
+                "world_backwards": self.world_backwards, **self._extra_status()}
+
+
+def frame_time_s(frame: bytes) -> float | None:
+    """The ``time_s`` of an envelope without decoding its body; None if unreadable.
+
+    Reads only the first five (scalar) items of ``[version, kind, source, seq, time_s,
+    body]``, with tight limits, so it costs little and trusts nothing.
+    """
+    try:
+        head = bytes(frame[:HEAD_BYTES])  # the header items fit well within this
+        unpacker = msgpack.Unpacker(max_buffer_size=HEAD_BYTES, max_str_len=256,
+                                    max_bin_len=256, max_array_len=8, max_map_len=8,
+                                    max_ext_len=0)
+        unpacker.feed(head)
+        if unpacker.read_array_header() != 6:
+            return None
+        for _ in range(4):
+            unpacker.skip()
+        t = unpacker.unpack()
+    except Exception:  # anything malformed: no stamp (mission control counts the frame)
+        return None
+    if isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t):
+        return None
+    return float(t)

@@ -1,0 +1,277 @@
+"""The ground's pure core on the sim clock: same inputs, same archive, whatever the wall."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from flightsw.wire import Envelope, Kind, Sequencer, decode
+from ground.__main__ import config_from_args, parse_args
+from ground.archive import WALL_COLUMN, Archive
+from ground.core import GroundCore, WallTime
+from ground.errors import GroundError
+from ground.ops_service import pack, unpack
+
+from .conftest import DICTIONARY
+
+T0 = 1.8e9
+
+
+def world_frame(seq: Sequencer, t: float, in_contact: bool) -> bytes:
+    return seq.pack(Kind.WORLD, t, {"time_utc_s": t, "in_contact": in_contact,
+                                    "station": "weilheim" if in_contact else "",
+                                    "elevation_deg": 20.0 if in_contact else -5.0})
+
+
+def script() -> Iterator[tuple[str, Any]]:
+    """A pass: out of contact, AOS, HELLOs, telemetry, a command and its verification,
+    garbage, an out-of-range record, LOS with a frame in the edge race."""
+    plant, fl = Sequencer("plant"), Sequencer("flight")
+    yield "ops", {"op": "cmd", "name": "exec.hk_period_set", "args": {"period_s": 2.0}}
+    for k in range(14):
+        t = T0 + k
+        in_contact = 3 <= k <= 8
+        yield "world", world_frame(plant, t, in_contact)
+        if k == 2:  # made in the last second before AOS: held, then delivered at AOS
+            yield "down", [fl.pack(Kind.TELEMETRY, t, {"points": {"exec.uptime_s": 2.0}})]
+        if k == 4:
+            yield "down", [fl.pack(Kind.HELLO, t, {"dictionary_hash": DICTIONARY.hash,
+                                                   "dictionary_version": DICTIONARY.version})]
+        if in_contact:
+            yield "down", [fl.pack(Kind.TELEMETRY, t, {"points": {
+                "power.battery_soc_pct": 50.0 + k, "mode.current": "NOMINAL"}})]
+        if k == 5:
+            yield "down", [
+                fl.pack(Kind.VERIFICATION, t, {"cmd_seq": 0, "name": "exec.hk_period_set",
+                                               "stage": "accepted", "reason": ""}),
+                b"\xc1garbage",
+                fl.pack(Kind.VERIFICATION, t, {"cmd_seq": 2**64 - 1, "name": "x",
+                                               "stage": "completed", "reason": ""}),
+                fl.pack(Kind.EVENT, t, {"name": "mode.changed", "severity": "ACTIVITY_HI",
+                                        "text": "to NOMINAL", "args": {"to": "NOMINAL"}}),
+                fl.pack(Kind.VERIFICATION, t, {"cmd_seq": 0, "name": "exec.hk_period_set",
+                                               "stage": "completed", "reason": "ok"})]
+        if k == 9:  # just after LOS: inside the edge grace
+            yield "down", [fl.pack(Kind.TELEMETRY, t - 1, {"points": {"exec.uptime_s": 8.0}})]
+        if k == 13:  # long after LOS: dropped, counted
+            yield "down", [fl.pack(Kind.TELEMETRY, t, {"points": {"exec.uptime_s": 13.0}})]
+        yield "pump", None
+
+
+def run_once(path: Path, wall_offset_s: float) -> tuple[GroundCore, list[Envelope]]:
+    """Drive the core through the script; wall time runs at its own pace from an offset."""
+    core = GroundCore(DICTIONARY, Archive(path), clock="sim")
+    uplinked: list[Envelope] = []
+    wall_s = wall_offset_s
+
+    def wall() -> WallTime:
+        nonlocal wall_s
+        wall_s += 0.37  # wall time passes at a pace unrelated to the spacecraft's
+        return WallTime(wall_s, T0 + wall_s)
+
+    def send(frame: bytes) -> bool:
+        uplinked.append(decode(frame))
+        return True
+
+    for kind, item in script():
+        if kind == "world":
+            core.on_world(item, wall())
+        elif kind == "down":
+            core.on_downlink(item, wall())
+        elif kind == "ops":
+            assert unpack(core.on_ops(pack(item), wall()))["ok"]
+        else:
+            core.on_downlink([], wall())
+            core.pump_uplink(send, wall())
+        core.end_turn(wall())
+        core.archive.flush()
+    core.finish()
+    core.archive.close()
+    return core, uplinked
+
+
+def archive_content(path: Path) -> dict[str, list[tuple[Any, ...]]]:
+    conn = sqlite3.connect(path)
+    try:
+        tables = [r[0] for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+        out = {}
+        for table in tables:
+            cols = [r[1] for r in conn.execute(f"PRAGMA table_info({table})")
+                    if r[1] != WALL_COLUMN]
+            out[table] = conn.execute(f"SELECT {', '.join(cols)} FROM {table} "
+                                      "ORDER BY rowid").fetchall()
+        return out
+    finally:
+        conn.close()
+
+
+def test_two_sim_clock_runs_archive_the_same_whatever_the_wall(tmp_path: Path) -> None:
+    first, up1 = run_once(tmp_path / "one.sqlite", wall_offset_s=0.0)
+    second, up2 = run_once(tmp_path / "two.sqlite", wall_offset_s=5_000.0)
+    one, two = archive_content(tmp_path / "one.sqlite"), archive_content(tmp_path / "two.sqlite")
+    assert one == two
+    assert [(e.kind, e.seq, e.time_s, dict(e.body)) for e in up1] == [
+        (e.kind, e.seq, e.time_s, dict(e.body)) for e in up2]
+    # and the runs did something worth comparing
+    assert len(one["telemetry"]) >= 8 and len(one["link_errors"]) == 2
+    assert [e.kind for e in up1] == [Kind.HELLO, Kind.COMMAND]
+    [cmd] = one["commands"]
+    assert cmd[3] == "completed"
+    # every ground-clock time is spacecraft time from WORLD, never the wall
+    conn = sqlite3.connect(tmp_path / "one.sqlite")
+    rx = [r[0] for r in conn.execute("SELECT rx_s FROM telemetry")]
+    wall = [r[0] for r in conn.execute(f"SELECT {WALL_COLUMN} FROM telemetry")]
+    mission_now = conn.execute("SELECT value FROM meta WHERE key = 'mission_now_s'").fetchone()
+    conn.close()
+    assert all(T0 + 3 <= t <= T0 + 9 for t in rx)
+    assert all(w is not None and w > T0 + 1 for w in wall)
+    assert float(mission_now[0]) == T0 + 13
+    assert first.station.counters.downlink_dropped_los == 1
+    assert second.station.counters.downlink_edge == 2  # one held at AOS, one after LOS
+
+
+def test_on_the_sim_clock_wall_time_alone_repeats_no_hello_and_expires_nothing(
+        tmp_path: Path) -> None:
+    core = GroundCore(DICTIONARY, Archive(tmp_path / "a.sqlite"), clock="sim")
+    plant, fl = Sequencer("plant"), Sequencer("flight")
+    sent: list[Envelope] = []
+
+    def send(frame: bytes) -> bool:
+        sent.append(decode(frame))
+        return True
+
+    core.on_world(world_frame(plant, T0, False), WallTime(0.0, T0))
+    core.on_downlink([fl.pack(Kind.TELEMETRY, T0, {"points": {"exec.uptime_s": 1.0}})],
+                     WallTime(0.0, T0))
+    core.on_world(world_frame(plant, T0 + 1, True), WallTime(1.0, T0 + 1))
+    for wall_s in (10.0, 100.0, 1000.0):  # an hour of wall time, no spacecraft time
+        core.on_downlink([], WallTime(wall_s, T0 + wall_s))
+        core.pump_uplink(send, WallTime(wall_s, T0 + wall_s))
+    assert [e.kind for e in sent] == [Kind.HELLO]  # once: the spacecraft's clock stood
+    assert sent[0].time_s == T0 + 1
+    assert core.station.counters.downlink_delivered == 1  # held frame went through at AOS
+    for k in range(2, 8):
+        core.on_world(world_frame(plant, T0 + k, True), WallTime(1000.0, T0))
+        core.pump_uplink(send, WallTime(1000.0, T0))
+    assert [e.time_s for e in sent] == [T0 + 1, T0 + 6]  # repeated after 5 sim seconds
+
+
+def test_a_world_from_the_past_does_not_turn_the_clock_back(tmp_path: Path) -> None:
+    core = GroundCore(DICTIONARY, Archive(tmp_path / "a.sqlite"), clock="sim")
+    plant = Sequencer("plant")
+    core.on_world(world_frame(plant, T0 + 10, False), WallTime(0.0, 0.0))
+    core.on_world(world_frame(plant, T0, False), WallTime(0.0, 0.0))
+    assert core.now(WallTime(99.0, 99.0)) == (T0 + 10, T0 + 10)
+    assert core.world_backwards == 1
+
+
+def test_ground_takes_a_clock_flag(tmp_path: Path) -> None:
+    base = ["--link", "tcp://127.0.0.1:1", "--ops", "tcp://127.0.0.1:2",
+            "--archive", str(tmp_path / "a.sqlite")]
+    cfg, _ = config_from_args(parse_args([*base, "--world", "tcp://127.0.0.1:3",
+                                          "--clock", "sim"]))
+    assert cfg.clock == "sim" and cfg.edge_grace_s is None
+    cfg, _ = config_from_args(parse_args(base))
+    assert cfg.clock == "real"
+    with pytest.raises(GroundError, match="needs a plant"):
+        config_from_args(parse_args([*base, "--clock", "sim"]))
+    with pytest.raises(SystemExit):
+        parse_args([*base, "--clock", "wall"])
+
+
+@pytest.mark.parametrize("ops, local", [
+    ("tcp://127.0.0.1:5604", True), ("tcp://localhost:5604", True),
+    ("tcp://[::1]:5604", True), ("ipc:///tmp/ground.ops", True),
+    ("tcp://*:5604", False), ("tcp://0.0.0.0:5604", False), ("tcp://10.0.0.5:5604", False),
+])
+def test_the_ops_port_stays_on_loopback_unless_asked(tmp_path: Path, ops: str,
+                                                     local: bool) -> None:
+    argv = ["--link", "tcp://127.0.0.1:1", "--ops", ops, "--archive", str(tmp_path / "a")]
+    if local:
+        assert config_from_args(parse_args(argv))[0].ops == ops
+    else:
+        with pytest.raises(GroundError, match="must be loopback"):
+            config_from_args(parse_args(argv))
+        assert config_from_args(parse_args([*argv, "--allow-remote-ops"]))[0].ops == ops
+
+
+def test_a_damaged_command_row_does_not_stop_the_ground(tmp_path: Path) -> None:
+    from ground.mission_control import MissionControl
+
+    first = MissionControl(DICTIONARY, Archive(tmp_path / "a.sqlite"))
+    for _ in range(3):
+        first.submit("exec.noop", {}, now_s=T0)
+    first.archive.close()
+    conn = sqlite3.connect(tmp_path / "a.sqlite")
+    conn.execute("UPDATE commands SET args_json = '{broken' WHERE cmd_seq = 1")
+    conn.execute("UPDATE commands SET stage = 'warp' WHERE cmd_seq = 2")
+    conn.commit()
+    conn.close()
+    second = MissionControl(DICTIONARY, Archive(tmp_path / "a.sqlite"))
+    assert [r.cmd_seq for r in second.commands.queued()] == [0]
+    assert second.archive.stats()["unreadable_commands"] == [1]
+    assert second.submit("exec.noop", {}, now_s=T0).cmd_seq == 3  # numbering goes on
+
+
+def test_sim_clock_follows_the_downlink_within_bounds(tmp_path: Path) -> None:
+    """A record stamped t means spacecraft time has reached t (WORLD may lag on its own
+    socket), but played-back records and absurd stamps do not move the clock."""
+    core = GroundCore(DICTIONARY, Archive(tmp_path / "a.sqlite"), clock="sim")
+    plant, fl = Sequencer("plant"), Sequencer("flight")
+    wall = WallTime(0.0, 0.0)
+
+    def tlm(t: float) -> bytes:
+        return fl.pack(Kind.TELEMETRY, t, {"points": {"exec.uptime_s": t - T0}})
+
+    core.on_world(world_frame(plant, T0, True), wall)
+    core.on_downlink([tlm(T0 - 500), tlm(T0 + 3)], wall)  # playback, then a fresh record
+    assert core.now(wall) == (T0 + 3, T0 + 3)
+    core.on_downlink([tlm(T0 + 100_000), tlm(T0 - 100)], wall)  # absurd lead, old record
+    assert core.now(wall)[1] == T0 + 3
+    core.on_world(world_frame(plant, T0 + 2, True), wall)  # a lagging WORLD
+    assert core.now(wall)[1] == T0 + 3
+    core.on_world(world_frame(plant, T0 + 5, True), wall)
+    assert core.now(wall)[1] == T0 + 5
+    core.archive.flush()
+    conn = sqlite3.connect(tmp_path / "a.sqlite")
+    rx = [r[0] - T0 for r in conn.execute("SELECT rx_s FROM telemetry ORDER BY id")]
+    conn.close()
+    assert rx == [0, 3, 3, 3]  # a record is never received before it was made (fresh)
+
+
+@pytest.mark.parametrize("frame, expected", [
+    (Sequencer("f").pack(Kind.TELEMETRY, T0, {"points": {"x": [1] * 5000}}), T0),
+    (b"", None), (b"\x96\x01", None), (b"\x96" + b"\x91" * 5000, None),
+    (b"\x96\x01\xa3tlm\xa1f\x00\xcb\x7f\xf8\x00\x00\x00\x00\x00\x00\x80", None),  # NaN
+    (b"\x96\x01\xa3tlm\xa1f\x00\xc3\x80", None),  # True is not a time
+    (b"\x95\x01\xa3tlm\xa1f\x00\x01", None),
+])
+def test_frame_time_reads_only_the_header(frame: bytes, expected: float | None) -> None:
+    from ground.core import frame_time_s
+    assert frame_time_s(frame) == expected
+
+
+def test_sim_receive_stamp_is_the_links_time_never_before_the_latest_aos(
+        tmp_path: Path) -> None:
+    core = GroundCore(DICTIONARY, Archive(tmp_path / "a.sqlite"), clock="sim")
+    plant, fl = Sequencer("plant"), Sequencer("flight")
+    wall = WallTime(0.0, 0.0)
+    core.on_world(world_frame(plant, T0, True), wall)
+    core.on_downlink([fl.pack(Kind.TELEMETRY, T0, {"points": {"a": 1}})], wall)
+    for k in range(1, 100):  # a long LOS; WORLD runs ahead meanwhile
+        core.on_world(world_frame(plant, T0 + k, False), wall)
+    core.on_world(world_frame(plant, T0 + 100, True), wall)  # AOS
+    for k in range(101, 110):
+        core.on_world(world_frame(plant, T0 + k, True), wall)  # WORLD ahead of the link
+    core.on_downlink([fl.pack(Kind.EVENT, T0 + 50, {"name": "x", "args": {}}),  # playback
+                      fl.pack(Kind.TELEMETRY, T0 + 101, {"points": {"a": 2}})], wall)
+    core.archive.flush()
+    conn = sqlite3.connect(tmp_path / "a.sqlite")
+    assert [r[0] - T0 for r in conn.execute("SELECT rx_s FROM events")] == [100]
+    assert [r[0] - T0 for r in conn.execute("SELECT rx_s FROM telemetry")] == [0, 101]
+    conn.close()
