@@ -4,8 +4,9 @@ The wire codec (:mod:`flightsw.wire`) guarantees an envelope with a string-keyed
 a body; the typed records of :mod:`flightsw.messages` (the one decoder of each body, shared
 with the executive) check the types, and this module adds the payload's own ranges.
 Every parser returns a frozen value or raises :class:`~payload.errors.MessageRejected`
-with a reason an operator can act on ("n_tiles out of range", not a traceback). Unknown extra keys are ignored so the
-executive can add fields (priority, deadline) before the payload understands them.
+with a reason an operator can act on ("n_tiles out of range", not a traceback). Unknown
+extra keys are ignored so the executive can add fields (priority, deadline) before the
+payload understands them.
 """
 
 from __future__ import annotations

@@ -42,8 +42,8 @@ class FakeExecutive:
         self.world_seq = Sequencer("plant")
         self.link = self._bind(zmq.PAIR, link)
         self.world = self._bind(zmq.PUB, world)
-        self.link_endpoint = self.link.getsockopt(zmq.LAST_ENDPOINT).decode()
-        self.world_endpoint = self.world.getsockopt(zmq.LAST_ENDPOINT).decode()
+        self.link_endpoint = self.link.getsockopt_string(zmq.LAST_ENDPOINT)
+        self.world_endpoint = self.world.getsockopt_string(zmq.LAST_ENDPOINT)
         self.in_contact = False
         self.received: list[Envelope] = []
 

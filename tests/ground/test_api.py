@@ -77,8 +77,11 @@ def test_wait_tlm_returns_a_new_sample_that_satisfies(setup: tuple[Ops, Flight])
     ops, flight = setup
     flight.tlm(power__battery_soc_pct=40.0)
     mark = ops.mark()
-    later(0.1, lambda: (flight.tlm(power__battery_soc_pct=55.0),
-                        flight.tlm(power__battery_soc_pct=45.0)))
+    def two_samples() -> None:
+        flight.tlm(power__battery_soc_pct=55.0)
+        flight.tlm(power__battery_soc_pct=45.0)
+
+    later(0.1, two_samples)
     assert ops.wait_tlm("power.battery_soc_pct", gt(50), timeout_s=3, since=mark) == 55.0
     assert ops.latest("power.battery_soc_pct").value == 45.0  # type: ignore[union-attr]
 
