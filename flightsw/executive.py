@@ -103,7 +103,7 @@ class Executive:
     def _before_cycle(self, group: str) -> None:
         if group == "fast":
             self.core.on_uplink(self.link.receive())
-        if self.lockstep:
+        elif self.lockstep:
             self._settle_payload(group)
 
     def _after_cycle(self, group: str) -> None:
@@ -155,8 +155,10 @@ class Executive:
             self.core.on_payload(transport.receive())
             self._carry_out_payload()
 
-    def _settle_payload(self, group: str) -> None:
-        """Lockstep: wait (bounded, in wall time) for the answers ``group`` needs."""
+    def _settle_payload(self, group: str, *, stopping_too: bool = False) -> None:
+        """Lockstep: wait (bounded, in wall time) for the answers ``group`` needs. A stop
+        request cuts the wait short, except at shutdown (``stopping_too``), where the
+        last capture's results are still worth their bounded wait."""
         self._carry_out_payload()
         self._pump_payload(0.0)  # whatever has arrived, needed or not
         if not self.core.payload_answer_due(group):
@@ -164,7 +166,7 @@ class Executive:
         ready = self.core.state.payload.sup.ready
         grace = self.payload_grace_s[0] if ready else self.payload_grace_s[1]
         deadline = self._wall.monotonic_s() + grace
-        while self.core.payload_answer_due(group) and not self.stopping:
+        while self.core.payload_answer_due(group) and (stopping_too or not self.stopping):
             if self.payload.exit_status() is not None:
                 return  # it died: the next supervision cycle sees the exit
             remaining = deadline - self._wall.monotonic_s()
@@ -290,7 +292,8 @@ class Executive:
         core = self.core
         core.emit("exec.shutdown", {"reason": self._stopping or "exit"})
         if self.lockstep and core.state.payload.in_flight:
-            self._settle_payload("capture")
+            self._settle_payload("capture", stopping_too=True)
+        core.apply_held()
         core.downlink_product()
         stop = self._payload_seq.pack(Kind.STOP, self.clock.mission_time_s(),
                                       StopBody("executive shutdown").to_body())

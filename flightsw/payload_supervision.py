@@ -142,9 +142,14 @@ def heartbeat_pending(st: PayloadState) -> bool:
     return st.sup.running and not st.hb_seen_for_ping
 
 
+def at_ping_deadline(st: PayloadState) -> bool:
+    """Lockstep: the coming 1 Hz cycle is the one that judges the last ping's answer."""
+    return st.cycle + 1 - st.ping_cycle >= PING_LAG_CYCLES
+
+
 def heartbeat_overdue(st: PayloadState) -> bool:
     """Lockstep: the answer to the last ping is due before this cycle may run."""
-    return heartbeat_pending(st) and st.cycle + 1 - st.ping_cycle >= PING_LAG_CYCLES
+    return heartbeat_pending(st) and at_ping_deadline(st)
 
 
 # --- 1 Hz supervision ----------------------------------------------------------------------
@@ -161,7 +166,9 @@ def supervise(st: PayloadState, inp: SuperviseInputs, t: Tick,
         if "kill" in actions:
             out.actions.append("kill")
             events += _lose_in_flight(st, cause)
-    pending = (inp.lockstep and heartbeat_pending(st)
+    # lockstep: a ping is judged exactly PING_LAG_CYCLES after it went out, whenever its
+    # answer came, so the cadence of pings (and all that follows) is the same every run
+    pending = (inp.lockstep and st.sup.running and st.ping_cycle > 0
                and st.cycle - st.ping_cycle < PING_LAG_CYCLES)
     was_running = st.sup.running
     heartbeat_ok: bool | None = None if pending else st.hb_seen_for_ping
@@ -175,6 +182,7 @@ def supervise(st: PayloadState, inp: SuperviseInputs, t: Tick,
         out.actions.append(action)
         if action == "spawn":
             st.hb_seen_for_ping = True
+            st.ping_cycle = 0
             st.unresponsive = False  # a new incarnation gets a fresh chance
             st.throttle_frac = 0.0
     if st.sup.running and "spawn" not in actions and not pending:

@@ -39,6 +39,8 @@ from flightsw.rategroups import RateGroup, RateGroups
 from flightsw.records import Record
 from flightsw.wire import Envelope, Kind, try_decode
 
+_HELD_KINDS = (Kind.PAYLOAD_HEARTBEAT, Kind.PAYLOAD_RESULT)
+
 FAST_PERIOD_S = 0.1
 SLOW_PERIOD_S = 1.0
 
@@ -109,6 +111,10 @@ class Topology:
         self.before_cycle: Callable[[str], None] | None = None
         self.after_cycle: Callable[[str], None] | None = None
         self._uplink: list[bytes] = []
+        self._held: list[Envelope] = []
+        """Lockstep: payload messages read but not yet applied. A heartbeat is applied at
+        its ping's deadline and a result at the next capture, however early they came,
+        so wall-clock timing never shows in what the executive does or reports."""
         self.payload_out = PayloadOut()
         self.position = (0.0, 0.0)
 
@@ -216,12 +222,53 @@ class Topology:
                     self.emit("exec.frame_rejected", {"stream": "payload", "reason": str(env)})
                     continue
                 st.payload.unresponsive = False
-                st.payload, out, events = payload_supervision.receive(
-                    st.payload, env, self._supervise_inputs(), self.tick(), self.cfg)
-                self._payload_out(out)
-                self.emit_all(events)
+                if self.lockstep and env.kind in _HELD_KINDS:
+                    self._held.append(env)
+                else:
+                    self._apply_payload(env)
             except Exception as exc:
                 self.fault("payload message", exc)
+
+    def _apply_payload(self, env: Envelope) -> None:
+        st = self.state
+        st.payload, out, events = payload_supervision.receive(
+            st.payload, env, self._supervise_inputs(), self.tick(), self.cfg)
+        self._payload_out(out)
+        self.emit_all(events)
+
+    def _apply_held(self, kind: Kind) -> None:
+        keep: list[Envelope] = []
+        for env in self._held:
+            if env.kind is kind:
+                try:
+                    self._apply_payload(env)
+                except Exception as exc:
+                    self.fault("payload message", exc)
+            else:
+                keep.append(env)
+        self._held = keep
+
+    def apply_held(self) -> None:
+        """Apply every held payload message now (shutdown: nothing is left unread)."""
+        self._apply_held(Kind.PAYLOAD_HEARTBEAT)
+        self._apply_held(Kind.PAYLOAD_RESULT)
+
+    def _held_answers(self) -> tuple[set[int], set[int], bool]:
+        """Ping numbers answered, job ids answered, and whether a ready heartbeat came."""
+        pings: set[int] = set()
+        jobs: set[int] = set()
+        ready = False
+        for env in self._held:
+            if env.kind is Kind.PAYLOAD_HEARTBEAT:
+                n = env.body.get("n")
+                if isinstance(n, int):
+                    pings.add(n)
+                ready = ready or env.body.get("state") in ("ready", "idle", "busy")
+            elif env.kind is Kind.PAYLOAD_RESULT:
+                job_id = env.body.get("job_id")
+                if isinstance(job_id, int):
+                    jobs.add(job_id)
+        return pings, jobs, ready
 
     def payload_exited(self, code: int) -> None:
         self.state.payload.exited = code
@@ -248,15 +295,14 @@ class Topology:
         """Lockstep: the next ``group`` cycle needs an answer from the payload first, so
         runs stay deterministic (results land in the same window every time)."""
         p = self.state.payload
-        if not p.sup.running or p.unresponsive:
+        if not p.sup.running or p.unresponsive or group == "fast":
             return False
+        pings, jobs, ready = self._held_answers()
         if not p.sup.ready:
-            return group == "slow"
+            return group == "slow" and not ready
         if group == "capture":
-            return payload_supervision.results_due(p)
-        if group == "slow":
-            return payload_supervision.heartbeat_overdue(p)
-        return False
+            return bool(set(p.in_flight) - jobs)
+        return payload_supervision.heartbeat_overdue(p) and p.ping_n not in pings
 
     # --- cycles ----------------------------------------------------------------------------------
     def _fast(self) -> None:
@@ -284,6 +330,9 @@ class Topology:
     def _slow(self) -> None:
         st = self.state
         t = self.tick()
+        if self.lockstep and (not st.payload.sup.ready
+                              or payload_supervision.at_ping_deadline(st.payload)):
+            self._apply_held(Kind.PAYLOAD_HEARTBEAT)
         sensors = st.power.sensors
         if st.have_sensors:
             # before the first sample every reading is NaN: acting on that would send a
@@ -307,6 +356,7 @@ class Topology:
     def _capture(self) -> None:
         st = self.state
         if self.lockstep:
+            self._apply_held(Kind.PAYLOAD_RESULT)
             if payload_supervision.results_due(st.payload) and not st.payload.unresponsive:
                 self.emit_all(payload_supervision.expire_in_flight(
                     st.payload, "no result before the next capture"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -24,8 +25,47 @@ def _run(run_dir: Path) -> dict[str, object]:
     return summary
 
 
+MEASURED = {"payload.rss_mb"}
+"""Telemetry that is a real measurement of the payload process, not a decision."""
+
+
+def _archive(run_dir: Path) -> dict[str, list[tuple[object, ...]]]:
+    """Every archived row, less wall-clock receive stamps and real measurements (the
+    payload's resident memory and inference time)."""
+    db = sqlite3.connect(run_dir / "archive.sqlite")
+    out: dict[str, list[tuple[object, ...]]] = {}
+    try:
+        for (table,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'"):
+            cols = [r[1] for r in db.execute(f"PRAGMA table_info({table})")]
+            keep = [c for c in cols if c != "rx_wall_s"]
+            rows = db.execute(f"SELECT {', '.join(keep)} FROM {table} ORDER BY 1").fetchall()
+            if table == "telemetry":
+                name, value = keep.index("name"), keep.index("value")
+                rows = [r if r[name] not in MEASURED else (*r[:value], None, *r[value + 1:])
+                        for r in rows]
+            if table == "products":
+                body = keep.index("body_json")
+                rows = [(*r[:body], _no_timing(str(r[body])), *r[body + 1:]) for r in rows]
+            out[table] = rows
+    finally:
+        db.close()
+    return out
+
+
+def _no_timing(body_json: str) -> str:
+    body = json.loads(body_json)
+    body.pop("infer_ms_mean", None)
+    return json.dumps(body, sort_keys=True)
+
+
 def test_two_lockstep_runs_fly_the_same_spacecraft(tmp_path: Path) -> None:
     a = _run(tmp_path / "a")
     b = _run(tmp_path / "b")
     assert {k: a[k] for k in SAME} == {k: b[k] for k in SAME}
     assert a["jobs_done"] and a["records_downlinked"] == b["records_downlinked"]
+    # end to end: the ground archived the same records, decided the same way
+    archive_a, archive_b = _archive(tmp_path / "a"), _archive(tmp_path / "b")
+    assert archive_a.keys() == archive_b.keys()
+    for table in archive_a:
+        assert archive_a[table] == archive_b[table], f"archive table {table} differs"
+    assert archive_a["telemetry"] and archive_a["products"]

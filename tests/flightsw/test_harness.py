@@ -189,12 +189,14 @@ def test_jobs_in_flight_when_the_payload_dies_are_requeued_once_then_failed() ->
     assert [j.job_id for j in second.jobs_seen][: len(lost)] == lost
     # lost a second time: failed, with a report that reaches the ground
     h.payload.crash(-9)
-    h.run(6)
+    h.run(12)
     failed = h.events("payload.job_failed")
     assert any("lost to 2 payload restarts" in e.text for e in failed)
-    # one job counter: every id the payload ever saw is unique per job
+    # one job counter: an id reaches a child again only when it was requeued
     ids = [j.job_id for p in h.payload.incarnations for j in p.jobs_seen]
-    assert len(ids) - len(set(ids)) == len(lost)  # only the requeues repeat
+    requeued_ids = {int(e.args["job_id"]) for e in h.events("payload.job_requeued")}
+    assert {i for i in ids if ids.count(i) > 1} <= requeued_ids
+    assert max(ids.count(i) for i in ids) <= 2
 
 
 def test_hung_payload_costs_one_grace_then_counts_on_sim_time() -> None:
