@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from flightsw import link as link_component
 from flightsw.clock import Clock, RealClock, SimClock
 from flightsw.config import FlightConfig
 from flightsw.errors import WireError
@@ -107,13 +108,11 @@ class Executive:
             self._settle_payload(group)
 
     def _after_cycle(self, group: str) -> None:
-        self._carry_out_payload()
+        self._carry_out_payload(poll_exit=group == "slow")
         self._send_downlink()
 
     def _send_downlink(self) -> None:
         st = self.core.state.link
-        from flightsw import link as link_component
-
         frames = link_component.ready_frames(st)
         n = 0
         for frame in frames:
@@ -122,7 +121,10 @@ class Executive:
             n += 1
         link_component.sent(st, n)
 
-    def _carry_out_payload(self) -> None:
+    def _carry_out_payload(self, *, poll_exit: bool = True) -> None:
+        """Carry out the core's process actions and send its messages to the child;
+        ``poll_exit``: also look whether the child has exited (supervision is 1 Hz, so
+        the fast cycles need not ask)."""
         out = self.core.take_payload_out()
         for action in out.actions:
             if action == "kill":
@@ -143,6 +145,8 @@ class Executive:
                 self.core.fault("payload message", exc)
                 continue
             transport.send(frame)  # refused: the child is stuck; supervision will notice
+        if not poll_exit:
+            return
         status = self.payload.exit_status()
         if status is not None and self.core.state.payload.sup.running:
             self.core.payload_exited(status)

@@ -101,7 +101,7 @@ def new_cycle(st: LinkState, budget: int) -> None:
 def ready_frames(st: LinkState) -> list[bytes]:
     """Frames to send now (in contact, within the budget), in priority order. They stay
     in the recorder until :func:`sent` says how many the transport took."""
-    if not st.in_contact or st.budget <= 0:
+    if not st.in_contact or st.budget <= 0 or not len(st.recorder):
         return []
     return st.recorder.peek_many(st.budget)
 

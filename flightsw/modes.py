@@ -142,16 +142,16 @@ class ModeState:
 
     mode: str = field(metadata=PERSIST)
     reason: str = field(metadata=PERSIST)
-    since_s: float = field(metadata=PERSIST)
+    since_mission_time_s: float = field(metadata=PERSIST)
     changes: int = field(default=0, metadata=PERSIST)
     commanded: bool = field(default=False, metadata=PERSIST)
     inputs: ModeInputs | None = None  # what the guards saw last (None: no sample yet)
 
 
-def boot(cfg: FlightConfig, now_s: float) -> ModeState:
+def boot(cfg: FlightConfig, mission_time_s: float) -> ModeState:
     if cfg.boot_mode not in MODES:
         raise TransitionRefused("unknown boot mode", mode=cfg.boot_mode, valid=sorted(MODES))
-    return ModeState(cfg.boot_mode, "boot", now_s)
+    return ModeState(cfg.boot_mode, "boot", mission_time_s)
 
 
 def step(state: ModeState, inputs: ModeInputs, t: Tick,
@@ -185,7 +185,7 @@ def telemetry(state: ModeState) -> dict[str, Any]:
 
 
 def request(state: ModeState, target: str, inputs: ModeInputs, cfg: FlightConfig,
-            now_s: float) -> tuple[ModeState, list[tuple[str, dict[str, Any]]]]:
+            mission_time_s: float) -> tuple[ModeState, list[tuple[str, dict[str, Any]]]]:
     """Apply an operator's mode command. Raises :class:`TransitionRefused` with the reason."""
     if target not in MODES:
         raise TransitionRefused("unknown mode", mode=target, valid=sorted(MODES))
@@ -201,11 +201,11 @@ def request(state: ModeState, target: str, inputs: ModeInputs, cfg: FlightConfig
     why_not = legal[0].guard(inputs, cfg)
     if why_not is not None:
         raise TransitionRefused(why_not, source=state.mode, target=target)
-    return _enter(state, target, COMMAND_REASON, now_s)
+    return _enter(state, target, COMMAND_REASON, mission_time_s)
 
 
 def auto_step(state: ModeState, inputs: ModeInputs, cfg: FlightConfig,
-              now_s: float) -> tuple[ModeState, list[tuple[str, dict[str, Any]]]]:
+              mission_time_s: float) -> tuple[ModeState, list[tuple[str, dict[str, Any]]]]:
     """Evaluate the autonomous rules once; at most one transition per step."""
     for t in TRANSITIONS:
         if t.by != "auto" or t.source != state.mode:
@@ -217,14 +217,14 @@ def auto_step(state: ModeState, inputs: ModeInputs, cfg: FlightConfig,
         if t.yields_to_operator and state.commanded:
             continue
         if t.guard(inputs, cfg) is None:
-            return _enter(state, t.target, t.reason, now_s)
+            return _enter(state, t.target, t.reason, mission_time_s)
     return state, []
 
 
 def _enter(state: ModeState, target: str, reason: str,
-           now_s: float) -> tuple[ModeState, list[tuple[str, dict[str, Any]]]]:
-    new = replace(state, mode=target, reason=reason, since_s=now_s, changes=state.changes + 1,
-                  commanded=reason == COMMAND_REASON)
+           mission_time_s: float) -> tuple[ModeState, list[tuple[str, dict[str, Any]]]]:
+    new = replace(state, mode=target, reason=reason, since_mission_time_s=mission_time_s,
+                  changes=state.changes + 1, commanded=reason == COMMAND_REASON)
     return new, [("mode.changed", {"old": state.mode, "new": target, "reason": reason})]
 
 
@@ -232,7 +232,8 @@ def diagram() -> str:
     """The mode table as a Mermaid state diagram (for the README and the console)."""
     lines = ["stateDiagram-v2"]
     for t in TRANSITIONS:
-        lines.append(f"    {t.source} --> {t.target}: {t.by}: {t.reason}")
+        by = "auto unless commanded" if t.yields_to_operator else t.by
+        lines.append(f"    {t.source} --> {t.target}: {by}: {t.reason}")
     return "\n".join(lines)
 
 

@@ -172,7 +172,7 @@ def supervise(st: PayloadState, inp: SuperviseInputs, t: Tick,
                and st.cycle - st.ping_cycle < PING_LAG_CYCLES)
     was_running = st.sup.running
     heartbeat_ok: bool | None = None if pending else st.hb_seen_for_ping
-    st.sup, actions, evs = supervisor.on_cycle(st.sup, now_s=t.monotonic_s, exited=st.exited,
+    st.sup, actions, evs = supervisor.on_cycle(st.sup, monotonic_s=t.monotonic_s, exited=st.exited,
                                                heartbeat_ok=heartbeat_ok, cfg=cfg)
     st.exited = None
     events += evs

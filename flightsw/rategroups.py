@@ -39,11 +39,11 @@ class RateGroups:
         self.groups.append(group)
         return group
 
-    def run_until(self, now_s: float, set_time: Callable[[float], None]) -> None:
-        """Lockstep: run every cycle whose deadline is <= now_s, in time order."""
+    def run_until(self, monotonic_s: float, set_time: Callable[[float], None]) -> None:
+        """Lockstep: run every cycle whose deadline is <= monotonic_s, in time order."""
         eps = 1e-9
         while True:
-            due = [g for g in self.groups if g.next_s <= now_s + eps]
+            due = [g for g in self.groups if g.next_s <= monotonic_s + eps]
             if not due:
                 return
             t = min(g.next_s for g in due)
@@ -54,19 +54,19 @@ class RateGroups:
                     g.runs += 1
                     g.next_s = _round(t + g.period_s)
 
-    def run_due(self, now_s: float) -> None:
+    def run_due(self, monotonic_s: float) -> None:
         """Real time: run what is due; count slips; never replay missed cycles."""
         for g in self.groups:
-            if g.next_s > now_s:
+            if g.next_s > monotonic_s:
                 continue
-            late = now_s - g.next_s
+            late = monotonic_s - g.next_s
             g.max_late_s = max(g.max_late_s, late)
             if late > g.period_s:
                 g.slips += 1
                 if self.on_slip is not None:
-                    self.on_slip(g, late, now_s)
-                g.next_s = now_s
-            g.cycle(now_s)
+                    self.on_slip(g, late, monotonic_s)
+                g.next_s = monotonic_s
+            g.cycle(monotonic_s)
             g.runs += 1
             g.next_s += g.period_s
 

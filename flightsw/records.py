@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import typing
 from collections.abc import Mapping
-from dataclasses import asdict, fields
+from dataclasses import fields
 from typing import Any, ClassVar, TypeVar
 
 from flightsw.errors import WireError, safe_repr
@@ -27,7 +27,17 @@ class Record:
     REQUIRED: ClassVar[tuple[str, ...]] = ()
 
     def to_body(self) -> dict[str, Any]:
-        return asdict(self)  # type: ignore[call-overload]
+        """A plain map for the codec. Nested records become maps; lists and maps are
+        passed as they are (not copied: the codec only reads them)."""
+        names = _FIELD_NAMES.get(type(self))
+        if names is None:
+            names = tuple(f.name for f in fields(self))  # type: ignore[arg-type]
+            _FIELD_NAMES[type(self)] = names
+        out: dict[str, Any] = {}
+        for name in names:
+            value = getattr(self, name)
+            out[name] = value.to_body() if isinstance(value, Record) else value
+        return out
 
     # kept for the HAL records' older callers
     def to_dict(self) -> dict[str, Any]:
@@ -37,14 +47,13 @@ class Record:
     def from_body(cls: type[R], data: Any) -> R:
         if not isinstance(data, Mapping):
             raise WireError(f"{cls.__name__} must be a map", got=type(data).__name__)
-        hints = _hints(cls)
         kwargs: dict[str, Any] = {}
-        for f in fields(cls):  # type: ignore[arg-type]
-            if f.name not in data:
-                if f.name in cls.REQUIRED:
-                    raise WireError(f"{cls.__name__}.{f.name} is missing")
+        for name, required, coerce in _plan(cls):
+            if name not in data:
+                if required:
+                    raise WireError(f"{cls.__name__}.{name} is missing")
                 continue
-            kwargs[f.name] = _coerce(cls.__name__, f.name, hints[f.name], data[f.name])
+            kwargs[name] = coerce(data[name])
         return cls(**kwargs)
 
     @classmethod
@@ -53,6 +62,41 @@ class Record:
 
 
 _HINTS: dict[type, dict[str, Any]] = {}
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+_PLANS: dict[type, list[tuple[str, bool, Any]]] = {}
+
+
+def _plan(cls: type[Record]) -> list[tuple[str, bool, Any]]:
+    """Per record class, once: each field's name, whether it is required, and the
+    function that checks a value for it (decoding is on every stream's hot path)."""
+    plan = _PLANS.get(cls)
+    if plan is None:
+        hints = _hints(cls)
+        plan = []
+        for f in fields(cls):  # type: ignore[arg-type]
+            hint = hints[f.name]
+
+            def coerce(value: Any, _n: str = f.name, _h: Any = hint) -> Any:
+                return _coerce(cls.__name__, _n, _h, value)
+
+            fast = _FAST.get(hint)
+            if fast is not None:
+                def coerce_fast(value: Any, _n: str = f.name, _t: Any = fast,
+                                _slow: Any = coerce) -> Any:
+                    # the common case without the generic machinery; anything else
+                    # (wrong type, int for float) takes the careful path
+                    return value if type(value) is _t else _slow(value)
+
+                plan.append((f.name, f.name in cls.REQUIRED, coerce_fast))
+            else:
+                plan.append((f.name, f.name in cls.REQUIRED, coerce))
+        _PLANS[cls] = plan
+    return plan
+
+
+_FAST: dict[Any, type] = {bool: bool, int: int, str: str, float: float}
 
 
 def _hints(cls: type) -> dict[str, Any]:

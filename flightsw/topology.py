@@ -95,7 +95,7 @@ class Topology:
             housekeeping=Housekeeping(period_s=cfg.hk_period_s),
             counters=ExecCounters(boot_monotonic_s=clock.monotonic_s()),
         )
-        self.state.mode = replace(self.state.mode, since_s=clock.mission_time_s())
+        self.state.mode = replace(self.state.mode, since_mission_time_s=clock.mission_time_s())
         self.state.link.dictionary_hash = self.dictionary.hash
         self.state.link.dictionary_version = self.dictionary.version
         self.events = EventLog(self.dictionary, self._downlink_event, self.state.events)
@@ -163,7 +163,7 @@ class Topology:
         data = body.to_body() if isinstance(body, Record) else body
         self.emit_all(link.record(self.state.link, kind, data, self.clock.mission_time_s()))
 
-    def _on_slip(self, group: RateGroup, late_s: float, now_s: float) -> None:
+    def _on_slip(self, group: RateGroup, late_s: float, monotonic_s: float) -> None:
         self.emit("exec.cycle_slip", {"group": group.name, "late_s": round(late_s, 3)})
 
     def _guard(self, where: str, fn: Callable[[], None]) -> None:
@@ -308,7 +308,19 @@ class Topology:
     def _fast(self) -> None:
         st = self.state
         t = self.tick()
-        frames, self._uplink = self._uplink, []
+        if self._uplink:
+            frames, self._uplink = self._uplink, []
+            self._dispatch(frames, t)
+        hk = st.housekeeping
+        if t.monotonic_s + 1e-9 >= hk.due_s:
+            hk.due_s = round(hk.due_s + hk.period_s, 9)
+            if hk.due_s <= t.monotonic_s:  # after a stall: no burst of stale packets
+                hk.due_s = t.monotonic_s + hk.period_s
+            self.downlink(Kind.TELEMETRY, TelemetryBody(self.housekeeping()))
+        link.new_cycle(st.link, link.FRAMES_PER_SECOND // 10)
+
+    def _dispatch(self, frames: list[bytes], t: Tick) -> None:
+        st = self.state
         commands, events = link.receive(st.link, frames, t)
         self.emit_all(events)
         record = self._states()
@@ -319,13 +331,6 @@ class Topology:
             self.emit_all(events)
             for report in reports:
                 self.downlink(Kind.VERIFICATION, report)
-        hk = st.housekeeping
-        if t.monotonic_s + 1e-9 >= hk.due_s:
-            hk.due_s = round(hk.due_s + hk.period_s, 9)
-            if hk.due_s <= t.monotonic_s:  # after a stall: no burst of stale packets
-                hk.due_s = t.monotonic_s + hk.period_s
-            self.downlink(Kind.TELEMETRY, TelemetryBody(self.housekeeping()))
-        link.new_cycle(st.link, link.FRAMES_PER_SECOND // 10)
 
     def _slow(self) -> None:
         st = self.state

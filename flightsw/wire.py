@@ -159,22 +159,23 @@ def nesting_depth(obj: Any, limit: int = 64) -> int:
     """Depth of nested lists/maps in ``obj`` (a scalar is 0), counted without recursion.
 
     Stops counting at ``limit`` (returns ``limit + 1``) so a hostile value costs at most
-    one walk of what is already in memory."""
-    deepest = 0
-    stack: list[tuple[Any, int]] = [(obj, 0)]
+    one walk of what is already in memory. Only containers are visited (map keys are
+    strings after decoding), which keeps it cheap on the wide, flat bodies of real
+    traffic such as housekeeping."""
+    if not isinstance(obj, (list, dict)):
+        return 0
+    deepest = 1
+    stack: list[tuple[Any, int]] = [(obj, 1)]
     while stack:
         value, depth = stack.pop()
-        if isinstance(value, (list, tuple)):
-            children: Any = value
-        elif isinstance(value, Mapping):
-            children = list(value.keys()) + list(value.values())
-        else:
-            continue
-        depth += 1
-        if depth > limit:
-            return limit + 1
-        deepest = max(deepest, depth)
-        stack.extend((child, depth) for child in children)
+        if depth > deepest:
+            deepest = depth
+            if depth > limit:
+                return limit + 1
+        children = value.values() if isinstance(value, dict) else value
+        for child in children:
+            if isinstance(child, (list, dict)):
+                stack.append((child, depth + 1))
     return deepest
 
 

@@ -45,6 +45,7 @@ MAX_OPS_PER_TURN = 50  # and the downlink flowing under a flood of ops requests
 STOP_QUIET_S = 0.2  # idle this long after the executive disconnected: done
 STOP_IDLE_S = 1.0  # idle this long even with the executive still connected: done
 STOP_MAX_S = 10.0
+META_FLUSH_S = 1.0  # wall seconds between commits of the mission clock alone
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,7 @@ class GroundProcess:
         self.turns = 0
         self._started_mono_s = self.clock.monotonic_s()
         self._stop_at_s: float | None = None  # when a plant STOP arrived (wall monotonic)
+        self._meta_flushed_s = self._started_mono_s
         self._last_frame_s = self._started_mono_s
         self._sockets: list[zmq.Socket[Any]] = []
         try:
@@ -166,8 +168,12 @@ class GroundProcess:
             self._answer_ops()
         self.core.pump_uplink(self._send_up, self.wall())
         self.core.end_turn(wall)
+        # the mission clock alone is committed at most once a second (wall), so a reader
+        # ages samples against a fresh "now" even out of contact, without a commit a turn
+        meta_due = wall.mono_s - self._meta_flushed_s >= META_FLUSH_S
         try:
-            self.archive.flush()
+            if self.archive.flush(meta_only_too=meta_due) or meta_due:
+                self._meta_flushed_s = wall.mono_s
         except Exception:  # sqlite3.Error, disk full: say so loudly, keep flying
             log.exception("archive commit failed")
 

@@ -30,7 +30,7 @@ def test_every_commanded_pair(source: str, target: str) -> None:
         assert new == state and events == []
     elif (source, target) in LEGAL:
         new, events = modes.request(state, target, GOOD, CFG, 5.0)
-        assert new.mode == target and new.since_s == 5.0 and new.changes == 1
+        assert new.mode == target and new.since_mission_time_s == 5.0 and new.changes == 1
         assert events == [("mode.changed", {"old": source, "new": target,
                                             "reason": "ground command"})]
     else:

@@ -11,7 +11,7 @@ CFG = FlightConfig(heartbeat_misses_allowed=3, restart_backoff_s=2.0,
 
 def _cycle(state: sv.SupervisorState, now: float, exited: int | None = None,
            ok: bool = True) -> tuple[sv.SupervisorState, list[str], list[str]]:
-    new, actions, events = sv.on_cycle(state, now_s=now, exited=exited, heartbeat_ok=ok,
+    new, actions, events = sv.on_cycle(state, monotonic_s=now, exited=exited, heartbeat_ok=ok,
                                        cfg=CFG)
     return new, actions, [name for name, _ in events]
 
@@ -32,7 +32,7 @@ def test_crash_restarts_with_exponential_backoff() -> None:
     assert actions == ["spawn"] and state.restarts == 1 and state.incarnation == 2
     state = sv.on_ready(state)
     state, _, _ = _cycle(state, 13.0, exited=1)
-    assert state.restart_at_s == 13.0 + 4.0  # doubled
+    assert state.restart_at_monotonic_s == 13.0 + 4.0  # doubled
     for t in range(17, 60, 10):
         state, _, _ = _cycle(state, float(t))
         state = sv.on_ready(state)
@@ -94,7 +94,8 @@ def test_no_news_is_neither_a_heartbeat_nor_a_miss() -> None:
     state, _, _ = _cycle(state, 1.0, ok=False)
     state, _, _ = _cycle(state, 2.0, ok=False)
     for t in (3.0, 4.0, 5.0):  # answers not due yet: the count must not reset
-        state, actions, _ = sv.on_cycle(state, now_s=t, exited=None, heartbeat_ok=None, cfg=CFG)
+        state, actions, _ = sv.on_cycle(state, monotonic_s=t, exited=None, heartbeat_ok=None,
+                                        cfg=CFG)
         assert actions == [] and state.misses == 2
     state, actions, _ = _cycle(state, 6.0, ok=False)
     state, actions, _ = _cycle(state, 7.0, ok=False)
