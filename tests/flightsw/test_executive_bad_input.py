@@ -23,6 +23,8 @@ from flightsw.hal import Sensors
 from flightsw.wire import Envelope, Kind, Sequencer, decode, encode
 from hil.stack import free_port
 
+pytestmark = pytest.mark.integration  # real executive process over TCP
+
 EPOCH = 1_790_000_000.0
 
 

@@ -20,6 +20,8 @@ from flightsw.wire import Envelope, Kind, decode
 from hil.stack import free_port
 from tests.flightsw.test_executive_bad_input import FakePlant, _sensors
 
+pytestmark = pytest.mark.integration  # real executive process over TCP
+
 
 def _children(pid: int) -> list[int]:
     kids = []

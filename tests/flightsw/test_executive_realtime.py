@@ -9,11 +9,14 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import zmq
 
 from flightsw.wire import Kind, Sequencer, decode
 from hil.stack import free_port
 from tests.flightsw.test_executive_bad_input import _sensors
+
+pytestmark = pytest.mark.integration  # real executive process over TCP
 
 SCENARIO_UTC_S = 1_750_582_800.0  # 2025-06-22 09:00 UTC, far from the wall clock
 

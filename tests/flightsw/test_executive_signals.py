@@ -13,6 +13,8 @@ import zmq
 
 from hil.stack import free_port
 
+pytestmark = pytest.mark.integration  # real executive process over TCP
+
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
 def test_lockstep_executive_stops_within_a_second_while_waiting_for_a_tick(
