@@ -40,6 +40,7 @@ PLANT_SILENT_S = 120.0  # lockstep: the plant went away if it says nothing this 
 STOP_POLL_S = 0.2  # the longest any wait goes without looking at a stop request
 PAYLOAD_READY_GRACE_S = 30.0  # model loading, wall time
 PAYLOAD_ANSWER_GRACE_S = 2.0  # a heartbeat or a capture's result, wall time
+FIRST_SAMPLE_WAIT_S = 10.0  # free running: how long boot waits for the plant's time
 
 
 @dataclass
@@ -187,6 +188,8 @@ class Executive:
                                 "dictionary_hash": core.dictionary.hash})
 
     def run(self) -> int:
+        if not self.lockstep:
+            self.await_time_source()
         self.announce_boot()
         try:
             if self.lockstep:
@@ -240,6 +243,21 @@ class Executive:
         if tick.elapsed_s >= clock.monotonic_s():
             self.core.run_until(tick.elapsed_s, clock.advance_to)
         self._send_actuators()
+
+    def await_time_source(self, timeout_s: float = FIRST_SAMPLE_WAIT_S) -> bool:
+        """Free running: wait (bounded) for the plant's first sample, whose time sets
+        mission time, so that nothing - the boot event included - is stamped with the
+        host's wall clock. Gives up (and says so, via the boot event's time) after
+        ``timeout_s``: a board without a time source still flies."""
+        deadline = self._wall.monotonic_s() + timeout_s
+        while not self.stopping and self._wall.monotonic_s() < deadline:
+            if self.plant.wait(STOP_POLL_S):
+                self._poll_plant_free()
+                if self.core.state.have_sensors:
+                    return True
+            elif not isinstance(self.plant, ZmqTransport):
+                return False  # in memory: nothing will arrive while we wait
+        return False
 
     def run_free(self) -> None:
         self.core.start_at(self.clock.monotonic_s())

@@ -268,7 +268,9 @@ def _tlm_row(dictionary: Dictionary, s: Sample, now_s: float | None,
     if now_s is None or s.time_s is None:
         age, fresh = "-", "?"
     else:
-        age_s = now_s - s.time_s
+        # the ground's clock follows WORLD, one message a second; a sample stamped within
+        # that second would show a negative (or "-0.0") age
+        age_s = max(0.0, now_s - s.time_s)
         age, fresh = f"{age_s:.1f}", ("stale" if age_s > stale_after_s else "ok")
     return [name, value_text(s.value), units or "-", limit, utc_text(s.time_s), age, fresh]
 

@@ -410,3 +410,28 @@ def test_over_zmq_builds_the_sim_stack_executive(tmp_path: object) -> None:
     finally:
         ex.plant.close()
         ex.link.close()
+
+
+def test_free_running_boot_is_stamped_with_the_plants_time_not_the_hosts() -> None:
+    """Seen in `aisat up`: exec.boot and payload.started carried the host's wall-clock
+    date (2026) while everything else was in the scenario's (2025), so the event log put
+    the boot last."""
+    from flightsw.clock import RealClock
+    from flightsw.harness import nominal_sensors
+
+    h = Harness()
+    ex = h.executive
+    ex.lockstep = ex.core.lockstep = False
+    real = RealClock()
+    ex.clock = ex.core.clock = real
+    scenario_s = 1_750_000_000.0  # 2025-06-15
+    h.plant.send(Sequencer("plant").pack(Kind.SENSORS, scenario_s,
+                                         {"sensors": nominal_sensors().to_body()}))
+    assert ex.await_time_source(timeout_s=1.0)
+    ex.announce_boot()
+    ex.core.start_at(real.monotonic_s())
+    ex.turn_free(wait=False)
+    h._collect()
+    boot = [e for e in h.downlink if e.kind is Kind.EVENT and e.body["name"] == "exec.boot"]
+    assert boot and abs(boot[-1].time_s - scenario_s) < 60
+    assert not ex.await_time_source(timeout_s=0.1)  # nothing more comes in memory
