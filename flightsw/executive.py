@@ -219,16 +219,29 @@ class Executive:
                 ticks += 1
                 self._on_plant_frame_lockstep(frame, clock)
 
-    def _on_plant_frame_lockstep(self, frame: bytes, clock: SimClock) -> None:
+    def _plant_envelope(self, frame: bytes, expected: tuple[Kind, ...]) -> Envelope | None:
+        """Decode one plant-bus frame: a STOP ends the run, anything but ``expected`` is
+        rejected (counted, an event); returns the envelope to act on, or ``None``."""
         env = try_decode(frame)
         if not isinstance(env, Envelope):
             self.core.reject_plant_frame(str(env))
-            return
+            return None
         if env.kind is Kind.STOP:
-            self._stopping = StopBody.from_body(env.body).reason or "plant stopped"
-            return
-        if env.kind is not Kind.TICK:
-            self.core.reject_plant_frame(f"expected tick, got {env.kind.value}")
+            try:
+                reason = StopBody.from_body(env.body).reason
+            except WireError:
+                reason = ""  # a garbled reason still stops us: the plant said STOP
+            self.request_stop(reason or "plant stopped")
+            return None
+        if env.kind not in expected:
+            self.core.reject_plant_frame(f"unexpected kind {env.kind.value} "
+                                         f"(expected {'/'.join(k.value for k in expected)})")
+            return None
+        return env
+
+    def _on_plant_frame_lockstep(self, frame: bytes, clock: SimClock) -> None:
+        env = self._plant_envelope(frame, (Kind.TICK,))
+        if env is None:
             return
         try:
             tick = TickBody.from_body(env.body)
@@ -287,15 +300,10 @@ class Executive:
 
     def _poll_plant_free(self) -> None:
         for frame in self.plant.receive():
-            env = try_decode(frame)
-            if not isinstance(env, Envelope):
-                self.core.reject_plant_frame(str(env))
-                continue
-            if env.kind is Kind.STOP:
-                self._stopping = StopBody.from_body(env.body).reason or "plant stopped"
-                return
-            if env.kind not in (Kind.SENSORS, Kind.TICK):
-                self.core.reject_plant_frame(f"unexpected kind {env.kind.value}")
+            env = self._plant_envelope(frame, (Kind.SENSORS, Kind.TICK))
+            if env is None:
+                if self._stopping:
+                    return
                 continue
             try:
                 sample = SensorsBody.from_body(env.body).sensors

@@ -63,28 +63,6 @@ class Job:
 
 
 @dataclass
-class ResultWindow:
-    """Job results gathered since the last data product was made."""
-
-    jobs: int = 0
-    failed: int = 0
-    tiles: int = 0
-    cloudy: int = 0
-    clear: int = 0
-    selected: int = 0
-    correct: int = 0
-    infer_ms: float = 0.0
-    job_ids: list[int] = field(default_factory=list)
-
-    def product(self) -> ProductBody:
-        return ProductBody(jobs=self.jobs, failed=self.failed, tiles=self.tiles,
-                           cloudy=self.cloudy, clear=self.clear, selected=self.selected,
-                           correct=self.correct,
-                           infer_ms_mean=round(self.infer_ms / self.jobs, 3) if self.jobs
-                           else 0.0, job_ids=list(self.job_ids))
-
-
-@dataclass
 class PayloadState:
     sup: supervisor.SupervisorState = field(default_factory=supervisor.SupervisorState,
                                             metadata=PERSIST)
@@ -108,7 +86,8 @@ class PayloadState:
     unresponsive: bool = False  # lockstep: gave no answer within the wall-clock grace
     restart_cause: str = ""  # a restart asked for by command, carried out next cycle
     frames_rejected: int = 0
-    window: ResultWindow = field(default_factory=ResultWindow)
+    window: ProductBody = field(default_factory=ProductBody)  # results since the last one
+    window_infer_ms: float = 0.0  # summed, for the product's mean
 
 
 @dataclass
@@ -263,10 +242,12 @@ def _send_job(st: PayloadState, out: PayloadOut, job: Job) -> None:
 
 def take_product(st: PayloadState) -> tuple[PayloadState, ProductBody | None]:
     """The data product of the window since the last one (``None`` if nothing ran)."""
-    window, st.window = st.window, ResultWindow()
+    window, st.window = st.window, ProductBody()
+    infer_ms, st.window_infer_ms = st.window_infer_ms, 0.0
     if not (window.jobs or window.failed):
         return st, None
-    return st, window.product()
+    window.infer_ms_mean = round(infer_ms / window.jobs, 3) if window.jobs else 0.0
+    return st, window
 
 
 def results_due(st: PayloadState) -> bool:
@@ -340,7 +321,7 @@ def _on_result(st: PayloadState, res: ResultBody) -> Events:
     w.clear += res.n_clear
     w.selected += len(res.selected)
     w.correct += res.n_correct
-    w.infer_ms += res.infer_ms
+    st.window_infer_ms += res.infer_ms
     if len(w.job_ids) < PRODUCT_JOB_IDS_MAX:
         w.job_ids.append(res.job_id)
     return []

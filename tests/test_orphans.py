@@ -15,32 +15,11 @@ from pathlib import Path
 import pytest
 
 from flightsw.lifeline import PARENT_PID_ENV, child_env, parent_is
+from tests.procs import alive as _alive
+from tests.procs import children as _children
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 GONE_WITHIN_S = 5.0
-
-
-def _alive(pid: int) -> bool:
-    """True while ``pid`` runs (a zombie counts as gone: it runs nothing)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
-def _children(pid: int) -> list[int]:
-    out = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-            out.append(int(entry.name))
-    return out
 
 
 def _wait_gone(pids: list[int], timeout_s: float = GONE_WITHIN_S) -> list[int]:

@@ -19,22 +19,9 @@ import zmq
 from flightsw.wire import Envelope, Kind, decode
 from hil.stack import free_port
 from tests.flightsw.test_executive_bad_input import FakePlant, _sensors
+from tests.procs import children as _children
 
 pytestmark = pytest.mark.integration  # real executive process over TCP
-
-
-def _children(pid: int) -> list[int]:
-    kids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-            kids.append(int(entry.name))
-    return kids
 
 
 @pytest.fixture()

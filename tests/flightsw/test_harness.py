@@ -297,6 +297,15 @@ def test_plant_garbage_is_rejected_and_the_next_tick_still_answered() -> None:
     assert len(reasons) == 4 and any("elapsed_s is missing" in r for r in reasons)
 
 
+def test_a_stop_with_a_garbled_reason_still_stops_cleanly() -> None:
+    """Found reviewing the plant-bus path: STOP's reason was decoded unguarded, so
+    {"reason": 5} raised out of the lockstep loop."""
+    h = Harness()
+    h.run(2)
+    h.tick_raw({"reason": 5}, kind=Kind.STOP)
+    assert h.executive.stopping == "plant stopped"
+
+
 def test_plant_stop_ends_the_run_and_shutdown_drains() -> None:
     h = Harness()
     h.run(8)
