@@ -15,6 +15,7 @@ is an event here and a refusal to command at the ground.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,15 @@ from flightsw.errors import WireError
 from flightsw.messages import CommandBody, HelloBody
 from flightsw.recorder import Priority, Recorder
 from flightsw.wire import Envelope, Kind, encode, try_decode
+
+HELLO_REPLY_HOLDOFF_S = 10.0
+"""A ground HELLO is answered only if the flight has not said HELLO for this long
+(mission time). The flight says HELLO at every AOS, and the ground's own HELLO, sent when
+it sees the same AOS, arrives a moment later at a wall-clock-dependent cycle: answering
+it too would shift every later downlink sequence number by one from run to run. A ground
+that restarts mid-pass still gets its answer within this hold-off. A ground HELLO that
+arrives before our own AOS (the ground learns of a pass from the plant's truth a moment
+before our radio reports lock) is answered by the HELLO we send at AOS."""
 
 FRAMES_PER_SECOND = 400
 """Downlink budget; spent per fast cycle (a tenth each), so replies go out within one
@@ -54,6 +64,7 @@ class LinkState:
     records_dropped: int = 0
     ground_hash: str | None = None
     budget: int = FRAMES_PER_SECOND // 10
+    last_hello_s: float = -math.inf  # mission time of the last HELLO we recorded
 
 
 def initial(cfg: FlightConfig) -> LinkState:
@@ -72,6 +83,8 @@ def record(st: LinkState, kind: Kind, body: Mapping[str, Any],
         return [("link.record_dropped", {"kind": kind.value, "reason": str(exc)})]
     st.next_seq += 1
     st.recorder.store(PRIORITY_OF.get(kind, Priority.HOUSEKEEPING), frame)
+    if kind is Kind.HELLO:
+        st.last_hello_s = mission_time_s
     return []
 
 
@@ -152,7 +165,10 @@ def _on_hello(st: LinkState, env: Envelope, t: Tick) -> Events:
     if ground_hash != st.dictionary_hash:
         events.append(("link.dictionary_mismatch", {"ground": str(ground_hash)[:20],
                                                     "flight": st.dictionary_hash}))
-    events += record(st, Kind.HELLO, hello_body(st), t.mission_time_s)
+    # out of contact by our own radio (the ground may see AOS a moment before we do),
+    # the HELLO we send at our AOS is the answer
+    if st.in_contact and t.mission_time_s - st.last_hello_s >= HELLO_REPLY_HOLDOFF_S:
+        events += record(st, Kind.HELLO, hello_body(st), t.mission_time_s)
     return events
 
 

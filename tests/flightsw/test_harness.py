@@ -444,3 +444,21 @@ def test_free_running_boot_is_stamped_with_the_plants_time_not_the_hosts() -> No
     boot = [e for e in h.downlink if e.kind is Kind.EVENT and e.body["name"] == "exec.boot"]
     assert boot and abs(boot[-1].time_s - scenario_s) < 60
     assert not ex.await_time_source(timeout_s=0.1)  # nothing more comes in memory
+
+
+def test_ground_hello_right_after_aos_is_not_answered_twice() -> None:
+    """Two lockstep runs numbered their downlink differently after AOS: the ground's
+    HELLO reached the executive at a wall-clock-dependent cycle and its answer took a
+    sequence number. The flight's AOS HELLO answers it; a later one gets a reply."""
+    h = Harness()
+    h.run(3, in_contact=False, contact_station="")
+    h.run(1, in_contact=True)
+    hello = Sequencer("ground").pack(Kind.HELLO, EPOCH_S,
+                                     {"dictionary_hash": h.core.dictionary.hash})
+    h.uplink_raw(hello)
+    h.run(2)
+    assert sum(1 for e in h.downlink if e.kind is Kind.HELLO) == 1
+    h.run(12)
+    h.uplink_raw(hello)  # a ground that restarted mid-pass
+    h.run(1)
+    assert sum(1 for e in h.downlink if e.kind is Kind.HELLO) == 2
