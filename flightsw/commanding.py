@@ -132,6 +132,11 @@ DECLARATIONS = Declarations(
         Event("exec.sensor_rejected", Severity.WARNING_LO, "Sensor readings refused, "
               "treated as missing: {fields}", throttle=10),
         Event("exec.shutdown", Severity.ACTIVITY_HI, "Executive stopping: {reason}"),
+        Event("exec.state_restored", Severity.ACTIVITY_HI, "State restored from the "
+              "{source} file (last run {ending}); downlink continues at #{next_seq}"),
+        Event("exec.state_problem", Severity.WARNING_HI, "Saved state: {problem}"),
+        Event("exec.reset_unexplained", Severity.WARNING_HI, "Boot after an unexplained "
+              "reset (the last run did not stop in order): entering SAFE"),
     ),
 )
 

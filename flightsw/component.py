@@ -20,8 +20,9 @@ commands, gather housekeeping and persist state without knowing each component.
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from typing import Any, Generic, TypeVar
 
 from flightsw.config import FlightConfig
@@ -92,3 +93,50 @@ def persisted(state: Any) -> dict[str, Any]:
         return {}
     return {f.name: getattr(state, f.name) for f in fields(state)
             if f.metadata.get("persist")}
+
+
+def restore(state: S, values: Mapping[str, Any]) -> S:
+    """``state`` with the saved ``values`` put back, each rebuilt to its field's type
+    (nested dataclasses, lists of them, optionals). Unknown names are ignored (a newer
+    executive may have dropped a field); a value that does not fit keeps the default."""
+    if not is_dataclass(state) or isinstance(state, type):
+        return state
+    hints = typing.get_type_hints(type(state))
+    changes: dict[str, Any] = {}
+    for f in fields(state):
+        if f.metadata.get("persist") and f.name in values:
+            try:
+                changes[f.name] = _rebuild(hints[f.name], values[f.name])
+            except (TypeError, ValueError):
+                continue
+    return replace(state, **changes)
+
+
+def _rebuild(hint: Any, value: Any) -> Any:
+    origin = typing.get_origin(hint)
+    if origin is typing.Union or str(origin) == "<class 'types.UnionType'>":
+        if value is None:
+            return None
+        inner = [a for a in typing.get_args(hint) if a is not type(None)]
+        return _rebuild(inner[0], value)
+    if origin is list:
+        (item,) = typing.get_args(hint) or (Any,)
+        if not isinstance(value, list):
+            raise TypeError("expected a list")
+        return [_rebuild(item, v) for v in value]
+    if origin is dict:
+        key_t, val_t = typing.get_args(hint) or (Any, Any)
+        if not isinstance(value, Mapping):
+            raise TypeError("expected a map")
+        return {_rebuild(key_t, k): _rebuild(val_t, v) for k, v in value.items()}
+    if isinstance(hint, type) and is_dataclass(hint):
+        if not isinstance(value, Mapping):
+            raise TypeError("expected a map")
+        sub = typing.get_type_hints(hint)
+        known = {f.name for f in fields(hint)}
+        return hint(**{k: _rebuild(sub[k], v) for k, v in value.items() if k in known})
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if hint in (bool, int, float, str) and not isinstance(value, hint):
+        raise TypeError(f"expected {hint.__name__}")
+    return value

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import signal
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from flightsw.config import FlightConfig
 from flightsw.errors import WireError
 from flightsw.messages import ActuatorsBody, SensorsBody, StopBody, TickBody
 from flightsw.payload_host import PayloadHost, ProcessPayloadHost
+from flightsw.state_store import StateStore
 from flightsw.topology import Topology
 from flightsw.transport import Transport, ZmqTransport, wait_any
 from flightsw.wire import Envelope, Kind, Sequencer, encode, try_decode
@@ -40,6 +42,8 @@ PLANT_SILENT_S = 120.0  # lockstep: the plant went away if it says nothing this 
 STOP_POLL_S = 0.2  # the longest any wait goes without looking at a stop request
 PAYLOAD_READY_GRACE_S = 30.0  # model loading, wall time
 PAYLOAD_ANSWER_GRACE_S = 2.0  # a heartbeat or a capture's result, wall time
+STATE_FILE = "flight_state.bin"
+STATE_SAVE_PERIOD_S = 1.0  # wall seconds between saves; a command or mode change saves now
 FIRST_SAMPLE_WAIT_S = 10.0  # free running: how long boot waits for the plant's time
 
 
@@ -57,7 +61,8 @@ class ExecutiveOptions:
 class Executive:
     def __init__(self, cfg: FlightConfig, *, clock: Clock, plant: Transport, link: Transport,
                  payload: PayloadHost, lockstep: bool, profile: str = "default",
-                 stats_out: Path | None = None, parent_pid: int | None = None) -> None:
+                 stats_out: Path | None = None, parent_pid: int | None = None,
+                 state_store: StateStore | None = None) -> None:
         self.cfg = cfg
         self.clock = clock
         self.plant = plant
@@ -75,6 +80,8 @@ class Executive:
         self._payload_seq = Sequencer("flight")
         self._stopping = ""
         self._first_tick = True
+        self.state_store = state_store
+        self._saved_wall_s = -math.inf
         self.payload_grace_s = (PAYLOAD_ANSWER_GRACE_S, PAYLOAD_READY_GRACE_S)
         """Wall-clock bounds on lockstep waits (an answer, a child's start-up)."""
 
@@ -85,9 +92,11 @@ class Executive:
         plant = ZmqTransport.pair(opts.plant_endpoint, bind=False)
         link = ZmqTransport.pair(opts.link_endpoint, bind=True)
         host = ProcessPayloadHost(model_path=opts.model_path, run_dir=opts.run_dir)
+        store = (StateStore(Path(opts.run_dir) / STATE_FILE) if opts.run_dir is not None
+                 else None)
         return cls(cfg, clock=clock, plant=plant, link=link, payload=host,
                    lockstep=opts.lockstep, profile=opts.profile, stats_out=opts.stats_out,
-                   parent_pid=os.getppid())
+                   parent_pid=os.getppid(), state_store=store)
 
     # --- stopping -----------------------------------------------------------------------------
     def request_stop(self, reason: str) -> None:
@@ -111,6 +120,10 @@ class Executive:
     def _after_cycle(self, group: str) -> None:
         self._carry_out_payload(poll_exit=group == "slow")
         self._send_downlink()
+        if self.state_store is not None and (
+                self.core.dirty or (group == "slow" and self._wall.monotonic_s()
+                                    - self._saved_wall_s >= STATE_SAVE_PERIOD_S)):
+            self.save_state()
 
     def _send_downlink(self) -> None:
         st = self.core.state.link
@@ -182,10 +195,54 @@ class Executive:
 
     # --- main loops ----------------------------------------------------------------------------
     def announce_boot(self) -> None:
+        """Take back what the last run saved (if anything), then say we are up and what
+        the restore found. The restore comes first so that the boot event already
+        carries the continued downlink numbering."""
         core = self.core
+        notes = self._restore() if self.state_store is not None else []
         core.emit("exec.boot", {"profile": self.profile, "mode": core.state.mode.mode,
                                 "clock": "sim (lockstep)" if self.lockstep else "real",
                                 "dictionary_hash": core.dictionary.hash})
+        core.emit_all(notes)
+
+    def _restore(self) -> list[tuple[str, dict[str, Any]]]:
+        assert self.state_store is not None
+        core = self.core
+        try:
+            loaded = self.state_store.load()
+        except Exception as exc:  # never a crash loop over a state file
+            return [("exec.state_problem", {"problem": f"cannot load: {exc}"})]
+        notes: list[tuple[str, dict[str, Any]]] = [
+            ("exec.state_problem", {"problem": problem}) for problem in loaded.problems]
+        if loaded.record is None:
+            if loaded.problems:
+                notes.append(("exec.state_problem",
+                              {"problem": "no good copy: booting on defaults"}))
+            return notes
+        try:
+            restored = core.restore(loaded.record, unexplained_reset=not loaded.orderly)
+        except Exception as exc:
+            core.fault("state restore", exc)
+            return notes
+        notes.append(("exec.state_restored", {
+            "source": "last good copy" if loaded.source == "previous" else "state",
+            "ending": "stopped in order" if loaded.orderly else "ended without stopping",
+            "next_seq": core.state.link.next_seq}))
+        if not loaded.orderly:
+            notes.append(("exec.reset_unexplained", {}))
+        return notes + restored
+
+    def save_state(self, *, orderly: bool = False) -> None:
+        """Write the state record now (atomic; a failure is an event, never a crash)."""
+        if self.state_store is None:
+            return
+        try:
+            self.state_store.save(self.core.snapshot(), orderly=orderly,
+                                  mission_time_s=self.clock.mission_time_s())
+        except Exception as exc:
+            self.core.fault("state save", exc)
+        self.core.dirty = False
+        self._saved_wall_s = self._wall.monotonic_s()
 
     def run(self) -> int:
         if not self.lockstep:
@@ -325,6 +382,7 @@ class Executive:
             self._settle_payload("capture", stopping_too=True)
         core.apply_held()
         core.downlink_product()
+        self.save_state(orderly=True)
         stop = self._payload_seq.pack(Kind.STOP, self.clock.mission_time_s(),
                                       StopBody("executive shutdown").to_body())
         self.payload.stop(stop)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from flightsw.clock import SimClock
@@ -37,6 +38,7 @@ from flightsw.messages import (
     ResultBody,
     VerificationBody,
 )
+from flightsw.state_store import StateStore
 from flightsw.transport import MemoryTransport, Transport, memory_pair
 from flightsw.wire import Envelope, Kind, Sequencer, decode, try_decode
 
@@ -190,7 +192,7 @@ class Harness:
     """Drive the real executive shell and core without a single socket or process."""
 
     def __init__(self, cfg: FlightConfig | None = None, *, sensors: Sensors | None = None,
-                 profile: str = "harness") -> None:
+                 profile: str = "harness", state_path: Path | None = None) -> None:
         self.cfg = cfg or FlightConfig(capture_period_s=5.0, restart_backoff_s=2.0,
                                        heartbeat_misses_allowed=2)
         self.sensors = sensors or nominal_sensors()
@@ -200,7 +202,8 @@ class Harness:
         self.clock = SimClock()
         self.executive = Executive(self.cfg, clock=self.clock, plant=plant_exec,
                                    link=link_exec, payload=self.payload, lockstep=True,
-                                   profile=profile)
+                                   profile=profile,
+                                   state_store=StateStore(state_path) if state_path else None)
         self.executive.payload_grace_s = (0.0, 0.0)  # nothing arrives while we wait here
         self.elapsed_s = 0.0
         self.downlink: list[Envelope] = []

@@ -228,6 +228,15 @@ def _enter(state: ModeState, target: str, reason: str,
     return new, [("mode.changed", {"old": state.mode, "new": target, "reason": reason})]
 
 
+def force(state: ModeState, target: str, reason: str,
+          mission_time_s: float) -> tuple[ModeState, list[tuple[str, dict[str, Any]]]]:
+    """A move the executive itself must make whatever the guards say (a boot after an
+    unexplained reset enters SAFE). Only SAFE may be forced."""
+    if target != "SAFE":
+        raise TransitionRefused("only SAFE may be forced", target=target)
+    return _enter(state, target, reason, mission_time_s)
+
+
 def diagram() -> str:
     """The mode table as a Mermaid state diagram (for the README and the console)."""
     lines = ["stateDiagram-v2"]

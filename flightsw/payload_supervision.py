@@ -72,7 +72,7 @@ class PayloadState:
     jobs_requeued: int = field(default=0, metadata=PERSIST)
     tiles_done: int = field(default=0, metadata=PERSIST)
     operator_cap_frac: float = field(default=1.0, metadata=PERSIST)
-    in_flight: dict[int, Job] = field(default_factory=dict)
+    in_flight: dict[int, Job] = field(default_factory=dict, metadata=PERSIST)
     requeue: list[Job] = field(default_factory=list, metadata=PERSIST)
     throttle_frac: float = 0.0  # last level sent to the child
     powered: bool = True
@@ -144,7 +144,7 @@ def supervise(st: PayloadState, inp: SuperviseInputs, t: Tick,
         events += evs
         if "kill" in actions:
             out.actions.append("kill")
-            events += _lose_in_flight(st, cause)
+            events += lose_in_flight(st, cause)
     # lockstep: a ping is judged exactly PING_LAG_CYCLES after it went out, whenever its
     # answer came, so the cadence of pings (and all that follows) is the same every run
     pending = (inp.lockstep and st.sup.running and st.ping_cycle > 0
@@ -156,7 +156,7 @@ def supervise(st: PayloadState, inp: SuperviseInputs, t: Tick,
     st.exited = None
     events += evs
     if was_running and not st.sup.running:
-        events += _lose_in_flight(st, st.sup.last_cause or "payload stopped")
+        events += lose_in_flight(st, st.sup.last_cause or "payload stopped")
     for action in actions:
         out.actions.append(action)
         if action == "spawn":
@@ -178,7 +178,7 @@ def supervise(st: PayloadState, inp: SuperviseInputs, t: Tick,
     return st, out, events
 
 
-def _lose_in_flight(st: PayloadState, cause: str) -> Events:
+def lose_in_flight(st: PayloadState, cause: str) -> Events:
     """The child is gone: requeue its jobs once; a job lost twice fails, reported."""
     events: Events = []
     for job in sorted(st.in_flight.values(), key=lambda j: j.job_id):

@@ -25,7 +25,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-from flightsw import catalog, commanding, hal, link, modes, payload_supervision, power, throttle
+from flightsw import (
+    catalog,
+    commanding,
+    component,
+    hal,
+    link,
+    modes,
+    payload_supervision,
+    power,
+    throttle,
+)
 from flightsw.catalog import build_dictionary
 from flightsw.clock import Clock
 from flightsw.component import PERSIST, Events, Handled, Tick, persisted
@@ -40,6 +50,7 @@ from flightsw.records import Record
 from flightsw.wire import Envelope, Kind, try_decode
 
 _HELD_KINDS = (Kind.PAYLOAD_HEARTBEAT, Kind.PAYLOAD_RESULT)
+UNEXPLAINED_RESET = "unexplained reset"
 
 FAST_PERIOD_S = 0.1
 SLOW_PERIOD_S = 1.0
@@ -117,6 +128,9 @@ class Topology:
         so wall-clock timing never shows in what the executive does or reports."""
         self.payload_out = PayloadOut()
         self.position = (0.0, 0.0)
+        self.dirty = False
+        """Something that must not be lost changed (a command ran, the mode moved): the
+        shell saves the state record at the end of this cycle, not at its next cadence."""
 
     # --- wiring ---------------------------------------------------------------------------
     def _routes(self) -> dict[str, commanding.Route]:
@@ -331,6 +345,7 @@ class Topology:
             self.emit_all(events)
             for report in reports:
                 self.downlink(Kind.VERIFICATION, report)
+            self.dirty = True
 
     def _slow(self) -> None:
         st = self.state
@@ -343,6 +358,8 @@ class Topology:
             # before the first sample every reading is NaN: acting on that would send a
             # healthy spacecraft to SAFE at every boot
             st.mode, _spec, events = modes.step(st.mode, self._mode_inputs(), t, self.cfg)
+            if events:
+                self.dirty = True
             self.emit_all(events)
             st.power, _, events = power.step(st.power, sensors, t, self.cfg)
             self.emit_all(events)
@@ -454,6 +471,31 @@ class Topology:
         st = self.state
         return (st.link.frames_rejected + st.payload.frames_rejected
                 + st.counters.plant_frames_rejected)
+
+    def restore(self, record: dict[str, Any], *, unexplained_reset: bool) -> Events:
+        """Put a saved record back at boot. What cannot survive a reset is reset: the
+        payload child is gone (its jobs in flight are requeued once, as for any payload
+        death) and monotonic deadlines mean nothing across boots. After an unexplained
+        reset (the last run did not stop in order) the spacecraft enters SAFE and waits
+        for the ground."""
+        st = self.state
+        for f in fields(st):
+            saved = record.get(f.name)
+            if isinstance(saved, dict):
+                setattr(st, f.name, component.restore(getattr(st, f.name), saved))
+        p = st.payload
+        p.sup = replace(p.sup, running=False, ready=False, misses=0, healthy_cycles=0,
+                        restart_at_monotonic_s=self.clock.monotonic_s(), backoff_s=0.0,
+                        last_cause="executive reset")
+        events = payload_supervision.lose_in_flight(p, "executive reset")
+        st.mode = replace(st.mode, inputs=None)
+        st.housekeeping.due_s = self.clock.monotonic_s()
+        if unexplained_reset and st.mode.mode != "SAFE":
+            st.mode, forced = modes.force(st.mode, "SAFE", UNEXPLAINED_RESET,
+                                          self.clock.mission_time_s())
+            events += forced
+        self.dirty = True
+        return events
 
     def snapshot(self) -> dict[str, dict[str, Any]]:
         """What must survive a reset: each component's ``PERSIST`` fields, by component."""

@@ -463,7 +463,8 @@ KEEP_RUNS = 10
 """Previous runs kept under ``RUN_DIR/runs/``; the oldest beyond this are removed."""
 RUN_FILES = (ARCHIVE_FILE, f"{ARCHIVE_FILE}-wal", f"{ARCHIVE_FILE}-shm", "dictionary.json",
              "flight_config.json", "plant_summary.json", "exec_stats.json", "plant.log",
-             "flightsw.log", "payload.log", "ground.log")
+             "flightsw.log", "payload.log", "ground.log", "flight_state.bin",
+             "flight_state.bin.prev")
 """What belongs to one run and moves with its archive (the archive's -wal and -shm must
 stay beside it, under the same name, or SQLite loses the un-checkpointed tail)."""
 _STAMP_RE = re.compile(r"^\d{8}T\d{6}Z(-\d+)?$")

@@ -1,0 +1,102 @@
+"""The executive's state survives a reset: saved atomically, checked on load, restored
+at boot; an unexplained reset enters SAFE; a damaged file never causes a crash loop."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+from flightsw.harness import Harness
+from flightsw.state_store import StateStore
+from flightsw.wire import Kind
+
+
+def _fly_and_stop(path: Path, *, orderly: bool) -> Harness:
+    h = Harness(state_path=path)
+    h.run(12)
+    seq = h.command("mode.set", mode="NOMINAL")  # a command saves at once
+    h.run(3)
+    assert h.verification(seq)[-1].stage == "completed"
+    if orderly:
+        h.shutdown()
+    return h
+
+
+def test_store_round_trip_is_private_and_keeps_the_last_good_copy(tmp_path: Path) -> None:
+    store = StateStore(tmp_path / "state.bin")
+    assert store.load().record is None and store.load().problems == []
+    store.save({"mode": {"mode": "SAFE"}}, orderly=False, mission_time_s=1.0)
+    store.save({"mode": {"mode": "NOMINAL"}}, orderly=True, mission_time_s=2.0)
+    loaded = store.load()
+    assert loaded.record == {"mode": {"mode": "NOMINAL"}} and loaded.orderly
+    assert stat.S_IMODE(store.path.stat().st_mode) == 0o600
+    assert store.previous.exists()
+
+
+def test_an_orderly_restart_resumes_mode_counters_and_numbering(tmp_path: Path) -> None:
+    path = tmp_path / "flight_state.bin"
+    first = _fly_and_stop(path, orderly=True)
+    last_seq = max(e.seq for e in first.downlink)
+    jobs = first.core.state.payload.next_job_id
+    second = Harness(state_path=path)
+    second.run(5)
+    restored = second.events("exec.state_restored")
+    assert restored and "stopped in order" in restored[0].text
+    assert second.latest("mode.current") == "NOMINAL"  # the operator's choice survived
+    assert second.latest("mode.commanded") is True
+    assert min(e.seq for e in second.downlink) > last_seq  # downlink numbering continues
+    assert second.core.state.payload.next_job_id >= jobs  # one job counter across boots
+    assert second.latest("payload.state") == "ready"  # a new child, the old one is gone
+    assert not second.events("exec.reset_unexplained")
+
+
+def test_a_crash_restart_enters_safe_and_requeues_the_lost_jobs(tmp_path: Path) -> None:
+    path = tmp_path / "flight_state.bin"
+    first = _fly_and_stop(path, orderly=False)  # as if kill -9: no orderly save
+    first.payload.hang()
+    first.run(4)  # a capture (t=15) goes to the hung child and stays in flight
+    first.command("exec.noop")
+    first.run(1)  # ... and a command saves the record with it (no capture after it)
+    lost = sorted(first.core.state.payload.in_flight)
+    assert lost
+    second = Harness(state_path=path)
+    second.run(4)
+    assert second.events("exec.reset_unexplained")
+    assert second.latest("mode.current") == "SAFE"
+    requeued = [int(e.args["job_id"]) for e in second.events("payload.job_requeued")]
+    assert requeued == lost
+    assert "ended without stopping" in second.events("exec.state_restored")[0].text
+    # SAFE after an unexplained reset waits for the ground
+    second.run(10)
+    assert second.latest("mode.current") == "SAFE"
+    seq = second.command("mode.set", mode="NOMINAL")
+    second.run(1)
+    assert second.verification(seq)[-1].stage == "completed"
+
+
+def test_a_corrupt_state_file_falls_back_to_the_last_good_copy(tmp_path: Path) -> None:
+    path = tmp_path / "flight_state.bin"
+    _fly_and_stop(path, orderly=True)
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    h = Harness(state_path=path)
+    h.run(2)
+    problems = [e.text for e in h.events("exec.state_problem")]
+    assert any("corrupt or truncated" in p for p in problems)
+    assert "last good copy" in h.events("exec.state_restored")[0].text
+    assert h.latest("exec.cycle_faults") == 0
+
+
+def test_no_good_copy_boots_on_defaults_and_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "flight_state.bin"
+    _fly_and_stop(path, orderly=True)
+    path.write_bytes(path.read_bytes()[:20])  # truncated
+    StateStore(path).previous.write_bytes(b"not a state file at all")
+    h = Harness(state_path=path)
+    h.run(3)
+    problems = [e.text for e in h.events("exec.state_problem")]
+    assert any("no good copy" in p for p in problems)
+    assert not h.events("exec.state_restored")
+    assert h.latest("mode.current") == "COMPUTE"  # defaults: a normal boot
+    assert any(e.kind is Kind.TELEMETRY for e in h.downlink)
