@@ -80,6 +80,7 @@ class Executive:
         self._payload_seq = Sequencer("flight")
         self._stopping = ""
         self._first_tick = True
+        self._announced = False
         self.state_store = state_store
         self._saved_wall_s = -math.inf
         self.payload_grace_s = (PAYLOAD_ANSWER_GRACE_S, PAYLOAD_READY_GRACE_S)
@@ -197,7 +198,11 @@ class Executive:
     def announce_boot(self) -> None:
         """Take back what the last run saved (if anything), then say we are up and what
         the restore found. The restore comes first so that the boot event already
-        carries the continued downlink numbering."""
+        carries the continued downlink numbering. Called once mission time is known (the
+        first tick in lockstep, the first sample free running): idempotent."""
+        if self._announced:
+            return
+        self._announced = True
         core = self.core
         notes = self._restore() if self.state_store is not None else []
         core.emit("exec.boot", {"profile": self.profile, "mode": core.state.mode.mode,
@@ -247,7 +252,7 @@ class Executive:
     def run(self) -> int:
         if not self.lockstep:
             self.await_time_source()
-        self.announce_boot()
+            self.announce_boot()
         try:
             if self.lockstep:
                 self.run_lockstep()
@@ -309,6 +314,7 @@ class Executive:
             clock.epoch_s = env.time_s - tick.elapsed_s
             self.core.start_at(clock.monotonic_s())
             self._first_tick = False
+            self.announce_boot()  # now mission time is the scenario's, not 1970
         self.core.take_sample(tick.sensors)
         if tick.elapsed_s >= clock.monotonic_s():
             self.core.run_until(tick.elapsed_s, clock.advance_to)

@@ -210,7 +210,6 @@ class Harness:
         self.actuators: list[Actuators] = []
         self._plant_seq = Sequencer("plant")
         self._ground_seq = Sequencer("ground")
-        self.executive.announce_boot()
 
     @property
     def core(self) -> Any:
