@@ -109,6 +109,7 @@ DECLARATIONS = Declarations(
         Tlm("exec.cmds_failed", ArgType.INT, "Accepted commands that failed since boot"),
         Tlm("exec.frames_rejected", ArgType.INT, "Undecodable frames since boot (all links)"),
         Tlm("exec.cycle_slips", ArgType.INT, "Rate-group cycles that started late"),
+        Tlm("exec.boots", ArgType.INT, "Executive boots (persisted across resets)"),
         Tlm("exec.cycle_faults", ArgType.INT,
             "Exceptions caught inside a cycle or handler (the executive kept running)"),
         Tlm("exec.sensor_rejects", ArgType.INT,
@@ -137,6 +138,8 @@ DECLARATIONS = Declarations(
         Event("exec.state_problem", Severity.WARNING_HI, "Saved state: {problem}"),
         Event("exec.reset_unexplained", Severity.WARNING_HI, "Boot after an unexplained "
               "reset (the last run did not stop in order): entering SAFE"),
+        Event("exec.crash_loop", Severity.WARNING_HI, "{resets} unexplained resets within "
+              "{window_s} s: payload off and SAFE until the ground enables it"),
     ),
 )
 

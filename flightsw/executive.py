@@ -205,6 +205,7 @@ class Executive:
         self._announced = True
         core = self.core
         notes = self._restore() if self.state_store is not None else []
+        core.count_boot()
         core.emit("exec.boot", {"profile": self.profile, "mode": core.state.mode.mode,
                                 "clock": "sim (lockstep)" if self.lockstep else "real",
                                 "dictionary_hash": core.dictionary.hash})

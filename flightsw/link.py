@@ -65,6 +65,8 @@ class LinkState:
     ground_hash: str | None = None
     budget: int = FRAMES_PER_SECOND // 10
     last_hello_s: float = -math.inf  # mission time of the last HELLO we recorded
+    boot_id: int = 0  # set by the topology at boot; said in every HELLO
+    boot_mission_time_s: float = 0.0
 
 
 def initial(cfg: FlightConfig) -> LinkState:
@@ -88,9 +90,9 @@ def record(st: LinkState, kind: Kind, body: Mapping[str, Any],
     return []
 
 
-def hello_body(st: LinkState, boot_mission_time_s: float = 0.0) -> dict[str, Any]:
-    return HelloBody(st.dictionary_hash, st.dictionary_version,
-                     boot_mission_time_s).to_body()
+def hello_body(st: LinkState) -> dict[str, Any]:
+    return HelloBody(st.dictionary_hash, st.dictionary_version, st.boot_mission_time_s,
+                     st.boot_id).to_body()
 
 
 def set_contact(st: LinkState, in_contact: bool, station: str, t: Tick) -> Events:
@@ -181,6 +183,7 @@ def telemetry(st: LinkState) -> dict[str, Any]:
         "link.frames_sent": st.frames_sent,
         "link.frames_rejected": st.frames_rejected,
         "link.downlink_seq": st.next_seq,
+        "link.boot_id": st.boot_id,
     }
 
 
@@ -197,6 +200,8 @@ DECLARATIONS = Declarations(
         Telemetry("link.frames_sent", ArgType.INT, "Frames downlinked since boot"),
         Telemetry("link.frames_rejected", ArgType.INT, "Uplink frames rejected since boot"),
         Telemetry("link.downlink_seq", ArgType.INT, "Next downlink sequence number"),
+        Telemetry("link.boot_id", ArgType.INT,
+                  "Executive boot count, said in HELLO (numbering continues across boots)"),
     ),
     events=(
         Event("link.aos", Severity.ACTIVITY_LO, "Acquisition of signal: {station} "

@@ -140,6 +140,7 @@ class HelloBody(Record):
     dictionary_hash: str = ""
     dictionary_version: str = ""
     boot_mission_time_s: float = 0.0
+    boot_id: int = 0  # the executive's boot count (persisted): which incarnation is talking
 
 
 @dataclass

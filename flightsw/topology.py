@@ -51,6 +51,9 @@ from flightsw.wire import Envelope, Kind, try_decode
 
 _HELD_KINDS = (Kind.PAYLOAD_HEARTBEAT, Kind.PAYLOAD_RESULT)
 UNEXPLAINED_RESET = "unexplained reset"
+CRASH_LOOP_RESETS = 3
+CRASH_LOOP_WINDOW_S = 600.0
+"""This many unexplained resets within this much mission time is a crash loop."""
 
 FAST_PERIOD_S = 0.1
 SLOW_PERIOD_S = 1.0
@@ -65,6 +68,9 @@ class Housekeeping:
 @dataclass
 class ExecCounters:
     cycle_faults: int = field(default=0, metadata=PERSIST)
+    boots: int = field(default=0, metadata=PERSIST)
+    unexplained_resets_s: list[float] = field(default_factory=list, metadata=PERSIST)
+    """Mission times of recent unexplained resets (the crash-loop window)."""
     sensor_rejects: int = 0
     plant_frames_rejected: int = 0
     boot_monotonic_s: float = 0.0
@@ -454,6 +460,7 @@ class Topology:
             "exec.frames_rejected": self.frames_rejected,
             "exec.cycle_slips": self.groups.slips,
             "exec.cycle_faults": st.counters.cycle_faults,
+            "exec.boots": st.counters.boots,
             "exec.sensor_rejects": st.counters.sensor_rejects,
             "exec.events_suppressed": st.events.suppressed,
             "exec.events_throttled": st.events.throttled_now,
@@ -490,12 +497,32 @@ class Topology:
         events = payload_supervision.lose_in_flight(p, "executive reset")
         st.mode = replace(st.mode, inputs=None)
         st.housekeeping.due_s = self.clock.monotonic_s()
-        if unexplained_reset and st.mode.mode != "SAFE":
-            st.mode, forced = modes.force(st.mode, "SAFE", UNEXPLAINED_RESET,
-                                          self.clock.mission_time_s())
-            events += forced
+        now = self.clock.mission_time_s()
+        if unexplained_reset:
+            c = st.counters
+            c.unexplained_resets_s = [t for t in c.unexplained_resets_s
+                                      if now - t < CRASH_LOOP_WINDOW_S] + [now]
+            if len(c.unexplained_resets_s) >= CRASH_LOOP_RESETS:
+                # a crash loop: the minimal safe configuration, payload off, until the
+                # ground says otherwise (payload.enable clears it)
+                p.sup = replace(p.sup, enabled=False, restart_at_monotonic_s=None)
+                events.append(("exec.crash_loop", {
+                    "resets": len(c.unexplained_resets_s),
+                    "window_s": round(CRASH_LOOP_WINDOW_S)}))
+            if st.mode.mode != "SAFE":
+                st.mode, forced = modes.force(st.mode, "SAFE", UNEXPLAINED_RESET, now)
+                events += forced
         self.dirty = True
         return events
+
+    def count_boot(self) -> int:
+        """One more boot (after any restore): its number goes into every HELLO."""
+        c = self.state.counters
+        c.boots += 1
+        self.state.link.boot_id = c.boots
+        self.state.link.boot_mission_time_s = self.clock.mission_time_s()
+        self.dirty = True
+        return c.boots
 
     def snapshot(self) -> dict[str, dict[str, Any]]:
         """What must survive a reset: each component's ``PERSIST`` fields, by component."""

@@ -100,3 +100,27 @@ def test_no_good_copy_boots_on_defaults_and_says_so(tmp_path: Path) -> None:
     assert not h.events("exec.state_restored")
     assert h.latest("mode.current") == "COMPUTE"  # defaults: a normal boot
     assert any(e.kind is Kind.TELEMETRY for e in h.downlink)
+
+
+def test_a_crash_loop_lands_in_safe_with_the_payload_off(tmp_path: Path) -> None:
+    path = tmp_path / "flight_state.bin"
+    h = Harness(state_path=path)
+    h.run(5)
+    boot_ids = [h.core.state.link.boot_id]
+    for _ in range(3):  # three kill -9s in a row, a few seconds apart
+        h.command("exec.noop")
+        h.run(2)
+        h = Harness(state_path=path)
+        h.run(3)
+        boot_ids.append(h.core.state.link.boot_id)
+    assert boot_ids == [1, 2, 3, 4]  # said in HELLO: the ground can tell boots apart
+    hellos = [e for e in h.downlink if e.kind is Kind.HELLO]
+    assert hellos and hellos[0].body["boot_id"] == 4
+    loop = h.events("exec.crash_loop")
+    assert loop and "3 unexplained resets" in loop[0].text
+    assert h.latest("payload.state") == "disabled" and h.latest("mode.current") == "SAFE"
+    h.run(10)
+    assert h.latest("payload.state") == "disabled"  # stays off by itself
+    h.command("payload.enable", enabled=True)  # the ground clears it
+    h.run(3)
+    assert h.latest("payload.state") == "ready"
