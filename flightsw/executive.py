@@ -32,7 +32,7 @@ from flightsw.errors import WireError
 from flightsw.messages import ActuatorsBody, SensorsBody, StopBody, TickBody
 from flightsw.payload_host import PayloadHost, ProcessPayloadHost
 from flightsw.state_store import StateStore
-from flightsw.topology import Topology
+from flightsw.topology import SEQ_SKIP_AFTER_CRASH, Topology
 from flightsw.transport import Transport, ZmqTransport, wait_any
 from flightsw.wire import Envelope, Kind, Sequencer, encode, try_decode
 
@@ -44,6 +44,10 @@ PAYLOAD_READY_GRACE_S = 30.0  # model loading, wall time
 PAYLOAD_ANSWER_GRACE_S = 2.0  # a heartbeat or a capture's result, wall time
 STATE_FILE = "flight_state.bin"
 STATE_SAVE_PERIOD_S = 1.0  # wall seconds between saves; a command or mode change saves now
+SEQ_SAVE_EVERY = SEQ_SKIP_AFTER_CRASH // 2
+"""Also save after this many new downlink numbers, so the skip after a crash always
+covers what the crashed run numbered after its last save (a fast lockstep sim makes
+thousands of records in a wall second)."""
 FIRST_SAMPLE_WAIT_S = 10.0  # free running: how long boot waits for the plant's time
 
 
@@ -83,6 +87,7 @@ class Executive:
         self._announced = False
         self.state_store = state_store
         self._saved_wall_s = -math.inf
+        self._saved_seq = 0
         self.payload_grace_s = (PAYLOAD_ANSWER_GRACE_S, PAYLOAD_READY_GRACE_S)
         """Wall-clock bounds on lockstep waits (an answer, a child's start-up)."""
 
@@ -122,8 +127,10 @@ class Executive:
         self._carry_out_payload(poll_exit=group == "slow")
         self._send_downlink()
         if self.state_store is not None and (
-                self.core.dirty or (group == "slow" and self._wall.monotonic_s()
-                                    - self._saved_wall_s >= STATE_SAVE_PERIOD_S)):
+                self.core.dirty
+                or self.core.state.link.next_seq - self._saved_seq >= SEQ_SAVE_EVERY
+                or (group == "slow"
+                    and self._wall.monotonic_s() - self._saved_wall_s >= STATE_SAVE_PERIOD_S)):
             self.save_state()
 
     def _send_downlink(self) -> None:
@@ -249,6 +256,7 @@ class Executive:
             self.core.fault("state save", exc)
         self.core.dirty = False
         self._saved_wall_s = self._wall.monotonic_s()
+        self._saved_seq = self.core.state.link.next_seq
 
     def run(self) -> int:
         if not self.lockstep:

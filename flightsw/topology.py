@@ -51,6 +51,10 @@ from flightsw.wire import Envelope, Kind, try_decode
 
 _HELD_KINDS = (Kind.PAYLOAD_HEARTBEAT, Kind.PAYLOAD_RESULT)
 UNEXPLAINED_RESET = "unexplained reset"
+SEQ_SKIP_AFTER_CRASH = 10_000
+"""Downlink numbers skipped after an unexplained reset. The shell saves at least every
+half this many new numbers, so the skip always covers what a crashed run numbered after
+its last save."""
 CRASH_LOOP_RESETS = 3
 CRASH_LOOP_WINDOW_S = 600.0
 """This many unexplained resets within this much mission time is a crash loop."""
@@ -499,6 +503,11 @@ class Topology:
         st.housekeeping.due_s = self.clock.monotonic_s()
         now = self.clock.mission_time_s()
         if unexplained_reset:
+            # the crashed run may have numbered records after its last save (up to a
+            # save period's worth); jump past them so no number is used twice. The
+            # ground starts a new accounting epoch when the executive reconnects, so the
+            # jump is not counted as missing records.
+            st.link.next_seq += SEQ_SKIP_AFTER_CRASH
             c = st.counters
             c.unexplained_resets_s = [t for t in c.unexplained_resets_s
                                       if now - t < CRASH_LOOP_WINDOW_S] + [now]

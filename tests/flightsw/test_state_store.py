@@ -59,8 +59,11 @@ def test_a_crash_restart_enters_safe_and_requeues_the_lost_jobs(tmp_path: Path) 
     first.run(1)  # ... and a command saves the record with it (no capture after it)
     lost = sorted(first.core.state.payload.in_flight)
     assert lost
+    first.run(2)  # numbered after the last save: lost with the crash, numbers not reused
+    used = first.core.state.link.next_seq
     second = Harness(state_path=path)
     second.run(4)
+    assert min(e.seq for e in second.downlink) >= used
     assert second.events("exec.reset_unexplained")
     assert second.latest("mode.current") == "SAFE"
     requeued = [int(e.args["job_id"]) for e in second.events("payload.job_requeued")]
@@ -124,3 +127,18 @@ def test_a_crash_loop_lands_in_safe_with_the_payload_off(tmp_path: Path) -> None
     h.command("payload.enable", enabled=True)  # the ground clears it
     h.run(3)
     assert h.latest("payload.state") == "ready"
+
+
+def test_saves_keep_up_with_a_fast_sim_so_the_crash_skip_covers(tmp_path: Path) -> None:
+    """In lockstep thousands of records can be numbered within one wall second; the
+    record is saved at least every half a skip's worth of new numbers."""
+    from flightsw.config import FlightConfig
+    from flightsw.topology import SEQ_SKIP_AFTER_CRASH
+
+    h = Harness(FlightConfig(hk_period_s=0.1), state_path=tmp_path / "state.bin")
+    h.run(700)  # ~7,000 housekeeping records in well under a wall second
+    numbered = h.core.state.link.next_seq
+    saved = StateStore(tmp_path / "state.bin").load().record
+    assert saved is not None
+    assert numbered - saved["link"]["next_seq"] < SEQ_SKIP_AFTER_CRASH
+    assert saved["link"]["next_seq"] >= SEQ_SKIP_AFTER_CRASH // 2
