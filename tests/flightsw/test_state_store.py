@@ -140,5 +140,6 @@ def test_saves_keep_up_with_a_fast_sim_so_the_crash_skip_covers(tmp_path: Path) 
     numbered = h.core.state.link.next_seq
     saved = StateStore(tmp_path / "state.bin").load().record
     assert saved is not None
-    assert numbered - saved["link"]["next_seq"] < SEQ_SKIP_AFTER_CRASH
-    assert saved["link"]["next_seq"] >= SEQ_SKIP_AFTER_CRASH // 2
+    assert numbered > SEQ_SKIP_AFTER_CRASH // 2  # enough numbers to need a numbers save
+    # whatever the wall clock did, the saved numbering is never a skip behind
+    assert numbered - saved["link"]["next_seq"] <= SEQ_SKIP_AFTER_CRASH // 2
