@@ -27,6 +27,7 @@ from typing import Any, Generic, TypeVar
 
 from flightsw.config import FlightConfig
 from flightsw.dictionary import Declarations
+from flightsw.records import is_union
 
 S = TypeVar("S")
 
@@ -114,7 +115,7 @@ def restore(state: S, values: Mapping[str, Any]) -> S:
 
 def _rebuild(hint: Any, value: Any) -> Any:
     origin = typing.get_origin(hint)
-    if origin is typing.Union or str(origin) == "<class 'types.UnionType'>":
+    if is_union(origin):
         if value is None:
             return None
         inner = [a for a in typing.get_args(hint) if a is not type(None)]

@@ -33,7 +33,7 @@ from flightsw.messages import ActuatorsBody, SensorsBody, StopBody, TickBody
 from flightsw.payload_host import PayloadHost, ProcessPayloadHost
 from flightsw.state_store import StateStore
 from flightsw.topology import SEQ_SKIP_AFTER_CRASH, Topology
-from flightsw.transport import Transport, ZmqTransport, wait_any
+from flightsw.transport import Transport, Waiter, ZmqTransport
 from flightsw.wire import Envelope, Kind, Sequencer, encode, try_decode
 
 log = logging.getLogger("flightsw.executive")
@@ -88,6 +88,7 @@ class Executive:
         self.state_store = state_store
         self._saved_wall_s = -math.inf
         self._saved_seq = 0
+        self._waiter = Waiter()
         self.payload_grace_s = (PAYLOAD_ANSWER_GRACE_S, PAYLOAD_READY_GRACE_S)
         """Wall-clock bounds on lockstep waits (an answer, a child's start-up)."""
 
@@ -361,7 +362,7 @@ class Executive:
             wait_s = max(0.0, self.core.groups.next_deadline_s() - clock.monotonic_s())
             # payload results are handled as they arrive, so the payload is never starved
             # of work between 10 Hz cycles; everything else waits for its rate group
-            wait_any([self.plant, self.payload.transport], min(wait_s, 0.1))
+            self._waiter.wait([self.plant, self.payload.transport], min(wait_s, 0.1))
         self._poll_plant_free()
         transport = self.payload.transport
         if transport is not None:

@@ -14,12 +14,10 @@ controller sees "missing" and falls back to its safe assumption.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 from flightsw.records import Record
-
-_Record = Record  # older name, kept for hil's imports
 
 
 @dataclass
@@ -110,4 +108,4 @@ class Actuators(Record):
     report_payload_restarts: int = 0
 
 
-__all__ = ["Actuators", "Sensors", "describe_rejected", "fields", "screen"]
+__all__ = ["Actuators", "Sensors", "describe_rejected", "screen"]

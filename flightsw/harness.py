@@ -18,7 +18,6 @@ processes or wall-clock waits: a test of a whole minute of flight runs in millis
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -280,9 +279,6 @@ class Harness:
     def products(self) -> list[dict[str, Any]]:
         return [dict(e.body) for e in self.downlink if e.kind is Kind.RESULT]
 
-
-def finite(value: float) -> bool:
-    return isinstance(value, float) and math.isfinite(value)
 
 
 class FreeRunHarness(Harness):

@@ -10,7 +10,6 @@ defaults unless the field is listed in ``REQUIRED``.
 
 from __future__ import annotations
 
-import math
 import typing
 from collections.abc import Mapping
 from dataclasses import fields
@@ -39,10 +38,6 @@ class Record:
             out[name] = value.to_body() if isinstance(value, Record) else value
         return out
 
-    # kept for the HAL records' older callers
-    def to_dict(self) -> dict[str, Any]:
-        return self.to_body()
-
     @classmethod
     def from_body(cls: type[R], data: Any) -> R:
         if not isinstance(data, Mapping):
@@ -56,9 +51,11 @@ class Record:
             kwargs[name] = coerce(data[name])
         return cls(**kwargs)
 
-    @classmethod
-    def from_dict(cls: type[R], data: Any) -> R:
-        return cls.from_body(data)
+
+
+def is_union(origin: Any) -> bool:
+    """``typing.get_origin`` of ``X | None`` or ``Optional[X]`` (both spellings)."""
+    return origin is typing.Union or str(origin) == "<class 'types.UnionType'>"
 
 
 _HINTS: dict[type, dict[str, Any]] = {}
@@ -110,7 +107,7 @@ def _hints(cls: type) -> dict[str, Any]:
 def _coerce(owner: str, name: str, hint: Any, value: Any) -> Any:
     where = f"{owner}.{name}"
     origin = typing.get_origin(hint)
-    if origin is typing.Union or str(origin) == "<class 'types.UnionType'>":
+    if is_union(origin):
         options = typing.get_args(hint)
         if value is None and type(None) in options:
             return None
@@ -153,7 +150,3 @@ def _coerce(owner: str, name: str, hint: Any, value: Any) -> Any:
     if isinstance(hint, type) and issubclass(hint, Record):
         return hint.from_body(value)
     return value
-
-
-def finite_or_nan(value: float) -> float:
-    return value if math.isfinite(value) else math.nan

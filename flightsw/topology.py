@@ -40,7 +40,6 @@ from flightsw.catalog import build_dictionary
 from flightsw.clock import Clock
 from flightsw.component import PERSIST, Events, Handled, Tick, persisted
 from flightsw.config import FlightConfig
-from flightsw.errors import WireError
 from flightsw.events import EventLog, EventLogState, EventRecord
 from flightsw.hal import Actuators, Sensors
 from flightsw.messages import TelemetryBody
@@ -307,7 +306,9 @@ class Topology:
         self.emit("payload.unresponsive", {"grace_s": grace_s})
 
     def take_payload_out(self) -> PayloadOut:
-        out, self.payload_out = self.payload_out, PayloadOut()
+        out = self.payload_out
+        if out.messages or out.actions:  # most cycles have nothing: no new object then
+            self.payload_out = PayloadOut()
         return out
 
     def _payload_out(self, out: PayloadOut) -> None:
@@ -562,4 +563,4 @@ class Topology:
         }
 
 
-__all__ = ["ExecState", "Topology", "WireError"]
+__all__ = ["ExecState", "Topology"]

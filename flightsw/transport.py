@@ -165,22 +165,36 @@ class ZmqTransport:
         self.last_error = str(exc)
 
 
-def wait_any(transports: Sequence[Transport | None], timeout_s: float) -> bool:
-    """Block up to ``timeout_s`` until any of ``transports`` has a frame ready.
+class Waiter:
+    """Blocks until any of a set of transports has a frame ready.
 
-    ZeroMQ transports are polled together; an in-memory one that already holds a frame
-    answers at once."""
-    live = [t for t in transports if t is not None]
-    for t in live:
-        if isinstance(t, MemoryTransport) and t.inbox:
-            return True
-    socks = [t.sock for t in live if isinstance(t, ZmqTransport)]
-    if not socks:
-        return False
-    poller = zmq.Poller()
-    for s in socks:
-        poller.register(s, zmq.POLLIN)
-    try:
-        return bool(poller.poll(max(0, int(timeout_s * 1000))))
-    except zmq.ZMQError:
-        return False
+    ZeroMQ transports are polled together with one poller, rebuilt only when the set
+    changes (a new payload incarnation), not on every turn of a loop; an in-memory one
+    that already holds a frame answers at once."""
+
+    def __init__(self) -> None:
+        self._socks: tuple[Any, ...] = ()
+        self._poller = zmq.Poller()
+
+    def wait(self, transports: Sequence[Transport | None], timeout_s: float) -> bool:
+        live = [t for t in transports if t is not None]
+        for t in live:
+            if isinstance(t, MemoryTransport) and t.inbox:
+                return True
+        socks = tuple(t.sock for t in live if isinstance(t, ZmqTransport))
+        if not socks:
+            return False
+        if socks != self._socks:
+            self._poller = zmq.Poller()
+            for s in socks:
+                self._poller.register(s, zmq.POLLIN)
+            self._socks = socks
+        try:
+            return bool(self._poller.poll(max(0, int(timeout_s * 1000))))
+        except zmq.ZMQError:
+            return False
+
+
+def wait_any(transports: Sequence[Transport | None], timeout_s: float) -> bool:
+    """One-off :meth:`Waiter.wait` (a loop should keep its own :class:`Waiter`)."""
+    return Waiter().wait(transports, timeout_s)

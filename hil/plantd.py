@@ -30,6 +30,7 @@ from flightsw.clock import RealClock
 from flightsw.errors import WireError
 from flightsw.hal import Actuators, Sensors
 from flightsw.lifeline import die_with_parent
+from flightsw.messages import ActuatorsBody, SensorsBody, TickBody
 from flightsw.stackinfo import atomic_write_text
 from flightsw.wire import Kind, Sequencer, try_decode
 from hil.plant import Plant, load_profile
@@ -68,8 +69,7 @@ def receive_frame(frame: bytes) -> BusFrame:
         return BusFrame(error=WireError("unexpected kind on the plant bus",
                                         kind=env.kind.value))
     try:
-        return BusFrame(actuators=Actuators.from_dict(env.body.get("actuators", {})),
-                        reply=True)
+        return BusFrame(actuators=ActuatorsBody.from_body(env.body).actuators, reply=True)
     except WireError as exc:
         return BusFrame(reply=True, error=exc)
     except (TypeError, ValueError, AttributeError) as exc:  # belt and braces
@@ -127,9 +127,8 @@ class PlantServer:
         timeout = FIRST_REPLY_TIMEOUT_MS
         world = self.plant.world()
         while not self.stop_reason:
-            self.bus.send(self.seq_bus.pack(Kind.TICK, self.plant.time_utc_s, {
-                "elapsed_s": self.plant.elapsed_s, "dt_s": dt_s,
-                "sensors": self.sensors(world).to_dict()}))
+            self.bus.send(self.seq_bus.pack(Kind.TICK, self.plant.time_utc_s, TickBody(
+                self.plant.elapsed_s, dt_s, self.sensors(world)).to_body()))
             if not self._await_actuators(timeout):
                 if not self.stop_reason:
                     self.error = f"executive did not answer within {timeout / 1000:.0f} s"
@@ -174,7 +173,7 @@ class PlantServer:
             world = self.plant.world()
             try:
                 self.bus.send(self.seq_bus.pack(Kind.SENSORS, self.plant.time_utc_s,
-                                                {"sensors": self.sensors(world).to_dict()}),
+                                                SensorsBody(self.sensors(world)).to_body()),
                               zmq.NOBLOCK)
             except zmq.Again:
                 pass

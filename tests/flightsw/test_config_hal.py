@@ -56,12 +56,12 @@ def test_config_file_round_trip_and_bad_file(tmp_path: Path) -> None:
 
 def test_sensor_sample_round_trip_keeps_nan() -> None:
     s = Sensors(battery_soc_frac=0.5, in_contact=True, contact_station="Svalbard")
-    back = Sensors.from_dict(s.to_dict())
+    back = Sensors.from_body(s.to_body())
     assert back.battery_soc_frac == 0.5 and back.in_contact and math.isnan(back.payload_temp_c)
 
 
 def test_missing_fields_keep_defaults_unknown_fields_are_ignored() -> None:
-    s = Sensors.from_dict({"battery_soc_frac": 0.7, "from_a_newer_plant": 1})
+    s = Sensors.from_body({"battery_soc_frac": 0.7, "from_a_newer_plant": 1})
     assert s.battery_soc_frac == 0.7 and math.isnan(s.battery_voltage_v)
 
 
@@ -73,13 +73,13 @@ def test_missing_fields_keep_defaults_unknown_fields_are_ignored() -> None:
 ])
 def test_bad_sensor_fields_are_wire_errors(data: dict[str, object], words: str) -> None:
     with pytest.raises(WireError, match=words):
-        Sensors.from_dict(data)
+        Sensors.from_body(data)
 
 
 def test_bad_actuators_are_wire_errors() -> None:
     with pytest.raises(WireError, match="must be a map"):
-        Actuators.from_dict({"heaters_on": [1]})
+        Actuators.from_body({"heaters_on": [1]})
     with pytest.raises(WireError, match="must be an integer"):
-        Actuators.from_dict({"report_jobs_done": 1.5})
+        Actuators.from_body({"report_jobs_done": 1.5})
     with pytest.raises(WireError, match="must be a map"):
-        Actuators.from_dict([1, 2])
+        Actuators.from_body([1, 2])

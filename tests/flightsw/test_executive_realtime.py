@@ -42,7 +42,7 @@ def test_free_running_executive_follows_plant_time_and_boots_calmly(tmp_path: Pa
         received = []
         for i in range(30):
             plant.send(seq.pack(Kind.SENSORS, SCENARIO_UTC_S + 0.1 * i,  # real time
-                                {"sensors": _sensors().to_dict()}))
+                                {"sensors": _sensors().to_body()}))
             time.sleep(0.1)
             while ground.poll(0):
                 received.append(decode(ground.recv()))

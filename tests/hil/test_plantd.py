@@ -43,7 +43,7 @@ def _act_frame(body: Any, kind: str = Kind.ACTUATORS.value) -> bytes:
 
 def test_good_actuators_are_taken() -> None:
     frame = Sequencer("flightsw").pack(Kind.ACTUATORS, 0.0, {"actuators": Actuators(
-        payload_on=False, heaters_on={"battery": True}, report_mode="SAFE").to_dict()})
+        payload_on=False, heaters_on={"battery": True}, report_mode="SAFE").to_body()})
     got = receive_frame(frame)
     assert got.reply and got.error is None and got.actuators is not None
     assert got.actuators.payload_on is False and got.actuators.report_mode == "SAFE"
