@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from flightsw import channel_auth
 from flightsw import link as link_component
 from flightsw.clock import Clock, RealClock, SimClock
 from flightsw.config import FlightConfig
@@ -125,7 +126,7 @@ class Executive:
             self._settle_payload(group)
 
     def _after_cycle(self, group: str) -> None:
-        self._carry_out_payload(poll_exit=group == "slow")
+        self._carry_out_payload(poll_exit=group == "slow" or not self.lockstep)
         self._send_downlink()
         if self.state_store is not None and (
                 self.core.dirty
@@ -145,15 +146,17 @@ class Executive:
         link_component.sent(st, n)
 
     def _carry_out_payload(self, *, poll_exit: bool = True) -> None:
-        """Carry out the core's process actions and send its messages to the child;
-        ``poll_exit``: also look whether the child has exited (supervision is 1 Hz, so
-        the fast cycles need not ask)."""
+        """Carry out the core's process actions and send its messages to the child,
+        sealed with this incarnation's key; ``poll_exit``: also look whether the child
+        has exited and how big it is (lockstep asks once per 1 Hz cycle, so runs stay
+        deterministic; free running asks every cycle, so a death is seen at once)."""
         out = self.core.take_payload_out()
         for action in out.actions:
             if action == "kill":
                 self.payload.kill()
             elif action == "spawn":
-                error = self.payload.spawn(self.core.state.payload.sup.incarnation)
+                error = self.payload.spawn(self.core.state.payload.sup.incarnation,
+                                           out.spawn_model)
                 if error is not None:
                     self.core.payload_spawn_failed(error)
                 self._payload_seq = Sequencer("flight")
@@ -167,20 +170,34 @@ class Executive:
             except WireError as exc:
                 self.core.fault("payload message", exc)
                 continue
-            transport.send(frame)  # refused: the child is stuck; supervision will notice
+            # refused: the child is stuck; supervision will notice
+            transport.send(channel_auth.seal(self.payload.key, channel_auth.TO_PAYLOAD, frame))
         if not poll_exit:
             return
         status = self.payload.exit_status()
         if status is not None and self.core.state.payload.sup.running:
             self.core.payload_exited(status)
+        self.core.payload_rss(self.payload.rss_mb())
 
     def _pump_payload(self, timeout_s: float) -> None:
         transport = self.payload.transport
         if transport is None:
             return
         if transport.wait(timeout_s):
-            self.core.on_payload(transport.receive())
-            self._carry_out_payload()
+            self._receive_payload(transport)
+
+    def _receive_payload(self, transport: Transport) -> None:
+        """Take what the child sent: authentic frames to the core, forged ones reported."""
+        frames: list[bytes] = []
+        for sealed in transport.receive():
+            frame = channel_auth.unseal(self.payload.key, channel_auth.TO_EXECUTIVE, sealed)
+            if isinstance(frame, str):
+                self.core.payload_forged(frame)
+            else:
+                frames.append(frame)
+        if frames:
+            self.core.on_payload(frames)
+        self._carry_out_payload()
 
     def _settle_payload(self, group: str, *, stopping_too: bool = False) -> None:
         """Lockstep: wait (bounded, in wall time) for the answers ``group`` needs. A stop
@@ -366,10 +383,7 @@ class Executive:
         self._poll_plant_free()
         transport = self.payload.transport
         if transport is not None:
-            frames = transport.receive()
-            if frames:
-                self.core.on_payload(frames)
-                self._carry_out_payload()
+            self._receive_payload(transport)
 
     def _poll_plant_free(self) -> None:
         for frame in self.plant.receive():

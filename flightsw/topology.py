@@ -301,6 +301,15 @@ class Topology:
         self.emit("payload.died", {"incarnation": self.state.payload.sup.incarnation,
                                    "cause": f"spawn failed: {reason}", "restart_in_s": 0})
 
+    def payload_rss(self, rss_mb: float | None) -> None:
+        """The child's resident memory, as the OS reports it (the shell reads it)."""
+        self.state.payload.rss_mb = rss_mb
+
+    def payload_forged(self, reason: str) -> None:
+        """A frame on the payload channel failed authentication: not from our child."""
+        self.state.payload.frames_forged += 1
+        self.emit("payload.forged_frame", {"reason": reason})
+
     def payload_unresponsive(self, grace_s: float) -> None:
         self.state.payload.unresponsive = True
         self.emit("payload.unresponsive", {"grace_s": grace_s})
@@ -314,6 +323,15 @@ class Topology:
     def _payload_out(self, out: PayloadOut) -> None:
         self.payload_out.messages += out.messages
         self.payload_out.actions += out.actions
+        if "spawn" in out.actions:
+            self.payload_out.spawn_model = out.spawn_model
+        if out.safe_reason:
+            self.dirty = True
+            if self.state.mode.mode != "SAFE":
+                st = self.state
+                st.mode, events = modes.force(st.mode, "SAFE", out.safe_reason,
+                                              self.clock.mission_time_s())
+                self.emit_all(events)
 
     # --- what the lockstep shell must wait for -------------------------------------------------
     def payload_answer_due(self, group: str) -> bool:
@@ -342,6 +360,11 @@ class Topology:
             if hk.due_s <= t.monotonic_s:  # after a stall: no burst of stale packets
                 hk.due_s = t.monotonic_s + hk.period_s
             self.downlink(Kind.TELEMETRY, TelemetryBody(self.housekeeping()))
+        if not self.lockstep:  # free running: a death is noticed within a fast cycle
+            st.payload, out, events = payload_supervision.watch(
+                st.payload, self._supervise_inputs(), t, self.cfg)
+            self._payload_out(out)
+            self.emit_all(events)
         link.new_cycle(st.link, link.FRAMES_PER_SECOND // 10)
 
     def _dispatch(self, frames: list[bytes], t: Tick) -> None:
@@ -497,7 +520,9 @@ class Topology:
                 setattr(st, f.name, component.restore(getattr(st, f.name), saved))
         p = st.payload
         p.sup = replace(p.sup, running=False, ready=False, misses=0, healthy_cycles=0,
-                        restart_at_monotonic_s=self.clock.monotonic_s(), backoff_s=0.0,
+                        restart_at_monotonic_s=(self.clock.monotonic_s() if p.sup.enabled
+                                                else None),
+                        backoff_s=0.0, spawned_monotonic_s=0.0, running_model="",
                         last_cause="executive reset")
         events = payload_supervision.lose_in_flight(p, "executive reset")
         st.mode = replace(st.mode, inputs=None)
