@@ -50,6 +50,8 @@ SEQ_SAVE_EVERY = SEQ_SKIP_AFTER_CRASH // 2
 """Also save after this many new downlink numbers, so the skip after a crash always
 covers what the crashed run numbered after its last save (a fast lockstep sim makes
 thousands of records in a wall second)."""
+HELLO_EVERY_POLLS = 5
+"""Lockstep: until the first TICK comes, say HELLO again every this many stop polls."""
 FIRST_SAMPLE_WAIT_S = 10.0  # free running: how long boot waits for the plant's time
 
 
@@ -326,6 +328,10 @@ class Executive:
         while not self.stopping and (max_ticks is None or ticks < max_ticks):
             self.watchdog_turn()
             if not self.plant.wait(STOP_POLL_S):
+                if self._first_tick and round(silent_s / STOP_POLL_S) % HELLO_EVERY_POLLS == 0:
+                    # a plant still attached to our dead predecessor refuses a second peer
+                    # until it notices; the HELLO that went to the refused connection is lost
+                    self.say_hello_to_plant()
                 silent_s += STOP_POLL_S
                 if silent_s >= PLANT_SILENT_S:
                     self._stopping = "plant silent"
