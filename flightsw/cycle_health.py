@@ -10,9 +10,16 @@ Two ways a rate group can be late (F Prime's ActiveRateGroup counts the same):
 Both are telemetry per group and throttled events. The watchdog gate (:func:`decide`)
 is the pure half of self-supervision: once per kick interval (wall time) it compares the
 groups' counters with those at the previous decision and allows the kick only when no
-group slipped or overran beyond :data:`LATE_CYCLES_ALLOWED` in between (and, free
-running, every group that should have run did). The executive's shell reads the wall
-clock and kicks the real watchdog (:mod:`flightsw.watchdog`); this module does no I/O.
+group slipped or overran beyond :data:`LATE_CYCLES_ALLOWED` in between, and every group
+that should have run did. The executive's shell reads the wall clock and kicks the real
+watchdog (:mod:`flightsw.watchdog`); this module does no I/O.
+
+In lockstep the executive's clock is sim time, on which no cycle can be late: a cycle
+that takes long on the wall clock only slows the simulation down. There the kick needs
+only a live loop (a hung one stops kicking), and overruns are measurements, telemetry
+only (:data:`WALL_CLOCK_POINTS`, which differ from run to run), never events - so that
+two runs of one scenario still downlink the same records with the same numbers, and a
+loaded host cannot make the launcher restart a lockstep executive that is merely slow.
 """
 
 from __future__ import annotations
@@ -33,6 +40,12 @@ LATE_CYCLES_ALLOWED = 2
 """Slips plus overruns one group may have within one kick interval and still be "on
 time" (a loaded host may delay a 10 Hz cycle now and then; a hung or overloaded loop is
 late every cycle)."""
+
+
+WALL_CLOCK_POINTS = ("exec.watchdog_kicks", "exec.watchdog_withheld",
+                     *(f"exec.{g}_{what}" for g in GROUPS
+                       for what in ("overruns", "max_cycle_ms")))
+"""Telemetry that measures the wall clock (a lockstep run's values are not repeatable)."""
 
 
 @dataclass(frozen=True)
@@ -68,19 +81,21 @@ class Verdict:
     reason: str = ""  # why the kick was withheld
 
 
-def judge(before: Sequence[GroupCount], now: Sequence[GroupCount], *, require_runs: bool,
+def judge(before: Sequence[GroupCount], now: Sequence[GroupCount], *, real_time: bool,
           window_s: float, allowed: int = LATE_CYCLES_ALLOWED) -> Verdict:
-    """May the watchdog be kicked, given the counters at the last decision and now?"""
+    """May the watchdog be kicked, given the counters at the last decision and now?
+    ``real_time``: free running (see the module's docstring for lockstep)."""
     was = {g.name: g for g in before}
     late: list[str] = []
     for g in now:
         old = was.get(g.name, GroupCount(g.name, g.period_s, 0, 0, 0))
-        slips, overruns = g.slips - old.slips, g.overruns - old.overruns
+        slips = g.slips - old.slips
+        overruns = g.overruns - old.overruns if real_time else 0
         if slips + overruns > allowed:
             parts = [f"{n} {what}" for n, what in ((slips, "slipped"), (overruns, "overran"))
                      if n]
             late.append(f"{g.name} {' and '.join(parts)}")
-        elif require_runs and g.period_s <= window_s and g.runs == old.runs:
+        elif real_time and 2 * g.period_s <= window_s and g.runs == old.runs:
             late.append(f"{g.name} did not run in {window_s:g} s")
     if late:
         return Verdict(False, "; ".join(late))
@@ -88,13 +103,13 @@ def judge(before: Sequence[GroupCount], now: Sequence[GroupCount], *, require_ru
 
 
 def decide(state: CycleHealthState, wall_s: float, interval_s: float, *,
-           require_runs: bool) -> tuple[CycleHealthState, Verdict | None, Events]:
+           real_time: bool) -> tuple[CycleHealthState, Verdict | None, Events]:
     """Once per ``interval_s`` of wall time: kick or not. ``None``: not time yet.
 
     The first call only takes the baseline and kicks (the loop has just started).
-    ``require_runs``: free running, where every group whose period fits in the interval
-    must have run; in lockstep the plant may hold sim time still while the loop is
-    alive, so only lateness counts."""
+    ``real_time``: free running, where overruns count and every group whose period fits
+    in the interval twice must have run (once could be jitter); in lockstep the plant may
+    hold sim time still while the loop is alive, and wall-clock overruns do not count."""
     now = counts(state.groups)
     if state.next_decision_wall_s is not None and wall_s < state.next_decision_wall_s:
         return state, None, []
@@ -102,7 +117,7 @@ def decide(state: CycleHealthState, wall_s: float, interval_s: float, *,
         verdict = Verdict(True)
     else:
         window = interval_s + (wall_s - state.next_decision_wall_s)
-        verdict = judge(state.baseline, now, require_runs=require_runs, window_s=window)
+        verdict = judge(state.baseline, now, real_time=real_time, window_s=window)
     events: Events = []
     if verdict.kick:
         state = replace(state, kicks=state.kicks + 1)

@@ -246,7 +246,7 @@ class Executive:
         if math.isfinite(wd.interval_s):
             core.state.cycles, verdict, events = cycle_health.decide(
                 core.state.cycles, self._wall.monotonic_s(), wd.interval_s,
-                require_runs=not self.lockstep)
+                real_time=not self.lockstep)
             if verdict is not None and verdict.kick:
                 wd.kick()
             core.emit_all(events)

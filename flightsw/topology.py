@@ -195,6 +195,8 @@ class Topology:
         self.emit("exec.cycle_slip", {"group": group.name, "late_s": round(late_s, 3)})
 
     def _on_overrun(self, group: RateGroup, took_s: float) -> None:
+        if self.lockstep:
+            return  # counted; an event would make the downlink depend on the wall clock
         self.emit("exec.cycle_overrun", {"group": group.name, "took_ms": round(took_s * 1e3),
                                          "period_ms": round(group.period_s * 1e3)})
 

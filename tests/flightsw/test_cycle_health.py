@@ -11,7 +11,7 @@ import pytest
 
 from flightsw import cycle_health
 from flightsw.cycle_health import GroupCount, judge
-from flightsw.harness import Harness
+from flightsw.harness import FreeRunHarness, Harness
 from flightsw.rategroups import RateGroups
 from flightsw.topology import Topology
 
@@ -21,7 +21,7 @@ def _g(name: str, runs: int, slips: int = 0, overruns: int = 0,
     return GroupCount(name, period_s, runs, slips, overruns)
 
 
-@pytest.mark.parametrize("before, now, require_runs, kick, why", [
+@pytest.mark.parametrize("before, now, real_time, kick, why", [
     ([_g("fast", 0)], [_g("fast", 50)], True, True, ""),
     ([_g("fast", 0)], [_g("fast", 50, slips=2)], True, True, ""),  # within tolerance
     ([_g("fast", 0)], [_g("fast", 50, slips=2, overruns=1)], True, False,
@@ -31,11 +31,13 @@ def _g(name: str, runs: int, slips: int = 0, overruns: int = 0,
     ([_g("fast", 10, overruns=4)], [_g("fast", 60, overruns=4)], True, True, ""),  # old news
     ([_g("fast", 10)], [_g("fast", 10)], True, False, "fast did not run in 5 s"),
     ([_g("fast", 10)], [_g("fast", 10)], False, True, ""),  # lockstep: sim time may stand
+    ([_g("fast", 0)], [_g("fast", 50, overruns=9)], False, True, ""),  # only slower
+    ([_g("fast", 0)], [_g("fast", 50, slips=3)], False, False, "fast 3 slipped"),
     ([_g("cap", 3, period_s=60.0)], [_g("cap", 3, period_s=60.0)], True, True, ""),
 ])
-def test_the_gate(before: list[GroupCount], now: list[GroupCount], require_runs: bool,
+def test_the_gate(before: list[GroupCount], now: list[GroupCount], real_time: bool,
                   kick: bool, why: str) -> None:
-    verdict = judge(before, now, require_runs=require_runs, window_s=5.0)
+    verdict = judge(before, now, real_time=real_time, window_s=5.0)
     assert verdict.kick is kick and verdict.reason == why
 
 
@@ -43,15 +45,17 @@ def test_decide_waits_for_the_interval_and_counts() -> None:
     groups = RateGroups()
     g = groups.add("fast", 0.1, lambda t: None)
     st = cycle_health.CycleHealthState(groups=groups.groups)
-    st, verdict, events = cycle_health.decide(st, 100.0, 2.0, require_runs=False)
+    st, verdict, events = cycle_health.decide(st, 100.0, 2.0, real_time=True)
     assert verdict is not None and verdict.kick and st.kicks == 1 and not events
-    st, verdict, _ = cycle_health.decide(st, 101.9, 2.0, require_runs=False)
+    st, verdict, _ = cycle_health.decide(st, 101.9, 2.0, real_time=True)
     assert verdict is None  # not yet
     g.overruns += 3
-    st, verdict, events = cycle_health.decide(st, 102.0, 2.0, require_runs=False)
+    g.runs += 20
+    st, verdict, events = cycle_health.decide(st, 102.0, 2.0, real_time=True)
     assert verdict is not None and not verdict.kick and st.kicks_withheld == 1
     assert events == [("exec.watchdog_withheld", {"reason": "fast 3 overran"})]
-    st, verdict, _ = cycle_health.decide(st, 104.0, 2.0, require_runs=False)
+    g.runs += 20
+    st, verdict, _ = cycle_health.decide(st, 104.0, 2.0, real_time=True)
     assert verdict is not None and verdict.kick and st.kicks == 2  # on time again
 
 
@@ -102,8 +106,8 @@ class RecordingWatchdog:
         return out
 
 
-def _harness() -> tuple[Harness, FakeWall, RecordingWatchdog]:
-    h = Harness()
+def _harness(cls: type[Harness] = Harness) -> tuple[Harness, FakeWall, RecordingWatchdog]:
+    h = cls()
     wall = FakeWall()
     dog = RecordingWatchdog(interval_s=1.0)
     h.executive._wall = wall  # type: ignore[assignment]
@@ -120,7 +124,8 @@ def _run(h: Harness, wall: FakeWall, seconds: int, wall_per_tick_s: float = 1.0)
 
 
 def test_no_kick_while_a_rate_group_overruns(monkeypatch: pytest.MonkeyPatch) -> None:
-    h, wall, dog = _harness()
+    h, wall, dog = _harness(FreeRunHarness)
+    h.executive.announce_boot()  # as run() does once the first sample came
     _run(h, wall, 5)
     assert dog.log.count("ready") == 1 and dog.log.count("kick") >= 4
     real_fast = h.core._fast
@@ -133,21 +138,41 @@ def test_no_kick_while_a_rate_group_overruns(monkeypatch: pytest.MonkeyPatch) ->
     kicks = dog.log.count("kick")
     _run(h, wall, 5, wall_per_tick_s=0.0)  # the slow cycles are where the time goes
     assert dog.log.count("kick") == kicks, "kicked although the fast group overran"
+    assert h.latest("exec.fast_overruns") >= 40
+    assert h.latest("exec.fast_max_cycle_ms") == 300.0
+    assert h.latest("exec.watchdog_withheld") >= 4
     assert h.events("exec.cycle_overrun")[0].args == {"group": "fast", "took_ms": 300,
                                                        "period_ms": 100}
     assert len(h.events("exec.cycle_overrun")) == 10  # throttled
     withheld = h.events("exec.watchdog_withheld")
     assert withheld and "fast" in withheld[0].args["reason"]
     assert "overran" in withheld[0].args["reason"]
-    assert h.latest("exec.fast_overruns") >= 40
-    assert h.latest("exec.fast_max_cycle_ms") == 300.0
-    assert h.latest("exec.watchdog_withheld") >= 4
 
     monkeypatch.setattr(h.core, "_fast", real_fast)
     _run(h, wall, 5)
     assert dog.log.count("kick") >= kicks + 3, "on time again, but no kicks"
     h.shutdown()
     assert dog.log[-1] == "close orderly=True"
+
+
+def test_lockstep_overruns_are_measured_but_only_a_dead_loop_stops_the_kicks(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """On sim time no cycle is late; a slow one only slows the simulation (and a loaded
+    host must not get a lockstep executive restarted, nor change what it downlinks)."""
+    h, wall, dog = _harness(Harness)
+    _run(h, wall, 3)
+    real_fast = h.core._fast
+
+    def slow_fast() -> None:
+        wall.now_s += 0.3
+        real_fast()
+
+    monkeypatch.setattr(h.core, "_fast", slow_fast)
+    kicks = dog.log.count("kick")
+    _run(h, wall, 5, wall_per_tick_s=0.0)
+    assert dog.log.count("kick") >= kicks + 4
+    assert h.latest("exec.fast_overruns") >= 40 and h.latest("exec.watchdog_withheld") == 0
+    assert not h.events("exec.cycle_overrun") and not h.events("exec.watchdog_withheld")
 
 
 def test_kicks_follow_wall_time_while_sim_time_stands_still() -> None:
