@@ -179,9 +179,12 @@ def test_the_cli_prints_restarts(tmp_path: Path, lockstep_cli: bool) -> None:
         time.sleep(3.0)
         os.kill(pid, signal.SIGKILL)
         _until("a new executive", lambda: executive_pid() not in (None, pid), 30)
+        restarted = executive_pid()
         time.sleep(2.0)
     finally:
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=60)
     assert "aisat: executive died (signal SIGKILL, code -9); restart in 1 s" in out, out
     assert "aisat: restarting the executive (restart 1)" in out, out
+    assert restarted is not None
+    _until("the restarted executive stopped with the stack", lambda: not alive(restarted), 10)
