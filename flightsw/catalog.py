@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from flightsw import commanding, link, modes, payload_supervision, power, throttle
+from flightsw import (
+    commanding,
+    cycle_health,
+    link,
+    modes,
+    payload_supervision,
+    power,
+    throttle,
+)
 from flightsw.component import Component
 from flightsw.config import FlightConfig
 from flightsw.dictionary import Declarations, Dictionary
@@ -21,6 +29,7 @@ def components(cfg: FlightConfig) -> list[Component[Any]]:
     """The executive's components, in the order their telemetry is reported."""
     return [
         commanding.COMPONENT,
+        cycle_health.COMPONENT,
         modes.component(cfg),
         throttle.COMPONENT,
         power.COMPONENT,

@@ -29,6 +29,7 @@ from flightsw import (
     catalog,
     commanding,
     component,
+    cycle_health,
     hal,
     link,
     modes,
@@ -91,6 +92,7 @@ class ExecState:
     payload: PayloadState
     link: link.LinkState
     commands: commanding.CommandCounters
+    cycles: cycle_health.CycleHealthState
     events: EventLogState
     housekeeping: Housekeeping
     counters: ExecCounters
@@ -123,11 +125,14 @@ class Topology:
         missing = commanding.missing_handlers(self.dictionary, self.routes)
         if missing:
             raise RuntimeError(f"declared commands without handlers: {missing}")
-        self.groups = RateGroups(on_slip=self._on_slip)
+        self.groups = RateGroups(on_slip=self._on_slip, on_overrun=self._on_overrun)
         self.groups.add("fast", FAST_PERIOD_S, lambda now: self._guard("fast", self._fast))
         self.groups.add("slow", SLOW_PERIOD_S, lambda now: self._guard("slow", self._slow))
         self.groups.add("capture", cfg.capture_period_s,
                         lambda now: self._guard("capture", self._capture))
+        self.state.cycles.groups = self.groups.groups
+        self.timer: Callable[[], float] | None = None
+        """Wall seconds, to time each cycle's work (overruns); the shell sets it."""
         self.before_cycle: Callable[[str], None] | None = None
         self.after_cycle: Callable[[str], None] | None = None
         self._uplink: list[bytes] = []
@@ -189,13 +194,23 @@ class Topology:
     def _on_slip(self, group: RateGroup, late_s: float, monotonic_s: float) -> None:
         self.emit("exec.cycle_slip", {"group": group.name, "late_s": round(late_s, 3)})
 
+    def _on_overrun(self, group: RateGroup, took_s: float) -> None:
+        if self.lockstep:
+            return  # counted; an event would make the downlink depend on the wall clock
+        self.emit("exec.cycle_overrun", {"group": group.name, "took_ms": round(took_s * 1e3),
+                                         "period_ms": round(group.period_s * 1e3)})
+
     def _guard(self, where: str, fn: Callable[[], None]) -> None:
         if self.before_cycle is not None:
             self.before_cycle(where)
+        timer = self.timer
+        started_s = timer() if timer is not None else 0.0
         try:
             fn()
         except Exception as exc:
             self.fault(where, exc)
+        if timer is not None:
+            self.groups.note_duration(where, timer() - started_s)
         if self.after_cycle is not None:
             self.after_cycle(where)
 
@@ -583,6 +598,7 @@ class Topology:
             "events_emitted": st.events.emitted,
             "events_suppressed": st.events.suppressed,
             "cycle_slips": self.groups.slips,
+            "cycle_overruns": self.groups.overruns,
             "cycle_faults": st.counters.cycle_faults,
             "fast_cycles": self.groups.groups[0].runs,
         }
