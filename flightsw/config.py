@@ -39,7 +39,7 @@ class FlightConfig:
     boot_mode: str = "NOMINAL"
     auto_compute: bool = True  # NOMINAL -> COMPUTE autonomously when power allows
     payload_enabled: bool = True  # supervise (start) the payload process at boot
-    recorder_capacity: int = 20_000  # downlink records held while out of contact
+    recorder_bytes: int = 64 << 20  # downlink records held until acknowledged, in bytes
     # limits of the other constrained temperatures: the profile's thermal nodes feed them,
     # and the dictionary's telemetry limits come from here (one source)
     avionics_temp_min_c: float = -20.0
@@ -81,8 +81,8 @@ class FlightConfig:
                 < self.battery_temp_max_c):
             raise ConfigError("battery temperatures must satisfy "
                               "min <= charge_min < max")
-        if self.recorder_capacity < 1:
-            raise ConfigError("recorder_capacity must be at least 1")
+        if self.recorder_bytes < 4096:
+            raise ConfigError("recorder_bytes must be at least 4096", got=self.recorder_bytes)
         if self.heartbeat_misses_allowed < 1:
             raise ConfigError("heartbeat_misses_allowed must be at least 1")
         if not 0 < self.restart_backoff_s <= self.restart_backoff_max_s:

@@ -1,16 +1,20 @@
 """The space link, flight side, as a component: what goes down, when, and what comes up.
 
-Every downlink record (telemetry, events, verification reports, data products) is
-encoded here with the next downlink sequence number and stored in the
-:class:`~flightsw.recorder.Recorder`. With a ground station in view (the radio's lock,
-from the HAL) the shell asks for :func:`ready_frames` - the backlog in priority order, up
-to the budget of one cycle - sends what the transport accepts and reports back with
-:func:`sent`; a frame the transport refused stays in the recorder. Uplinked frames are
-decoded with the shared codec; anything that does not decode is counted and reported
-as an event, never raised.
+Every downlink record (telemetry, events, verification reports, data products, HELLO)
+is encoded here with the next downlink sequence number and held in the
+:class:`~flightsw.recorder.Recorder` until the ground acknowledges it (uplink ``ACK``).
+With a ground station in view (the radio's lock, from the HAL) the shell asks for
+:func:`ready_frames` - realtime housekeeping, then the backlog and retransmissions in
+priority order, up to the budget of one cycle - sends what the transport accepts and
+reports back with :func:`sent`. Records evicted from a full recorder are reported by
+number (:func:`eviction_report`), so the ground can tell evicted from lost. Uplinked
+frames are decoded with the shared codec; anything that does not decode is counted and
+reported as an event, never raised.
 
 At acquisition of signal both ends exchange HELLO with the dictionary hash; a mismatch
-is an event here and a refusal to command at the ground.
+is an event here and a refusal to command at the ground. HELLO also says which boot is
+talking (``boot_id``), the first number it made and whether numbering went on from the
+last boot, so the ground's gap accounting stays exact across resets.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from flightsw.component import PERSIST, Component, Events, Tick, fixed
 from flightsw.config import FlightConfig
 from flightsw.dictionary import ArgType, Declarations, Event, Severity, Telemetry
 from flightsw.errors import WireError
-from flightsw.messages import CommandBody, HelloBody
+from flightsw.messages import AckBody, CommandBody, HelloBody
 from flightsw.recorder import Priority, Recorder
 from flightsw.wire import Envelope, Kind, encode, try_decode
 
@@ -67,24 +71,32 @@ class LinkState:
     last_hello_s: float = -math.inf  # mission time of the last HELLO we recorded
     boot_id: int = 0  # set by the topology at boot; said in every HELLO
     boot_mission_time_s: float = 0.0
+    first_seq: int = 0  # the first number of this boot
+    seq_continued: bool = False  # numbering went on from a saved boot
+    acks_received: int = 0
+    acks_stale: int = 0  # for another boot's numbering: not applied
+    acks_rejected: int = 0  # malformed
+    evicted_unreported: list[tuple[int, int]] = field(default_factory=list)
+    """(priority, seq) of evicted records not yet in a ``link.records_evicted`` event."""
 
 
 def initial(cfg: FlightConfig) -> LinkState:
     """The dictionary's hash and version are filled in by the topology that built it."""
-    return LinkState(Recorder(cfg.recorder_capacity), "", "")
+    return LinkState(Recorder(cfg.recorder_bytes), "", "")
 
 
 # --- downlink ------------------------------------------------------------------------------
 def record(st: LinkState, kind: Kind, body: Mapping[str, Any],
            mission_time_s: float) -> Events:
     """Queue one record; every record gets the next downlink sequence number."""
+    seq = st.next_seq
     try:
-        frame = encode(Envelope(kind, "flight", st.next_seq, mission_time_s, body))
+        frame = encode(Envelope(kind, "flight", seq, mission_time_s, body))
     except WireError as exc:
         st.records_dropped += 1
         return [("link.record_dropped", {"kind": kind.value, "reason": str(exc)})]
     st.next_seq += 1
-    st.recorder.store(PRIORITY_OF.get(kind, Priority.HOUSEKEEPING), frame)
+    st.recorder.store(seq, PRIORITY_OF.get(kind, Priority.HOUSEKEEPING), frame)
     if kind is Kind.HELLO:
         st.last_hello_s = mission_time_s
     return []
@@ -92,7 +104,7 @@ def record(st: LinkState, kind: Kind, body: Mapping[str, Any],
 
 def hello_body(st: LinkState) -> dict[str, Any]:
     return HelloBody(st.dictionary_hash, st.dictionary_version, st.boot_mission_time_s,
-                     st.boot_id).to_body()
+                     st.boot_id, st.first_seq, st.seq_continued).to_body()
 
 
 def set_contact(st: LinkState, in_contact: bool, station: str, t: Tick) -> Events:
@@ -113,19 +125,52 @@ def new_cycle(st: LinkState, budget: int) -> None:
     st.budget = budget
 
 
-def ready_frames(st: LinkState) -> list[bytes]:
-    """Frames to send now (in contact, within the budget), in priority order. They stay
-    in the recorder until :func:`sent` says how many the transport took."""
+def ready_frames(st: LinkState, mission_time_s: float) -> list[bytes]:
+    """Frames to send now (in contact, within the budget), in send order. Every one
+    stays held until the ground acknowledges it; :func:`sent` says how many left."""
     if not st.in_contact or st.budget <= 0 or not len(st.recorder):
         return []
-    return st.recorder.peek_many(st.budget)
+    return st.recorder.select(st.budget, mission_time_s)
 
 
-def sent(st: LinkState, n: int) -> None:
-    for _ in range(n):
-        st.recorder.pop()
+def sent(st: LinkState, n: int, mission_time_s: float) -> None:
+    st.recorder.sent(n, mission_time_s)
     st.budget -= n
     st.frames_sent += n
+
+
+MAX_EVICTION_RANGES = 128
+"""Ranges of numbers in one ``link.records_evicted`` event; more wait for the next."""
+
+
+def eviction_report(st: LinkState) -> Events:
+    """One event per record class for the records evicted since the last report, naming
+    their numbers as ``[first, last]`` ranges (the ground counts them as evicted, not
+    lost). Called once per cycle; what does not fit waits for the next call."""
+    st.evicted_unreported += [(int(p), seq) for p, seq in st.recorder.take_evicted()]
+    if not st.evicted_unreported:
+        return []
+    events: Events = []
+    later: list[tuple[int, int]] = []
+    for p in Priority:
+        seqs = sorted(seq for q, seq in st.evicted_unreported if q == p)
+        if not seqs:
+            continue
+        ranges: list[list[int]] = []
+        for i, seq in enumerate(seqs):
+            if ranges and seq == ranges[-1][1] + 1:
+                ranges[-1][1] = seq
+            elif len(ranges) >= MAX_EVICTION_RANGES:
+                later += [(int(p), s) for s in seqs[i:]]
+                break
+            else:
+                ranges.append([seq, seq])
+        count = sum(b - a + 1 for a, b in ranges)
+        events.append(("link.records_evicted", {"count": count, "kind": p.name.lower(),
+                                                "ranges": ranges,
+                                                "total": st.recorder.evicted_total}))
+    st.evicted_unreported = later
+    return events
 
 
 # --- uplink --------------------------------------------------------------------------------
@@ -149,6 +194,8 @@ def receive(st: LinkState, frames: list[bytes],
                 commands.append((env, exc))
         elif env.kind is Kind.HELLO:
             events += _on_hello(st, env, t)
+        elif env.kind is Kind.ACK:
+            events += _on_ack(st, env, t)
         else:
             st.frames_rejected += 1
             events.append(("exec.frame_rejected",
@@ -174,12 +221,35 @@ def _on_hello(st: LinkState, env: Envelope, t: Tick) -> Events:
     return events
 
 
+def _on_ack(st: LinkState, env: Envelope, t: Tick) -> Events:
+    try:
+        ack = AckBody.from_body(env.body)
+        spans = ack.spans()
+    except WireError as exc:
+        st.frames_rejected += 1
+        st.acks_rejected += 1
+        return [("exec.frame_rejected", {"stream": "space", "reason": f"bad ack: {exc}"})]
+    st.acks_received += 1
+    if ack.boot_id != st.boot_id:
+        st.acks_stale += 1  # the ground has not heard this boot's HELLO yet
+        return []
+    st.recorder.ack(spans, t.mission_time_s)
+    return []
+
+
 def telemetry(st: LinkState) -> dict[str, Any]:
     return {
         "link.in_contact": st.in_contact,
         "link.station": st.station,
         "link.recorder_depth": len(st.recorder),
+        "link.recorder_bytes": st.recorder.bytes_used,
+        "link.recorder_in_flight": st.recorder.in_flight,
         "link.recorder_evicted": st.recorder.evicted_total,
+        "link.records_acked": st.recorder.acked_total,
+        "link.frames_resent": st.recorder.resent_total,
+        "link.gaps_rerequested": st.recorder.rerequested_total,
+        "link.acks_received": st.acks_received,
+        "link.acks_stale": st.acks_stale,
         "link.frames_sent": st.frames_sent,
         "link.frames_rejected": st.frames_rejected,
         "link.downlink_seq": st.next_seq,
@@ -194,9 +264,22 @@ DECLARATIONS = Declarations(
         Telemetry("link.station", ArgType.STR, "Station in view"),
         Telemetry("link.next_aos_in_s", ArgType.FLOAT,
                   "Time to the next acquisition of signal (0 in contact)", units="s"),
-        Telemetry("link.recorder_depth", ArgType.INT, "Records waiting for downlink"),
+        Telemetry("link.recorder_depth", ArgType.INT,
+                  "Records held until the ground acknowledges them"),
+        Telemetry("link.recorder_bytes", ArgType.INT, "Bytes held by the recorder",
+                  units="B"),
+        Telemetry("link.recorder_in_flight", ArgType.INT,
+                  "Records sent and not yet acknowledged"),
         Telemetry("link.recorder_evicted", ArgType.INT,
-                  "Records evicted because the recorder was full (housekeeping first)"),
+                  "Records evicted because the recorder was full (housekeeping history "
+                  "decimated first, events last)"),
+        Telemetry("link.records_acked", ArgType.INT, "Records the ground acknowledged"),
+        Telemetry("link.frames_resent", ArgType.INT, "Records sent more than once"),
+        Telemetry("link.gaps_rerequested", ArgType.INT,
+                  "Resends because the ground's acknowledgement showed a hole"),
+        Telemetry("link.acks_received", ArgType.INT, "Acknowledgements received"),
+        Telemetry("link.acks_stale", ArgType.INT,
+                  "Acknowledgements for another boot's numbering (not applied)"),
         Telemetry("link.frames_sent", ArgType.INT, "Frames downlinked since boot"),
         Telemetry("link.frames_rejected", ArgType.INT, "Uplink frames rejected since boot"),
         Telemetry("link.downlink_seq", ArgType.INT, "Next downlink sequence number"),
@@ -212,6 +295,13 @@ DECLARATIONS = Declarations(
               "Ground dictionary {ground} does not match flight {flight}"),
         Event("link.record_dropped", Severity.WARNING_HI, "A {kind} record could not be "
               "encoded and was dropped: {reason}", throttle=10),
+        Event("link.backlog_restored", Severity.ACTIVITY_HI, "{records} records ({bytes} B) "
+              "the ground had not acknowledged were restored at boot; numbering goes on "
+              "at {next_seq}"),
+        Event("link.backlog_kept", Severity.ACTIVITY_HI, "Shutdown: {records} records "
+              "({bytes} B) not yet acknowledged are kept for the next boot"),
+        Event("link.records_evicted", Severity.WARNING_LO, "{count} {kind} records evicted "
+              "from the full recorder ({total} since boot)"),
     ),
 )
 
