@@ -89,6 +89,7 @@ class Recorder:
         self._hk: list[int] = []  # held housekeeping numbers, ascending (decimation)
         self._hk_cursor = 0
         self._hk_live = 0
+        self._latest_hk: int | None = None  # the current (realtime) housekeeping packet
         self._fresh: dict[Priority, deque[int]] = {p: deque() for p in Priority}
         self._resend: dict[Priority, deque[int]] = {p: deque() for p in Priority}
         self._in_flight: dict[int, None] = {}  # ordered by last transmission
@@ -155,6 +156,7 @@ class Recorder:
         if held.priority is Priority.HOUSEKEEPING:
             self._hk.append(held.seq)
             self._hk_live += 1
+            self._latest_hk = held.seq
 
     def _remove(self, seq: int) -> Held | None:
         held = self.records.pop(seq, None)
@@ -223,10 +225,8 @@ class Recorder:
         if max_frames <= 0:
             return []
         hk = self._fresh[Priority.HOUSEKEEPING]
-        while hk and hk[-1] not in self.records:
-            hk.pop()
-        if hk:  # realtime: the newest housekeeping packet first
-            out.append(self.records[hk.pop()])
+        if hk and hk[-1] == self._latest_hk and hk[-1] in self.records:
+            out.append(self.records[hk.pop()])  # realtime: the current packet first
         for p in Priority:
             for queue in (self._resend[p], self._fresh[p]):
                 while queue and len(out) < max_frames:
