@@ -182,9 +182,21 @@ class GroundCore:
         mono, utc = self.now(wall)
 
         def through_station(frame: bytes) -> bool:
-            return all(send(out) for out in self.station.uplink([frame], mono))
+            ok = True
+            for out in self.station.uplink([frame], mono):
+                ok = send(out) and ok  # refused at once: the command stays queued
+            return ok
 
-        return self.mission.pump_uplink(through_station, self.station.uplink_open, utc)
+        sent = self.mission.pump_uplink(through_station, self.station.uplink_open, utc)
+        for out in self.station.uplink([], mono):  # delayed by the link, due now
+            self._send_arrived(send, out)
+        return sent
+
+    def _send_arrived(self, send: Callable[[bytes], bool], frame: bytes) -> bool:
+        if send(frame):
+            return True
+        self.station.counters.uplink_refused += 1
+        return False
 
     def end_turn(self, wall: WallTime) -> None:
         """Note the mission time in the archive (written with the next flush)."""
