@@ -216,6 +216,9 @@ class Harness:
         """Acknowledge every downlink record as it arrives, as a perfect ground would (a
         test of the link itself turns this off and puts its own ground behind)."""
         self._ack_seq = Sequencer("ground")
+        self.link_sink: Callable[[list[bytes]], None] | None = None
+        """If set, every downlink frame also goes here, raw (a test puts a link model
+        and a ground behind the executive; it then answers on :attr:`ground`)."""
 
     @property
     def core(self) -> Any:
@@ -268,7 +271,10 @@ class Harness:
         self._collect()
 
     def _collect(self) -> None:
-        fresh = [decode(frame) for frame in self.ground.receive(max_frames=1_000_000)]
+        raw = self.ground.receive(max_frames=1_000_000)
+        if self.link_sink is not None:
+            self.link_sink(raw)
+        fresh = [decode(frame) for frame in raw]
         self.downlink += fresh
         if self.auto_ack and fresh:
             self.ack(sorted({e.seq for e in fresh}))

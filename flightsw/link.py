@@ -76,8 +76,9 @@ class LinkState:
     acks_received: int = 0
     acks_stale: int = 0  # for another boot's numbering: not applied
     acks_rejected: int = 0  # malformed
-    evicted_unreported: list[tuple[int, int]] = field(default_factory=list)
-    """(priority, seq) of evicted records not yet in a ``link.records_evicted`` event."""
+    evicted_unreported: list[list[int]] = field(default_factory=list, metadata=PERSIST)
+    """``[priority, first, last]`` ranges of evicted numbers not yet reported to the
+    ground (``link.records_evicted``); persisted, so a reset does not orphan them."""
 
 
 def initial(cfg: FlightConfig) -> LinkState:
@@ -140,36 +141,43 @@ def sent(st: LinkState, n: int, mission_time_s: float) -> None:
 
 
 MAX_EVICTION_RANGES = 128
-"""Ranges of numbers in one ``link.records_evicted`` event; more wait for the next."""
+"""Ranges of numbers in one ``link.records_evicted`` event; more go in further events."""
+MAX_EVICTION_EVENTS = 4
+"""Eviction events per report (per slow cycle); the rest wait for the next cycle."""
+
+
+def note_evictions(st: LinkState) -> None:
+    """Move the recorder's evictions into the (persisted, compact) list of evictions the
+    ground has not been told about. Called every cycle, so the list survives a reset."""
+    for p, seq in st.recorder.take_evicted():
+        last = st.evicted_unreported[-1] if st.evicted_unreported else None
+        if last is not None and last[0] == int(p) and last[2] + 1 == seq:
+            last[2] = seq
+        else:
+            st.evicted_unreported.append([int(p), seq, seq])
 
 
 def eviction_report(st: LinkState) -> Events:
-    """One event per record class for the records evicted since the last report, naming
-    their numbers as ``[first, last]`` ranges (the ground counts them as evicted, not
-    lost). Called once per cycle; what does not fit waits for the next call."""
-    st.evicted_unreported += [(int(p), seq) for p, seq in st.recorder.take_evicted()]
-    if not st.evicted_unreported:
+    """In contact only: events naming the numbers evicted since the last report as
+    ``[first, last]`` ranges, per record class (the ground then counts them as evicted,
+    not lost). Out of contact nothing is reported: a report is itself a record, and
+    reporting into a full recorder would evict more records to report."""
+    note_evictions(st)
+    if not st.in_contact or not st.evicted_unreported:
         return []
     events: Events = []
-    later: list[tuple[int, int]] = []
-    for p in Priority:
-        seqs = sorted(seq for q, seq in st.evicted_unreported if q == p)
-        if not seqs:
-            continue
-        ranges: list[list[int]] = []
-        for i, seq in enumerate(seqs):
-            if ranges and seq == ranges[-1][1] + 1:
-                ranges[-1][1] = seq
-            elif len(ranges) >= MAX_EVICTION_RANGES:
-                later += [(int(p), s) for s in seqs[i:]]
-                break
-            else:
-                ranges.append([seq, seq])
-        count = sum(b - a + 1 for a, b in ranges)
-        events.append(("link.records_evicted", {"count": count, "kind": p.name.lower(),
-                                                "ranges": ranges,
-                                                "total": st.recorder.evicted_total}))
-    st.evicted_unreported = later
+    for _ in range(MAX_EVICTION_EVENTS):
+        if not st.evicted_unreported:
+            break
+        p = st.evicted_unreported[0][0]
+        chunk = [r for r in st.evicted_unreported if r[0] == p][:MAX_EVICTION_RANGES]
+        taken = {id(r) for r in chunk}
+        st.evicted_unreported = [r for r in st.evicted_unreported if id(r) not in taken]
+        events.append(("link.records_evicted", {
+            "count": sum(b - a + 1 for _, a, b in chunk),
+            "kind": Priority(p).name.lower(),
+            "ranges": [[a, b] for _, a, b in chunk],
+            "total": st.recorder.evicted_total}))
     return events
 
 

@@ -338,7 +338,7 @@ class Topology:
             if hk.due_s <= t.monotonic_s:  # after a stall: no burst of stale packets
                 hk.due_s = t.monotonic_s + hk.period_s
             self.downlink(Kind.TELEMETRY, TelemetryBody(self.housekeeping()))
-        self.emit_all(link.eviction_report(st.link))
+        link.note_evictions(st.link)
         link.new_cycle(st.link, link.FRAMES_PER_SECOND // 10)
 
     def take_uplink(self, mission_time_s: float) -> None:
@@ -390,6 +390,7 @@ class Topology:
         self._payload_out(out)
         self.emit_all(events)
         self.emit_all(link.set_contact(st.link, sensors.in_contact, sensors.contact_station, t))
+        self.emit_all(link.eviction_report(st.link))
 
     def _capture(self) -> None:
         st = self.state

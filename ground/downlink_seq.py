@@ -174,9 +174,11 @@ class DownlinkSequence:
         return [(s, e - 1) for s, e in self._accounted().holes()[:limit]]
 
     def ack_ranges(self, limit: int) -> list[list[int]]:
-        """What to acknowledge: received ranges, at most ``limit`` (the lowest and the
-        newest, half each, when there are more; the rest are acknowledged later)."""
-        ranges = self.got.ranges()
+        """What to acknowledge: the numbers accounted for (received, or reported evicted,
+        which the spacecraft no longer holds anyway, so its holes do not fragment the
+        acknowledgement), at most ``limit`` ranges (the lowest and the newest, half each,
+        when there are more; the rest are acknowledged as the holes fill)."""
+        ranges = self._accounted().ranges() if self.gone else self.got.ranges()
         if len(ranges) > limit:
             ranges = ranges[:limit // 2] + ranges[len(ranges) - (limit - limit // 2):]
         return [[s, e] for s, e in ranges]

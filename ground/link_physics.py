@@ -14,7 +14,11 @@ One :class:`Channel` is one direction of one link:
 - **latency**: each frame arrives ``latency_s`` after its last bit left;
 - **loss**, **corrupt** (1-3 random bit flips), **duplicate** (a second copy just
   behind the first) and **reorder** (held back by up to ``reorder_delay_s``, so later
-  frames overtake it): independent probabilities per frame.
+  frames overtake it): independent probabilities per frame;
+- **frame check**: like a radio's link layer, the transmitter appends a CRC-32 and the
+  receiver drops a frame whose check fails (counted: ``fcs_rejected``), so corruption
+  reaches the protocol as loss. ``fcs = false`` lets corrupted frames through (to test
+  what the ground does with them).
 
 Every frame offered lands in exactly one bucket of :class:`ChannelCounters`.
 """
@@ -24,6 +28,7 @@ from __future__ import annotations
 import heapq
 import math
 import random
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
@@ -43,9 +48,14 @@ class ChannelSpec:
     reorder: float = 0.0
     reorder_delay_s: float = 0.5
     queue_s: float = 5.0  # transmit time that may wait at the transmitter
+    fcs: bool = True  # the receiver checks a CRC-32 and drops what fails it
 
     def __post_init__(self) -> None:
+        if not isinstance(self.fcs, bool):
+            raise ValueError(f"fcs must be true or false, got {self.fcs!r}")
         for f in fields(self):
+            if f.name == "fcs":
+                continue
             value = getattr(self, f.name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) \
                     or not math.isfinite(value) or value < 0:
@@ -117,6 +127,7 @@ class ChannelCounters:
     corrupted: int = 0
     duplicated: int = 0
     reordered: int = 0
+    fcs_rejected: int = 0  # corrupted, caught by the frame check: dropped
     bytes_delivered: int = 0
 
     def as_dict(self) -> dict[str, int]:
@@ -154,6 +165,8 @@ class Channel:
                 c.lost += 1
                 continue
             arrive = self._busy_until_s + spec.latency_s
+            if spec.fcs:
+                frame = frame + zlib.crc32(frame).to_bytes(4, "big")
             if spec.corrupt and rng.random() < spec.corrupt:
                 frame = _flip_bits(frame, rng)
                 c.corrupted += 1
@@ -170,6 +183,12 @@ class Channel:
         out: list[bytes] = []
         while self._in_air and self._in_air[0][0] <= now_s:
             _, _, frame = heapq.heappop(self._in_air)
+            if self.spec.fcs:
+                body, check = frame[:-4], frame[-4:]
+                if zlib.crc32(body).to_bytes(4, "big") != check:
+                    self.counters.fcs_rejected += 1
+                    continue
+                frame = body
             out.append(frame)
         self.counters.delivered += len(out)
         self.counters.bytes_delivered += sum(len(f) for f in out)

@@ -48,9 +48,11 @@ def test_a_full_transmit_queue_drops_and_counts() -> None:
     assert len(ch.deliver(10.0)) == 3
 
 
-def test_misbehaviours_happen_at_their_rates_and_every_frame_lands_in_a_bucket() -> None:
+@pytest.mark.parametrize("fcs", [False, True])
+def test_misbehaviours_happen_at_their_rates_and_every_frame_lands_in_a_bucket(
+        fcs: bool) -> None:
     spec = ChannelSpec(loss=0.2, corrupt=0.1, duplicate=0.1, reorder=0.3,
-                       reorder_delay_s=1.0)
+                       reorder_delay_s=1.0, fcs=fcs)
     ch = Channel(spec, random.Random(1))
     frames = [i.to_bytes(4, "big") * 8 for i in range(5000)]
     for i, f in enumerate(frames):
@@ -58,11 +60,15 @@ def test_misbehaviours_happen_at_their_rates_and_every_frame_lands_in_a_bucket()
     out = ch.deliver(1e9)
     c = ch.counters
     assert c.offered == 5000 and c.delivered == len(out)
-    assert c.delivered == c.offered - c.lost - c.overflow + c.duplicated
+    assert c.delivered == (c.offered - c.lost - c.overflow + c.duplicated
+                           - c.fcs_rejected)
     assert 0.17 < c.lost / 5000 < 0.23
     assert 0.07 < c.duplicated / 4000 < 0.13 and 0.07 < c.corrupted / 4000 < 0.13
     intact = [f for f in out if f in set(frames)]
-    assert len(intact) < len(out)  # corrupted copies differ from every original
+    if fcs:  # the frame check caught every corrupted copy
+        assert len(intact) == len(out) and c.fcs_rejected >= c.corrupted
+    else:
+        assert len(intact) < len(out) and c.fcs_rejected == 0
     order = [frames.index(f) for f in intact]
     assert order != sorted(order)  # reordered
 
