@@ -68,6 +68,8 @@ class LinkState:
     records_dropped: int = 0
     ground_hash: str | None = None
     budget: int = FRAMES_PER_SECOND // 10
+    bytes_per_cycle: int = 0  # the radio's rate for one fast cycle (0: no rate limit)
+    budget_bytes: int = 0  # what is left of it this cycle (a big frame may overdraw it)
     last_hello_s: float = -math.inf  # mission time of the last HELLO we recorded
     boot_id: int = 0  # set by the topology at boot; said in every HELLO
     boot_mission_time_s: float = 0.0
@@ -83,7 +85,9 @@ class LinkState:
 
 def initial(cfg: FlightConfig) -> LinkState:
     """The dictionary's hash and version are filled in by the topology that built it."""
-    return LinkState(Recorder(cfg.recorder_bytes), "", "")
+    per_cycle = int(cfg.downlink_rate_bps / 8 / 10)
+    return LinkState(Recorder(cfg.recorder_bytes), "", "", bytes_per_cycle=per_cycle,
+                     budget_bytes=per_cycle)
 
 
 # --- downlink ------------------------------------------------------------------------------
@@ -122,8 +126,13 @@ def set_contact(st: LinkState, in_contact: bool, station: str, t: Tick) -> Event
 
 
 def new_cycle(st: LinkState, budget: int) -> None:
-    """Refill the frame budget (the fast group calls it with a tenth of a second's)."""
+    """Refill the frame budget (the fast group calls it with a tenth of a second's) and
+    the byte budget (a tenth of a second at the radio's rate; an overdraft carries over,
+    so the long-run rate is the radio's, never more: a faster sender only fills the
+    transmitter's queue and loses frames there)."""
     st.budget = budget
+    if st.bytes_per_cycle:
+        st.budget_bytes = min(st.budget_bytes + st.bytes_per_cycle, st.bytes_per_cycle)
 
 
 def ready_frames(st: LinkState, mission_time_s: float) -> list[bytes]:
@@ -131,11 +140,14 @@ def ready_frames(st: LinkState, mission_time_s: float) -> list[bytes]:
     stays held until the ground acknowledges it; :func:`sent` says how many left."""
     if not st.in_contact or st.budget <= 0 or not len(st.recorder):
         return []
-    return st.recorder.select(st.budget, mission_time_s)
+    if st.bytes_per_cycle and st.budget_bytes <= 0:
+        return []
+    return st.recorder.select(st.budget, mission_time_s,
+                              max_bytes=st.budget_bytes if st.bytes_per_cycle else None)
 
 
 def sent(st: LinkState, n: int, mission_time_s: float) -> None:
-    st.recorder.sent(n, mission_time_s)
+    st.budget_bytes -= st.recorder.sent(n, mission_time_s)
     st.budget -= n
     st.frames_sent += n
 

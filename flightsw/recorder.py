@@ -216,31 +216,37 @@ class Recorder:
         return out
 
     # --- sending ------------------------------------------------------------------------
-    def select(self, max_frames: int, now_s: float) -> list[bytes]:
-        """Up to ``max_frames`` frames to send now, in send order (see the module
-        docstring). Call :meth:`sent` with how many the transport took."""
+    def select(self, max_frames: int, now_s: float,
+               max_bytes: int | None = None) -> list[bytes]:
+        """Up to ``max_frames`` frames (and about ``max_bytes``: the frame that crosses
+        it is the last) to send now, in send order (see the module docstring). Call
+        :meth:`sent` with how many the transport took."""
         self._return_selected()
         self._expire(now_s)
         out: list[Held] = []
         if max_frames <= 0:
             return []
         hk = self._fresh[Priority.HOUSEKEEPING]
+        room = max_bytes if max_bytes is not None else -1
         if hk and hk[-1] == self._latest_hk and hk[-1] in self.records:
             out.append(self.records[hk.pop()])  # realtime: the current packet first
+            room -= len(out[0].frame)
         for p in Priority:
             for queue in (self._resend[p], self._fresh[p]):
-                while queue and len(out) < max_frames:
+                while queue and len(out) < max_frames and (max_bytes is None or room > 0):
                     seq = queue.popleft()
                     held = self.records.get(seq)
                     if held is not None:
                         out.append(held)
-            if len(out) >= max_frames:
+                        room -= len(held.frame)
+            if len(out) >= max_frames or (max_bytes is not None and room <= 0):
                 break
         self._selected = out
         return [h.frame for h in out]
 
-    def sent(self, n: int, now_s: float) -> None:
-        """The first ``n`` selected frames left; the rest go back to wait their turn."""
+    def sent(self, n: int, now_s: float) -> int:
+        """The first ``n`` selected frames left; the rest go back to wait their turn.
+        Returns the bytes that left."""
         chosen, rest = self._selected[:n], self._selected[n:]
         self._selected = rest
         for held in chosen:
@@ -251,6 +257,7 @@ class Recorder:
             self._in_flight.pop(held.seq, None)
             self._in_flight[held.seq] = None
         self._return_selected()
+        return sum(len(h.frame) for h in chosen)
 
     def _return_selected(self) -> None:
         for held in reversed(self._selected):

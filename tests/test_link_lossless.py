@@ -30,7 +30,8 @@ UPLINK = ChannelSpec(latency_s=0.02, rate_bps=9600, loss=0.2, corrupt=0.05,
 
 def _cfg(recorder_bytes: int) -> FlightConfig:
     return FlightConfig(capture_period_s=5.0, restart_backoff_s=2.0,
-                        heartbeat_misses_allowed=2, recorder_bytes=recorder_bytes)
+                        heartbeat_misses_allowed=2, recorder_bytes=recorder_bytes,
+                        downlink_rate_bps=LOSSY.rate_bps)
 
 
 class LinkBench:
@@ -140,6 +141,7 @@ def test_multi_pass_lossy_link_accounts_for_every_record(tmp_path: Path,
     assert c["down"]["lost"] > 0 and c["down"]["fcs_rejected"] > 0
     assert c["down"]["duplicated"] > 0 and c["down"]["reordered"] > 0
     assert c["up"]["lost"] > 0  # acknowledgements were lost too
+    assert c["down"]["overflow"] == 0  # the flight paced itself to the radio's rate
     assert books.evicted > 0 and books.duplicates_dropped > 0 and books.resent > 0
     assert books.held < 40  # only the last seconds' records wait for their ack
     flight = bench.h.core.state.link

@@ -144,3 +144,28 @@ def test_a_damaged_store_is_moved_aside_and_reported(tmp_path: Path) -> None:
     assert saved.records == [] and saved.next_seq is None
     assert saved.problems and "moved aside" in saved.problems[0]
     assert (tmp_path / "recorder.sqlite.bad").exists()
+
+
+def test_a_byte_budget_ends_the_selection_at_the_frame_that_crosses_it() -> None:
+    rec = Recorder(100_000)
+    for seq in range(6):
+        rec.store(seq, E, _frame(seq, 100))
+    assert _seqs(rec.select(10, 0.0, max_bytes=250)) == [0, 1, 2]
+    assert rec.sent(2, 0.0) == 200
+
+
+def test_the_link_paces_itself_to_the_radio_rate() -> None:
+    from flightsw import link
+    from flightsw.config import FlightConfig
+
+    st = link.initial(FlightConfig(downlink_rate_bps=8000))  # 100 bytes per fast cycle
+    st.in_contact = True
+    for seq in range(10):
+        st.recorder.store(seq, E, _frame(seq, 60))
+    sent = 0
+    for _ in range(5):  # half a second: 500 bytes at most, plus one frame's overdraft
+        link.new_cycle(st, 40)
+        frames = link.ready_frames(st, 0.0)
+        link.sent(st, len(frames), 0.0)
+        sent += sum(len(f) for f in frames)
+    assert 500 <= sent <= 560
