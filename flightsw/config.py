@@ -41,6 +41,7 @@ class FlightConfig:
     payload_enabled: bool = True  # supervise (start) the payload process at boot
     recorder_bytes: int = 64 << 20  # downlink records held until acknowledged, in bytes
     downlink_rate_bps: float = 0.0  # the radio's downlink rate; 0: not limited onboard
+    relay_rate_bps: float = 0.0  # an always-on relay link's rate; 0: no relay
     # limits of the other constrained temperatures: the profile's thermal nodes feed them,
     # and the dictionary's telemetry limits come from here (one source)
     avionics_temp_min_c: float = -20.0
@@ -84,8 +85,8 @@ class FlightConfig:
                               "min <= charge_min < max")
         if self.recorder_bytes < 4096:
             raise ConfigError("recorder_bytes must be at least 4096", got=self.recorder_bytes)
-        if self.downlink_rate_bps < 0:
-            raise ConfigError("downlink_rate_bps must not be negative")
+        if self.downlink_rate_bps < 0 or self.relay_rate_bps < 0:
+            raise ConfigError("link rates must not be negative")
         if self.heartbeat_misses_allowed < 1:
             raise ConfigError("heartbeat_misses_allowed must be at least 1")
         if not 0 < self.restart_backoff_s <= self.restart_backoff_max_s:

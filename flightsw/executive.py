@@ -475,7 +475,7 @@ class Executive:
             elapsed = self._wall.monotonic_s() - start
             link_component.new_cycle(st, link_component.FRAMES_PER_SECOND // 10)
             self._send_downlink(base + elapsed)
-            if not len(st.recorder) or not st.in_contact or elapsed >= max_s:
+            if not len(st.recorder) or not link_component.link_up(st) or elapsed >= max_s:
                 break
             if not self.link.wait(0.05):
                 if not isinstance(self.link, ZmqTransport):

@@ -69,6 +69,7 @@ class LinkState:
     ground_hash: str | None = None
     budget: int = FRAMES_PER_SECOND // 10
     bytes_per_cycle: int = 0  # the radio's rate for one fast cycle (0: no rate limit)
+    relay_bytes_per_cycle: int = 0  # the relay's, out of contact (0: no relay)
     budget_bytes: int = 0  # what is left of it this cycle (a big frame may overdraw it)
     last_hello_s: float = -math.inf  # mission time of the last HELLO we recorded
     boot_id: int = 0  # set by the topology at boot; said in every HELLO
@@ -78,6 +79,7 @@ class LinkState:
     acks_received: int = 0
     acks_stale: int = 0  # for another boot's numbering: not applied
     acks_rejected: int = 0  # malformed
+    hello_seq: int | None = None  # number of the last HELLO we recorded
     evicted_unreported: list[list[int]] = field(default_factory=list, metadata=PERSIST)
     """``[priority, first, last]`` ranges of evicted numbers not yet reported to the
     ground (``link.records_evicted``); persisted, so a reset does not orphan them."""
@@ -87,7 +89,18 @@ def initial(cfg: FlightConfig) -> LinkState:
     """The dictionary's hash and version are filled in by the topology that built it."""
     per_cycle = int(cfg.downlink_rate_bps / 8 / 10)
     return LinkState(Recorder(cfg.recorder_bytes), "", "", bytes_per_cycle=per_cycle,
-                     budget_bytes=per_cycle)
+                     budget_bytes=per_cycle,
+                     relay_bytes_per_cycle=max(1, int(cfg.relay_rate_bps / 8 / 10))
+                     if cfg.relay_rate_bps else 0)
+
+
+def link_up(st: LinkState) -> bool:
+    """Frames can leave: a ground station is in view, or there is an always-on relay."""
+    return st.in_contact or st.relay_bytes_per_cycle > 0
+
+
+def _cycle_bytes(st: LinkState) -> int:
+    return st.bytes_per_cycle if st.in_contact else st.relay_bytes_per_cycle
 
 
 # --- downlink ------------------------------------------------------------------------------
@@ -104,6 +117,7 @@ def record(st: LinkState, kind: Kind, body: Mapping[str, Any],
     st.recorder.store(seq, PRIORITY_OF.get(kind, Priority.HOUSEKEEPING), frame)
     if kind is Kind.HELLO:
         st.last_hello_s = mission_time_s
+        st.hello_seq = seq
     return []
 
 
@@ -131,19 +145,21 @@ def new_cycle(st: LinkState, budget: int) -> None:
     so the long-run rate is the radio's, never more: a faster sender only fills the
     transmitter's queue and loses frames there)."""
     st.budget = budget
-    if st.bytes_per_cycle:
-        st.budget_bytes = min(st.budget_bytes + st.bytes_per_cycle, st.bytes_per_cycle)
+    per_cycle = _cycle_bytes(st)
+    if per_cycle:
+        st.budget_bytes = min(st.budget_bytes + per_cycle, per_cycle)
 
 
 def ready_frames(st: LinkState, mission_time_s: float) -> list[bytes]:
     """Frames to send now (in contact, within the budget), in send order. Every one
     stays held until the ground acknowledges it; :func:`sent` says how many left."""
-    if not st.in_contact or st.budget <= 0 or not len(st.recorder):
+    if not link_up(st) or st.budget <= 0 or not len(st.recorder):
         return []
-    if st.bytes_per_cycle and st.budget_bytes <= 0:
+    limited = _cycle_bytes(st) > 0
+    if limited and st.budget_bytes <= 0:
         return []
     return st.recorder.select(st.budget, mission_time_s,
-                              max_bytes=st.budget_bytes if st.bytes_per_cycle else None)
+                              max_bytes=st.budget_bytes if limited else None)
 
 
 def sent(st: LinkState, n: int, mission_time_s: float) -> None:
@@ -175,7 +191,7 @@ def eviction_report(st: LinkState) -> Events:
     not lost). Out of contact nothing is reported: a report is itself a record, and
     reporting into a full recorder would evict more records to report."""
     note_evictions(st)
-    if not st.in_contact or not st.evicted_unreported:
+    if not link_up(st) or not st.evicted_unreported:
         return []
     events: Events = []
     for _ in range(MAX_EVICTION_EVENTS):
@@ -236,7 +252,7 @@ def _on_hello(st: LinkState, env: Envelope, t: Tick) -> Events:
                                                     "flight": st.dictionary_hash}))
     # out of contact by our own radio (the ground may see AOS a moment before we do),
     # the HELLO we send at our AOS is the answer
-    if st.in_contact and t.mission_time_s - st.last_hello_s >= HELLO_REPLY_HOLDOFF_S:
+    if link_up(st) and t.mission_time_s - st.last_hello_s >= HELLO_REPLY_HOLDOFF_S:
         events += record(st, Kind.HELLO, hello_body(st), t.mission_time_s)
     return events
 
@@ -251,7 +267,14 @@ def _on_ack(st: LinkState, env: Envelope, t: Tick) -> Events:
         return [("exec.frame_rejected", {"stream": "space", "reason": f"bad ack: {exc}"})]
     st.acks_received += 1
     if ack.boot_id != st.boot_id:
-        st.acks_stale += 1  # the ground has not heard this boot's HELLO yet
+        # the ground has not heard this boot's HELLO yet (it was lost, or is on its
+        # way): send it again, or say a new one if it is gone from the recorder
+        st.acks_stale += 1
+        if st.hello_seq is not None and st.hello_seq in st.recorder.records:
+            st.recorder.resend_now(st.hello_seq, t.mission_time_s)
+            return []
+        if t.mission_time_s - st.last_hello_s >= HELLO_REPLY_HOLDOFF_S:
+            return record(st, Kind.HELLO, hello_body(st), t.mission_time_s)
         return []
     st.recorder.ack(spans, t.mission_time_s)
     return []
@@ -270,6 +293,7 @@ def telemetry(st: LinkState) -> dict[str, Any]:
         "link.gaps_rerequested": st.recorder.rerequested_total,
         "link.acks_received": st.acks_received,
         "link.acks_stale": st.acks_stale,
+        "link.rtt_s": None if st.recorder.srtt_s is None else round(st.recorder.srtt_s, 3),
         "link.frames_sent": st.frames_sent,
         "link.frames_rejected": st.frames_rejected,
         "link.downlink_seq": st.next_seq,
@@ -298,6 +322,9 @@ DECLARATIONS = Declarations(
         Telemetry("link.gaps_rerequested", ArgType.INT,
                   "Resends because the ground's acknowledgement showed a hole"),
         Telemetry("link.acks_received", ArgType.INT, "Acknowledgements received"),
+        Telemetry("link.rtt_s", ArgType.FLOAT, "Smoothed round trip, record sent to its "
+                  "acknowledgement (mission time; sets the retransmission timeout)",
+                  units="s"),
         Telemetry("link.acks_stale", ArgType.INT,
                   "Acknowledgements for another boot's numbering (not applied)"),
         Telemetry("link.frames_sent", ArgType.INT, "Frames downlinked since boot"),

@@ -17,10 +17,12 @@ Why it is shaped like this:
   products, then housekeeping history; oldest first within a class.
 - **Acknowledged, not fire-and-forget**: a record sent stays held, "in flight", until an
   acknowledgement covers its number (:meth:`ack`). It is sent again when the ground's
-  acknowledgement shows a hole below numbers it did get (the ground's re-request; after
-  :attr:`Recorder.rerequest_guard_s`, so a frame still on its way is not sent twice),
-  or when nothing acknowledged it for :attr:`Recorder.resend_after_s` (a lost tail, a
-  lost acknowledgement, a pass that ended).
+  acknowledgement shows a hole below numbers it did get (the ground's re-request; only
+  once the copy has had a round trip to arrive, so a frame still on its way is not sent
+  twice), or on a timeout that follows the measured round trip and doubles with each
+  copy (a lost tail, a lost acknowledgement, a pass that ended). Timeouts are clocked by
+  acknowledgements: while the ground says nothing (out of contact, or the ground is
+  down) nothing is sent again - it would only cost the link.
 - **Pure**: no files. The shell persists what changed (:meth:`take_changes`) before any
   frame leaves, and reloads the held records at boot (:meth:`load`); times are mission
   times handed in by the caller.
@@ -37,10 +39,16 @@ from enum import IntEnum
 RECORD_OVERHEAD_BYTES = 48
 """Bookkeeping per held record, counted against the capacity with its frame."""
 RESEND_AFTER_S = 10.0
-"""A record sent this long ago (mission time) and not acknowledged is sent again."""
+"""Until a round trip has been measured: a record sent this long ago (mission time) and
+not acknowledged is sent again. After that the timeout follows the measured round trip
+(smoothed, plus four deviations, as TCP does: RFC 6298), within
+[:data:`RESEND_MIN_S`, :data:`RESEND_MAX_S`]."""
+RESEND_MIN_S = 2.0
+RESEND_MAX_S = 120.0
 REREQUEST_GUARD_S = 2.0
 """A hole in the ground's acknowledgement is re-sent only if our last copy left at least
-this long ago (it covers the round trip: latency both ways plus the ground's ack period)."""
+this long ago, or the measured round trip plus two deviations if that is longer (a copy
+still on its way is not a hole)."""
 
 
 class Priority(IntEnum):
@@ -102,6 +110,9 @@ class Recorder:
         self.resent_total = 0
         self.rerequested_total = 0  # resends triggered by a hole in an acknowledgement
         self.refused_total = 0  # records larger than the whole recorder
+        self.srtt_s: float | None = None  # smoothed round trip, mission seconds
+        self.rttvar_s = 0.0
+        self.last_ack_s = -float("inf")  # mission time of the last acknowledgement
 
     # --- size ---------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -270,14 +281,41 @@ class Recorder:
                 queue[held.priority].appendleft(held.seq)
         self._selected = []
 
+    @property
+    def timeout_s(self) -> float:
+        """How long an unacknowledged record waits before it is sent again."""
+        if self.srtt_s is None:
+            return self.resend_after_s
+        return min(RESEND_MAX_S, max(RESEND_MIN_S, self.srtt_s + 4 * self.rttvar_s))
+
+    @property
+    def guard_s(self) -> float:
+        if self.srtt_s is None:
+            return self.rerequest_guard_s
+        return max(self.rerequest_guard_s, self.srtt_s + 2 * self.rttvar_s)
+
+    def _measure(self, sample_s: float) -> None:
+        """One round trip (a record sent once, acknowledged now: Karn's rule)."""
+        if sample_s < 0:
+            return
+        if self.srtt_s is None:
+            self.srtt_s, self.rttvar_s = sample_s, sample_s / 2
+            return
+        self.rttvar_s = 0.75 * self.rttvar_s + 0.25 * abs(self.srtt_s - sample_s)
+        self.srtt_s = 0.875 * self.srtt_s + 0.125 * sample_s
+
     def _expire(self, now_s: float) -> None:
+        timeout = self.timeout_s
         for seq in list(self._in_flight):
             held = self.records.get(seq)
             if held is None:
                 del self._in_flight[seq]
                 continue
-            if held.sent_s is not None and now_s - held.sent_s < self.resend_after_s:
-                break  # ordered by last send: the rest are younger
+            sent = held.sent_s if held.sent_s is not None else -float("inf")
+            if now_s - sent < timeout or self.last_ack_s <= sent:
+                break  # ordered by last send: the rest are younger (or unanswered)
+            if now_s - sent < min(RESEND_MAX_S, timeout * 2 ** min(held.sends - 1, 6)):
+                continue  # backing off: this one was sent again already
             del self._in_flight[seq]
             self._resend[held.priority].append(seq)
 
@@ -288,31 +326,51 @@ class Recorder:
         re-request: records in flight there are sent again (after the guard). Returns
         how many records were released."""
         spans = sorted((a, b) for a, b in ranges if b > a)
+        self.last_ack_s = max(self.last_ack_s, now_s)
         if not spans or not self.records:
             return 0
-        released = 0
+        released: list[Held] = []
         total = sum(b - a for a, b in spans)
         if total <= len(self.records):
             for a, b in spans:
                 for seq in range(a, b):
-                    if self._remove(seq) is not None:
-                        released += 1
+                    held = self._remove(seq)
+                    if held is not None:
+                        released.append(held)
         else:
             starts = [a for a, _ in spans]
             for seq in list(self.records):
                 i = bisect.bisect_right(starts, seq) - 1
-                if i >= 0 and seq < spans[i][1] and self._remove(seq) is not None:
-                    released += 1
-        self.acked_total += released
+                if i >= 0 and seq < spans[i][1]:
+                    held = self._remove(seq)
+                    if held is not None:
+                        released.append(held)
+        self.acked_total += len(released)
+        newest = max((h.sent_s for h in released if h.sends == 1 and h.sent_s is not None),
+                     default=None)
+        if newest is not None:
+            self._measure(now_s - newest)  # the freshest copy: the least ack delay
         highest = spans[-1][1] - 1
+        guard = self.guard_s
         for seq in list(self._in_flight):
             held = self.records.get(seq)
             if (held is not None and seq < highest and held.sent_s is not None
-                    and now_s - held.sent_s >= self.rerequest_guard_s):
+                    and now_s - held.sent_s >= guard):
                 del self._in_flight[seq]
                 self._resend[held.priority].append(seq)
                 self.rerequested_total += 1
-        return released
+        return len(released)
+
+    def resend_now(self, seq: int, now_s: float) -> bool:
+        """Send this record again at the next chance, if it is in flight and its last
+        copy has had a round trip to arrive (the HELLO a ground has not heard)."""
+        held = self.records.get(seq)
+        if (held is None or seq not in self._in_flight or held.sent_s is None
+                or now_s - held.sent_s < self.guard_s):
+            return False
+        del self._in_flight[seq]
+        self._resend[held.priority].append(seq)
+        return True
 
     # --- persistence ----------------------------------------------------------------------
     def take_changes(self) -> Changes:

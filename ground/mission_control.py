@@ -327,13 +327,15 @@ class MissionControl:
 
     def _send_ack(self, send: SendFrame, now_s: float) -> bool:
         """Acknowledge what arrived since the last acknowledgement (at most every
-        :data:`ACK_PERIOD_S`), once we know which boot is talking. False if the link
-        would not take it (try again next turn)."""
-        if (self.flight_boot is None or not self._received_since_ack
-                or (self._ack_sent_s is not None
-                    and 0 <= now_s - self._ack_sent_s < ACK_PERIOD_S)):
+        :data:`ACK_PERIOD_S`), for the boot we talk to. Before any flight HELLO the boot
+        is 0 (none: boots count from 1): the flight applies nothing and takes it to mean
+        its HELLO was lost, and sends it again. False if the link would not take it (try
+        again next turn)."""
+        if not self._received_since_ack or (
+                self._ack_sent_s is not None and 0 <= now_s - self._ack_sent_s < ACK_PERIOD_S):
             return True
-        body = AckBody(self.flight_boot[1], self.downlink.ack_ranges(MAX_ACK_RANGES))
+        boot_id = 0 if self.flight_boot is None else self.flight_boot[1]
+        body = AckBody(boot_id, self.downlink.ack_ranges(MAX_ACK_RANGES))
         if not send(self._ack_seq.pack(Kind.ACK, now_s, body.to_body())):
             return False
         self._ack_sent_s = now_s

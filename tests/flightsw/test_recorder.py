@@ -94,13 +94,18 @@ def test_sent_records_stay_until_acknowledged_and_come_again_after_the_timeout()
     rec.sent(3, 0.0)
     assert rec.select(10, 5.0) == [] and rec.in_flight == 3
     rec.sent(0, 5.0)
-    assert rec.ack([(1, 2)], 6.0) == 1  # 1 arrived; 0 is a hole, but still within guard? no:
-    # a hole below an acknowledged number is the ground's re-request (guard 2 s passed)
+    assert rec.ack([(1, 2)], 3.0) == 1  # 1 arrived, 3 s after it left: the round trip
+    assert rec.srtt_s == 3.0 and rec.timeout_s == 3.0 + 4 * 1.5
+    # 0 is a hole below an acknowledged number: the ground's re-request (sent 3 s ago,
+    # more than the guard of max(2 s, round trip + 2 deviations) = 6 s? no: not yet)
+    assert rec.rerequested_total == 0
+    rec.ack([(1, 2)], 6.0)  # the same acknowledgement again, later: now it is a hole
     assert rec.rerequested_total == 1
     assert _seqs(rec.select(10, 6.0)) == [0]
     rec.sent(1, 6.0)
-    assert _seqs(rec.select(10, 12.0)) == [2]  # never acknowledged: timed out
-    rec.sent(1, 12.0)
+    assert _seqs(rec.select(10, 8.9)) == []
+    assert _seqs(rec.select(10, 9.0)) == [2]  # never acknowledged: timed out (9 s)
+    rec.sent(1, 9.0)
     assert rec.resent_total == 2
     rec.ack([(0, 3)], 13.0)
     assert len(rec) == 0 and rec.bytes_used == 0 and rec.acked_total == 3

@@ -83,3 +83,18 @@ def test_the_same_seed_gives_the_same_link() -> None:
         return got + link.step("down", [], now_s=1e6)
 
     assert run() == run()
+
+
+def test_every_shipped_profile_has_a_link_and_a_bad_one_is_refused_by_key() -> None:
+    from hil.plant.errors import ProfileError
+    from hil.plant.profile import PROFILE_DIR, list_profiles, load_profile, parse_profile, tomllib
+
+    for name in list_profiles():
+        profile = load_profile(name)
+        assert profile.link is not None and profile.link.down.rate_bps > 0
+        assert profile.flight["downlink_rate_bps"] == profile.link.down.rate_bps
+    data = tomllib.loads((PROFILE_DIR / "cubesat-jetson.toml").read_text())
+    data["link"]["down"]["loss"] = 2.0
+    with pytest.raises(ProfileError, match="loss is a probability") as err:
+        parse_profile(data)
+    assert "link" in str(err.value)
