@@ -98,6 +98,7 @@ class DownlinkSequence:
     forgotten: int = 0  # missing numbers no longer tracked (old epoch, too many ranges)
     epochs: int = 1
     got: RangeSet = field(default_factory=RangeSet)  # received numbers
+    asked: RangeSet = field(default_factory=RangeSet)  # numbers ever named as holes
     gone: RangeSet = field(default_factory=RangeSet)  # evicted onboard, not received
 
     @property
@@ -167,11 +168,17 @@ class DownlinkSequence:
         self.forgotten += self.missing
         self.got = RangeSet()
         self.gone = RangeSet()
+        self.asked = RangeSet()
         self.epochs += 1
 
     def gap_ranges(self, limit: int = 20) -> list[tuple[int, int]]:
         """The oldest open gaps as inclusive ``(first, last)`` pairs (for status)."""
         return [(s, e - 1) for s, e in self._accounted().holes()[:limit]]
+
+    @property
+    def rerequested(self) -> int:
+        """Distinct numbers named as holes in an acknowledgement (this epoch)."""
+        return self.asked.count()
 
     def ack_ranges(self, limit: int) -> list[list[int]]:
         """What to acknowledge: the numbers accounted for (received, or reported evicted,
@@ -179,6 +186,8 @@ class DownlinkSequence:
         acknowledgement), at most ``limit`` ranges (the lowest and the newest, half each,
         when there are more; the rest are acknowledged as the holes fill)."""
         ranges = self._accounted().ranges() if self.gone else self.got.ranges()
+        for (_, end), (start, _) in zip(ranges[:limit], ranges[1:limit], strict=False):
+            self.asked.add(end, start)  # the holes this acknowledgement re-requests
         if len(ranges) > limit:
             ranges = ranges[:limit // 2] + ranges[len(ranges) - (limit - limit // 2):]
         return [[s, e] for s, e in ranges]
@@ -187,6 +196,7 @@ class DownlinkSequence:
         return {"next_expected": self.next_expected, "received": self.received,
                 "missing": self.missing, "gaps_opened": self.gaps_opened, "late": self.late,
                 "duplicates": self.duplicates, "evicted": self.evicted_net,
+                "rerequested": self.rerequested,
                 "forgotten": self.forgotten, "epochs": self.epochs}
 
     def _trim(self) -> None:

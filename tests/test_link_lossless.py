@@ -151,6 +151,7 @@ def test_multi_pass_lossy_link_accounts_for_every_record(tmp_path: Path,
     # the ground's own counters tell the same story: what it holds is what was archived
     seq = bench.core.mission.downlink
     assert seq.got.count() == books.archived
+    assert seq.rerequested > 0  # holes were named in acknowledgements, and filled
     assert seq.received == books.archived + books.duplicates_dropped
     assert bench.core.mission.snapshot()["acks_sent"] > 0
     events = {e.name for e in bench.h.events()}
@@ -176,3 +177,15 @@ def test_an_executive_reset_mid_pass_loses_and_duplicates_nothing(
     assert hello and hello[-1].body["boot_id"] == 2 and hello[-1].body["seq_continued"]
     assert bench.core.mission.downlink.epochs == 1  # one numbering across both boots
     assert bench.core.mission.snapshot()["flight_boot_id"] == 2
+
+
+def test_an_always_on_relay_carries_the_link_between_passes(tmp_path: Path) -> None:
+    relay = ChannelSpec(latency_s=0.04, rate_bps=1e6, loss=0.1)
+    cfg = FlightConfig(capture_period_s=5.0, relay_rate_bps=relay.rate_bps)
+    bench = LinkBench(tmp_path, LinkPhysics(relay=relay, seed=5), cfg)
+    bench.fly(300, in_contact=False)  # never a ground station in view
+    books = _account(bench)
+    assert books.archived > 300 and books.held < 20
+    assert bench.core.station.counters.downlink_relayed > 300
+    assert bench.link.counters()["relay_down"]["lost"] > 0
+    assert bench.link.counters()["down"]["offered"] == 0

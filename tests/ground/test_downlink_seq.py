@@ -71,6 +71,9 @@ def test_reported_evictions_are_not_missing_and_a_late_copy_still_counts() -> No
 def test_ack_ranges_name_what_arrived_bounded() -> None:
     t = feed([3, 4, 5, 8, 10, 11])
     assert t.ack_ranges(8) == [[3, 6], [8, 9], [10, 12]]
+    assert t.rerequested == 3 and t.as_dict()["rerequested"] == 3  # 6, 7 and 9 asked for
+    t.ack_ranges(8)
+    assert t.rerequested == 3  # asking again is not counted twice
     t = feed(list(range(0, 40, 2)))
     acks = t.ack_ranges(4)
     assert acks == [[0, 1], [2, 3], [36, 37], [38, 39]]  # the oldest and the newest
