@@ -19,6 +19,7 @@ many ranges, the oldest holes are forgotten, and counted).
 from __future__ import annotations
 
 import bisect
+import itertools
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -186,10 +187,10 @@ class DownlinkSequence:
         acknowledgement), at most ``limit`` ranges (the lowest and the newest, half each,
         when there are more; the rest are acknowledged as the holes fill)."""
         ranges = self._accounted().ranges() if self.gone else self.got.ranges()
-        for (_, end), (start, _) in zip(ranges[:limit], ranges[1:limit], strict=False):
-            self.asked.add(end, start)  # the holes this acknowledgement re-requests
         if len(ranges) > limit:
             ranges = ranges[:limit // 2] + ranges[len(ranges) - (limit - limit // 2):]
+        for (_, end), (start, _) in itertools.pairwise(ranges):
+            self.asked.add(end, start)  # the holes this acknowledgement re-requests
         return [[s, e] for s, e in ranges]
 
     def as_dict(self) -> dict[str, Any]:
