@@ -139,7 +139,8 @@ DECLARATIONS = Declarations(
         Event("exec.reset_unexplained", Severity.WARNING_HI, "Boot after an unexplained "
               "reset (the last run did not stop in order): entering SAFE"),
         Event("exec.crash_loop", Severity.WARNING_HI, "{resets} unexplained resets within "
-              "{window_s} s: payload off and SAFE until the ground enables it"),
+              "{window_s} s: payload off and SAFE until the ground clears it "
+              "(payload.clear_faults)"),
     ),
 )
 

@@ -35,6 +35,7 @@ from flightsw import (
     modes,
     payload_supervision,
     power,
+    supervisor,
     throttle,
 )
 from flightsw.catalog import build_dictionary
@@ -557,11 +558,15 @@ class Topology:
                                       if now - t < CRASH_LOOP_WINDOW_S] + [now]
             if len(c.unexplained_resets_s) >= CRASH_LOOP_RESETS:
                 # a crash loop: the minimal safe configuration, payload off, until the
-                # ground says otherwise (payload.enable clears it)
-                p.sup = replace(p.sup, enabled=False, restart_at_monotonic_s=None)
+                # ground says otherwise: the payload ladder's top rung, cleared by the
+                # same command (payload.clear_faults)
+                resets = len(c.unexplained_resets_s)
+                p.sup = replace(p.sup, enabled=False, restart_at_monotonic_s=None,
+                                level=supervisor.LADDER[-1].level,
+                                lockout_reason=f"locked out by an executive crash loop "
+                                               f"({resets} unexplained resets)")
                 events.append(("exec.crash_loop", {
-                    "resets": len(c.unexplained_resets_s),
-                    "window_s": round(CRASH_LOOP_WINDOW_S)}))
+                    "resets": resets, "window_s": round(CRASH_LOOP_WINDOW_S)}))
             if st.mode.mode != "SAFE":
                 st.mode, forced = modes.force(st.mode, "SAFE", UNEXPLAINED_RESET, now)
                 events += forced

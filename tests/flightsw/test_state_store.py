@@ -134,6 +134,10 @@ def test_a_crash_loop_lands_in_safe_with_the_payload_off(tmp_path: Path) -> None
     assert h.latest("payload.state") == "disabled" and h.latest("mode.current") == "SAFE"
     h.run(10)
     assert h.latest("payload.state") == "disabled"  # stays off by itself
-    h.command("payload.enable", enabled=True)  # the ground clears it
+    assert h.latest("payload.rung") == "locked out"
+    seq = h.command("payload.enable", enabled=True)
+    h.run(1)
+    assert "clear it first" in h.verification(seq)[-1].reason
+    h.command("payload.clear_faults")  # the ground clears it, as any lockout
     h.run(3)
     assert h.latest("payload.state") == "ready"
