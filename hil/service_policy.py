@@ -58,7 +58,10 @@ FLIGHTSW = ServicePolicy(watchdog_s=10.0, restart_s=1.0, start_limit_burst=5,
 WatchdogSec 10 s: the executive kicks every 5 s, and a hang is a reset within 10-15 s
 (well inside the Raspberry Pi hardware watchdog's ~15 s, which backs systemd up).
 TimeoutStartSec 90 s: the first READY=1 waits for the plant's (or the board's) first
-sample, and in lockstep for the scenario's first tick."""
+sample, and in lockstep for the scenario's first tick. RestartSec 1 s also gives the
+plant's bus time to let go of the dead executive before the new one connects (a bound
+ZeroMQ PAIR takes one peer at a time; a peer that comes too early is refused, and only
+TimeoutStartSec would then restart it again)."""
 
 CLEAN_SIGNALS = frozenset({signal.SIGHUP, signal.SIGINT, signal.SIGTERM, signal.SIGPIPE})
 """Deaths by these signals are clean exits for ``Restart=on-failure`` (as in systemd)."""

@@ -21,7 +21,7 @@ from tests.procs import alive
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-QUICK = ServicePolicy(watchdog_s=4.0, restart_s=0.5, start_limit_burst=5,
+QUICK = ServicePolicy(watchdog_s=4.0, restart_s=1.0, start_limit_burst=5,
                       start_limit_interval_s=120.0, start_timeout_s=60.0,
                       abort_timeout_s=2.0)
 """Shorter than the boards' policy, so that a hang test takes seconds."""
