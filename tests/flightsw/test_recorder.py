@@ -174,3 +174,20 @@ def test_the_link_paces_itself_to_the_radio_rate() -> None:
         link.sent(st, len(frames), 0.0)
         sent += sum(len(f) for f in frames)
     assert 500 <= sent <= 560
+
+
+def test_no_number_leaves_before_the_store_has_it(tmp_path: Path) -> None:
+    """The store's next number covers every number the ground can have seen, at every
+    moment a crash could come (between cycles): numbering can continue exactly."""
+    from flightsw.harness import Harness
+    from flightsw.recorder_store import RECORDER_FILE
+
+    h = Harness(state_path=tmp_path / "flight_state.bin")
+    for _ in range(20):
+        h.run(1)
+        saved = RecorderStore(tmp_path / RECORDER_FILE).load()
+        assert saved.next_seq is not None
+        assert max(e.seq for e in h.downlink) < saved.next_seq
+        assert saved.next_seq == h.core.state.link.next_seq
+        held = {s for s, _, _ in saved.records}
+        assert held == set(h.core.state.link.recorder.records)
