@@ -102,7 +102,8 @@ class Executive:
         if recorder_store is None and state_store is not None:
             recorder_store = RecorderStore(state_store.path.with_name(RECORDER_FILE))
         self.recorder_store = recorder_store
-        self._unsaved = Changes()  # recorder changes a failed commit still owes the store
+        self._unsaved = Changes()  # recorder changes not yet committed to the store
+        self._recorder_saved_wall_s = -math.inf
         self._saved_wall_s = -math.inf
         self._waiter = Waiter()
         self.payload_grace_s = (PAYLOAD_ANSWER_GRACE_S, PAYLOAD_READY_GRACE_S)
@@ -166,7 +167,10 @@ class Executive:
         link_component.sent(st, n, now)
         return n
 
-    def _persist_recorder(self) -> None:
+    def _persist_recorder(self, *, now: bool = False) -> None:
+        """Commit the recorder's changes. New records are committed at once (before they
+        can leave); releases alone wait for the next commit, or a second of wall time
+        (lost with a crash, they only cost a retransmission the ground drops)."""
         store = self.recorder_store
         st = self.core.state.link
         if store is None:
@@ -177,6 +181,10 @@ class Executive:
         fresh = st.recorder.take_changes()
         changes = Changes(self._unsaved.added + fresh.added,
                           self._unsaved.removed + fresh.removed)
+        if (not changes.added and not now
+                and self._wall.monotonic_s() - self._recorder_saved_wall_s < 1.0):
+            self._unsaved = changes
+            return
         try:
             store.apply(changes, st.next_seq)
         except Exception as exc:  # disk full, I/O error: say so, retry next cycle
@@ -184,6 +192,7 @@ class Executive:
             self.core.fault("recorder store", exc)
             return
         self._unsaved = Changes()
+        self._recorder_saved_wall_s = self._wall.monotonic_s()
 
     def _carry_out_payload(self, *, poll_exit: bool = True) -> None:
         """Carry out the core's process actions and send its messages to the child,
@@ -561,7 +570,7 @@ class Executive:
         if len(st.recorder):
             core.emit("link.backlog_kept", {"records": len(st.recorder),
                                             "bytes": st.recorder.bytes_used})
-        self._persist_recorder()
+        self._persist_recorder(now=True)
 
     def stats(self) -> dict[str, Any]:
         return self.core.stats()

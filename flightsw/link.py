@@ -130,6 +130,7 @@ def set_contact(st: LinkState, in_contact: bool, station: str, t: Tick) -> Event
     events: Events = []
     if in_contact and not st.in_contact:
         events.append(("link.aos", {"station": station or "?", "backlog": len(st.recorder)}))
+        st.recorder.link_restored(t.mission_time_s)
         events += record(st, Kind.HELLO, hello_body(st), t.mission_time_s)
     elif not in_contact and st.in_contact:
         events.append(("link.los", {"station": st.station or "?",

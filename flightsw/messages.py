@@ -158,10 +158,12 @@ MAX_ACK_RANGES = 32
 class AckBody(Record):
     """The ground holds every downlink number in each half-open ``[start, end)`` range.
 
-    The first range is the cumulative part (from the oldest number the ground accounts
-    for up to its first hole), the others selective; the holes between them are the
-    ground's re-request. ``boot_id`` is the executive boot the ground believes it talks
-    to: an acknowledgement meant for another boot's numbering is not applied."""
+    The ranges are consecutive in the ground's books: every hole between two of them is
+    a number the ground does not have (its re-request); numbers outside the first and
+    last range are not spoken of. With few holes the first range is the cumulative part
+    (from the oldest number the ground accounts for), the others selective.
+    ``boot_id`` is the executive boot the ground believes it talks to: an
+    acknowledgement meant for another boot's numbering is not applied."""
 
     REQUIRED = ("boot_id", "ranges")
     boot_id: int = 0

@@ -17,12 +17,13 @@ Why it is shaped like this:
   products, then housekeeping history; oldest first within a class.
 - **Acknowledged, not fire-and-forget**: a record sent stays held, "in flight", until an
   acknowledgement covers its number (:meth:`ack`). It is sent again when the ground's
-  acknowledgement shows a hole below numbers it did get (the ground's re-request; only
-  once the copy has had a round trip to arrive, so a frame still on its way is not sent
-  twice), or on a timeout that follows the measured round trip and doubles with each
-  copy (a lost tail, a lost acknowledgement, a pass that ended). Timeouts are clocked by
-  acknowledgements: while the ground says nothing (out of contact, or the ground is
-  down) nothing is sent again - it would only cost the link.
+  acknowledgement leaves a hole at its number while a record sent after it (by more than
+  the reordering window) did arrive (the ground's re-request), or on a timeout that
+  follows the measured round trip and doubles with each copy (a lost tail, a lost
+  acknowledgement, a pass that ended). Timeouts are clocked by the ground: a copy times
+  out only once something sent after it has been acknowledged (or the ground has
+  acknowledged for :data:`RESEND_MAX_S` without it); while the ground says nothing, or
+  falls behind, nothing is sent again - it would only cost the link.
 - **Pure**: no files. The shell persists what changed (:meth:`take_changes`) before any
   frame leaves, and reloads the held records at boot (:meth:`load`); times are mission
   times handed in by the caller.
@@ -38,17 +39,24 @@ from enum import IntEnum
 
 RECORD_OVERHEAD_BYTES = 48
 """Bookkeeping per held record, counted against the capacity with its frame."""
-RESEND_AFTER_S = 10.0
+RESEND_AFTER_S = 30.0
 """Until a round trip has been measured: a record sent this long ago (mission time) and
 not acknowledged is sent again. After that the timeout follows the measured round trip
 (smoothed, plus four deviations, as TCP does: RFC 6298), within
-[:data:`RESEND_MIN_S`, :data:`RESEND_MAX_S`]."""
-RESEND_MIN_S = 2.0
+[:data:`RESEND_MIN_S`, :data:`RESEND_MAX_S`]. It is the last resort (a lost tail with
+nothing sent after it): in contact, housekeeping flows every second, and a hole behind
+an acknowledged later record is found by the re-request rule long before. Generous,
+because a ground that falls behind (a lockstep sim outruns it) must not make every
+record in flight look lost."""
+RESEND_MIN_S = 30.0
 RESEND_MAX_S = 120.0
+REORDER_WINDOW_S = 2.0
+"""A hole in the ground's acknowledgement is sent again only once a record sent at least
+this much later was acknowledged (the link may reorder frames by up to about this)."""
 REREQUEST_GUARD_S = 2.0
-"""A hole in the ground's acknowledgement is re-sent only if our last copy left at least
-this long ago, or the measured round trip plus two deviations if that is longer (a copy
-still on its way is not a hole)."""
+"""A record asked for again (a HELLO the ground has not heard) is re-sent only if our
+last copy left at least this long ago, or the measured round trip plus two deviations if
+that is longer (a copy still on its way is not lost)."""
 
 
 class Priority(IntEnum):
@@ -85,12 +93,16 @@ class Changes:
 
 class Recorder:
     def __init__(self, capacity_bytes: int, *, resend_after_s: float = RESEND_AFTER_S,
-                 rerequest_guard_s: float = REREQUEST_GUARD_S) -> None:
+                 rerequest_guard_s: float = REREQUEST_GUARD_S,
+                 reorder_window_s: float = REORDER_WINDOW_S) -> None:
         if capacity_bytes < 1:
             raise ValueError("recorder capacity must be at least 1 byte")
         self.capacity_bytes = capacity_bytes
         self.resend_after_s = resend_after_s
         self.rerequest_guard_s = rerequest_guard_s
+        self.reorder_window_s = reorder_window_s
+        self._rack_s = -float("inf")  # latest send time of a record acknowledged
+        self._samples_from_s = -float("inf")  # round trips only of copies sent since
         self.records: dict[int, Held] = {}
         self.bytes_used = 0
         self._order: dict[Priority, deque[int]] = {p: deque() for p in Priority}  # held, by seq
@@ -312,8 +324,12 @@ class Recorder:
                 del self._in_flight[seq]
                 continue
             sent = held.sent_s if held.sent_s is not None else -float("inf")
-            if now_s - sent < timeout or self.last_ack_s <= sent:
-                break  # ordered by last send: the rest are younger (or unanswered)
+            if now_s - sent < timeout:
+                break  # ordered by last send: the rest are younger
+            # clocked by the ground: something sent later has been acknowledged, or the
+            # ground has been acknowledging for a long while without this one
+            if self._rack_s <= sent and self.last_ack_s - sent < RESEND_MAX_S:
+                break  # ... and the same holds for every younger copy
             if now_s - sent < min(RESEND_MAX_S, timeout * 2 ** min(held.sends - 1, 6)):
                 continue  # backing off: this one was sent again already
             del self._in_flight[seq]
@@ -322,8 +338,11 @@ class Recorder:
     # --- acknowledgements ---------------------------------------------------------------
     def ack(self, ranges: Sequence[tuple[int, int]], now_s: float) -> int:
         """The ground has every number in these half-open ``[start, end)`` ranges: stop
-        holding them. Holes below the highest acknowledged number are the ground's
-        re-request: records in flight there are sent again (after the guard). Returns
+        holding them. The holes are the ground's re-request: a record in flight there is
+        sent again once a record *sent after it* (by more than the reordering window) has
+        been acknowledged - then it had its chance to arrive (RACK, RFC 8985; by send
+        time, not number, because records leave in priority order, and not by a clock,
+        because a ground that falls behind would make every record look lost). Returns
         how many records were released."""
         spans = sorted((a, b) for a, b in ranges if b > a)
         self.last_ack_s = max(self.last_ack_s, now_s)
@@ -346,20 +365,33 @@ class Recorder:
                     if held is not None:
                         released.append(held)
         self.acked_total += len(released)
-        newest = max((h.sent_s for h in released if h.sends == 1 and h.sent_s is not None),
-                     default=None)
-        if newest is not None:
+        once = [h.sent_s for h in released if h.sends == 1 and h.sent_s is not None]
+        if not once:
+            return len(released)
+        newest = max(once)
+        if newest >= self._samples_from_s:  # not a copy that waited out a pass's end
             self._measure(now_s - newest)  # the freshest copy: the least ack delay
-        highest = spans[-1][1] - 1
-        guard = self.guard_s
-        for seq in list(self._in_flight):
+        self._rack_s = max(self._rack_s, newest)
+        window = self.reorder_window_s
+        low, high = spans[0][0], spans[-1][1]  # holes are named only in between
+        for seq in list(self._in_flight):  # oldest send first
             held = self.records.get(seq)
-            if (held is not None and seq < highest and held.sent_s is not None
-                    and now_s - held.sent_s >= guard):
+            if held is None:
                 del self._in_flight[seq]
-                self._resend[held.priority].append(seq)
-                self.rerequested_total += 1
+                continue
+            if held.sent_s is None or held.sent_s >= self._rack_s - window:
+                break
+            if not low <= seq < high:
+                continue  # this acknowledgement does not speak of it
+            del self._in_flight[seq]
+            self._resend[held.priority].append(seq)
+            self.rerequested_total += 1
         return len(released)
+
+    def link_restored(self, now_s: float) -> None:
+        """A pass began: copies sent before it waited for it, so their acknowledgement
+        measures the gap between passes, not a round trip."""
+        self._samples_from_s = now_s
 
     def resend_now(self, seq: int, now_s: float) -> bool:
         """Send this record again at the next chance, if it is in flight and its last

@@ -181,14 +181,15 @@ class DownlinkSequence:
         """Distinct numbers named as holes in an acknowledgement (this epoch)."""
         return self.asked.count()
 
-    def ack_ranges(self, limit: int) -> list[list[int]]:
+    def ack_ranges(self, limit: int, *, oldest: bool = False) -> list[list[int]]:
         """What to acknowledge: the numbers accounted for (received, or reported evicted,
         which the spacecraft no longer holds anyway, so its holes do not fragment the
-        acknowledgement), at most ``limit`` ranges (the lowest and the newest, half each,
-        when there are more; the rest are acknowledged as the holes fill)."""
+        acknowledgement), as at most ``limit`` *consecutive* ranges - the newest ones,
+        or the oldest with ``oldest`` (callers alternate) - so that every hole between
+        two of them is a real one: the re-request."""
         ranges = self._accounted().ranges() if self.gone else self.got.ranges()
         if len(ranges) > limit:
-            ranges = ranges[:limit // 2] + ranges[len(ranges) - (limit - limit // 2):]
+            ranges = ranges[:limit] if oldest else ranges[-limit:]
         for (_, end), (start, _) in itertools.pairwise(ranges):
             self.asked.add(end, start)  # the holes this acknowledgement re-requests
         return [[s, e] for s, e in ranges]

@@ -335,7 +335,10 @@ class MissionControl:
                 self._ack_sent_s is not None and 0 <= now_s - self._ack_sent_s < ACK_PERIOD_S):
             return True
         boot_id = 0 if self.flight_boot is None else self.flight_boot[1]
-        body = AckBody(boot_id, self.downlink.ack_ranges(MAX_ACK_RANGES))
+        # the newest ranges, and every other time the oldest (their holes are the ones
+        # most overdue)
+        body = AckBody(boot_id, self.downlink.ack_ranges(MAX_ACK_RANGES,
+                                                         oldest=self.acks_sent % 2 == 1))
         if not send(self._ack_seq.pack(Kind.ACK, now_s, body.to_body())):
             return False
         self._ack_sent_s = now_s

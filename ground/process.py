@@ -255,6 +255,9 @@ class GroundProcess:
             self.core.finish()
             log.info("downlink: %s", ", ".join(
                 f"{k} {v}" for k, v in self.station.counters.as_dict().items()))
+            for name, counts in self.station.snapshot(0.0)["link_physics"].items():
+                log.info("link physics %s: %s", name,
+                         ", ".join(f"{k} {v}" for k, v in counts.items()))
             self.archive.close()
         finally:
             for sock in reversed(self._sockets):

@@ -173,8 +173,8 @@ def test_an_executive_reset_mid_pass_loses_and_duplicates_nothing(
     assert books.evicted == 0 and books.held < 40
     restored = bench.h.events("link.backlog_restored")
     assert restored and int(restored[0].args["records"]) > 0
-    hello = [e for e in bench.h.downlink if e.kind is Kind.HELLO]
-    assert hello and hello[-1].body["boot_id"] == 2 and hello[-1].body["seq_continued"]
+    hello = [e for e in bench.h.downlink if e.kind is Kind.HELLO and e.body["boot_id"] == 2]
+    assert hello and hello[0].body["seq_continued"]
     assert bench.core.mission.downlink.epochs == 1  # one numbering across both boots
     assert bench.core.mission.snapshot()["flight_boot_id"] == 2
 

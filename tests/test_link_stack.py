@@ -82,3 +82,7 @@ def test_a_lossy_pass_in_the_real_stack_loses_and_duplicates_nothing(tmp_path: P
     assert len(archived) > 1000
     log = (run_dir / "ground.log").read_text()
     assert "Traceback" not in log
+    # the profile's physics were applied: frames were lost and caught corrupted
+    down = next(line for line in log.splitlines() if "link physics down:" in line)
+    counts = dict(item.rsplit(" ", 1) for item in down.split("down: ")[1].split(", "))
+    assert int(counts["lost"]) > 0 and int(counts["fcs_rejected"]) > 0
