@@ -117,6 +117,8 @@ class BatterySpec:
     initial_soc_frac: float
     ocv_soc_frac: tuple[float, ...]
     ocv_cell_v: tuple[float, ...]
+    charge_max_cell_v: float = 4.20  # constant-voltage limit of one cell at the terminals
+    charge_max_temp_c: float = 45.0  # no charging above this (the hot charge limit)
 
 
 @dataclass(frozen=True)
@@ -401,8 +403,16 @@ def _battery(r: _Reader) -> BatterySpec:
         initial_soc_frac=r.num("initial_soc_frac", lo=0.0, hi=1.0),
         ocv_soc_frac=tuple(r.numbers("ocv_soc_frac")),
         ocv_cell_v=tuple(r.numbers("ocv_cell_v")),
+        charge_max_cell_v=r.num("charge_max_cell_v", lo=1.0, hi=5.0, default=4.20),
+        charge_max_temp_c=r.num("charge_max_temp_c", lo=0.0, hi=80.0, default=45.0),
     )
     r.finish()
+    if spec.charge_max_temp_c <= spec.charge_min_temp_c:
+        raise ProfileError(
+            "charge_max_temp_c must be above charge_min_temp_c",
+            source=r.source,
+            key=r.path("charge_max_temp_c"),
+        )
     soc, volts = spec.ocv_soc_frac, spec.ocv_cell_v
     if len(soc) != len(volts) or len(soc) < 2:
         raise ProfileError(
@@ -421,6 +431,13 @@ def _battery(r: _Reader) -> BatterySpec:
             "ocv_cell_v must be positive and rise with SoC",
             source=r.source,
             key=r.path("ocv_cell_v"),
+        )
+    if volts[-1] > spec.charge_max_cell_v:
+        raise ProfileError(
+            f"a full cell's open-circuit voltage {volts[-1]:g} V exceeds "
+            f"charge_max_cell_v {spec.charge_max_cell_v:g} V: it could never be charged full",
+            source=r.source,
+            key=r.path("charge_max_cell_v"),
         )
     return spec
 
