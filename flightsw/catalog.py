@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flightsw import commanding, link, modes, payload_supervision, power, throttle
+from flightsw import commanding, heaters, link, modes, payload_supervision, power, throttle
 from flightsw.component import Component
 from flightsw.config import FlightConfig
 from flightsw.dictionary import Declarations, Dictionary
@@ -24,6 +24,7 @@ def components(cfg: FlightConfig) -> list[Component[Any]]:
         modes.component(cfg),
         throttle.COMPONENT,
         power.COMPONENT,
+        heaters.component(cfg),
         payload_supervision.COMPONENT,
         link.COMPONENT,
     ]

@@ -21,6 +21,39 @@ class ConfigError(FlightError):
     """A flight configuration value is missing, unknown or out of range."""
 
 
+HEATER_SENSORS: tuple[str, ...] = ("battery", "payload", "avionics", "radiator")
+"""Thermal nodes with a temperature sensor a thermostat can read (``<node>_temp_c``)."""
+
+
+@dataclass(frozen=True)
+class HeaterConfig:
+    """One switchable heater: its name (as the plant knows it), the node it warms (and
+    whose sensor its thermostat reads) and its power. Set points come from the node's
+    range in the flight config (:func:`flightsw.heaters.default_set_points`)."""
+
+    name: str
+    node: str
+    power_w: float
+
+    @classmethod
+    def from_mapping(cls, data: Any) -> HeaterConfig:
+        if not isinstance(data, Mapping) or set(data) != {"name", "node", "power_w"}:
+            raise ConfigError("a heater must be a map with exactly name, node, power_w",
+                              key="heaters", got=safe_repr(data))
+        name, node, power = data["name"], data["node"], data["power_w"]
+        if not isinstance(name, str) or not name.isidentifier() or len(name) > 32:
+            raise ConfigError("heater name must be a short identifier", key="heaters",
+                              got=safe_repr(name))
+        if node not in HEATER_SENSORS:
+            raise ConfigError(f"heater node must be one of {', '.join(HEATER_SENSORS)}",
+                              key="heaters", got=safe_repr(node))
+        if (isinstance(power, bool) or not isinstance(power, (int, float))
+                or not math.isfinite(power) or power <= 0):
+            raise ConfigError("heater power_w must be a positive number", key="heaters",
+                              got=safe_repr(power))
+        return cls(name, node, float(power))
+
+
 @dataclass(frozen=True)
 class FlightConfig:
     payload_temp_target_c: float = 70.0  # throttle setpoint
@@ -47,6 +80,9 @@ class FlightConfig:
     battery_temp_min_c: float = -10.0
     battery_temp_max_c: float = 45.0
     battery_charge_min_temp_c: float = 0.0  # no charging below (lithium plating)
+    battery_charge_max_temp_c: float = 45.0  # no charging above (the hot charge limit)
+    payload_temp_min_c: float = -20.0  # coldest the compute may be powered (cold start)
+    heaters: tuple[HeaterConfig, ...] = ()  # the switchable heaters the profile declares
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -78,9 +114,12 @@ class FlightConfig:
         if not self.avionics_temp_min_c < self.avionics_temp_max_c:
             raise ConfigError("avionics_temp_min_c must be below avionics_temp_max_c")
         if not (self.battery_temp_min_c <= self.battery_charge_min_temp_c
-                < self.battery_temp_max_c):
+                < self.battery_charge_max_temp_c <= self.battery_temp_max_c):
             raise ConfigError("battery temperatures must satisfy "
-                              "min <= charge_min < max")
+                              "min <= charge_min < charge_max <= max")
+        names = [h.name for h in self.heaters]
+        if len(set(names)) != len(names):
+            raise ConfigError("heater names must be unique", key="heaters", got=names)
         if self.recorder_capacity < 1:
             raise ConfigError("recorder_capacity must be at least 1")
         if self.heartbeat_misses_allowed < 1:
@@ -94,7 +133,14 @@ class FlightConfig:
         unknown = sorted(set(data) - set(known))
         if unknown:
             raise ConfigError("unknown flight config key", key=unknown[0], valid=sorted(known))
-        kwargs = {key: _typed(key, getattr(cls, key), value) for key, value in data.items()}
+        kwargs = {key: _typed(key, getattr(cls, key), value) for key, value in data.items()
+                  if key != "heaters"}
+        if "heaters" in data:
+            heaters = data["heaters"]
+            if not isinstance(heaters, (list, tuple)):
+                raise ConfigError("heaters must be a list", key="heaters",
+                                  got=safe_repr(heaters))
+            kwargs["heaters"] = tuple(HeaterConfig.from_mapping(h) for h in heaters)
         return cls(**kwargs)
 
     @classmethod

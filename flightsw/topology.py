@@ -7,7 +7,8 @@ and samples in and carries frames and process actions out.
     fast (10 Hz)      uplink -> command dispatch -> component handlers
                       housekeeping (every hk period) -> link recorder
                       link budget refill (the shell then sends what is ready)
-    slow (1 Hz)       HAL sample -> modes -> power -> throttle -> payload supervision
+    slow (1 Hz)       HAL sample -> modes -> power (load plan) -> heaters -> throttle
+                      -> payload supervision
                       -> link contact (AOS/LOS, HELLO)
     capture (profile) payload capture (lockstep) -> data product -> link recorder
 
@@ -30,6 +31,7 @@ from flightsw import (
     commanding,
     component,
     hal,
+    heaters,
     link,
     modes,
     payload_supervision,
@@ -88,6 +90,7 @@ class ExecState:
     mode: modes.ModeState
     throttle: throttle.ThrottleState
     power: power.PowerState
+    heaters: heaters.HeaterState
     payload: PayloadState
     link: link.LinkState
     commands: commanding.CommandCounters
@@ -372,7 +375,10 @@ class Topology:
             if events:
                 self.dirty = True
             self.emit_all(events)
-            st.power, _, events = power.step(st.power, sensors, t, self.cfg)
+            st.power, load_plan, events = power.step(st.power, sensors, t, self.cfg)
+            self.emit_all(events)
+            st.heaters, events = heaters.step(
+                st.heaters, heaters.inputs_from(sensors, load_plan, self.cfg), t, self.cfg)
             self.emit_all(events)
         spec = modes.MODES[st.mode.mode]
         cap = min(spec.throttle_cap_frac, st.payload.operator_cap_frac)
@@ -407,8 +413,9 @@ class Topology:
     def _supervise_inputs(self) -> SuperviseInputs:
         st = self.state
         spec = modes.MODES[st.mode.mode]
-        level = st.throttle.level_frac if spec.payload_on and st.have_sensors else 0.0
-        return SuperviseInputs(powered=spec.payload_on, throttle_frac=level,
+        powered = spec.payload_on and st.power.load_plan.payload_allowed
+        level = st.throttle.level_frac if powered and st.have_sensors else 0.0
+        return SuperviseInputs(powered=powered, throttle_frac=level,
                                lockstep=self.lockstep, lat_deg=self.position[0],
                                lon_deg=self.position[1])
 
@@ -444,10 +451,11 @@ class Topology:
         st = self.state
         spec = modes.MODES[st.mode.mode]
         p = st.payload
+        powered = spec.payload_on and st.power.load_plan.payload_allowed
         return Actuators(
-            payload_on=spec.payload_on and p.sup.enabled,
-            payload_activity_frac=p.activity_frac if spec.payload_on else 0.0,
-            heaters_on={},
+            payload_on=powered and p.sup.enabled,
+            payload_activity_frac=p.activity_frac if powered else 0.0,
+            heaters_on=heaters.commands(st.heaters, self.clock.monotonic_s()),
             radio_tx_on=True,
             report_mode=st.mode.mode,
             report_throttle_frac=st.throttle.level_frac if spec.payload_on else 0.0,

@@ -203,7 +203,7 @@ class Profile:
     heaters: tuple[HeaterSpec, ...]
     thermal: ThermalSpec
     environment: EnvironmentSpec
-    flight: dict[str, float]
+    flight: dict[str, Any]  # the executive's FlightConfig as a mapping (numbers, heaters)
     stations: tuple[Station, ...]
     derived: dict[str, float] = field(default_factory=dict)
 
@@ -310,7 +310,7 @@ def parse_profile(data: Mapping[str, Any], *, source: str = "<profile>") -> Prof
     )
     env_r.finish()
 
-    flight = _flight(root.table("flight"), thermal, battery)
+    flight = _flight(root.table("flight"), thermal, battery, tuple(heaters))
     stations = []
     for s in root.tables("stations"):
         stations.append(
@@ -500,14 +500,16 @@ def _thermal(r: _Reader) -> ThermalSpec:
     return spec
 
 
-def _flight(r: _Reader, thermal: ThermalSpec, battery: BatterySpec) -> dict[str, float]:
+def _flight(
+    r: _Reader, thermal: ThermalSpec, battery: BatterySpec, heaters: tuple[HeaterSpec, ...]
+) -> dict[str, Any]:
     """The executive's ``[flight]`` settings plus the temperature limits the thermal
     nodes and the battery declare, checked once, by the executive's own schema
     (:class:`flightsw.config.FlightConfig`), so the plant's limits, the flight limits
     and the dictionary's telemetry limits are the same numbers."""
     from flightsw.config import ConfigError, FlightConfig
 
-    flight = {key: r.num(key) for key in FLIGHT_KEYS}
+    flight: dict[str, Any] = {key: r.num(key) for key in FLIGHT_KEYS}
     r.finish()
     nodes = {n.name: n for n in thermal.nodes}
     derived = {
@@ -516,8 +518,21 @@ def _flight(r: _Reader, thermal: ThermalSpec, battery: BatterySpec) -> dict[str,
         "battery_temp_min_c": nodes["battery"].min_temp_c,
         "battery_temp_max_c": nodes["battery"].max_temp_c,
         "battery_charge_min_temp_c": battery.charge_min_temp_c,
+        "battery_charge_max_temp_c": min(
+            battery.charge_max_temp_c, nodes["battery"].max_temp_c or math.inf
+        ),
+        "payload_temp_min_c": nodes["payload"].min_temp_c,
     }
     flight.update({k: v for k, v in derived.items() if v is not None})
+    # the executive switches the heaters whose node it can sense; a heater on another node
+    # stays with the plant (always off) rather than be switched blind
+    from flightsw.config import HEATER_SENSORS
+
+    flight["heaters"] = [
+        {"name": h.name, "node": h.node, "power_w": h.power_w}
+        for h in heaters
+        if h.node in HEATER_SENSORS
+    ]
     try:
         FlightConfig.from_mapping(flight)
     except ConfigError as exc:
