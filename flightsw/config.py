@@ -82,6 +82,7 @@ class FlightConfig:
     battery_charge_min_temp_c: float = 0.0  # no charging below (lithium plating)
     battery_charge_max_temp_c: float = 45.0  # no charging above (the hot charge limit)
     payload_temp_min_c: float = -20.0  # coldest the compute may be powered (cold start)
+    battery_voltage_min_v: float = 0.0  # bus undervoltage: the pack's empty voltage
     heaters: tuple[HeaterConfig, ...] = ()  # the switchable heaters the profile declares
 
     def __post_init__(self) -> None:

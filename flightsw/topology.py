@@ -421,8 +421,7 @@ class Topology:
 
     def _mode_inputs(self) -> modes.ModeInputs:
         s = self.state.power.sensors
-        return modes.ModeInputs(s.battery_soc_frac, s.payload_temp_c,
-                                payload_healthy=self.state.payload.sup.enabled)
+        return modes.mode_inputs(s, payload_healthy=self.state.payload.sup.enabled)
 
     def _states(self) -> dict[str, Any]:
         return {f.name: getattr(self.state, f.name) for f in fields(self.state)}

@@ -76,7 +76,7 @@ class OnboardLoop:
         t = Tick(self.plant.time_utc_s, self.plant.elapsed_s)
         events: Events = []
         self.mode, spec, ev = modes.step(
-            self.mode, modes.ModeInputs(s.battery_soc_frac, s.payload_temp_c), t, cfg)
+            self.mode, modes.mode_inputs(s), t, cfg)
         events += ev
         self.power, load_plan, ev = power.step(self.power, s, t, cfg)
         events += ev

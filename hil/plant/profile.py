@@ -522,6 +522,7 @@ def _flight(
             battery.charge_max_temp_c, nodes["battery"].max_temp_c or math.inf
         ),
         "payload_temp_min_c": nodes["payload"].min_temp_c,
+        "battery_voltage_min_v": battery.series_cells * battery.ocv_cell_v[0],
     }
     flight.update({k: v for k, v in derived.items() if v is not None})
     # the executive switches the heaters whose node it can sense; a heater on another node
