@@ -162,6 +162,12 @@ class LinkSpec:
     a: str
     b: str
     conductance_w_per_k: float
+    # A thermostatic bypass valve on a pumped loop (self-acting, no flight software): the
+    # loop's conductance falls linearly from full with node ``a`` at ``valve_open_c`` to
+    # a leak at ``valve_closed_c``, so a radiator sized for full load cannot freeze the
+    # node it cools when the load is light. None: a plain conductive link.
+    valve_closed_c: float | None = None
+    valve_open_c: float | None = None
 
 
 @dataclass(frozen=True)
@@ -487,8 +493,21 @@ def _thermal(r: _Reader) -> ThermalSpec:
                 a=link.choice("a", choices),
                 b=link.choice("b", choices),
                 conductance_w_per_k=link.num("conductance_w_per_k", lo=0.0, strict_lo=True),
+                valve_closed_c=link.num("valve_closed_c", lo=-100.0, hi=200.0, default=None),
+                valve_open_c=link.num("valve_open_c", lo=-100.0, hi=200.0, default=None),
             )
         )
+        spec_link = links[-1]
+        if (spec_link.valve_closed_c is None) != (spec_link.valve_open_c is None) or (
+            spec_link.valve_closed_c is not None
+            and spec_link.valve_open_c is not None
+            and not spec_link.valve_closed_c < spec_link.valve_open_c
+        ):
+            raise ProfileError(
+                "give both valve_closed_c and valve_open_c, closed below open",
+                source=r.source,
+                key=link.path("valve_open_c"),
+            )
         link.finish()
     spec = ThermalSpec(
         nodes=tuple(nodes),

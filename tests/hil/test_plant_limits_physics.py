@@ -11,11 +11,13 @@ import numpy as np
 import pytest
 
 from flightsw.hal import Actuators
-from hil.plant import Plant, Profile
+from hil.plant import Plant, Profile, load_profile
 from hil.plant.battery import Battery
 from hil.plant.ephemeris import Ephemeris
 from hil.plant.frames import unix_to_jd
+from hil.plant.profile import LinkSpec, NodeSpec, ThermalSpec
 from hil.plant.sun import AU_KM, flux_scale, sun_position_km
+from hil.plant.thermal import ThermalNetwork
 
 
 def _pack(jetson: Profile, soc: float) -> Battery:
@@ -112,3 +114,37 @@ def test_array_and_absorbed_sun_follow_the_flux(jetson: Profile) -> None:
         out[label] = float(np.max(geo.array_base_w[lit]))
     assert out["jan"] == pytest.approx(peak * 1.0342, rel=2e-4)
     assert out["jul"] == pytest.approx(peak * 0.9674, rel=2e-4)
+
+
+def _two_nodes(temp_a_c: float) -> ThermalNetwork:
+    nodes = (NodeSpec("a", 1e6, temp_a_c, None, None), NodeSpec("b", 1e6, -50.0, None, None))
+    link = LinkSpec("a", "b", 100.0, valve_closed_c=0.0, valve_open_c=10.0)
+    return ThermalNetwork(ThermalSpec(nodes, (), (link,), 3.0))
+
+
+@pytest.mark.parametrize(("temp_a_c", "conductance"), [
+    (20.0, 100.0),   # above open: the full 100 W/K
+    (5.0, 50.0),     # half way across the 0..10 C band: 50 W/K
+    (-5.0, 2.0),     # below closed: the 2 % leak, 2 W/K
+])
+def test_bypass_valve_conductance(temp_a_c: float, conductance: float) -> None:
+    """A loop valve on link a-b (100 W/K) closing from 10 C to 0 C at node a. One second
+    with no other heat: node a loses G x (T_a + 50) J; with C = 1e6 J/K that is
+    G x (T_a + 50) / 1e6 K."""
+    net = _two_nodes(temp_a_c)
+    net.step(1.0, [0.0, 0.0])
+    drop = temp_a_c + 273.15 - net.temps_k[0]
+    assert drop == pytest.approx(conductance * (temp_a_c + 50.0) / 1e6, rel=1e-6)
+
+
+def test_orbital_dc_node_avionics_survive_a_light_load() -> None:
+    """At payload idle (15 kW into a radiator sized for 137 kW at 60 C) the radiator
+    settles near (18 kW / (0.9 sigma 248 m^2))^(1/4) = 194 K = -79 C; without its loop
+    valve the avionics (600 W/K to it) followed within hours. With the valves they stay
+    above -20 C."""
+    plant = Plant(load_profile("orbital-dc-node"), record=False)
+    for _ in range(3 * 3600 // 10):
+        plant.step(10.0, Actuators(payload_activity_frac=0.0, heaters_on={"battery": True}))
+    s = plant.sensors()
+    assert s.radiator_temp_c < -20.0
+    assert s.avionics_temp_c > -20.0
