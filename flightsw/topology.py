@@ -383,8 +383,9 @@ class Topology:
         spec = modes.MODES[st.mode.mode]
         cap = min(spec.throttle_cap_frac, st.payload.operator_cap_frac)
         if st.have_sensors:
-            st.throttle, events = throttle.step(st.throttle, sensors.payload_temp_c, cap,
-                                                SLOW_PERIOD_S, self.cfg)
+            st.throttle, events = throttle.step(
+                st.throttle, sensors.payload_temp_c, cap, SLOW_PERIOD_S, self.cfg,
+                avionics_temp_c=sensors.avionics_temp_c, battery_temp_c=sensors.battery_temp_c)
             self.emit_all(events)
         st.payload, out, events = payload_supervision.supervise(
             st.payload, self._supervise_inputs(), t, self.cfg)

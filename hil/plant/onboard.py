@@ -83,9 +83,9 @@ class OnboardLoop:
         self.heaters, ev = heaters.step(
             self.heaters, heaters.inputs_from(s, load_plan, cfg), t, cfg)
         events += ev
-        self.throttle, ev = throttle.step(self.throttle, s.payload_temp_c,
-                                          min(spec.throttle_cap_frac,
-                                              self.operator_cap_frac), dt, cfg)
+        self.throttle, ev = throttle.step(
+            self.throttle, s.payload_temp_c, min(spec.throttle_cap_frac, self.operator_cap_frac),
+            dt, cfg, avionics_temp_c=s.avionics_temp_c, battery_temp_c=s.battery_temp_c)
         events += ev
         powered = spec.payload_on and load_plan.payload_allowed
         on = heaters.commands(self.heaters, t.monotonic_s)
