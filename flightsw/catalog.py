@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flightsw import commanding, heaters, link, modes, payload_supervision, power, throttle
+from flightsw import (
+    commanding,
+    heaters,
+    link,
+    modes,
+    payload_supervision,
+    power,
+    sensor_health,
+    throttle,
+)
 from flightsw.component import Component
 from flightsw.config import FlightConfig
 from flightsw.dictionary import Declarations, Dictionary
@@ -25,6 +34,7 @@ def components(cfg: FlightConfig) -> list[Component[Any]]:
         throttle.COMPONENT,
         power.COMPONENT,
         heaters.component(cfg),
+        sensor_health.COMPONENT,
         payload_supervision.COMPONENT,
         link.COMPONENT,
     ]

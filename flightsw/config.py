@@ -84,6 +84,8 @@ class FlightConfig:
     payload_temp_min_c: float = -20.0  # coldest the compute may be powered (cold start)
     battery_voltage_min_v: float = 0.0  # bus undervoltage: the pack's empty voltage
     heaters: tuple[HeaterConfig, ...] = ()  # the switchable heaters the profile declares
+    sensor_stuck_after_s: float = 1800.0  # a temperature unchanged this long is stuck (0: off)
+    sensor_stale_after_s: float = 10.0  # no sensor sample this long: every reading is lost
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -108,6 +110,8 @@ class FlightConfig:
             if (a >= b) if strict else (a > b):
                 raise ConfigError(f"{low} ({a:g}) must be {'below' if strict else 'at most'} "
                                   f"{high} ({b:g})", key=low)
+        if self.sensor_stuck_after_s < 0 or self.sensor_stale_after_s <= 0:
+            raise ConfigError("sensor fault times must be positive (stuck may be 0: off)")
         if self.capture_period_s <= 0 or self.hk_period_s <= 0:
             raise ConfigError("periods must be positive")
         if not 0 <= self.tiles_per_capture <= 256:

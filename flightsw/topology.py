@@ -36,6 +36,7 @@ from flightsw import (
     modes,
     payload_supervision,
     power,
+    sensor_health,
     throttle,
 )
 from flightsw.catalog import build_dictionary
@@ -91,6 +92,7 @@ class ExecState:
     throttle: throttle.ThrottleState
     power: power.PowerState
     heaters: heaters.HeaterState
+    sensor_health: sensor_health.SensorHealthState
     payload: PayloadState
     link: link.LinkState
     commands: commanding.CommandCounters
@@ -223,6 +225,9 @@ class Topology:
                 self.state.counters.sensor_rejects += len(rejected)
                 self.emit("exec.sensor_rejected",
                           {"fields": hal.describe_rejected(sample, rejected)})
+            self.state.sensor_health, clean, events = sensor_health.check(
+                self.state.sensor_health, clean, rejected, self.tick(), self.cfg)
+            self.emit_all(events)
             self.state.power.sensors = clean
             self.state.have_sensors = True
             lat, lon = clean.lat_deg, clean.lon_deg
@@ -367,11 +372,14 @@ class Topology:
         if self.lockstep and (not st.payload.sup.ready
                               or payload_supervision.at_ping_deadline(st.payload)):
             self._apply_held(Kind.PAYLOAD_HEARTBEAT)
-        sensors = st.power.sensors
+        st.sensor_health, sensors, events = sensor_health.fresh(
+            st.sensor_health, st.power.sensors, t, self.cfg)
+        self.emit_all(events)
         if st.have_sensors:
             # before the first sample every reading is NaN: acting on that would send a
             # healthy spacecraft to SAFE at every boot
-            st.mode, _spec, events = modes.step(st.mode, self._mode_inputs(), t, self.cfg)
+            st.mode, _spec, events = modes.step(st.mode, self._mode_inputs(sensors), t,
+                                                 self.cfg)
             if events:
                 self.dirty = True
             self.emit_all(events)
@@ -420,8 +428,7 @@ class Topology:
                                lockstep=self.lockstep, lat_deg=self.position[0],
                                lon_deg=self.position[1])
 
-    def _mode_inputs(self) -> modes.ModeInputs:
-        s = self.state.power.sensors
+    def _mode_inputs(self, s: Sensors) -> modes.ModeInputs:
         return modes.mode_inputs(s, payload_healthy=self.state.payload.sup.enabled)
 
     def _states(self) -> dict[str, Any]:
