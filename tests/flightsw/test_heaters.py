@@ -154,3 +154,17 @@ def test_low_battery_sheds_the_comfort_heater_then_the_battery_heater() -> None:
     h.run(3, battery_soc_frac=CFG.battery_soc_floor_frac - 0.01)
     assert h.actuators[-1].heaters_on == {"battery": False, "payload": False}
     assert h.latest("power.shed_level") == 3
+
+
+def test_commanded_set_points_survive_a_reset() -> None:
+    from flightsw.component import persisted, restore
+
+    st = heaters.initial(CFG)
+    done = heaters.make_handlers(CFG)["heater.set_points"](
+        st, {"heater": "battery", "on_c": 12.0, "off_c": 20.0}, Tick(0.0, 0.0))
+    saved = persisted(done.state)
+    back = restore(heaters.initial(CFG), {"settings": {
+        k: {"enabled": v.enabled, "on_c": v.on_c, "off_c": v.off_c}
+        for k, v in saved["settings"].items()}})
+    assert back.settings["battery"].on_c == 12.0 and back.settings["battery"].off_c == 20.0
+    assert back.settings["payload"].on_c == -15.0
