@@ -11,6 +11,7 @@ from typing import Any
 
 from flightsw import (
     commanding,
+    cycle_health,
     heaters,
     link,
     modes,
@@ -30,6 +31,7 @@ def components(cfg: FlightConfig) -> list[Component[Any]]:
     """The executive's components, in the order their telemetry is reported."""
     return [
         commanding.COMPONENT,
+        cycle_health.COMPONENT,
         modes.component(cfg),
         throttle.COMPONENT,
         power.COMPONENT,

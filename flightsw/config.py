@@ -66,9 +66,17 @@ class FlightConfig:
     capture_period_s: float = 10.0  # time between image captures
     tiles_per_capture: int = 16  # tiles classified per capture at full throttle
     hk_period_s: float = 1.0  # housekeeping telemetry period
-    heartbeat_misses_allowed: int = 5  # missed payload heartbeats before a restart
-    restart_backoff_s: float = 2.0  # first payload restart delay; doubles, capped
+    # payload supervision (flightsw/supervisor.py says how each is used)
+    heartbeat_timeout_s: float = 5.0  # payload silent this long: hung, restart it
+    restart_backoff_s: float = 2.0  # delay of the second restart in a row; doubles, capped
     restart_backoff_max_s: float = 60.0
+    job_deadline_s: float = 30.0  # one inference job running longer: stuck, restart
+    payload_rss_limit_mb: float = 2048.0  # payload resident memory above: runaway, restart
+    job_failures_to_restart: int = 5  # failed jobs in a row before a restart
+    restart_window_s: float = 600.0  # escalation counts unplanned restarts this far back
+    restarts_to_degrade: int = 3  # in the window: last good model, throttle reduced
+    restarts_to_lockout: int = 5  # in the window: payload off, SAFE, until the ground clears
+    degraded_throttle_frac: float = 0.5  # payload activity cap while degraded
     boot_mode: str = "NOMINAL"
     auto_compute: bool = True  # NOMINAL -> COMPUTE autonomously when power allows
     payload_enabled: bool = True  # supervise (start) the payload process at boot
@@ -127,8 +135,19 @@ class FlightConfig:
             raise ConfigError("heater names must be unique", key="heaters", got=names)
         if self.recorder_capacity < 1:
             raise ConfigError("recorder_capacity must be at least 1")
-        if self.heartbeat_misses_allowed < 1:
-            raise ConfigError("heartbeat_misses_allowed must be at least 1")
+        if self.heartbeat_timeout_s < 1.0:
+            raise ConfigError("heartbeat_timeout_s must be at least 1 s (pings are 1 Hz)",
+                              key="heartbeat_timeout_s")
+        for key in ("job_deadline_s", "payload_rss_limit_mb", "restart_window_s"):
+            if getattr(self, key) <= 0:
+                raise ConfigError("must be positive", key=key)
+        if not 1 <= self.job_failures_to_restart:
+            raise ConfigError("must be at least 1", key="job_failures_to_restart")
+        if not 1 <= self.restarts_to_degrade < self.restarts_to_lockout:
+            raise ConfigError("escalation needs 1 <= restarts_to_degrade < restarts_to_lockout",
+                              key="restarts_to_degrade")
+        if not 0.0 < self.degraded_throttle_frac <= 1.0:
+            raise ConfigError("fraction must be within (0, 1]", key="degraded_throttle_frac")
         if not 0 < self.restart_backoff_s <= self.restart_backoff_max_s:
             raise ConfigError("restart backoff must satisfy 0 < first <= max")
 

@@ -30,6 +30,7 @@ from flightsw import (
     catalog,
     commanding,
     component,
+    cycle_health,
     hal,
     heaters,
     link,
@@ -96,6 +97,7 @@ class ExecState:
     payload: PayloadState
     link: link.LinkState
     commands: commanding.CommandCounters
+    cycles: cycle_health.CycleHealthState
     events: EventLogState
     housekeeping: Housekeeping
     counters: ExecCounters
@@ -128,11 +130,14 @@ class Topology:
         missing = commanding.missing_handlers(self.dictionary, self.routes)
         if missing:
             raise RuntimeError(f"declared commands without handlers: {missing}")
-        self.groups = RateGroups(on_slip=self._on_slip)
+        self.groups = RateGroups(on_slip=self._on_slip, on_overrun=self._on_overrun)
         self.groups.add("fast", FAST_PERIOD_S, lambda now: self._guard("fast", self._fast))
         self.groups.add("slow", SLOW_PERIOD_S, lambda now: self._guard("slow", self._slow))
         self.groups.add("capture", cfg.capture_period_s,
                         lambda now: self._guard("capture", self._capture))
+        self.state.cycles.groups = self.groups.groups
+        self.timer: Callable[[], float] | None = None
+        """Wall seconds, to time each cycle's work (overruns); the shell sets it."""
         self.before_cycle: Callable[[str], None] | None = None
         self.after_cycle: Callable[[str], None] | None = None
         self._uplink: list[bytes] = []
@@ -194,13 +199,23 @@ class Topology:
     def _on_slip(self, group: RateGroup, late_s: float, monotonic_s: float) -> None:
         self.emit("exec.cycle_slip", {"group": group.name, "late_s": round(late_s, 3)})
 
+    def _on_overrun(self, group: RateGroup, took_s: float) -> None:
+        if self.lockstep:
+            return  # counted; an event would make the downlink depend on the wall clock
+        self.emit("exec.cycle_overrun", {"group": group.name, "took_ms": round(took_s * 1e3),
+                                         "period_ms": round(group.period_s * 1e3)})
+
     def _guard(self, where: str, fn: Callable[[], None]) -> None:
         if self.before_cycle is not None:
             self.before_cycle(where)
+        timer = self.timer
+        started_s = timer() if timer is not None else 0.0
         try:
             fn()
         except Exception as exc:
             self.fault(where, exc)
+        if timer is not None:
+            self.groups.note_duration(where, timer() - started_s)
         if self.after_cycle is not None:
             self.after_cycle(where)
 
@@ -309,6 +324,15 @@ class Topology:
         self.emit("payload.died", {"incarnation": self.state.payload.sup.incarnation,
                                    "cause": f"spawn failed: {reason}", "restart_in_s": 0})
 
+    def payload_rss(self, rss_mb: float | None) -> None:
+        """The child's resident memory, as the OS reports it (the shell reads it)."""
+        self.state.payload.rss_mb = rss_mb
+
+    def payload_forged(self, reason: str) -> None:
+        """A frame on the payload channel failed authentication: not from our child."""
+        self.state.payload.frames_forged += 1
+        self.emit("payload.forged_frame", {"reason": reason})
+
     def payload_unresponsive(self, grace_s: float) -> None:
         self.state.payload.unresponsive = True
         self.emit("payload.unresponsive", {"grace_s": grace_s})
@@ -322,6 +346,15 @@ class Topology:
     def _payload_out(self, out: PayloadOut) -> None:
         self.payload_out.messages += out.messages
         self.payload_out.actions += out.actions
+        if "spawn" in out.actions:
+            self.payload_out.spawn_model = out.spawn_model
+        if out.safe_reason:
+            self.dirty = True
+            if self.state.mode.mode != "SAFE":
+                st = self.state
+                st.mode, events = modes.force(st.mode, "SAFE", out.safe_reason,
+                                              self.clock.mission_time_s())
+                self.emit_all(events)
 
     # --- what the lockstep shell must wait for -------------------------------------------------
     def payload_answer_due(self, group: str) -> bool:
@@ -350,6 +383,11 @@ class Topology:
             if hk.due_s <= t.monotonic_s:  # after a stall: no burst of stale packets
                 hk.due_s = t.monotonic_s + hk.period_s
             self.downlink(Kind.TELEMETRY, TelemetryBody(self.housekeeping()))
+        if not self.lockstep:  # free running: a death is noticed within a fast cycle
+            st.payload, out, events = payload_supervision.watch(
+                st.payload, self._supervise_inputs(), t, self.cfg)
+            self._payload_out(out)
+            self.emit_all(events)
         link.new_cycle(st.link, link.FRAMES_PER_SECOND // 10)
 
     def _dispatch(self, frames: list[bytes], t: Tick) -> None:
@@ -512,7 +550,9 @@ class Topology:
                 setattr(st, f.name, component.restore(getattr(st, f.name), saved))
         p = st.payload
         p.sup = replace(p.sup, running=False, ready=False, misses=0, healthy_cycles=0,
-                        restart_at_monotonic_s=self.clock.monotonic_s(), backoff_s=0.0,
+                        restart_at_monotonic_s=(self.clock.monotonic_s() if p.sup.enabled
+                                                else None),
+                        backoff_s=0.0, spawned_monotonic_s=0.0, running_model="",
                         last_cause="executive reset")
         events = payload_supervision.lose_in_flight(p, "executive reset")
         st.mode = replace(st.mode, inputs=None)
@@ -573,6 +613,7 @@ class Topology:
             "events_emitted": st.events.emitted,
             "events_suppressed": st.events.suppressed,
             "cycle_slips": self.groups.slips,
+            "cycle_overruns": self.groups.overruns,
             "cycle_faults": st.counters.cycle_faults,
             "fast_cycles": self.groups.groups[0].runs,
         }
