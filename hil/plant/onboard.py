@@ -38,6 +38,7 @@ class FlightRecord:
     daily_battery_temp_min_c: list[float] = field(default_factory=list)
     daily_battery_temp_max_c: list[float] = field(default_factory=list)
     heater_on_s: float = 0.0
+    payload_full_s: float = 0.0  # compute delivered: seconds at full throughput
     shed_steps: int = 0
     events: dict[str, int] = field(default_factory=dict)
     violations: list[str] = field(default_factory=list)
@@ -94,6 +95,7 @@ class OnboardLoop:
                         heaters_on=on, report_mode=self.mode.mode,
                         report_throttle_frac=self.throttle.level_frac)
         self.plant.step(dt, act)
+        self.record.payload_full_s += act.payload_activity_frac * dt if powered else 0.0
         self._account(events, any(on.values()), load_plan.level > 0)
 
     def _account(self, events: Events, heating: bool, shedding: bool) -> None:

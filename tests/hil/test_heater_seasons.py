@@ -59,3 +59,4 @@ def test_orbital_dc_node_60_days_no_longer_freezes() -> None:
     assert max(record.daily_battery_temp_max_c) <= profile.battery.charge_max_temp_c
     assert record.violations == []
     assert record.heater_on_s > 0.0  # the heater did the work (the pack would have frozen)
+    assert record.payload_full_s > 0.5 * 60 * 86_400  # and the node still computed
