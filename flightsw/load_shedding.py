@@ -10,6 +10,9 @@ When power is short the loads go in this order (first shed first, last restored 
 3. ``battery heater`` - last: a frozen pack cannot be charged again, so it keeps its
    heat until the battery reaches its floor.
 
+Heaters are shed only in eclipse (or with the illumination unknown), when the battery
+alone carries them: in sunlight the array powers them once the payload is off, and a
+pack left cold through a sunlit pass could not take the charge it needs.
 Each level comes back only :data:`RESTORE_HYSTERESIS_FRAC` of SoC above where it went,
 so a load does not chatter at its threshold. A missing SoC reading is taken as low
 (payload and comfort heaters shed, the battery heater kept): the stated safe assumption.
@@ -76,6 +79,8 @@ def plan(previous: LoadPlan, soc_frac: float, sun_fraction: float,
         margin = RESTORE_HYSTERESIS_FRAC if previous.level >= k else 0.0
         if soc_frac < limit + margin:
             level = k
+    if not math.isnan(sun_fraction) and not in_eclipse:
+        level = min(level, 1)  # in sunlight the array carries the heaters: keep them
     if level == 0:
         return LoadPlan(0, "")
     why = "in eclipse, " if in_eclipse and level == 1 else ""

@@ -143,7 +143,7 @@ def test_executive_switches_the_heaters_and_reports_them() -> None:
 
 def test_low_battery_sheds_the_comfort_heater_then_the_battery_heater() -> None:
     h = Harness(CFG)
-    cold = {"battery_temp_c": 3.0, "payload_temp_c": -30.0}
+    cold = {"battery_temp_c": 3.0, "payload_temp_c": -30.0, "sun_fraction": 0.0}
     h.run(3, battery_soc_frac=0.9, **cold)
     assert h.actuators[-1].heaters_on == {"battery": True, "payload": True}
     mid = 0.5 * (CFG.battery_soc_floor_frac + CFG.battery_soc_safe_frac) - 0.01
