@@ -7,7 +7,8 @@ and samples in and carries frames and process actions out.
     fast (10 Hz)      uplink -> command dispatch -> component handlers
                       housekeeping (every hk period) -> link recorder
                       link budget refill (the shell then sends what is ready)
-    slow (1 Hz)       HAL sample -> modes -> power -> throttle -> payload supervision
+    slow (1 Hz)       HAL sample -> modes -> power (load plan) -> heaters -> throttle
+                      -> payload supervision
                       -> link contact (AOS/LOS, HELLO)
     capture (profile) payload capture (lockstep) -> data product -> link recorder
 
@@ -31,10 +32,12 @@ from flightsw import (
     component,
     cycle_health,
     hal,
+    heaters,
     link,
     modes,
     payload_supervision,
     power,
+    sensor_health,
     supervisor,
     throttle,
 )
@@ -86,6 +89,8 @@ class ExecState:
     mode: modes.ModeState
     throttle: throttle.ThrottleState
     power: power.PowerState
+    heaters: heaters.HeaterState
+    sensor_health: sensor_health.SensorHealthState
     payload: PayloadState
     link: link.LinkState
     commands: commanding.CommandCounters
@@ -232,6 +237,9 @@ class Topology:
                 self.state.counters.sensor_rejects += len(rejected)
                 self.emit("exec.sensor_rejected",
                           {"fields": hal.describe_rejected(sample, rejected)})
+            self.state.sensor_health, clean, events = sensor_health.check(
+                self.state.sensor_health, clean, rejected, self.tick(), self.cfg)
+            self.emit_all(events)
             self.state.power.sensors = clean
             self.state.have_sensors = True
             lat, lon = clean.lat_deg, clean.lon_deg
@@ -408,21 +416,28 @@ class Topology:
         if self.lockstep and (not st.payload.sup.ready
                               or payload_supervision.at_ping_deadline(st.payload)):
             self._apply_held(Kind.PAYLOAD_HEARTBEAT)
-        sensors = st.power.sensors
+        st.sensor_health, sensors, events = sensor_health.fresh(
+            st.sensor_health, st.power.sensors, t, self.cfg)
+        self.emit_all(events)
         if st.have_sensors:
             # before the first sample every reading is NaN: acting on that would send a
             # healthy spacecraft to SAFE at every boot
-            st.mode, _spec, events = modes.step(st.mode, self._mode_inputs(), t, self.cfg)
+            st.mode, _spec, events = modes.step(st.mode, self._mode_inputs(sensors), t,
+                                                 self.cfg)
             if events:
                 self.dirty = True
             self.emit_all(events)
-            st.power, _, events = power.step(st.power, sensors, t, self.cfg)
+            st.power, load_plan, events = power.step(st.power, sensors, t, self.cfg)
+            self.emit_all(events)
+            st.heaters, events = heaters.step(
+                st.heaters, heaters.inputs_from(sensors, load_plan, self.cfg), t, self.cfg)
             self.emit_all(events)
         spec = modes.MODES[st.mode.mode]
         cap = min(spec.throttle_cap_frac, st.payload.operator_cap_frac)
         if st.have_sensors:
-            st.throttle, events = throttle.step(st.throttle, sensors.payload_temp_c, cap,
-                                                SLOW_PERIOD_S, self.cfg)
+            st.throttle, events = throttle.step(
+                st.throttle, sensors.payload_temp_c, cap, SLOW_PERIOD_S, self.cfg,
+                avionics_temp_c=sensors.avionics_temp_c, battery_temp_c=sensors.battery_temp_c)
             self.emit_all(events)
         st.payload, out, events = payload_supervision.supervise(
             st.payload, self._supervise_inputs(), t, self.cfg)
@@ -452,15 +467,14 @@ class Topology:
     def _supervise_inputs(self) -> SuperviseInputs:
         st = self.state
         spec = modes.MODES[st.mode.mode]
-        level = st.throttle.level_frac if spec.payload_on and st.have_sensors else 0.0
-        return SuperviseInputs(powered=spec.payload_on, throttle_frac=level,
+        powered = spec.payload_on and st.power.load_plan.payload_allowed
+        level = st.throttle.level_frac if powered and st.have_sensors else 0.0
+        return SuperviseInputs(powered=powered, throttle_frac=level,
                                lockstep=self.lockstep, lat_deg=self.position[0],
                                lon_deg=self.position[1])
 
-    def _mode_inputs(self) -> modes.ModeInputs:
-        s = self.state.power.sensors
-        return modes.ModeInputs(s.battery_soc_frac, s.payload_temp_c,
-                                payload_healthy=self.state.payload.sup.enabled)
+    def _mode_inputs(self, s: Sensors) -> modes.ModeInputs:
+        return modes.mode_inputs(s, payload_healthy=self.state.payload.sup.enabled)
 
     def _states(self) -> dict[str, Any]:
         return {f.name: getattr(self.state, f.name) for f in fields(self.state)}
@@ -489,10 +503,11 @@ class Topology:
         st = self.state
         spec = modes.MODES[st.mode.mode]
         p = st.payload
+        powered = spec.payload_on and st.power.load_plan.payload_allowed
         return Actuators(
-            payload_on=spec.payload_on and p.sup.enabled,
-            payload_activity_frac=p.activity_frac if spec.payload_on else 0.0,
-            heaters_on={},
+            payload_on=powered and p.sup.enabled,
+            payload_activity_frac=p.activity_frac if powered else 0.0,
+            heaters_on=heaters.commands(st.heaters, self.clock.monotonic_s()),
             radio_tx_on=True,
             report_mode=st.mode.mode,
             report_throttle_frac=st.throttle.level_frac if spec.payload_on else 0.0,
