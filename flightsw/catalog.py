@@ -17,6 +17,7 @@ from flightsw import (
     modes,
     payload_supervision,
     power,
+    schedule,
     sensor_health,
     throttle,
 )
@@ -33,6 +34,7 @@ def components(cfg: FlightConfig) -> list[Component[Any]]:
     """The executive's components, in the order their telemetry is reported."""
     return [
         commanding.COMPONENT,
+        schedule.COMPONENT,
         cycle_health.COMPONENT,
         modes.component(cfg),
         throttle.COMPONENT,

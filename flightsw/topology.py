@@ -5,6 +5,7 @@ and samples in and carries frames and process actions out.
 ::
 
     fast (10 Hz)      uplink -> command dispatch -> component handlers
+                      time-tagged commands that are due -> the same dispatch
                       housekeeping (every hk period) -> link recorder
                       link budget refill (the shell then sends what is ready)
     slow (1 Hz)       HAL sample -> modes -> power (load plan) -> heaters -> throttle
@@ -37,6 +38,7 @@ from flightsw import (
     modes,
     payload_supervision,
     power,
+    schedule,
     sensor_health,
     supervisor,
     throttle,
@@ -91,6 +93,7 @@ class ExecState:
     payload: PayloadState
     link: link.LinkState
     commands: commanding.CommandCounters
+    schedule: schedule.ScheduleState
     cycles: cycle_health.CycleHealthState
     events: EventLogState
     housekeeping: Housekeeping
@@ -371,6 +374,7 @@ class Topology:
         if self._uplink:
             frames, self._uplink = self._uplink, []
             self._dispatch(frames, t)
+        self._run_scheduled(t)
         hk = st.housekeeping
         if t.monotonic_s + 1e-9 >= hk.due_s:
             hk.due_s = round(hk.due_s + hk.period_s, 9)
@@ -392,6 +396,18 @@ class Topology:
         if frames:
             t = Tick(mission_time_s, self.clock.monotonic_s())
             self._guard("uplink", lambda: self._dispatch(frames, t))
+
+    def _run_scheduled(self, t: Tick) -> None:
+        st = self.state
+        if not st.schedule.entries or st.schedule.entries[0].at_s > t.mission_time_s:
+            return
+        record = self._states()
+        reports, events = commanding.run_scheduled(st.commands, self.routes, record, t)
+        self._set_states(record)
+        self.emit_all(events)
+        for report in reports:
+            self.downlink(Kind.VERIFICATION, report)
+        self.dirty = True
 
     def _dispatch(self, frames: list[bytes], t: Tick) -> None:
         st = self.state
