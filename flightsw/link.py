@@ -80,9 +80,10 @@ class LinkState:
     acks_stale: int = 0  # for another boot's numbering: not applied
     acks_rejected: int = 0  # malformed
     hello_seq: int | None = None  # number of the last HELLO we recorded
-    evicted_unreported: list[list[int]] = field(default_factory=list, metadata=PERSIST)
+    evicted_unreported: list[list[int]] = field(default_factory=list)
     """``[priority, first, last]`` ranges of evicted numbers not yet reported to the
-    ground (``link.records_evicted``); persisted, so a reset does not orphan them."""
+    ground (``link.records_evicted``); the shell keeps them in the recorder store, in the
+    same transaction that drops the evicted records, so a reset does not orphan them."""
 
 
 def initial(cfg: FlightConfig) -> LinkState:
