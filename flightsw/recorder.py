@@ -138,9 +138,6 @@ class Recorder:
     def in_flight(self) -> int:
         return len(self._in_flight)
 
-    def depth(self, priority: Priority) -> int:
-        return sum(1 for s in self._order[priority] if s in self.records)
-
     # --- storing ------------------------------------------------------------------------
     def store(self, seq: int, priority: Priority, frame: bytes) -> bool:
         """Hold a new record (numbers must rise). Evicts by the stated order to make
