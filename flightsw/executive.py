@@ -49,6 +49,7 @@ STATE_SAVE_PERIOD_S = 1.0  # wall seconds between saves; a command or mode chang
 DRAIN_MAX_S = 3.0
 """Shutdown: at most this long (wall) sending what the ground has not acknowledged and
 taking its acknowledgements; what is still held stays in the recorder store."""
+DRAIN_PROBE_S = 0.5  # shutdown drain: a copy unacknowledged this long (wall) goes again
 FIRST_SAMPLE_WAIT_S = 10.0  # free running: how long boot waits for the plant's time
 
 
@@ -491,6 +492,9 @@ class Executive:
         while True:
             elapsed = self._wall.monotonic_s() - start
             link_component.new_cycle(st, link_component.FRAMES_PER_SECOND // 10)
+            # no later traffic will show a lost tail: what has had a wall round trip
+            # without its acknowledgement goes again
+            st.recorder.probe(base + elapsed, DRAIN_PROBE_S)
             self._send_downlink(base + elapsed)
             if not len(st.recorder) or not link_component.link_up(st) or elapsed >= max_s:
                 break

@@ -44,7 +44,11 @@ MAX_OPS_PER_TURN = 50  # and the downlink flowing under a flood of ops requests
 # After a plant STOP the executive is shutting down and may still downlink its last
 # records: keep archiving until it has disconnected (or the link has gone quiet), capped.
 STOP_QUIET_S = 0.2  # idle this long after the executive disconnected: done
-STOP_IDLE_S = 1.0  # idle this long even with the executive still connected: done
+STOP_IDLE_S = 6.0
+"""Idle this long even with the executive still connected: done. It covers the
+executive's shutdown (the payload's last answers, up to 2 s, then up to 3 s of draining
+its recorder while we acknowledge); an executive that exits sooner disconnects, and
+:data:`STOP_QUIET_S` ends the wait."""
 STOP_MAX_S = 10.0
 META_FLUSH_S = 1.0  # wall seconds between commits of the mission clock alone
 
