@@ -156,7 +156,7 @@ STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
 def _cmd_up(args: argparse.Namespace) -> int:
     import signal
 
-    from aisat.console import in_place, say, terminal_width
+    from aisat.console import CLEAR_TO_EOL, in_place, say, terminal_width
     from flightsw.clock import RealClock
     from flightsw.errors import FlightError
     from hil.plant import ProfileError
@@ -191,6 +191,8 @@ def _cmd_up(args: argparse.Namespace) -> int:
     last_print = 0.0
     try:
         while not stopping:
+            for note in stack.take_service_notes():  # the executive restarted, ...
+                say(("\r" + CLEAR_TO_EOL if tty else "") + f"aisat: {note}")
             failed = stack.failed_process()
             if failed:
                 say(f"\naisat up: {failed}", file=sys.stderr)
@@ -260,8 +262,13 @@ def _cmd_sim(args: argparse.Namespace) -> int:
         say(f"aisat: {note}", file=notes_to)
     progress = _SimProgress(clock, stack.opts.duration_s or 0.0) if want_progress(
         sys.stdout.isatty(), args.json) else None
+    def on_note(note: str) -> None:  # a restart of the executive, as it happens
+        if progress is not None:
+            progress.clear()
+        say(f"aisat: {note}", file=notes_to)
+
     try:
-        stack.wait_lockstep(on_world=progress)
+        stack.wait_lockstep(on_world=progress, on_note=on_note)
         wall_s = clock.monotonic_s() - t0
         if progress is not None:
             progress.clear()
@@ -290,6 +297,7 @@ def _cmd_sim(args: argparse.Namespace) -> int:
         return 1
     summary = mission_summary(plant, flight, ground, wall_s)
     summary["profile"] = stack.info.profile
+    summary["executive_restarts"] = stack.service.restarts if stack.service else 0
     if args.json:
         print(json.dumps(summary, indent=2, default=str))
     else:

@@ -11,6 +11,7 @@ from flightsw.config import FlightConfig
 from flightsw.errors import FlightError
 from flightsw.executive import Executive, ExecutiveOptions, install_signal_handlers
 from flightsw.lifeline import die_with_parent
+from flightsw.watchdog import WATCHDOG_CHOICES
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,6 +26,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--run-dir", type=Path)
     p.add_argument("--model", help="ONNX model for the payload (default: shipped model)")
     p.add_argument("--stats-out", type=Path, help="write final statistics JSON here")
+    p.add_argument("--watchdog", default="auto", metavar=WATCHDOG_CHOICES,
+                   help="watchdog to kick while every rate group runs on time; auto: "
+                        "systemd when $NOTIFY_SOCKET is set, else none (default auto)")
     p.add_argument("--log-level", default="WARNING")
     args = p.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(),
@@ -34,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         executive = Executive.over_zmq(cfg, ExecutiveOptions(
             plant_endpoint=args.plant, link_endpoint=args.link, lockstep=args.clock == "sim",
             profile=args.profile, run_dir=args.run_dir, model_path=args.model,
-            stats_out=args.stats_out))
+            stats_out=args.stats_out, watchdog=args.watchdog))
     except FlightError as exc:
         print(f"flightsw: {exc}", file=sys.stderr)
         return 2

@@ -9,21 +9,36 @@ from __future__ import annotations
 
 from typing import Any
 
-from flightsw import commanding, link, modes, payload_supervision, power, throttle
+from flightsw import (
+    commanding,
+    cycle_health,
+    heaters,
+    link,
+    modes,
+    payload_supervision,
+    power,
+    sensor_health,
+    throttle,
+)
 from flightsw.component import Component
 from flightsw.config import FlightConfig
 from flightsw.dictionary import Declarations, Dictionary
 
-DICTIONARY_VERSION = "0.2.0"
+DICTIONARY_VERSION = "0.3.0"
+"""Raised when commands, telemetry or events change meaning (0.3.0: payload escalation,
+watchdogs, heaters and sensor health, the acknowledged link)."""
 
 
 def components(cfg: FlightConfig) -> list[Component[Any]]:
     """The executive's components, in the order their telemetry is reported."""
     return [
         commanding.COMPONENT,
+        cycle_health.COMPONENT,
         modes.component(cfg),
         throttle.COMPONENT,
         power.COMPONENT,
+        heaters.component(cfg),
+        sensor_health.COMPONENT,
         payload_supervision.COMPONENT,
         link.COMPONENT,
     ]

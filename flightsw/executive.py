@@ -25,17 +25,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from flightsw import channel_auth, cycle_health
 from flightsw import link as link_component
 from flightsw.clock import Clock, RealClock, SimClock
 from flightsw.config import FlightConfig
 from flightsw.errors import WireError
-from flightsw.messages import ActuatorsBody, SensorsBody, StopBody, TickBody
+from flightsw.messages import ActuatorsBody, HelloBody, SensorsBody, StopBody, TickBody
 from flightsw.payload_host import PayloadHost, ProcessPayloadHost
 from flightsw.recorder import Changes
 from flightsw.recorder_store import RECORDER_FILE, RecorderStore
 from flightsw.state_store import StateStore
 from flightsw.topology import Topology
 from flightsw.transport import Transport, Waiter, ZmqTransport
+from flightsw.watchdog import NoWatchdog, Watchdog, consume_notify_env, from_option
 from flightsw.wire import Envelope, Kind, Sequencer, encode, try_decode
 
 log = logging.getLogger("flightsw.executive")
@@ -46,6 +48,8 @@ PAYLOAD_READY_GRACE_S = 30.0  # model loading, wall time
 PAYLOAD_ANSWER_GRACE_S = 2.0  # a heartbeat or a capture's result, wall time
 STATE_FILE = "flight_state.bin"
 STATE_SAVE_PERIOD_S = 1.0  # wall seconds between saves; a command or mode change saves now
+HELLO_EVERY_POLLS = 5
+"""Lockstep: until the first TICK comes, say HELLO again every this many stop polls."""
 DRAIN_MAX_S = 3.0
 """Shutdown: at most this long (wall) sending what the ground has not acknowledged and
 taking its acknowledgements; what is still held stays in the recorder store."""
@@ -62,6 +66,8 @@ class ExecutiveOptions:
     run_dir: Path | None = None
     model_path: str | None = None
     stats_out: Path | None = None
+    watchdog: str = "none"
+    """``auto|systemd|device:/path|none`` (:func:`flightsw.watchdog.from_option`)."""
 
 
 class Executive:
@@ -69,6 +75,7 @@ class Executive:
                  payload: PayloadHost, lockstep: bool, profile: str = "default",
                  stats_out: Path | None = None, parent_pid: int | None = None,
                  state_store: StateStore | None = None,
+                 watchdog: Watchdog | None = None,
                  recorder_store: RecorderStore | None = None) -> None:
         self.cfg = cfg
         self.clock = clock
@@ -83,10 +90,14 @@ class Executive:
         self.core.before_cycle = self._before_cycle
         self.core.after_cycle = self._after_cycle
         self._wall = RealClock()  # only for bounding waits on real processes
+        self.core.timer = self._wall.monotonic_s  # each cycle's work, for overruns
+        self.watchdog: Watchdog = watchdog or NoWatchdog()
+        self.core.state.cycles.watchdog = self.watchdog.name
         self._plant_seq = Sequencer("flight")
         self._payload_seq = Sequencer("flight")
         self._stopping = ""
         self._first_tick = True
+        self._last_tick_s: float | None = None  # elapsed_s of the last TICK answered
         self._announced = False
         self.state_store = state_store
         if recorder_store is None and state_store is not None:
@@ -109,9 +120,11 @@ class Executive:
         host = ProcessPayloadHost(model_path=opts.model_path, run_dir=opts.run_dir)
         store = (StateStore(Path(opts.run_dir) / STATE_FILE) if opts.run_dir is not None
                  else None)
+        # the payload child must not inherit the service manager's socket
+        watchdog = from_option(opts.watchdog, consume_notify_env(os.environ))
         return cls(cfg, clock=clock, plant=plant, link=link, payload=host,
                    lockstep=opts.lockstep, profile=opts.profile, stats_out=opts.stats_out,
-                   parent_pid=os.getppid(), state_store=store)
+                   parent_pid=os.getppid(), state_store=store, watchdog=watchdog)
 
     # --- stopping -----------------------------------------------------------------------------
     def request_stop(self, reason: str) -> None:
@@ -133,7 +146,7 @@ class Executive:
             self._settle_payload(group)
 
     def _after_cycle(self, group: str) -> None:
-        self._carry_out_payload(poll_exit=group == "slow")
+        self._carry_out_payload(poll_exit=group == "slow" or not self.lockstep)
         self._send_downlink()
         if self.state_store is not None and (
                 self.core.dirty
@@ -189,15 +202,17 @@ class Executive:
             self._saved_evicted = [list(r) for r in evicted]
 
     def _carry_out_payload(self, *, poll_exit: bool = True) -> None:
-        """Carry out the core's process actions and send its messages to the child;
-        ``poll_exit``: also look whether the child has exited (supervision is 1 Hz, so
-        the fast cycles need not ask)."""
+        """Carry out the core's process actions and send its messages to the child,
+        sealed with this incarnation's key; ``poll_exit``: also look whether the child
+        has exited and how big it is (lockstep asks once per 1 Hz cycle, so runs stay
+        deterministic; free running asks every cycle, so a death is seen at once)."""
         out = self.core.take_payload_out()
         for action in out.actions:
             if action == "kill":
                 self.payload.kill()
             elif action == "spawn":
-                error = self.payload.spawn(self.core.state.payload.sup.incarnation)
+                error = self.payload.spawn(self.core.state.payload.sup.incarnation,
+                                           out.spawn_model)
                 if error is not None:
                     self.core.payload_spawn_failed(error)
                 self._payload_seq = Sequencer("flight")
@@ -211,20 +226,34 @@ class Executive:
             except WireError as exc:
                 self.core.fault("payload message", exc)
                 continue
-            transport.send(frame)  # refused: the child is stuck; supervision will notice
+            # refused: the child is stuck; supervision will notice
+            transport.send(channel_auth.seal(self.payload.key, channel_auth.TO_PAYLOAD, frame))
         if not poll_exit:
             return
         status = self.payload.exit_status()
         if status is not None and self.core.state.payload.sup.running:
             self.core.payload_exited(status)
+        self.core.payload_rss(self.payload.rss_mb())
 
     def _pump_payload(self, timeout_s: float) -> None:
         transport = self.payload.transport
         if transport is None:
             return
         if transport.wait(timeout_s):
-            self.core.on_payload(transport.receive())
-            self._carry_out_payload()
+            self._receive_payload(transport)
+
+    def _receive_payload(self, transport: Transport) -> None:
+        """Take what the child sent: authentic frames to the core, forged ones reported."""
+        frames: list[bytes] = []
+        for sealed in transport.receive():
+            frame = channel_auth.unseal(self.payload.key, channel_auth.TO_EXECUTIVE, sealed)
+            if isinstance(frame, str):
+                self.core.payload_forged(frame)
+            else:
+                frames.append(frame)
+        if frames:
+            self.core.on_payload(frames)
+        self._carry_out_payload()
 
     def _settle_payload(self, group: str, *, stopping_too: bool = False) -> None:
         """Lockstep: wait (bounded, in wall time) for the answers ``group`` needs. A stop
@@ -245,6 +274,7 @@ class Executive:
                 self.core.payload_unresponsive(grace)
                 return
             self._pump_payload(min(remaining, STOP_POLL_S))
+            self.watchdog_turn()
 
     # --- main loops ----------------------------------------------------------------------------
     def announce_boot(self) -> None:
@@ -263,6 +293,28 @@ class Executive:
                                 "clock": "sim (lockstep)" if self.lockstep else "real",
                                 "dictionary_hash": core.dictionary.hash})
         core.emit_all(notes)
+        self.watchdog.ready()
+        self.watchdog_turn()
+
+    # --- the watchdog ----------------------------------------------------------------------
+    def watchdog_turn(self) -> None:
+        """Kick the watchdog when a kick interval (wall time) has passed and the rate
+        groups were on time in it (:func:`flightsw.cycle_health.decide`); report the
+        watchdog's I/O problems. Called from every loop and bounded wait, so a live loop
+        keeps kicking even while lockstep sim time stands still."""
+        wd = self.watchdog
+        core = self.core
+        if math.isfinite(wd.interval_s):
+            core.state.cycles, verdict, events = cycle_health.decide(
+                core.state.cycles, self._wall.monotonic_s(), wd.interval_s,
+                real_time=not self.lockstep)
+            if verdict is not None and verdict.kick:
+                wd.kick()
+            core.emit_all(events)
+        problems = wd.take_problems()
+        if problems:
+            core.state.cycles, events = cycle_health.problems(core.state.cycles, problems)
+            core.emit_all(events)
 
     def _restore(self) -> list[tuple[str, dict[str, Any]]]:
         assert self.state_store is not None
@@ -328,17 +380,28 @@ class Executive:
         self._saved_wall_s = self._wall.monotonic_s()
 
     def run(self) -> int:
-        if not self.lockstep:
-            self.await_time_source()
-            self.announce_boot()
+        orderly = False
         try:
+            self.say_hello_to_plant()
+            if not self.lockstep:
+                self.await_time_source()
+                self.announce_boot()
             if self.lockstep:
                 self.run_lockstep()
             else:
                 self.run_free()
+            orderly = True
         finally:
-            self.shutdown()
+            self.shutdown(orderly=orderly)  # a crash leaves a device watchdog armed
         return 0
+
+    def say_hello_to_plant(self) -> None:
+        """Tell the plant a (new) executive is on the bus, so that a plant waiting for
+        the answer to a TICK sends that TICK again: after a reset the old incarnation's
+        pending TICK died with it (see :mod:`hil.plantd`)."""
+        body = HelloBody(dictionary_hash=self.core.dictionary.hash,
+                         dictionary_version=self.core.dictionary.version).to_body()
+        self.plant.send(self._plant_seq.pack(Kind.HELLO, self.clock.mission_time_s(), body))
 
     def run_lockstep(self, max_ticks: int | None = None) -> None:
         """Follow the plant's ticks; ``max_ticks`` bounds a harness run."""
@@ -347,7 +410,12 @@ class Executive:
         silent_s = 0.0
         ticks = 0
         while not self.stopping and (max_ticks is None or ticks < max_ticks):
+            self.watchdog_turn()
             if not self.plant.wait(STOP_POLL_S):
+                if self._first_tick and round(silent_s / STOP_POLL_S) % HELLO_EVERY_POLLS == 0:
+                    # a plant still attached to our dead predecessor refuses a second peer
+                    # until it notices; the HELLO that went to the refused connection is lost
+                    self.say_hello_to_plant()
                 silent_s += STOP_POLL_S
                 if silent_s >= PLANT_SILENT_S:
                     self._stopping = "plant silent"
@@ -388,14 +456,19 @@ class Executive:
         except WireError as exc:
             self.core.reject_plant_frame(str(exc))
             return
+        if not self._first_tick and tick.elapsed_s == self._last_tick_s:
+            return  # the plant sent it again on our HELLO: it is answered already
         if self._first_tick:
             clock.epoch_s = env.time_s - tick.elapsed_s
+            if tick.elapsed_s > clock.monotonic_s():
+                clock.advance_to(tick.elapsed_s)  # a restart mid-scenario: no replay
             self.core.start_at(clock.monotonic_s())
             self._first_tick = False
             self.announce_boot()  # now mission time is the scenario's, not 1970
         self.core.take_sample(tick.sensors)
         if tick.elapsed_s >= clock.monotonic_s():
             self.core.run_until(tick.elapsed_s, clock.advance_to)
+        self._last_tick_s = tick.elapsed_s
         self._send_actuators()
 
     def await_time_source(self, timeout_s: float = FIRST_SAMPLE_WAIT_S) -> bool:
@@ -405,6 +478,7 @@ class Executive:
         ``timeout_s``: a board without a time source still flies."""
         deadline = self._wall.monotonic_s() + timeout_s
         while not self.stopping and self._wall.monotonic_s() < deadline:
+            self.watchdog_turn()
             if self.plant.wait(STOP_POLL_S):
                 self._poll_plant_free()
                 if self.core.state.have_sensors:
@@ -424,6 +498,7 @@ class Executive:
         clock = self.clock
         slow_runs = self.core.groups.groups[1].runs
         self.core.run_due(clock.monotonic_s())
+        self.watchdog_turn()
         if self.core.groups.groups[1].runs != slow_runs:
             self._send_actuators()
         if wait:
@@ -434,10 +509,7 @@ class Executive:
         self._poll_plant_free()
         transport = self.payload.transport
         if transport is not None:
-            frames = transport.receive()
-            if frames:
-                self.core.on_payload(frames)
-                self._carry_out_payload()
+            self._receive_payload(transport)
 
     def _poll_plant_free(self) -> None:
         for frame in self.plant.receive():
@@ -459,7 +531,9 @@ class Executive:
         body = ActuatorsBody(self.core.actuators()).to_body()
         self.plant.send(self._plant_seq.pack(Kind.ACTUATORS, self.clock.mission_time_s(), body))
 
-    def shutdown(self) -> None:
+    def shutdown(self, *, orderly: bool = True) -> None:
+        """Stop in order: payload stopped, state saved, stats written; ``orderly`` is
+        False when the loop ended by an exception (the device watchdog stays armed)."""
         core = self.core
         core.emit("exec.shutdown", {"reason": self._stopping or "exit"})
         if self.lockstep and core.state.payload.in_flight:
@@ -475,6 +549,7 @@ class Executive:
             from flightsw.stackinfo import atomic_write_text
 
             atomic_write_text(Path(self.stats_out), json.dumps(core.stats(), indent=2))
+        self.watchdog.close(orderly)
         self.plant.close()
         if self.recorder_store is not None:
             self.recorder_store.close()

@@ -112,6 +112,7 @@ class HeartbeatBody(Record):
     rejected_frames: int = 0
     current_job: int | None = None
     current_job_started_s: float | None = None  # mission time
+    current_job_busy_s: float | None = None  # wall seconds it has run so far
 
 
 @dataclass

@@ -6,6 +6,11 @@ times as its period fits (so 10 Hz really is ten runs per simulated second). On 
 clock :meth:`RateGroups.run_due` runs what is due now and counts a *cycle slip* when a
 group starts more than one period late (F Prime's ActiveRateGroup does the same), then
 skips ahead instead of running a burst of stale cycles.
+
+An *overrun* is a cycle whose own work took longer than its period; whoever times the
+work (the topology, around the components' steps) reports it with
+:meth:`RateGroups.note_duration`. Slips and overruns are what the watchdog gate looks
+at (:mod:`flightsw.cycle_health`).
 """
 
 from __future__ import annotations
@@ -25,12 +30,15 @@ class RateGroup:
     runs: int = 0
     slips: int = 0
     max_late_s: float = 0.0
+    overruns: int = 0
+    max_cycle_s: float = 0.0
 
 
 @dataclass
 class RateGroups:
     groups: list[RateGroup] = field(default_factory=list)
     on_slip: Callable[[RateGroup, float, float], None] | None = None
+    on_overrun: Callable[[RateGroup, float], None] | None = None
 
     def add(self, name: str, period_s: float, cycle: Cycle, start_s: float = 0.0) -> RateGroup:
         if period_s <= 0:
@@ -70,12 +78,28 @@ class RateGroups:
             g.runs += 1
             g.next_s += g.period_s
 
+    def note_duration(self, name: str, took_s: float) -> None:
+        """A cycle of group ``name`` took ``took_s`` (wall seconds) of work; longer than
+        its period is an overrun (counted; ``on_overrun`` is told)."""
+        for g in self.groups:
+            if g.name == name:
+                g.max_cycle_s = max(g.max_cycle_s, took_s)
+                if took_s > g.period_s:
+                    g.overruns += 1
+                    if self.on_overrun is not None:
+                        self.on_overrun(g, took_s)
+                return
+
     def next_deadline_s(self) -> float:
         return min(g.next_s for g in self.groups)
 
     @property
     def slips(self) -> int:
         return sum(g.slips for g in self.groups)
+
+    @property
+    def overruns(self) -> int:
+        return sum(g.overruns for g in self.groups)
 
 
 def _round(t: float) -> float:

@@ -5,6 +5,10 @@ The physics is :class:`hil.plant.Plant` (pure); this is the shell around it:
 - *lockstep*: send TICK (sensors at t) to the executive, wait for its ACTUATORS, step the
   physics by dt with them, publish WORLD, repeat - as fast as the two processes go, or
   paced to ``--speed`` times real time. The executive's sim clock follows these ticks.
+  An executive says HELLO when it comes onto the bus; a HELLO while a TICK waits for
+  its answer means the executive was reset (its launcher restarted it), so the plant
+  sends that TICK again to the new one and waits afresh. Sim time does not move while
+  the executive is down.
 - *free running*: step on wall time (times ``--speed``), send SENSORS samples, apply the
   latest ACTUATORS whenever they come - how a board in the loop sees the world.
 
@@ -58,6 +62,8 @@ class BusFrame:
     """An ACTUATORS envelope: it answers a TICK even when its body is rejected (the
     executive did answer; waiting for another reply would only stall the lockstep)."""
     error: WireError | None = None
+    hello: bool = False
+    """An executive (re)attached to the bus: a pending TICK must be sent again."""
 
 
 def receive_frame(frame: bytes) -> BusFrame:
@@ -65,6 +71,8 @@ def receive_frame(frame: bytes) -> BusFrame:
     env = try_decode(frame)
     if isinstance(env, WireError):
         return BusFrame(error=env)
+    if env.kind is Kind.HELLO:
+        return BusFrame(hello=True)
     if env.kind is not Kind.ACTUATORS:
         return BusFrame(error=WireError("unexpected kind on the plant bus",
                                         kind=env.kind.value))
@@ -93,6 +101,9 @@ class PlantServer:
         self.seq_world = Sequencer("plant")
         self.act = Actuators()
         self.frames_rejected = 0
+        self.hellos = 0
+        self._pending_tick: bytes | None = None
+        self._unsent = False
         self.stop_reason = ""
         self.error = ""
 
@@ -111,6 +122,12 @@ class PlantServer:
     def handle_frame(self, frame: bytes) -> bool:
         """Apply one frame from the bus; True if it answers a TICK. Never raises."""
         received = receive_frame(frame)
+        if received.hello:
+            self.hellos += 1
+            if self._pending_tick is not None:
+                log.warning("an executive attached while TICK was pending (hello %d): "
+                            "sending it again", self.hellos)
+                self._send_pending()
         if received.actuators is not None:
             self.act = received.actuators
         if received.error is not None:
@@ -127,8 +144,9 @@ class PlantServer:
         timeout = FIRST_REPLY_TIMEOUT_MS
         world = self.plant.world()
         while not self.stop_reason:
-            self.bus.send(self.seq_bus.pack(Kind.TICK, self.plant.time_utc_s, TickBody(
-                self.plant.elapsed_s, dt_s, self.sensors(world)).to_body()))
+            self._pending_tick = self.seq_bus.pack(Kind.TICK, self.plant.time_utc_s, TickBody(
+                self.plant.elapsed_s, dt_s, self.sensors(world)).to_body())
+            self._send_pending()
             if not self._await_actuators(timeout):
                 if not self.stop_reason:
                     self.error = f"executive did not answer within {timeout / 1000:.0f} s"
@@ -147,16 +165,35 @@ class PlantServer:
                     clock.sleep_s(ahead)
         self.publish_world()
 
+    def _send_pending(self) -> None:
+        """Send the pending TICK; with no executive on the bus yet it stays pending and
+        goes out on the next try (never blocks: a stop request must get through)."""
+        if self._pending_tick is None:
+            return
+        try:
+            self.bus.send(self._pending_tick, zmq.NOBLOCK)
+            self._unsent = False
+        except zmq.Again:
+            self._unsent = True
+
     def _await_actuators(self, timeout_ms: int) -> bool:
-        """Wait for the executive's answer to a TICK; False if none came in time."""
+        """Wait for the executive's answer to a TICK; False if none came in time. A
+        HELLO (a restarted executive) gets the TICK again and a fresh first-answer
+        wait (its payload loads its model first)."""
         remaining = timeout_ms
         while remaining > 0 and not self.stop_reason:
+            if self._unsent:
+                self._send_pending()
             chunk = min(remaining, 200)
             if not self.bus.poll(chunk, zmq.POLLIN):
                 remaining -= chunk
                 continue
+            hellos = self.hellos
             if self.handle_frame(self.bus.recv()):
+                self._pending_tick = None
                 return True
+            if self.hellos != hellos:
+                remaining = max(remaining, FIRST_REPLY_TIMEOUT_MS)
         return False
 
     def run_free(self, duration_s: float | None, dt_s: float = 1.0, speed: float = 1.0) -> None:
@@ -238,6 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     summary["stop_reason"] = server.stop_reason
     summary["plant_error"] = server.error
     summary["frames_rejected"] = server.frames_rejected
+    summary["executive_hellos"] = server.hellos
     activity = plant.history.columns.get("payload_activity_frac") if plant.history else None
     if activity:
         summary["payload_mean_activity_pct"] = round(100.0 * sum(activity) / len(activity), 1)

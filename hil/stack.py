@@ -8,6 +8,10 @@ stop its payload; then the plant; then the ground once it has archived what arri
 Each child also gets this launcher's pid in ``$AISAT_PARENT_PID`` and dies with it
 (:mod:`flightsw.lifeline`), so even a SIGKILLed launcher leaves no orphan. A new run
 moves the previous run's archive to ``RUN_DIR/runs/<UTC stamp>/`` instead of deleting it.
+
+The launcher plays systemd for the executive (:mod:`hil.service_manager` with the
+policy of :mod:`hil.service_policy`): a dead or hung executive is restarted, as a board's
+unit file would, and too many restarts stop the stack with a clear message.
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ from flightsw.errors import FlightError
 from flightsw.lifeline import child_env
 from flightsw.stackinfo import StackInfo, atomic_write_text
 from flightsw.wire import Envelope, Kind, try_decode
+from hil.service_manager import ServiceManager, notify_argv
+from hil.service_policy import FLIGHTSW, ServicePolicy
 
 
 def free_port() -> int:
@@ -60,6 +66,8 @@ class StackOptions:
     report: Path | None = None
     model: str | None = None
     log_level: str = "WARNING"
+    service_policy: ServicePolicy = FLIGHTSW
+    """How the launcher keeps the executive running (tests shorten it)."""
 
 
 @dataclass
@@ -73,6 +81,8 @@ class Stack:
     notes: list[str] = field(default_factory=list)
     """What the start did that the operator should hear about (e.g. where the last
     run's archive went); the CLI prints them."""
+    service: ServiceManager | None = None
+    """The executive's supervisor (the launcher's systemd role)."""
 
     # --- start ---------------------------------------------------------------------------
     @classmethod
@@ -123,9 +133,16 @@ class Stack:
                          "--log-level", opts.log_level]
             if opts.model:
                 exec_argv += ["--model", str(Path(opts.model).expanduser().resolve())]
+            exec_argv += ["--watchdog", "systemd"]  # the launcher is its systemd
             (run_dir / "exec_stats.json").unlink(missing_ok=True)
             (run_dir / "plant_summary.json").unlink(missing_ok=True)
-            stack._spawn("flightsw", exec_argv)
+
+            def spawn_executive(env: dict[str, str]) -> subprocess.Popen[bytes]:
+                return stack._spawn("flightsw", notify_argv(exec_argv), env)
+
+            stack.service = ServiceManager(opts.service_policy, run_dir, spawn_executive,
+                                           log_path=run_dir / "launcher.log")
+            stack.service.start()
             # binders before connectors: the ground connects to the executive's link
             stack._wait_listening(info.link, "flightsw")
             stack._spawn("ground", [*ground_argv(info, lockstep=opts.lockstep),
@@ -149,28 +166,44 @@ class Stack:
                 self.clock.sleep_s(0.05)
         raise StackError(f"{name} did not open {endpoint} within {timeout_s:.0f} s")
 
-    def _spawn(self, name: str, argv: list[str]) -> None:
+    def _spawn(self, name: str, argv: list[str],
+               env_extra: Mapping[str, str] | None = None) -> subprocess.Popen[bytes]:
         log_path = Path(self.info.run_dir) / f"{name}.log"
+        env = child_env()
+        env.update(env_extra or {})
         with open(log_path, "ab") as log:
             # own session: a Ctrl-C reaches only us; the lifeline env: a SIGKILLed us still
             # takes them down (see flightsw.lifeline)
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                    start_new_session=True, env=child_env())
+                                    start_new_session=True, env=env)
         self.procs[name] = proc
         self.info.pids[name] = proc.pid
         self.info.write()
+        return proc
 
     # --- run -----------------------------------------------------------------------------
     def failed_process(self) -> str | None:
+        """Why the stack cannot go on, or None. The executive's deaths are its service
+        manager's business (a restart), until the start limit makes it give up."""
+        if self.service is not None and self.service.gave_up:
+            return f"{self.service.gave_up} (see {self.info.run_dir}/launcher.log)"
         for name, proc in self.procs.items():
+            if name == "flightsw" and self.service is not None:
+                continue
             code = proc.poll()
             if code is not None and code != 0:
                 return f"{name} exited with code {code} (see {self.info.run_dir}/{name}.log)"
         return None
 
+    def take_service_notes(self) -> list[str]:
+        """What the executive's service manager did since the last call (restarts)."""
+        return self.service.take_notes() if self.service is not None else []
+
     def wait_lockstep(self, timeout_s: float | None = None,
-                      on_world: Callable[[Mapping[str, Any]], None] | None = None) -> None:
-        """Wait for the plant to finish the scenario (and the executive to stop)."""
+                      on_world: Callable[[Mapping[str, Any]], None] | None = None,
+                      on_note: Callable[[str], None] | None = None) -> None:
+        """Wait for the plant to finish the scenario (and the executive to stop);
+        ``on_note`` hears of every restart of the executive as it happens."""
         deadline = None if timeout_s is None else self.clock.monotonic_s() + timeout_s
         watcher = WorldWatcher(self.info.world, conflate=True) if on_world else None
         try:
@@ -178,6 +211,9 @@ class Stack:
                 # sample, do not follow: the plant publishes hundreds of worlds a second
                 # and a launcher spinning on them takes CPU from the lockstep itself
                 self.clock.sleep_s(0.1)
+                if on_note is not None:
+                    for note in self.take_service_notes():
+                        on_note(note)
                 if watcher is not None and on_world is not None:
                     world = watcher.latest(0)
                     if world is not None:
@@ -209,6 +245,8 @@ class Stack:
     # --- stop ----------------------------------------------------------------------------
     def stop(self) -> None:
         """Stop every child in order; TERM first, KILL if it does not go. Idempotent."""
+        if self.service is not None:
+            self.service.stop_supervising()  # a stopping executive is not restarted
         for name in ("flightsw", "plant", "ground"):
             proc = self.procs.get(name)
             if proc is None or proc.poll() is not None:
@@ -430,6 +468,7 @@ def format_summary(s: Mapping[str, Any]) -> str:
         f"  records downlinked  {s.get('records_downlinked')} (archived at ground: {archived}; "
         f"still onboard: {s.get('records_onboard_at_end')}; evicted: {s.get('records_evicted')})",
         f"  payload restarts    {s.get('payload_restarts')}",
+        f"  executive restarts  {s.get('executive_restarts', 0)}",
         f"  limit violations    {len(violations) if violations else 'none'}",
     ]
     lines += [f"    - {v}" for v in violations[:20]]
@@ -465,7 +504,7 @@ KEEP_RUNS = 10
 RUN_FILES = (ARCHIVE_FILE, f"{ARCHIVE_FILE}-wal", f"{ARCHIVE_FILE}-shm", "dictionary.json",
              "flight_config.json", "plant_summary.json", "exec_stats.json", "plant.log",
              "flightsw.log", "payload.log", "ground.log", "flight_state.bin",
-             "flight_state.bin.prev")
+             "flight_state.bin.prev", "launcher.log")
 """What belongs to one run and moves with its archive (the archive's -wal and -shm must
 stay beside it, under the same name, or SQLite loses the un-checkpointed tail)."""
 _STAMP_RE = re.compile(r"^\d{8}T\d{6}Z(-\d+)?$")

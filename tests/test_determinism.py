@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from flightsw.cycle_health import WALL_CLOCK_POINTS
+
 pytestmark = pytest.mark.e2e
 
 SAME = ("sim_time_s", "energy_in_wh", "energy_out_wh", "min_battery_soc_pct", "max_temps_c",
@@ -28,8 +30,9 @@ def _run(run_dir: Path) -> dict[str, object]:
 RECEIVE_STAMPS = {"rx_wall_s", "rx_s"}
 """When the ground received a record: wall time, and the ground's spacecraft-time stamp,
 which follows the frames as they arrive in batches (a 0.1 s cycle either way)."""
-MEASURED = {"payload.rss_mb"}
-"""Telemetry that is a real measurement of the payload process, not a decision."""
+MEASURED = {"payload.rss_mb", *WALL_CLOCK_POINTS}
+"""Telemetry that is a real measurement (of the payload process, of the wall clock that
+the executive's watchdog runs on), not a decision."""
 LINK_PACE = {"link.recorder_depth", "link.recorder_bytes", "link.recorder_in_flight",
              "link.records_acked", "link.frames_resent", "link.gaps_rerequested",
              "link.acks_received", "link.acks_stale", "link.rtt_s", "link.frames_sent"}

@@ -30,7 +30,7 @@ UPLINK = ChannelSpec(latency_s=0.02, rate_bps=9600, loss=0.2, corrupt=0.05,
 
 def _cfg(recorder_bytes: int) -> FlightConfig:
     return FlightConfig(capture_period_s=5.0, restart_backoff_s=2.0,
-                        heartbeat_misses_allowed=2, recorder_bytes=recorder_bytes,
+                        heartbeat_timeout_s=2.0, recorder_bytes=recorder_bytes,
                         downlink_rate_bps=LOSSY.rate_bps)
 
 

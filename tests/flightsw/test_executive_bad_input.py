@@ -39,8 +39,11 @@ class FakePlant:
     def tick(self, sensors: Sensors, timeout_ms: int = 30_000) -> Envelope:
         self.sock.send(self.seq.pack(Kind.TICK, EPOCH + self.elapsed_s, {
             "elapsed_s": self.elapsed_s, "dt_s": 1.0, "sensors": sensors.to_body()}))
-        assert self.sock.poll(timeout_ms), "executive did not answer the tick"
-        reply = decode(self.sock.recv())
+        while True:
+            assert self.sock.poll(timeout_ms), "executive did not answer the tick"
+            reply = decode(self.sock.recv())
+            if reply.kind is not Kind.HELLO:  # an executive says hello once it is up
+                break
         assert reply.kind is Kind.ACTUATORS
         self.elapsed_s += 1.0
         return reply

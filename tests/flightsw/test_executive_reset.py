@@ -61,10 +61,11 @@ def test_kill_9_then_restart_resumes_state_and_enters_safe(tmp_path: Path) -> No
         ground.close(0)
         ground = ctx.socket(zmq.PAIR)
         ground.setsockopt(zmq.LINGER, 0)
-        # a ZeroMQ PAIR takes no second peer: the reset executive gets a fresh plant bus
-        # (re-attaching the same plant after a reset is the supervision issue's work)
-        plant.sock.close(0)
-        plant = FakePlant(ctx)
+        # the same plant: its bound PAIR takes the new executive once it has let go of the
+        # old one, which takes the plant's socket a few calls (a plant's loop polls every
+        # 0.2 s; the launcher restarts after RestartSec, 1 s, so the order is the same)
+        for _ in range(5):
+            plant.sock.poll(100)
         second = _start(tmp_path, plant.port, link_port)
         plant.tick(_sensors())
         ground.connect(f"tcp://127.0.0.1:{link_port}")

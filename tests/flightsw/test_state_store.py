@@ -134,6 +134,42 @@ def test_a_crash_loop_lands_in_safe_with_the_payload_off(tmp_path: Path) -> None
     assert h.latest("payload.state") == "disabled" and h.latest("mode.current") == "SAFE"
     h.run(10)
     assert h.latest("payload.state") == "disabled"  # stays off by itself
-    h.command("payload.enable", enabled=True)  # the ground clears it
+    assert h.latest("payload.rung") == "locked out"
+    seq = h.command("payload.enable", enabled=True)
+    h.run(1)
+    assert "clear it first" in h.verification(seq)[-1].reason
+    h.command("payload.clear_faults")  # the ground clears it, as any lockout
     h.run(3)
     assert h.latest("payload.state") == "ready"
+
+
+def test_command_books_and_last_sequence_survive_a_reset(tmp_path: Path) -> None:
+    """Measured before: the command counters and the last command number executed were
+    in memory only, so a reset forgot them (the anti-replay window needs the number)."""
+    path = tmp_path / "flight_state.bin"
+    h = Harness(state_path=path)
+    h.run(2)
+    for _ in range(3):
+        h.command("exec.noop")
+    last = h.command("exec.noop")
+    h.command("no.such.command")
+    h.run(2)
+    h.executive.save_state()
+    h2 = Harness(state_path=path)
+    h2.run(2)
+    books = h2.core.state.commands
+    assert books.accepted == 4 and books.rejected == 1 and books.completed == 4
+    assert books.last_seq == {"ground": last}
+    assert h2.latest("exec.cmds_accepted") == 4
+
+
+def test_the_last_sequence_book_is_bounded_against_invented_sources() -> None:
+    from flightsw.wire import Sequencer
+
+    h = Harness()
+    h.run(1)
+    for i in range(100):
+        h.uplink_raw(Sequencer(f"src{i}").pack(Kind.COMMAND, 0.0,
+                                               {"name": "exec.noop", "args": {}}))
+    h.run(2)
+    assert len(h.core.state.commands.last_seq) <= 16
