@@ -70,4 +70,3 @@ def test_evictions_are_reported_in_contact_only_and_survive_a_reset(tmp_path: Pa
     assert reports
     reported = {n for r in reports for a, b in r.args["ranges"] for n in range(a, b + 1)}
     assert unreported <= reported  # committed with the records they replaced
-    assert not second.core.state.link.evicted_unreported
