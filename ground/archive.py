@@ -284,6 +284,16 @@ class Archive:
         row = self._conn.execute("SELECT MAX(cmd_seq) FROM commands").fetchone()
         return 0 if row[0] is None else int(row[0]) + 1
 
+    def downlink_seqs(self) -> list[int]:
+        """Every downlink sequence number archived here, ascending. A restarted ground
+        process takes them back, so a record the flight sends again (it was archived,
+        its acknowledgement never reached the spacecraft) is not archived twice."""
+        rows = self._conn.execute(
+            "SELECT seq FROM telemetry UNION SELECT seq FROM events "
+            "UNION SELECT seq FROM verifications UNION SELECT seq FROM products "
+            "UNION SELECT seq FROM hellos WHERE direction = 'down' ORDER BY 1")
+        return [int(r[0]) for r in rows if isinstance(r[0], int)]
+
     def unfinished_commands(self) -> list[CommandRecord]:
         """Commands a previous ground process left queued, sent or accepted.
 

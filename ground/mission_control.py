@@ -34,6 +34,7 @@ from typing import Any
 
 from flightsw.dictionary import Dictionary
 from flightsw.errors import CommandRejected, WireError, safe_repr
+from flightsw.link import EVICTION_EVENT
 from flightsw.messages import MAX_ACK_RANGES, AckBody, HelloBody
 from flightsw.wire import Envelope, Kind, Sequencer, encode, try_decode
 from ground.archive import Archive
@@ -46,7 +47,6 @@ log = logging.getLogger("ground.mission_control")
 SOURCE = "ground"
 ACK_PERIOD_S = 1.0
 """At most one acknowledgement per this many ground-clock seconds (the uplink is slow)."""
-EVICTION_EVENT = "link.records_evicted"
 HELLO_RETRY_S = 5.0
 """While in contact without the flight's HELLO, say HELLO again this often (it answers)."""
 LOG_FIRST_ERRORS = 20
@@ -84,6 +84,7 @@ class MissionControl:
             log.info("restored %d unfinished commands from the archive (%d queued)",
                      len(restored), sum(r.stage is Stage.QUEUED for r in restored))
         self.downlink = DownlinkSequence()
+        self.downlink.restore(archive.downlink_seqs())  # a restart archives nothing twice
         self._hello_seq = Sequencer(SOURCE)
         self.hash_state = HashState.UNKNOWN
         self.flight_hash: str | None = None

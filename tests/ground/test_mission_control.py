@@ -312,3 +312,19 @@ def test_a_time_tag_goes_up_with_its_command_and_survives_a_ground_restart(
     second.pump_uplink(up, uplink_open=True, now_s=T0 + 10)
     (command,) = [e for e in up.frames if e.kind is Kind.COMMAND]
     assert command.body == {"name": "exec.noop", "args": {}, "at_s": T0 + 3600}
+
+
+def test_a_restarted_ground_does_not_archive_a_resent_record_twice(tmp_path: Path) -> None:
+    fl = Sequencer("flight")
+    first = MissionControl(DICTIONARY, Archive(tmp_path / "a.sqlite"))
+    frames = [fl.pack(Kind.EVENT, T0, {"name": "x", "args": {}}) for _ in range(3)]
+    for frame in frames:
+        first.on_frame(frame, T0)
+    first.archive.close()
+    second = MissionControl(DICTIONARY, Archive(tmp_path / "a.sqlite"))
+    second.on_frame(frames[1], T0 + 5)  # its acknowledgement was lost: sent again
+    second.on_frame(fl.pack(Kind.EVENT, T0, {"name": "y", "args": {}}), T0 + 5)
+    second.archive.flush()
+    assert second.duplicates_dropped == 1 and second.downlink.missing == 0
+    with ArchiveReader(tmp_path / "a.sqlite") as r:
+        assert [e.name for e in r.events()] == ["x", "x", "x", "y"]
