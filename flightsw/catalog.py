@@ -13,6 +13,7 @@ from flightsw import (
     commanding,
     cycle_health,
     heaters,
+    limits,
     link,
     modes,
     payload_supervision,
@@ -37,6 +38,7 @@ def components(cfg: FlightConfig) -> list[Component[Any]]:
         power.COMPONENT,
         heaters.component(cfg),
         sensor_health.COMPONENT,
+        limits.component(cfg),
         payload_supervision.COMPONENT,
         link.COMPONENT,
     ]
