@@ -37,6 +37,7 @@ from flightsw import (
     link,
     modes,
     payload_supervision,
+    planner,
     power,
     sensor_health,
     supervisor,
@@ -90,6 +91,7 @@ class ExecState:
 
     mode: modes.ModeState
     throttle: throttle.ThrottleState
+    planner: planner.PlannerState
     power: power.PowerState
     heaters: heaters.HeaterState
     sensor_health: sensor_health.SensorHealthState
@@ -441,8 +443,11 @@ class Topology:
                 st.heaters, heaters.inputs_from(sensors, load_plan, self.cfg), t, self.cfg)
             self.emit_all(events)
             self._check_limits(t)
+            st.planner, _plan_cap, events = planner.step(st.planner, sensors,
+                                                         st.throttle.level_frac, t, self.cfg)
+            self.emit_all(events)
         spec = modes.MODES[st.mode.mode]
-        cap = min(spec.throttle_cap_frac, st.payload.operator_cap_frac)
+        cap = min(spec.throttle_cap_frac, st.payload.operator_cap_frac, st.planner.cap_frac)
         if st.have_sensors:
             st.throttle, events = throttle.step(
                 st.throttle, sensors.payload_temp_c, cap, SLOW_PERIOD_S, self.cfg,
