@@ -80,6 +80,8 @@ class OnboardLoop:
         self.limits = limits.initial(self.cfg)
         self.planner = planner.PlannerState()
         self.record = FlightRecord()
+        self.last_actuators = Actuators()
+        """What the last step commanded (a benchmark replays the trajectory from it)."""
         self._day_min = math.inf
         self._day_max = -math.inf
 
@@ -125,6 +127,7 @@ class OnboardLoop:
                         payload_activity_frac=self.throttle.level_frac if powered else 0.0,
                         heaters_on=on, report_mode=self.mode.mode,
                         report_throttle_frac=self.throttle.level_frac)
+        self.last_actuators = act
         self.plant.step(dt, act)
         self.record.payload_full_s += act.payload_activity_frac * dt if powered else 0.0
         self._account(events, any(on.values()), load_plan.level > 0)
