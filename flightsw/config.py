@@ -98,6 +98,11 @@ class FlightConfig:
     heaters: tuple[HeaterConfig, ...] = ()  # the switchable heaters the profile declares
     sensor_stuck_after_s: float = 1800.0  # a temperature unchanged this long is stuck (0: off)
     sensor_stale_after_s: float = 10.0  # no sensor sample this long: every reading is lost
+    # the energy planner's model (flightsw/planner.py); capacity 0: the planner caps nothing
+    battery_capacity_wh: float = 0.0
+    payload_idle_w: float = 0.0  # payload power at zero activity
+    payload_max_w: float = 0.0  # payload power at full activity
+    bus_load_w: float = 0.0  # every other load in eclipse (avionics, radio receiver)
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -122,6 +127,9 @@ class FlightConfig:
             if (a >= b) if strict else (a > b):
                 raise ConfigError(f"{low} ({a:g}) must be {'below' if strict else 'at most'} "
                                   f"{high} ({b:g})", key=low)
+        for key in ("battery_capacity_wh", "payload_idle_w", "payload_max_w", "bus_load_w"):
+            if getattr(self, key) < 0:
+                raise ConfigError("must not be negative", key=key)
         if self.sensor_stuck_after_s < 0 or self.sensor_stale_after_s <= 0:
             raise ConfigError("sensor fault times must be positive (stuck may be 0: off)")
         if self.capture_period_s <= 0 or self.hk_period_s <= 0:

@@ -34,9 +34,11 @@ from flightsw import (
     cycle_health,
     hal,
     heaters,
+    limits,
     link,
     modes,
     payload_supervision,
+    planner,
     power,
     schedule,
     sensor_health,
@@ -47,9 +49,10 @@ from flightsw.catalog import build_dictionary
 from flightsw.clock import Clock
 from flightsw.component import PERSIST, Events, Handled, Tick, persisted
 from flightsw.config import FlightConfig
+from flightsw.errors import WireError
 from flightsw.events import EventLog, EventLogState, EventRecord
 from flightsw.hal import Actuators, Sensors
-from flightsw.messages import TelemetryBody
+from flightsw.messages import CommandBody, TelemetryBody
 from flightsw.payload_supervision import PayloadOut, PayloadState, SuperviseInputs
 from flightsw.rategroups import RateGroup, RateGroups
 from flightsw.records import Record
@@ -87,9 +90,11 @@ class ExecState:
 
     mode: modes.ModeState
     throttle: throttle.ThrottleState
+    planner: planner.PlannerState
     power: power.PowerState
     heaters: heaters.HeaterState
     sensor_health: sensor_health.SensorHealthState
+    limits: limits.LimitsState
     payload: PayloadState
     link: link.LinkState
     commands: commanding.CommandCounters
@@ -413,6 +418,11 @@ class Topology:
         st = self.state
         commands, events = link.receive(st.link, frames, t)
         self.emit_all(events)
+        self._run_commands(commands, t)
+
+    def _run_commands(self, commands: list[tuple[Envelope, CommandBody | WireError]],
+                      t: Tick) -> None:
+        st = self.state
         record = self._states()
         for env, body in commands:
             reports, events = commanding.dispatch(st.commands, self.dictionary, self.routes,
@@ -445,8 +455,12 @@ class Topology:
             st.heaters, events = heaters.step(
                 st.heaters, heaters.inputs_from(sensors, load_plan, self.cfg), t, self.cfg)
             self.emit_all(events)
+            self._check_limits(t)
+            st.planner, _plan_cap, events = planner.step(st.planner, sensors,
+                                                         st.throttle.level_frac, t, self.cfg)
+            self.emit_all(events)
         spec = modes.MODES[st.mode.mode]
-        cap = min(spec.throttle_cap_frac, st.payload.operator_cap_frac)
+        cap = min(spec.throttle_cap_frac, st.payload.operator_cap_frac, st.planner.cap_frac)
         if st.have_sensors:
             st.throttle, events = throttle.step(
                 st.throttle, sensors.payload_temp_c, cap, SLOW_PERIOD_S, self.cfg,
@@ -458,6 +472,25 @@ class Topology:
         self.emit_all(events)
         self.emit_all(link.set_contact(st.link, sensors.in_contact, sensors.contact_station, t))
         self.emit_all(link.eviction_report(st.link))
+
+    def _check_limits(self, t: Tick) -> None:
+        """The limit checker over this second's housekeeping: a safer mode it demands is
+        forced now (before the throttle and the payload see the mode), and a stored
+        sequence runs through the normal dispatch, as source ``limits``."""
+        st = self.state
+        st.limits, out, events = limits.step(st.limits, self.housekeeping(), st.mode.mode, t)
+        self.emit_all(events)
+        if out.mode_target is not None:
+            st.mode, events = modes.force(st.mode, out.mode_target, out.mode_reason,
+                                          t.mission_time_s)
+            self.emit_all(events)
+            self.dirty = True
+        if out.commands:
+            seq = st.commands.last_seq.get(limits.SOURCE, -1)
+            self._run_commands([
+                (Envelope(Kind.COMMAND, limits.SOURCE, seq + 1 + i, t.mission_time_s,
+                          {"name": name, "args": args}), CommandBody(name=name, args=args))
+                for i, (name, args) in enumerate(out.commands)], t)
 
     def _capture(self) -> None:
         st = self.state
