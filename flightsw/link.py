@@ -256,7 +256,15 @@ def _on_hello(st: LinkState, env: Envelope, t: Tick) -> Events:
                                                     "flight": st.dictionary_hash}))
     # out of contact by our own radio (the ground may see AOS a moment before we do),
     # the HELLO we send at our AOS is the answer
-    if link_up(st) and t.mission_time_s - st.last_hello_s >= HELLO_REPLY_HOLDOFF_S:
+    if not link_up(st):
+        return events
+    if st.hello_seq is not None and st.hello_seq in st.recorder.records:
+        # our last HELLO is not acknowledged yet: the ground asks again because it has
+        # not heard it (lost, or still on its way), so that same record goes again. A new
+        # one would take a number at a moment set by the ground's wall clock, and two
+        # lockstep runs would number their downlink differently
+        st.recorder.resend_now(st.hello_seq, t.mission_time_s)
+    elif t.mission_time_s - st.last_hello_s >= HELLO_REPLY_HOLDOFF_S:
         events += record(st, Kind.HELLO, hello_body(st), t.mission_time_s)
     return events
 

@@ -465,3 +465,25 @@ def test_ground_hello_right_after_aos_is_not_answered_twice() -> None:
     h.uplink_raw(hello)  # a ground that restarted mid-pass
     h.run(1)
     assert sum(1 for e in h.downlink if e.kind is Kind.HELLO) == 2
+
+
+def test_a_ground_asking_again_gets_the_same_hello_not_a_new_number() -> None:
+    """A loaded CI run archived 642 records against 640: the ground's HELLO retries (on
+    its wall clock) each made the flight number a new HELLO while the first was still
+    unacknowledged. Now the unacknowledged HELLO is sent again, under its own number."""
+    h = Harness(auto_ack=False)  # a ground that has not heard the flight's HELLO
+    h.run(3, in_contact=False, contact_station="")
+    h.run(1, in_contact=True)
+    hello = Sequencer("ground").pack(Kind.HELLO, EPOCH_S,
+                                     {"dictionary_hash": h.core.dictionary.hash})
+    for _ in range(4):  # retries while the flight's HELLO is unacknowledged
+        h.run(15)
+        h.uplink_raw(hello)
+    h.run(15)
+    hellos = {e.seq for e in h.downlink if e.kind is Kind.HELLO}
+    assert len(hellos) == 1
+    h.ack(sorted({e.seq for e in h.downlink}))  # the ground has it all now
+    h.run(15)
+    h.uplink_raw(hello)  # a ground that restarted mid-pass and lost it: a new HELLO
+    h.run(2)
+    assert len({e.seq for e in h.downlink if e.kind is Kind.HELLO}) == 2
