@@ -6,10 +6,7 @@ end every downlink number is archived once at the ground or still held onboard."
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from flightsw.config import FlightConfig
 from flightsw.harness import EPOCH_S, Harness
@@ -18,17 +15,10 @@ from flightsw.wire import Kind
 from ground.core import WallTime
 from ground.link_physics import LinkPhysics
 from hil.line_faults import FaultyPort, LineFaults
-from hil.virtual_uart import PtyPair, open_pty_pair
+from hil.virtual_uart import PtyPair
 from tests.test_link_lossless import LinkBench, _account
 
 BAUD = 115_200
-
-
-@pytest.fixture
-def pty() -> Iterator[PtyPair]:
-    pair = open_pty_pair()
-    yield pair
-    pair.close()
 
 
 class SerialLinkBench(LinkBench):
@@ -57,21 +47,36 @@ class SerialLinkBench(LinkBench):
                 "time_utc_s": t}), wall)
             self.h.run(1, in_contact=in_contact,
                        contact_station="Weilheim" if in_contact else "")
-            board = self.h.executive.link
-            assert isinstance(board, SerialTransport)
-            frames: list[bytes] = []
-            for _ in range(100):  # the pty takes a few kB per write: drain the line
-                board.flush()
-                self.host.wait(0.002)
-                got = self.host.receive()
-                frames += got
-                if not got and not board.tx_pending_bytes:
-                    break
-            self.core.on_downlink(frames, wall)
-            self.core.pump_uplink(self.host.send, wall)
-            self.host.flush()
+            self.core.on_downlink(self.take_downlink(), wall)
+            self.core.pump_uplink(self.send_up, wall)
+            self.push_uplink()
             self.core.end_turn(wall)
             self.archive.flush()
+
+    @property
+    def board(self) -> SerialTransport:
+        link = self.h.executive.link
+        assert isinstance(link, SerialTransport)
+        return link
+
+    def take_downlink(self) -> list[bytes]:
+        """Everything on the line after a second of flight (the pty takes a few kB per
+        write, so the line is drained in turns)."""
+        frames: list[bytes] = []
+        for _ in range(100):
+            self.board.flush()
+            self.host.wait(0.002)
+            got = self.host.receive()
+            frames += got
+            if not got and not self.board.tx_pending_bytes:
+                break
+        return frames
+
+    def send_up(self, frame: bytes) -> bool:
+        return self.host.send(frame)
+
+    def push_uplink(self) -> None:
+        self.host.flush()
 
 
 def test_damaged_uart_loses_nothing_end_to_end(tmp_path: Path, pty: PtyPair) -> None:

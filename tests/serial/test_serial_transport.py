@@ -4,21 +4,13 @@ from __future__ import annotations
 
 import os
 import random
-from collections.abc import Iterator
 
 import pytest
 import serial
 
 from flightsw.serial_transport import SerialPort, SerialTransport, check_baud, open_port
 from hil.line_faults import FaultyPort, LineFaults
-from hil.virtual_uart import PtyPair, open_pty_pair
-
-
-@pytest.fixture
-def pty() -> Iterator[PtyPair]:
-    pair = open_pty_pair()
-    yield pair
-    pair.close()
+from hil.virtual_uart import PtyPair
 
 
 def _pump(a: SerialTransport, b: SerialTransport, turns: int = 200) -> list[bytes]:
