@@ -14,6 +14,7 @@ so detection reports the virtual board emulating that family.
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from flightsw.board.detect import VIRTUAL_MARKER
@@ -49,6 +50,46 @@ PI5_PMIC_ADC = """\
       BATT_V volt(25)=0.00000000V
 """
 """A Pi 5's ``vcgencmd pmic_read_adc`` reply (an idle board)."""
+
+ORIN_NANO_NVPMODEL = """\
+# nvpmodel.conf for the Orin Nano 8GB module (abridged from JetPack 6)
+< PARAM TYPE=FILE NAME=CPU_ONLINE >
+CORE_0 /sys/devices/system/cpu/cpu0/online
+CORE_1 /sys/devices/system/cpu/cpu1/online
+
+< PARAM TYPE=CLOCK NAME=CPU_A78_0 >
+FREQ_TABLE /sys/devices/system/cpu/cpu0/cpufreq/scaling_available_frequencies
+MAX_FREQ /sys/devices/system/cpu/cpu0/cpufreq/scaling_max_freq
+MIN_FREQ /sys/devices/system/cpu/cpu0/cpufreq/scaling_min_freq
+
+< POWER_MODEL ID=0 NAME=15W >
+CPU_ONLINE CORE_0 1
+CPU_ONLINE CORE_1 1
+CPU_A78_0 MIN_FREQ 729600
+CPU_A78_0 MAX_FREQ 1510400
+GPU MAX_FREQ 624750000
+
+< POWER_MODEL ID=1 NAME=7W >
+CPU_ONLINE CORE_0 1
+CPU_ONLINE CORE_1 1
+CPU_A78_0 MIN_FREQ 729600
+CPU_A78_0 MAX_FREQ 960000
+GPU MAX_FREQ 408000000
+
+< PM_CONFIG DEFAULT=0 >
+"""
+XAVIER_NX_NVPMODEL = """\
+< POWER_MODEL ID=0 NAME=MODE_15W_2CORE >
+CPU_DENVER_0 MAX_FREQ 1907200
+< POWER_MODEL ID=2 NAME=MODE_15W_6CORE >
+CPU_DENVER_0 MAX_FREQ 1420800
+< POWER_MODEL ID=3 NAME=MODE_10W_2CORE >
+CPU_DENVER_0 MAX_FREQ 1500000
+< POWER_MODEL ID=8 NAME=MODE_20W_6CORE >
+CPU_DENVER_0 MAX_FREQ 1907200
+< PM_CONFIG DEFAULT=2 >
+"""
+"""Module-specific mode tables: the same name has different ids on different modules."""
 
 FAMILIES = ("jetson-orin-nano", "jetson-xavier-nx", "raspberry-pi-5", "raspberry-pi-4",
             "generic-linux")
@@ -110,6 +151,7 @@ def build_tree(root: Path | str, family: str, *, marker: bool = False) -> Path:
         set_value(base, f"{gpu}/device/load", 125)
         set_value(base, "sys/class/devfreq/15340000.vic/cur_freq", 115_200_000)
         _cpus(base, 6, 1_510_400, 729_600)
+        set_value(base, "etc/nvpmodel.conf", ORIN_NANO_NVPMODEL)
     elif family == "jetson-xavier-nx":
         _device_tree(base, "NVIDIA Jetson Xavier NX Developer Kit",
                      ["nvidia,p3509-0000+p3668-0001", "nvidia,tegra194"])
@@ -129,6 +171,7 @@ def build_tree(root: Path | str, family: str, *, marker: bool = False) -> Path:
         set_value(base, f"{gpu}/max_freq", 1_109_250_000)
         set_value(base, f"{gpu}/device/load", 0)
         _cpus(base, 6, 1_907_200, 1_190_400)
+        set_value(base, "etc/nvpmodel.conf", XAVIER_NX_NVPMODEL)
     elif family in ("raspberry-pi-5", "raspberry-pi-4"):
         five = family.endswith("5")
         _device_tree(base, f"Raspberry Pi {5 if five else 4} Model B Rev 1.{0 if five else 4}",
@@ -154,6 +197,49 @@ def canned_vcgencmd(family: str, temp_c: float = 51.9,
     if family == "raspberry-pi-5":
         replies[("vcgencmd", "pmic_read_adc")] = PI5_PMIC_ADC
     return replies
+
+
+class FakeNvpmodel:
+    """``nvpmodel`` on a fake tree, as an injectable command runner that keeps state:
+    ``-q`` answers like the real one, ``-m ID`` takes ids from the tree's own
+    nvpmodel.conf and applies the mode's CPU ceiling to every CPU's
+    ``scaling_max_freq``; ``needs_reboot`` plays a mode change the real tool only
+    schedules (the active mode stays as it was)."""
+
+    def __init__(self, root: Path | str, *, needs_reboot: bool = False) -> None:
+        from flightsw.board.actuate import read_mode_table
+
+        self.root = Path(root)
+        self.table = read_mode_table(self.root)
+        self.active = self.table.default_id if self.table.default_id is not None else 0
+        self.needs_reboot = needs_reboot
+        self.calls: list[list[str]] = []
+
+    def __call__(self, argv: Sequence[str]) -> str:
+        import subprocess
+
+        args = list(argv)
+        self.calls.append(args)
+        if args[:1] != ["nvpmodel"]:
+            raise FileNotFoundError(2, "No such file or directory", args[0] if args else "")
+        if args[1:] == ["-q"]:
+            mode = self.table.find(self.active)
+            return f"NV Power Mode: {mode.name if mode else '?'}\n{self.active}\n"
+        if len(args) == 3 and args[1] == "-m" and args[2].isdigit():
+            mode = self.table.find(int(args[2]))
+            if mode is None:
+                raise subprocess.CalledProcessError(1, args, "", "NVPM ERROR: invalid mode")
+            if self.needs_reboot:
+                return "NVPM WARN: Reboot required for changing to this power mode\n"
+            self.active = mode.id
+            ceiling = next((v for p, k, v in mode.settings
+                            if p.startswith("CPU_") and k == "MAX_FREQ"), None)
+            if ceiling is not None:
+                for f in sorted(self.root.glob(
+                        "sys/devices/system/cpu/cpu[0-9]*/cpufreq/scaling_max_freq")):
+                    f.write_text(ceiling + "\n")
+            return ""
+        raise subprocess.CalledProcessError(2, args, "", "usage: nvpmodel [-m ID] [-q]")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from flightsw.board.actuate import read_mode_table
 from flightsw.board.detect import Board
 from flightsw.board.sensors import BoardSensors
 
@@ -42,6 +43,12 @@ def describe(board: Board, sensors: BoardSensors) -> str:
     lines.append(f"compute    hottest {_c(sensors.hottest_c)}, input power "
                  + ("-" if math.isnan(sensors.input_power_w)
                     else f"{sensors.input_power_w:.2f} W"))
+    if "nvpmodel" in eff.actuators:
+        table = read_mode_table(board.root)
+        modes = ", ".join(f"{m.id}={m.name}" + (" (default)" if m.id == table.default_id else "")
+                          for m in table.modes)
+        lines.append(f"  nvpmodel modes: {modes or 'none'}")
+        sensors.problems.extend(table.problems)
     for p in (*board.problems, *sensors.problems):
         lines.append(f"problem    {p}")
     return "\n".join(lines)

@@ -19,6 +19,7 @@ def test_board_text(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "virtual (emulating jetson-xavier-nx)" in out
     assert "VDD_IN" in out and "(iio)" in out and "L4T        R32.7.1" in out
+    assert "nvpmodel modes: 0=MODE_15W_2CORE, 2=MODE_15W_6CORE (default)" in out
 
 
 def test_board_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
