@@ -48,8 +48,10 @@ def describe(board: Board, sensors: BoardSensors) -> str:
         modes = ", ".join(f"{m.id}={m.name}" + (" (default)" if m.id == table.default_id else "")
                           for m in table.modes)
         lines.append(f"  nvpmodel modes: {modes or 'none'}")
-        sensors.problems.extend(table.problems)
-    for p in (*board.problems, *sensors.problems):
+        problems = [*board.problems, *sensors.problems, *table.problems]
+    else:
+        problems = [*board.problems, *sensors.problems]
+    for p in problems:
         lines.append(f"problem    {p}")
     return "\n".join(lines)
 
