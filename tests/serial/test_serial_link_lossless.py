@@ -6,6 +6,7 @@ end every downlink number is archived once at the ground or still held onboard."
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from flightsw.config import FlightConfig
@@ -19,6 +20,7 @@ from hil.virtual_uart import PtyPair
 from tests.test_link_lossless import LinkBench, _account
 
 BAUD = 115_200
+QUIET_S = 0.005
 
 
 class SerialLinkBench(LinkBench):
@@ -60,17 +62,20 @@ class SerialLinkBench(LinkBench):
         return link
 
     def take_downlink(self) -> list[bytes]:
-        """Everything on the line after a second of flight (the pty takes a few kB per
-        write, so the line is drained in turns)."""
+        """Everything on the line after a second of flight: the pty takes a few kB per
+        write and hands bytes on asynchronously, so drain until it has been quiet."""
         frames: list[bytes] = []
-        for _ in range(100):
+        quiet_until = time.monotonic() + QUIET_S
+        while True:
             self.board.flush()
             self.host.wait(0.002)
             got = self.host.receive()
             frames += got
-            if not got and not self.board.tx_pending_bytes:
-                break
-        return frames
+            now = time.monotonic()
+            if got or self.board.tx_pending_bytes:
+                quiet_until = now + QUIET_S
+            elif now >= quiet_until:
+                return frames
 
     def send_up(self, frame: bytes) -> bool:
         return self.host.send(frame)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import time
 
 import pytest
 import serial
@@ -13,13 +14,24 @@ from hil.line_faults import FaultyPort, LineFaults
 from hil.virtual_uart import PtyPair
 
 
-def _pump(a: SerialTransport, b: SerialTransport, turns: int = 200) -> list[bytes]:
+def _pump(a: SerialTransport, b: SerialTransport, expect: int | None = None,
+          quiet_s: float = 0.2, limit_s: float = 30.0) -> list[bytes]:
+    """Move ``a``'s frames to ``b`` until ``expect`` arrived, or the line has been quiet
+    for ``quiet_s`` (a pty hands bytes on asynchronously: empty now is not empty)."""
     got: list[bytes] = []
-    for _ in range(turns):
+    now = time.monotonic()
+    deadline, quiet_until = now + limit_s, now + quiet_s
+    while time.monotonic() < deadline:
         a.flush()
         b.wait(0.01)
-        got += b.receive()
-        if not a.tx_pending_bytes and not b.wait(0.0):
+        new = b.receive()
+        got += new
+        if expect is not None and len(got) >= expect:
+            break
+        now = time.monotonic()
+        if new or a.tx_pending_bytes:
+            quiet_until = now + quiet_s
+        elif now >= quiet_until:
             break
     return got
 
@@ -51,11 +63,11 @@ def test_pty_pair_both_ways_with_large_frames(pty: PtyPair) -> None:
     down = [rng.randbytes(rng.randint(0, 20_000)) for _ in range(30)]
     for f in down:
         assert board.send(f)
-    assert _pump(board, host) == down  # the pty's buffer is far smaller: partial writes
+    assert _pump(board, host, len(down)) == down  # the pty's buffer is far smaller: partial writes
     up = [b"ack %d" % i for i in range(50)]
     for f in up:
         assert host.send(f)
-    assert _pump(host, board) == up
+    assert _pump(host, board, len(up)) == up
     assert board.counters()["rx"]["discarded_bytes"] == 0
     board.close()
 
@@ -78,7 +90,7 @@ def test_faulty_line_loses_frames_but_never_delivers_a_damaged_one(pty: PtyPair)
     for i in range(0, len(sent), 10):
         for f in sent[i:i + 10]:
             host.send(f)
-        got += _pump(host, board)
+        got += _pump(host, board, quiet_s=0.05)
     assert set(got) <= set(sent)  # nothing invented or corrupted got through
     assert got == sorted(got)  # in order
     c = faults.counters()
@@ -102,7 +114,7 @@ def test_cut_cable_is_reopened_and_the_link_goes_on(pty: PtyPair) -> None:
                             reopen_interval_s=0.5)
     host = SerialTransport(pty.master)
     assert board.send(b"before")
-    assert _pump(board, host) == [b"before"]
+    assert _pump(board, host, 1) == [b"before"]
     assert board.port is not None
     board.port.close()  # the cable is cut under us
     assert not board.send(b"x" * 10) or board.errors  # the write fails, counted
