@@ -34,3 +34,17 @@ def test_temp_and_pmic() -> None:
     assert rails["VDD_CORE"] == (0.7811, 0.76)
     assert "EXT5V" not in rails  # a voltage without a current is not a rail
     assert len(rails) == 8
+
+
+def test_firmware_problems_are_listed_not_raised() -> None:
+    from flightsw.board.vcgencmd import read_firmware
+
+    replies = {"measure_temp": "temp=hot", "get_throttled": "throttled=0x4",
+               "pmic_read_adc": "error=2 error_msg=\"Command not registered\""}
+    fw = read_firmware(lambda argv: replies[argv[1]], pmic=True)
+    assert fw.throttled is not None and fw.throttled.now == {"throttled"}
+    assert len(fw.problems) == 2 and "measure_temp" in fw.problems[0]
+    assert "no rail" in fw.problems[1]
+    import math
+
+    assert math.isnan(fw.temp_c) and math.isnan(fw.power_w)
