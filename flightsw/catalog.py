@@ -13,10 +13,13 @@ from flightsw import (
     commanding,
     cycle_health,
     heaters,
+    limits,
     link,
     modes,
     payload_supervision,
+    planner,
     power,
+    schedule,
     sensor_health,
     throttle,
 )
@@ -24,19 +27,24 @@ from flightsw.component import Component
 from flightsw.config import FlightConfig
 from flightsw.dictionary import Declarations, Dictionary
 
-DICTIONARY_VERSION = "0.2.0"
+DICTIONARY_VERSION = "0.3.0"
+"""Raised when commands, telemetry or events change meaning (0.3.0: payload escalation,
+watchdogs, heaters and sensor health, the acknowledged link)."""
 
 
 def components(cfg: FlightConfig) -> list[Component[Any]]:
     """The executive's components, in the order their telemetry is reported."""
     return [
         commanding.COMPONENT,
+        schedule.COMPONENT,
         cycle_health.COMPONENT,
         modes.component(cfg),
         throttle.COMPONENT,
+        planner.COMPONENT,
         power.COMPONENT,
         heaters.component(cfg),
         sensor_health.COMPONENT,
+        limits.component(cfg),
         payload_supervision.COMPONENT,
         link.COMPONENT,
     ]

@@ -17,6 +17,7 @@ from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from flightsw import schedule
 from flightsw.component import PERSIST, Component, Events, Handled, Handler, Tick, fixed
 from flightsw.dictionary import Arg, ArgType, Command, Declarations, Dictionary, Event, Severity
 from flightsw.dictionary import Telemetry as Tlm
@@ -71,7 +72,31 @@ def dispatch(counters: CommandCounters, dictionary: Dictionary, routes: Mapping[
     counters.accepted += 1
     if len(counters.last_seq) < MAX_SOURCES or env.source in counters.last_seq:
         counters.last_seq[env.source] = max(env.seq, counters.last_seq.get(env.source, -1))
-    reports = [VerificationBody(env.seq, name, "accepted", "")]
+    if body.at_s is not None and body.at_s > t.mission_time_s:
+        return _store(counters, states, env, name, args, body.at_s)
+    return run(counters, routes, states, env.seq, name, args, t)
+
+
+def _store(counters: CommandCounters, states: MutableMapping[str, Any], env: Envelope,
+           name: str, args: dict[str, Any],
+           at_s: float) -> tuple[list[VerificationBody], Events]:
+    """A time-tagged command: validated already; stored to run at its time."""
+    try:
+        note = schedule.add(states["schedule"],
+                            schedule.Timed(env.seq, env.source, at_s, name, dict(args)))
+    except FlightError as exc:
+        counters.failed += 1
+        return _fail(env.seq, name, "exec.cmd_failed", str(exc), [])
+    return ([VerificationBody(env.seq, name, "accepted", note)],
+            [("schedule.added", {"cmd_seq": env.seq, "command": name,
+                                 "at": schedule.utc_text(at_s)})])
+
+
+def run(counters: CommandCounters, routes: Mapping[str, Route],
+        states: MutableMapping[str, Any], cmd_seq: int, name: str, args: dict[str, Any],
+        t: Tick) -> tuple[list[VerificationBody], Events]:
+    """Run a validated command now: ``accepted``, then ``completed`` or ``failed``."""
+    reports = [VerificationBody(cmd_seq, name, "accepted", "")]
     route = routes.get(name)
     try:
         if route is None:
@@ -79,17 +104,42 @@ def dispatch(counters: CommandCounters, dictionary: Dictionary, routes: Mapping[
         done: Handled[Any] = route.handler(states[route.component], args, t)
     except FlightError as exc:
         counters.failed += 1
-        more, events = _fail(env.seq, name, "exec.cmd_failed", str(exc), list(exc.events))
+        more, events = _fail(cmd_seq, name, "exec.cmd_failed", str(exc), list(exc.events))
         return reports + more, events
     except Exception as exc:  # a handler bug must not take the executive down
         counters.failed += 1
-        more, events = _fail(env.seq, name, "exec.cmd_failed",
+        more, events = _fail(cmd_seq, name, "exec.cmd_failed",
                              f"internal error: {type(exc).__name__}: {exc}", [])
         return reports + more, events
     states[route.component] = done.state
     counters.completed += 1
-    reports.append(VerificationBody(env.seq, name, "completed", done.note))
+    reports.append(VerificationBody(cmd_seq, name, "completed", done.note))
     return reports, list(done.events)
+
+
+def run_scheduled(counters: CommandCounters, routes: Mapping[str, Route],
+                  states: MutableMapping[str, Any],
+                  t: Tick) -> tuple[list[VerificationBody], Events]:
+    """The fast cycle's part: run the time-tagged commands whose time has come."""
+    run_now, too_late = schedule.take_due(states["schedule"], t.mission_time_s)
+    reports: list[VerificationBody] = []
+    events: Events = []
+    for e in run_now:
+        more, evs = run(counters, routes, states, e.cmd_seq, e.name, dict(e.args), t)
+        reports += more[1:]  # "accepted" went down when it was stored
+        events += [("schedule.ran", {"cmd_seq": e.cmd_seq, "command": e.name,
+                                     "late_s": round(t.mission_time_s - e.at_s, 1)}), *evs]
+    for e in too_late:
+        counters.failed += 1
+        late_s = round(t.mission_time_s - e.at_s, 1)
+        more, evs = _fail(e.cmd_seq, e.name, "schedule.expired",
+                          f"not run: {late_s} s past its time (more than "
+                          f"{schedule.LATE_TOLERANCE_S:g} s)", [])
+        evs[-1] = ("schedule.expired", {"cmd_seq": e.cmd_seq, "command": e.name,
+                                        "late_s": late_s})
+        reports += more
+        events += evs
+    return reports, events
 
 
 def _fail(seq: int, name: str, event: str, reason: str,

@@ -77,6 +77,8 @@ class FlightConfig:
     restarts_to_degrade: int = 3  # in the window: last good model, throttle reduced
     restarts_to_lockout: int = 5  # in the window: payload off, SAFE, until the ground clears
     degraded_throttle_frac: float = 0.5  # payload activity cap while degraded
+    crash_loop_resets: int = 3  # unexplained executive resets in the window: payload off
+    crash_loop_window_s: float = 600.0
     boot_mode: str = "NOMINAL"
     auto_compute: bool = True  # NOMINAL -> COMPUTE autonomously when power allows
     payload_enabled: bool = True  # supervise (start) the payload process at boot
@@ -96,6 +98,11 @@ class FlightConfig:
     heaters: tuple[HeaterConfig, ...] = ()  # the switchable heaters the profile declares
     sensor_stuck_after_s: float = 1800.0  # a temperature unchanged this long is stuck (0: off)
     sensor_stale_after_s: float = 10.0  # no sensor sample this long: every reading is lost
+    # the energy planner's model (flightsw/planner.py); capacity 0: the planner caps nothing
+    battery_capacity_wh: float = 0.0
+    payload_idle_w: float = 0.0  # payload power at zero activity
+    payload_max_w: float = 0.0  # payload power at full activity
+    bus_load_w: float = 0.0  # every other load in eclipse (avionics, radio receiver)
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -120,6 +127,9 @@ class FlightConfig:
             if (a >= b) if strict else (a > b):
                 raise ConfigError(f"{low} ({a:g}) must be {'below' if strict else 'at most'} "
                                   f"{high} ({b:g})", key=low)
+        for key in ("battery_capacity_wh", "payload_idle_w", "payload_max_w", "bus_load_w"):
+            if getattr(self, key) < 0:
+                raise ConfigError("must not be negative", key=key)
         if self.sensor_stuck_after_s < 0 or self.sensor_stale_after_s <= 0:
             raise ConfigError("sensor fault times must be positive (stuck may be 0: off)")
         if self.capture_period_s <= 0 or self.hk_period_s <= 0:
@@ -138,11 +148,13 @@ class FlightConfig:
         if self.heartbeat_timeout_s < 1.0:
             raise ConfigError("heartbeat_timeout_s must be at least 1 s (pings are 1 Hz)",
                               key="heartbeat_timeout_s")
-        for key in ("job_deadline_s", "payload_rss_limit_mb", "restart_window_s"):
+        for key in ("job_deadline_s", "payload_rss_limit_mb", "restart_window_s",
+                    "crash_loop_window_s"):
             if getattr(self, key) <= 0:
                 raise ConfigError("must be positive", key=key)
-        if not 1 <= self.job_failures_to_restart:
-            raise ConfigError("must be at least 1", key="job_failures_to_restart")
+        for key in ("job_failures_to_restart", "crash_loop_resets"):
+            if getattr(self, key) < 1:
+                raise ConfigError("must be at least 1", key=key)
         if not 1 <= self.restarts_to_degrade < self.restarts_to_lockout:
             raise ConfigError("escalation needs 1 <= restarts_to_degrade < restarts_to_lockout",
                               key="restarts_to_degrade")

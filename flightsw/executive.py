@@ -53,6 +53,7 @@ HELLO_EVERY_POLLS = 5
 DRAIN_MAX_S = 3.0
 """Shutdown: at most this long (wall) sending what the ground has not acknowledged and
 taking its acknowledgements; what is still held stays in the recorder store."""
+DRAIN_PROBE_S = 0.5  # shutdown drain: a copy unacknowledged this long (wall) goes again
 FIRST_SAMPLE_WAIT_S = 10.0  # free running: how long boot waits for the plant's time
 
 
@@ -104,6 +105,7 @@ class Executive:
         self.recorder_store = recorder_store
         self._unsaved = Changes()  # recorder changes not yet committed to the store
         self._recorder_saved_wall_s = -math.inf
+        self._saved_evicted: list[list[int]] = []
         self._saved_wall_s = -math.inf
         self._waiter = Waiter()
         self.payload_grace_s = (PAYLOAD_ANSWER_GRACE_S, PAYLOAD_READY_GRACE_S)
@@ -176,6 +178,7 @@ class Executive:
         if store is None:
             st.recorder.take_changes()  # nothing keeps them: do not let them pile up
             return
+        link_component.note_evictions(st)  # evicted this cycle: in the same commit
         if not st.recorder.pending_changes() and not self._unsaved:
             return
         fresh = st.recorder.take_changes()
@@ -185,14 +188,18 @@ class Executive:
                 and self._wall.monotonic_s() - self._recorder_saved_wall_s < 1.0):
             self._unsaved = changes
             return
+        evicted = (st.evicted_unreported if st.evicted_unreported != self._saved_evicted
+                   else None)
         try:
-            store.apply(changes, st.next_seq)
+            store.apply(changes, st.next_seq, evicted)
         except Exception as exc:  # disk full, I/O error: say so, retry next cycle
             self._unsaved = changes
             self.core.fault("recorder store", exc)
             return
         self._unsaved = Changes()
         self._recorder_saved_wall_s = self._wall.monotonic_s()
+        if evicted is not None:
+            self._saved_evicted = [list(r) for r in evicted]
 
     def _carry_out_payload(self, *, poll_exit: bool = True) -> None:
         """Carry out the core's process actions and send its messages to the child,
@@ -350,6 +357,8 @@ class Executive:
             ("exec.state_problem", {"problem": problem}) for problem in saved.problems]
         link = self.core.state.link
         taken = link.recorder.load(saved.records)
+        link.evicted_unreported = saved.evicted_unreported
+        self._saved_evicted = [list(r) for r in saved.evicted_unreported]
         top = max((seq for seq, _, _ in saved.records), default=-1) + 1
         link.next_seq = max(link.next_seq, top, saved.next_seq or 0)
         if taken:
@@ -558,6 +567,9 @@ class Executive:
         while True:
             elapsed = self._wall.monotonic_s() - start
             link_component.new_cycle(st, link_component.FRAMES_PER_SECOND // 10)
+            # no later traffic will show a lost tail: what has had a wall round trip
+            # without its acknowledgement goes again
+            st.recorder.probe(base + elapsed, DRAIN_PROBE_S)
             self._send_downlink(base + elapsed)
             if not len(st.recorder) or not link_component.link_up(st) or elapsed >= max_s:
                 break

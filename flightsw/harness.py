@@ -281,6 +281,13 @@ class Harness:
                                                {"name": name, "args": args}))
         return seq
 
+    def command_at(self, at_s: float, name: Any, **args: Any) -> int:
+        """Uplink a time-tagged command (``at_s``: mission time, UTC s)."""
+        seq = self._ground_seq.next_seq
+        self.ground.send(self._ground_seq.pack(Kind.COMMAND, EPOCH_S + self.elapsed_s,
+                                               {"name": name, "args": args, "at_s": at_s}))
+        return seq
+
     def ack(self, seqs: list[int]) -> None:
         """Uplink an acknowledgement of these downlink numbers (for the current boot)."""
         ranges: list[list[int]] = []

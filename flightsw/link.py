@@ -80,9 +80,10 @@ class LinkState:
     acks_stale: int = 0  # for another boot's numbering: not applied
     acks_rejected: int = 0  # malformed
     hello_seq: int | None = None  # number of the last HELLO we recorded
-    evicted_unreported: list[list[int]] = field(default_factory=list, metadata=PERSIST)
+    evicted_unreported: list[list[int]] = field(default_factory=list)
     """``[priority, first, last]`` ranges of evicted numbers not yet reported to the
-    ground (``link.records_evicted``); persisted, so a reset does not orphan them."""
+    ground (``link.records_evicted``); the shell keeps them in the recorder store, in the
+    same transaction that drops the evicted records, so a reset does not orphan them."""
 
 
 def initial(cfg: FlightConfig) -> LinkState:
@@ -169,6 +170,8 @@ def sent(st: LinkState, n: int, mission_time_s: float) -> None:
     st.frames_sent += n
 
 
+EVICTION_EVENT = "link.records_evicted"
+"""The event that names evicted numbers (the ground accounts for them by it)."""
 MAX_EVICTION_RANGES = 128
 """Ranges of numbers in one ``link.records_evicted`` event; more go in further events."""
 MAX_EVICTION_EVENTS = 4
@@ -202,7 +205,7 @@ def eviction_report(st: LinkState) -> Events:
         chunk = [r for r in st.evicted_unreported if r[0] == p][:MAX_EVICTION_RANGES]
         taken = {id(r) for r in chunk}
         st.evicted_unreported = [r for r in st.evicted_unreported if id(r) not in taken]
-        events.append(("link.records_evicted", {
+        events.append((EVICTION_EVENT, {
             "count": sum(b - a + 1 for _, a, b in chunk),
             "kind": Priority(p).name.lower(),
             "ranges": [[a, b] for _, a, b in chunk],
@@ -348,7 +351,7 @@ DECLARATIONS = Declarations(
               "at {next_seq}"),
         Event("link.backlog_kept", Severity.ACTIVITY_HI, "Shutdown: {records} records "
               "({bytes} B) not yet acknowledged are kept for the next boot"),
-        Event("link.records_evicted", Severity.WARNING_LO, "{count} {kind} records evicted "
+        Event(EVICTION_EVENT, Severity.WARNING_LO, "{count} {kind} records evicted "
               "from the full recorder ({total} since boot)"),
     ),
 )

@@ -138,6 +138,7 @@ class CommandBody(Record):
     REQUIRED = ("name",)
     name: str = ""
     args: dict[str, Any] = field(default_factory=dict)
+    at_s: float | None = None  # run at this mission time (UTC s); None: now
 
 
 @dataclass

@@ -191,7 +191,37 @@ class Transition:
     yields_to_operator: bool = False
     """An autonomous move to a *busier* mode: it never undoes a mode the operator
     commanded. Moves to a safer mode always fire (the guards force them)."""
+    after_limit: bool = False
+    """A way back from a shed rung of the limit checker's ladder: an upward autonomous
+    move from a mode a watchpoint forced takes only these (and only after
+    :data:`LADDER_DWELL_S`); every other upward autonomous move skips such a mode."""
 
+
+def _recovered(inputs: ModeInputs, cfg: FlightConfig) -> str | None:
+    """The end of a shed rung: payload work may start (:func:`_work_ok`) and the
+    temperatures the ladder watches are back inside their warning bands (the payload
+    below its warning level, battery and avionics the yellow margin below their maxima),
+    so the watchpoint that shed the payload does not trip again at once."""
+    reason = _work_ok(inputs, cfg)
+    if reason:
+        return reason
+    temp = inputs.payload_temp_c
+    if not temp < cfg.payload_temp_warn_c:
+        return f"payload temperature {temp:.1f} C is not below {cfg.payload_temp_warn_c:g} C"
+    for name, temp, limit in (("battery", inputs.battery_temp_c, cfg.battery_temp_max_c),
+                              ("avionics", inputs.avionics_temp_c, cfg.avionics_temp_max_c)):
+        if temp > limit - LADDER_MARGIN_C:
+            return f"{name} temperature {temp:.1f} C is within {LADDER_MARGIN_C:g} C of its limit"
+    return None
+
+
+LIMIT_REASON_PREFIX = "limit "
+"""A mode a watchpoint of the limit checker forced has a reason starting with this."""
+LADDER_DWELL_S = 600.0
+"""A shed rung lasts at least this long (mission time) before it may end by itself: the
+ladder does not chatter at a watchpoint's threshold."""
+LADDER_MARGIN_C = 5.0
+"""How far below its maximum a battery or avionics temperature must be to end a rung."""
 
 COMPUTE_HYSTERESIS_FRAC = 0.05
 SUN_HYSTERESIS = 0.2
@@ -226,6 +256,10 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition("COMPUTE", "NOMINAL", "auto", _payload_hot_or_sick,
                "payload unhealthy or at its maximum temperature"),
     Transition("LOW_POWER", "NOMINAL", "auto", _sunlit, "sunlight returned"),
+    Transition("LOW_POWER", "NOMINAL", "auto", _recovered, "limit cleared",
+               after_limit=True),
+    Transition("STANDBY", "NOMINAL", "auto", _recovered, "limit cleared",
+               after_limit=True),
     Transition("SAFE", "NOMINAL", "auto", _work_ok, "battery recovered",
                yields_to_operator=True),
     Transition("NOMINAL", "COMPUTE", "auto", _compute_ok, "power and temperature allow compute",
@@ -235,7 +269,10 @@ TRANSITIONS: tuple[Transition, ...] = (
 COMMAND_REASON = "ground command"
 
 AUTO_RECOVERABLE_REASONS = frozenset({"battery low"})
-"""SAFE entered for these reasons may end autonomously; any other SAFE waits for ground."""
+"""SAFE entered for these reasons may end autonomously; any other SAFE (a watchpoint of
+the limit checker, an unexplained reset, a payload lockout, the operator) waits for a
+ground command. A shed rung (LOW_POWER or STANDBY forced by a watchpoint) ends by
+itself: see :data:`LADDER_DWELL_S` and :func:`_recovered`."""
 
 
 @dataclass(frozen=True)
@@ -310,8 +347,13 @@ def request(state: ModeState, target: str, inputs: ModeInputs, cfg: FlightConfig
 def auto_step(state: ModeState, inputs: ModeInputs, cfg: FlightConfig,
               mission_time_s: float) -> tuple[ModeState, list[tuple[str, dict[str, Any]]]]:
     """Evaluate the autonomous rules once; at most one transition per step."""
+    limit_forced = state.reason.startswith(LIMIT_REASON_PREFIX)
+    dwelt = mission_time_s - state.since_mission_time_s >= LADDER_DWELL_S
     for t in TRANSITIONS:
         if t.by != "auto" or t.source != state.mode:
+            continue
+        if MODES[t.target].rank > MODES[t.source].rank and (
+                t.after_limit != limit_forced or (limit_forced and not dwelt)):
             continue
         if t.source == "SAFE" and state.reason not in AUTO_RECOVERABLE_REASONS:
             continue
@@ -334,9 +376,12 @@ def _enter(state: ModeState, target: str, reason: str,
 def force(state: ModeState, target: str, reason: str,
           mission_time_s: float) -> tuple[ModeState, list[tuple[str, dict[str, Any]]]]:
     """A move the executive itself must make whatever the guards say (a boot after an
-    unexplained reset enters SAFE). Only SAFE may be forced."""
-    if target != "SAFE":
-        raise TransitionRefused("only SAFE may be forced", target=target)
+    unexplained reset enters SAFE; a watchpoint sheds the payload). Only a safer mode
+    (lower rank, or SAFE) may be forced."""
+    if target not in MODES or (target != "SAFE"
+                               and MODES[target].rank >= MODES[state.mode].rank):
+        raise TransitionRefused("only a safer mode may be forced", source=state.mode,
+                                target=target)
     return _enter(state, target, reason, mission_time_s)
 
 

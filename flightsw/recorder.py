@@ -138,9 +138,6 @@ class Recorder:
     def in_flight(self) -> int:
         return len(self._in_flight)
 
-    def depth(self, priority: Priority) -> int:
-        return sum(1 for s in self._order[priority] if s in self.records)
-
     # --- storing ------------------------------------------------------------------------
     def store(self, seq: int, priority: Priority, frame: bytes) -> bool:
         """Hold a new record (numbers must rise). Evicts by the stated order to make
@@ -387,6 +384,22 @@ class Recorder:
             self._resend[held.priority].append(seq)
             self.rerequested_total += 1
         return len(released)
+
+    def probe(self, now_s: float, older_than_s: float) -> int:
+        """Send again every record in flight whose last copy left at least
+        ``older_than_s`` ago, evidence or not (the shutdown drain: no later traffic will
+        come to show a lost tail). Returns how many."""
+        n = 0
+        for seq in list(self._in_flight):
+            held = self.records.get(seq)
+            if held is not None and held.sent_s is not None \
+                    and now_s - held.sent_s < older_than_s:
+                break  # ordered by last send
+            del self._in_flight[seq]
+            if held is not None:
+                self._resend[held.priority].append(seq)
+                n += 1
+        return n
 
     def link_restored(self, now_s: float) -> None:
         """A pass began: copies sent before it waited for it, so their acknowledgement

@@ -24,6 +24,8 @@ import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import msgpack
+
 from flightsw.recorder import Changes
 
 RECORDER_FILE = "recorder.sqlite"
@@ -34,7 +36,7 @@ CREATE TABLE IF NOT EXISTS records (
     priority INTEGER NOT NULL,
     frame BLOB NOT NULL
 );
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value NOT NULL);
 """
 
 
@@ -44,6 +46,7 @@ class Saved:
 
     records: list[tuple[int, int, bytes]] = field(default_factory=list)
     next_seq: int | None = None  # None: nothing was ever committed
+    evicted_unreported: list[list[int]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
 
@@ -91,6 +94,10 @@ class RecorderStore:
                 "SELECT seq, priority, frame FROM records ORDER BY seq")]
             row = self._conn.execute("SELECT value FROM meta WHERE key='next_seq'").fetchone()
             saved.next_seq = None if row is None else int(row[0])
+            row = self._conn.execute(
+                "SELECT value FROM meta WHERE key='evicted_unreported'").fetchone()
+            if row is not None:
+                saved.evicted_unreported = _ranges(msgpack.unpackb(row[0]))
         except sqlite3.DatabaseError as exc:
             saved.problems.append(f"{self.path.name} unreadable ({exc}): moved aside, "
                                   "starting empty")
@@ -100,8 +107,11 @@ class RecorderStore:
             self._conn = self._connect()
         return saved
 
-    def apply(self, changes: Changes, next_seq: int) -> None:
-        """One transaction: the records added, the numbers released, the next number."""
+    def apply(self, changes: Changes, next_seq: int,
+              evicted_unreported: list[list[int]] | None = None) -> None:
+        """One transaction: the records added, the numbers released, the next number and
+        (if given) the evictions the ground has not been told about - evicted records
+        leave the table in the same transaction, so none is ever lost from the books."""
         conn = self._conn
         conn.execute("BEGIN")
         try:
@@ -112,6 +122,9 @@ class RecorderStore:
                 conn.executemany("DELETE FROM records WHERE seq = ?",
                                  [(s,) for s in changes.removed])
             conn.execute("INSERT OR REPLACE INTO meta VALUES ('next_seq', ?)", (next_seq,))
+            if evicted_unreported is not None:
+                conn.execute("INSERT OR REPLACE INTO meta VALUES ('evicted_unreported', ?)",
+                             (msgpack.packb(evicted_unreported),))
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -120,3 +133,12 @@ class RecorderStore:
 
     def close(self) -> None:
         self._conn.close()
+
+
+def _ranges(value: object) -> list[list[int]]:
+    """``[priority, first, last]`` triples, checked (a damaged value reads as none)."""
+    if not isinstance(value, list):
+        return []
+    return [list(r) for r in value
+            if isinstance(r, list) and len(r) == 3
+            and all(isinstance(v, int) and not isinstance(v, bool) for v in r)]

@@ -5,6 +5,7 @@ and samples in and carries frames and process actions out.
 ::
 
     fast (10 Hz)      uplink -> command dispatch -> component handlers
+                      time-tagged commands that are due -> the same dispatch
                       housekeeping (every hk period) -> link recorder
                       link budget refill (the shell then sends what is ready)
     slow (1 Hz)       HAL sample -> modes -> power (load plan) -> heaters -> throttle
@@ -33,10 +34,13 @@ from flightsw import (
     cycle_health,
     hal,
     heaters,
+    limits,
     link,
     modes,
     payload_supervision,
+    planner,
     power,
+    schedule,
     sensor_health,
     supervisor,
     throttle,
@@ -45,9 +49,10 @@ from flightsw.catalog import build_dictionary
 from flightsw.clock import Clock
 from flightsw.component import PERSIST, Events, Handled, Tick, persisted
 from flightsw.config import FlightConfig
+from flightsw.errors import WireError
 from flightsw.events import EventLog, EventLogState, EventRecord
 from flightsw.hal import Actuators, Sensors
-from flightsw.messages import TelemetryBody
+from flightsw.messages import CommandBody, TelemetryBody
 from flightsw.payload_supervision import PayloadOut, PayloadState, SuperviseInputs
 from flightsw.rategroups import RateGroup, RateGroups
 from flightsw.records import Record
@@ -55,9 +60,6 @@ from flightsw.wire import Envelope, Kind, try_decode
 
 _HELD_KINDS = (Kind.PAYLOAD_HEARTBEAT, Kind.PAYLOAD_RESULT)
 UNEXPLAINED_RESET = "unexplained reset"
-CRASH_LOOP_RESETS = 3
-CRASH_LOOP_WINDOW_S = 600.0
-"""This many unexplained resets within this much mission time is a crash loop."""
 
 FAST_PERIOD_S = 0.1
 SLOW_PERIOD_S = 1.0
@@ -88,12 +90,15 @@ class ExecState:
 
     mode: modes.ModeState
     throttle: throttle.ThrottleState
+    planner: planner.PlannerState
     power: power.PowerState
     heaters: heaters.HeaterState
     sensor_health: sensor_health.SensorHealthState
+    limits: limits.LimitsState
     payload: PayloadState
     link: link.LinkState
     commands: commanding.CommandCounters
+    schedule: schedule.ScheduleState
     cycles: cycle_health.CycleHealthState
     events: EventLogState
     housekeeping: Housekeeping
@@ -374,6 +379,7 @@ class Topology:
         if self._uplink:
             frames, self._uplink = self._uplink, []
             self._dispatch(frames, t)
+        self._run_scheduled(t)
         hk = st.housekeeping
         if t.monotonic_s + 1e-9 >= hk.due_s:
             hk.due_s = round(hk.due_s + hk.period_s, 9)
@@ -396,10 +402,27 @@ class Topology:
             t = Tick(mission_time_s, self.clock.monotonic_s())
             self._guard("uplink", lambda: self._dispatch(frames, t))
 
+    def _run_scheduled(self, t: Tick) -> None:
+        st = self.state
+        if not st.schedule.entries or st.schedule.entries[0].at_s > t.mission_time_s:
+            return
+        record = self._states()
+        reports, events = commanding.run_scheduled(st.commands, self.routes, record, t)
+        self._set_states(record)
+        self.emit_all(events)
+        for report in reports:
+            self.downlink(Kind.VERIFICATION, report)
+        self.dirty = True
+
     def _dispatch(self, frames: list[bytes], t: Tick) -> None:
         st = self.state
         commands, events = link.receive(st.link, frames, t)
         self.emit_all(events)
+        self._run_commands(commands, t)
+
+    def _run_commands(self, commands: list[tuple[Envelope, CommandBody | WireError]],
+                      t: Tick) -> None:
+        st = self.state
         record = self._states()
         for env, body in commands:
             reports, events = commanding.dispatch(st.commands, self.dictionary, self.routes,
@@ -432,8 +455,12 @@ class Topology:
             st.heaters, events = heaters.step(
                 st.heaters, heaters.inputs_from(sensors, load_plan, self.cfg), t, self.cfg)
             self.emit_all(events)
+            self._check_limits(t)
+            st.planner, _plan_cap, events = planner.step(st.planner, sensors,
+                                                         st.throttle.level_frac, t, self.cfg)
+            self.emit_all(events)
         spec = modes.MODES[st.mode.mode]
-        cap = min(spec.throttle_cap_frac, st.payload.operator_cap_frac)
+        cap = min(spec.throttle_cap_frac, st.payload.operator_cap_frac, st.planner.cap_frac)
         if st.have_sensors:
             st.throttle, events = throttle.step(
                 st.throttle, sensors.payload_temp_c, cap, SLOW_PERIOD_S, self.cfg,
@@ -445,6 +472,25 @@ class Topology:
         self.emit_all(events)
         self.emit_all(link.set_contact(st.link, sensors.in_contact, sensors.contact_station, t))
         self.emit_all(link.eviction_report(st.link))
+
+    def _check_limits(self, t: Tick) -> None:
+        """The limit checker over this second's housekeeping: a safer mode it demands is
+        forced now (before the throttle and the payload see the mode), and a stored
+        sequence runs through the normal dispatch, as source ``limits``."""
+        st = self.state
+        st.limits, out, events = limits.step(st.limits, self.housekeeping(), st.mode.mode, t)
+        self.emit_all(events)
+        if out.mode_target is not None:
+            st.mode, events = modes.force(st.mode, out.mode_target, out.mode_reason,
+                                          t.mission_time_s)
+            self.emit_all(events)
+            self.dirty = True
+        if out.commands:
+            seq = st.commands.last_seq.get(limits.SOURCE, -1)
+            self._run_commands([
+                (Envelope(Kind.COMMAND, limits.SOURCE, seq + 1 + i, t.mission_time_s,
+                          {"name": name, "args": args}), CommandBody(name=name, args=args))
+                for i, (name, args) in enumerate(out.commands)], t)
 
     def _capture(self) -> None:
         st = self.state
@@ -570,8 +616,8 @@ class Topology:
             # the recorder store, which is committed before any number leaves
             c = st.counters
             c.unexplained_resets_s = [t for t in c.unexplained_resets_s
-                                      if now - t < CRASH_LOOP_WINDOW_S] + [now]
-            if len(c.unexplained_resets_s) >= CRASH_LOOP_RESETS:
+                                      if now - t < self.cfg.crash_loop_window_s] + [now]
+            if len(c.unexplained_resets_s) >= self.cfg.crash_loop_resets:
                 # a crash loop: the minimal safe configuration, payload off, until the
                 # ground says otherwise: the payload ladder's top rung, cleared by the
                 # same command (payload.clear_faults)
@@ -581,7 +627,7 @@ class Topology:
                                 lockout_reason=f"locked out by an executive crash loop "
                                                f"({resets} unexplained resets)")
                 events.append(("exec.crash_loop", {
-                    "resets": resets, "window_s": round(CRASH_LOOP_WINDOW_S)}))
+                    "resets": resets, "window_s": round(self.cfg.crash_loop_window_s)}))
             if st.mode.mode != "SAFE":
                 st.mode, forced = modes.force(st.mode, "SAFE", UNEXPLAINED_RESET, now)
                 events += forced

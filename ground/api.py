@@ -108,9 +108,14 @@ class Ops:
         self.close()
 
     # --- commanding -----------------------------------------------------------------
-    def submit(self, name: str, args: Mapping[str, Any] | None = None) -> Verification:
-        """Queue a command without waiting; raises CommandRejected if refused."""
-        reply = self.client.request({"op": "cmd", "name": name, "args": dict(args or {})})
+    def submit(self, name: str, args: Mapping[str, Any] | None = None, *,
+               at_s: float | None = None) -> Verification:
+        """Queue a command without waiting; raises CommandRejected if refused. ``at_s``:
+        run it onboard at this mission time (UTC s), stored there until then."""
+        request: dict[str, Any] = {"op": "cmd", "name": name, "args": dict(args or {})}
+        if at_s is not None:
+            request["at_s"] = at_s
+        reply = self.client.request(request)
         if not reply["ok"]:
             details = {k: v for k, v in reply.items() if k not in ("ok", "error")}
             raise CommandRejected(str(reply.get("error", "refused")), **details)

@@ -65,7 +65,7 @@ CREATE TABLE IF NOT EXISTS hellos (
 CREATE TABLE IF NOT EXISTS commands (
     cmd_seq INTEGER PRIMARY KEY, name TEXT, args_json TEXT, stage TEXT, reason TEXT,
     failed_at TEXT, queued_s REAL, sent_s REAL, accepted_s REAL, completed_s REAL,
-    failed_s REAL, onboard_time_s REAL);
+    failed_s REAL, onboard_time_s REAL, at_s REAL);
 CREATE TABLE IF NOT EXISTS link_errors (
     id INTEGER PRIMARY KEY, rx_s REAL, size INTEGER, reason TEXT, head_hex TEXT,
     rx_wall_s REAL);
@@ -92,8 +92,8 @@ _INSERTS = {
 }
 _UPSERT_COMMAND = (
     "INSERT OR REPLACE INTO commands (cmd_seq, name, args_json, stage, reason, failed_at, "
-    "queued_s, sent_s, accepted_s, completed_s, failed_s, onboard_time_s) "
-    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)")
+    "queued_s, sent_s, accepted_s, completed_s, failed_s, onboard_time_s, at_s) "
+    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)")
 
 
 def connect(path: Path | str, *, readonly: bool = False) -> sqlite3.Connection:
@@ -145,6 +145,9 @@ class Archive:
             cols = {r[1] for r in self._conn.execute(f"PRAGMA table_info({table})")}
             if WALL_COLUMN not in cols:
                 self._conn.execute(f"ALTER TABLE {table} ADD COLUMN {WALL_COLUMN} REAL")
+        cols = {r[1] for r in self._conn.execute("PRAGMA table_info(commands)")}
+        if "at_s" not in cols:  # time tags (a command queued for later keeps its time)
+            self._conn.execute("ALTER TABLE commands ADD COLUMN at_s REAL")
         self._conn.execute("CREATE INDEX IF NOT EXISTS events_by_time ON events "
                            "(time_s, seq)")
         self._conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
@@ -197,7 +200,7 @@ class Archive:
         self._commands[rec.cmd_seq] = (
             rec.cmd_seq, rec.name, _json(rec.args), rec.stage.value, rec.reason,
             rec.failed_at, t.get("queued"), t.get("sent"), t.get("accepted"),
-            t.get("completed"), t.get("failed"), rec.onboard_time_s)
+            t.get("completed"), t.get("failed"), rec.onboard_time_s, rec.at_s)
 
     def set_mission_now(self, time_s: float) -> None:
         """The ground's latest spacecraft time; written with the next :meth:`flush`."""
@@ -281,6 +284,16 @@ class Archive:
         row = self._conn.execute("SELECT MAX(cmd_seq) FROM commands").fetchone()
         return 0 if row[0] is None else int(row[0]) + 1
 
+    def downlink_seqs(self) -> list[int]:
+        """Every downlink sequence number archived here, ascending. A restarted ground
+        process takes them back, so a record the flight sends again (it was archived,
+        its acknowledgement never reached the spacecraft) is not archived twice."""
+        rows = self._conn.execute(
+            "SELECT seq FROM telemetry UNION SELECT seq FROM events "
+            "UNION SELECT seq FROM verifications UNION SELECT seq FROM products "
+            "UNION SELECT seq FROM hellos WHERE direction = 'down' ORDER BY 1")
+        return [int(r[0]) for r in rows if isinstance(r[0], int)]
+
     def unfinished_commands(self) -> list[CommandRecord]:
         """Commands a previous ground process left queued, sent or accepted.
 
@@ -289,10 +302,11 @@ class Archive:
         """
         rows = self._conn.execute(
             "SELECT cmd_seq, name, args_json, stage, reason, queued_s, sent_s, accepted_s, "
-            "onboard_time_s FROM commands WHERE stage IN ('queued', 'sent', 'accepted') "
+            "onboard_time_s, at_s FROM commands WHERE stage IN ('queued', 'sent', 'accepted') "
             "ORDER BY cmd_seq").fetchall()
         out = []
-        for seq, name, args_json, stage, reason, queued_s, sent_s, accepted_s, onboard in rows:
+        for (seq, name, args_json, stage, reason, queued_s, sent_s, accepted_s, onboard,
+             at_s) in rows:
             times = {k: v for k, v in (("queued", queued_s), ("sent", sent_s),
                                        ("accepted", accepted_s)) if v is not None}
             try:
@@ -300,7 +314,8 @@ class Archive:
                 if not isinstance(args, dict):
                     raise ValueError("arguments are not a map")
                 out.append(CommandRecord(int(seq), str(name), args, Stage(stage),
-                                         reason or "", times, onboard))
+                                         reason or "", times, onboard,
+                                         at_s=None if at_s is None else float(at_s)))
             except (TypeError, ValueError) as exc:  # a damaged row must not stop the ground
                 self.unreadable_commands.append(int(seq))
                 log.error("command #%s in the archive is unreadable (%s): not restored, "

@@ -62,6 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "the commands)")
     c.add_argument("pairs", nargs="*", metavar="key=value", help="arguments")
     c.add_argument("--no-wait", action="store_true", help="return once queued")
+    c.add_argument("--at", metavar="TIME", default=None,
+                   help="time-tag it: the spacecraft stores it and runs it at TIME, in "
+                        "contact or not; TIME is UTC (2026-11-22T08:30:00Z) or +SECONDS from "
+                        "the spacecraft's latest time; waits until it is stored onboard")
     c.add_argument("--timeout", type=float, default=30.0, metavar="S",
                    help="seconds to wait for completed/failed (default 30)")
     k = sub.add_parser("cancel", parents=[common],
@@ -137,9 +141,10 @@ def _cmd(run_dir: Path, args: argparse.Namespace, out: TextIO, err: TextIO) -> i
                 "  [hazardous]" if c.hazardous else "")
             for c in sorted(dictionary.commands.values(), key=lambda c: c.name)])
     clean = dictionary.parse_command_text(args.name, args.pairs)  # raises: exit 2
+    at_s = None if args.at is None else parse_at(args.at, run_dir)  # raises: exit 2
     ops = Ops(run_dir, request_timeout_s=args.ops_timeout)
     try:
-        queued = ops.submit(args.name, clean)
+        queued = ops.submit(args.name, clean, at_s=at_s)
     except CommandRejected as exc:  # the ground's dictionary refused it
         print(f"{PROG}: {refusal_text(exc)}", file=err)
         return EXIT_USAGE
@@ -153,6 +158,8 @@ def _cmd(run_dir: Path, args: argparse.Namespace, out: TextIO, err: TextIO) -> i
             printed.add(ver.stage)
             print(_stage_line(ver), file=out, flush=True)
 
+    if at_s is not None:
+        return _wait_stored(ops, queued, args.timeout, show, out)
     try:
         final = ops.wait_verification(queued.cmd_seq, args.timeout, on_stage=show)
     except WaitTimeout as exc:
@@ -164,6 +171,58 @@ def _cmd(run_dir: Path, args: argparse.Namespace, out: TextIO, err: TextIO) -> i
         _still_queued_hint(ops, queued.cmd_seq, None, err)
         return EXIT_FAILED
     return EXIT_OK if final.ok else EXIT_FAILED
+
+
+def parse_at(text: str, run_dir: Path) -> float:
+    """A time tag: ISO 8601 UTC, or ``+SECONDS`` after the spacecraft's latest time as the
+    ground last heard it. Raises :class:`UsageError` with the reason."""
+    import datetime as dt
+    import math
+
+    text = text.strip()
+    if text.startswith("+"):
+        try:
+            offset_s = float(text[1:])
+        except ValueError:
+            raise UsageError("--at +SECONDS needs a number of seconds", got=text) from None
+        if not math.isfinite(offset_s) or offset_s <= 0:
+            raise UsageError("--at +SECONDS must be a positive number", got=text)
+        try:
+            now_s = ArchiveReader(archive_path(read_stack(run_dir))).mission_now_s()
+        except (NoStack, OSError) as exc:
+            raise UsageError("--at +SECONDS needs the spacecraft's time, and there is no "
+                             f"archive to read it from ({exc})") from None
+        if now_s is None:
+            raise UsageError("--at +SECONDS needs the spacecraft's time: nothing heard yet; "
+                             "give a UTC time instead")
+        return now_s + offset_s
+    try:
+        when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError("--at takes a UTC time like 2026-11-22T08:30:00Z or +SECONDS",
+                         got=text) from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.timezone.utc)
+    return when.timestamp()
+
+
+def _wait_stored(ops: Ops, queued: Verification, timeout_s: float,
+                 show: Any, out: TextIO) -> int:
+    """A time-tagged command is done, for the CLI, once the spacecraft has stored it."""
+    deadline = ops.clock.monotonic_s() + timeout_s
+    while True:
+        ver = ops.verification(queued.cmd_seq)
+        show(ver)
+        if ver.stage == "failed":
+            return EXIT_FAILED
+        if ver.stage in ("accepted", "completed"):
+            print("stored onboard; see it with: aisat ground cmd schedule.list", file=out)
+            return EXIT_OK
+        if ops.clock.monotonic_s() >= deadline:
+            print(f"{PROG}: command #{queued.cmd_seq} is {ver.stage}; it goes up at the "
+                  f"next pass (aisat ground cancel {queued.cmd_seq} withdraws it)", file=out)
+            return EXIT_OK if ver.stage == "queued" else EXIT_FAILED
+        ops.clock.sleep_s(0.1)
 
 
 def _still_queued_hint(ops: Ops, cmd_seq: int, stage: str | None, err: TextIO) -> None:

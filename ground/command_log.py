@@ -49,9 +49,11 @@ class CommandRecord:
     stage_times_s: dict[str, float] = field(default_factory=dict)  # stage -> ground UTC s
     onboard_time_s: float | None = None  # spacecraft time of the latest verification
     failed_at: str = ""  # "ground" or "flight" once failed
+    at_s: float | None = None  # time-tagged: run onboard at this mission time (UTC s)
 
     def to_dict(self) -> dict[str, Any]:
         return {"cmd_seq": self.cmd_seq, "name": self.name, "args": dict(self.args),
+                "at_s": self.at_s,
                 "stage": self.stage.value, "reason": self.reason,
                 "stage_times_s": dict(self.stage_times_s),
                 "onboard_time_s": self.onboard_time_s, "failed_at": self.failed_at}
@@ -70,8 +72,9 @@ class CommandLog:
         self.unmatched_verifications = 0
         self.counts: dict[str, int] = {s.value: 0 for s in Stage}
 
-    def submit(self, name: str, args: Mapping[str, Any], now_s: float) -> CommandRecord:
-        rec = CommandRecord(self.next_seq, name, dict(args))
+    def submit(self, name: str, args: Mapping[str, Any], now_s: float,
+               at_s: float | None = None) -> CommandRecord:
+        rec = CommandRecord(self.next_seq, name, dict(args), at_s=at_s)
         self.next_seq += 1
         self._records[rec.cmd_seq] = rec
         self._enter(rec, Stage.QUEUED, "", now_s)

@@ -151,6 +151,16 @@ class DownlinkSequence:
         self.late += 1
         return Arrival.LATE
 
+    def restore(self, seqs: list[int]) -> None:
+        """Take back numbers received before a restart (ascending), without counting
+        them as received again."""
+        for seq in seqs:
+            if self.got and self.got.ends[-1] == seq:
+                self.got.ends[-1] = seq + 1
+            else:
+                self.got.add(seq, seq + 1)
+        self._trim()
+
     def evicted(self, first: int, last: int) -> int:
         """The spacecraft evicted ``first..last`` (inclusive): not missing any more.
         Returns how many of them had not been received."""

@@ -28,11 +28,13 @@ The core of the ground process, without sockets or clocks (times come in as argu
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from flightsw.dictionary import Dictionary
-from flightsw.errors import WireError, safe_repr
+from flightsw.errors import CommandRejected, WireError, safe_repr
+from flightsw.link import EVICTION_EVENT
 from flightsw.messages import MAX_ACK_RANGES, AckBody, HelloBody
 from flightsw.wire import Envelope, Kind, Sequencer, encode, try_decode
 from ground.archive import Archive
@@ -45,7 +47,6 @@ log = logging.getLogger("ground.mission_control")
 SOURCE = "ground"
 ACK_PERIOD_S = 1.0
 """At most one acknowledgement per this many ground-clock seconds (the uplink is slow)."""
-EVICTION_EVENT = "link.records_evicted"
 HELLO_RETRY_S = 5.0
 """While in contact without the flight's HELLO, say HELLO again this often (it answers)."""
 LOG_FIRST_ERRORS = 20
@@ -83,6 +84,7 @@ class MissionControl:
             log.info("restored %d unfinished commands from the archive (%d queued)",
                      len(restored), sum(r.stage is Stage.QUEUED for r in restored))
         self.downlink = DownlinkSequence()
+        self.downlink.restore(archive.downlink_seqs())  # a restart archives nothing twice
         self._hello_seq = Sequencer(SOURCE)
         self.hash_state = HashState.UNKNOWN
         self.flight_hash: str | None = None
@@ -271,13 +273,21 @@ class MissionControl:
         self.hello_pending = True
 
     # --- uplink ---------------------------------------------------------------------
-    def submit(self, name: object, args: object, now_s: float) -> CommandRecord:
+    def submit(self, name: object, args: object, now_s: float,
+               at_s: object = None) -> CommandRecord:
         """Validate and queue a command; raises CommandRejected (nothing queued) if bad.
+        ``at_s``: a time tag (mission time, UTC s): the spacecraft stores the command and
+        runs it then, in contact or not.
 
         Takes untrusted values (straight from an ops request): validation checks types.
         """
         clean = self.dictionary.validate_command(name, args)
-        rec = self.commands.submit(str(name), clean, now_s)
+        if at_s is not None and (isinstance(at_s, bool) or not isinstance(at_s, (int, float))
+                                 or not math.isfinite(at_s) or at_s <= 0):
+            raise CommandRejected("at_s must be a mission time in UTC seconds",
+                                  got=safe_repr(at_s))
+        rec = self.commands.submit(str(name), clean, now_s,
+                                   None if at_s is None else float(at_s))
         if self.hash_state == HashState.MISMATCH:
             self._fail(rec, self.mismatch_reason(), now_s)
         else:
@@ -316,8 +326,10 @@ class MissionControl:
             return 0  # commands wait for the flight's HELLO (or fail on a mismatch)
         sent = 0
         for rec in self.commands.queued():
-            frame = encode(Envelope(Kind.COMMAND, SOURCE, rec.cmd_seq, now_s,
-                                    {"name": rec.name, "args": rec.args}))
+            command: dict[str, Any] = {"name": rec.name, "args": rec.args}
+            if rec.at_s is not None:
+                command["at_s"] = rec.at_s
+            frame = encode(Envelope(Kind.COMMAND, SOURCE, rec.cmd_seq, now_s, command))
             if not send(frame):
                 break
             self.commands.mark_sent(rec, now_s)

@@ -140,7 +140,8 @@ class OpsService:
     # --- commanding -----------------------------------------------------------------
     def _cmd(self, req: Mapping[str, Any], now_utc_s: float, _mono: float) -> Reply:
         try:
-            rec = self.mission.submit(req.get("name"), req.get("args", {}), now_utc_s)
+            rec = self.mission.submit(req.get("name"), req.get("args", {}), now_utc_s,
+                                      req.get("at_s"))
         except CommandRejected as exc:
             return refusal(exc.reason, **_plain_details(exc.details))
         return {"ok": True, "cmd_seq": rec.cmd_seq, "stage": rec.stage.value,

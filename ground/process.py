@@ -43,8 +43,13 @@ MAX_BYTES_PER_TURN = 32 << 20  # and memory bounded under a flood of 1 MiB frame
 MAX_OPS_PER_TURN = 50  # and the downlink flowing under a flood of ops requests
 # After a plant STOP the executive is shutting down and may still downlink its last
 # records: keep archiving until it has disconnected (or the link has gone quiet), capped.
+LINK_RCVHWM = 1000  # downlink frames ZeroMQ may queue for us (each at most 1 MiB)
 STOP_QUIET_S = 0.2  # idle this long after the executive disconnected: done
-STOP_IDLE_S = 1.0  # idle this long even with the executive still connected: done
+STOP_IDLE_S = 6.0
+"""Idle this long even with the executive still connected: done. It covers the
+executive's shutdown (the payload's last answers, up to 2 s, then up to 3 s of draining
+its recorder while we acknowledge); an executive that exits sooner disconnects, and
+:data:`STOP_QUIET_S` ends the wait."""
 STOP_MAX_S = 10.0
 META_FLUSH_S = 1.0  # wall seconds between commits of the mission clock alone
 
@@ -98,7 +103,10 @@ class GroundProcess:
     def _open_sockets(self) -> None:
         self.link = self._socket(zmq.PAIR)
         self.link.setsockopt(zmq.IMMEDIATE, 1)
-        self.link.setsockopt(zmq.RCVHWM, 0)  # never drop downlink inside ZeroMQ
+        # bounded: a PAIR at its high-water mark pushes back (the executive's send is
+        # refused and the record stays in its recorder) instead of growing without
+        # limit under a flood; nothing is dropped inside ZeroMQ either way
+        self.link.setsockopt(zmq.RCVHWM, LINK_RCVHWM)
         self.link.setsockopt(zmq.RECONNECT_IVL, 100)
         self.link.setsockopt(zmq.RECONNECT_IVL_MAX, 1000)
         self.monitor = self.link.get_monitor_socket(

@@ -7,8 +7,10 @@ A fault is injected into a running system many times; each trial measures
   model load and its dry inference);
 
 and prints p50/p99 of each and of the total, against the targets: detection within
-the configured heartbeat timeout, recovery within timeout + model load + 0.5 s (for
-the executive, plus the launcher's ``RestartSec``, which systemd waits by policy).
+the configured heartbeat timeout (p99), and every trial's recovery within timeout +
+that restart's model load + 0.5 s (for the executive, whose model load the ground sees
+only coarsely, the payload trials' p50 load, plus the launcher's ``RestartSec``, which
+systemd waits by policy).
 
 Kinds:
 
@@ -55,6 +57,7 @@ READY_TIMEOUT_S = 60.0
 class Trial:
     detect_s: float
     restart_s: float
+    load_s: float | None = None  # this restart's spawn-to-ready, where measured precisely
 
     @property
     def total_s(self) -> float:
@@ -76,6 +79,10 @@ class Series:
         total = [t.total_s for t in self.trials]
         bound_detect = heartbeat_timeout_s
         bound_total = heartbeat_timeout_s + model_load_s + extra_s + 0.5
+        # each trial against the target with its own model load where it was measured
+        # (a load that took long on a busy machine is the load, not a missed target)
+        margins = [heartbeat_timeout_s + (model_load_s if t.load_s is None else t.load_s)
+                   + extra_s + 0.5 - t.total_s for t in self.trials]
         return {
             "p50_s": _pct(total, 50), "p99_s": _pct(total, 99),
             "detect_p50_s": _pct(detect, 50), "detect_p99_s": _pct(detect, 99),
@@ -84,8 +91,8 @@ class Series:
             "model_load_p50_s": round(model_load_s, 3),
             "target_detect_s": round(bound_detect, 3),
             "target_total_s": round(bound_total, 3),
-            "met": bool(total) and _pct(detect, 99) <= bound_detect
-            and _pct(total, 99) <= bound_total,
+            "worst_margin_s": round(min(margins), 3) if margins else math.nan,
+            "met": bool(total) and _pct(detect, 99) <= bound_detect and min(margins) >= 0,
         }
 
 
@@ -173,10 +180,11 @@ def run_payload_trials(kind: str, trials: int, cfg: FlightConfig,
                         os.kill(pid, signal.SIGKILL)  # the host sent it; make sure
                     except ProcessLookupError:
                         pass
-                series.trials.append(Trial(t_died - t_fault, t_ready - t_died))
                 started = [t for n, _, t in rig.events if n == "payload.started" and t >= t_died]
-                if started:
-                    series.model_load_s.append(t_ready - started[0])
+                load = t_ready - started[0] if started else None
+                if load is not None:
+                    series.model_load_s.append(load)
+                series.trials.append(Trial(t_died - t_fault, t_ready - t_died, load))
                 if log is not None:
                     log(f"  {kind} {i + 1}/{trials}: detected in {t_died - t_fault:.3f} s, "
                         f"ready {t_ready - t_died:.3f} s later")
@@ -194,10 +202,12 @@ executive's events at any time."""
 
 def run_executive_trials(trials: int, log: Any = None) -> Series:
     """kill -9 of a real executive in the sim stack, under the launcher's restart policy
-    (systemd's, :data:`hil.service_policy.FLIGHTSW`) with its start limit lifted so that
-    the trials can follow each other. *Detection*: until the launcher acts on the death;
-    *restart*: until the ground archives the new executive's ``payload.ready`` (restart
-    delay, boot, state restore, payload spawn and model load, downlink)."""
+    (systemd's, :data:`hil.service_policy.FLIGHTSW`) with its start limit lifted, and the
+    executive's crash-loop rule (which turns the payload off after 3 unexplained resets
+    in 10 min, by design) widened, so that the trials can follow each other.
+    *Detection*: until the launcher acts on the death; *restart*: until the ground
+    archives the new executive's ``payload.ready`` (restart delay, boot, state restore,
+    payload spawn and model load, downlink)."""
     from ground.api import Ops
     from ground.archive_reader import Mark
     from hil.service_policy import FLIGHTSW
@@ -207,8 +217,9 @@ def run_executive_trials(trials: int, log: Any = None) -> Series:
     wall = RealClock()
     series = Series("executive")
     with tempfile.TemporaryDirectory(prefix="aisat-bench-") as tmp:
-        stack = Stack.start(StackOptions(profile=EXECUTIVE_PROFILE, lockstep=False,
-                                         run_dir=Path(tmp) / "run", service_policy=policy))
+        stack = Stack.start(StackOptions(
+            profile=EXECUTIVE_PROFILE, lockstep=False, run_dir=Path(tmp) / "run",
+            service_policy=policy, flight_overrides={"crash_loop_resets": trials + 5}))
         try:
             service = stack.service
             assert service is not None
@@ -277,7 +288,8 @@ def format_result(result: dict[str, Any]) -> str:
             f"  {kind:<10} {r['detect_p50_s']:>7.3f}/{r['detect_p99_s']:<7.3f} s "
             f"{r['restart_p50_s']:>7.3f}/{r['restart_p99_s']:<7.3f} s "
             f"{r['p50_s']:>6.3f}/{r['p99_s']:<6.3f} s   "
-            f"detect <= {r['target_detect_s']:g} s, total <= {r['target_total_s']:.2f} s: "
+            f"detect <= {r['target_detect_s']:g} s, total <= {r['target_total_s']:.2f} s "
+            f"(each trial with its own load; worst margin {r['worst_margin_s']:+.2f} s): "
             f"{'met' if r['met'] else 'MISSED'}")
     return "\n".join(lines)
 

@@ -106,3 +106,20 @@ def test_operator_cli_against_the_running_stack(stack: Stack) -> None:
     assert everything.returncode == 0 and everything.stdout.count("\n") > 20
     events = _aisat("events", "--limit", "50", run_dir=run_dir)
     assert events.returncode == 0 and "link.aos" in events.stdout, events.stdout
+
+
+def test_a_time_tagged_command_is_stored_onboard_and_runs_at_its_time(stack: Stack) -> None:
+    with Ops(stack.info.run_dir) as ops:
+        ops.wait_tlm("power.battery_soc_pct", lambda v: v is not None, timeout_s=60)
+        with pytest.raises(CommandRejected, match="mission time"):
+            ops.submit("exec.noop", at_s="soon")  # type: ignore[arg-type]
+        now_s = ops.reader().mission_now_s()
+        assert now_s is not None
+        start = ops.mark()
+        queued = ops.submit("exec.noop", at_s=now_s + 60.0)  # 6 s of wall time at 10x
+        added = ops.wait_event("schedule.added", timeout_s=30, since=start)
+        assert added.args["cmd_seq"] == queued.cmd_seq
+        done = ops.wait_verification(queued.cmd_seq, timeout_s=60)
+        assert done.ok and done.stage == "completed"
+        ran = ops.wait_event("schedule.ran", timeout_s=30, since=start)
+        assert ran.time_s >= now_s + 60.0 - 1.0  # not before its time

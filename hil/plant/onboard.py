@@ -9,7 +9,10 @@ what a policy benchmark builds on.
 
 The payload is assumed to do exactly what the throttle allows (its activity equals the
 throttle level while it is powered); everything else is the flight code's own steps, in
-the topology's order (modes -> power and load plan -> heaters -> throttle).
+the topology's order (modes -> power and load plan -> heaters -> limit checker ->
+energy planner -> throttle). The limit checker's mode actions are applied as the
+topology applies them; its stored sequences are not (there is no command dispatch here:
+they are counted in ``FlightRecord.sequences_skipped``).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from flightsw import hal, heaters, modes, power, throttle
+from flightsw import hal, heaters, limits, modes, planner, power, throttle
 from flightsw.component import Events, Tick
 from flightsw.config import FlightConfig
 from flightsw.hal import Actuators, Sensors
@@ -40,8 +43,20 @@ class FlightRecord:
     heater_on_s: float = 0.0
     payload_full_s: float = 0.0  # compute delivered: seconds at full throughput
     shed_steps: int = 0
+    sequences_skipped: int = 0
     events: dict[str, int] = field(default_factory=dict)
     violations: list[str] = field(default_factory=list)
+
+
+def flight_config(profile: Profile) -> FlightConfig:
+    """The profile's ``[flight]`` table plus the energy figures the planner models
+    (:mod:`flightsw.planner`): pack capacity, payload idle and full power, and the bus
+    load in eclipse (avionics and the receiver)."""
+    loads = profile.loads
+    return FlightConfig.from_mapping({
+        **profile.flight, "battery_capacity_wh": profile.battery.capacity_wh,
+        "payload_idle_w": loads.payload_idle_w, "payload_max_w": loads.payload_max_w,
+        "bus_load_w": loads.avionics_w + loads.radio_rx_w})
 
 
 class OnboardLoop:
@@ -52,7 +67,7 @@ class OnboardLoop:
                  epoch_utc_s: float | None = None, operator_cap_frac: float = 1.0) -> None:
         self.profile = profile
         self.dt_s = dt_s
-        self.cfg = cfg or FlightConfig.from_mapping(profile.flight)
+        self.cfg = cfg or flight_config(profile)
         self.operator_cap_frac = operator_cap_frac  # < 1: a light payload load
         self.plant = Plant(profile, record=False, epoch_utc_s=epoch_utc_s)
         self.mode = modes.boot(self.cfg, self.plant.time_utc_s)
@@ -62,7 +77,11 @@ class OnboardLoop:
             for setting in self.heaters.settings.values():
                 setting.enabled = False
         self.throttle = throttle.ThrottleState()
+        self.limits = limits.initial(self.cfg)
+        self.planner = planner.PlannerState()
         self.record = FlightRecord()
+        self.last_actuators = Actuators()
+        """What the last step commanded (a benchmark replays the trajectory from it)."""
         self._day_min = math.inf
         self._day_max = -math.inf
 
@@ -84,8 +103,22 @@ class OnboardLoop:
         self.heaters, ev = heaters.step(
             self.heaters, heaters.inputs_from(s, load_plan, cfg), t, cfg)
         events += ev
+        points = {**power.component_telemetry(self.power), **modes.telemetry(self.mode),
+                  **throttle.telemetry(self.throttle)}
+        self.limits, out, ev = limits.step(self.limits, points, self.mode.mode, t)
+        events += ev
+        if out.mode_target is not None:
+            self.mode, ev = modes.force(self.mode, out.mode_target, out.mode_reason,
+                                        t.mission_time_s)
+            events += ev
+            spec = modes.MODES[self.mode.mode]
+        self.record.sequences_skipped += len(out.commands)
+        self.planner, plan_cap, ev = planner.step(self.planner, s, self.throttle.level_frac,
+                                                  t, cfg)
+        events += ev
+        cap = min(spec.throttle_cap_frac, self.operator_cap_frac, plan_cap)
         self.throttle, ev = throttle.step(
-            self.throttle, s.payload_temp_c, min(spec.throttle_cap_frac, self.operator_cap_frac),
+            self.throttle, s.payload_temp_c, cap,
             dt, cfg, avionics_temp_c=s.avionics_temp_c, battery_temp_c=s.battery_temp_c)
         events += ev
         powered = spec.payload_on and load_plan.payload_allowed
@@ -94,6 +127,7 @@ class OnboardLoop:
                         payload_activity_frac=self.throttle.level_frac if powered else 0.0,
                         heaters_on=on, report_mode=self.mode.mode,
                         report_throttle_frac=self.throttle.level_frac)
+        self.last_actuators = act
         self.plant.step(dt, act)
         self.record.payload_full_s += act.payload_activity_frac * dt if powered else 0.0
         self._account(events, any(on.values()), load_plan.level > 0)

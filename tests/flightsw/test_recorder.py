@@ -241,3 +241,14 @@ def test_no_number_leaves_before_the_store_has_it(tmp_path: Path) -> None:
         # every record still held is in the store (a release may be committed later:
         # lost with a crash, it costs only a retransmission the ground drops)
         assert held >= set(h.core.state.link.recorder.records)
+
+
+def test_a_probe_sends_again_what_has_waited_long_enough() -> None:
+    rec = Recorder(10_000)
+    for seq in range(3):
+        rec.store(seq, E, _frame(seq))
+    for t in (0.0, 1.0, 2.0):
+        rec.select(1, t)
+        rec.sent(1, t)
+    assert rec.probe(2.2, older_than_s=0.5) == 2  # 0 and 1; 2 left only 0.2 s ago
+    assert _seqs(rec.select(10, 2.2)) == [0, 1]

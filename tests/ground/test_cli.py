@@ -360,3 +360,15 @@ def test_cancel_a_queued_command_through_the_real_ops_service(tmp_path: Path) ->
 def test_stack_options_may_follow_the_action(archived: Path) -> None:
     code, out, _ = run("tlm", "power.battery_soc_pct", "--run-dir", str(archived))
     assert code == 0 and "10" in out
+
+
+def test_at_parses_utc_and_refuses_nonsense_with_the_reason(tmp_path: Path) -> None:
+    from ground.cli import UsageError, parse_at
+
+    assert parse_at("2026-11-22T08:30:00Z", tmp_path) == 1795336200.0
+    assert parse_at("2026-11-22T08:30:00", tmp_path) == 1795336200.0  # UTC when unmarked
+    for bad, words in (("tomorrow", "UTC time like"), ("+abc", "number of seconds"),
+                       ("+-5", "positive"), ("+nan", "positive"),
+                       ("+60", "spacecraft's time")):  # no stack here to ask
+        with pytest.raises(UsageError, match=words):
+            parse_at(bad, tmp_path)

@@ -279,3 +279,20 @@ def test_sim_receive_stamp_is_the_links_time_never_before_the_latest_aos(
     assert [r[0] - T0 for r in conn.execute("SELECT rx_s FROM events")] == [100]
     assert [r[0] - T0 for r in conn.execute("SELECT rx_s FROM telemetry")] == [0, 101]
     conn.close()
+
+
+def test_after_a_plant_stop_the_link_runs_on_the_wall_but_mission_time_stands(
+        tmp_path: Path) -> None:
+    """The executive drains its recorder after the STOP: frames delayed by the link must
+    still arrive, and acknowledgements still go up; the spacecraft's time has stopped."""
+    from ground.link_physics import ChannelSpec, LinkPhysics
+
+    core = GroundCore(DICTIONARY, Archive(tmp_path / "a.sqlite"), clock="sim",
+                      link_physics=LinkPhysics(down=ChannelSpec(latency_s=0.5)))
+    plant, fl = Sequencer("plant"), Sequencer("flight")
+    core.on_world(world_frame(plant, T0, True), WallTime(100.0, 0.0))
+    core.on_world(plant.pack(Kind.STOP, T0, {"reason": "done"}), WallTime(100.0, 0.0))
+    frame = fl.pack(Kind.EVENT, T0, {"name": "exec.shutdown", "args": {}})
+    assert core.on_downlink([frame], WallTime(100.0, 0.0)) == 0  # on its way
+    assert core.on_downlink([], WallTime(100.6, 0.0)) == 1  # the wall moved the link on
+    assert core.mission_now_s(WallTime(100.6, 0.0)) == T0

@@ -287,3 +287,44 @@ def test_uplink_state_says_why_commands_wait(mc: MissionControl) -> None:
     flight(mc, Sequencer("flight", start=1), Kind.HELLO, hello("feedfacefeedface"))
     assert mc.uplink_state(uplink_open=True, flight_connected=True).startswith(
         "refusing commands: dictionary mismatch: flight feedfacefeedface")
+
+
+def test_a_time_tag_goes_up_with_its_command_and_survives_a_ground_restart(
+        tmp_path: Path) -> None:
+    """A command queued for later must never go up untagged (it would run at once)."""
+    first = MissionControl(DICTIONARY, Archive(tmp_path / "a.sqlite"))
+    with pytest.raises(CommandRejected, match="mission time"):
+        first.submit("exec.noop", {}, now_s=T0, at_s="soon")
+    for bad in (float("nan"), float("inf"), -1.0, True):
+        with pytest.raises(CommandRejected):
+            first.submit("exec.noop", {}, now_s=T0, at_s=bad)
+    tagged = first.submit("exec.noop", {}, now_s=T0, at_s=T0 + 3600)
+    first.archive.put_command(tagged)
+    first.archive.flush()
+    first.archive.close()
+
+    second = MissionControl(DICTIONARY, Archive(tmp_path / "a.sqlite"))
+    (restored,) = second.commands.queued()
+    assert restored.cmd_seq == tagged.cmd_seq and restored.at_s == T0 + 3600
+    up = Uplink()
+    second.on_aos()
+    second.hash_state = HashState.MATCH
+    second.pump_uplink(up, uplink_open=True, now_s=T0 + 10)
+    (command,) = [e for e in up.frames if e.kind is Kind.COMMAND]
+    assert command.body == {"name": "exec.noop", "args": {}, "at_s": T0 + 3600}
+
+
+def test_a_restarted_ground_does_not_archive_a_resent_record_twice(tmp_path: Path) -> None:
+    fl = Sequencer("flight")
+    first = MissionControl(DICTIONARY, Archive(tmp_path / "a.sqlite"))
+    frames = [fl.pack(Kind.EVENT, T0, {"name": "x", "args": {}}) for _ in range(3)]
+    for frame in frames:
+        first.on_frame(frame, T0)
+    first.archive.close()
+    second = MissionControl(DICTIONARY, Archive(tmp_path / "a.sqlite"))
+    second.on_frame(frames[1], T0 + 5)  # its acknowledgement was lost: sent again
+    second.on_frame(fl.pack(Kind.EVENT, T0, {"name": "y", "args": {}}), T0 + 5)
+    second.archive.flush()
+    assert second.duplicates_dropped == 1 and second.downlink.missing == 0
+    with ArchiveReader(tmp_path / "a.sqlite") as r:
+        assert [e.name for e in r.events()] == ["x", "x", "x", "y"]

@@ -1,0 +1,416 @@
+"""``aisat bench policy``: compute delivered by the flight policy against an offline optimum.
+
+Why: "near optimal" means nothing without the bound. For every shipped profile this
+flies ``--days`` (default 30) with the in-process onboard loop (:mod:`hil.plant.onboard`:
+the flight's own modes, load plan, heaters, limit checker, energy planner and throttle,
+no sockets) and compares the compute it delivered (payload-seconds at full throughput)
+with:
+
+- **the offline optimum**: a linear program over the whole timeline with perfect
+  foresight (scipy's HiGHS), maximising the sum of payload activity ``u_k`` under the
+  same limits: battery charge at or above its floor, every constrained temperature
+  (payload, avionics, battery) inside its limits. The plant is linearised around an
+  operating point:
+
+  * the operating point is the flight policy's own trajectory (zero violations, so the
+    program starts from a feasible schedule and looks for headroom around it);
+  * energy: the array power and the bus load (everything but the payload) of that
+    trajectory are taken as given per step; the payload (always on) adds ``idle +
+    u_k * (max - idle)``; with ``p`` the net power into the pack, the state of charge
+    obeys ``s[k+1] - s[k] <= dt * min(eta_c * p, p / eta_d) / E`` (the min of two lines is
+    concave, so this stays convex: charging is lossy, discharging costs extra) and
+    ``s <= 1`` (a full pack wastes the surplus, the shunt's job), plus the charge current
+    limit at the nominal voltage;
+  * heat: each constrained temperature is the reference flight's plus a first-order
+    response to the change of activity, ``x[k+1] = a x[k] + g (1 - a) (u[k] - u_ref[k])``,
+    with gain ``g`` (C per unit activity) and pole ``a = exp(-dt / tau)`` identified from a
+    step of activity on two copies of the plant held at the flight's mean activity
+    (:func:`identify`); the radiative T^4 and the valves are what this linearisation
+    leaves out, which is why the optimum's schedule is **replayed through the real
+    plant** and its compute and violations are reported next to the bound.
+
+- two naive baselines flown through the real plant with the flight's heater thermostat:
+  a **fixed duty cycle** sized to be safe (the largest constant activity the same linear
+  program allows), and a **bang-bang thermostat** (full activity until a temperature
+  reaches its warning level or the charge its safe level, off until back at the target /
+  resume level).
+
+The ratio printed for each is its compute over the optimum's bound. Violations are the
+plant's own limit episodes. Prints ratios, asserts nothing: a benchmark, not a test.
+
+    aisat bench policy [--json] [--days N] [--profile NAME ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import math
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from flightsw import heaters
+from flightsw.component import Tick
+from flightsw.config import FlightConfig
+from flightsw.hal import Actuators, Sensors
+from flightsw.load_shedding import LoadPlan
+from hil.plant import Plant, Profile, load_profile
+from hil.plant.onboard import DAY_S, OnboardLoop, flight_config
+from hil.plant.profile import list_profiles
+
+PLANT_DT_S = 30.0
+"""Step of every plant run here (flight and baselines alike)."""
+LP_DT_S = 120.0
+"""Step of the linear program (its schedule is held over 4 plant steps on replay)."""
+IDENTIFY_S = 4 * 3600.0
+STEP_DELTA = 0.3  # the activity step used to identify the thermal response
+TEMP_MARGIN_C = 1.0
+"""Kept off every temperature limit in the program, for the linearisation's error."""
+SOC_MARGIN_FRAC = 0.01
+
+Choose = Callable[[Sensors, int], float]
+
+
+@dataclass
+class Flight:
+    """One run through the real plant: compute delivered and what it broke."""
+
+    compute_s: float = 0.0
+    violations: list[str] = field(default_factory=list)
+    u: list[float] = field(default_factory=list)
+    temps_c: dict[str, list[float]] = field(default_factory=dict)
+    array_w: list[float] = field(default_factory=list)
+    bus_w: list[float] = field(default_factory=list)
+    soc0_frac: float = math.nan
+
+
+NODES = ("payload", "battery", "avionics")
+
+
+def _limits(cfg: FlightConfig) -> dict[str, tuple[float, float]]:
+    return {"payload": (-math.inf, cfg.payload_temp_max_c),
+            "battery": (cfg.battery_temp_min_c, cfg.battery_temp_max_c),
+            "avionics": (cfg.avionics_temp_min_c, cfg.avionics_temp_max_c)}
+
+
+def _temps(s: Sensors) -> dict[str, float]:
+    return {"payload": s.payload_temp_c, "battery": s.battery_temp_c,
+            "avionics": s.avionics_temp_c}
+
+
+def fly_open_loop(profile: Profile, cfg: FlightConfig, days: float, choose: Choose, *,
+                  plant: Plant | None = None, record: bool = False) -> Flight:
+    """Fly the plant with payload activity from ``choose`` (payload always powered) and
+    the flight's heater thermostat (nothing shed): how the baselines and the optimum's
+    replay are flown."""
+    plant = plant or Plant(profile, record=False)
+    heat = heaters.initial(cfg)
+    out = Flight(temps_c={n: [] for n in NODES})
+    steps = round(days * DAY_S / PLANT_DT_S)
+    span_w = profile.loads.payload_max_w - profile.loads.payload_idle_w
+    for k in range(steps):
+        s = plant.sensors()
+        if k == 0:
+            out.soc0_frac = s.battery_soc_frac
+        t = Tick(plant.time_utc_s, plant.elapsed_s)
+        heat, _ = heaters.step(heat, heaters.inputs_from(s, LoadPlan(), cfg), t, cfg)
+        u = min(max(choose(s, k), 0.0), 1.0)
+        act = Actuators(payload_on=True, payload_activity_frac=u,
+                        heaters_on=heaters.commands(heat, t.monotonic_s))
+        if record:
+            out.u.append(u)
+            for n, v in _temps(s).items():
+                out.temps_c[n].append(v)
+            out.array_w.append(s.array_power_w)
+            out.bus_w.append(s.load_power_w - profile.loads.payload_idle_w - u * span_w)
+            # (the load sampled before this step's command: the previous activity's; the
+            # error is one step of payload power, averaged away over the LP's step)
+        plant.step(PLANT_DT_S, act)
+        out.compute_s += u * PLANT_DT_S
+    out.violations = list(plant.summary()["violations"])
+    return out
+
+
+def fly_flight(profile: Profile, days: float) -> Flight:
+    """The flight policy (the onboard loop), its trajectory recorded: it is the operating
+    point the optimum's linear program is built around."""
+    loop = OnboardLoop(profile, dt_s=PLANT_DT_S)
+    out = Flight(temps_c={n: [] for n in NODES})
+    loads = profile.loads
+    for k in range(round(days * DAY_S / PLANT_DT_S)):
+        s = loop.plant.sensors()
+        if k == 0:
+            out.soc0_frac = s.battery_soc_frac
+        loop.step()
+        act = loop.last_actuators
+        u = act.payload_activity_frac if act.payload_on else 0.0
+        payload_w = (loads.payload_idle_w + u * (loads.payload_max_w - loads.payload_idle_w)
+                     if act.payload_on else 0.0)
+        out.u.append(u)
+        for n, v in _temps(s).items():
+            out.temps_c[n].append(v)
+        out.array_w.append(s.array_power_w)
+        out.bus_w.append(s.load_power_w - payload_w)
+    loop.record.violations = list(loop.plant.summary()["violations"])
+    out.compute_s = loop.record.payload_full_s
+    out.violations = loop.record.violations
+    return out
+
+
+def bang_bang(cfg: FlightConfig) -> Choose:
+    """Full until any temperature reaches its warning level (payload: warn; battery and
+    avionics: 5 C below their maxima) or the charge its safe level; off until every one
+    is back at the target (payload), 10 C below the maxima, and the resume charge."""
+    on = [True]
+
+    def choose(s: Sensors, _k: int) -> float:
+        hot = (s.payload_temp_c >= cfg.payload_temp_warn_c
+               or s.battery_temp_c >= cfg.battery_temp_max_c - 5
+               or s.avionics_temp_c >= cfg.avionics_temp_max_c - 5
+               or s.battery_soc_frac <= cfg.battery_soc_safe_frac)
+        cool = (s.payload_temp_c <= cfg.payload_temp_target_c
+                and s.battery_temp_c <= cfg.battery_temp_max_c - 10
+                and s.avionics_temp_c <= cfg.avionics_temp_max_c - 10
+                and s.battery_soc_frac >= cfg.battery_soc_resume_frac)
+        if on[0] and hot:
+            on[0] = False
+        elif not on[0] and cool:
+            on[0] = True
+        return 1.0 if on[0] else 0.0
+
+    return choose
+
+
+def identify(profile: Profile, cfg: FlightConfig, u0: float) -> dict[str, tuple[float, float]]:
+    """Gain (C per unit activity) and time constant (s) of each constrained temperature's
+    response to a step of activity, at the operating point ``u0`` after a day's flight:
+    two copies of the same plant, one stepped by :data:`STEP_DELTA`."""
+    plant = Plant(profile, record=False)
+    fly_open_loop(profile, cfg, 1.0, lambda _s, _k: u0, plant=plant)
+    lo_u = max(u0 - STEP_DELTA / 2, 0.0)
+    hi_u = min(lo_u + STEP_DELTA, 1.0)
+    days = IDENTIFY_S / DAY_S
+    lo = fly_open_loop(profile, cfg, days, lambda _s, _k: lo_u, plant=copy.deepcopy(plant),
+                       record=True)
+    hi = fly_open_loop(profile, cfg, days, lambda _s, _k: hi_u, plant=copy.deepcopy(plant),
+                       record=True)
+    out: dict[str, tuple[float, float]] = {}
+    for n in NODES:
+        diff = np.array(hi.temps_c[n]) - np.array(lo.temps_c[n])
+        final = float(diff[-1])
+        gain = final / (hi_u - lo_u)
+        if abs(final) < 1e-6:
+            out[n] = (0.0, PLANT_DT_S)
+            continue
+        reached = np.nonzero(np.abs(diff) >= 0.632 * abs(final))[0]
+        tau = (float(reached[0]) + 1) * PLANT_DT_S if reached.size else IDENTIFY_S
+        out[n] = (gain, tau)
+    return out
+
+
+def optimum(profile: Profile, cfg: FlightConfig, ref: Flight,
+            model: dict[str, tuple[float, float]], *, constant: bool = False,
+            ) -> tuple[float, np.ndarray]:
+    """The linear program; returns (compute seconds, activity per LP step). With
+    ``constant`` every step shares one activity (the fixed duty cycle's sizing)."""
+    from scipy.optimize import linprog
+    from scipy.sparse import coo_matrix
+
+    hold = round(LP_DT_S / PLANT_DT_S)
+    k_n = len(ref.u) // hold
+    dt = hold * PLANT_DT_S
+
+    def avg(seq: list[float]) -> np.ndarray:
+        a = np.nan_to_num(np.array(seq[: k_n * hold], dtype=float))
+        return a.reshape(k_n, hold).mean(axis=1)
+
+    u_ref = avg(ref.u)
+    t_ref = {n: avg(ref.temps_c[n]) for n in NODES}
+    loads, bat = profile.loads, profile.battery
+    span = loads.payload_max_w - loads.payload_idle_w
+    net0 = avg(ref.array_w) - avg(ref.bus_w) - loads.payload_idle_w  # payload idle
+    energy_j = bat.capacity_wh * 3600.0
+    nominal_v = bat.series_cells * 3.7
+    max_charge_w = bat.max_charge_current_a * nominal_v
+    n_u = 1 if constant else k_n
+    # variables: u (n_u), s (k_n + 1), x per node (k_n + 1 each)
+    i_s = n_u
+    i_x = {n: n_u + (k_n + 1) * (1 + j) for j, n in enumerate(NODES)}
+    n_var = n_u + (k_n + 1) * (1 + len(NODES))
+    rows: list[int] = []
+    cols: list[int] = []
+    vals: list[float] = []
+    b_ub: list[float] = []
+    r = 0
+
+    def ui(k: int) -> int:
+        return 0 if constant else k
+
+    ks = range(k_n)
+    # energy: s[k+1] - s[k] + c * span * u[k] <= c * net0[k], for c in the two slopes
+    for c in (dt * bat.charge_efficiency / energy_j, dt / (bat.discharge_efficiency * energy_j)):
+        for k in ks:
+            rows += [r, r, r]
+            cols += [i_s + k + 1, i_s + k, ui(k)]
+            vals += [1.0, -1.0, c * span]
+            b_ub.append(c * net0[k])
+            r += 1
+    for k in ks:  # the charge current limit
+        rows += [r, r]
+        cols += [i_s + k + 1, i_s + k]
+        vals += [1.0, -1.0]
+        b_ub.append(dt * max_charge_w * bat.charge_efficiency / energy_j)
+        r += 1
+    a_ub = coo_matrix((vals, (rows, cols)), shape=(r, n_var))
+    # heat: x[k+1] - a x[k] - g (1 - a) u[k] = -g (1 - a) u_ref[k]; x[0] = 0
+    rows, cols, vals, b_eq = [], [], [], []
+    r = 0
+    for n in NODES:
+        gain, tau = model[n]
+        a = math.exp(-dt / tau)
+        base = i_x[n]
+        rows.append(r)
+        cols.append(base)
+        vals.append(1.0)
+        b_eq.append(0.0)
+        r += 1
+        for k in ks:
+            rows += [r, r, r]
+            cols += [base + k + 1, base + k, ui(k)]
+            vals += [1.0, -a, -gain * (1 - a)]
+            b_eq.append(-gain * (1 - a) * u_ref[k])
+            r += 1
+    rows.append(r)
+    cols.append(i_s)
+    vals.append(1.0)
+    b_eq.append(ref.soc0_frac)
+    r += 1
+    a_eq = coo_matrix((vals, (rows, cols)), shape=(r, n_var))
+    bounds: list[tuple[float | None, float | None]] = [(0.0, 1.0)] * n_u
+    floor = cfg.battery_soc_floor_frac + SOC_MARGIN_FRAC
+    bounds += [(min(floor, ref.soc0_frac), 1.0)] * (k_n + 1)
+    lims = _limits(cfg)
+    for n in NODES:
+        low, high = lims[n]
+        tr = np.append(t_ref[n], t_ref[n][-1])
+        for k in range(k_n + 1):
+            # the margin applies where the trajectory has room for it (never forcing the
+            # program off a schedule the real plant flew inside its limits)
+            hi_b = max(high - TEMP_MARGIN_C - tr[k], min(high - tr[k], 0.0))
+            lo_b = (min(low + TEMP_MARGIN_C - tr[k], max(low - tr[k], 0.0))
+                    if math.isfinite(low) else None)
+            if lo_b is not None and lo_b > hi_b:
+                lo_b = None
+            bounds.append((lo_b, hi_b))
+    cost = np.zeros(n_var)
+    cost[:n_u] = -dt * (k_n if constant else 1.0)
+    res = linprog(cost, A_ub=a_ub.tocsr(), b_ub=np.array(b_ub), A_eq=a_eq.tocsr(),
+                  b_eq=np.array(b_eq), bounds=bounds, method="highs")
+    if res.status != 0:
+        raise RuntimeError(f"{profile.name}: linear program failed: {res.message}")
+    u = np.asarray(res.x[:n_u], dtype=float)
+    if constant:
+        u = np.full(k_n, float(u[0]))
+    return float(-res.fun), u
+
+
+def _schedule(u: np.ndarray) -> Choose:
+    hold = round(LP_DT_S / PLANT_DT_S)
+
+    def choose(_s: Sensors, k: int) -> float:
+        return float(u[min(k // hold, len(u) - 1)])
+
+    return choose
+
+
+def bench_profile(name: str, days: float) -> dict[str, Any]:
+    """Every run for one profile; the numbers for the table."""
+    t0 = time.perf_counter()
+    profile = load_profile(name)
+    cfg = flight_config(profile)
+    flight = fly_flight(profile, days)
+    model = identify(profile, cfg, min(max(float(np.mean(flight.u)), 0.1), 0.9))
+    best_s, u_opt = optimum(profile, cfg, flight, model)
+    replay = fly_open_loop(profile, cfg, days, _schedule(u_opt))
+    _fixed_s, u_fixed = optimum(profile, cfg, flight, model, constant=True)
+    fixed = fly_open_loop(profile, cfg, days, _schedule(u_fixed))
+    bang = fly_open_loop(profile, cfg, days, bang_bang(cfg))
+
+    def ratio(s: float) -> float:
+        return round(s / best_s, 4) if best_s > 0 else 1.0
+
+    return {
+        "ratio_to_optimum": ratio(flight.compute_s),
+        "violations": len(flight.violations),
+        "compute_full_s": round(flight.compute_s),
+        "optimum": {"bound_full_s": round(best_s), "replay_ratio": ratio(replay.compute_s),
+                    "replay_violations": len(replay.violations),
+                    "model": {n: {"gain_c": round(g, 2), "tau_s": round(tau)}
+                              for n, (g, tau) in model.items()}},
+        "baselines": {
+            "fixed_duty": {"ratio_to_optimum": ratio(fixed.compute_s),
+                           "duty": round(float(u_fixed[0]), 3),
+                           "violations": len(fixed.violations)},
+            "bang_bang": {"ratio_to_optimum": ratio(bang.compute_s),
+                          "violations": len(bang.violations)},
+        },
+        "flight_violations": flight.violations[:5],
+        "days": days,
+        "wall_s": round(time.perf_counter() - t0, 1),
+    }
+
+
+def run_bench(days: float, names: list[str] | None = None, workers: int = 2) -> dict[str, Any]:
+    names = names or list_profiles()
+    if workers > 1 and len(names) > 1:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            results = list(pool.map(bench_profile, names, [days] * len(names)))
+    else:
+        results = [bench_profile(n, days) for n in names]
+    return {"days": days, "profiles": dict(zip(names, results, strict=True))}
+
+
+def format_table(result: dict[str, Any]) -> str:
+    lines = [f"policy benchmark: {result['days']:g} days per profile; compute as a ratio to "
+             "the offline optimum (LP bound)",
+             f"{'profile':<18} {'flight':>7} {'viol':>5} {'LP replay':>10} {'viol':>5} "
+             f"{'fixed duty':>11} {'viol':>5} {'bang-bang':>10} {'viol':>5}"]
+    for name, p in result["profiles"].items():
+        b, o = p["baselines"], p["optimum"]
+        fixed, bang = b["fixed_duty"], b["bang_bang"]
+        lines.append(
+            f"{name:<18} {p['ratio_to_optimum']:>7.3f} {p['violations']:>5} "
+            f"{o['replay_ratio']:>10.3f} {o['replay_violations']:>5} "
+            f"{fixed['ratio_to_optimum']:>11.3f} {fixed['violations']:>5} "
+            f"{bang['ratio_to_optimum']:>10.3f} {bang['violations']:>5}")
+    return "\n".join(lines)
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("policy", help="flight policy's compute vs an offline optimum")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--days", type=float, default=30.0)
+    p.add_argument("--profile", action="append", help="only this profile (repeatable)")
+    p.add_argument("--workers", type=int, default=2, help="profiles flown in parallel")
+
+
+def run(args: argparse.Namespace) -> int:
+    if not args.days > 0:
+        print("aisat bench policy: --days must be positive", file=sys.stderr)
+        return 2
+    known = list_profiles()
+    for name in args.profile or []:
+        if name not in known:
+            print(f"aisat bench policy: unknown profile {name!r} (known: {', '.join(known)})",
+                  file=sys.stderr)
+            return 2
+    result = run_bench(args.days, args.profile, args.workers)
+    print(json.dumps(result) if args.json else format_table(result))
+    return 0
