@@ -6,6 +6,7 @@
     aisat dictionary              print the command/telemetry/event dictionary (JSON)
     aisat profiles                list spacecraft profiles
     aisat bench plant             benchmark the spacecraft plant
+    aisat board                   the board found here and the profile that will be used
 """
 
 from __future__ import annotations
@@ -121,6 +122,13 @@ def _parser() -> argparse.ArgumentParser:
 
     pr = sub.add_parser("profiles", help="list the shipped spacecraft profiles")
     pr.set_defaults(func=_cmd_profiles)
+
+    bd = sub.add_parser("board", help="detect this board, read its sensors, say which "
+                        "profile will be used")
+    bd.add_argument("--root", type=Path, default=Path("/"),
+                    help="read sysfs/procfs under this directory (a virtual board's tree)")
+    bd.add_argument("--json", action="store_true", help="print one JSON object")
+    bd.set_defaults(func=_cmd_board)
     return p
 
 
@@ -370,4 +378,20 @@ def _cmd_profiles(args: argparse.Namespace) -> int:
 
     for name in list_profiles():
         print(name)
+    return 0
+
+
+def _cmd_board(args: argparse.Namespace) -> int:
+    from flightsw.board import detect, read_board
+    from flightsw.board.report import describe
+
+    if not Path(args.root).is_dir():
+        print(f"aisat board: --root {args.root} is not a directory", file=sys.stderr)
+        return 2
+    board = detect(args.root)
+    sensors = read_board(board)
+    if args.json:
+        print(json.dumps({"board": board.to_dict(), "sensors": sensors.to_dict()}, indent=2))
+    else:
+        print(describe(board, sensors))
     return 0
