@@ -34,6 +34,8 @@ from flightsw.messages import ActuatorsBody, HelloBody, SensorsBody, StopBody, T
 from flightsw.payload_host import PayloadHost, ProcessPayloadHost
 from flightsw.recorder import Changes
 from flightsw.recorder_store import RECORDER_FILE, RecorderStore
+from flightsw.serial_transport import SerialTransport
+from flightsw.serial_transport import parse_endpoint as parse_serial_endpoint
 from flightsw.state_store import StateStore
 from flightsw.topology import Topology
 from flightsw.transport import Transport, Waiter, ZmqTransport
@@ -113,10 +115,14 @@ class Executive:
 
     @classmethod
     def over_zmq(cls, cfg: FlightConfig, opts: ExecutiveOptions) -> Executive:
-        """The sim stack's executive: ZeroMQ transports and a real payload child."""
+        """The executive as a process: ZeroMQ transports (the sim stack), or the space
+        link over a UART (``--link serial:/dev/ttyTHS1?baud=921600``, a board), and a real
+        payload child."""
         clock: Clock = SimClock() if opts.lockstep else RealClock()
         plant = ZmqTransport.pair(opts.plant_endpoint, bind=False)
-        link = ZmqTransport.pair(opts.link_endpoint, bind=True)
+        serial = parse_serial_endpoint(opts.link_endpoint)  # raises: a clear refusal
+        link: Transport = (ZmqTransport.pair(opts.link_endpoint, bind=True) if serial is None
+                           else SerialTransport.open(serial.device, serial.baud))
         host = ProcessPayloadHost(model_path=opts.model_path, run_dir=opts.run_dir)
         store = (StateStore(Path(opts.run_dir) / STATE_FILE) if opts.run_dir is not None
                  else None)

@@ -26,10 +26,12 @@ import select
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import serial
 
+from flightsw.errors import FlightError
 from flightsw.framing import DELIMITER, Deframer, encode_frame, max_encoded_bytes
 from flightsw.transport import MAX_FRAMES_PER_RECEIVE
 from flightsw.wire import MAX_FRAME_BYTES
@@ -277,3 +279,38 @@ def _descriptor(port: SerialPort) -> int | None:
 
 __all__ = ["BAUD_RATES", "DEFAULT_BAUD", "SerialPort", "SerialTransport", "check_baud",
            "open_port"]
+
+
+@dataclass(frozen=True)
+class SerialEndpoint:
+    """``serial:DEVICE[?baud=N]``: the executive's space link over a UART (a board)."""
+
+    device: str
+    baud: int = DEFAULT_BAUD
+
+
+SERIAL_SCHEME = "serial:"
+
+
+def parse_endpoint(text: str) -> SerialEndpoint | None:
+    """A ``serial:`` endpoint, checked; ``None`` for any other scheme (ZeroMQ). Raises
+    :class:`~flightsw.errors.FlightError` naming what is wrong."""
+    if not text.startswith(SERIAL_SCHEME):
+        return None
+    device, _, query = text[len(SERIAL_SCHEME):].partition("?")
+    if not device:
+        raise FlightError("serial endpoint needs a device, e.g. serial:/dev/ttyTHS1?baud=921600",
+                          got=text)
+    baud = DEFAULT_BAUD
+    for pair in filter(None, query.split("&")):
+        key, _, value = pair.partition("=")
+        if key != "baud":
+            raise FlightError("unknown serial endpoint option (only baud=N)", got=pair)
+        if not value.isdigit():
+            raise FlightError("baud must be a whole number that a UART driver accepts",
+                              got=value)
+        try:
+            baud = check_baud(int(value))
+        except ValueError as exc:
+            raise FlightError(str(exc), got=value) from None
+    return SerialEndpoint(device, baud)
