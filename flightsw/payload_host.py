@@ -26,6 +26,7 @@ from flightsw.transport import Transport, ZmqTransport
 TERM_GRACE_S = 2.0
 KILL_REAP_S = 5.0
 STOP_GRACE_S = 3.0
+RSS_READ_PERIOD_S = 0.5
 
 
 class PayloadHost(Protocol):
@@ -78,6 +79,7 @@ class ProcessPayloadHost:
         self._key = b""
         self._dying: list[_Dying] = []
         self._wall = RealClock()
+        self._rss: tuple[int, float, float] | None = None  # pid, valid until, MB
 
     @property
     def transport(self) -> Transport | None:
@@ -133,15 +135,23 @@ class ProcessPayloadHost:
         return self._proc.poll() if self._proc is not None else None
 
     def rss_mb(self) -> float | None:
+        """Read from ``/proc`` at most every :data:`RSS_READ_PERIOD_S` of wall time: a
+        lockstep sim asks hundreds of times a wall second, and memory does not run away
+        faster than that."""
         proc = self._proc
         if proc is None or proc.poll() is not None:
             return None
+        now = self._wall.monotonic_s()
+        if self._rss is not None and self._rss[0] == proc.pid and now < self._rss[1]:
+            return self._rss[2]
         try:
             with open(f"/proc/{proc.pid}/statm") as f:
                 resident_pages = int(f.read().split()[1])
         except (OSError, ValueError, IndexError):
             return None
-        return resident_pages * os.sysconf("SC_PAGE_SIZE") / (1024 * 1024)
+        mb = resident_pages * os.sysconf("SC_PAGE_SIZE") / (1024 * 1024)
+        self._rss = (proc.pid, now + RSS_READ_PERIOD_S, mb)
+        return mb
 
     def kill(self) -> None:
         proc, self._proc = self._proc, None
