@@ -39,6 +39,7 @@ from flightsw.clock import RealClock
 from flightsw.config import FlightConfig
 from flightsw.errors import FlightError
 from flightsw.lifeline import child_env
+from flightsw.recorder_store import RECORDER_FILE
 from flightsw.stackinfo import StackInfo, atomic_write_text
 from flightsw.wire import Envelope, Kind, try_decode
 from hil.service_manager import ServiceManager, notify_argv
@@ -506,9 +507,13 @@ KEEP_RUNS = 10
 RUN_FILES = (ARCHIVE_FILE, f"{ARCHIVE_FILE}-wal", f"{ARCHIVE_FILE}-shm", "dictionary.json",
              "flight_config.json", "plant_summary.json", "exec_stats.json", "plant.log",
              "flightsw.log", "payload.log", "ground.log", "flight_state.bin",
-             "flight_state.bin.prev", "launcher.log")
+             "flight_state.bin.prev", "launcher.log", RECORDER_FILE, f"{RECORDER_FILE}-wal",
+             f"{RECORDER_FILE}-shm")
 """What belongs to one run and moves with its archive (the archive's -wal and -shm must
-stay beside it, under the same name, or SQLite loses the un-checkpointed tail)."""
+stay beside it, under the same name, or SQLite loses the un-checkpointed tail). The
+onboard recorder's store goes too: a new run is a new mission, and one that inherited
+the last run's unacknowledged records grew its backlog run after run (measured: 33,593
+records held and 124,865 frames sent by the fifth 2-orbit sim in one directory)."""
 _STAMP_RE = re.compile(r"^\d{8}T\d{6}Z(-\d+)?$")
 
 

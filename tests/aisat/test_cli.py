@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -201,3 +202,10 @@ def test_a_new_run_keeps_the_last_runs_archive(tmp_path: Path) -> None:
     assert archived_records(saved / "archive.sqlite") == records
     assert (saved / "dictionary.json").exists()
     assert archived_records(tmp_path / "archive.sqlite")  # the new run's, where it was
+    # a new run is a new mission: it does not inherit the last run's onboard backlog
+    assert (saved / "recorder.sqlite").exists()
+    db = sqlite3.connect(tmp_path / "archive.sqlite")
+    restored = db.execute("SELECT COUNT(*) FROM events WHERE name = 'link.backlog_restored'"
+                          ).fetchone()[0]
+    db.close()
+    assert restored == 0
