@@ -105,6 +105,14 @@ def _temps(s: Sensors) -> dict[str, float]:
             "avionics": s.avionics_temp_c}
 
 
+def _books(plant: Plant, out: Flight) -> None:
+    """The step just flown, from the plant's own books: the array power *available* (the
+    HAL reports what was used, which a full pack curtails: the optimum must see what it
+    could have drawn) and the load besides the payload (avionics, radio, heaters)."""
+    out.array_w.append(float(plant._array_avail_w))
+    out.bus_w.append(float(plant._load_w - plant._payload_w))
+
+
 def fly_open_loop(profile: Profile, cfg: FlightConfig, days: float, choose: Choose, *,
                   plant: Plant | None = None, record: bool = False) -> Flight:
     """Fly the plant with payload activity from ``choose`` (payload always powered) and
@@ -114,7 +122,6 @@ def fly_open_loop(profile: Profile, cfg: FlightConfig, days: float, choose: Choo
     heat = heaters.initial(cfg)
     out = Flight(temps_c={n: [] for n in NODES})
     steps = round(days * DAY_S / PLANT_DT_S)
-    span_w = profile.loads.payload_max_w - profile.loads.payload_idle_w
     for k in range(steps):
         s = plant.sensors()
         if k == 0:
@@ -124,15 +131,12 @@ def fly_open_loop(profile: Profile, cfg: FlightConfig, days: float, choose: Choo
         u = min(max(choose(s, k), 0.0), 1.0)
         act = Actuators(payload_on=True, payload_activity_frac=u,
                         heaters_on=heaters.commands(heat, t.monotonic_s))
+        plant.step(PLANT_DT_S, act)
         if record:
             out.u.append(u)
             for n, v in _temps(s).items():
                 out.temps_c[n].append(v)
-            out.array_w.append(s.array_power_w)
-            out.bus_w.append(s.load_power_w - profile.loads.payload_idle_w - u * span_w)
-            # (the load sampled before this step's command: the previous activity's; the
-            # error is one step of payload power, averaged away over the LP's step)
-        plant.step(PLANT_DT_S, act)
+            _books(plant, out)
         out.compute_s += u * PLANT_DT_S
     out.violations = list(plant.summary()["violations"])
     return out
@@ -143,21 +147,16 @@ def fly_flight(profile: Profile, days: float) -> Flight:
     point the optimum's linear program is built around."""
     loop = OnboardLoop(profile, dt_s=PLANT_DT_S)
     out = Flight(temps_c={n: [] for n in NODES})
-    loads = profile.loads
     for k in range(round(days * DAY_S / PLANT_DT_S)):
         s = loop.plant.sensors()
         if k == 0:
             out.soc0_frac = s.battery_soc_frac
         loop.step()
         act = loop.last_actuators
-        u = act.payload_activity_frac if act.payload_on else 0.0
-        payload_w = (loads.payload_idle_w + u * (loads.payload_max_w - loads.payload_idle_w)
-                     if act.payload_on else 0.0)
-        out.u.append(u)
+        out.u.append(act.payload_activity_frac if act.payload_on else 0.0)
         for n, v in _temps(s).items():
             out.temps_c[n].append(v)
-        out.array_w.append(s.array_power_w)
-        out.bus_w.append(s.load_power_w - payload_w)
+        _books(loop.plant, out)
     loop.record.violations = list(loop.plant.summary()["violations"])
     out.compute_s = loop.record.payload_full_s
     out.violations = loop.record.violations
