@@ -321,6 +321,9 @@ def optimum(profile: Profile, cfg: FlightConfig, ref: Flight,
             hi_b = max(high - TEMP_MARGIN_C - tr[k], min(high - tr[k], 0.0))
             lo_b = (min(low + TEMP_MARGIN_C - tr[k], max(low - tr[k], 0.0))
                     if math.isfinite(low) else None)
+            if envelope:  # where the flight itself left the envelope, not worse than it
+                hi_b = max(hi_b, 0.0)
+                lo_b = None if lo_b is None else min(lo_b, 0.0)
             if lo_b is not None and lo_b > hi_b:
                 lo_b = None
             bounds.append((lo_b, hi_b))
@@ -354,7 +357,10 @@ def bench_profile(name: str, days: float) -> dict[str, Any]:
     model = identify(profile, cfg, min(max(float(np.mean(flight.u)), 0.1), 0.9))
     best_s, u_opt = optimum(profile, cfg, flight, model)
     replay = fly_open_loop(profile, cfg, days, _schedule(u_opt))
-    inside_s, _u = optimum(profile, cfg, flight, model, envelope=True)
+    try:
+        inside_s: float | None = optimum(profile, cfg, flight, model, envelope=True)[0]
+    except RuntimeError:
+        inside_s = None  # reported as such: the program found no answer
     _fixed_s, u_fixed = optimum(profile, cfg, flight, model, constant=True)
     fixed = fly_open_loop(profile, cfg, days, _schedule(u_fixed))
     bang = fly_open_loop(profile, cfg, days, bang_bang(cfg))
@@ -366,7 +372,8 @@ def bench_profile(name: str, days: float) -> dict[str, Any]:
         "ratio_to_optimum": ratio(flight.compute_s),
         "violations": len(flight.violations),
         "compute_full_s": round(flight.compute_s),
-        "ratio_to_envelope_optimum": (round(flight.compute_s / inside_s, 4)
+        "ratio_to_envelope_optimum": (None if inside_s is None else
+                                      round(flight.compute_s / inside_s, 4)
                                       if inside_s > 0 else 1.0),
         "optimum": {"bound_full_s": round(best_s), "replay_ratio": ratio(replay.compute_s),
                     "replay_violations": len(replay.violations),
@@ -395,6 +402,10 @@ def run_bench(days: float, names: list[str] | None = None, workers: int = 2) -> 
     return {"days": days, "profiles": dict(zip(names, results, strict=True))}
 
 
+def _num(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
 def format_table(result: dict[str, Any]) -> str:
     lines = [f"policy benchmark: {result['days']:g} days per profile; compute as a ratio to "
              "the offline optimum (LP bound)",
@@ -406,7 +417,7 @@ def format_table(result: dict[str, Any]) -> str:
         fixed, bang = b["fixed_duty"], b["bang_bang"]
         lines.append(
             f"{name:<18} {p['ratio_to_optimum']:>7.3f} {p['violations']:>5} "
-            f"{p['ratio_to_envelope_optimum']:>8.3f} "
+            f"{_num(p['ratio_to_envelope_optimum']):>8} "
             f"{o['replay_ratio']:>10.3f} {o['replay_violations']:>5} "
             f"{fixed['ratio_to_optimum']:>11.3f} {fixed['violations']:>5} "
             f"{bang['ratio_to_optimum']:>10.3f} {bang['violations']:>5}")
