@@ -267,7 +267,9 @@ def step(state: LimitsState, points: Mapping[str, Any], mode: str,
         elif rt.tripped and rt.good >= wp.persistence:
             rt.tripped = False
             events.append(("limits.cleared", {"wp_id": wp.wp_id, "point": wp.point}))
-        if rt.tripped and wp.action == "mode":
+        if rt.tripped and bad and wp.action == "mode":
+            # held only while the value is still bad: the clearing samples must not push
+            # down a mode that recovered meanwhile (and would then wait for the ground)
             if target is None or MODES[wp.target].rank < MODES[target].rank:
                 target = wp.target
                 reason = f"{LIMIT_REASON_PREFIX}#{wp.wp_id}: {wp.point} {wp.kind}"

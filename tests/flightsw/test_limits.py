@@ -235,3 +235,13 @@ def test_only_a_safer_mode_may_be_forced() -> None:
     for target in ("STANDBY", "NOMINAL", "COMPUTE", "NOPE"):
         with pytest.raises(modes.TransitionRefused):
             modes.force(state, target, "x", 1.0)
+
+
+def test_a_clearing_watchpoint_no_longer_pushes_the_mode_down() -> None:
+    """Found by the harness: a trip still clearing (good samples < persistence) forced
+    SAFE again on a spacecraft whose mode table had just left a "battery low" SAFE, and
+    that SAFE then waited for the ground."""
+    wp = Watchpoint(1, "x", "below", low=15, persistence=3, action="mode", target="SAFE")
+    results = _run(wp, [10, 10, 10, 90, 90, 90], mode="NOMINAL")
+    assert [o.mode_target for o, _ in results] == [None, None, "SAFE", None, None, None]
+    assert "limits.cleared" in results[5][1]
