@@ -5,7 +5,8 @@ but nothing else watched the whole housekeeping set, and the ground had no way t
 check onboard without new flight code. A watchpoint is data: which telemetry point, what
 counts as a violation (``above``, ``below``, ``outside`` a range, ``stale``: no finite
 reading for too long, ``rate``: changing faster than allowed), how many consecutive
-samples must violate before it trips (persistence), and what it does then:
+samples must violate before it trips (persistence; as many good ones clear it, so a
+value wandering across the threshold does not chatter), and what it does then:
 
 - ``event``: only the ``limits.tripped`` event (every trip raises it);
 - ``mode``: move to a safer mode (``SAFE``, ``LOW_POWER`` or ``STANDBY``) through
@@ -97,6 +98,7 @@ class WatchRuntime:
     counts start again, which only delays a trip by its persistence)."""
 
     count: int = 0
+    good: int = 0  # consecutive samples inside the limit (a trip clears after persistence)
     tripped: bool = False
     last_value: float = math.nan
     last_time_s: float = math.nan  # mission time of ``last_value``
@@ -164,9 +166,10 @@ def default_watchpoints(cfg: FlightConfig) -> list[Watchpoint]:
                    action="mode", target="LOW_POWER"),
         Watchpoint(3, "power.battery_soc_pct", "below", low=cfg.battery_soc_floor_frac * 100,
                    persistence=3, action="mode", target="SAFE"),
-        # battery heat
-        Watchpoint(4, "power.battery_temp_c", "above", high=bt_max - 5, persistence=3),
-        Watchpoint(5, "power.battery_temp_c", "above", high=bt_max - 2, persistence=3,
+        # battery heat: the throttle derates the payload over the last 5 C, so the pack
+        # may settle anywhere in there; the warning is where that derating is nearly done
+        Watchpoint(4, "power.battery_temp_c", "above", high=bt_max - 2, persistence=3),
+        Watchpoint(5, "power.battery_temp_c", "above", high=bt_max - 1, persistence=3,
                    action="mode", target="STANDBY"),
         Watchpoint(6, "power.battery_temp_c", "above", high=bt_max, persistence=3,
                    action="mode", target="SAFE"),
@@ -182,9 +185,9 @@ def default_watchpoints(cfg: FlightConfig) -> list[Watchpoint]:
                    persistence=3, action="mode", target="STANDBY"),
         Watchpoint(11, "thermal.payload_temp_c", "above", high=cfg.payload_temp_max_c + 5,
                    persistence=3, action="mode", target="SAFE"),
-        # avionics heat and cold
-        Watchpoint(12, "thermal.avionics_temp_c", "above", high=av_max - 5, persistence=3),
-        Watchpoint(13, "thermal.avionics_temp_c", "above", high=av_max - 2, persistence=3,
+        # avionics heat (derated like the battery's) and cold
+        Watchpoint(12, "thermal.avionics_temp_c", "above", high=av_max - 2, persistence=3),
+        Watchpoint(13, "thermal.avionics_temp_c", "above", high=av_max - 1, persistence=3,
                    action="mode", target="STANDBY"),
         Watchpoint(14, "thermal.avionics_temp_c", "outside", low=cfg.avionics_temp_min_c,
                    high=av_max, persistence=3, action="mode", target="SAFE"),
@@ -252,6 +255,7 @@ def step(state: LimitsState, points: Mapping[str, Any], mode: str,
         value = _number(points.get(wp.point))
         bad = _violated(wp, rt, value, now)
         rt.count = min(rt.count + 1, MAX_PERSISTENCE) if bad else 0
+        rt.good = 0 if bad else min(rt.good + 1, MAX_PERSISTENCE)
         if bad and rt.count >= wp.persistence and not rt.tripped:
             rt.tripped = True
             state.trips += 1
@@ -260,10 +264,12 @@ def step(state: LimitsState, points: Mapping[str, Any], mode: str,
                 "value": "NaN" if math.isnan(value) else round(value, 3)}))
             if wp.action == "sequence":
                 commands += [(name, dict(args)) for name, args in SEQUENCES[wp.target]]
-        elif not bad and rt.tripped:
+        elif rt.tripped and rt.good >= wp.persistence:
             rt.tripped = False
             events.append(("limits.cleared", {"wp_id": wp.wp_id, "point": wp.point}))
-        if rt.tripped and wp.action == "mode":
+        if rt.tripped and bad and wp.action == "mode":
+            # held only while the value is still bad: the clearing samples must not push
+            # down a mode that recovered meanwhile (and would then wait for the ground)
             if target is None or MODES[wp.target].rank < MODES[target].rank:
                 target = wp.target
                 reason = f"{LIMIT_REASON_PREFIX}#{wp.wp_id}: {wp.point} {wp.kind}"

@@ -56,10 +56,10 @@ def test_each_kind_trips_where_computed(kind: str, low: float, high: float,
 
 def test_persistence_counts_consecutive_samples_and_trips_once() -> None:
     wp = Watchpoint(1, "x", "above", high=10, persistence=3)
-    results = _run(wp, [11, 11, 5, 11, 11, 11, 11, 11, 5])
+    results = _run(wp, [11, 11, 5, 11, 11, 11, 11, 11, 5, 5, 11, 5, 5, 5])
     assert _trips(results) == [5]  # the third violation in a row, not earlier, not again
     cleared = [i for i, (_o, names) in enumerate(results) if "limits.cleared" in names]
-    assert cleared == [8]
+    assert cleared == [13]  # three good samples in a row clear it, not two
 
 
 def test_a_disabled_watchpoint_never_trips() -> None:
@@ -196,10 +196,10 @@ def test_the_ladder_warns_then_sheds_then_goes_safe_and_safe_waits_for_ground() 
     h.run(12)
     assert h.core.state.mode.mode == "COMPUTE"
     bt_max = h.cfg.battery_temp_max_c
-    h.run(4, battery_temp_c=bt_max - 3)  # warning only
+    h.run(4, battery_temp_c=bt_max - 1.5)  # warning only
     assert h.core.state.mode.mode == "COMPUTE"
     assert [e.args["check"].split()[0] for e in h.events("limits.tripped")] == ["#4"]
-    h.run(4, battery_temp_c=bt_max - 1)  # shed rung: payload off
+    h.run(4, battery_temp_c=bt_max - 0.5)  # shed rung: payload off
     assert h.core.state.mode.mode == "STANDBY"
     assert h.core.state.mode.reason.startswith("limit #5")
     assert not h.actuators[-1].payload_on
@@ -217,7 +217,7 @@ def test_a_shed_rung_ends_by_itself_after_its_dwell_once_cool() -> None:
     h = Harness()
     h.run(12)
     bt_max = h.cfg.battery_temp_max_c
-    h.run(4, battery_temp_c=bt_max - 1)
+    h.run(4, battery_temp_c=bt_max - 0.5)
     assert h.core.state.mode.mode == "STANDBY"
     h.run(60, battery_temp_c=bt_max - 4)  # below the shed threshold, inside the margin
     assert h.core.state.mode.mode == "STANDBY"
@@ -235,3 +235,13 @@ def test_only_a_safer_mode_may_be_forced() -> None:
     for target in ("STANDBY", "NOMINAL", "COMPUTE", "NOPE"):
         with pytest.raises(modes.TransitionRefused):
             modes.force(state, target, "x", 1.0)
+
+
+def test_a_clearing_watchpoint_no_longer_pushes_the_mode_down() -> None:
+    """Found by the harness: a trip still clearing (good samples < persistence) forced
+    SAFE again on a spacecraft whose mode table had just left a "battery low" SAFE, and
+    that SAFE then waited for the ground."""
+    wp = Watchpoint(1, "x", "below", low=15, persistence=3, action="mode", target="SAFE")
+    results = _run(wp, [10, 10, 10, 90, 90, 90], mode="NOMINAL")
+    assert [o.mode_target for o, _ in results] == [None, None, "SAFE", None, None, None]
+    assert "limits.cleared" in results[5][1]
