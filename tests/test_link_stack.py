@@ -76,9 +76,12 @@ def test_a_lossy_pass_in_the_real_stack_loses_and_duplicates_nothing(tmp_path: P
     assert not lost, f"lost: {sorted(lost)[:20]}"
     assert set(archived) <= made
     assert stats["frames_sent"] > len(made)  # the losses were made good by sending again
-    # the scenario ends in the pass: the executive's shutdown drain got (nearly) all
-    # acknowledged; whatever was not is in the store for the next boot, never dropped
-    assert len(held) <= 5 and stats["recorder_left"] == len(held)
+    # the scenario ends in the pass: the executive's shutdown drain (3 s of wall time)
+    # got most acknowledged; whatever was not is in the store for the next boot, never
+    # dropped. How much the drain finishes depends on the machine's load (measured: 0 on
+    # an idle host, 113 of ~1,900 on a host running four test suites), so the bound is
+    # loose; the exact claim is the one above: nothing lost
+    assert len(held) <= len(made) // 10 and stats["recorder_left"] == len(held)
     assert len(archived) > 1000
     log = (run_dir / "ground.log").read_text()
     assert "Traceback" not in log
