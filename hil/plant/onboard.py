@@ -49,14 +49,9 @@ class FlightRecord:
 
 
 def flight_config(profile: Profile) -> FlightConfig:
-    """The profile's ``[flight]`` table plus the energy figures the planner models
-    (:mod:`flightsw.planner`): pack capacity, payload idle and full power, and the bus
-    load in eclipse (avionics and the receiver)."""
-    loads = profile.loads
-    return FlightConfig.from_mapping({
-        **profile.flight, "battery_capacity_wh": profile.battery.capacity_wh,
-        "payload_idle_w": loads.payload_idle_w, "payload_max_w": loads.payload_max_w,
-        "bus_load_w": loads.avionics_w + loads.radio_rx_w})
+    """The executive's configuration for a profile, as the stack hands it over (the
+    profile's ``[flight]`` mapping already carries the planner's energy figures)."""
+    return FlightConfig.from_mapping(profile.flight)
 
 
 class OnboardLoop:

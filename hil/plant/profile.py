@@ -327,6 +327,11 @@ def parse_profile(data: Mapping[str, Any], *, source: str = "<profile>") -> Prof
         flight["downlink_rate_bps"] = link_physics.down.rate_bps
     if link_physics.relay is not None:
         flight["relay_rate_bps"] = link_physics.relay.rate_bps or 1e9
+    # the energy figures the planner models (flightsw.planner), from the same numbers the
+    # plant flies: without them it plans nothing (measured: it was off in the stack)
+    flight.update({"battery_capacity_wh": battery.capacity_wh,
+                   "payload_idle_w": loads.payload_idle_w, "payload_max_w": loads.payload_max_w,
+                   "bus_load_w": loads.avionics_w + loads.radio_rx_w})
     stations = []
     for s in root.tables("stations"):
         stations.append(

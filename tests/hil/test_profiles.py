@@ -76,3 +76,20 @@ def test_orbital_dc_node_sizing_is_consistent_with_the_plant() -> None:
     summary = plant.summary()
     assert summary["max_temps_c"]["radiator"] <= 60.0
     assert summary["min_battery_soc_pct"] > 100.0 * profile.flight["battery_soc_safe_frac"]
+
+
+@pytest.mark.parametrize("name", ["cubesat-jetson", "orbital-dc-node", "phisat-1",
+                                  "starcloud-1", "suncatcher-proto"])
+def test_the_stack_hands_the_planner_its_energy_figures(name: str) -> None:
+    """Measured: the energy planner was off in every process stack (only the in-process
+    onboard loop gave it the pack capacity and loads); the profile's flight mapping, which
+    the launcher hands the executive, now carries them."""
+    from flightsw.config import FlightConfig
+    from flightsw.harness import Harness
+
+    profile = load_profile(name)
+    cfg = FlightConfig.from_mapping(profile.flight)
+    assert cfg.battery_capacity_wh == profile.battery.capacity_wh > 0
+    h = Harness(cfg)
+    h.run(3)
+    assert h.latest("planner.active") is True
