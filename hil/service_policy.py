@@ -60,8 +60,8 @@ WatchdogSec 10 s: the executive kicks every 5 s, and a hang is a reset within 10
 TimeoutStartSec 90 s: the first READY=1 waits for the plant's (or the board's) first
 sample, and in lockstep for the scenario's first tick. RestartSec 1 s also gives the
 plant's bus time to let go of the dead executive before the new one connects (a bound
-ZeroMQ PAIR takes one peer at a time; a peer that comes too early is refused, and only
-TimeoutStartSec would then restart it again)."""
+ZeroMQ PAIR takes one peer at a time; a peer that comes too early is refused without
+being told, and connects afresh after 3 s of silence)."""
 
 CLEAN_SIGNALS = frozenset({signal.SIGHUP, signal.SIGINT, signal.SIGTERM, signal.SIGPIPE})
 """Deaths by these signals are clean exits for ``Restart=on-failure`` (as in systemd)."""
