@@ -476,6 +476,8 @@ class Executive:
     def shutdown(self, *, orderly: bool = True) -> None:
         """Stop in order: payload stopped, state saved, stats written; ``orderly`` is
         False when the loop ended by an exception (the device watchdog stays armed)."""
+        if orderly:
+            self.watchdog.stopping()
         core = self.core
         core.emit("exec.shutdown", {"reason": self._stopping or "exit"})
         if self.lockstep and core.state.payload.in_flight:

@@ -98,6 +98,9 @@ class RecordingWatchdog:
     def kick(self) -> None:
         self.log.append("kick")
 
+    def stopping(self) -> None:
+        self.log.append("stopping")
+
     def close(self, orderly: bool) -> None:
         self.log.append(f"close orderly={orderly}")
 
@@ -152,7 +155,7 @@ def test_no_kick_while_a_rate_group_overruns(monkeypatch: pytest.MonkeyPatch) ->
     _run(h, wall, 5)
     assert dog.log.count("kick") >= kicks + 3, "on time again, but no kicks"
     h.shutdown()
-    assert dog.log[-1] == "close orderly=True"
+    assert dog.log[-2:] == ["stopping", "close orderly=True"]
 
 
 def test_lockstep_overruns_are_measured_but_only_a_dead_loop_stops_the_kicks(
@@ -226,3 +229,10 @@ def test_telemetry_is_declared() -> None:
     assert points["exec.watchdog"] == "none"
     assert not math.isnan(points["exec.fast_max_cycle_ms"])
     assert set(points) <= set(h.core.dictionary.telemetry)  # every point declared
+
+
+def test_a_crash_is_no_orderly_stop() -> None:
+    h, wall, dog = _harness()
+    _run(h, wall, 2)
+    h.executive.shutdown(orderly=False)  # the loop ended by an exception
+    assert "stopping" not in dog.log and dog.log[-1] == "close orderly=False"

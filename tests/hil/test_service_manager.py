@@ -30,6 +30,7 @@ for _ in range(int(sys.argv[1])):
     dog.kick()
     time.sleep(0.2)
 assert not dog.take_problems()
+dog.stopping()
 dog.close(orderly=True)
 sys.exit(int(sys.argv[2]))
 """
