@@ -12,10 +12,12 @@ from typing import Any
 from flightsw import (
     commanding,
     cycle_health,
+    heaters,
     link,
     modes,
     payload_supervision,
     power,
+    sensor_health,
     throttle,
 )
 from flightsw.component import Component
@@ -33,6 +35,8 @@ def components(cfg: FlightConfig) -> list[Component[Any]]:
         modes.component(cfg),
         throttle.COMPONENT,
         power.COMPONENT,
+        heaters.component(cfg),
+        sensor_health.COMPONENT,
         payload_supervision.COMPONENT,
         link.COMPONENT,
     ]

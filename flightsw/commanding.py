@@ -14,15 +14,19 @@ says which component's state a command's handler gets and returns.
 from __future__ import annotations
 
 from collections.abc import Mapping, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from flightsw.component import Component, Events, Handled, Handler, Tick, fixed
+from flightsw.component import PERSIST, Component, Events, Handled, Handler, Tick, fixed
 from flightsw.dictionary import Arg, ArgType, Command, Declarations, Dictionary, Event, Severity
 from flightsw.dictionary import Telemetry as Tlm
 from flightsw.errors import CommandRejected, FlightError, WireError, safe_repr
 from flightsw.messages import CommandBody, VerificationBody
 from flightsw.wire import Envelope
+
+MAX_SOURCES = 16
+"""Command sources remembered in ``last_seq`` (bounded: a flood of invented source names
+cannot grow the state record)."""
 
 
 @dataclass(frozen=True)
@@ -33,10 +37,16 @@ class Route:
 
 @dataclass
 class CommandCounters:
-    accepted: int = 0
-    rejected: int = 0
-    completed: int = 0
-    failed: int = 0
+    """The command books; they survive a reset. ``last_seq`` is the highest command
+    number each source has had executed: the state record carries it so the uplink's
+    anti-replay window (a later issue: authenticated commanding) resumes after a reset
+    instead of starting from nothing."""
+
+    accepted: int = field(default=0, metadata=PERSIST)
+    rejected: int = field(default=0, metadata=PERSIST)
+    completed: int = field(default=0, metadata=PERSIST)
+    failed: int = field(default=0, metadata=PERSIST)
+    last_seq: dict[str, int] = field(default_factory=dict, metadata=PERSIST)
 
 
 def missing_handlers(dictionary: Dictionary, routes: Mapping[str, Route]) -> list[str]:
@@ -59,6 +69,8 @@ def dispatch(counters: CommandCounters, dictionary: Dictionary, routes: Mapping[
         return _fail(env.seq, safe_repr(name) if name not in dictionary.commands else name,
                      "exec.cmd_rejected", str(exc), [])
     counters.accepted += 1
+    if len(counters.last_seq) < MAX_SOURCES or env.source in counters.last_seq:
+        counters.last_seq[env.source] = max(env.seq, counters.last_seq.get(env.source, -1))
     reports = [VerificationBody(env.seq, name, "accepted", "")]
     route = routes.get(name)
     try:
@@ -139,7 +151,8 @@ DECLARATIONS = Declarations(
         Event("exec.reset_unexplained", Severity.WARNING_HI, "Boot after an unexplained "
               "reset (the last run did not stop in order): entering SAFE"),
         Event("exec.crash_loop", Severity.WARNING_HI, "{resets} unexplained resets within "
-              "{window_s} s: payload off and SAFE until the ground enables it"),
+              "{window_s} s: payload off and SAFE until the ground clears it "
+              "(payload.clear_faults)"),
     ),
 )
 

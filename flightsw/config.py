@@ -21,6 +21,39 @@ class ConfigError(FlightError):
     """A flight configuration value is missing, unknown or out of range."""
 
 
+HEATER_SENSORS: tuple[str, ...] = ("battery", "payload", "avionics", "radiator")
+"""Thermal nodes with a temperature sensor a thermostat can read (``<node>_temp_c``)."""
+
+
+@dataclass(frozen=True)
+class HeaterConfig:
+    """One switchable heater: its name (as the plant knows it), the node it warms (and
+    whose sensor its thermostat reads) and its power. Set points come from the node's
+    range in the flight config (:func:`flightsw.heaters.default_set_points`)."""
+
+    name: str
+    node: str
+    power_w: float
+
+    @classmethod
+    def from_mapping(cls, data: Any) -> HeaterConfig:
+        if not isinstance(data, Mapping) or set(data) != {"name", "node", "power_w"}:
+            raise ConfigError("a heater must be a map with exactly name, node, power_w",
+                              key="heaters", got=safe_repr(data))
+        name, node, power = data["name"], data["node"], data["power_w"]
+        if not isinstance(name, str) or not name.isidentifier() or len(name) > 32:
+            raise ConfigError("heater name must be a short identifier", key="heaters",
+                              got=safe_repr(name))
+        if node not in HEATER_SENSORS:
+            raise ConfigError(f"heater node must be one of {', '.join(HEATER_SENSORS)}",
+                              key="heaters", got=safe_repr(node))
+        if (isinstance(power, bool) or not isinstance(power, (int, float))
+                or not math.isfinite(power) or power <= 0):
+            raise ConfigError("heater power_w must be a positive number", key="heaters",
+                              got=safe_repr(power))
+        return cls(name, node, float(power))
+
+
 @dataclass(frozen=True)
 class FlightConfig:
     payload_temp_target_c: float = 70.0  # throttle setpoint
@@ -33,13 +66,23 @@ class FlightConfig:
     capture_period_s: float = 10.0  # time between image captures
     tiles_per_capture: int = 16  # tiles classified per capture at full throttle
     hk_period_s: float = 1.0  # housekeeping telemetry period
-    heartbeat_misses_allowed: int = 5  # missed payload heartbeats before a restart
-    restart_backoff_s: float = 2.0  # first payload restart delay; doubles, capped
+    # payload supervision (flightsw/supervisor.py says how each is used)
+    heartbeat_timeout_s: float = 5.0  # payload silent this long: hung, restart it
+    restart_backoff_s: float = 2.0  # delay of the second restart in a row; doubles, capped
     restart_backoff_max_s: float = 60.0
+    job_deadline_s: float = 30.0  # one inference job running longer: stuck, restart
+    payload_rss_limit_mb: float = 2048.0  # payload resident memory above: runaway, restart
+    job_failures_to_restart: int = 5  # failed jobs in a row before a restart
+    restart_window_s: float = 600.0  # escalation counts unplanned restarts this far back
+    restarts_to_degrade: int = 3  # in the window: last good model, throttle reduced
+    restarts_to_lockout: int = 5  # in the window: payload off, SAFE, until the ground clears
+    degraded_throttle_frac: float = 0.5  # payload activity cap while degraded
     boot_mode: str = "NOMINAL"
     auto_compute: bool = True  # NOMINAL -> COMPUTE autonomously when power allows
     payload_enabled: bool = True  # supervise (start) the payload process at boot
-    recorder_capacity: int = 20_000  # downlink records held while out of contact
+    recorder_bytes: int = 64 << 20  # downlink records held until acknowledged, in bytes
+    downlink_rate_bps: float = 0.0  # the radio's downlink rate; 0: not limited onboard
+    relay_rate_bps: float = 0.0  # an always-on relay link's rate; 0: no relay
     # limits of the other constrained temperatures: the profile's thermal nodes feed them,
     # and the dictionary's telemetry limits come from here (one source)
     avionics_temp_min_c: float = -20.0
@@ -47,6 +90,12 @@ class FlightConfig:
     battery_temp_min_c: float = -10.0
     battery_temp_max_c: float = 45.0
     battery_charge_min_temp_c: float = 0.0  # no charging below (lithium plating)
+    battery_charge_max_temp_c: float = 45.0  # no charging above (the hot charge limit)
+    payload_temp_min_c: float = -20.0  # coldest the compute may be powered (cold start)
+    battery_voltage_min_v: float = 0.0  # bus undervoltage: the pack's empty voltage
+    heaters: tuple[HeaterConfig, ...] = ()  # the switchable heaters the profile declares
+    sensor_stuck_after_s: float = 1800.0  # a temperature unchanged this long is stuck (0: off)
+    sensor_stale_after_s: float = 10.0  # no sensor sample this long: every reading is lost
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -71,6 +120,8 @@ class FlightConfig:
             if (a >= b) if strict else (a > b):
                 raise ConfigError(f"{low} ({a:g}) must be {'below' if strict else 'at most'} "
                                   f"{high} ({b:g})", key=low)
+        if self.sensor_stuck_after_s < 0 or self.sensor_stale_after_s <= 0:
+            raise ConfigError("sensor fault times must be positive (stuck may be 0: off)")
         if self.capture_period_s <= 0 or self.hk_period_s <= 0:
             raise ConfigError("periods must be positive")
         if not 0 <= self.tiles_per_capture <= 256:
@@ -78,13 +129,29 @@ class FlightConfig:
         if not self.avionics_temp_min_c < self.avionics_temp_max_c:
             raise ConfigError("avionics_temp_min_c must be below avionics_temp_max_c")
         if not (self.battery_temp_min_c <= self.battery_charge_min_temp_c
-                < self.battery_temp_max_c):
+                < self.battery_charge_max_temp_c <= self.battery_temp_max_c):
             raise ConfigError("battery temperatures must satisfy "
-                              "min <= charge_min < max")
-        if self.recorder_capacity < 1:
-            raise ConfigError("recorder_capacity must be at least 1")
-        if self.heartbeat_misses_allowed < 1:
-            raise ConfigError("heartbeat_misses_allowed must be at least 1")
+                              "min <= charge_min < charge_max <= max")
+        names = [h.name for h in self.heaters]
+        if len(set(names)) != len(names):
+            raise ConfigError("heater names must be unique", key="heaters", got=names)
+        if self.heartbeat_timeout_s < 1.0:
+            raise ConfigError("heartbeat_timeout_s must be at least 1 s (pings are 1 Hz)",
+                              key="heartbeat_timeout_s")
+        for key in ("job_deadline_s", "payload_rss_limit_mb", "restart_window_s"):
+            if getattr(self, key) <= 0:
+                raise ConfigError("must be positive", key=key)
+        if not 1 <= self.job_failures_to_restart:
+            raise ConfigError("must be at least 1", key="job_failures_to_restart")
+        if not 1 <= self.restarts_to_degrade < self.restarts_to_lockout:
+            raise ConfigError("escalation needs 1 <= restarts_to_degrade < restarts_to_lockout",
+                              key="restarts_to_degrade")
+        if not 0.0 < self.degraded_throttle_frac <= 1.0:
+            raise ConfigError("fraction must be within (0, 1]", key="degraded_throttle_frac")
+        if self.recorder_bytes < 4096:
+            raise ConfigError("recorder_bytes must be at least 4096", got=self.recorder_bytes)
+        if self.downlink_rate_bps < 0 or self.relay_rate_bps < 0:
+            raise ConfigError("link rates must not be negative")
         if not 0 < self.restart_backoff_s <= self.restart_backoff_max_s:
             raise ConfigError("restart backoff must satisfy 0 < first <= max")
 
@@ -94,7 +161,14 @@ class FlightConfig:
         unknown = sorted(set(data) - set(known))
         if unknown:
             raise ConfigError("unknown flight config key", key=unknown[0], valid=sorted(known))
-        kwargs = {key: _typed(key, getattr(cls, key), value) for key, value in data.items()}
+        kwargs = {key: _typed(key, getattr(cls, key), value) for key, value in data.items()
+                  if key != "heaters"}
+        if "heaters" in data:
+            heaters = data["heaters"]
+            if not isinstance(heaters, (list, tuple)):
+                raise ConfigError("heaters must be a list", key="heaters",
+                                  got=safe_repr(heaters))
+            kwargs["heaters"] = tuple(HeaterConfig.from_mapping(h) for h in heaters)
         return cls(**kwargs)
 
     @classmethod

@@ -26,15 +26,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flightsw import cycle_health
+from flightsw import channel_auth, cycle_health
 from flightsw import link as link_component
 from flightsw.clock import Clock, RealClock, SimClock
 from flightsw.config import FlightConfig
 from flightsw.errors import WireError
 from flightsw.messages import ActuatorsBody, HelloBody, SensorsBody, StopBody, TickBody
 from flightsw.payload_host import PayloadHost, ProcessPayloadHost
+from flightsw.recorder import Changes
+from flightsw.recorder_store import RECORDER_FILE, RecorderStore
 from flightsw.state_store import StateStore
-from flightsw.topology import SEQ_SKIP_AFTER_CRASH, Topology
+from flightsw.topology import Topology
 from flightsw.transport import Transport, Waiter, ZmqTransport
 from flightsw.watchdog import NoWatchdog, Watchdog, consume_notify_env, from_option
 from flightsw.wire import Envelope, Kind, Sequencer, encode, try_decode
@@ -47,10 +49,9 @@ PAYLOAD_READY_GRACE_S = 30.0  # model loading, wall time
 PAYLOAD_ANSWER_GRACE_S = 2.0  # a heartbeat or a capture's result, wall time
 STATE_FILE = "flight_state.bin"
 STATE_SAVE_PERIOD_S = 1.0  # wall seconds between saves; a command or mode change saves now
-SEQ_SAVE_EVERY = SEQ_SKIP_AFTER_CRASH // 2
-"""Also save after this many new downlink numbers, so the skip after a crash always
-covers what the crashed run numbered after its last save (a fast lockstep sim makes
-thousands of records in a wall second)."""
+DRAIN_MAX_S = 3.0
+"""Shutdown: at most this long (wall) sending what the ground has not acknowledged and
+taking its acknowledgements; what is still held stays in the recorder store."""
 REATTACH_AFTER_S = 3.0
 """Until the plant's first frame: after this long without one, connect to the plant afresh
 and say HELLO again. A plant whose bound PAIR still holds our dead predecessor refuses a
@@ -76,7 +77,8 @@ class Executive:
                  payload: PayloadHost, lockstep: bool, profile: str = "default",
                  stats_out: Path | None = None, parent_pid: int | None = None,
                  state_store: StateStore | None = None,
-                 watchdog: Watchdog | None = None) -> None:
+                 watchdog: Watchdog | None = None,
+                 recorder_store: RecorderStore | None = None) -> None:
         self.cfg = cfg
         self.clock = clock
         self.plant = plant
@@ -100,8 +102,12 @@ class Executive:
         self._last_tick_s: float | None = None  # elapsed_s of the last TICK answered
         self._announced = False
         self.state_store = state_store
+        if recorder_store is None and state_store is not None:
+            recorder_store = RecorderStore(state_store.path.with_name(RECORDER_FILE))
+        self.recorder_store = recorder_store
+        self._unsaved = Changes()  # recorder changes not yet committed to the store
+        self._recorder_saved_wall_s = -math.inf
         self._saved_wall_s = -math.inf
-        self._saved_seq = 0
         self._waiter = Waiter()
         self.plant_factory: Callable[[], Transport] | None = None
         """Makes a new plant transport (ZeroMQ); None: the plant cannot be reconnected."""
@@ -147,35 +153,68 @@ class Executive:
             self._settle_payload(group)
 
     def _after_cycle(self, group: str) -> None:
-        self._carry_out_payload(poll_exit=group == "slow")
+        self._carry_out_payload(poll_exit=group == "slow" or not self.lockstep)
         self._send_downlink()
         if self.state_store is not None and (
                 self.core.dirty
-                or self.core.state.link.next_seq - self._saved_seq >= SEQ_SAVE_EVERY
                 or (group == "slow"
                     and self._wall.monotonic_s() - self._saved_wall_s >= STATE_SAVE_PERIOD_S)):
             self.save_state()
 
-    def _send_downlink(self) -> None:
+    def _send_downlink(self, mission_time_s: float | None = None) -> int:
+        """Persist the recorder's changes, then send what is ready; returns frames sent.
+        The store is committed first so that no number leaves before it is saved."""
+        self._persist_recorder()
         st = self.core.state.link
-        frames = link_component.ready_frames(st)
+        now = self.clock.mission_time_s() if mission_time_s is None else mission_time_s
+        frames = link_component.ready_frames(st, now)
         n = 0
         for frame in frames:
             if not self.link.send(frame):
                 break  # no ground connected, or it is slow: the record stays onboard
             n += 1
-        link_component.sent(st, n)
+        link_component.sent(st, n, now)
+        return n
+
+    def _persist_recorder(self, *, now: bool = False) -> None:
+        """Commit the recorder's changes. New records are committed at once (before they
+        can leave); releases alone wait for the next commit, or a second of wall time
+        (lost with a crash, they only cost a retransmission the ground drops)."""
+        store = self.recorder_store
+        st = self.core.state.link
+        if store is None:
+            st.recorder.take_changes()  # nothing keeps them: do not let them pile up
+            return
+        if not st.recorder.pending_changes() and not self._unsaved:
+            return
+        fresh = st.recorder.take_changes()
+        changes = Changes(self._unsaved.added + fresh.added,
+                          self._unsaved.removed + fresh.removed)
+        if (not changes.added and not now
+                and self._wall.monotonic_s() - self._recorder_saved_wall_s < 1.0):
+            self._unsaved = changes
+            return
+        try:
+            store.apply(changes, st.next_seq)
+        except Exception as exc:  # disk full, I/O error: say so, retry next cycle
+            self._unsaved = changes
+            self.core.fault("recorder store", exc)
+            return
+        self._unsaved = Changes()
+        self._recorder_saved_wall_s = self._wall.monotonic_s()
 
     def _carry_out_payload(self, *, poll_exit: bool = True) -> None:
-        """Carry out the core's process actions and send its messages to the child;
-        ``poll_exit``: also look whether the child has exited (supervision is 1 Hz, so
-        the fast cycles need not ask)."""
+        """Carry out the core's process actions and send its messages to the child,
+        sealed with this incarnation's key; ``poll_exit``: also look whether the child
+        has exited and how big it is (lockstep asks once per 1 Hz cycle, so runs stay
+        deterministic; free running asks every cycle, so a death is seen at once)."""
         out = self.core.take_payload_out()
         for action in out.actions:
             if action == "kill":
                 self.payload.kill()
             elif action == "spawn":
-                error = self.payload.spawn(self.core.state.payload.sup.incarnation)
+                error = self.payload.spawn(self.core.state.payload.sup.incarnation,
+                                           out.spawn_model)
                 if error is not None:
                     self.core.payload_spawn_failed(error)
                 self._payload_seq = Sequencer("flight")
@@ -189,20 +228,34 @@ class Executive:
             except WireError as exc:
                 self.core.fault("payload message", exc)
                 continue
-            transport.send(frame)  # refused: the child is stuck; supervision will notice
+            # refused: the child is stuck; supervision will notice
+            transport.send(channel_auth.seal(self.payload.key, channel_auth.TO_PAYLOAD, frame))
         if not poll_exit:
             return
         status = self.payload.exit_status()
         if status is not None and self.core.state.payload.sup.running:
             self.core.payload_exited(status)
+        self.core.payload_rss(self.payload.rss_mb())
 
     def _pump_payload(self, timeout_s: float) -> None:
         transport = self.payload.transport
         if transport is None:
             return
         if transport.wait(timeout_s):
-            self.core.on_payload(transport.receive())
-            self._carry_out_payload()
+            self._receive_payload(transport)
+
+    def _receive_payload(self, transport: Transport) -> None:
+        """Take what the child sent: authentic frames to the core, forged ones reported."""
+        frames: list[bytes] = []
+        for sealed in transport.receive():
+            frame = channel_auth.unseal(self.payload.key, channel_auth.TO_EXECUTIVE, sealed)
+            if isinstance(frame, str):
+                self.core.payload_forged(frame)
+            else:
+                frames.append(frame)
+        if frames:
+            self.core.on_payload(frames)
+        self._carry_out_payload()
 
     def _settle_payload(self, group: str, *, stopping_too: bool = False) -> None:
         """Lockstep: wait (bounded, in wall time) for the answers ``group`` needs. A stop
@@ -236,6 +289,7 @@ class Executive:
         self._announced = True
         core = self.core
         notes = self._restore() if self.state_store is not None else []
+        notes += self._load_recorder()
         core.count_boot()
         core.emit("exec.boot", {"profile": self.profile, "mode": core.state.mode.mode,
                                 "clock": "sim (lockstep)" if self.lockstep else "real",
@@ -291,6 +345,28 @@ class Executive:
             notes.append(("exec.reset_unexplained", {}))
         return notes + restored
 
+    def _load_recorder(self) -> list[tuple[str, dict[str, Any]]]:
+        """Take back the records the last run held and continue its numbering exactly
+        (the store's ``next_seq`` covers every number that ever left)."""
+        store = self.recorder_store
+        if store is None:
+            return []
+        try:
+            saved = store.load()
+        except Exception as exc:  # never a crash loop over the recorder
+            return [("exec.state_problem", {"problem": f"recorder store: {exc}"})]
+        notes: list[tuple[str, dict[str, Any]]] = [
+            ("exec.state_problem", {"problem": problem}) for problem in saved.problems]
+        link = self.core.state.link
+        taken = link.recorder.load(saved.records)
+        top = max((seq for seq, _, _ in saved.records), default=-1) + 1
+        link.next_seq = max(link.next_seq, top, saved.next_seq or 0)
+        if taken:
+            notes.append(("link.backlog_restored", {"records": taken,
+                                                     "bytes": link.recorder.bytes_used,
+                                                     "next_seq": link.next_seq}))
+        return notes
+
     def save_state(self, *, orderly: bool = False) -> None:
         """Write the state record now (atomic; a failure is an event, never a crash)."""
         if self.state_store is None:
@@ -302,7 +378,6 @@ class Executive:
             self.core.fault("state save", exc)
         self.core.dirty = False
         self._saved_wall_s = self._wall.monotonic_s()
-        self._saved_seq = self.core.state.link.next_seq
 
     def run(self) -> int:
         orderly = False
@@ -448,10 +523,7 @@ class Executive:
         self._poll_plant_free()
         transport = self.payload.transport
         if transport is not None:
-            frames = transport.receive()
-            if frames:
-                self.core.on_payload(frames)
-                self._carry_out_payload()
+            self._receive_payload(transport)
 
     def _poll_plant_free(self) -> None:
         for frame in self.plant.receive():
@@ -488,13 +560,42 @@ class Executive:
         stop = self._payload_seq.pack(Kind.STOP, self.clock.mission_time_s(),
                                       StopBody("executive shutdown").to_body())
         self.payload.stop(stop)
-        self._send_downlink()
+        self.drain_downlink()
         if self.stats_out is not None:
             from flightsw.stackinfo import atomic_write_text
 
             atomic_write_text(Path(self.stats_out), json.dumps(core.stats(), indent=2))
         self.watchdog.close(orderly)
         self.plant.close()
+        if self.recorder_store is not None:
+            self.recorder_store.close()
+
+    def drain_downlink(self, max_s: float = DRAIN_MAX_S) -> None:
+        """Shutdown: send what the ground has not acknowledged and take its
+        acknowledgements, for at most ``max_s`` wall seconds (mission time is taken to
+        run on with the wall, so retransmission timers still work after a plant STOP).
+        Whatever is still held is reported (``link.backlog_kept``) and stays in the
+        recorder store for the next boot: nothing is dropped at shutdown."""
+        core = self.core
+        st = core.state.link
+        start = self._wall.monotonic_s()
+        base = self.clock.mission_time_s()
+        while True:
+            elapsed = self._wall.monotonic_s() - start
+            link_component.new_cycle(st, link_component.FRAMES_PER_SECOND // 10)
+            self._send_downlink(base + elapsed)
+            if not len(st.recorder) or not link_component.link_up(st) or elapsed >= max_s:
+                break
+            if not self.link.wait(0.05):
+                if not isinstance(self.link, ZmqTransport):
+                    break  # in memory: nothing arrives while we wait
+                continue
+            core.on_uplink(self.link.receive())
+            core.take_uplink(base + elapsed)
+        if len(st.recorder):
+            core.emit("link.backlog_kept", {"records": len(st.recorder),
+                                            "bytes": st.recorder.bytes_used})
+        self._persist_recorder(now=True)
 
     def stats(self) -> dict[str, Any]:
         return self.core.stats()

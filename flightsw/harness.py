@@ -23,11 +23,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from flightsw import channel_auth
 from flightsw.clock import SimClock
 from flightsw.config import FlightConfig
 from flightsw.executive import Executive
 from flightsw.hal import Actuators, Sensors
 from flightsw.messages import (
+    MAX_ACK_RANGES,
+    AckBody,
     ActuatorsBody,
     ConfigBody,
     EventBody,
@@ -75,10 +78,13 @@ class FakePayload:
 
     incarnation: int
     end: MemoryTransport
+    key: bytes = b""
     model: str = "fake-model"
+    model_sha256: str = "f" * 64
     hung: bool = False  # answers nothing (SIGSTOP)
     fail_jobs: bool = False  # answers every job with ok=False
     swallow_jobs: bool = False  # answers pings, never jobs (a stuck inference)
+    job_busy_s: float = 0.0  # a swallowed job reports having run this long (wall s)
     jobs_seen: list[JobBody] = field(default_factory=list)
     config: ConfigBody = field(default_factory=ConfigBody)
     stopped: bool = False
@@ -86,21 +92,30 @@ class FakePayload:
 
     def start(self) -> None:
         self._send(Kind.PAYLOAD_HEARTBEAT, HeartbeatBody(0, "ready", model=self.model,
+                                                         model_sha256=self.model_sha256,
                                                          provider="CPUExecutionProvider",
                                                          incarnation=self.incarnation))
 
     def pump(self) -> None:
         if self.hung:
             return
-        for frame in self.end.receive():
+        for sealed in self.end.receive():
+            frame = channel_auth.unseal(self.key, channel_auth.TO_PAYLOAD, sealed)
+            assert isinstance(frame, bytes), frame  # the executive always seals
             env = decode(frame)
             if env.kind is Kind.PAYLOAD_PING:
                 n = PingBody.from_body(env.body).n
+                stuck = self.swallow_jobs and self.jobs_seen
                 self._send(Kind.PAYLOAD_HEARTBEAT,
-                           HeartbeatBody(n, "idle", jobs_done=len(self.jobs_seen),
+                           HeartbeatBody(n, "busy" if stuck else "idle",
+                                         jobs_done=len(self.jobs_seen),
                                          busy_frac=self.config.throttle_frac,
-                                         model=self.model, rss_mb=50.0,
-                                         incarnation=self.incarnation))
+                                         model=self.model, model_sha256=self.model_sha256,
+                                         rss_mb=50.0, incarnation=self.incarnation,
+                                         current_job=(self.jobs_seen[0].job_id if stuck
+                                                      else None),
+                                         current_job_busy_s=(self.job_busy_s if stuck
+                                                             else None)))
             elif env.kind is Kind.PAYLOAD_CONFIG:
                 self.config = ConfigBody.from_body(env.body)
             elif env.kind is Kind.PAYLOAD_JOB:
@@ -121,7 +136,8 @@ class FakePayload:
                 self.stopped = True
 
     def _send(self, kind: Kind, body: Any) -> None:
-        self.end.send(self._seq.pack(kind, EPOCH_S, body.to_body()))
+        frame = self._seq.pack(kind, EPOCH_S, body.to_body())
+        self.end.send(channel_auth.seal(self.key, channel_auth.TO_EXECUTIVE, frame))
 
 
 class FakePayloadHost:
@@ -136,16 +152,25 @@ class FakePayloadHost:
         self.spawn_error: str | None = None
         self.hang_next = False
         self.next_options: dict[str, Any] = {}  # FakePayload flags for the next spawn
+        self.rss: float | None = 50.0  # what the OS would say the child's memory is
+        self.spawned_models: list[str] = []  # the model hash asked for at each spawn
+        self._key = b""
 
     @property
     def transport(self) -> Transport | None:
         return self._transport
 
-    def spawn(self, incarnation: int) -> str | None:
+    @property
+    def key(self) -> bytes:
+        return self._key
+
+    def spawn(self, incarnation: int, model_sha256: str = "") -> str | None:
         if self.spawn_error is not None:
             return self.spawn_error
+        self.spawned_models.append(model_sha256)
+        self._key = channel_auth.new_key()
         child_end = MemoryTransport()
-        payload = FakePayload(incarnation, child_end, hung=self.hang_next,
+        payload = FakePayload(incarnation, child_end, key=self._key, hung=self.hang_next,
                               **self.next_options)
         self.hang_next = False
         self.next_options = {}
@@ -161,6 +186,9 @@ class FakePayloadHost:
     def exit_status(self) -> int | None:
         return self._exit
 
+    def rss_mb(self) -> float | None:
+        return self.rss if self.current is not None and self._exit is None else None
+
     def kill(self) -> None:
         if self.current is not None:
             self.kills += 1
@@ -171,7 +199,7 @@ class FakePayloadHost:
 
     def stop(self, frame: bytes) -> None:
         if self._transport is not None:
-            self._transport.send(frame)
+            self._transport.send(channel_auth.seal(self._key, channel_auth.TO_PAYLOAD, frame))
         self.kill()
 
     # --- faults a test can inject ---------------------------------------------------------
@@ -180,6 +208,11 @@ class FakePayloadHost:
         self._exit = code
         if self._transport is not None:
             self._transport.close()
+
+    def forge(self, frame: bytes) -> None:
+        """Another process speaks on the payload channel (it has no key)."""
+        if self.current is not None:
+            self.current.end.send(frame)
 
     def hang(self) -> None:
         """The child stops answering (SIGSTOP) but does not exit."""
@@ -191,9 +224,10 @@ class Harness:
     """Drive the real executive shell and core without a single socket or process."""
 
     def __init__(self, cfg: FlightConfig | None = None, *, sensors: Sensors | None = None,
-                 profile: str = "harness", state_path: Path | None = None) -> None:
+                 profile: str = "harness", state_path: Path | None = None,
+                 auto_ack: bool = True) -> None:
         self.cfg = cfg or FlightConfig(capture_period_s=5.0, restart_backoff_s=2.0,
-                                       heartbeat_misses_allowed=2)
+                                       heartbeat_timeout_s=2.0)
         self.sensors = sensors or nominal_sensors()
         plant_exec, self.plant = memory_pair()
         link_exec, self.ground = memory_pair()
@@ -209,6 +243,13 @@ class Harness:
         self.actuators: list[Actuators] = []
         self._plant_seq = Sequencer("plant")
         self._ground_seq = Sequencer("ground")
+        self.auto_ack = auto_ack
+        """Acknowledge every downlink record as it arrives, as a perfect ground would (a
+        test of the link itself turns this off and puts its own ground behind)."""
+        self._ack_seq = Sequencer("ground")
+        self.link_sink: Callable[[list[bytes]], None] | None = None
+        """If set, every downlink frame also goes here, raw (a test puts a link model
+        and a ground behind the executive; it then answers on :attr:`ground`)."""
 
     @property
     def core(self) -> Any:
@@ -240,6 +281,19 @@ class Harness:
                                                {"name": name, "args": args}))
         return seq
 
+    def ack(self, seqs: list[int]) -> None:
+        """Uplink an acknowledgement of these downlink numbers (for the current boot)."""
+        ranges: list[list[int]] = []
+        for seq in sorted(seqs):
+            if ranges and seq == ranges[-1][1]:
+                ranges[-1][1] = seq + 1
+            else:
+                ranges.append([seq, seq + 1])
+        boot_id = self.executive.core.state.link.boot_id
+        for i in range(0, len(ranges), MAX_ACK_RANGES):
+            body = AckBody(boot_id, ranges[i:i + MAX_ACK_RANGES]).to_body()
+            self.ground.send(self._ack_seq.pack(Kind.ACK, EPOCH_S + self.elapsed_s, body))
+
     def uplink_raw(self, frame: bytes) -> None:
         self.ground.send(frame)
 
@@ -248,8 +302,13 @@ class Harness:
         self._collect()
 
     def _collect(self) -> None:
-        for frame in self.ground.receive(max_frames=1_000_000):
-            self.downlink.append(decode(frame))
+        raw = self.ground.receive(max_frames=1_000_000)
+        if self.link_sink is not None:
+            self.link_sink(raw)
+        fresh = [decode(frame) for frame in raw]
+        self.downlink += fresh
+        if self.auto_ack and fresh:
+            self.ack(sorted({e.seq for e in fresh}))
         for frame in self.plant.receive():
             env = try_decode(frame)
             if isinstance(env, Envelope) and env.kind is Kind.ACTUATORS:

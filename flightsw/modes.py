@@ -19,36 +19,62 @@ from flightsw.component import PERSIST, Component, Events, Handled, Tick, fixed
 from flightsw.config import FlightConfig
 from flightsw.dictionary import Arg, ArgType, Command, Declarations, Event, Severity, Telemetry
 from flightsw.errors import TransitionRefused
+from flightsw.hal import Sensors
+from flightsw.load_shedding import UMBRA_SUN_FRACTION
 
 
 @dataclass(frozen=True)
 class ModeSpec:
+    """One mode and its entry actions. Its load budget is what it lets the payload draw:
+    powered or not, and the most activity (``throttle_cap_frac`` of the payload's range
+    above idle); heaters and avionics run in every mode, inside the load plan
+    (:mod:`flightsw.load_shedding`)."""
+
     name: str
     description: str
     payload_on: bool  # entry action: payload power switch
     throttle_cap_frac: float  # entry action: most payload activity this mode allows
+    rank: int = 0  # how busy the mode is: an autonomous move to a lower rank is "safer"
 
 
 MODES: dict[str, ModeSpec] = {
     m.name: m
     for m in (
         ModeSpec("SAFE", "Survival: payload off, minimum loads, waiting for ground or power",
-                 payload_on=False, throttle_cap_frac=0.0),
+                 payload_on=False, throttle_cap_frac=0.0, rank=0),
+        ModeSpec("LOW_POWER", "Eclipse with a low battery: payload off until the sun returns",
+                 payload_on=False, throttle_cap_frac=0.0, rank=1),
+        ModeSpec("STANDBY", "Bus nominal, payload off: parked by the operator or autonomy",
+                 payload_on=False, throttle_cap_frac=0.0, rank=2),
         ModeSpec("NOMINAL", "Housekeeping and light payload work", payload_on=True,
-                 throttle_cap_frac=0.25),
+                 throttle_cap_frac=0.25, rank=3),
         ModeSpec("COMPUTE", "Payload runs as hard as power and heat allow", payload_on=True,
-                 throttle_cap_frac=1.0),
+                 throttle_cap_frac=1.0, rank=4),
     )
 }
 
 
 @dataclass(frozen=True)
 class ModeInputs:
-    """What the guards look at. NaN means the reading is missing (treated as unsafe)."""
+    """What the guards look at. A missing SoC (NaN) is treated as low (unsafe); any other
+    missing reading (NaN) fires no autonomous move of its own: the heaters and the
+    throttle have their own fallbacks for a lost sensor, and a lost voltage or
+    temperature alone is not a reason to drop the mission."""
 
     battery_soc_frac: float
     payload_temp_c: float
     payload_healthy: bool = True
+    battery_voltage_v: float = math.nan
+    battery_temp_c: float = math.nan
+    avionics_temp_c: float = math.nan
+    sun_fraction: float = math.nan
+
+
+def mode_inputs(s: Sensors, *, payload_healthy: bool = True) -> ModeInputs:
+    """The guards' inputs from one screened HAL sample."""
+    return ModeInputs(s.battery_soc_frac, s.payload_temp_c, payload_healthy,
+                      s.battery_voltage_v, s.battery_temp_c, s.avionics_temp_c,
+                      s.sun_fraction)
 
 
 Guard = Callable[[ModeInputs, FlightConfig], "str | None"]
@@ -71,7 +97,7 @@ def _soc_at_least(attr: str) -> Guard:
 
 
 def _compute_ok(inputs: ModeInputs, cfg: FlightConfig) -> str | None:
-    reason = _soc_at_least("battery_soc_compute_frac")(inputs, cfg)
+    reason = _soc_at_least("battery_soc_compute_frac")(inputs, cfg) or _limits_ok(inputs, cfg)
     if reason:
         return reason
     temp = inputs.payload_temp_c
@@ -80,6 +106,12 @@ def _compute_ok(inputs: ModeInputs, cfg: FlightConfig) -> str | None:
     if not inputs.payload_healthy:
         return "payload is not healthy"
     return None
+
+
+def _work_ok(inputs: ModeInputs, cfg: FlightConfig) -> str | None:
+    """Payload work (NOMINAL) may start: the resume level of charge (so an eclipse does
+    not send it straight to LOW_POWER), bus and temperatures in limits."""
+    return _soc_at_least("battery_soc_resume_frac")(inputs, cfg) or _limits_ok(inputs, cfg)
 
 
 def _soc_below(attr: str, margin_frac: float = 0.0) -> Guard:
@@ -95,6 +127,60 @@ def _soc_below(attr: str, margin_frac: float = 0.0) -> Guard:
     return guard
 
 
+def bus_voltage_min_v(cfg: FlightConfig) -> float:
+    """Undervoltage: the pack's empty voltage (its discharge cutoff)."""
+    return cfg.battery_voltage_min_v
+
+
+def _limits_ok(inputs: ModeInputs, cfg: FlightConfig) -> str | None:
+    """``None`` when bus voltage and battery / avionics temperatures are inside their
+    limits (or not read), else which one is out."""
+    volts = inputs.battery_voltage_v
+    if volts < bus_voltage_min_v(cfg):
+        return f"bus voltage {volts:.2f} V is below {bus_voltage_min_v(cfg):.2f} V"
+    temp = inputs.battery_temp_c
+    if temp < cfg.battery_temp_min_c or temp > cfg.battery_temp_max_c:
+        return (f"battery temperature {temp:.1f} C is outside "
+                f"[{cfg.battery_temp_min_c:g}, {cfg.battery_temp_max_c:g}] C")
+    temp = inputs.avionics_temp_c
+    if temp < cfg.avionics_temp_min_c or temp > cfg.avionics_temp_max_c:
+        return (f"avionics temperature {temp:.1f} C is outside "
+                f"[{cfg.avionics_temp_min_c:g}, {cfg.avionics_temp_max_c:g}] C")
+    return None
+
+
+def _out_of_limits(inputs: ModeInputs, cfg: FlightConfig) -> str | None:
+    """Fires (``None``) when a bus voltage or temperature limit is broken."""
+    return None if _limits_ok(inputs, cfg) is not None else "within limits"
+
+
+def _in_eclipse(inputs: ModeInputs) -> bool:
+    sun = inputs.sun_fraction
+    return not math.isnan(sun) and sun < UMBRA_SUN_FRACTION
+
+
+def _eclipse_low(inputs: ModeInputs, cfg: FlightConfig) -> str | None:
+    """Fires in eclipse with less than the resume level of charge."""
+    if _in_eclipse(inputs) and not inputs.battery_soc_frac >= cfg.battery_soc_resume_frac:
+        return None
+    return "not in eclipse with a low battery"
+
+
+def _sunlit(inputs: ModeInputs, cfg: FlightConfig) -> str | None:
+    sun = inputs.sun_fraction
+    if math.isnan(sun) or sun < UMBRA_SUN_FRACTION + SUN_HYSTERESIS:
+        return "still in eclipse"
+    return _soc_at_least("battery_soc_safe_frac")(inputs, cfg)
+
+
+def _payload_hot_or_sick(inputs: ModeInputs, cfg: FlightConfig) -> str | None:
+    if not inputs.payload_healthy:
+        return None
+    if inputs.payload_temp_c >= cfg.payload_temp_max_c:
+        return None
+    return "payload healthy and below its maximum"
+
+
 @dataclass(frozen=True)
 class Transition:
     source: str
@@ -108,23 +194,40 @@ class Transition:
 
 
 COMPUTE_HYSTERESIS_FRAC = 0.05
+SUN_HYSTERESIS = 0.2
+"""LOW_POWER ends when the sunlit fraction is this much above the eclipse threshold."""
+
+_WORKING = ("LOW_POWER", "STANDBY", "NOMINAL", "COMPUTE")
+"""Every mode but SAFE (the autonomous SAFE rules apply to all of them)."""
 
 TRANSITIONS: tuple[Transition, ...] = (
     # operator commands
-    Transition("SAFE", "NOMINAL", "command", _soc_at_least("battery_soc_resume_frac"),
-               "operator leaves SAFE"),
+    Transition("SAFE", "STANDBY", "command", _soc_at_least("battery_soc_resume_frac"),
+               "operator leaves SAFE, payload off"),
+    Transition("SAFE", "NOMINAL", "command", _work_ok, "operator leaves SAFE"),
+    *(Transition(m, "SAFE", "command", _always, "operator commands SAFE") for m in _WORKING),
+    Transition("NOMINAL", "STANDBY", "command", _always, "operator parks the payload"),
+    Transition("COMPUTE", "STANDBY", "command", _always, "operator parks the payload"),
+    Transition("LOW_POWER", "STANDBY", "command", _always, "operator parks the payload"),
+    Transition("STANDBY", "NOMINAL", "command", _work_ok, "operator resumes payload work"),
+    Transition("LOW_POWER", "NOMINAL", "command", _sunlit, "operator resumes after eclipse"),
     Transition("NOMINAL", "COMPUTE", "command", _compute_ok, "operator starts compute"),
     Transition("COMPUTE", "NOMINAL", "command", _always, "operator stops compute"),
-    Transition("NOMINAL", "SAFE", "command", _always, "operator commands SAFE"),
-    Transition("COMPUTE", "SAFE", "command", _always, "operator commands SAFE"),
     # autonomous rules, in priority order (first that fires wins)
-    Transition("COMPUTE", "SAFE", "auto", _soc_below("battery_soc_safe_frac"), "battery low"),
-    Transition("NOMINAL", "SAFE", "auto", _soc_below("battery_soc_safe_frac"), "battery low"),
+    *(Transition(m, "SAFE", "auto", _soc_below("battery_soc_safe_frac"), "battery low")
+      for m in _WORKING),
+    *(Transition(m, "SAFE", "auto", _out_of_limits, "bus or temperature limit")
+      for m in _WORKING),
+    Transition("COMPUTE", "LOW_POWER", "auto", _eclipse_low, "eclipse with a low battery"),
+    Transition("NOMINAL", "LOW_POWER", "auto", _eclipse_low, "eclipse with a low battery"),
     Transition("COMPUTE", "NOMINAL", "auto",
                _soc_below("battery_soc_compute_frac", COMPUTE_HYSTERESIS_FRAC),
                "battery below compute threshold"),
-    Transition("SAFE", "NOMINAL", "auto", _soc_at_least("battery_soc_resume_frac"),
-               "battery recovered", yields_to_operator=True),
+    Transition("COMPUTE", "NOMINAL", "auto", _payload_hot_or_sick,
+               "payload unhealthy or at its maximum temperature"),
+    Transition("LOW_POWER", "NOMINAL", "auto", _sunlit, "sunlight returned"),
+    Transition("SAFE", "NOMINAL", "auto", _work_ok, "battery recovered",
+               yields_to_operator=True),
     Transition("NOMINAL", "COMPUTE", "auto", _compute_ok, "power and temperature allow compute",
                yields_to_operator=True),
 )

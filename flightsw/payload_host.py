@@ -1,8 +1,9 @@
 """The payload child process, as the executive's shell sees it: spawn, kill, talk.
 
 :class:`PayloadHost` is the seam: the executive asks it to spawn an incarnation, gets a
-:class:`~flightsw.transport.Transport` to talk to it, polls its exit status and kills
-it. :class:`ProcessPayloadHost` does this for real (``python -m payload`` on a fresh
+:class:`~flightsw.transport.Transport` and a channel key to talk to it, polls its exit
+status and memory, and kills it (TERM, then KILL; without blocking the executive's
+cycles). :class:`ProcessPayloadHost` does this for real (``python -m payload`` on a fresh
 ZeroMQ PAIR per incarnation, so a dead child's stale messages can never be mistaken
 for the new one's); the in-process harness plugs in a fake.
 """
@@ -12,14 +13,18 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 import zmq
 
+from flightsw import channel_auth
+from flightsw.clock import RealClock
 from flightsw.transport import Transport, ZmqTransport
 
 TERM_GRACE_S = 2.0
+KILL_REAP_S = 5.0
 STOP_GRACE_S = 3.0
 
 
@@ -27,21 +32,38 @@ class PayloadHost(Protocol):
     @property
     def transport(self) -> Transport | None: ...
 
-    def spawn(self, incarnation: int) -> str | None:
-        """Start an incarnation; ``None`` on success, else why it could not start."""
+    @property
+    def key(self) -> bytes:
+        """This incarnation's channel key (:mod:`flightsw.channel_auth`)."""
+        ...
+
+    def spawn(self, incarnation: int, model_sha256: str = "") -> str | None:
+        """Start an incarnation, on the model with that hash if given (the escalation's
+        last known good), else the configured one; ``None`` on success, else why not."""
         ...
 
     def exit_status(self) -> int | None:
         """The exit code (negative: killed by that signal) once it has ended."""
         ...
 
+    def rss_mb(self) -> float | None:
+        """The child's resident memory as the OS sees it (``None``: no child)."""
+        ...
+
     def kill(self) -> None:
-        """TERM, then KILL if it does not go; closes the transport."""
+        """TERM now, KILL after a grace if it has not gone; never blocks the caller.
+        Closes the transport at once."""
         ...
 
     def stop(self, frame: bytes) -> None:
-        """Orderly shutdown: send ``frame`` (a STOP), wait a little, then kill."""
+        """Orderly shutdown: send ``frame`` (a STOP), wait a little, then kill (blocks)."""
         ...
+
+
+@dataclass
+class _Dying:
+    proc: subprocess.Popen[bytes]
+    kill_at_s: float
 
 
 class ProcessPayloadHost:
@@ -53,64 +75,108 @@ class ProcessPayloadHost:
         self._ctx = ctx or zmq.Context.instance()
         self._proc: subprocess.Popen[bytes] | None = None
         self._transport: ZmqTransport | None = None
+        self._key = b""
+        self._dying: list[_Dying] = []
+        self._wall = RealClock()
 
     @property
     def transport(self) -> Transport | None:
         return self._transport
 
     @property
+    def key(self) -> bytes:
+        return self._key
+
+    @property
     def pid(self) -> int | None:
         return self._proc.pid if self._proc is not None else None
 
-    def spawn(self, incarnation: int) -> str | None:
+    def spawn(self, incarnation: int, model_sha256: str = "") -> str | None:
         self.kill()
         sock = self._ctx.socket(zmq.PAIR)
         sock.setsockopt(zmq.LINGER, 0)
         sock.setsockopt(zmq.SNDHWM, 100)
         port = sock.bind_to_random_port("tcp://127.0.0.1")
         self._transport = ZmqTransport(sock)
+        self._key = channel_auth.new_key()
         argv = [self._python, "-m", "payload", "--endpoint", f"tcp://127.0.0.1:{port}",
-                "--incarnation", str(incarnation), "--parent-pid", str(os.getpid())]
+                "--incarnation", str(incarnation), "--parent-pid", str(os.getpid()),
+                "--key-stdin"]
         if self._model_path:
             argv += ["--model", self._model_path]
+        if model_sha256:  # the payload picks the known model with this hash
+            argv += ["--model-sha256", model_sha256]
         log = None
         try:
             if self._run_dir is not None:
                 log = open(Path(self._run_dir) / "payload.log", "ab")
-            self._proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
-                                          stdout=log or subprocess.DEVNULL,
-                                          stderr=log or subprocess.DEVNULL)
+            proc = subprocess.Popen(argv, stdin=subprocess.PIPE,
+                                    stdout=log or subprocess.DEVNULL,
+                                    stderr=log or subprocess.DEVNULL)
         except OSError as exc:
             self._proc = None
             return str(exc)
         finally:
             if log is not None:
                 log.close()
+        self._proc = proc
+        try:  # a pipe write of 65 bytes never blocks; a child dead already is no error here
+            assert proc.stdin is not None
+            proc.stdin.write(self._key.hex().encode() + b"\n")
+            proc.stdin.close()
+        except OSError:
+            pass  # it died at once: exit_status() tells the supervisor why
         return None
 
     def exit_status(self) -> int | None:
+        self._reap()
         return self._proc.poll() if self._proc is not None else None
+
+    def rss_mb(self) -> float | None:
+        proc = self._proc
+        if proc is None or proc.poll() is not None:
+            return None
+        try:
+            with open(f"/proc/{proc.pid}/statm") as f:
+                resident_pages = int(f.read().split()[1])
+        except (OSError, ValueError, IndexError):
+            return None
+        return resident_pages * os.sysconf("SC_PAGE_SIZE") / (1024 * 1024)
 
     def kill(self) -> None:
         proc, self._proc = self._proc, None
         if self._transport is not None:
             self._transport.close()
             self._transport = None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(timeout=TERM_GRACE_S)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5.0)
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            self._dying.append(_Dying(proc, self._wall.monotonic_s() + TERM_GRACE_S))
+        self._reap()
+
+    def _reap(self) -> None:
+        """KILL what TERM did not end within its grace (a SIGSTOPped child ignores TERM
+        until continued) and collect every exit, so no zombie is left."""
+        now = self._wall.monotonic_s()
+        keep: list[_Dying] = []
+        for dying in self._dying:
+            if dying.proc.poll() is not None:
+                continue
+            if now >= dying.kill_at_s:
+                dying.proc.kill()
+                dying.kill_at_s = now + KILL_REAP_S
+            keep.append(dying)
+        self._dying = keep
 
     def stop(self, frame: bytes) -> None:
         proc = self._proc
         if proc is not None and proc.poll() is None and self._transport is not None:
-            self._transport.send(frame)
+            self._transport.send(channel_auth.seal(self._key, channel_auth.TO_PAYLOAD, frame))
             try:
                 proc.wait(timeout=STOP_GRACE_S)
             except subprocess.TimeoutExpired:
                 pass
         self.kill()
+        deadline = self._wall.monotonic_s() + TERM_GRACE_S + KILL_REAP_S
+        while self._dying and self._wall.monotonic_s() < deadline:
+            self._wall.sleep_s(0.02)
+            self._reap()

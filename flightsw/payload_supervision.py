@@ -86,6 +86,10 @@ class PayloadState:
     unresponsive: bool = False  # lockstep: gave no answer within the wall-clock grace
     restart_cause: str = ""  # a restart asked for by command, carried out next cycle
     frames_rejected: int = 0
+    frames_forged: int = 0  # failed the channel's authentication: not from our child
+    last_hb_monotonic_s: float = 0.0  # when this incarnation last spoke (free running)
+    failures_in_row: int = 0  # failed job results since the last good one
+    rss_mb: float | None = None  # the child's resident memory, as the OS reports it
     window: ProductBody = field(default_factory=ProductBody)  # results since the last one
     window_infer_ms: float = 0.0  # summed, for the product's mean
 
@@ -96,6 +100,8 @@ class PayloadOut:
 
     messages: list[tuple[Kind, Record]] = field(default_factory=list)
     actions: list[str] = field(default_factory=list)  # "spawn", "kill"
+    spawn_model: str = ""  # spawn this model (sha256; "" the configured one)
+    safe_reason: str = ""  # the ladder's last rung: the spacecraft must enter SAFE
 
 
 @dataclass(frozen=True)
@@ -149,27 +155,20 @@ def supervise(st: PayloadState, inp: SuperviseInputs, t: Tick,
     # answer came, so the cadence of pings (and all that follows) is the same every run
     pending = (inp.lockstep and st.sup.running and st.ping_cycle > 0
                and st.cycle - st.ping_cycle < PING_LAG_CYCLES)
-    was_running = st.sup.running
-    heartbeat_ok: bool | None = None if pending else st.hb_seen_for_ping
-    st.sup, actions, evs = supervisor.on_cycle(st.sup, monotonic_s=t.monotonic_s, exited=st.exited,
-                                               heartbeat_ok=heartbeat_ok, cfg=cfg)
-    st.exited = None
-    events += evs
-    if was_running and not st.sup.running:
-        events += lose_in_flight(st, st.sup.last_cause or "payload stopped")
-    for action in actions:
-        out.actions.append(action)
-        if action == "spawn":
-            st.hb_seen_for_ping = True
-            st.ping_cycle = 0
-            st.unresponsive = False  # a new incarnation gets a fresh chance
-            st.throttle_frac = 0.0
+    if inp.lockstep:
+        obs = _observe(st, t, cfg, heartbeat_ok=None if pending else st.hb_seen_for_ping)
+    else:
+        obs = _observe(st, t, cfg, heartbeat_ok=True if st.hb_seen_for_ping else None,
+                       silent_s=_silent_s(st, t))
+    actions = _supervise(st, obs, t, cfg, out, events, judge_heartbeat=True)
     if st.sup.running and "spawn" not in actions and not pending:
         st.ping_cycle = st.cycle
         st.ping_n += 1
         st.hb_seen_for_ping = False
         out.messages.append((Kind.PAYLOAD_PING, PingBody(st.ping_n)))
     level = round(min(max(inp.throttle_frac, 0.0), 1.0), 3)
+    if supervisor.degraded(st.sup):
+        level = min(level, cfg.degraded_throttle_frac)
     if level != st.throttle_frac and ready(st):
         out.messages.append((Kind.PAYLOAD_CONFIG, ConfigBody(level, not inp.lockstep)))
     st.throttle_frac = level
@@ -178,12 +177,78 @@ def supervise(st: PayloadState, inp: SuperviseInputs, t: Tick,
     return st, out, events
 
 
-def lose_in_flight(st: PayloadState, cause: str) -> Events:
-    """The child is gone: requeue its jobs once; a job lost twice fails, reported."""
+def watch(st: PayloadState, inp: SuperviseInputs, t: Tick,
+          cfg: FlightConfig) -> tuple[PayloadState, PayloadOut, Events]:
+    """Free running, every fast cycle: notice a death, a hang, a runaway at once, and
+    carry out a restart that has come due (heartbeats are still judged at 1 Hz)."""
+    out = PayloadOut()
+    events: Events = []
+    obs = _observe(st, t, cfg, heartbeat_ok=None, silent_s=_silent_s(st, t))
+    _supervise(st, obs, t, cfg, out, events, judge_heartbeat=False)
+    return st, out, events
+
+
+def _silent_s(st: PayloadState, t: Tick) -> float | None:
+    if not st.sup.running:
+        return None
+    since = max(st.last_hb_monotonic_s, st.sup.spawned_monotonic_s)
+    return max(0.0, t.monotonic_s - since)
+
+
+def _observe(st: PayloadState, t: Tick, cfg: FlightConfig, *, heartbeat_ok: bool | None,
+             silent_s: float | None = None) -> supervisor.Observation:
+    hb = st.last_hb
+    stuck: tuple[int, float] | None = None
+    # the child's word for how long its job has run: it may already have been expired
+    # here (lockstep), the child is stuck all the same
+    if (hb.current_job is not None and hb.current_job_busy_s is not None
+            and hb.current_job_busy_s > cfg.job_deadline_s):
+        stuck = (hb.current_job, hb.current_job_busy_s)
+    return supervisor.Observation(exited=st.exited, heartbeat_ok=heartbeat_ok,
+                                  silent_s=silent_s, rss_mb=st.rss_mb, stuck_job=stuck,
+                                  failures_in_row=st.failures_in_row)
+
+
+def _supervise(st: PayloadState, obs: supervisor.Observation, t: Tick, cfg: FlightConfig,
+               out: PayloadOut, events: Events, *, judge_heartbeat: bool) -> list[str]:
+    was_running, level = st.sup.running, st.sup.level
+    st.sup, actions, evs = supervisor.on_cycle(
+        st.sup, obs, monotonic_s=t.monotonic_s, mission_time_s=t.mission_time_s, cfg=cfg,
+        judge_heartbeat=judge_heartbeat)
+    st.exited = None
+    events += evs
+    if was_running and not st.sup.running:
+        stuck = obs.stuck_job[0] if obs.stuck_job and "stuck" in st.sup.last_cause else None
+        events += lose_in_flight(st, st.sup.last_cause or "payload stopped", fail=stuck)
+        st.failures_in_row = 0
+        st.rss_mb = None
+        st.last_hb = HeartbeatBody()
+    if st.sup.level == 2 and level < 2:
+        out.safe_reason = st.sup.lockout_reason
+    for action in actions:
+        out.actions.append(action)
+        if action == "spawn":
+            st.hb_seen_for_ping = True
+            st.ping_cycle = 0
+            st.unresponsive = False  # a new incarnation gets a fresh chance
+            st.throttle_frac = 0.0
+            st.last_hb_monotonic_s = t.monotonic_s
+            if supervisor.degraded(st.sup):
+                out.spawn_model = st.sup.last_good_model
+    return actions
+
+
+def lose_in_flight(st: PayloadState, cause: str, fail: int | None = None) -> Events:
+    """The child is gone: requeue its jobs once; a job lost twice fails, reported, and
+    so does the job ``fail`` (the one that hung the child: it would hang the next)."""
     events: Events = []
     for job in sorted(st.in_flight.values(), key=lambda j: j.job_id):
         job.lost += 1
-        if job.lost <= MAX_REQUEUES:
+        if job.job_id == fail:
+            st.jobs_failed += 1
+            st.window.failed += 1
+            events.append(("payload.job_failed", {"job_id": job.job_id, "reason": cause}))
+        elif job.lost <= MAX_REQUEUES:
             st.requeue.append(job)
             st.jobs_requeued += 1
             events.append(("payload.job_requeued", {"job_id": job.job_id, "cause": cause}))
@@ -273,7 +338,7 @@ def receive(st: PayloadState, env: Envelope, inp: SuperviseInputs, t: Tick,
     events: Events = []
     try:
         if env.kind is Kind.PAYLOAD_HEARTBEAT:
-            events += _on_heartbeat(st, HeartbeatBody.from_body(env.body), out, inp)
+            events += _on_heartbeat(st, HeartbeatBody.from_body(env.body), out, inp, t)
         elif env.kind is Kind.PAYLOAD_RESULT:
             events += _on_result(st, ResultBody.from_body(env.body))
         else:
@@ -287,13 +352,14 @@ def receive(st: PayloadState, env: Envelope, inp: SuperviseInputs, t: Tick,
 
 
 def _on_heartbeat(st: PayloadState, hb: HeartbeatBody, out: PayloadOut,
-                  inp: SuperviseInputs) -> Events:
+                  inp: SuperviseInputs, t: Tick) -> Events:
     st.last_hb = hb
+    st.last_hb_monotonic_s = t.monotonic_s
     if hb.n == st.ping_n or hb.n == 0:
         st.hb_seen_for_ping = True
     events: Events = []
     if st.sup.running and not st.sup.ready and hb.state in ("ready", "idle", "busy"):
-        st.sup = supervisor.on_ready(st.sup)
+        st.sup = supervisor.on_ready(st.sup, hb.model_sha256)
         out.messages.append((Kind.PAYLOAD_CONFIG, ConfigBody(st.throttle_frac,
                                                              not inp.lockstep)))
         events.append(("payload.ready", {"incarnation": st.sup.incarnation,
@@ -311,9 +377,11 @@ def _on_result(st: PayloadState, res: ResultBody) -> Events:
     w = st.window
     if not res.ok:
         st.jobs_failed += 1
+        st.failures_in_row += 1
         w.failed += 1
         return [("payload.job_failed", {"job_id": res.job_id, "reason": res.error or "?"})]
     st.jobs_done += 1
+    st.failures_in_row = 0
     st.tiles_done += res.n_tiles
     w.jobs += 1
     w.tiles += res.n_tiles
@@ -342,8 +410,22 @@ def cmd_restart(st: PayloadState, args: dict[str, Any], t: Tick) -> Handled[Payl
 
 def cmd_enable(st: PayloadState, args: dict[str, Any], t: Tick) -> Handled[PayloadState]:
     enabled = bool(args["enabled"])
+    if enabled and st.sup.lockout_reason:
+        raise FlightError(f"payload is {st.sup.lockout_reason}; clear it first "
+                          "(payload.clear_faults)")
     st.sup = supervisor.set_enabled(st.sup, enabled)
     return Handled(st, "payload enabled" if enabled else "payload disabled")
+
+
+def cmd_clear_faults(st: PayloadState, args: dict[str, Any],
+                     t: Tick) -> Handled[PayloadState]:
+    was = supervisor.LADDER[st.sup.level].name
+    restarts = len(st.sup.recent_restarts_s)
+    st.sup = supervisor.clear_faults(st.sup)
+    st.failures_in_row = 0
+    return Handled(st, f"payload faults cleared (was {was}, {restarts} restarts in the "
+                       "window); payload enabled",
+                   [("payload.faults_cleared", {"rung": was, "restarts": restarts})])
 
 
 def telemetry(st: PayloadState) -> dict[str, Any]:
@@ -363,6 +445,10 @@ def telemetry(st: PayloadState) -> dict[str, Any]:
         "payload.model": hb.model,
         "payload.rss_mb": hb.rss_mb,
         "payload.operator_cap_pct": round(st.operator_cap_frac * 100, 1),
+        "payload.rung": supervisor.LADDER[st.sup.level].name,
+        "payload.restarts_in_window": len(st.sup.recent_restarts_s),
+        "payload.last_cause": st.sup.last_cause,
+        "payload.frames_forged": st.frames_forged,
     }
 
 
@@ -376,6 +462,8 @@ DECLARATIONS = Declarations(
         Command("payload.restart", "Restart the payload process now."),
         Command("payload.enable", "Switch payload supervision (and power) on or off.",
                 args=(Arg("enabled", ArgType.BOOL, "true to run the payload"),)),
+        Command("payload.clear_faults", "Clear the restart escalation (degraded or locked "
+                "out) and run the payload again. Leaving SAFE is a separate mode.set."),
     ),
     telemetry=(
         Telemetry("payload.state", ArgType.ENUM, "down / starting / ready / disabled"),
@@ -393,10 +481,25 @@ DECLARATIONS = Declarations(
         Telemetry("payload.rss_mb", ArgType.FLOAT, "Payload resident memory", units="MB"),
         Telemetry("payload.operator_cap_pct", ArgType.FLOAT, "Operator's activity cap",
                   units="%"),
+        Telemetry("payload.rung", ArgType.ENUM,
+                  "Restart escalation: " + " / ".join(r.name for r in supervisor.LADDER)),
+        Telemetry("payload.restarts_in_window", ArgType.INT,
+                  "Unplanned payload restarts within the escalation window"),
+        Telemetry("payload.last_cause", ArgType.STR, "Cause of the last payload restart"),
+        Telemetry("payload.frames_forged", ArgType.INT,
+                  "Frames on the payload channel that failed authentication"),
     ),
     events=(
         Event("payload.started", Severity.ACTIVITY_HI,
-              "Payload process #{incarnation} starting ({cause})"),
+              "Payload process #{incarnation} starting ({cause}; rung: {rung})"),
+        Event("payload.escalated", Severity.WARNING_HI,
+              "Payload escalated to {rung} after {restarts} restarts in {window_s} s: "
+              "{action} (last cause: {cause})"),
+        Event("payload.faults_cleared", Severity.ACTIVITY_HI,
+              "Payload faults cleared by the ground (was {rung}, {restarts} restarts)"),
+        Event("payload.forged_frame", Severity.WARNING_HI,
+              "Frame on the payload channel failed authentication and was dropped "
+              "({reason})", throttle=5),
         Event("payload.ready", Severity.ACTIVITY_LO,
               "Payload #{incarnation} ready: model {model} on {provider}"),
         Event("payload.died", Severity.WARNING_HI,
@@ -419,4 +522,4 @@ DECLARATIONS = Declarations(
 COMPONENT: Component[PayloadState] = Component(
     name="payload", declare=fixed(DECLARATIONS), initial=initial, telemetry=telemetry,
     handlers={"payload.throttle_cap": cmd_throttle_cap, "payload.restart": cmd_restart,
-              "payload.enable": cmd_enable})
+              "payload.enable": cmd_enable, "payload.clear_faults": cmd_clear_faults})

@@ -1,8 +1,11 @@
-"""Electrical power monitoring: battery and array telemetry, low-battery warnings.
+"""Electrical power monitoring and load shedding: battery and array telemetry,
+low-battery warnings, and the load plan.
 
-The decisions that use power (mode guards, load shedding) live in :mod:`flightsw.modes`;
-this component turns HAL sensor readings into telemetry points and warns, throttled,
-when the battery approaches the level at which the spacecraft goes SAFE.
+Mode guards live in :mod:`flightsw.modes`; the shedding rule (which loads the battery may
+carry, in priority order) in :mod:`flightsw.load_shedding`. This component turns HAL
+sensor readings into telemetry points, warns, throttled, when the battery approaches the
+level at which the spacecraft goes SAFE, and keeps the load plan with an event whenever
+a load is shed or restored.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from flightsw.component import Component, Events, Tick
 from flightsw.config import FlightConfig
 from flightsw.dictionary import ArgType, Declarations, Event, Limits, Severity, Telemetry
 from flightsw.hal import Sensors
+from flightsw.load_shedding import LoadPlan, plan
 
 YELLOW_MARGIN_C = 5.0
 """A temperature this close to its limit is flagged yellow."""
@@ -25,18 +29,27 @@ class PowerState:
     """The latest screened sensor sample: power and thermal telemetry are read from it."""
 
     sensors: Sensors = field(default_factory=Sensors)
+    load_plan: LoadPlan = field(default_factory=LoadPlan)
 
 
 def step(state: PowerState, sample: Sensors, t: Tick,
-         cfg: FlightConfig) -> tuple[PowerState, None, Events]:
+         cfg: FlightConfig) -> tuple[PowerState, LoadPlan, Events]:
     state.sensors = sample
     warning = battery_warning(sample, cfg)
-    return state, None, [warning] if warning is not None else []
+    events: Events = [warning] if warning is not None else []
+    new_plan = plan(state.load_plan, sample.battery_soc_frac, sample.sun_fraction, cfg)
+    if new_plan.level != state.load_plan.level:
+        events.append(("power.load_shed", {
+            "level": new_plan.level, "shed": ", ".join(new_plan.shed) or "nothing",
+            "reason": new_plan.reason or "battery recovered"}))
+    state.load_plan = new_plan
+    return state, new_plan, events
 
 
 def component_telemetry(state: PowerState) -> dict[str, Any]:
     points = telemetry(state.sensors)
     points.update(thermal_telemetry(state.sensors))
+    points["power.shed_level"] = state.load_plan.level
     return points
 
 
@@ -90,10 +103,14 @@ def declarations(cfg: FlightConfig) -> Declarations:
             Telemetry("power.next_eclipse_in_s", ArgType.FLOAT,
                       "Time to the next umbra entry (0 in umbra; empty if none forecast)",
                       units="s"),
+            Telemetry("power.shed_level", ArgType.INT,
+                      "Loads shed: 0 none, 1 payload, 2 + heaters, 3 + battery heater"),
         ),
         events=(
             Event("power.battery_low", Severity.WARNING_HI,
                   "Battery at {soc_pct} % (SAFE below {safe_pct} %)", throttle=5),
+            Event("power.load_shed", Severity.WARNING_HI,
+                  "Load shedding level {level} (shed: {shed}): {reason}", throttle=20),
         ),
     )
 

@@ -9,6 +9,15 @@ flat out. The mode's cap and the operator's cap bound the output from above.
 
 Why PI and not a thermostat: a bang-bang controller limit-cycles between 0 and 100 %,
 which wastes compute and thermally cycles the hardware; the PI output settles.
+
+The other constrained temperatures (avionics, battery) are warmed by the payload only
+through conduction, so each gets a continuous derating rather than a loop of its own:
+full activity up to its warning level (:data:`DERATE_MARGIN_C` below its limit), falling
+linearly to zero at its limit (:func:`derate`). A continuous cap settles where the heat
+balances instead of switching at a threshold, so it does not limit-cycle either; the PI
+integrator is clamped to whatever cap binds, so it does not wind up behind it. A lost
+avionics or battery reading (NaN) caps the payload at :data:`SENSOR_LOST_CAP_FRAC`: the
+payload is a remote heat source for them, and half load is the stated safe assumption.
 """
 
 from __future__ import annotations
@@ -20,7 +29,12 @@ from typing import Any
 from flightsw.component import Component, fixed
 from flightsw.config import FlightConfig
 from flightsw.dictionary import ArgType, Declarations, Event, Severity, Telemetry
+from flightsw.power import YELLOW_MARGIN_C
 
+DERATE_MARGIN_C = YELLOW_MARGIN_C
+"""An avionics or battery temperature starts to cap the payload at its warning (yellow)
+level, this far below its limit: the same margin the dictionary's limits use."""
+SENSOR_LOST_CAP_FRAC = 0.5
 KP_PER_C = 0.08  # proportional gain: level change per degree of error
 KI_PER_C_S = 0.002  # integral gain: level change per degree-second of error
 WARN_LEVEL_FRAC = 0.1  # most activity allowed between the warning and the maximum
@@ -28,7 +42,30 @@ WARN_LEVEL_FRAC = 0.1  # most activity allowed between the warning and the maxim
 
 def telemetry(state: ThrottleState) -> dict[str, Any]:
     return {"throttle.level_pct": round(state.level_frac * 100, 1),
-            "throttle.zone": state.zone}
+            "throttle.zone": state.zone, "throttle.limiting": state.limiting}
+
+
+def derate(temp_c: float, limit_c: float) -> float:
+    """Allowed activity for one secondary temperature: 1 up to ``limit - margin``,
+    linear to 0 at the limit, :data:`SENSOR_LOST_CAP_FRAC` if the reading is lost."""
+    if math.isnan(temp_c):
+        return SENSOR_LOST_CAP_FRAC
+    return min(max((limit_c - temp_c) / DERATE_MARGIN_C, 0.0), 1.0)
+
+
+def secondary_cap(avionics_temp_c: float | None, battery_temp_c: float | None,
+                  cfg: FlightConfig) -> tuple[float, str]:
+    """The tightest cap the avionics and battery temperatures set, and which one sets it
+    (``""`` when neither binds). ``None``: that temperature is not constrained here."""
+    cap, which = 1.0, ""
+    for name, temp, limit in (("avionics", avionics_temp_c, cfg.avionics_temp_max_c),
+                              ("battery", battery_temp_c, cfg.battery_temp_max_c)):
+        if temp is None:
+            continue
+        allowed = derate(temp, limit)
+        if allowed < cap:
+            cap, which = allowed, name
+    return cap, which
 
 
 @dataclass(frozen=True)
@@ -36,13 +73,26 @@ class ThrottleState:
     integral_frac: float = 1.0  # integrator term, already in output units
     level_frac: float = 1.0
     zone: str = "ok"  # "ok", "warn", "hot", "sensor"
+    limiting: str = ""  # the avionics or battery temperature capping the payload, if any
 
 
 def step(state: ThrottleState, temp_c: float, cap_frac: float, dt_s: float,
-         cfg: FlightConfig) -> tuple[ThrottleState, list[tuple[str, dict[str, Any]]]]:
-    """Advance the controller by ``dt_s`` seconds; return the new state and events."""
-    cap = min(max(cap_frac, 0.0), 1.0)
+         cfg: FlightConfig, *, avionics_temp_c: float | None = None,
+         battery_temp_c: float | None = None,
+         ) -> tuple[ThrottleState, list[tuple[str, dict[str, Any]]]]:
+    """Advance the controller by ``dt_s`` seconds; return the new state and events.
+
+    ``temp_c`` is the payload's temperature (the PI loop's); the avionics and battery
+    temperatures, when given, derate the output (:func:`secondary_cap`)."""
     events: list[tuple[str, dict[str, Any]]] = []
+    limit_cap, limiting = secondary_cap(avionics_temp_c, battery_temp_c, cfg)
+    mode_cap = min(max(cap_frac, 0.0), 1.0)
+    cap = min(mode_cap, limit_cap)
+    if limiting and limit_cap >= mode_cap:
+        limiting = ""  # the mode or operator cap binds first
+    if limiting != state.limiting:
+        events.append(("throttle.limited", {
+            "by": limiting or "nothing", "cap_pct": round(cap * 100, 1)}))
     if math.isnan(temp_c):
         zone = "sensor"
         level = 0.0
@@ -65,7 +115,8 @@ def step(state: ThrottleState, temp_c: float, cap_frac: float, dt_s: float,
         events.append(("throttle.zone", {"old": state.zone, "new": zone,
                                          "temp_c": round(temp_c, 1) if not math.isnan(temp_c)
                                          else "NaN", "level_pct": round(level * 100, 1)}))
-    return replace(state, integral_frac=integral, level_frac=level, zone=zone), events
+    return replace(state, integral_frac=integral, level_frac=level, zone=zone,
+                   limiting=limiting), events
 
 
 DECLARATIONS = Declarations(
@@ -74,11 +125,15 @@ DECLARATIONS = Declarations(
         Telemetry("throttle.level_pct", ArgType.FLOAT, "Payload activity the throttle allows",
                   units="%"),
         Telemetry("throttle.zone", ArgType.ENUM, "ok / warn / hot / sensor (temperature lost)"),
+        Telemetry("throttle.limiting", ArgType.STR,
+                  "avionics / battery: that temperature is derating the payload"),
     ),
     events=(
         Event("throttle.zone", Severity.WARNING_LO,
               "Thermal throttle {old} -> {new} at {temp_c} C (level {level_pct} %)",
               throttle=20),
+        Event("throttle.limited", Severity.WARNING_LO,
+              "Payload derated by the {by} temperature (cap {cap_pct} %)", throttle=20),
     ),
 )
 

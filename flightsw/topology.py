@@ -7,7 +7,8 @@ and samples in and carries frames and process actions out.
     fast (10 Hz)      uplink -> command dispatch -> component handlers
                       housekeeping (every hk period) -> link recorder
                       link budget refill (the shell then sends what is ready)
-    slow (1 Hz)       HAL sample -> modes -> power -> throttle -> payload supervision
+    slow (1 Hz)       HAL sample -> modes -> power (load plan) -> heaters -> throttle
+                      -> payload supervision
                       -> link contact (AOS/LOS, HELLO)
     capture (profile) payload capture (lockstep) -> data product -> link recorder
 
@@ -31,10 +32,13 @@ from flightsw import (
     component,
     cycle_health,
     hal,
+    heaters,
     link,
     modes,
     payload_supervision,
     power,
+    sensor_health,
+    supervisor,
     throttle,
 )
 from flightsw.catalog import build_dictionary
@@ -51,10 +55,6 @@ from flightsw.wire import Envelope, Kind, try_decode
 
 _HELD_KINDS = (Kind.PAYLOAD_HEARTBEAT, Kind.PAYLOAD_RESULT)
 UNEXPLAINED_RESET = "unexplained reset"
-SEQ_SKIP_AFTER_CRASH = 10_000
-"""Downlink numbers skipped after an unexplained reset. The shell saves at least every
-half this many new numbers, so the skip always covers what a crashed run numbered after
-its last save."""
 CRASH_LOOP_RESETS = 3
 CRASH_LOOP_WINDOW_S = 600.0
 """This many unexplained resets within this much mission time is a crash loop."""
@@ -89,6 +89,8 @@ class ExecState:
     mode: modes.ModeState
     throttle: throttle.ThrottleState
     power: power.PowerState
+    heaters: heaters.HeaterState
+    sensor_health: sensor_health.SensorHealthState
     payload: PayloadState
     link: link.LinkState
     commands: commanding.CommandCounters
@@ -235,6 +237,9 @@ class Topology:
                 self.state.counters.sensor_rejects += len(rejected)
                 self.emit("exec.sensor_rejected",
                           {"fields": hal.describe_rejected(sample, rejected)})
+            self.state.sensor_health, clean, events = sensor_health.check(
+                self.state.sensor_health, clean, rejected, self.tick(), self.cfg)
+            self.emit_all(events)
             self.state.power.sensors = clean
             self.state.have_sensors = True
             lat, lon = clean.lat_deg, clean.lon_deg
@@ -316,6 +321,15 @@ class Topology:
         self.emit("payload.died", {"incarnation": self.state.payload.sup.incarnation,
                                    "cause": f"spawn failed: {reason}", "restart_in_s": 0})
 
+    def payload_rss(self, rss_mb: float | None) -> None:
+        """The child's resident memory, as the OS reports it (the shell reads it)."""
+        self.state.payload.rss_mb = rss_mb
+
+    def payload_forged(self, reason: str) -> None:
+        """A frame on the payload channel failed authentication: not from our child."""
+        self.state.payload.frames_forged += 1
+        self.emit("payload.forged_frame", {"reason": reason})
+
     def payload_unresponsive(self, grace_s: float) -> None:
         self.state.payload.unresponsive = True
         self.emit("payload.unresponsive", {"grace_s": grace_s})
@@ -329,6 +343,15 @@ class Topology:
     def _payload_out(self, out: PayloadOut) -> None:
         self.payload_out.messages += out.messages
         self.payload_out.actions += out.actions
+        if "spawn" in out.actions:
+            self.payload_out.spawn_model = out.spawn_model
+        if out.safe_reason:
+            self.dirty = True
+            if self.state.mode.mode != "SAFE":
+                st = self.state
+                st.mode, events = modes.force(st.mode, "SAFE", out.safe_reason,
+                                              self.clock.mission_time_s())
+                self.emit_all(events)
 
     # --- what the lockstep shell must wait for -------------------------------------------------
     def payload_answer_due(self, group: str) -> bool:
@@ -357,7 +380,21 @@ class Topology:
             if hk.due_s <= t.monotonic_s:  # after a stall: no burst of stale packets
                 hk.due_s = t.monotonic_s + hk.period_s
             self.downlink(Kind.TELEMETRY, TelemetryBody(self.housekeeping()))
+        if not self.lockstep:  # free running: a death is noticed within a fast cycle
+            st.payload, out, events = payload_supervision.watch(
+                st.payload, self._supervise_inputs(), t, self.cfg)
+            self._payload_out(out)
+            self.emit_all(events)
+        link.note_evictions(st.link)
         link.new_cycle(st.link, link.FRAMES_PER_SECOND // 10)
+
+    def take_uplink(self, mission_time_s: float) -> None:
+        """Outside the rate groups (the shell's shutdown drain): act on the uplink now,
+        acknowledgements and commands alike, so nothing that came up is ignored."""
+        frames, self._uplink = self._uplink, []
+        if frames:
+            t = Tick(mission_time_s, self.clock.monotonic_s())
+            self._guard("uplink", lambda: self._dispatch(frames, t))
 
     def _dispatch(self, frames: list[bytes], t: Tick) -> None:
         st = self.state
@@ -379,27 +416,35 @@ class Topology:
         if self.lockstep and (not st.payload.sup.ready
                               or payload_supervision.at_ping_deadline(st.payload)):
             self._apply_held(Kind.PAYLOAD_HEARTBEAT)
-        sensors = st.power.sensors
+        st.sensor_health, sensors, events = sensor_health.fresh(
+            st.sensor_health, st.power.sensors, t, self.cfg)
+        self.emit_all(events)
         if st.have_sensors:
             # before the first sample every reading is NaN: acting on that would send a
             # healthy spacecraft to SAFE at every boot
-            st.mode, _spec, events = modes.step(st.mode, self._mode_inputs(), t, self.cfg)
+            st.mode, _spec, events = modes.step(st.mode, self._mode_inputs(sensors), t,
+                                                 self.cfg)
             if events:
                 self.dirty = True
             self.emit_all(events)
-            st.power, _, events = power.step(st.power, sensors, t, self.cfg)
+            st.power, load_plan, events = power.step(st.power, sensors, t, self.cfg)
+            self.emit_all(events)
+            st.heaters, events = heaters.step(
+                st.heaters, heaters.inputs_from(sensors, load_plan, self.cfg), t, self.cfg)
             self.emit_all(events)
         spec = modes.MODES[st.mode.mode]
         cap = min(spec.throttle_cap_frac, st.payload.operator_cap_frac)
         if st.have_sensors:
-            st.throttle, events = throttle.step(st.throttle, sensors.payload_temp_c, cap,
-                                                SLOW_PERIOD_S, self.cfg)
+            st.throttle, events = throttle.step(
+                st.throttle, sensors.payload_temp_c, cap, SLOW_PERIOD_S, self.cfg,
+                avionics_temp_c=sensors.avionics_temp_c, battery_temp_c=sensors.battery_temp_c)
             self.emit_all(events)
         st.payload, out, events = payload_supervision.supervise(
             st.payload, self._supervise_inputs(), t, self.cfg)
         self._payload_out(out)
         self.emit_all(events)
         self.emit_all(link.set_contact(st.link, sensors.in_contact, sensors.contact_station, t))
+        self.emit_all(link.eviction_report(st.link))
 
     def _capture(self) -> None:
         st = self.state
@@ -422,15 +467,14 @@ class Topology:
     def _supervise_inputs(self) -> SuperviseInputs:
         st = self.state
         spec = modes.MODES[st.mode.mode]
-        level = st.throttle.level_frac if spec.payload_on and st.have_sensors else 0.0
-        return SuperviseInputs(powered=spec.payload_on, throttle_frac=level,
+        powered = spec.payload_on and st.power.load_plan.payload_allowed
+        level = st.throttle.level_frac if powered and st.have_sensors else 0.0
+        return SuperviseInputs(powered=powered, throttle_frac=level,
                                lockstep=self.lockstep, lat_deg=self.position[0],
                                lon_deg=self.position[1])
 
-    def _mode_inputs(self) -> modes.ModeInputs:
-        s = self.state.power.sensors
-        return modes.ModeInputs(s.battery_soc_frac, s.payload_temp_c,
-                                payload_healthy=self.state.payload.sup.enabled)
+    def _mode_inputs(self, s: Sensors) -> modes.ModeInputs:
+        return modes.mode_inputs(s, payload_healthy=self.state.payload.sup.enabled)
 
     def _states(self) -> dict[str, Any]:
         return {f.name: getattr(self.state, f.name) for f in fields(self.state)}
@@ -459,10 +503,11 @@ class Topology:
         st = self.state
         spec = modes.MODES[st.mode.mode]
         p = st.payload
+        powered = spec.payload_on and st.power.load_plan.payload_allowed
         return Actuators(
-            payload_on=spec.payload_on and p.sup.enabled,
-            payload_activity_frac=p.activity_frac if spec.payload_on else 0.0,
-            heaters_on={},
+            payload_on=powered and p.sup.enabled,
+            payload_activity_frac=p.activity_frac if powered else 0.0,
+            heaters_on=heaters.commands(st.heaters, self.clock.monotonic_s()),
             radio_tx_on=True,
             report_mode=st.mode.mode,
             report_throttle_frac=st.throttle.level_frac if spec.payload_on else 0.0,
@@ -512,28 +557,31 @@ class Topology:
                 setattr(st, f.name, component.restore(getattr(st, f.name), saved))
         p = st.payload
         p.sup = replace(p.sup, running=False, ready=False, misses=0, healthy_cycles=0,
-                        restart_at_monotonic_s=self.clock.monotonic_s(), backoff_s=0.0,
+                        restart_at_monotonic_s=(self.clock.monotonic_s() if p.sup.enabled
+                                                else None),
+                        backoff_s=0.0, spawned_monotonic_s=0.0, running_model="",
                         last_cause="executive reset")
         events = payload_supervision.lose_in_flight(p, "executive reset")
         st.mode = replace(st.mode, inputs=None)
         st.housekeeping.due_s = self.clock.monotonic_s()
         now = self.clock.mission_time_s()
         if unexplained_reset:
-            # the crashed run may have numbered records after its last save (up to a
-            # save period's worth); jump past them so no number is used twice. The
-            # ground starts a new accounting epoch when the executive reconnects, so the
-            # jump is not counted as missing records.
-            st.link.next_seq += SEQ_SKIP_AFTER_CRASH
+            # the downlink numbering needs no jump: the shell continues it exactly from
+            # the recorder store, which is committed before any number leaves
             c = st.counters
             c.unexplained_resets_s = [t for t in c.unexplained_resets_s
                                       if now - t < CRASH_LOOP_WINDOW_S] + [now]
             if len(c.unexplained_resets_s) >= CRASH_LOOP_RESETS:
                 # a crash loop: the minimal safe configuration, payload off, until the
-                # ground says otherwise (payload.enable clears it)
-                p.sup = replace(p.sup, enabled=False, restart_at_monotonic_s=None)
+                # ground says otherwise: the payload ladder's top rung, cleared by the
+                # same command (payload.clear_faults)
+                resets = len(c.unexplained_resets_s)
+                p.sup = replace(p.sup, enabled=False, restart_at_monotonic_s=None,
+                                level=supervisor.LADDER[-1].level,
+                                lockout_reason=f"locked out by an executive crash loop "
+                                               f"({resets} unexplained resets)")
                 events.append(("exec.crash_loop", {
-                    "resets": len(c.unexplained_resets_s),
-                    "window_s": round(CRASH_LOOP_WINDOW_S)}))
+                    "resets": resets, "window_s": round(CRASH_LOOP_WINDOW_S)}))
             if st.mode.mode != "SAFE":
                 st.mode, forced = modes.force(st.mode, "SAFE", UNEXPLAINED_RESET, now)
                 events += forced
@@ -544,8 +592,11 @@ class Topology:
         """One more boot (after any restore): its number goes into every HELLO."""
         c = self.state.counters
         c.boots += 1
-        self.state.link.boot_id = c.boots
-        self.state.link.boot_mission_time_s = self.clock.mission_time_s()
+        lk = self.state.link
+        lk.boot_id = c.boots
+        lk.boot_mission_time_s = self.clock.mission_time_s()
+        lk.first_seq = lk.next_seq
+        lk.seq_continued = lk.next_seq > 0  # restored numbering, else it starts at 0
         self.dirty = True
         return c.boots
 

@@ -337,7 +337,9 @@ def _status(ops: Ops, out: TextIO) -> int:
     print(f"frames: {counts['frames_received']} received, {counts['decode_errors']} "
           f"undecodable, {counts['dropped_out_of_contact']} dropped out of contact, "
           f"{counts['downlink_missing']} missing, {counts['downlink_duplicates']} "
-          f"duplicates", file=out)
+          f"duplicates (dropped), {counts.get('downlink_rerequested', 0)} re-requested, "
+          f"{counts.get('downlink_evicted', 0)} evicted onboard; "
+          f"{counts.get('acks_sent', 0)} acknowledgements sent", file=out)
     for rec in st["queue"]:
         print(f"queued: #{rec['cmd_seq']} {rec['name']} {rec['args']}", file=out)
     for rec in st["in_flight"]:

@@ -190,7 +190,10 @@ class OpsService:
                                self.station.counters.downlink_dropped_los,
                            "records": m["records"],
                            "downlink_missing": m["downlink_seq"]["missing"],
-                           "downlink_duplicates": m["downlink_seq"]["duplicates"]},
+                           "downlink_duplicates": m["downlink_seq"]["duplicates"],
+                           "downlink_rerequested": m["downlink_seq"]["rerequested"],
+                           "downlink_evicted": m["downlink_seq"]["evicted"],
+                           "acks_sent": m["acks_sent"]},
                 "last_rx_s": m["last_rx_s"], "last_onboard_time_s": m["last_onboard_time_s"],
                 "ops": {"requests": self.requests, "refused": self.refused,
                         "internal_errors": self.internal_errors}, **extra}

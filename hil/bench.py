@@ -18,6 +18,7 @@ from dataclasses import replace
 from typing import Any
 
 from flightsw.hal import Actuators
+from hil import recovery_bench
 from hil.plant import Plant, Profile, ProfileError, load_profile
 from hil.plant.profile import LinkSpec, NodeSpec
 
@@ -127,7 +128,10 @@ def main(argv: list[str] | None = None) -> int:
     plant.add_argument("--profile", default="cubesat-jetson")
     plant.add_argument("--repeats", type=int, default=3)
     plant.add_argument("--no-scaling", action="store_true", help="headline figure only")
+    recovery_bench.add_parser(sub)
     args = parser.parse_args(argv)
+    if args.what == "recovery":
+        return recovery_bench.run(args)
     try:
         result = bench_plant(args.profile, repeats=args.repeats, scaling=not args.no_scaling)
     except ProfileError as exc:

@@ -145,7 +145,8 @@ class Stack:
             stack.service.start()
             # binders before connectors: the ground connects to the executive's link
             stack._wait_listening(info.link, "flightsw")
-            stack._spawn("ground", ground_argv(info, lockstep=opts.lockstep))
+            stack._spawn("ground", [*ground_argv(info, lockstep=opts.lockstep),
+                                    "--profile", profile.source])  # its [link] physics
         except BaseException:
             stack.stop()
             raise

@@ -30,6 +30,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="exit when this process is no longer our parent (default: the "
                              "parent at start; passing it closes the race of a parent that "
                              "dies while we import)")
+    parser.add_argument("--model-sha256", default="",
+                        help="run the known model with this SHA-256 (--model or the shipped "
+                             "one; the shipped one if neither matches): the supervisor's "
+                             "last known good model")
+    parser.add_argument("--key-stdin", action="store_true",
+                        help="read the channel key (hex, one line) from stdin; the executive "
+                             "always does this, and without a key the payload refuses to run")
     parser.add_argument("--log-level", default="INFO",
                         choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"])
     return parser.parse_args(argv)
@@ -60,10 +67,21 @@ def main(argv: list[str] | None = None) -> int:
         level=args.log_level, stream=sys.stderr,
         format=f"%(asctime)s payload[{os.getpid()}.{args.incarnation}] %(levelname)s %(message)s",
     )
-    return run(ProcessOptions(endpoint=args.endpoint, model_path=args.model,
+    key = b""
+    if args.key_stdin:
+        from flightsw.channel_auth import read_key
+
+        try:
+            key = read_key(sys.stdin.buffer)
+        except ValueError as exc:
+            logging.getLogger("payload").error("bad channel key on stdin: %s", exc)
+    from payload.model import choose_model_path
+
+    model_path = choose_model_path(args.model, args.model_sha256)
+    return run(ProcessOptions(endpoint=args.endpoint, model_path=model_path,
                               incarnation=args.incarnation,
                               intra_op_threads=args.intra_op_threads,
-                              parent_pid=args.parent_pid))
+                              parent_pid=args.parent_pid, key=key))
 
 
 if __name__ == "__main__":

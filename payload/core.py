@@ -61,6 +61,16 @@ class PayloadModel(Classifier, Protocol):
     def provider(self) -> str: ...
 
 
+@dataclass(frozen=True)
+class JobOutcome:
+    """What one job's computation produced: its result body, or the exception."""
+
+    spec: JobSpec
+    body: dict[str, Any] | Exception
+    start_s: float  # monotonic
+    end_s: float
+
+
 @dataclass
 class Counters:
     jobs_done: int = 0
@@ -96,6 +106,7 @@ class PayloadCore:
         self.stop_reason = ""
         self.current_job: JobSpec | None = None
         self.current_job_started_s: float | None = None
+        self._job_start_mono_s = 0.0
         self._seq = Sequencer(SOURCE)
 
     # ------------------------------------------------------------ inputs
@@ -159,29 +170,50 @@ class PayloadCore:
         return None if wait == float("inf") else wait
 
     def run_next_job(self, now_s: float) -> list[Envelope]:
-        """Run the job at the head of the queue if pacing allows; returns its result."""
-        if self.wait_s(now_s) != 0.0:
+        """Run the job at the head of the queue if pacing allows; returns its result.
+        (The process runs :meth:`work` on a worker thread between :meth:`start_job` and
+        :meth:`finish_job` instead, so it can answer pings during the job.)"""
+        spec = self.start_job(now_s)
+        if spec is None:
             return []
+        return self.finish_job(self.work(spec))
+
+    def start_job(self, now_s: float) -> JobSpec | None:
+        """Take the next job off the queue if pacing allows (``None``: not now)."""
+        if self.current_job is not None or self.wait_s(now_s) != 0.0:
+            return None
         spec = self.queue.popleft()
         self.current_job = spec
         self.current_job_started_s = self.clock.mission_time_s()
+        self._job_start_mono_s = self.clock.monotonic_s()
+        return spec
+
+    def work(self, spec: JobSpec) -> JobOutcome:
+        """The job's computation. Touches no state of the core: safe on another thread."""
         start_s = self.clock.monotonic_s()
         try:
-            body = screen(spec, self.model, self.clock.monotonic_s).to_body()
+            body: dict[str, Any] | Exception = screen(spec, self.model,
+                                                      self.clock.monotonic_s).to_body()
+        except Exception as exc:  # a bug in one job must not take the queue down with it
+            if not isinstance(exc, (PayloadError, ValueError)):
+                log.exception("job %d crashed", spec.job_id)
+            body = exc
+        return JobOutcome(spec, body, start_s, self.clock.monotonic_s())
+
+    def finish_job(self, outcome: JobOutcome) -> list[Envelope]:
+        """Account for a job :meth:`work` has done; returns its result."""
+        spec = outcome.spec
+        if isinstance(outcome.body, Exception):
+            body = self._job_failed(spec, outcome.body)
+        else:
+            body = outcome.body
             self.counters.jobs_done += 1
             self.counters.tiles_done += spec.n_tiles
-        except (PayloadError, ValueError) as exc:
-            body = self._job_failed(spec, exc)
-        except Exception as exc:  # a bug in one job must not take the queue down with it
-            log.exception("job %d crashed", spec.job_id)
-            body = self._job_failed(spec, exc)
-        finally:
-            end_s = self.clock.monotonic_s()
-            self.current_job = None
-            self.current_job_started_s = None
-        busy_s = end_s - start_s
+        self.current_job = None
+        self.current_job_started_s = None
+        busy_s = outcome.end_s - outcome.start_s
         self.meter.add_busy(busy_s)
-        self.duty.job_finished(end_s, busy_s)
+        self.duty.job_finished(outcome.end_s, busy_s)
         return [self._result(body)]
 
     def _job_failed(self, spec: JobSpec, exc: Exception) -> dict[str, Any]:
@@ -213,6 +245,8 @@ class PayloadCore:
             rejected_frames=self.counters.rejected_frames,
             current_job=self.current_job.job_id if self.current_job else None,
             current_job_started_s=self.current_job_started_s,
+            current_job_busy_s=(round(now_s - self._job_start_mono_s, 3)
+                                if self.current_job is not None else None),
         ).to_body()
         return self._seq.make(Kind.PAYLOAD_HEARTBEAT, self.clock.mission_time_s(), body)
 

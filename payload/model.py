@@ -127,6 +127,23 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def choose_model_path(configured: Path | None, want_sha256: str = "") -> Path:
+    """The model to load. Normally the configured one (default: the shipped one). When
+    the supervisor asks for a hash (its *last known good* model, after repeated
+    failures), whichever known model has that hash; if none has, the shipped model, which
+    CI tests, so it is known good by construction."""
+    configured_path = configured if configured is not None else DEFAULT_MODEL_PATH
+    if not want_sha256:
+        return configured_path
+    for path in (configured_path, DEFAULT_MODEL_PATH):
+        try:
+            if sha256_hex(path.read_bytes()) == want_sha256.lower():
+                return path
+        except OSError:
+            continue
+    return DEFAULT_MODEL_PATH
+
+
 def choose_providers(available: list[str]) -> list[str]:
     """The providers to ask for, best first; CPU always last so there is a fallback."""
     chosen = [p for p in PREFERRED_PROVIDERS if p in available and p != CPU_PROVIDER]

@@ -1,42 +1,51 @@
 """The payload process: a thin ZeroMQ shell around :class:`payload.core.PayloadCore`.
 
-One thread, one PAIR socket connected to the executive. The loop polls the socket with
-a short timeout (never longer than the time until the next job may start, so pacing is
-accurate), answers everything that arrived, then runs at most one job, and repeats. So a
-ping waits at most one job (milliseconds) for its heartbeat.
+One thread, one PAIR socket connected to the executive. The loop polls the socket (and
+the inference worker's wake-up pipe) with a short timeout (never longer than the time
+until the next job may start, so pacing is accurate), answers everything that arrived,
+collects a finished job, hands the next one to the worker thread, and repeats. A ping is
+answered at once even during a job, with the job's progress in the heartbeat; every
+frame is authenticated with the key the executive wrote to our stdin.
 
 It ends, with exit code 0, on a ``STOP`` envelope, on SIGTERM/SIGINT, or when its parent
 dies (the parent pid changes: the payload is reparented), so no orphan outlives the
 executive. That check runs between jobs; ``python -m payload`` also asks the kernel for
 a SIGTERM at the parent's death (:func:`flightsw.lifeline.die_with_parent`), which
 arrives even while it imports (and ends it then) or runs a job (it stops after the job).
-Exit codes otherwise: 3 the model could not be loaded, 4 the socket failed.
+Exit codes otherwise (:class:`flightsw.supervisor.PayloadExit`): 3 the model could not
+be loaded, 4 the socket failed, 5 no channel key.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import queue
 import signal
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
 import zmq
 
+from flightsw import channel_auth
 from flightsw.clock import RealClock
 from flightsw.errors import WireError
+from flightsw.supervisor import PayloadExit
 from flightsw.wire import Envelope, encode, try_decode
-from payload.core import PayloadCore
+from payload.core import JobOutcome, PayloadCore
 from payload.errors import ModelError
+from payload.messages import JobSpec
 from payload.mission_clock import ParentSyncedClock
 from payload.model import load_model
 
 log = logging.getLogger("payload")
 
-EXIT_OK = 0
-EXIT_MODEL = 3
-EXIT_SOCKET = 4
+EXIT_OK = PayloadExit.OK
+EXIT_MODEL = PayloadExit.MODEL
+EXIT_SOCKET = PayloadExit.SOCKET
+EXIT_AUTH = PayloadExit.AUTH
 POLL_MAX_S = 0.05
 """Longest the loop sleeps in poll: bounds the reaction to SIGTERM and parent death."""
 PARENT_CHECK_S = 0.5
@@ -52,6 +61,8 @@ class ProcessOptions:
     intra_op_threads: int = 1
     parent_pid: int | None = None
     """The process whose death ends ours; None: whoever is our parent at start."""
+    key: bytes = b""
+    """The channel key (:mod:`flightsw.channel_auth`), read from stdin at spawn."""
 
 
 class _Shutdown:
@@ -83,6 +94,9 @@ def run(options: ProcessOptions) -> int:
     if os.getppid() != parent_pid:
         log.warning("parent %d is gone before we started, exiting", parent_pid)
         return EXIT_OK
+    if len(options.key) != channel_auth.KEY_BYTES:
+        log.error("no channel key: refusing to speak for the payload unauthenticated")
+        return EXIT_AUTH
     clock = ParentSyncedClock(RealClock())
 
     t0 = clock.monotonic_s()
@@ -102,7 +116,7 @@ def run(options: ProcessOptions) -> int:
     try:
         sock.setsockopt(zmq.LINGER, LINGER_MS)
         sock.connect(options.endpoint)
-        return _serve(sock, core, clock, shutdown, parent_pid)
+        return _serve(sock, core, clock, shutdown, parent_pid, options.key)
     except zmq.ZMQError as exc:
         log.error("socket failed on %s: %s", options.endpoint, exc)
         return EXIT_SOCKET
@@ -111,16 +125,68 @@ def run(options: ProcessOptions) -> int:
         ctx.term()
 
 
+class _Worker:
+    """The one thread that runs inference, so the socket thread answers pings (with the
+    job's progress) while a job runs, and a stuck inference shows as a job that never
+    ends rather than as silence. onnxruntime and numpy release the GIL while they work.
+    It wakes the socket thread through a pipe the poller watches."""
+
+    def __init__(self, core: PayloadCore) -> None:
+        self.core = core
+        self.todo: queue.SimpleQueue[JobSpec] = queue.SimpleQueue()
+        self.done: queue.SimpleQueue[JobOutcome] = queue.SimpleQueue()
+        self.wake_r, self.wake_w = os.pipe()
+        os.set_blocking(self.wake_r, False)
+        self.busy = False
+        threading.Thread(target=self._run, name="inference", daemon=True).start()
+
+    def submit(self, spec: JobSpec) -> None:
+        self.busy = True
+        self.todo.put(spec)
+
+    def _run(self) -> None:
+        while True:
+            outcome = self.core.work(self.todo.get())
+            self.done.put(outcome)
+            try:
+                os.write(self.wake_w, b"x")
+            except OSError:
+                return
+
+    def finished(self) -> list[JobOutcome]:
+        try:
+            os.read(self.wake_r, 4096)
+        except BlockingIOError:
+            pass
+        out: list[JobOutcome] = []
+        while True:
+            try:
+                out.append(self.done.get_nowait())
+            except queue.Empty:
+                break
+        if out:
+            self.busy = False
+        return out
+
+
 def _serve(sock: zmq.Socket[bytes], core: PayloadCore, clock: ParentSyncedClock,
-           shutdown: _Shutdown, parent_pid: int) -> int:
-    _send(sock, [core.ready_heartbeat(clock.monotonic_s())])
+           shutdown: _Shutdown, parent_pid: int, key: bytes) -> int:
+    link = _Link(sock, key)
+    link.send([core.ready_heartbeat(clock.monotonic_s())])
+    worker = _Worker(core)
+    poller = zmq.Poller()
+    poller.register(sock, zmq.POLLIN)
+    poller.register(worker.wake_r, zmq.POLLIN)
     next_parent_check_s = clock.monotonic_s() + PARENT_CHECK_S
     while True:
         now_s = clock.monotonic_s()
-        wait = core.wait_s(now_s)
+        wait = None if worker.busy else core.wait_s(now_s)
         timeout_s = POLL_MAX_S if wait is None else min(wait, POLL_MAX_S)
-        if sock.poll(int(timeout_s * 1000), zmq.POLLIN):
-            _drain(sock, core, clock)
+        ready = dict(poller.poll(int(timeout_s * 1000)))
+        if sock in ready:
+            link.drain(core, clock)
+        for outcome in worker.finished():
+            link.send(core.finish_job(outcome))
         if core.stop_requested:
             log.info("stop requested%s", f": {core.stop_reason}" if core.stop_reason else "")
             return EXIT_OK
@@ -128,8 +194,10 @@ def _serve(sock: zmq.Socket[bytes], core: PayloadCore, clock: ParentSyncedClock,
             log.info("%s received, exiting", shutdown.signal_name)
             return EXIT_OK
         now_s = clock.monotonic_s()
-        if core.wait_s(now_s) == 0.0:
-            _send(sock, core.run_next_job(now_s))
+        if not worker.busy:
+            spec = core.start_job(now_s)
+            if spec is not None:
+                worker.submit(spec)
         if now_s >= next_parent_check_s:
             next_parent_check_s = now_s + PARENT_CHECK_S
             if os.getppid() != parent_pid:
@@ -137,28 +205,39 @@ def _serve(sock: zmq.Socket[bytes], core: PayloadCore, clock: ParentSyncedClock,
                 return EXIT_OK
 
 
-def _drain(sock: zmq.Socket[bytes], core: PayloadCore, clock: ParentSyncedClock) -> None:
-    """Handle everything waiting on the socket (bounded, so a flood cannot starve jobs)."""
-    for _ in range(MAX_RECV_PER_TURN):
-        try:
-            frame = sock.recv(zmq.NOBLOCK)
-        except zmq.Again:
-            return
-        env = try_decode(frame)
-        if isinstance(env, WireError):
-            core.reject_frame(env)
-            continue
-        clock.observe(env.time_s)
-        _send(sock, core.handle(env, clock.monotonic_s()))
+class _Link:
+    """The socket, with every frame sealed and checked (:mod:`flightsw.channel_auth`)."""
 
+    def __init__(self, sock: zmq.Socket[bytes], key: bytes) -> None:
+        self.sock = sock
+        self.key = key
 
-def _send(sock: zmq.Socket[bytes], envelopes: list[Envelope]) -> None:
-    for env in envelopes:
-        try:
-            sock.send(encode(env), zmq.NOBLOCK)
-        except zmq.Again:
-            # The executive is not reading (gone or stuck): dropping beats blocking, since
-            # a blocked payload could no longer notice that its parent died.
-            log.warning("dropped %s: executive not reading", env.kind.value)
-        except WireError as exc:
-            log.error("could not encode %s: %s", env.kind.value, exc)
+    def drain(self, core: PayloadCore, clock: ParentSyncedClock) -> None:
+        """Handle everything waiting (bounded, so a flood cannot starve the jobs)."""
+        for _ in range(MAX_RECV_PER_TURN):
+            try:
+                sealed = self.sock.recv(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            frame = channel_auth.unseal(self.key, channel_auth.TO_PAYLOAD, sealed)
+            if isinstance(frame, str):
+                core.reject_frame(WireError(f"unauthenticated frame: {frame}"))
+                continue
+            env = try_decode(frame)
+            if isinstance(env, WireError):
+                core.reject_frame(env)
+                continue
+            clock.observe(env.time_s)
+            self.send(core.handle(env, clock.monotonic_s()))
+
+    def send(self, envelopes: list[Envelope]) -> None:
+        for env in envelopes:
+            try:
+                frame = channel_auth.seal(self.key, channel_auth.TO_EXECUTIVE, encode(env))
+                self.sock.send(frame, zmq.NOBLOCK)
+            except zmq.Again:
+                # The executive is not reading (gone or stuck): dropping beats blocking,
+                # since a blocked payload could no longer notice that its parent died.
+                log.warning("dropped %s: executive not reading", env.kind.value)
+            except WireError as exc:
+                log.error("could not encode %s: %s", env.kind.value, exc)

@@ -76,10 +76,14 @@ def test_sigkill_of_the_process_that_spawned_the_payload_ends_it() -> None:
     script = textwrap.dedent("""
         import os, subprocess, sys, zmq
         sock = zmq.Context.instance().socket(zmq.PAIR)
+        sock.setsockopt(zmq.RCVTIMEO, 60_000)  # a child that never serves fails the test
         port = sock.bind_to_random_port("tcp://127.0.0.1")
         child = subprocess.Popen([sys.executable, "-m", "payload", "--endpoint",
-                                  f"tcp://127.0.0.1:{port}", "--parent-pid", str(os.getpid())],
+                                  f"tcp://127.0.0.1:{port}", "--parent-pid", str(os.getpid()),
+                                  "--key-stdin"], stdin=subprocess.PIPE,
                                  stderr=subprocess.DEVNULL)
+        child.stdin.write(os.urandom(32).hex().encode() + b"\\n")
+        child.stdin.close()
         sock.recv()  # its first heartbeat: it is serving
         print(child.pid, flush=True)
         sys.stdin.read()

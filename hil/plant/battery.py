@@ -5,7 +5,12 @@ charging and OCV - I R when discharging; the I^2 R loss and the coulombic/chemic
 inefficiency (1 - eta) become heat in the battery node. So, exactly, per step:
 terminal energy = stored change + loss, which the energy-bookkeeping test checks.
 Charging is refused below ``charge_min_temp_c`` and reduced below ``cold_charge_temp_c``
-(lithium plating when cold), and tapers over the last 3 % of SoC like a CC-CV charger.
+(lithium plating when cold), refused above ``charge_max_temp_c`` (the hot charge limit:
+electrolyte breakdown), and follows a CC-CV charger: constant current up to the pack's
+charge voltage ``series_cells * charge_max_cell_v``, then constant voltage, the current
+falling as the open-circuit voltage rises, I <= (V_max - OCV) / R, so no cell ever sees
+more than its charge voltage at the terminals. The last 3 % of SoC also taper (the
+charger's termination).
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ class Battery:
         self.energy_j = spec.initial_soc_frac * self.capacity_j
         self._soc_pts = list(spec.ocv_soc_frac)
         self._ocv_pts = [v * spec.series_cells for v in spec.ocv_cell_v]
+        self.charge_voltage_v = spec.charge_max_cell_v * spec.series_cells
 
     @property
     def soc_frac(self) -> float:
@@ -58,8 +64,9 @@ class Battery:
         return spec.internal_resistance_ohm * (1.0 + spec.resistance_temp_coeff_per_c * cold_k)
 
     def charge_limit_a(self, temp_c: float) -> float:
+        """The charger's current limit: temperature window, CC-CV and termination taper."""
         spec = self.spec
-        if temp_c < spec.charge_min_temp_c:
+        if temp_c < spec.charge_min_temp_c or temp_c > spec.charge_max_temp_c:
             return 0.0
         limit = spec.max_charge_current_a
         if temp_c < spec.cold_charge_temp_c:
@@ -67,7 +74,8 @@ class Battery:
         headroom = 1.0 - self.soc_frac
         if headroom < TAPER_SOC_FRAC:
             limit *= max(headroom, 0.0) / TAPER_SOC_FRAC
-        return limit
+        cv_limit = (self.charge_voltage_v - self.ocv_v()) / self.resistance_ohm(temp_c)
+        return max(min(limit, cv_limit), 0.0)
 
     def idle(self) -> BatteryFlow:
         return BatteryFlow(voltage_v=self.ocv_v())

@@ -66,9 +66,14 @@ def absorbed_w(
     earth_view: FloatArray,
     sun_frac: FloatArray,
     albedo_cos: FloatArray,
+    flux_scale: FloatArray | float = 1.0,
 ) -> FloatArray:
-    """Power (W) a surface absorbs from the sun, albedo and Earth IR (Kirchhoff: IR alpha=eps)."""
-    solar = env.solar_constant_w_m2 * sun_frac * cos_sun
-    albedo = env.solar_constant_w_m2 * env.albedo * earth_view * albedo_cos
+    """Power (W) a surface absorbs from the sun, albedo and Earth IR (Kirchhoff: IR alpha=eps).
+
+    ``flux_scale`` is the solar flux relative to 1 AU (:func:`hil.plant.sun.flux_scale`);
+    it scales the direct sun and the albedo (reflected sunlight), not the Earth's own IR."""
+    flux_w_m2 = env.solar_constant_w_m2 * flux_scale
+    solar = flux_w_m2 * sun_frac * cos_sun
+    albedo = flux_w_m2 * env.albedo * earth_view * albedo_cos
     infrared = env.earth_ir_w_m2 * earth_view
     return area_m2 * (absorptivity * (solar + albedo) + emissivity * infrared)

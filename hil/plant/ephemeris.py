@@ -19,7 +19,7 @@ from hil.plant.frames import FloatArray, ecef_to_geodetic, eci_to_ecef, gmst_rad
 from hil.plant.orbit import Orbit
 from hil.plant.profile import Profile
 from hil.plant.shadow import beta_deg, sun_fraction, umbra_margin_rad
-from hil.plant.sun import sun_position_km
+from hil.plant.sun import flux_scale, sun_position_km
 
 _ARRAY_FACING = {"sun_tracking": "sun", "zenith": "zenith", "orbit_normal": "orbit_normal"}
 
@@ -38,6 +38,7 @@ class Geometry:
     alt_km: FloatArray
     elevation_deg: FloatArray  # (S, N)
     array_base_w: FloatArray  # array electrical power at the reference temperature
+    flux_scale: FloatArray  # solar flux relative to its 1 AU mean (Sun-Earth distance)
     env_w: FloatArray  # (nodes, N) absorbed sun + albedo + Earth IR per thermal node
 
 
@@ -52,6 +53,8 @@ class Ephemeris:
         self.node_names = [n.name for n in profile.thermal.nodes]
         arr = profile.array
         years = arr.age_years
+        # at 1 AU (the solar constant is the 1 AU mean); each sample scales it by the
+        # inverse square of that moment's Sun-Earth distance
         self.array_peak_w = (
             profile.environment.solar_constant_w_m2
             * arr.area_m2
@@ -65,7 +68,9 @@ class Ephemeris:
         r, normal = self.orbit.state(t_s)
         jd = np.asarray(unix_to_jd(self.epoch_utc_s + t_s), dtype=float)
         r_sun = sun_position_km(jd)
-        sun_unit = r_sun / np.linalg.norm(r_sun, axis=1)[:, None]
+        sun_dist_km = np.linalg.norm(r_sun, axis=1)
+        sun_unit = r_sun / sun_dist_km[:, None]
+        flux = flux_scale(sun_dist_km)  # the Sun-Earth distance: +3.4 % Jan, -3.3 % Jul
         frac = sun_fraction(r, r_sun)
         r_ecef = eci_to_ecef(r, np.asarray(gmst_rad(jd), dtype=float))
         lat, lon, alt = ecef_to_geodetic(r_ecef)
@@ -88,6 +93,7 @@ class Ephemeris:
                 view,
                 frac,
                 albedo_cos,
+                flux,
             )
         array_facing = _ARRAY_FACING[self.profile.array.mounting]
         array_cos, _ = facing_factors(array_facing, r, sun_unit, normal)
@@ -101,7 +107,8 @@ class Ephemeris:
             lon_deg=lon,
             alt_km=alt,
             elevation_deg=self.network.elevations_deg(r_ecef),
-            array_base_w=self.array_peak_w * frac * array_cos,
+            array_base_w=self.array_peak_w * flux * frac * array_cos,
+            flux_scale=flux,
             env_w=env_w,
         )
 

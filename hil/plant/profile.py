@@ -15,9 +15,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hil.plant.errors import ProfileError
+
+if TYPE_CHECKING:
+    from ground.link_physics import LinkPhysics
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -117,6 +120,8 @@ class BatterySpec:
     initial_soc_frac: float
     ocv_soc_frac: tuple[float, ...]
     ocv_cell_v: tuple[float, ...]
+    charge_max_cell_v: float = 4.20  # constant-voltage limit of one cell at the terminals
+    charge_max_temp_c: float = 45.0  # no charging above this (the hot charge limit)
 
 
 @dataclass(frozen=True)
@@ -160,6 +165,12 @@ class LinkSpec:
     a: str
     b: str
     conductance_w_per_k: float
+    # A thermostatic bypass valve on a pumped loop (self-acting, no flight software): the
+    # loop's conductance falls linearly from full with node ``a`` at ``valve_open_c`` to
+    # a leak at ``valve_closed_c``, so a radiator sized for full load cannot freeze the
+    # node it cools when the load is light. None: a plain conductive link.
+    valve_closed_c: float | None = None
+    valve_open_c: float | None = None
 
 
 @dataclass(frozen=True)
@@ -201,9 +212,10 @@ class Profile:
     heaters: tuple[HeaterSpec, ...]
     thermal: ThermalSpec
     environment: EnvironmentSpec
-    flight: dict[str, float]
+    flight: dict[str, Any]  # the executive's FlightConfig as a mapping (numbers, heaters)
     stations: tuple[Station, ...]
     derived: dict[str, float] = field(default_factory=dict)
+    link: LinkPhysics | None = None  # the space link's physics ([link]; None: ideal)
 
     @property
     def payload_time_constant_s(self) -> float:
@@ -308,7 +320,13 @@ def parse_profile(data: Mapping[str, Any], *, source: str = "<profile>") -> Prof
     )
     env_r.finish()
 
-    flight = _flight(root.table("flight"), thermal, battery)
+    flight = _flight(root.table("flight"), thermal, battery, tuple(heaters))
+    link_physics = _space_link(root, source)
+    # the flight paces its downlink to the radio: the same numbers, from one place
+    if link_physics.down.rate_bps:
+        flight["downlink_rate_bps"] = link_physics.down.rate_bps
+    if link_physics.relay is not None:
+        flight["relay_rate_bps"] = link_physics.relay.rate_bps or 1e9
     stations = []
     for s in root.tables("stations"):
         stations.append(
@@ -343,8 +361,22 @@ def parse_profile(data: Mapping[str, Any], *, source: str = "<profile>") -> Prof
         environment=environment,
         flight=flight,
         stations=tuple(stations),
+        link=link_physics,
     )
     return derive_profile(profile, sizing_inputs)
+
+
+def _space_link(root: _Reader, source: str) -> LinkPhysics:
+    """The ``[link]`` table (the space link's physics: latency, rates, loss ...), parsed
+    strictly by the station emulator's own schema
+    (:func:`ground.link_physics.parse_link`); no table: an ideal link."""
+    from ground.link_physics import parse_link
+
+    table = root._get("link", {})
+    try:
+        return parse_link(table)
+    except ValueError as exc:
+        raise ProfileError(str(exc), source=source, key="link") from exc
 
 
 def _orbit(r: _Reader) -> OrbitSpec:
@@ -401,8 +433,16 @@ def _battery(r: _Reader) -> BatterySpec:
         initial_soc_frac=r.num("initial_soc_frac", lo=0.0, hi=1.0),
         ocv_soc_frac=tuple(r.numbers("ocv_soc_frac")),
         ocv_cell_v=tuple(r.numbers("ocv_cell_v")),
+        charge_max_cell_v=r.num("charge_max_cell_v", lo=1.0, hi=5.0, default=4.20),
+        charge_max_temp_c=r.num("charge_max_temp_c", lo=0.0, hi=80.0, default=45.0),
     )
     r.finish()
+    if spec.charge_max_temp_c <= spec.charge_min_temp_c:
+        raise ProfileError(
+            "charge_max_temp_c must be above charge_min_temp_c",
+            source=r.source,
+            key=r.path("charge_max_temp_c"),
+        )
     soc, volts = spec.ocv_soc_frac, spec.ocv_cell_v
     if len(soc) != len(volts) or len(soc) < 2:
         raise ProfileError(
@@ -421,6 +461,13 @@ def _battery(r: _Reader) -> BatterySpec:
             "ocv_cell_v must be positive and rise with SoC",
             source=r.source,
             key=r.path("ocv_cell_v"),
+        )
+    if volts[-1] > spec.charge_max_cell_v:
+        raise ProfileError(
+            f"a full cell's open-circuit voltage {volts[-1]:g} V exceeds "
+            f"charge_max_cell_v {spec.charge_max_cell_v:g} V: it could never be charged full",
+            source=r.source,
+            key=r.path("charge_max_cell_v"),
         )
     return spec
 
@@ -470,8 +517,21 @@ def _thermal(r: _Reader) -> ThermalSpec:
                 a=link.choice("a", choices),
                 b=link.choice("b", choices),
                 conductance_w_per_k=link.num("conductance_w_per_k", lo=0.0, strict_lo=True),
+                valve_closed_c=link.num("valve_closed_c", lo=-100.0, hi=200.0, default=None),
+                valve_open_c=link.num("valve_open_c", lo=-100.0, hi=200.0, default=None),
             )
         )
+        spec_link = links[-1]
+        if (spec_link.valve_closed_c is None) != (spec_link.valve_open_c is None) or (
+            spec_link.valve_closed_c is not None
+            and spec_link.valve_open_c is not None
+            and not spec_link.valve_closed_c < spec_link.valve_open_c
+        ):
+            raise ProfileError(
+                "give both valve_closed_c and valve_open_c, closed below open",
+                source=r.source,
+                key=link.path("valve_open_c"),
+            )
         link.finish()
     spec = ThermalSpec(
         nodes=tuple(nodes),
@@ -483,14 +543,16 @@ def _thermal(r: _Reader) -> ThermalSpec:
     return spec
 
 
-def _flight(r: _Reader, thermal: ThermalSpec, battery: BatterySpec) -> dict[str, float]:
+def _flight(
+    r: _Reader, thermal: ThermalSpec, battery: BatterySpec, heaters: tuple[HeaterSpec, ...]
+) -> dict[str, Any]:
     """The executive's ``[flight]`` settings plus the temperature limits the thermal
     nodes and the battery declare, checked once, by the executive's own schema
     (:class:`flightsw.config.FlightConfig`), so the plant's limits, the flight limits
     and the dictionary's telemetry limits are the same numbers."""
     from flightsw.config import ConfigError, FlightConfig
 
-    flight = {key: r.num(key) for key in FLIGHT_KEYS}
+    flight: dict[str, Any] = {key: r.num(key) for key in FLIGHT_KEYS}
     r.finish()
     nodes = {n.name: n for n in thermal.nodes}
     derived = {
@@ -499,8 +561,22 @@ def _flight(r: _Reader, thermal: ThermalSpec, battery: BatterySpec) -> dict[str,
         "battery_temp_min_c": nodes["battery"].min_temp_c,
         "battery_temp_max_c": nodes["battery"].max_temp_c,
         "battery_charge_min_temp_c": battery.charge_min_temp_c,
+        "battery_charge_max_temp_c": min(
+            battery.charge_max_temp_c, nodes["battery"].max_temp_c or math.inf
+        ),
+        "payload_temp_min_c": nodes["payload"].min_temp_c,
+        "battery_voltage_min_v": battery.series_cells * battery.ocv_cell_v[0],
     }
     flight.update({k: v for k, v in derived.items() if v is not None})
+    # the executive switches the heaters whose node it can sense; a heater on another node
+    # stays with the plant (always off) rather than be switched blind
+    from flightsw.config import HEATER_SENSORS
+
+    flight["heaters"] = [
+        {"name": h.name, "node": h.node, "power_w": h.power_w}
+        for h in heaters
+        if h.node in HEATER_SENSORS
+    ]
     try:
         FlightConfig.from_mapping(flight)
     except ConfigError as exc:

@@ -37,3 +37,14 @@ def mean_sun_ra_rad(jd: float) -> float:
     """Right ascension of the mean sun, which sets local mean solar time (and so LTAN)."""
     n = jd - J2000_JD
     return float(np.radians(np.mod(280.460 + 0.9856474 * n, 360.0)))
+
+
+def flux_scale(sun_distance_km: FloatArray) -> FloatArray:
+    """Solar flux relative to its value at 1 AU: the inverse square of the Sun-Earth
+    distance. The solar constant (1361 W/m^2) is the 1 AU mean; at perihelion (early
+    January, 0.9833 AU) the flux is 3.4 % higher, at aphelion (early July, 1.0167 AU)
+    3.3 % lower. A satellite's distance from the Earth's centre (< 0.03 % of an AU in
+    LEO) is ignored."""
+    au = np.asarray(sun_distance_km, dtype=float) / AU_KM
+    return 1.0 / (au * au)
+

@@ -6,6 +6,10 @@ Integrated with explicit Euler, sub-stepped so each sub-step h stays below every
 time constant C_i / (sum_j G_ij + 4 eps_i A_i sigma T_i^3) (half the stability limit, so
 the response is also free of numerical overshoot). Energy is conserved by construction
 of the scheme and checked: sum C_i dT_i = input - radiated, which the plant accounts.
+A link may carry a thermostatic bypass valve (a pumped loop that stops cooling a node
+that is already cold); its conductance then depends on that node's temperature, is
+evaluated each sub-step, and is never more than the link's full conductance (so the
+sub-step bound still holds).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from hil.plant.profile import ThermalSpec
 
 SIGMA = 5.670374419e-8  # Stefan-Boltzmann, W m^-2 K^-4 (CODATA 2018)
 KELVIN = 273.15
+VALVE_LEAK_FRAC = 0.02  # a closed bypass valve still passes 2 % of the loop's conductance
 
 
 class ThermalNetwork:
@@ -40,6 +45,13 @@ class ThermalNetwork:
         for a, b, g in self.links:
             self.conductance_sum[a] += g
             self.conductance_sum[b] += g
+        # thermostatic bypass valves: (link index, node a, closed K, 1 / band K)
+        self.valves = [
+            (k, self.names.index(link.a), link.valve_closed_c + KELVIN,
+             1.0 / (link.valve_open_c - link.valve_closed_c))
+            for k, link in enumerate(spec.links)
+            if link.valve_closed_c is not None and link.valve_open_c is not None
+        ]
         self.sink_t4 = spec.sink_temp_k**4
         self.radiated_j = 0.0  # to the sink, cumulative
         self.input_j = 0.0  # Q_i summed, cumulative
@@ -67,6 +79,17 @@ class ThermalNetwork:
         rate = self.conductance_sum[i] + 4.0 * self._rad_coeff[i] * t**3
         return self.capacity_j_per_k[i] / rate
 
+    def valve_open_frac(self, temp_k: float, closed_k: float, inv_band: float) -> float:
+        """A bypass valve's opening: linear across its band, never below the leak."""
+        return min(max((temp_k - closed_k) * inv_band, VALVE_LEAK_FRAC), 1.0)
+
+    def _valved_links(self) -> list[tuple[int, int, float]]:
+        links = list(self.links)
+        for k, node, closed_k, inv_band in self.valves:
+            a, b, g = links[k]
+            links[k] = (a, b, g * self.valve_open_frac(self.temps_k[node], closed_k, inv_band))
+        return links
+
     def step(self, dt_s: float, heat_w: list[float]) -> None:
         """Advance ``dt_s`` with constant heat inputs per node."""
         n_sub = max(1, math.ceil(dt_s / self.max_substep_s() - 1e-9))
@@ -77,9 +100,12 @@ class ThermalNetwork:
         sink = self.sink_t4
         n = len(temps)
         radiated = 0.0
+        links = self.links
         for _ in range(n_sub):
             flux = list(heat_w)
-            for a, b, g in self.links:
+            if self.valves:
+                links = self._valved_links()
+            for a, b, g in links:
                 f = g * (temps[b] - temps[a])
                 flux[a] += f
                 flux[b] -= f

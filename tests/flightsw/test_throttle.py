@@ -77,3 +77,37 @@ def test_integrator_does_not_wind_up_while_capped() -> None:
     for _ in range(1000):  # a long cold spell at a low cap
         state, _ = step(state, 20.0, 0.2, 1.0, CFG)
     assert state.integral_frac <= 0.2
+
+
+@pytest.mark.parametrize(("avionics_c", "battery_c", "cap", "limiting"), [
+    (None, None, 1.0, ""),          # not constrained: the PI alone
+    (50.0, 30.0, 1.0, ""),          # both below their warning levels (55, 40)
+    (57.5, 30.0, 0.5, "avionics"),  # half way from warning (55) to limit (60)
+    (50.0, 44.0, 0.2, "battery"),   # 4/5 of the way from 40 to 45
+    (61.0, 30.0, 0.0, "avionics"),  # past the limit: nothing
+    (math.nan, 30.0, 0.5, "avionics"),  # lost reading: the stated 50 % assumption
+    (57.5, 44.0, 0.2, "battery"),   # the tightest binds
+])
+def test_avionics_and_battery_derate_the_payload(avionics_c: float | None,
+                                                 battery_c: float | None, cap: float,
+                                                 limiting: str) -> None:
+    state, events = step(ThrottleState(), 20.0, 1.0, 1.0, CFG, avionics_temp_c=avionics_c,
+                         battery_temp_c=battery_c)
+    assert state.level_frac == pytest.approx(cap)
+    assert state.limiting == limiting
+    assert any(name == "throttle.limited" for name, _ in events) == bool(limiting)
+
+
+def test_a_lower_mode_cap_hides_the_derating() -> None:
+    state, events = step(ThrottleState(), 20.0, 0.25, 1.0, CFG, avionics_temp_c=56.0)
+    assert state.level_frac == pytest.approx(0.25) and state.limiting == ""
+    assert events == []
+
+
+def test_integrator_does_not_wind_up_behind_a_derating() -> None:
+    state = ThrottleState()
+    for _ in range(1000):
+        state, _ = step(state, 20.0, 1.0, 1.0, CFG, battery_temp_c=43.0)
+    assert state.integral_frac <= 0.4 + 1e-12
+    state, _ = step(state, 20.0, 1.0, 1.0, CFG, battery_temp_c=30.0)
+    assert state.limiting == "" and state.level_frac == pytest.approx(1.0)

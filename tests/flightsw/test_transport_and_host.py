@@ -11,7 +11,7 @@ from pathlib import Path
 
 import zmq
 
-from flightsw.payload_host import ProcessPayloadHost
+from flightsw.payload_host import TERM_GRACE_S, ProcessPayloadHost
 from flightsw.transport import MemoryTransport, ZmqTransport, memory_pair, wait_any
 from hil.stack import free_port
 
@@ -69,7 +69,33 @@ def test_payload_host_spawns_polls_and_kills_a_child(tmp_path: Path) -> None:
     assert host.exit_status() is None
     host.kill()
     assert host.transport is None and host.pid is None
-    _gone(pid)
+    _reaped(host, pid, within_s=5.0)
+
+
+def test_payload_host_kill_never_blocks_and_kills_a_stopped_child(tmp_path: Path) -> None:
+    """A SIGSTOPped child ignores TERM until continued: the host sends KILL after its
+    grace, on a later call, while the executive's cycles go on (they used to block up
+    to 2 s + 5 s inside kill())."""
+    python = _fake_interpreter(tmp_path, "sleep 30")
+    host = ProcessPayloadHost(python=python)
+    assert host.spawn(1) is None
+    pid = host.pid
+    assert pid is not None
+    os.kill(pid, signal.SIGSTOP)
+    t0 = time.monotonic()
+    host.kill()
+    assert time.monotonic() - t0 < 0.5
+    _reaped(host, pid, within_s=TERM_GRACE_S + 3.0)
+
+
+def _reaped(host: ProcessPayloadHost, pid: int, within_s: float) -> None:
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        host.exit_status()  # the executive calls this every cycle: it reaps
+        if not Path(f"/proc/{pid}").exists():
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"{pid} still there after {within_s} s")
 
 
 def test_payload_host_kills_a_stopped_child_and_reports_exit(tmp_path: Path) -> None:
@@ -104,3 +130,39 @@ def _gone(pid: int) -> None:
         return
     status = Path(f"/proc/{pid}/stat")
     assert not status.exists() or ") Z" in status.read_text(), f"{pid} still running"
+
+
+def test_payload_host_reads_the_childs_memory_from_the_os(tmp_path: Path) -> None:
+    """Memory runaway is judged on what the kernel says, not on the child's own word."""
+    python = _fake_interpreter(tmp_path, "sleep 30")
+    host = ProcessPayloadHost(python=python)
+    assert host.rss_mb() is None  # no child
+    assert host.spawn(1) is None
+    try:
+        # right after the fork the child is still a copy of us (big); once the shell has
+        # been exec'd it is a few MB
+        deadline = time.monotonic() + 5
+        rss = host.rss_mb()
+        while rss is not None and rss > 50.0 and time.monotonic() < deadline:
+            time.sleep(0.02)
+            rss = host.rss_mb()
+        assert rss is not None and 0.0 < rss <= 50.0
+    finally:
+        host.kill()
+    assert host.rss_mb() is None
+
+
+def test_payload_host_hands_each_incarnation_a_fresh_key_on_stdin(tmp_path: Path) -> None:
+    out = tmp_path / "key.txt"
+    python = _fake_interpreter(tmp_path, f"head -n 1 > {out}")
+    host = ProcessPayloadHost(python=python)
+    keys = []
+    for incarnation in (1, 2):
+        out.unlink(missing_ok=True)
+        assert host.spawn(incarnation) is None
+        deadline = time.monotonic() + 5
+        while host.exit_status() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert out.read_text().strip() == host.key.hex()
+        keys.append(host.key)
+    assert keys[0] != keys[1] and len(keys[0]) == 32
