@@ -4,6 +4,7 @@ and a recording watchdog (kicks are decided on a fake wall clock)."""
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
@@ -236,3 +237,48 @@ def test_a_crash_is_no_orderly_stop() -> None:
     _run(h, wall, 2)
     h.executive.shutdown(orderly=False)  # the loop ended by an exception
     assert "stopping" not in dog.log and dog.log[-1] == "close orderly=False"
+
+
+def test_the_executive_speaks_sd_notify_at_half_watchdog_usec(tmp_path: Any) -> None:
+    """The real systemd client on a real datagram socket, driven by the free-running
+    executive: READY=1 at boot, WATCHDOG=1 once per half WATCHDOG_USEC of wall time
+    while the groups are on time, STOPPING=1 when it stops in order."""
+    import socket
+
+    from flightsw.watchdog import SystemdWatchdog
+
+    path = str(tmp_path / "notify.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    listener.bind(path)
+    listener.setblocking(False)
+    try:
+        h = FreeRunHarness()
+        wall = FakeWall()
+        h.executive._wall = wall  # type: ignore[assignment]
+        h.core.timer = wall.monotonic_s
+        h.executive.watchdog = SystemdWatchdog.from_env(
+            {"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "2000000"})  # kick every 1 s
+        h.executive.announce_boot()
+        heard: list[tuple[float, bytes]] = []
+
+        def listen() -> None:
+            while True:
+                try:
+                    heard.append((wall.now_s, listener.recv(64)))
+                except BlockingIOError:
+                    return
+
+        for _ in range(40):  # 40 turns of a quarter wall second each: 10 s
+            wall.now_s += 0.25
+            h.run(1)
+            listen()
+        h.shutdown()
+        listen()
+    finally:
+        listener.close()
+    messages = [m for _, m in heard]
+    assert messages[0] == b"READY=1" and messages[-1] == b"STOPPING=1"
+    kicks = [t for t, m in heard if m == b"WATCHDOG=1"]
+    assert len(kicks) == 11  # at boot, then once per wall second for 10 s
+    assert kicks[0] == 1000.25  # the boot's kick, heard after the first turn
+    assert all(b - a == 1.0 for a, b in itertools.pairwise(kicks[1:])), kicks
