@@ -24,7 +24,9 @@ from flightsw.component import Component
 from flightsw.config import FlightConfig
 from flightsw.dictionary import Declarations, Dictionary
 
-DICTIONARY_VERSION = "0.2.0"
+DICTIONARY_VERSION = "0.3.0"
+"""Raised when commands, telemetry or events change meaning (0.3.0: payload escalation,
+watchdogs, heaters and sensor health, the acknowledged link)."""
 
 
 def components(cfg: FlightConfig) -> list[Component[Any]]:

@@ -77,6 +77,8 @@ class FlightConfig:
     restarts_to_degrade: int = 3  # in the window: last good model, throttle reduced
     restarts_to_lockout: int = 5  # in the window: payload off, SAFE, until the ground clears
     degraded_throttle_frac: float = 0.5  # payload activity cap while degraded
+    crash_loop_resets: int = 3  # unexplained executive resets in the window: payload off
+    crash_loop_window_s: float = 600.0
     boot_mode: str = "NOMINAL"
     auto_compute: bool = True  # NOMINAL -> COMPUTE autonomously when power allows
     payload_enabled: bool = True  # supervise (start) the payload process at boot
@@ -138,11 +140,13 @@ class FlightConfig:
         if self.heartbeat_timeout_s < 1.0:
             raise ConfigError("heartbeat_timeout_s must be at least 1 s (pings are 1 Hz)",
                               key="heartbeat_timeout_s")
-        for key in ("job_deadline_s", "payload_rss_limit_mb", "restart_window_s"):
+        for key in ("job_deadline_s", "payload_rss_limit_mb", "restart_window_s",
+                    "crash_loop_window_s"):
             if getattr(self, key) <= 0:
                 raise ConfigError("must be positive", key=key)
-        if not 1 <= self.job_failures_to_restart:
-            raise ConfigError("must be at least 1", key="job_failures_to_restart")
+        for key in ("job_failures_to_restart", "crash_loop_resets"):
+            if getattr(self, key) < 1:
+                raise ConfigError("must be at least 1", key=key)
         if not 1 <= self.restarts_to_degrade < self.restarts_to_lockout:
             raise ConfigError("escalation needs 1 <= restarts_to_degrade < restarts_to_lockout",
                               key="restarts_to_degrade")

@@ -55,9 +55,6 @@ from flightsw.wire import Envelope, Kind, try_decode
 
 _HELD_KINDS = (Kind.PAYLOAD_HEARTBEAT, Kind.PAYLOAD_RESULT)
 UNEXPLAINED_RESET = "unexplained reset"
-CRASH_LOOP_RESETS = 3
-CRASH_LOOP_WINDOW_S = 600.0
-"""This many unexplained resets within this much mission time is a crash loop."""
 
 FAST_PERIOD_S = 0.1
 SLOW_PERIOD_S = 1.0
@@ -570,8 +567,8 @@ class Topology:
             # the recorder store, which is committed before any number leaves
             c = st.counters
             c.unexplained_resets_s = [t for t in c.unexplained_resets_s
-                                      if now - t < CRASH_LOOP_WINDOW_S] + [now]
-            if len(c.unexplained_resets_s) >= CRASH_LOOP_RESETS:
+                                      if now - t < self.cfg.crash_loop_window_s] + [now]
+            if len(c.unexplained_resets_s) >= self.cfg.crash_loop_resets:
                 # a crash loop: the minimal safe configuration, payload off, until the
                 # ground says otherwise: the payload ladder's top rung, cleared by the
                 # same command (payload.clear_faults)
@@ -581,7 +578,7 @@ class Topology:
                                 lockout_reason=f"locked out by an executive crash loop "
                                                f"({resets} unexplained resets)")
                 events.append(("exec.crash_loop", {
-                    "resets": resets, "window_s": round(CRASH_LOOP_WINDOW_S)}))
+                    "resets": resets, "window_s": round(self.cfg.crash_loop_window_s)}))
             if st.mode.mode != "SAFE":
                 st.mode, forced = modes.force(st.mode, "SAFE", UNEXPLAINED_RESET, now)
                 events += forced

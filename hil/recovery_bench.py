@@ -194,10 +194,12 @@ executive's events at any time."""
 
 def run_executive_trials(trials: int, log: Any = None) -> Series:
     """kill -9 of a real executive in the sim stack, under the launcher's restart policy
-    (systemd's, :data:`hil.service_policy.FLIGHTSW`) with its start limit lifted so that
-    the trials can follow each other. *Detection*: until the launcher acts on the death;
-    *restart*: until the ground archives the new executive's ``payload.ready`` (restart
-    delay, boot, state restore, payload spawn and model load, downlink)."""
+    (systemd's, :data:`hil.service_policy.FLIGHTSW`) with its start limit lifted, and the
+    executive's crash-loop rule (which turns the payload off after 3 unexplained resets
+    in 10 min, by design) widened, so that the trials can follow each other.
+    *Detection*: until the launcher acts on the death; *restart*: until the ground
+    archives the new executive's ``payload.ready`` (restart delay, boot, state restore,
+    payload spawn and model load, downlink)."""
     from ground.api import Ops
     from ground.archive_reader import Mark
     from hil.service_policy import FLIGHTSW
@@ -207,8 +209,9 @@ def run_executive_trials(trials: int, log: Any = None) -> Series:
     wall = RealClock()
     series = Series("executive")
     with tempfile.TemporaryDirectory(prefix="aisat-bench-") as tmp:
-        stack = Stack.start(StackOptions(profile=EXECUTIVE_PROFILE, lockstep=False,
-                                         run_dir=Path(tmp) / "run", service_policy=policy))
+        stack = Stack.start(StackOptions(
+            profile=EXECUTIVE_PROFILE, lockstep=False, run_dir=Path(tmp) / "run",
+            service_policy=policy, flight_overrides={"crash_loop_resets": trials + 5}))
         try:
             service = stack.service
             assert service is not None

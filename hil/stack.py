@@ -68,6 +68,8 @@ class StackOptions:
     log_level: str = "WARNING"
     service_policy: ServicePolicy = FLIGHTSW
     """How the launcher keeps the executive running (tests shorten it)."""
+    flight_overrides: Mapping[str, Any] = field(default_factory=dict)
+    """Flight config values over the profile's (checked as strictly as the profile's)."""
 
 
 @dataclass
@@ -92,7 +94,7 @@ class Stack:
         profile = load_profile(opts.profile)  # fail fast, with the profile error, here
         if opts.model:
             check_model_path(opts.model)  # before anything is spawned or moved
-        cfg = FlightConfig.from_mapping(profile.flight)
+        cfg = FlightConfig.from_mapping({**profile.flight, **opts.flight_overrides})
         run_dir = Path(opts.run_dir).resolve()
         run_dir.mkdir(parents=True, exist_ok=True)
         _refuse_if_running(run_dir)
