@@ -21,6 +21,7 @@ import logging
 import math
 import os
 import signal
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,12 +51,14 @@ PAYLOAD_READY_GRACE_S = 30.0  # model loading, wall time
 PAYLOAD_ANSWER_GRACE_S = 2.0  # a heartbeat or a capture's result, wall time
 STATE_FILE = "flight_state.bin"
 STATE_SAVE_PERIOD_S = 1.0  # wall seconds between saves; a command or mode change saves now
-HELLO_EVERY_POLLS = 5
-"""Lockstep: until the first TICK comes, say HELLO again every this many stop polls."""
 DRAIN_MAX_S = 3.0
 """Shutdown: at most this long (wall) sending what the ground has not acknowledged and
 taking its acknowledgements; what is still held stays in the recorder store."""
 DRAIN_PROBE_S = 0.5  # shutdown drain: a copy unacknowledged this long (wall) goes again
+REATTACH_AFTER_S = 3.0
+"""Until the plant's first frame: after this long without one, connect to the plant afresh
+and say HELLO again. A plant whose bound PAIR still holds our dead predecessor refuses a
+peer that comes too early, without telling it; a new connection is taken."""
 FIRST_SAMPLE_WAIT_S = 10.0  # free running: how long boot waits for the plant's time
 
 
@@ -110,6 +113,9 @@ class Executive:
         self._saved_evicted: list[list[int]] = []
         self._saved_wall_s = -math.inf
         self._waiter = Waiter()
+        self.plant_factory: Callable[[], Transport] | None = None
+        """Makes a new plant transport (ZeroMQ); None: the plant cannot be reconnected."""
+        self._unanswered_s = 0.0  # waited for the plant's first frame since (re)attaching
         self.payload_grace_s = (PAYLOAD_ANSWER_GRACE_S, PAYLOAD_READY_GRACE_S)
         """Wall-clock bounds on lockstep waits (an answer, a child's start-up)."""
 
@@ -128,9 +134,12 @@ class Executive:
                  else None)
         # the payload child must not inherit the service manager's socket
         watchdog = from_option(opts.watchdog, consume_notify_env(os.environ))
-        return cls(cfg, clock=clock, plant=plant, link=link, payload=host,
-                   lockstep=opts.lockstep, profile=opts.profile, stats_out=opts.stats_out,
-                   parent_pid=os.getppid(), state_store=store, watchdog=watchdog)
+        executive = cls(cfg, clock=clock, plant=plant, link=link, payload=host,
+                        lockstep=opts.lockstep, profile=opts.profile,
+                        stats_out=opts.stats_out, parent_pid=os.getppid(),
+                        state_store=store, watchdog=watchdog)
+        executive.plant_factory = lambda: ZmqTransport.pair(opts.plant_endpoint, bind=False)
+        return executive
 
     # --- stopping -----------------------------------------------------------------------------
     def request_stop(self, reason: str) -> None:
@@ -409,6 +418,20 @@ class Executive:
                          dictionary_version=self.core.dictionary.version).to_body()
         self.plant.send(self._plant_seq.pack(Kind.HELLO, self.clock.mission_time_s(), body))
 
+    def _still_unattached(self, waited_s: float) -> None:
+        """Waiting for the plant's first frame: every :data:`REATTACH_AFTER_S`, connect
+        afresh (when we can) and say HELLO again."""
+        self._unanswered_s += waited_s
+        if self._unanswered_s < REATTACH_AFTER_S:
+            return
+        self._unanswered_s = 0.0
+        if self.plant_factory is not None:
+            log.warning("no word from the plant in %.0f s: connecting afresh",
+                        REATTACH_AFTER_S)
+            self.plant.close()
+            self.plant = self.plant_factory()
+        self.say_hello_to_plant()
+
     def run_lockstep(self, max_ticks: int | None = None) -> None:
         """Follow the plant's ticks; ``max_ticks`` bounds a harness run."""
         clock = self.clock
@@ -418,10 +441,8 @@ class Executive:
         while not self.stopping and (max_ticks is None or ticks < max_ticks):
             self.watchdog_turn()
             if not self.plant.wait(STOP_POLL_S):
-                if self._first_tick and round(silent_s / STOP_POLL_S) % HELLO_EVERY_POLLS == 0:
-                    # a plant still attached to our dead predecessor refuses a second peer
-                    # until it notices; the HELLO that went to the refused connection is lost
-                    self.say_hello_to_plant()
+                if self._first_tick:
+                    self._still_unattached(STOP_POLL_S)
                 silent_s += STOP_POLL_S
                 if silent_s >= PLANT_SILENT_S:
                     self._stopping = "plant silent"
@@ -491,6 +512,8 @@ class Executive:
                     return True
             elif not isinstance(self.plant, ZmqTransport):
                 return False  # in memory: nothing will arrive while we wait
+            else:
+                self._still_unattached(STOP_POLL_S)
         return False
 
     def run_free(self) -> None:
@@ -540,6 +563,8 @@ class Executive:
     def shutdown(self, *, orderly: bool = True) -> None:
         """Stop in order: payload stopped, state saved, stats written; ``orderly`` is
         False when the loop ended by an exception (the device watchdog stays armed)."""
+        if orderly:
+            self.watchdog.stopping()
         core = self.core
         core.emit("exec.shutdown", {"reason": self._stopping or "exit"})
         if self.lockstep and core.state.payload.in_flight:

@@ -6,7 +6,8 @@ Three kinds, chosen by configuration (``--watchdog auto|systemd|device:/path|non
   board image, and nothing to mock in tests): one datagram per message on an AF_UNIX
   SOCK_DGRAM socket to ``$NOTIFY_SOCKET`` (a path, or an abstract-namespace name written
   with a leading ``@``). ``READY=1`` once after boot, ``WATCHDOG=1`` every half of
-  ``$WATCHDOG_USEC`` (systemd's own advice), ``STOPPING=1`` on an orderly shutdown.
+  ``$WATCHDOG_USEC`` (systemd's own advice), ``STOPPING=1`` as an orderly shutdown
+  begins (the service manager stops expecting kicks and waits for the exit).
   ``$WATCHDOG_PID``, when set, names the process the watchdog is meant for; any other
   process does not send ``WATCHDOG=1``. In the sim stack the launcher plays systemd
   (:mod:`hil.service_policy`), so this real code path runs there too.
@@ -66,6 +67,10 @@ class Watchdog(Protocol):
         """The loop is alive and on time."""
         ...
 
+    def stopping(self) -> None:
+        """An orderly shutdown begins (no more kicks will come)."""
+        ...
+
     def close(self, orderly: bool) -> None:
         """Stop watching; ``orderly``: a clean shutdown (not a crash)."""
         ...
@@ -104,6 +109,9 @@ class NoWatchdog(_Problems):
         pass
 
     def kick(self) -> None:
+        pass
+
+    def stopping(self) -> None:
         pass
 
     def close(self, orderly: bool) -> None:
@@ -155,9 +163,10 @@ class SystemdWatchdog(_Problems):
         if self.watchdog_enabled:
             self._send("WATCHDOG=1")
 
+    def stopping(self) -> None:
+        self._send("STOPPING=1")
+
     def close(self, orderly: bool) -> None:
-        if orderly:
-            self._send("STOPPING=1")
         if self._sock is not None:
             self._sock.close()
             self._sock = None
@@ -237,6 +246,9 @@ class DeviceWatchdog(_Problems):
             self.kicks += 1
         except OSError as exc:
             self.problem(f"watchdog {self.path} write: {exc.strerror or exc}")
+
+    def stopping(self) -> None:
+        pass  # the device is disarmed by the magic close at the very end
 
     def close(self, orderly: bool) -> None:
         fd, self._fd = self._fd, None

@@ -154,7 +154,7 @@ class ServiceManager:
                 self._read_notify()
             proc = self.proc
             if proc is not None and self.state.unit in (Unit.STARTING, Unit.RUNNING,
-                                                       Unit.ABORTING):
+                                                       Unit.STOPPING, Unit.ABORTING):
                 code = proc.poll()
                 if code is not None:
                     self._apply(step(self.policy, self.state, Trigger.EXITED,

@@ -16,9 +16,11 @@ that come back (spawn, SIGABRT, SIGKILL, give up).
 ::
 
     INACTIVE --start--> STARTING --READY=1--> RUNNING --WATCHDOG=1--> RUNNING
-    STARTING/RUNNING --exit 0 or clean signal--> EXITED           (not restarted)
+    STARTING/RUNNING --STOPPING=1--> STOPPING (no kicks expected; TimeoutStopSec to exit)
+    STARTING/RUNNING/STOPPING --exit 0 or clean signal--> EXITED  (not restarted)
     STARTING/RUNNING --failed exit--> AUTO_RESTART --RestartSec--> STARTING
     STARTING --TimeoutStartSec--> ABORTING;  RUNNING --WatchdogSec--> ABORTING (SIGABRT)
+    STOPPING --TimeoutStopSec--> ABORTING
     ABORTING --TimeoutAbortSec--> ABORTING (SIGKILL);  ABORTING --exit--> AUTO_RESTART
     start with StartLimitBurst starts already in StartLimitIntervalSec --> FAILED (give up)
 """
@@ -41,10 +43,11 @@ class ServicePolicy:
     start_limit_interval_s: float  # StartLimitIntervalSec=
     start_timeout_s: float  # TimeoutStartSec=: READY=1 must come within this
     abort_timeout_s: float  # TimeoutAbortSec=: SIGABRT, then SIGKILL after this
+    stop_timeout_s: float = 20.0  # TimeoutStopSec=: exit within this after STOPPING=1
 
     def __post_init__(self) -> None:
         for name in ("watchdog_s", "restart_s", "start_limit_interval_s", "start_timeout_s",
-                     "abort_timeout_s"):
+                     "abort_timeout_s", "stop_timeout_s"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"service policy {name} must be positive")
         if self.start_limit_burst < 1:
@@ -53,15 +56,15 @@ class ServicePolicy:
 
 FLIGHTSW = ServicePolicy(watchdog_s=10.0, restart_s=1.0, start_limit_burst=5,
                          start_limit_interval_s=120.0, start_timeout_s=90.0,
-                         abort_timeout_s=5.0)
+                         abort_timeout_s=5.0, stop_timeout_s=20.0)
 """The executive's policy, on boards (the unit file) and in the sim stack (the launcher).
 WatchdogSec 10 s: the executive kicks every 5 s, and a hang is a reset within 10-15 s
 (well inside the Raspberry Pi hardware watchdog's ~15 s, which backs systemd up).
 TimeoutStartSec 90 s: the first READY=1 waits for the plant's (or the board's) first
 sample, and in lockstep for the scenario's first tick. RestartSec 1 s also gives the
 plant's bus time to let go of the dead executive before the new one connects (a bound
-ZeroMQ PAIR takes one peer at a time; a peer that comes too early is refused, and only
-TimeoutStartSec would then restart it again)."""
+ZeroMQ PAIR takes one peer at a time; a peer that comes too early is refused without
+being told, and connects afresh after 3 s of silence)."""
 
 CLEAN_SIGNALS = frozenset({signal.SIGHUP, signal.SIGINT, signal.SIGTERM, signal.SIGPIPE})
 """Deaths by these signals are clean exits for ``Restart=on-failure`` (as in systemd)."""
@@ -71,6 +74,7 @@ class Unit(str, Enum):
     INACTIVE = "inactive"
     STARTING = "starting"  # spawned, waiting for READY=1
     RUNNING = "running"  # READY=1 came; the watchdog is armed
+    STOPPING = "stopping"  # STOPPING=1 came: an orderly stop, no kicks expected
     ABORTING = "aborting"  # hung or never ready: SIGABRT sent (then SIGKILL)
     AUTO_RESTART = "auto-restart"  # died; waiting RestartSec before starting again
     EXITED = "exited"  # ended cleanly: not restarted
@@ -99,7 +103,6 @@ class ServiceState:
     deadline_s: float | None = None  # when TIMER acts next (monotonic); None: never
     starts_s: tuple[float, ...] = ()  # start times within the start-limit window
     restarts: int = 0
-    stopping: bool = False  # STOPPING=1 came: an orderly stop is under way
     result: str = ""  # why the last incarnation ended (systemd's Result=)
 
 
@@ -141,8 +144,7 @@ def _start(p: ServicePolicy, s: ServiceState, now_s: float, _code: int) -> Outco
                        f"{p.start_limit_burst}): giving up after {s.result or 'failure'}")
     again = s.unit is Unit.AUTO_RESTART
     state = replace(s, unit=Unit.STARTING, deadline_s=now_s + p.start_timeout_s,
-                    starts_s=(*window, now_s), restarts=s.restarts + (1 if again else 0),
-                    stopping=False)
+                    starts_s=(*window, now_s), restarts=s.restarts + (1 if again else 0))
     note = f"restarting the executive (restart {state.restarts})" if again else ""
     return Outcome(state, (Action.SPAWN,), note)
 
@@ -152,11 +154,11 @@ def _ready(p: ServicePolicy, s: ServiceState, now_s: float, _code: int) -> Outco
 
 
 def _kicked(p: ServicePolicy, s: ServiceState, now_s: float, _code: int) -> Outcome:
-    return Outcome(replace(s, deadline_s=None if s.stopping else now_s + p.watchdog_s))
+    return Outcome(replace(s, deadline_s=now_s + p.watchdog_s))
 
 
 def _stopping(p: ServicePolicy, s: ServiceState, now_s: float, _code: int) -> Outcome:
-    return Outcome(replace(s, stopping=True, deadline_s=now_s + p.start_timeout_s))
+    return Outcome(replace(s, unit=Unit.STOPPING, deadline_s=now_s + p.stop_timeout_s))
 
 
 def _timed_out(why: str) -> Transition:
@@ -200,6 +202,9 @@ TABLE: dict[tuple[Unit, Trigger], Transition] = {
     (Unit.STARTING, Trigger.TIMER): _timed_out("sent no READY=1 within TimeoutStartSec"),
     (Unit.RUNNING, Trigger.TIMER): _timed_out("watchdog timeout (no WATCHDOG=1 within "
                                               "WatchdogSec)"),
+    (Unit.STOPPING, Trigger.TIMER): _timed_out("did not exit within TimeoutStopSec of "
+                                               "STOPPING=1"),
+    (Unit.STOPPING, Trigger.EXITED): _exited,
     (Unit.ABORTING, Trigger.TIMER): _kill,
     (Unit.STARTING, Trigger.EXITED): _exited,
     (Unit.RUNNING, Trigger.EXITED): _exited,
@@ -230,4 +235,5 @@ def unit_settings(policy: ServicePolicy) -> dict[str, str]:
             "StartLimitIntervalSec": sec(policy.start_limit_interval_s),
             "TimeoutStartSec": sec(policy.start_timeout_s),
             "TimeoutAbortSec": sec(policy.abort_timeout_s),
+            "TimeoutStopSec": sec(policy.stop_timeout_s),
             "Restart": "on-failure", "Type": "notify", "NotifyAccess": "main"}

@@ -4,6 +4,7 @@ and a recording watchdog (kicks are decided on a fake wall clock)."""
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
@@ -98,6 +99,9 @@ class RecordingWatchdog:
     def kick(self) -> None:
         self.log.append("kick")
 
+    def stopping(self) -> None:
+        self.log.append("stopping")
+
     def close(self, orderly: bool) -> None:
         self.log.append(f"close orderly={orderly}")
 
@@ -152,7 +156,7 @@ def test_no_kick_while_a_rate_group_overruns(monkeypatch: pytest.MonkeyPatch) ->
     _run(h, wall, 5)
     assert dog.log.count("kick") >= kicks + 3, "on time again, but no kicks"
     h.shutdown()
-    assert dog.log[-1] == "close orderly=True"
+    assert dog.log[-2:] == ["stopping", "close orderly=True"]
 
 
 def test_lockstep_overruns_are_measured_but_only_a_dead_loop_stops_the_kicks(
@@ -226,3 +230,55 @@ def test_telemetry_is_declared() -> None:
     assert points["exec.watchdog"] == "none"
     assert not math.isnan(points["exec.fast_max_cycle_ms"])
     assert set(points) <= set(h.core.dictionary.telemetry)  # every point declared
+
+
+def test_a_crash_is_no_orderly_stop() -> None:
+    h, wall, dog = _harness()
+    _run(h, wall, 2)
+    h.executive.shutdown(orderly=False)  # the loop ended by an exception
+    assert "stopping" not in dog.log and dog.log[-1] == "close orderly=False"
+
+
+def test_the_executive_speaks_sd_notify_at_half_watchdog_usec(tmp_path: Any) -> None:
+    """The real systemd client on a real datagram socket, driven by the free-running
+    executive: READY=1 at boot, WATCHDOG=1 once per half WATCHDOG_USEC of wall time
+    while the groups are on time, STOPPING=1 when it stops in order."""
+    import socket
+
+    from flightsw.watchdog import SystemdWatchdog
+
+    path = str(tmp_path / "notify.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    listener.bind(path)
+    listener.setblocking(False)
+    try:
+        h = FreeRunHarness()
+        wall = FakeWall()
+        h.executive._wall = wall  # type: ignore[assignment]
+        h.core.timer = wall.monotonic_s
+        h.executive.watchdog = SystemdWatchdog.from_env(
+            {"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "2000000"})  # kick every 1 s
+        h.executive.announce_boot()
+        heard: list[tuple[float, bytes]] = []
+
+        def listen() -> None:
+            while True:
+                try:
+                    heard.append((wall.now_s, listener.recv(64)))
+                except BlockingIOError:
+                    return
+
+        for _ in range(40):  # 40 turns of a quarter wall second each: 10 s
+            wall.now_s += 0.25
+            h.run(1)
+            listen()
+        h.shutdown()
+        listen()
+    finally:
+        listener.close()
+    messages = [m for _, m in heard]
+    assert messages[0] == b"READY=1" and messages[-1] == b"STOPPING=1"
+    kicks = [t for t, m in heard if m == b"WATCHDOG=1"]
+    assert len(kicks) == 11  # at boot, then once per wall second for 10 s
+    assert kicks[0] == 1000.25  # the boot's kick, heard after the first turn
+    assert all(b - a == 1.0 for a, b in itertools.pairwise(kicks[1:])), kicks

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -93,3 +94,35 @@ def test_kill_9_then_restart_resumes_state_and_enters_safe(tmp_path: Path) -> No
     first_run = {e.seq: e for e in before}
     assert all(first_run[e.seq] == e for e in after
                if e.seq in first_run)
+
+
+def test_an_executive_refused_by_a_busy_plant_connects_afresh(tmp_path: Path) -> None:
+    """A bound PAIR that still holds a peer (a dead executive it has not let go of yet)
+    refuses a new one without telling it: the executive must notice the silence and
+    connect again, and is then taken."""
+    ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    plant = FakePlant(ctx)
+    squatter = ctx.socket(zmq.PAIR)  # the peer the plant has not let go of
+    squatter.setsockopt(zmq.LINGER, 0)
+    squatter.connect(f"tcp://127.0.0.1:{plant.port}")
+    squatter.send(b"x")
+    assert plant.sock.poll(5000) and plant.sock.recv() == b"x"
+    proc = _start(tmp_path, plant.port, free_port())
+    try:
+        time.sleep(2.0)  # the executive is up, connected, and refused
+        squatter.close(0)
+        for _ in range(5):  # the plant's loop runs on and lets go of the old peer
+            plant.sock.poll(100)
+        hello = False
+        started = time.monotonic()
+        while not hello and time.monotonic() - started < 20:
+            hello = bool(plant.sock.poll(200)) and decode(plant.sock.recv()).kind is Kind.HELLO
+        assert hello, "the executive never reached the plant"
+        assert plant.tick(_sensors()).kind is Kind.ACTUATORS
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+        plant.sock.close(0)
+        ctx.term()
+    assert "connecting afresh" in (tmp_path / "flightsw.log").read_text()

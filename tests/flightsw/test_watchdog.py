@@ -56,6 +56,7 @@ def test_systemd_protocol_messages_on_a_real_socket(notify: tuple[str, socket.so
     dog.ready()
     dog.kick()
     dog.kick()
+    dog.stopping()
     dog.close(orderly=True)
     assert _drain(sock) == [b"READY=1", b"WATCHDOG=1", b"WATCHDOG=1", b"STOPPING=1"]
     assert dog.take_problems() == []
@@ -105,6 +106,7 @@ def test_no_watchdog_usec_means_ready_and_stopping_only(
     assert dog.interval_s == math.inf
     dog.ready()
     dog.kick()
+    dog.stopping()
     dog.close(orderly=True)
     assert _drain(sock) == [b"READY=1", b"STOPPING=1"]
 
@@ -207,6 +209,7 @@ def test_fake_file_without_the_ioctl_is_kicked_by_writing(tmp_path: Path) -> Non
     dog = DeviceWatchdog(str(dev), timeout_s=6)  # the real fcntl.ioctl: ENOTTY on a file
     dog.ready()
     dog.kick()
+    dog.stopping()
     dog.close(orderly=True)
     assert dev.read_bytes() == b"\0\0V"
     problems = dog.take_problems()

@@ -16,7 +16,7 @@ import pytest
 
 from ground.api import Ops
 from hil.service_policy import FLIGHTSW, ServicePolicy, Unit
-from hil.stack import Stack, StackOptions
+from hil.stack import Stack, StackOptions, WorldWatcher
 from tests.procs import alive
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -74,7 +74,20 @@ def test_kill_9_of_the_executive_is_a_reset(tmp_path: Path, lockstep: bool,
         first = stack.procs["flightsw"]
         assert _ready(stack)  # READY=1 and WATCHDOG=1 came over the real notify socket
         mark = ops.mark()
-        os.kill(first.pid, signal.SIGKILL)
+        watcher = WorldWatcher(stack.info.world, conflate=True)
+        try:
+            time.sleep(0.5)
+            os.kill(first.pid, signal.SIGKILL)
+            time.sleep(0.3)
+            watcher.latest(0)  # whatever the plant stepped before it noticed
+            time.sleep(0.6)  # no executive now: RestartSec has not passed
+            stepped = watcher.latest(0)
+        finally:
+            watcher.close()
+        if lockstep:
+            assert stepped is None, "sim time moved on while the executive was down"
+        else:
+            assert stepped is not None  # free running, the spacecraft flies on regardless
         _until("the executive was restarted", lambda: stack.procs["flightsw"] is not first
                and alive(stack.procs["flightsw"].pid), 15)
         boot = ops.wait_event("exec.boot", timeout_s=60, since=mark)

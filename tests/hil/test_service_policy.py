@@ -117,10 +117,14 @@ def test_starts_outside_the_window_do_not_count() -> None:
     assert s.restarts == 10
 
 
-def test_stopping_disarms_the_watchdog() -> None:
-    s = step(P, _running(), Trigger.STOPPING, 3.0).state
-    s = step(P, s, Trigger.WATCHDOG, 4.0).state
-    assert s.stopping and s.deadline_s is None
+def test_stopping_disarms_the_watchdog_and_bounds_the_exit() -> None:
+    s = step(P, _running(), Trigger.STOPPING, 3.0).state  # watchdog deadline was 11 s
+    assert s.unit is Unit.STOPPING and s.deadline_s == 3.0 + P.stop_timeout_s
+    assert step(P, s, Trigger.TIMER, 12.0).actions == ()  # no kicks expected now
+    out = step(P, s, Trigger.EXITED, 5.0, 0)
+    assert out.state.unit is Unit.EXITED and out.actions == ()
+    out = step(P, s, Trigger.TIMER, 3.0 + P.stop_timeout_s)
+    assert out.actions == (Action.ABORT,) and "TimeoutStopSec" in out.note
 
 
 def test_policy_values_are_checked() -> None:
