@@ -80,7 +80,9 @@ class FlightConfig:
     boot_mode: str = "NOMINAL"
     auto_compute: bool = True  # NOMINAL -> COMPUTE autonomously when power allows
     payload_enabled: bool = True  # supervise (start) the payload process at boot
-    recorder_capacity: int = 20_000  # downlink records held while out of contact
+    recorder_bytes: int = 64 << 20  # downlink records held until acknowledged, in bytes
+    downlink_rate_bps: float = 0.0  # the radio's downlink rate; 0: not limited onboard
+    relay_rate_bps: float = 0.0  # an always-on relay link's rate; 0: no relay
     # limits of the other constrained temperatures: the profile's thermal nodes feed them,
     # and the dictionary's telemetry limits come from here (one source)
     avionics_temp_min_c: float = -20.0
@@ -133,8 +135,6 @@ class FlightConfig:
         names = [h.name for h in self.heaters]
         if len(set(names)) != len(names):
             raise ConfigError("heater names must be unique", key="heaters", got=names)
-        if self.recorder_capacity < 1:
-            raise ConfigError("recorder_capacity must be at least 1")
         if self.heartbeat_timeout_s < 1.0:
             raise ConfigError("heartbeat_timeout_s must be at least 1 s (pings are 1 Hz)",
                               key="heartbeat_timeout_s")
@@ -148,6 +148,10 @@ class FlightConfig:
                               key="restarts_to_degrade")
         if not 0.0 < self.degraded_throttle_frac <= 1.0:
             raise ConfigError("fraction must be within (0, 1]", key="degraded_throttle_frac")
+        if self.recorder_bytes < 4096:
+            raise ConfigError("recorder_bytes must be at least 4096", got=self.recorder_bytes)
+        if self.downlink_rate_bps < 0 or self.relay_rate_bps < 0:
+            raise ConfigError("link rates must not be negative")
         if not 0 < self.restart_backoff_s <= self.restart_backoff_max_s:
             raise ConfigError("restart backoff must satisfy 0 < first <= max")
 

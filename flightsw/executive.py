@@ -32,8 +32,10 @@ from flightsw.config import FlightConfig
 from flightsw.errors import WireError
 from flightsw.messages import ActuatorsBody, HelloBody, SensorsBody, StopBody, TickBody
 from flightsw.payload_host import PayloadHost, ProcessPayloadHost
+from flightsw.recorder import Changes
+from flightsw.recorder_store import RECORDER_FILE, RecorderStore
 from flightsw.state_store import StateStore
-from flightsw.topology import SEQ_SKIP_AFTER_CRASH, Topology
+from flightsw.topology import Topology
 from flightsw.transport import Transport, Waiter, ZmqTransport
 from flightsw.watchdog import NoWatchdog, Watchdog, consume_notify_env, from_option
 from flightsw.wire import Envelope, Kind, Sequencer, encode, try_decode
@@ -46,12 +48,11 @@ PAYLOAD_READY_GRACE_S = 30.0  # model loading, wall time
 PAYLOAD_ANSWER_GRACE_S = 2.0  # a heartbeat or a capture's result, wall time
 STATE_FILE = "flight_state.bin"
 STATE_SAVE_PERIOD_S = 1.0  # wall seconds between saves; a command or mode change saves now
-SEQ_SAVE_EVERY = SEQ_SKIP_AFTER_CRASH // 2
-"""Also save after this many new downlink numbers, so the skip after a crash always
-covers what the crashed run numbered after its last save (a fast lockstep sim makes
-thousands of records in a wall second)."""
 HELLO_EVERY_POLLS = 5
 """Lockstep: until the first TICK comes, say HELLO again every this many stop polls."""
+DRAIN_MAX_S = 3.0
+"""Shutdown: at most this long (wall) sending what the ground has not acknowledged and
+taking its acknowledgements; what is still held stays in the recorder store."""
 FIRST_SAMPLE_WAIT_S = 10.0  # free running: how long boot waits for the plant's time
 
 
@@ -73,7 +74,8 @@ class Executive:
                  payload: PayloadHost, lockstep: bool, profile: str = "default",
                  stats_out: Path | None = None, parent_pid: int | None = None,
                  state_store: StateStore | None = None,
-                 watchdog: Watchdog | None = None) -> None:
+                 watchdog: Watchdog | None = None,
+                 recorder_store: RecorderStore | None = None) -> None:
         self.cfg = cfg
         self.clock = clock
         self.plant = plant
@@ -97,8 +99,11 @@ class Executive:
         self._last_tick_s: float | None = None  # elapsed_s of the last TICK answered
         self._announced = False
         self.state_store = state_store
+        if recorder_store is None and state_store is not None:
+            recorder_store = RecorderStore(state_store.path.with_name(RECORDER_FILE))
+        self.recorder_store = recorder_store
+        self._unsaved = Changes()  # recorder changes a failed commit still owes the store
         self._saved_wall_s = -math.inf
-        self._saved_seq = 0
         self._waiter = Waiter()
         self.payload_grace_s = (PAYLOAD_ANSWER_GRACE_S, PAYLOAD_READY_GRACE_S)
         """Wall-clock bounds on lockstep waits (an answer, a child's start-up)."""
@@ -142,20 +147,43 @@ class Executive:
         self._send_downlink()
         if self.state_store is not None and (
                 self.core.dirty
-                or self.core.state.link.next_seq - self._saved_seq >= SEQ_SAVE_EVERY
                 or (group == "slow"
                     and self._wall.monotonic_s() - self._saved_wall_s >= STATE_SAVE_PERIOD_S)):
             self.save_state()
 
-    def _send_downlink(self) -> None:
+    def _send_downlink(self, mission_time_s: float | None = None) -> int:
+        """Persist the recorder's changes, then send what is ready; returns frames sent.
+        The store is committed first so that no number leaves before it is saved."""
+        self._persist_recorder()
         st = self.core.state.link
-        frames = link_component.ready_frames(st)
+        now = self.clock.mission_time_s() if mission_time_s is None else mission_time_s
+        frames = link_component.ready_frames(st, now)
         n = 0
         for frame in frames:
             if not self.link.send(frame):
                 break  # no ground connected, or it is slow: the record stays onboard
             n += 1
-        link_component.sent(st, n)
+        link_component.sent(st, n, now)
+        return n
+
+    def _persist_recorder(self) -> None:
+        store = self.recorder_store
+        st = self.core.state.link
+        if store is None:
+            st.recorder.take_changes()  # nothing keeps them: do not let them pile up
+            return
+        if not st.recorder.pending_changes() and not self._unsaved:
+            return
+        fresh = st.recorder.take_changes()
+        changes = Changes(self._unsaved.added + fresh.added,
+                          self._unsaved.removed + fresh.removed)
+        try:
+            store.apply(changes, st.next_seq)
+        except Exception as exc:  # disk full, I/O error: say so, retry next cycle
+            self._unsaved = changes
+            self.core.fault("recorder store", exc)
+            return
+        self._unsaved = Changes()
 
     def _carry_out_payload(self, *, poll_exit: bool = True) -> None:
         """Carry out the core's process actions and send its messages to the child,
@@ -243,6 +271,7 @@ class Executive:
         self._announced = True
         core = self.core
         notes = self._restore() if self.state_store is not None else []
+        notes += self._load_recorder()
         core.count_boot()
         core.emit("exec.boot", {"profile": self.profile, "mode": core.state.mode.mode,
                                 "clock": "sim (lockstep)" if self.lockstep else "real",
@@ -298,6 +327,28 @@ class Executive:
             notes.append(("exec.reset_unexplained", {}))
         return notes + restored
 
+    def _load_recorder(self) -> list[tuple[str, dict[str, Any]]]:
+        """Take back the records the last run held and continue its numbering exactly
+        (the store's ``next_seq`` covers every number that ever left)."""
+        store = self.recorder_store
+        if store is None:
+            return []
+        try:
+            saved = store.load()
+        except Exception as exc:  # never a crash loop over the recorder
+            return [("exec.state_problem", {"problem": f"recorder store: {exc}"})]
+        notes: list[tuple[str, dict[str, Any]]] = [
+            ("exec.state_problem", {"problem": problem}) for problem in saved.problems]
+        link = self.core.state.link
+        taken = link.recorder.load(saved.records)
+        top = max((seq for seq, _, _ in saved.records), default=-1) + 1
+        link.next_seq = max(link.next_seq, top, saved.next_seq or 0)
+        if taken:
+            notes.append(("link.backlog_restored", {"records": taken,
+                                                     "bytes": link.recorder.bytes_used,
+                                                     "next_seq": link.next_seq}))
+        return notes
+
     def save_state(self, *, orderly: bool = False) -> None:
         """Write the state record now (atomic; a failure is an event, never a crash)."""
         if self.state_store is None:
@@ -309,7 +360,6 @@ class Executive:
             self.core.fault("state save", exc)
         self.core.dirty = False
         self._saved_wall_s = self._wall.monotonic_s()
-        self._saved_seq = self.core.state.link.next_seq
 
     def run(self) -> int:
         orderly = False
@@ -476,13 +526,42 @@ class Executive:
         stop = self._payload_seq.pack(Kind.STOP, self.clock.mission_time_s(),
                                       StopBody("executive shutdown").to_body())
         self.payload.stop(stop)
-        self._send_downlink()
+        self.drain_downlink()
         if self.stats_out is not None:
             from flightsw.stackinfo import atomic_write_text
 
             atomic_write_text(Path(self.stats_out), json.dumps(core.stats(), indent=2))
         self.watchdog.close(orderly)
         self.plant.close()
+        if self.recorder_store is not None:
+            self.recorder_store.close()
+
+    def drain_downlink(self, max_s: float = DRAIN_MAX_S) -> None:
+        """Shutdown: send what the ground has not acknowledged and take its
+        acknowledgements, for at most ``max_s`` wall seconds (mission time is taken to
+        run on with the wall, so retransmission timers still work after a plant STOP).
+        Whatever is still held is reported (``link.backlog_kept``) and stays in the
+        recorder store for the next boot: nothing is dropped at shutdown."""
+        core = self.core
+        st = core.state.link
+        start = self._wall.monotonic_s()
+        base = self.clock.mission_time_s()
+        while True:
+            elapsed = self._wall.monotonic_s() - start
+            link_component.new_cycle(st, link_component.FRAMES_PER_SECOND // 10)
+            self._send_downlink(base + elapsed)
+            if not len(st.recorder) or not link_component.link_up(st) or elapsed >= max_s:
+                break
+            if not self.link.wait(0.05):
+                if not isinstance(self.link, ZmqTransport):
+                    break  # in memory: nothing arrives while we wait
+                continue
+            core.on_uplink(self.link.receive())
+            core.take_uplink(base + elapsed)
+        if len(st.recorder):
+            core.emit("link.backlog_kept", {"records": len(st.recorder),
+                                            "bytes": st.recorder.bytes_used})
+        self._persist_recorder()
 
     def stats(self) -> dict[str, Any]:
         return self.core.stats()

@@ -29,6 +29,8 @@ from flightsw.config import FlightConfig
 from flightsw.executive import Executive
 from flightsw.hal import Actuators, Sensors
 from flightsw.messages import (
+    MAX_ACK_RANGES,
+    AckBody,
     ActuatorsBody,
     ConfigBody,
     EventBody,
@@ -222,7 +224,8 @@ class Harness:
     """Drive the real executive shell and core without a single socket or process."""
 
     def __init__(self, cfg: FlightConfig | None = None, *, sensors: Sensors | None = None,
-                 profile: str = "harness", state_path: Path | None = None) -> None:
+                 profile: str = "harness", state_path: Path | None = None,
+                 auto_ack: bool = True) -> None:
         self.cfg = cfg or FlightConfig(capture_period_s=5.0, restart_backoff_s=2.0,
                                        heartbeat_timeout_s=2.0)
         self.sensors = sensors or nominal_sensors()
@@ -240,6 +243,13 @@ class Harness:
         self.actuators: list[Actuators] = []
         self._plant_seq = Sequencer("plant")
         self._ground_seq = Sequencer("ground")
+        self.auto_ack = auto_ack
+        """Acknowledge every downlink record as it arrives, as a perfect ground would (a
+        test of the link itself turns this off and puts its own ground behind)."""
+        self._ack_seq = Sequencer("ground")
+        self.link_sink: Callable[[list[bytes]], None] | None = None
+        """If set, every downlink frame also goes here, raw (a test puts a link model
+        and a ground behind the executive; it then answers on :attr:`ground`)."""
 
     @property
     def core(self) -> Any:
@@ -271,6 +281,19 @@ class Harness:
                                                {"name": name, "args": args}))
         return seq
 
+    def ack(self, seqs: list[int]) -> None:
+        """Uplink an acknowledgement of these downlink numbers (for the current boot)."""
+        ranges: list[list[int]] = []
+        for seq in sorted(seqs):
+            if ranges and seq == ranges[-1][1]:
+                ranges[-1][1] = seq + 1
+            else:
+                ranges.append([seq, seq + 1])
+        boot_id = self.executive.core.state.link.boot_id
+        for i in range(0, len(ranges), MAX_ACK_RANGES):
+            body = AckBody(boot_id, ranges[i:i + MAX_ACK_RANGES]).to_body()
+            self.ground.send(self._ack_seq.pack(Kind.ACK, EPOCH_S + self.elapsed_s, body))
+
     def uplink_raw(self, frame: bytes) -> None:
         self.ground.send(frame)
 
@@ -279,8 +302,13 @@ class Harness:
         self._collect()
 
     def _collect(self) -> None:
-        for frame in self.ground.receive(max_frames=1_000_000):
-            self.downlink.append(decode(frame))
+        raw = self.ground.receive(max_frames=1_000_000)
+        if self.link_sink is not None:
+            self.link_sink(raw)
+        fresh = [decode(frame) for frame in raw]
+        self.downlink += fresh
+        if self.auto_ack and fresh:
+            self.ack(sorted({e.seq for e in fresh}))
         for frame in self.plant.receive():
             env = try_decode(frame)
             if isinstance(env, Envelope) and env.kind is Kind.ACTUATORS:

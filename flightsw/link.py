@@ -1,16 +1,20 @@
 """The space link, flight side, as a component: what goes down, when, and what comes up.
 
-Every downlink record (telemetry, events, verification reports, data products) is
-encoded here with the next downlink sequence number and stored in the
-:class:`~flightsw.recorder.Recorder`. With a ground station in view (the radio's lock,
-from the HAL) the shell asks for :func:`ready_frames` - the backlog in priority order, up
-to the budget of one cycle - sends what the transport accepts and reports back with
-:func:`sent`; a frame the transport refused stays in the recorder. Uplinked frames are
-decoded with the shared codec; anything that does not decode is counted and reported
-as an event, never raised.
+Every downlink record (telemetry, events, verification reports, data products, HELLO)
+is encoded here with the next downlink sequence number and held in the
+:class:`~flightsw.recorder.Recorder` until the ground acknowledges it (uplink ``ACK``).
+With a ground station in view (the radio's lock, from the HAL) the shell asks for
+:func:`ready_frames` - realtime housekeeping, then the backlog and retransmissions in
+priority order, up to the budget of one cycle - sends what the transport accepts and
+reports back with :func:`sent`. Records evicted from a full recorder are reported by
+number (:func:`eviction_report`), so the ground can tell evicted from lost. Uplinked
+frames are decoded with the shared codec; anything that does not decode is counted and
+reported as an event, never raised.
 
 At acquisition of signal both ends exchange HELLO with the dictionary hash; a mismatch
-is an event here and a refusal to command at the ground.
+is an event here and a refusal to command at the ground. HELLO also says which boot is
+talking (``boot_id``), the first number it made and whether numbering went on from the
+last boot, so the ground's gap accounting stays exact across resets.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from flightsw.component import PERSIST, Component, Events, Tick, fixed
 from flightsw.config import FlightConfig
 from flightsw.dictionary import ArgType, Declarations, Event, Severity, Telemetry
 from flightsw.errors import WireError
-from flightsw.messages import CommandBody, HelloBody
+from flightsw.messages import AckBody, CommandBody, HelloBody
 from flightsw.recorder import Priority, Recorder
 from flightsw.wire import Envelope, Kind, encode, try_decode
 
@@ -64,35 +68,62 @@ class LinkState:
     records_dropped: int = 0
     ground_hash: str | None = None
     budget: int = FRAMES_PER_SECOND // 10
+    bytes_per_cycle: int = 0  # the radio's rate for one fast cycle (0: no rate limit)
+    relay_bytes_per_cycle: int = 0  # the relay's, out of contact (0: no relay)
+    budget_bytes: int = 0  # what is left of it this cycle (a big frame may overdraw it)
     last_hello_s: float = -math.inf  # mission time of the last HELLO we recorded
     boot_id: int = 0  # set by the topology at boot; said in every HELLO
     boot_mission_time_s: float = 0.0
+    first_seq: int = 0  # the first number of this boot
+    seq_continued: bool = False  # numbering went on from a saved boot
+    acks_received: int = 0
+    acks_stale: int = 0  # for another boot's numbering: not applied
+    acks_rejected: int = 0  # malformed
+    hello_seq: int | None = None  # number of the last HELLO we recorded
+    evicted_unreported: list[list[int]] = field(default_factory=list, metadata=PERSIST)
+    """``[priority, first, last]`` ranges of evicted numbers not yet reported to the
+    ground (``link.records_evicted``); persisted, so a reset does not orphan them."""
 
 
 def initial(cfg: FlightConfig) -> LinkState:
     """The dictionary's hash and version are filled in by the topology that built it."""
-    return LinkState(Recorder(cfg.recorder_capacity), "", "")
+    per_cycle = int(cfg.downlink_rate_bps / 8 / 10)
+    return LinkState(Recorder(cfg.recorder_bytes), "", "", bytes_per_cycle=per_cycle,
+                     budget_bytes=per_cycle,
+                     relay_bytes_per_cycle=max(1, int(cfg.relay_rate_bps / 8 / 10))
+                     if cfg.relay_rate_bps else 0)
+
+
+def link_up(st: LinkState) -> bool:
+    """Frames can leave: a ground station is in view, or there is an always-on relay."""
+    return st.in_contact or st.relay_bytes_per_cycle > 0
+
+
+def _cycle_bytes(st: LinkState) -> int:
+    return st.bytes_per_cycle if st.in_contact else st.relay_bytes_per_cycle
 
 
 # --- downlink ------------------------------------------------------------------------------
 def record(st: LinkState, kind: Kind, body: Mapping[str, Any],
            mission_time_s: float) -> Events:
     """Queue one record; every record gets the next downlink sequence number."""
+    seq = st.next_seq
     try:
-        frame = encode(Envelope(kind, "flight", st.next_seq, mission_time_s, body))
+        frame = encode(Envelope(kind, "flight", seq, mission_time_s, body))
     except WireError as exc:
         st.records_dropped += 1
         return [("link.record_dropped", {"kind": kind.value, "reason": str(exc)})]
     st.next_seq += 1
-    st.recorder.store(PRIORITY_OF.get(kind, Priority.HOUSEKEEPING), frame)
+    st.recorder.store(seq, PRIORITY_OF.get(kind, Priority.HOUSEKEEPING), frame)
     if kind is Kind.HELLO:
         st.last_hello_s = mission_time_s
+        st.hello_seq = seq
     return []
 
 
 def hello_body(st: LinkState) -> dict[str, Any]:
     return HelloBody(st.dictionary_hash, st.dictionary_version, st.boot_mission_time_s,
-                     st.boot_id).to_body()
+                     st.boot_id, st.first_seq, st.seq_continued).to_body()
 
 
 def set_contact(st: LinkState, in_contact: bool, station: str, t: Tick) -> Events:
@@ -109,23 +140,73 @@ def set_contact(st: LinkState, in_contact: bool, station: str, t: Tick) -> Event
 
 
 def new_cycle(st: LinkState, budget: int) -> None:
-    """Refill the frame budget (the fast group calls it with a tenth of a second's)."""
+    """Refill the frame budget (the fast group calls it with a tenth of a second's) and
+    the byte budget (a tenth of a second at the radio's rate; an overdraft carries over,
+    so the long-run rate is the radio's, never more: a faster sender only fills the
+    transmitter's queue and loses frames there)."""
     st.budget = budget
+    per_cycle = _cycle_bytes(st)
+    if per_cycle:
+        st.budget_bytes = min(st.budget_bytes + per_cycle, per_cycle)
 
 
-def ready_frames(st: LinkState) -> list[bytes]:
-    """Frames to send now (in contact, within the budget), in priority order. They stay
-    in the recorder until :func:`sent` says how many the transport took."""
-    if not st.in_contact or st.budget <= 0 or not len(st.recorder):
+def ready_frames(st: LinkState, mission_time_s: float) -> list[bytes]:
+    """Frames to send now (in contact, within the budget), in send order. Every one
+    stays held until the ground acknowledges it; :func:`sent` says how many left."""
+    if not link_up(st) or st.budget <= 0 or not len(st.recorder):
         return []
-    return st.recorder.peek_many(st.budget)
+    limited = _cycle_bytes(st) > 0
+    if limited and st.budget_bytes <= 0:
+        return []
+    return st.recorder.select(st.budget, mission_time_s,
+                              max_bytes=st.budget_bytes if limited else None)
 
 
-def sent(st: LinkState, n: int) -> None:
-    for _ in range(n):
-        st.recorder.pop()
+def sent(st: LinkState, n: int, mission_time_s: float) -> None:
+    st.budget_bytes -= st.recorder.sent(n, mission_time_s)
     st.budget -= n
     st.frames_sent += n
+
+
+MAX_EVICTION_RANGES = 128
+"""Ranges of numbers in one ``link.records_evicted`` event; more go in further events."""
+MAX_EVICTION_EVENTS = 4
+"""Eviction events per report (per slow cycle); the rest wait for the next cycle."""
+
+
+def note_evictions(st: LinkState) -> None:
+    """Move the recorder's evictions into the (persisted, compact) list of evictions the
+    ground has not been told about. Called every cycle, so the list survives a reset."""
+    for p, seq in st.recorder.take_evicted():
+        last = st.evicted_unreported[-1] if st.evicted_unreported else None
+        if last is not None and last[0] == int(p) and last[2] + 1 == seq:
+            last[2] = seq
+        else:
+            st.evicted_unreported.append([int(p), seq, seq])
+
+
+def eviction_report(st: LinkState) -> Events:
+    """In contact only: events naming the numbers evicted since the last report as
+    ``[first, last]`` ranges, per record class (the ground then counts them as evicted,
+    not lost). Out of contact nothing is reported: a report is itself a record, and
+    reporting into a full recorder would evict more records to report."""
+    note_evictions(st)
+    if not link_up(st) or not st.evicted_unreported:
+        return []
+    events: Events = []
+    for _ in range(MAX_EVICTION_EVENTS):
+        if not st.evicted_unreported:
+            break
+        p = st.evicted_unreported[0][0]
+        chunk = [r for r in st.evicted_unreported if r[0] == p][:MAX_EVICTION_RANGES]
+        taken = {id(r) for r in chunk}
+        st.evicted_unreported = [r for r in st.evicted_unreported if id(r) not in taken]
+        events.append(("link.records_evicted", {
+            "count": sum(b - a + 1 for _, a, b in chunk),
+            "kind": Priority(p).name.lower(),
+            "ranges": [[a, b] for _, a, b in chunk],
+            "total": st.recorder.evicted_total}))
+    return events
 
 
 # --- uplink --------------------------------------------------------------------------------
@@ -149,6 +230,8 @@ def receive(st: LinkState, frames: list[bytes],
                 commands.append((env, exc))
         elif env.kind is Kind.HELLO:
             events += _on_hello(st, env, t)
+        elif env.kind is Kind.ACK:
+            events += _on_ack(st, env, t)
         else:
             st.frames_rejected += 1
             events.append(("exec.frame_rejected",
@@ -169,9 +252,32 @@ def _on_hello(st: LinkState, env: Envelope, t: Tick) -> Events:
                                                     "flight": st.dictionary_hash}))
     # out of contact by our own radio (the ground may see AOS a moment before we do),
     # the HELLO we send at our AOS is the answer
-    if st.in_contact and t.mission_time_s - st.last_hello_s >= HELLO_REPLY_HOLDOFF_S:
+    if link_up(st) and t.mission_time_s - st.last_hello_s >= HELLO_REPLY_HOLDOFF_S:
         events += record(st, Kind.HELLO, hello_body(st), t.mission_time_s)
     return events
+
+
+def _on_ack(st: LinkState, env: Envelope, t: Tick) -> Events:
+    try:
+        ack = AckBody.from_body(env.body)
+        spans = ack.spans()
+    except WireError as exc:
+        st.frames_rejected += 1
+        st.acks_rejected += 1
+        return [("exec.frame_rejected", {"stream": "space", "reason": f"bad ack: {exc}"})]
+    st.acks_received += 1
+    if ack.boot_id != st.boot_id:
+        # the ground has not heard this boot's HELLO yet (it was lost, or is on its
+        # way): send it again, or say a new one if it is gone from the recorder
+        st.acks_stale += 1
+        if st.hello_seq is not None and st.hello_seq in st.recorder.records:
+            st.recorder.resend_now(st.hello_seq, t.mission_time_s)
+            return []
+        if t.mission_time_s - st.last_hello_s >= HELLO_REPLY_HOLDOFF_S:
+            return record(st, Kind.HELLO, hello_body(st), t.mission_time_s)
+        return []
+    st.recorder.ack(spans, t.mission_time_s)
+    return []
 
 
 def telemetry(st: LinkState) -> dict[str, Any]:
@@ -179,7 +285,15 @@ def telemetry(st: LinkState) -> dict[str, Any]:
         "link.in_contact": st.in_contact,
         "link.station": st.station,
         "link.recorder_depth": len(st.recorder),
+        "link.recorder_bytes": st.recorder.bytes_used,
+        "link.recorder_in_flight": st.recorder.in_flight,
         "link.recorder_evicted": st.recorder.evicted_total,
+        "link.records_acked": st.recorder.acked_total,
+        "link.frames_resent": st.recorder.resent_total,
+        "link.gaps_rerequested": st.recorder.rerequested_total,
+        "link.acks_received": st.acks_received,
+        "link.acks_stale": st.acks_stale,
+        "link.rtt_s": None if st.recorder.srtt_s is None else round(st.recorder.srtt_s, 3),
         "link.frames_sent": st.frames_sent,
         "link.frames_rejected": st.frames_rejected,
         "link.downlink_seq": st.next_seq,
@@ -194,9 +308,25 @@ DECLARATIONS = Declarations(
         Telemetry("link.station", ArgType.STR, "Station in view"),
         Telemetry("link.next_aos_in_s", ArgType.FLOAT,
                   "Time to the next acquisition of signal (0 in contact)", units="s"),
-        Telemetry("link.recorder_depth", ArgType.INT, "Records waiting for downlink"),
+        Telemetry("link.recorder_depth", ArgType.INT,
+                  "Records held until the ground acknowledges them"),
+        Telemetry("link.recorder_bytes", ArgType.INT, "Bytes held by the recorder",
+                  units="B"),
+        Telemetry("link.recorder_in_flight", ArgType.INT,
+                  "Records sent and not yet acknowledged"),
         Telemetry("link.recorder_evicted", ArgType.INT,
-                  "Records evicted because the recorder was full (housekeeping first)"),
+                  "Records evicted because the recorder was full (housekeeping history "
+                  "decimated first, events last)"),
+        Telemetry("link.records_acked", ArgType.INT, "Records the ground acknowledged"),
+        Telemetry("link.frames_resent", ArgType.INT, "Records sent more than once"),
+        Telemetry("link.gaps_rerequested", ArgType.INT,
+                  "Resends because the ground's acknowledgement showed a hole"),
+        Telemetry("link.acks_received", ArgType.INT, "Acknowledgements received"),
+        Telemetry("link.rtt_s", ArgType.FLOAT, "Smoothed round trip, record sent to its "
+                  "acknowledgement (mission time; sets the retransmission timeout)",
+                  units="s"),
+        Telemetry("link.acks_stale", ArgType.INT,
+                  "Acknowledgements for another boot's numbering (not applied)"),
         Telemetry("link.frames_sent", ArgType.INT, "Frames downlinked since boot"),
         Telemetry("link.frames_rejected", ArgType.INT, "Uplink frames rejected since boot"),
         Telemetry("link.downlink_seq", ArgType.INT, "Next downlink sequence number"),
@@ -212,6 +342,13 @@ DECLARATIONS = Declarations(
               "Ground dictionary {ground} does not match flight {flight}"),
         Event("link.record_dropped", Severity.WARNING_HI, "A {kind} record could not be "
               "encoded and was dropped: {reason}", throttle=10),
+        Event("link.backlog_restored", Severity.ACTIVITY_HI, "{records} records ({bytes} B) "
+              "the ground had not acknowledged were restored at boot; numbering goes on "
+              "at {next_seq}"),
+        Event("link.backlog_kept", Severity.ACTIVITY_HI, "Shutdown: {records} records "
+              "({bytes} B) not yet acknowledged are kept for the next boot"),
+        Event("link.records_evicted", Severity.WARNING_LO, "{count} {kind} records evicted "
+              "from the full recorder ({total} since boot)"),
     ),
 )
 

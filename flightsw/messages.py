@@ -15,6 +15,7 @@ payload IPC, child -> exec  ``PAYLOAD_HEARTBEAT`` :class:`HeartbeatBody`
 payload IPC, child -> exec  ``PAYLOAD_RESULT`` :class:`ResultBody`
 space link, ground -> flt   ``COMMAND``        :class:`CommandBody`
 space link, both ways       ``HELLO``          :class:`HelloBody`
+space link, ground -> flt   ``ACK``            :class:`AckBody`
 space link, flight -> gnd   ``TELEMETRY``      :class:`TelemetryBody`
 space link, flight -> gnd   ``EVENT``          :class:`EventBody`
 space link, flight -> gnd   ``VERIFICATION``   :class:`VerificationBody`
@@ -28,8 +29,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from flightsw.errors import WireError, safe_repr
 from flightsw.hal import Actuators, Sensors
 from flightsw.records import Record
+
+_MAX_SEQ = (1 << 63) - 1
 
 # --- plant bus ---------------------------------------------------------------------------
 
@@ -142,6 +146,42 @@ class HelloBody(Record):
     dictionary_version: str = ""
     boot_mission_time_s: float = 0.0
     boot_id: int = 0  # the executive's boot count (persisted): which incarnation is talking
+    first_seq: int = 0  # the first downlink number this boot made
+    seq_continued: bool = False  # numbering went on from the last boot (else it restarted)
+
+
+MAX_ACK_RANGES = 32
+"""An acknowledgement names at most this many ranges (it must fit a slow uplink)."""
+
+
+@dataclass
+class AckBody(Record):
+    """The ground holds every downlink number in each half-open ``[start, end)`` range.
+
+    The first range is the cumulative part (from the oldest number the ground accounts
+    for up to its first hole), the others selective; the holes between them are the
+    ground's re-request. ``boot_id`` is the executive boot the ground believes it talks
+    to: an acknowledgement meant for another boot's numbering is not applied."""
+
+    REQUIRED = ("boot_id", "ranges")
+    boot_id: int = 0
+    ranges: list[list[int]] = field(default_factory=list)
+
+    def spans(self) -> list[tuple[int, int]]:
+        """The ranges checked: pairs of integers, start < end, at most
+        :data:`MAX_ACK_RANGES`; raises WireError otherwise."""
+        if len(self.ranges) > MAX_ACK_RANGES:
+            raise WireError("AckBody.ranges has too many ranges", got=len(self.ranges),
+                            limit=MAX_ACK_RANGES)
+        out: list[tuple[int, int]] = []
+        for r in self.ranges:
+            if (not isinstance(r, list) or len(r) != 2
+                    or not all(isinstance(v, int) and not isinstance(v, bool) for v in r)
+                    or not 0 <= r[0] < r[1] <= _MAX_SEQ + 1):
+                raise WireError("AckBody.ranges must be [start, end) pairs of sequence "
+                                "numbers", got=safe_repr(r))
+            out.append((r[0], r[1]))
+        return out
 
 
 @dataclass

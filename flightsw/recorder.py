@@ -1,81 +1,381 @@
-"""The onboard recorder: downlink records held until there is a link to send them on.
+"""The onboard recorder: every downlink record, by number, held until the ground
+acknowledges it (store-and-forward over a link that loses, corrupts and reorders).
 
-Bounded, with a stated eviction order: when full, the oldest housekeeping telemetry goes
-first, then the oldest data products, and only then the oldest events and verification
-reports. Every eviction is counted and reported in telemetry, so nothing is lost
-silently. Records leave in priority order (events and verifications, then data products,
-then housekeeping history), oldest first within a class.
+Why it is shaped like this:
 
-This is the seed of the store-and-forward recorder (acknowledged, persistent) that the
-ground-segment work grows it into; today a record is released when it is handed to an
-open link.
+- **Bounded in bytes**, not records: one product can be a thousand times a housekeeping
+  packet, and memory is what runs out. Each record costs its frame plus
+  :data:`RECORD_OVERHEAD_BYTES` of bookkeeping.
+- **Stated eviction order** when full: housekeeping *history* is decimated first (every
+  second surviving packet from the oldest end, pass after pass, so the history thins out
+  evenly instead of losing its start; the newest packet is never the one thinned), then
+  the oldest data products, and only then the oldest events and verification reports.
+  Every eviction is counted per class and its sequence number kept for the report
+  (:meth:`take_evicted`), so the ground can tell "evicted onboard" from "lost".
+- **Send order**: the newest housekeeping packet first (realtime), then records due
+  again (retransmissions) and new ones, by class: events and verifications, then
+  products, then housekeeping history; oldest first within a class.
+- **Acknowledged, not fire-and-forget**: a record sent stays held, "in flight", until an
+  acknowledgement covers its number (:meth:`ack`). It is sent again when the ground's
+  acknowledgement shows a hole below numbers it did get (the ground's re-request; only
+  once the copy has had a round trip to arrive, so a frame still on its way is not sent
+  twice), or on a timeout that follows the measured round trip and doubles with each
+  copy (a lost tail, a lost acknowledgement, a pass that ended). Timeouts are clocked by
+  acknowledgements: while the ground says nothing (out of contact, or the ground is
+  down) nothing is sent again - it would only cost the link.
+- **Pure**: no files. The shell persists what changed (:meth:`take_changes`) before any
+  frame leaves, and reloads the held records at boot (:meth:`load`); times are mission
+  times handed in by the caller.
 """
 
 from __future__ import annotations
 
+import bisect
 from collections import deque
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
+
+RECORD_OVERHEAD_BYTES = 48
+"""Bookkeeping per held record, counted against the capacity with its frame."""
+RESEND_AFTER_S = 10.0
+"""Until a round trip has been measured: a record sent this long ago (mission time) and
+not acknowledged is sent again. After that the timeout follows the measured round trip
+(smoothed, plus four deviations, as TCP does: RFC 6298), within
+[:data:`RESEND_MIN_S`, :data:`RESEND_MAX_S`]."""
+RESEND_MIN_S = 2.0
+RESEND_MAX_S = 120.0
+REREQUEST_GUARD_S = 2.0
+"""A hole in the ground's acknowledgement is re-sent only if our last copy left at least
+this long ago, or the measured round trip plus two deviations if that is longer (a copy
+still on its way is not a hole)."""
 
 
 class Priority(IntEnum):
     EVENT = 0  # events and verification reports: sent first, evicted last
     PRODUCT = 1  # payload data products
-    HOUSEKEEPING = 2  # housekeeping history: sent last, evicted first
+    HOUSEKEEPING = 2  # housekeeping history: sent last, evicted (decimated) first
 
 
 @dataclass
+class Held:
+    """One record waiting for its acknowledgement."""
+
+    seq: int
+    priority: Priority
+    frame: bytes
+    sent_s: float | None = None  # mission time of the last transmission (None: not yet)
+    sends: int = 0
+
+    @property
+    def cost_bytes(self) -> int:
+        return len(self.frame) + RECORD_OVERHEAD_BYTES
+
+
+@dataclass
+class Changes:
+    """What the shell must persist: records added and numbers no longer held."""
+
+    added: list[Held] = field(default_factory=list)
+    removed: list[int] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.removed)
+
+
 class Recorder:
-    capacity: int
-    _queues: dict[Priority, deque[bytes]] = field(default_factory=dict)
-    evicted: dict[Priority, int] = field(default_factory=dict)
-    stored_total: int = 0
+    def __init__(self, capacity_bytes: int, *, resend_after_s: float = RESEND_AFTER_S,
+                 rerequest_guard_s: float = REREQUEST_GUARD_S) -> None:
+        if capacity_bytes < 1:
+            raise ValueError("recorder capacity must be at least 1 byte")
+        self.capacity_bytes = capacity_bytes
+        self.resend_after_s = resend_after_s
+        self.rerequest_guard_s = rerequest_guard_s
+        self.records: dict[int, Held] = {}
+        self.bytes_used = 0
+        self._order: dict[Priority, deque[int]] = {p: deque() for p in Priority}  # held, by seq
+        self._hk: list[int] = []  # held housekeeping numbers, ascending (decimation)
+        self._hk_cursor = 0
+        self._hk_live = 0
+        self._latest_hk: int | None = None  # the current (realtime) housekeeping packet
+        self._fresh: dict[Priority, deque[int]] = {p: deque() for p in Priority}
+        self._resend: dict[Priority, deque[int]] = {p: deque() for p in Priority}
+        self._in_flight: dict[int, None] = {}  # ordered by last transmission
+        self._selected: list[Held] = []
+        self._changes = Changes()
+        self._evicted_seqs: list[tuple[Priority, int]] = []
+        self.evicted: dict[Priority, int] = {p: 0 for p in Priority}
+        self.stored_total = 0
+        self.acked_total = 0
+        self.resent_total = 0
+        self.rerequested_total = 0  # resends triggered by a hole in an acknowledgement
+        self.refused_total = 0  # records larger than the whole recorder
+        self.srtt_s: float | None = None  # smoothed round trip, mission seconds
+        self.rttvar_s = 0.0
+        self.last_ack_s = -float("inf")  # mission time of the last acknowledgement
 
-    def __post_init__(self) -> None:
-        if self.capacity < 1:
-            raise ValueError("recorder capacity must be at least 1")
-        for p in Priority:
-            self._queues[p] = deque()
-            self.evicted[p] = 0
-
+    # --- size ---------------------------------------------------------------------------
     def __len__(self) -> int:
-        return sum(len(q) for q in self._queues.values())
+        return len(self.records)
 
     @property
     def evicted_total(self) -> int:
         return sum(self.evicted.values())
 
-    def store(self, priority: Priority, frame: bytes) -> None:
-        if len(self) >= self.capacity:
-            for victim in sorted(Priority, reverse=True):  # housekeeping first
-                if self._queues[victim]:
-                    self._queues[victim].popleft()
-                    self.evicted[victim] += 1
-                    break
-        self._queues[priority].append(frame)
-        self.stored_total += 1
-
-    def peek(self) -> bytes | None:
-        for p in Priority:
-            if self._queues[p]:
-                return self._queues[p][0]
-        return None
-
-    def peek_many(self, n: int) -> list[bytes]:
-        """Up to ``n`` frames in the order :meth:`pop` would return them."""
-        out: list[bytes] = []
-        for p in Priority:
-            for frame in self._queues[p]:
-                if len(out) >= n:
-                    return out
-                out.append(frame)
-        return out
-
-    def pop(self) -> bytes | None:
-        for p in Priority:
-            if self._queues[p]:
-                return self._queues[p].popleft()
-        return None
+    @property
+    def in_flight(self) -> int:
+        return len(self._in_flight)
 
     def depth(self, priority: Priority) -> int:
-        return len(self._queues[priority])
+        return sum(1 for s in self._order[priority] if s in self.records)
+
+    # --- storing ------------------------------------------------------------------------
+    def store(self, seq: int, priority: Priority, frame: bytes) -> bool:
+        """Hold a new record (numbers must rise). Evicts by the stated order to make
+        room; returns False (and counts it evicted at once) if the record alone is larger
+        than the recorder."""
+        held = Held(seq, priority, frame)
+        self.stored_total += 1
+        if held.cost_bytes > self.capacity_bytes:
+            self.refused_total += 1
+            self.evicted[priority] += 1
+            self._evicted_seqs.append((priority, seq))
+            return False
+        while self.bytes_used + held.cost_bytes > self.capacity_bytes:
+            if not self._evict_one():
+                break
+        self._insert(held)
+        self._changes.added.append(held)
+        return True
+
+    def load(self, saved: Iterable[tuple[int, int, bytes]]) -> int:
+        """Boot: take back the records a previous run held (seq, priority, frame), all
+        to be sent again. Returns how many were taken."""
+        n = 0
+        for seq, priority, frame in sorted(saved):
+            if seq in self.records:
+                continue
+            self._insert(Held(seq, Priority(priority), bytes(frame)))
+            n += 1
+        return n
+
+    def _insert(self, held: Held) -> None:
+        self.records[held.seq] = held
+        self.bytes_used += held.cost_bytes
+        self._order[held.priority].append(held.seq)
+        self._fresh[held.priority].append(held.seq)
+        if held.priority is Priority.HOUSEKEEPING:
+            self._hk.append(held.seq)
+            self._hk_live += 1
+            self._latest_hk = held.seq
+
+    def _remove(self, seq: int) -> Held | None:
+        held = self.records.pop(seq, None)
+        if held is None:
+            return None
+        self.bytes_used -= held.cost_bytes
+        if held.priority is Priority.HOUSEKEEPING:
+            self._hk_live -= 1
+        self._in_flight.pop(seq, None)
+        self._changes.removed.append(seq)
+        return held
+
+    # --- eviction -----------------------------------------------------------------------
+    def _evict_one(self) -> bool:
+        victim = self._hk_victim()
+        if victim is None:
+            for p in (Priority.PRODUCT, Priority.EVENT):
+                victim = self._oldest(p)
+                if victim is not None:
+                    break
+        if victim is None:
+            return False
+        held = self._remove(victim)
+        if held is not None:
+            self.evicted[held.priority] += 1
+            self._evicted_seqs.append((held.priority, victim))
+        return True
+
+    def _hk_victim(self) -> int | None:
+        hk = self._hk
+        if len(hk) > 2 * self._hk_live + 16:  # mostly acknowledged: compact
+            self._hk = hk = [s for s in hk if s in self.records]
+            self._hk_cursor = 0
+        while hk:
+            if len(hk) <= 2:
+                seq = hk.pop(0)  # too few to thin: the oldest goes
+            else:
+                if self._hk_cursor + 1 >= len(hk) - 1:  # never thin the newest
+                    self._hk_cursor = 0
+                seq = hk.pop(self._hk_cursor + 1)
+                self._hk_cursor += 1
+            if seq in self.records:
+                return seq
+        return None
+
+    def _oldest(self, priority: Priority) -> int | None:
+        order = self._order[priority]
+        while order:
+            seq = order.popleft()
+            if seq in self.records:
+                return seq
+        return None
+
+    def take_evicted(self) -> list[tuple[Priority, int]]:
+        """The (class, number) of every record evicted since the last call."""
+        out, self._evicted_seqs = self._evicted_seqs, []
+        return out
+
+    # --- sending ------------------------------------------------------------------------
+    def select(self, max_frames: int, now_s: float,
+               max_bytes: int | None = None) -> list[bytes]:
+        """Up to ``max_frames`` frames (and about ``max_bytes``: the frame that crosses
+        it is the last) to send now, in send order (see the module docstring). Call
+        :meth:`sent` with how many the transport took."""
+        self._return_selected()
+        self._expire(now_s)
+        out: list[Held] = []
+        if max_frames <= 0:
+            return []
+        hk = self._fresh[Priority.HOUSEKEEPING]
+        room = max_bytes if max_bytes is not None else -1
+        if hk and hk[-1] == self._latest_hk and hk[-1] in self.records:
+            out.append(self.records[hk.pop()])  # realtime: the current packet first
+            room -= len(out[0].frame)
+        for p in Priority:
+            for queue in (self._resend[p], self._fresh[p]):
+                while queue and len(out) < max_frames and (max_bytes is None or room > 0):
+                    seq = queue.popleft()
+                    held = self.records.get(seq)
+                    if held is not None:
+                        out.append(held)
+                        room -= len(held.frame)
+            if len(out) >= max_frames or (max_bytes is not None and room <= 0):
+                break
+        self._selected = out
+        return [h.frame for h in out]
+
+    def sent(self, n: int, now_s: float) -> int:
+        """The first ``n`` selected frames left; the rest go back to wait their turn.
+        Returns the bytes that left."""
+        chosen, rest = self._selected[:n], self._selected[n:]
+        self._selected = rest
+        for held in chosen:
+            if held.sends:
+                self.resent_total += 1
+            held.sends += 1
+            held.sent_s = now_s
+            self._in_flight.pop(held.seq, None)
+            self._in_flight[held.seq] = None
+        self._return_selected()
+        return sum(len(h.frame) for h in chosen)
+
+    def _return_selected(self) -> None:
+        for held in reversed(self._selected):
+            if held.seq not in self.records:
+                continue
+            queue = self._resend if held.sends else self._fresh
+            if held.priority is Priority.HOUSEKEEPING and not held.sends:
+                bisect.insort(queue[held.priority], held.seq)  # deque supports insort
+            else:
+                queue[held.priority].appendleft(held.seq)
+        self._selected = []
+
+    @property
+    def timeout_s(self) -> float:
+        """How long an unacknowledged record waits before it is sent again."""
+        if self.srtt_s is None:
+            return self.resend_after_s
+        return min(RESEND_MAX_S, max(RESEND_MIN_S, self.srtt_s + 4 * self.rttvar_s))
+
+    @property
+    def guard_s(self) -> float:
+        if self.srtt_s is None:
+            return self.rerequest_guard_s
+        return max(self.rerequest_guard_s, self.srtt_s + 2 * self.rttvar_s)
+
+    def _measure(self, sample_s: float) -> None:
+        """One round trip (a record sent once, acknowledged now: Karn's rule)."""
+        if sample_s < 0:
+            return
+        if self.srtt_s is None:
+            self.srtt_s, self.rttvar_s = sample_s, sample_s / 2
+            return
+        self.rttvar_s = 0.75 * self.rttvar_s + 0.25 * abs(self.srtt_s - sample_s)
+        self.srtt_s = 0.875 * self.srtt_s + 0.125 * sample_s
+
+    def _expire(self, now_s: float) -> None:
+        timeout = self.timeout_s
+        for seq in list(self._in_flight):
+            held = self.records.get(seq)
+            if held is None:
+                del self._in_flight[seq]
+                continue
+            sent = held.sent_s if held.sent_s is not None else -float("inf")
+            if now_s - sent < timeout or self.last_ack_s <= sent:
+                break  # ordered by last send: the rest are younger (or unanswered)
+            if now_s - sent < min(RESEND_MAX_S, timeout * 2 ** min(held.sends - 1, 6)):
+                continue  # backing off: this one was sent again already
+            del self._in_flight[seq]
+            self._resend[held.priority].append(seq)
+
+    # --- acknowledgements ---------------------------------------------------------------
+    def ack(self, ranges: Sequence[tuple[int, int]], now_s: float) -> int:
+        """The ground has every number in these half-open ``[start, end)`` ranges: stop
+        holding them. Holes below the highest acknowledged number are the ground's
+        re-request: records in flight there are sent again (after the guard). Returns
+        how many records were released."""
+        spans = sorted((a, b) for a, b in ranges if b > a)
+        self.last_ack_s = max(self.last_ack_s, now_s)
+        if not spans or not self.records:
+            return 0
+        released: list[Held] = []
+        total = sum(b - a for a, b in spans)
+        if total <= len(self.records):
+            for a, b in spans:
+                for seq in range(a, b):
+                    held = self._remove(seq)
+                    if held is not None:
+                        released.append(held)
+        else:
+            starts = [a for a, _ in spans]
+            for seq in list(self.records):
+                i = bisect.bisect_right(starts, seq) - 1
+                if i >= 0 and seq < spans[i][1]:
+                    held = self._remove(seq)
+                    if held is not None:
+                        released.append(held)
+        self.acked_total += len(released)
+        newest = max((h.sent_s for h in released if h.sends == 1 and h.sent_s is not None),
+                     default=None)
+        if newest is not None:
+            self._measure(now_s - newest)  # the freshest copy: the least ack delay
+        highest = spans[-1][1] - 1
+        guard = self.guard_s
+        for seq in list(self._in_flight):
+            held = self.records.get(seq)
+            if (held is not None and seq < highest and held.sent_s is not None
+                    and now_s - held.sent_s >= guard):
+                del self._in_flight[seq]
+                self._resend[held.priority].append(seq)
+                self.rerequested_total += 1
+        return len(released)
+
+    def resend_now(self, seq: int, now_s: float) -> bool:
+        """Send this record again at the next chance, if it is in flight and its last
+        copy has had a round trip to arrive (the HELLO a ground has not heard)."""
+        held = self.records.get(seq)
+        if (held is None or seq not in self._in_flight or held.sent_s is None
+                or now_s - held.sent_s < self.guard_s):
+            return False
+        del self._in_flight[seq]
+        self._resend[held.priority].append(seq)
+        return True
+
+    # --- persistence ----------------------------------------------------------------------
+    def take_changes(self) -> Changes:
+        out, self._changes = self._changes, Changes()
+        return out
+
+    def pending_changes(self) -> bool:
+        return bool(self._changes)

@@ -54,10 +54,6 @@ from flightsw.wire import Envelope, Kind, try_decode
 
 _HELD_KINDS = (Kind.PAYLOAD_HEARTBEAT, Kind.PAYLOAD_RESULT)
 UNEXPLAINED_RESET = "unexplained reset"
-SEQ_SKIP_AFTER_CRASH = 10_000
-"""Downlink numbers skipped after an unexplained reset. The shell saves at least every
-half this many new numbers, so the skip always covers what a crashed run numbered after
-its last save."""
 CRASH_LOOP_RESETS = 3
 CRASH_LOOP_WINDOW_S = 600.0
 """This many unexplained resets within this much mission time is a crash loop."""
@@ -388,7 +384,16 @@ class Topology:
                 st.payload, self._supervise_inputs(), t, self.cfg)
             self._payload_out(out)
             self.emit_all(events)
+        link.note_evictions(st.link)
         link.new_cycle(st.link, link.FRAMES_PER_SECOND // 10)
+
+    def take_uplink(self, mission_time_s: float) -> None:
+        """Outside the rate groups (the shell's shutdown drain): act on the uplink now,
+        acknowledgements and commands alike, so nothing that came up is ignored."""
+        frames, self._uplink = self._uplink, []
+        if frames:
+            t = Tick(mission_time_s, self.clock.monotonic_s())
+            self._guard("uplink", lambda: self._dispatch(frames, t))
 
     def _dispatch(self, frames: list[bytes], t: Tick) -> None:
         st = self.state
@@ -438,6 +443,7 @@ class Topology:
         self._payload_out(out)
         self.emit_all(events)
         self.emit_all(link.set_contact(st.link, sensors.in_contact, sensors.contact_station, t))
+        self.emit_all(link.eviction_report(st.link))
 
     def _capture(self) -> None:
         st = self.state
@@ -559,11 +565,8 @@ class Topology:
         st.housekeeping.due_s = self.clock.monotonic_s()
         now = self.clock.mission_time_s()
         if unexplained_reset:
-            # the crashed run may have numbered records after its last save (up to a
-            # save period's worth); jump past them so no number is used twice. The
-            # ground starts a new accounting epoch when the executive reconnects, so the
-            # jump is not counted as missing records.
-            st.link.next_seq += SEQ_SKIP_AFTER_CRASH
+            # the downlink numbering needs no jump: the shell continues it exactly from
+            # the recorder store, which is committed before any number leaves
             c = st.counters
             c.unexplained_resets_s = [t for t in c.unexplained_resets_s
                                       if now - t < CRASH_LOOP_WINDOW_S] + [now]
@@ -584,8 +587,11 @@ class Topology:
         """One more boot (after any restore): its number goes into every HELLO."""
         c = self.state.counters
         c.boots += 1
-        self.state.link.boot_id = c.boots
-        self.state.link.boot_mission_time_s = self.clock.mission_time_s()
+        lk = self.state.link
+        lk.boot_id = c.boots
+        lk.boot_mission_time_s = self.clock.mission_time_s()
+        lk.first_seq = lk.next_seq
+        lk.seq_continued = lk.next_seq > 0  # restored numbering, else it starts at 0
         self.dirty = True
         return c.boots
 

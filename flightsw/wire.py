@@ -64,6 +64,7 @@ class Kind(str, Enum):
     HELLO = "hello"  # body: {"dictionary_hash", "dictionary_version"}
     # space link, ground -> flight
     COMMAND = "cmd"  # body: {"name", "args"}
+    ACK = "ack"  # body: {"boot_id", "ranges"}: downlink numbers the ground holds
     # plant bus (hil <-> flightsw HAL)
     TICK = "tick"  # plant -> flight, lockstep: {"dt_s", "sensors"}; answered by ACTUATORS
     SENSORS = "sens"  # plant -> flight, free running: {"sensors"}

@@ -21,6 +21,7 @@ from flightsw.lifeline import die_with_parent
 from flightsw.stackinfo import StackInfo
 from ground.core import CLOCKS
 from ground.errors import GroundError
+from ground.link_physics import LinkPhysics
 from ground.process import GroundConfig, GroundProcess
 from ground.stack import archive_path, load_dictionary, read_stack
 
@@ -45,6 +46,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--allow-remote-ops", action="store_true",
                    help="let the ops endpoint bind beyond loopback (anyone who reaches it "
                    "can command the spacecraft and stop the ground)")
+    p.add_argument("--profile", default=None,
+                   help="spacecraft profile (name or .toml) whose [link] table sets the "
+                        "link physics; default: the run dir's, else an ideal link")
     p.add_argument("--log-level", default="INFO")
     return p.parse_args(argv)
 
@@ -74,7 +78,21 @@ def config_from_args(args: argparse.Namespace) -> tuple[GroundConfig, str | None
     if args.edge_grace_s is not None and not (0 <= args.edge_grace_s < 3600):
         raise GroundError("--edge-grace-s must be in [0, 3600)", got=args.edge_grace_s)
     return GroundConfig(link=link, ops=ops, archive=archive, world=world,
-                        edge_grace_s=args.edge_grace_s, clock=args.clock), dictionary
+                        edge_grace_s=args.edge_grace_s, clock=args.clock,
+                        link_physics=link_physics(args.profile or info.profile)), dictionary
+
+
+def link_physics(profile: str) -> LinkPhysics | None:
+    """The ``[link]`` table of a spacecraft profile (None: no profile, an ideal link)."""
+    if not profile:
+        return None
+    from hil.plant.errors import ProfileError
+    from hil.plant.profile import load_profile
+
+    try:
+        return load_profile(profile).link
+    except ProfileError as exc:
+        raise GroundError(f"cannot read the link physics: {exc}", profile=profile) from exc
 
 
 def is_local_endpoint(endpoint: str) -> bool:

@@ -40,6 +40,7 @@ from flightsw.dictionary import Dictionary
 from flightsw.errors import safe_repr
 from flightsw.wire import Envelope, Kind, try_decode
 from ground.archive import Archive
+from ground.link_physics import LinkPhysics, PhysicalLink
 from ground.mission_control import MissionControl
 from ground.ops_service import OpsService
 from ground.station import ALWAYS, Station, Visibility
@@ -71,12 +72,15 @@ class WallTime:
 class GroundCore:
     def __init__(self, dictionary: Dictionary, archive: Archive, *, clock: str = "real",
                  edge_grace_s: float | None = None, always_in_contact: bool = False,
-                 extra_status: Callable[[], dict[str, Any]] | None = None) -> None:
+                 extra_status: Callable[[], dict[str, Any]] | None = None,
+                 link_physics: LinkPhysics | None = None) -> None:
         if clock not in CLOCKS:
             raise ValueError(f"clock must be one of {CLOCKS}, got {safe_repr(clock)}")
         self.clock = clock
         grace = EDGE_GRACE_S[clock] if edge_grace_s is None else edge_grace_s
         self.station = Station(edge_grace_s=grace)
+        if link_physics is not None and not link_physics.ideal:
+            self.station.model = PhysicalLink(link_physics)
         self.mission = MissionControl(dictionary, archive)
         self.archive = archive
         self._extra_status = extra_status or dict
@@ -87,6 +91,7 @@ class GroundCore:
         self.world_rejected = 0
         self.world_backwards = 0  # WORLD messages older than one already seen
         self.stop_reason = ""
+        self._stopped_wall_s: float | None = None  # wall monotonic of the plant's STOP
         self._noted_now_s = -math.inf
         if always_in_contact:
             self._on_edge(self.station.observe(ALWAYS, self.now(WallTime(0.0, 0.0))[0]))
@@ -95,15 +100,25 @@ class GroundCore:
     def now(self, wall: WallTime) -> tuple[float, float]:
         """(monotonic, mission) seconds on the ground clock."""
         if self.clock == "sim":
-            t = self.world_time_s if self.world_time_s is not None else 0.0
-            if self.link_time_s is not None and self.link_time_s > t:
-                t = self.link_time_s
+            t = self._spacecraft_time_s()
+            if self._stopped_wall_s is not None:
+                # spacecraft time stopped with the plant, but the executive still drains
+                # its recorder: the link (latency, acknowledgements) runs on the wall
+                t += max(0.0, wall.mono_s - self._stopped_wall_s)
             return t, t
         return wall.mono_s, wall.utc_s
 
+    def _spacecraft_time_s(self) -> float:
+        t = self.world_time_s if self.world_time_s is not None else 0.0
+        if self.link_time_s is not None and self.link_time_s > t:
+            t = self.link_time_s
+        return t
+
     def mission_now_s(self, wall: WallTime) -> float:
         """The ground's latest spacecraft time (wall UTC if no plant ever spoke)."""
-        if self.clock == "sim" or self.world_time_s is None:
+        if self.clock == "sim":
+            return self._spacecraft_time_s()
+        if self.world_time_s is None:
             return self.now(wall)[1]
         return self.world_time_s
 
@@ -117,6 +132,7 @@ class GroundCore:
         if env.kind is Kind.STOP:
             if not self.stop_reason:
                 self.stop_reason = f"plant STOP: {safe_repr(env.body.get('reason', ''), 200)}"
+                self._stopped_wall_s = wall.mono_s
             return "stop"
         if env.kind is not Kind.WORLD:
             return None
@@ -182,9 +198,21 @@ class GroundCore:
         mono, utc = self.now(wall)
 
         def through_station(frame: bytes) -> bool:
-            return all(send(out) for out in self.station.uplink([frame], mono))
+            ok = True
+            for out in self.station.uplink([frame], mono):
+                ok = send(out) and ok  # refused at once: the command stays queued
+            return ok
 
-        return self.mission.pump_uplink(through_station, self.station.uplink_open, utc)
+        sent = self.mission.pump_uplink(through_station, self.station.uplink_open, utc)
+        for out in self.station.uplink([], mono):  # delayed by the link, due now
+            self._send_arrived(send, out)
+        return sent
+
+    def _send_arrived(self, send: Callable[[bytes], bool], frame: bytes) -> bool:
+        if send(frame):
+            return True
+        self.station.counters.uplink_refused += 1
+        return False
 
     def end_turn(self, wall: WallTime) -> None:
         """Note the mission time in the archive (written with the next flush)."""

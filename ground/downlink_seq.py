@@ -1,20 +1,25 @@
-"""Downlink sequence accounting: which records have not arrived, which came twice.
+"""Downlink sequence accounting: which records have not arrived, which came twice, which
+the spacecraft evicted - and what to acknowledge.
 
-Every downlinked record carries the flight's downlink sequence number. The onboard
-recorder sends its backlog in priority order (events first, housekeeping last), so
-records legitimately arrive out of order: a sequence number above the next expected one
-opens a *gap*, and a late record fills it. What stays missing is what the ground has not
-got (yet: the recorder may still hold it, or it was lost). A number seen before is a
-*duplicate*. Nothing here drops a record: the archive keeps duplicates too, because
-today a flight restart also starts its numbering again (see :meth:`new_epoch`).
+Every downlinked record carries the flight's downlink sequence number, which goes on
+across executive resets (the recorder store keeps it; HELLO says whether it did). The
+recorder sends realtime housekeeping first and its backlog in priority order, and the
+link loses, duplicates and reorders, so records legitimately arrive out of order: a
+number above the highest seen opens a *gap*, a late record fills it. What stays missing
+is what the ground has not got yet; the recorder holds it until it is acknowledged and
+sends it again when an acknowledgement (:meth:`DownlinkSequence.ack_ranges`) shows the
+hole. A number already received is a *duplicate* (mission control drops it). Numbers
+the spacecraft reports evicted from its full recorder (:meth:`evicted`) are accounted
+as such, not as missing.
 
-Pure bookkeeping: no I/O, bounded memory (the oldest gap ranges are forgotten, and
-counted, if there are too many).
+Pure bookkeeping: no I/O, bounded memory (if the received numbers fragment into too
+many ranges, the oldest holes are forgotten, and counted).
 """
 
 from __future__ import annotations
 
 import bisect
+import itertools
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -23,106 +28,199 @@ from typing import Any
 class Arrival(str, Enum):
     IN_ORDER = "in_order"  # the next expected number
     AHEAD = "ahead"  # above the next expected number: opened a gap
-    LATE = "late"  # filled a gap (reordered or played back)
-    DUPLICATE = "duplicate"  # seen before (in this epoch)
+    LATE = "late"  # filled a gap (reordered, played back or sent again)
+    DUPLICATE = "duplicate"  # received before (in this epoch)
 
 
-MAX_GAP_RANGES = 10_000
+MAX_RANGES = 10_000
+
+
+@dataclass
+class RangeSet:
+    """Disjoint half-open ``[start, end)`` integer ranges, merged as they touch."""
+
+    starts: list[int] = field(default_factory=list)
+    ends: list[int] = field(default_factory=list)
+
+    def __contains__(self, n: int) -> bool:
+        i = bisect.bisect_right(self.starts, n) - 1
+        return i >= 0 and n < self.ends[i]
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def count(self) -> int:
+        return sum(e - s for s, e in zip(self.starts, self.ends, strict=True))
+
+    def add(self, start: int, end: int) -> int:
+        """Add ``[start, end)``; returns how many numbers were new."""
+        if end <= start:
+            return 0
+        i = bisect.bisect_left(self.ends, start)  # first range that ends at/after start
+        j = bisect.bisect_right(self.starts, end)  # ranges before j start at/before end
+        if i == j:
+            self.starts.insert(i, start)
+            self.ends.insert(i, end)
+            return end - start
+        covered = sum(min(e, end) - max(s, start)
+                      for s, e in zip(self.starts[i:j], self.ends[i:j], strict=True)
+                      if min(e, end) > max(s, start))
+        new_start, new_end = min(start, self.starts[i]), max(end, self.ends[j - 1])
+        self.starts[i:j] = [new_start]
+        self.ends[i:j] = [new_end]
+        return (end - start) - covered
+
+    def ranges(self) -> list[tuple[int, int]]:
+        return list(zip(self.starts, self.ends, strict=True))
+
+    def holes(self) -> list[tuple[int, int]]:
+        """The ranges between consecutive ranges."""
+        return list(zip(self.ends[:-1], self.starts[1:], strict=True))
+
+    def merge_first_hole(self) -> int:
+        """Join the two lowest ranges (forgetting the hole between); returns its size."""
+        hole = self.starts[1] - self.ends[0]
+        self.ends[0] = self.ends[1]
+        del self.starts[1], self.ends[1]
+        return hole
 
 
 @dataclass
 class DownlinkSequence:
-    """Tracks one sender's sequence numbers within an epoch (one flight connection)."""
+    """One sender's sequence numbers within an epoch (one unbroken numbering)."""
 
-    max_gap_ranges: int = MAX_GAP_RANGES
-    next_expected: int | None = None
-    lowest: int | None = None  # lowest number seen this epoch
-    received: int = 0
+    max_ranges: int = MAX_RANGES
+    received: int = 0  # every observation, duplicates included
     gaps_opened: int = 0  # how many times a jump ahead opened a gap
     late: int = 0  # records that filled a gap
     duplicates: int = 0
-    forgotten: int = 0  # missing numbers no longer tracked (too many gap ranges)
+    evicted_reported: int = 0  # numbers the spacecraft said it evicted (never to come)
+    evicted_arrived: int = 0  # ... of which a copy sent before the eviction arrived
+    forgotten: int = 0  # missing numbers no longer tracked (old epoch, too many ranges)
     epochs: int = 1
-    _starts: list[int] = field(default_factory=list)  # sorted, disjoint [start, end)
-    _ends: list[int] = field(default_factory=list)
+    got: RangeSet = field(default_factory=RangeSet)  # received numbers
+    asked: RangeSet = field(default_factory=RangeSet)  # numbers ever named as holes
+    gone: RangeSet = field(default_factory=RangeSet)  # evicted onboard, not received
+
+    @property
+    def evicted_net(self) -> int:
+        """Numbers evicted onboard that never arrived."""
+        return self.evicted_reported - self.evicted_arrived
+
+    @property
+    def next_expected(self) -> int | None:
+        top = max(self.got.ends[-1] if self.got else -1, self.gone.ends[-1] if self.gone
+                  else -1)
+        return None if top < 0 else top
+
+    @property
+    def lowest(self) -> int | None:
+        lows = [r.starts[0] for r in (self.got, self.gone) if r]
+        return min(lows) if lows else None
+
+    def _accounted(self) -> RangeSet:
+        both = RangeSet(list(self.got.starts), list(self.got.ends))
+        for s, e in self.gone.ranges():
+            both.add(s, e)
+        return both
 
     @property
     def missing(self) -> int:
-        """Numbers below the highest seen that have not arrived (in this epoch)."""
-        return sum(e - s for s, e in zip(self._starts, self._ends, strict=True))
+        """Numbers between the lowest and highest accounted for that are neither
+        received nor reported evicted (in this epoch)."""
+        return sum(e - s for s, e in self._accounted().holes())
 
     def observe(self, seq: int) -> Arrival:
         self.received += 1
-        if self.next_expected is None or seq == self.next_expected:
-            if self.next_expected is None:
-                self.lowest = seq
-            self.next_expected = seq + 1
+        if seq in self.got:
+            self.duplicates += 1
+            return Arrival.DUPLICATE
+        top = self.next_expected
+        low = self.lowest
+        if seq in self.gone:
+            self.evicted_arrived += 1
+        self.got.add(seq, seq + 1)
+        self._trim()
+        if top is None or seq == top:
             return Arrival.IN_ORDER
-        if self.lowest is not None and seq < self.lowest:
-            # Older than anything seen this epoch (the backlog's low-priority records come
-            # after newer events): widen the window down; what lies between is missing.
-            self._insert_gap(seq + 1, self.lowest)
-            self.lowest = seq
-            self.late += 1
-            return Arrival.LATE
-        if seq > self.next_expected:
-            self._add_gap(self.next_expected, seq)
-            self.next_expected = seq + 1
+        if seq > top:
             self.gaps_opened += 1
             return Arrival.AHEAD
-        if self._fill(seq):
-            self.late += 1
-            return Arrival.LATE
-        self.duplicates += 1
-        return Arrival.DUPLICATE
+        if low is not None and seq < low - 1:
+            self.gaps_opened += 1  # older than anything seen: a hole opens below
+        self.late += 1
+        return Arrival.LATE
+
+    def evicted(self, first: int, last: int) -> int:
+        """The spacecraft evicted ``first..last`` (inclusive): not missing any more.
+        Returns how many of them had not been received."""
+        new = 0
+        for s, e in _minus(first, last + 1, self.got):
+            new += self.gone.add(s, e)
+        self.evicted_reported += new
+        return new
 
     def new_epoch(self) -> None:
-        """The sender may have restarted its numbering (it reconnected): start afresh.
-
-        Counters keep accumulating; only the expectation and open gaps are reset (the
-        gaps of the old epoch are added to :attr:`forgotten`). A no-op before the
-        first record of the current epoch.
-        """
+        """The sender restarted its numbering (a boot without its saved numbering):
+        start afresh. Counters keep accumulating; the old epoch's holes are added to
+        :attr:`forgotten`. A no-op before the first record of the current epoch."""
         if self.next_expected is None:
             return
         self.forgotten += self.missing
-        self._starts.clear()
-        self._ends.clear()
-        self.next_expected = None
-        self.lowest = None
+        self.got = RangeSet()
+        self.gone = RangeSet()
+        self.asked = RangeSet()
         self.epochs += 1
 
     def gap_ranges(self, limit: int = 20) -> list[tuple[int, int]]:
         """The oldest open gaps as inclusive ``(first, last)`` pairs (for status)."""
-        return [(s, e - 1) for s, e in zip(self._starts[:limit], self._ends[:limit], strict=True)]
+        return [(s, e - 1) for s, e in self._accounted().holes()[:limit]]
+
+    @property
+    def rerequested(self) -> int:
+        """Distinct numbers named as holes in an acknowledgement (this epoch)."""
+        return self.asked.count()
+
+    def ack_ranges(self, limit: int) -> list[list[int]]:
+        """What to acknowledge: the numbers accounted for (received, or reported evicted,
+        which the spacecraft no longer holds anyway, so its holes do not fragment the
+        acknowledgement), at most ``limit`` ranges (the lowest and the newest, half each,
+        when there are more; the rest are acknowledged as the holes fill)."""
+        ranges = self._accounted().ranges() if self.gone else self.got.ranges()
+        if len(ranges) > limit:
+            ranges = ranges[:limit // 2] + ranges[len(ranges) - (limit - limit // 2):]
+        for (_, end), (start, _) in itertools.pairwise(ranges):
+            self.asked.add(end, start)  # the holes this acknowledgement re-requests
+        return [[s, e] for s, e in ranges]
 
     def as_dict(self) -> dict[str, Any]:
         return {"next_expected": self.next_expected, "received": self.received,
                 "missing": self.missing, "gaps_opened": self.gaps_opened, "late": self.late,
-                "duplicates": self.duplicates, "forgotten": self.forgotten,
-                "epochs": self.epochs}
-
-    def _insert_gap(self, start: int, end: int) -> None:
-        if end > start:
-            self._starts.insert(0, start)  # below every open range by construction
-            self._ends.insert(0, end)
-            self._trim()
-
-    def _add_gap(self, start: int, end: int) -> None:
-        self._starts.append(start)  # above every open range by construction
-        self._ends.append(end)
-        self._trim()
+                "duplicates": self.duplicates, "evicted": self.evicted_net,
+                "rerequested": self.rerequested,
+                "forgotten": self.forgotten, "epochs": self.epochs}
 
     def _trim(self) -> None:
-        while len(self._starts) > self.max_gap_ranges:
-            self.forgotten += self._ends.pop(0) - self._starts.pop(0)
+        while len(self.got) > self.max_ranges:
+            self.forgotten += self.got.merge_first_hole()
 
-    def _fill(self, seq: int) -> bool:
-        i = bisect.bisect_right(self._starts, seq) - 1
-        if i < 0 or seq >= self._ends[i]:
-            return False
-        start, end = self._starts[i], self._ends[i]
-        pieces = [(a, b) for a, b in ((start, seq), (seq + 1, end)) if b > a]
-        self._starts[i:i + 1] = [a for a, _ in pieces]
-        self._ends[i:i + 1] = [b for _, b in pieces]
-        return True
+
+def _minus(start: int, end: int, taken: RangeSet) -> list[tuple[int, int]]:
+    """``[start, end)`` without the numbers in ``taken``."""
+    out: list[tuple[int, int]] = []
+    cur = start
+    i = max(0, bisect.bisect_right(taken.starts, start) - 1)
+    while cur < end and i < len(taken):
+        s, e = taken.starts[i], taken.ends[i]
+        if e <= cur:
+            i += 1
+            continue
+        if s >= end:
+            break
+        if s > cur:
+            out.append((cur, s))
+        cur = max(cur, e)
+        i += 1
+    if cur < end:
+        out.append((cur, end))
+    return out

@@ -13,7 +13,16 @@ The core of the ground process, without sockets or clocks (times come in as argu
 - at every AOS (and when the executive reconnects) the ground sends HELLO with its
   dictionary hash. A flight HELLO with a different hash makes every waiting and every
   new command fail at the ground with that reason - the ground will not command a
-  spacecraft whose dictionary it does not share.
+  spacecraft whose dictionary it does not share;
+- the flight's HELLO also names its boot (``boot_id``, boot time) and whether its
+  numbering went on from the last boot: only a boot that restarted its numbering starts
+  a new accounting epoch, so gap accounting stays exact across executive resets;
+- a record whose number was already received is a duplicate (a retransmission, or the
+  link duplicated it): counted and dropped, never archived twice; the numbers the
+  spacecraft reports evicted (``link.records_evicted``) are accounted as evicted;
+- while the uplink is open, what arrived is acknowledged (``ACK``, at most every
+  :data:`ACK_PERIOD_S`): the received ranges, cumulative and selective; the holes
+  between them are the re-request.
 """
 
 from __future__ import annotations
@@ -24,15 +33,19 @@ from typing import Any
 
 from flightsw.dictionary import Dictionary
 from flightsw.errors import WireError, safe_repr
+from flightsw.messages import MAX_ACK_RANGES, AckBody, HelloBody
 from flightsw.wire import Envelope, Kind, Sequencer, encode, try_decode
 from ground.archive import Archive
 from ground.command_log import FLIGHT_STAGES, CommandLog, CommandRecord, Stage
-from ground.downlink_seq import DownlinkSequence
+from ground.downlink_seq import Arrival, DownlinkSequence
 from ground.errors import GroundError
 
 log = logging.getLogger("ground.mission_control")
 
 SOURCE = "ground"
+ACK_PERIOD_S = 1.0
+"""At most one acknowledgement per this many ground-clock seconds (the uplink is slow)."""
+EVICTION_EVENT = "link.records_evicted"
 HELLO_RETRY_S = 5.0
 """While in contact without the flight's HELLO, say HELLO again this often (it answers)."""
 LOG_FIRST_ERRORS = 20
@@ -84,6 +97,13 @@ class MissionControl:
         self.records: dict[str, int] = {k.value: 0 for k in DOWNLINK_KINDS}
         self.telemetry_points = 0
         self.hellos_sent = 0
+        self.acks_sent = 0
+        self.duplicates_dropped = 0
+        self.flight_boot: tuple[float, int] | None = None  # (boot time, boot id) talking now
+        self.flight_boots_seen = 0
+        self._received_since_ack = 0
+        self._ack_sent_s: float | None = None
+        self._ack_seq = Sequencer(SOURCE)
         self.last_rx_s: float | None = None
         self.last_onboard_time_s: float | None = None
         archive.set_meta("ground_dictionary_hash", dictionary.hash)
@@ -109,7 +129,13 @@ class MissionControl:
             self._decode_error(frame, "not a downlink kind",
                                f"{env.kind.value} is not a downlink kind", rx_s, wall_s)
             return
-        self.downlink.observe(env.seq)  # even a bad body used up its sequence number
+        if env.kind is Kind.HELLO:
+            self._note_boot(env)  # before its number is judged: it may start an epoch
+        self._received_since_ack += 1
+        # even a bad body used up its sequence number
+        if self.downlink.observe(env.seq) is Arrival.DUPLICATE:
+            self.duplicates_dropped += 1  # sent again or duplicated by the link: had it
+            return
         try:
             handler(self, env, rx_s, wall_s)
         except BadBody as exc:
@@ -147,12 +173,46 @@ class MissionControl:
         self.telemetry_points += self.archive.add_telemetry(env.seq, env.time_s, rx_s,
                                                             points, wall_s)
 
+    def _note_boot(self, env: Envelope) -> None:
+        """A flight HELLO from a boot newer than the one we talk to: talk to it, and if
+        its numbering restarted, start a new accounting epoch. A HELLO from an older
+        boot (played back from its recorder) changes nothing."""
+        try:
+            hello = HelloBody.from_body(env.body)
+        except WireError:
+            return  # the HELLO handler reports the bad body
+        key = (hello.boot_mission_time_s, hello.boot_id)
+        if self.flight_boot is not None and key <= self.flight_boot:
+            return
+        first = self.flight_boot is None
+        self.flight_boot = key
+        self.flight_boots_seen += 1
+        if not hello.seq_continued and not first:
+            log.warning("flight boot %d restarted its downlink numbering at %d: new "
+                        "accounting epoch", hello.boot_id, hello.first_seq)
+            self.downlink.new_epoch()
+        elif not first:
+            log.info("flight boot %d continues the downlink numbering at %d",
+                     hello.boot_id, hello.first_seq)
+
     def _on_event(self, env: Envelope, rx_s: float, wall_s: float | None) -> None:
         b = env.body
         args = b.get("args")
+        if b.get("name") == EVICTION_EVENT and isinstance(args, Mapping):
+            self._on_evicted(args.get("ranges"))
         self.archive.add_event(env.seq, env.time_s, rx_s, _text(b.get("name")),
                                _text(b.get("severity")), _text(b.get("text"), 2000),
                                args if isinstance(args, Mapping) else {}, wall_s)
+
+    def _on_evicted(self, ranges: Any) -> None:
+        if not isinstance(ranges, list):
+            raise BadBody("link.records_evicted ranges must be a list", got=safe_repr(ranges))
+        for r in ranges[:1024]:
+            if (not isinstance(r, list) or len(r) != 2
+                    or not all(isinstance(v, int) and not isinstance(v, bool) for v in r)
+                    or not 0 <= r[0] <= r[1] <= MAX_CMD_SEQ):
+                raise BadBody("an evicted range must be [first, last]", got=safe_repr(r))
+            self.downlink.evicted(r[0], r[1])
 
     def _on_verification(self, env: Envelope, rx_s: float, wall_s: float | None) -> None:
         b = env.body
@@ -204,9 +264,9 @@ class MissionControl:
         self.hello_pending = True
 
     def on_flight_connected(self) -> None:
-        """The executive (re)connected: it may have restarted with new numbering and a
-        different dictionary, so expect a new epoch and ask for its HELLO again."""
-        self.downlink.new_epoch()
+        """The executive (re)connected: it may have restarted with a different
+        dictionary, so ask for its HELLO again (which also says whether its numbering
+        went on: a reconnection alone is no reason to forget what is missing)."""
         self.hash_state = HashState.UNKNOWN
         self.hello_pending = True
 
@@ -250,6 +310,8 @@ class MissionControl:
             self.hellos_sent += 1
             self.archive.add_hello("up", env.seq, now_s, now_s, self.dictionary.hash,
                                    self.dictionary.version, None)
+        if not self._send_ack(send, now_s):
+            return 0
         if self.hash_state != HashState.MATCH:
             return 0  # commands wait for the flight's HELLO (or fail on a mismatch)
         sent = 0
@@ -262,6 +324,24 @@ class MissionControl:
             self.archive.put_command(rec)
             sent += 1
         return sent
+
+    def _send_ack(self, send: SendFrame, now_s: float) -> bool:
+        """Acknowledge what arrived since the last acknowledgement (at most every
+        :data:`ACK_PERIOD_S`), for the boot we talk to. Before any flight HELLO the boot
+        is 0 (none: boots count from 1): the flight applies nothing and takes it to mean
+        its HELLO was lost, and sends it again. False if the link would not take it (try
+        again next turn)."""
+        if not self._received_since_ack or (
+                self._ack_sent_s is not None and 0 <= now_s - self._ack_sent_s < ACK_PERIOD_S):
+            return True
+        boot_id = 0 if self.flight_boot is None else self.flight_boot[1]
+        body = AckBody(boot_id, self.downlink.ack_ranges(MAX_ACK_RANGES))
+        if not send(self._ack_seq.pack(Kind.ACK, now_s, body.to_body())):
+            return False
+        self._ack_sent_s = now_s
+        self._received_since_ack = 0
+        self.acks_sent += 1
+        return True
 
     def uplink_state(self, uplink_open: bool, flight_connected: bool) -> str:
         """Why queued commands are (not) going up, in an operator's words."""
@@ -296,6 +376,10 @@ class MissionControl:
             "records": dict(self.records),
             "telemetry_points": self.telemetry_points,
             "downlink_seq": self.downlink.as_dict(),
+            "duplicates_dropped": self.duplicates_dropped,
+            "acks_sent": self.acks_sent,
+            "flight_boot_id": None if self.flight_boot is None else self.flight_boot[1],
+            "flight_boots_seen": self.flight_boots_seen,
             "downlink_gaps": self.downlink.gap_ranges(),
             "hellos_sent": self.hellos_sent,
             "hello_pending": self.hello_pending,

@@ -33,6 +33,7 @@ from flightsw.clock import RealClock
 from flightsw.dictionary import Dictionary
 from ground.archive import Archive
 from ground.core import GroundCore, WallTime
+from ground.link_physics import LinkPhysics
 
 log = logging.getLogger("ground")
 
@@ -56,6 +57,7 @@ class GroundConfig:
     world: str = ""  # plant PUB endpoint; empty: no plant, link always up
     edge_grace_s: float | None = None  # None: the clock's default (see ground.core)
     clock: str = "real"  # "real" (wall) or "sim" (spacecraft time from WORLD)
+    link_physics: LinkPhysics | None = None  # None: an ideal link
 
 
 class GroundProcess:
@@ -68,7 +70,8 @@ class GroundProcess:
         self.core = GroundCore(dictionary, self.archive, clock=cfg.clock,
                                edge_grace_s=cfg.edge_grace_s,
                                always_in_contact=not cfg.world,
-                               extra_status=self._process_status)
+                               extra_status=self._process_status,
+                               link_physics=cfg.link_physics)
         self.station = self.core.station
         self.mission = self.core.mission
         self.ops = self.core.ops

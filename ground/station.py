@@ -14,9 +14,11 @@ WORLD message.
 - Uplink is gated by :attr:`Station.uplink_open`; mission control keeps commands queued
   until it opens (commands are never dropped for being out of contact).
 
-Latency, loss, corruption, duplication and data rates are the job of a
-:class:`LinkModel`, a step function the station calls each cycle for each direction.
-:class:`IdealLink` (everything through, at once) is the only model today.
+Latency, loss, corruption, duplication, reordering and data rates are the job of a
+:class:`LinkModel`, a step function the station calls each cycle for each direction:
+:class:`IdealLink` (everything through, at once) or
+:class:`ground.link_physics.PhysicalLink` (a profile's ``[link]`` table). A model with
+an always-on relay carries frames out of contact too (the uplink is then always open).
 """
 
 from __future__ import annotations
@@ -43,15 +45,38 @@ class LinkModel(Protocol):
     frames and releases them on a later call; the station calls it every cycle.
     """
 
-    def step(self, direction: Direction, offered: Sequence[bytes], now_s: float) -> list[bytes]:
+    def step(self, direction: str, offered: Sequence[bytes], now_s: float, *,
+             via_relay: bool = False) -> list[bytes]:
+        ...
+
+    @property
+    def has_relay(self) -> bool:
+        """An always-on relay link exists besides the ground stations."""
+        ...
+
+    def in_air(self) -> int:
+        """Frames on their way (offered, not yet delivered)."""
+        ...
+
+    def drop_in_air(self) -> int:
+        """End of a session: count what is still on its way as lost; returns how many."""
         ...
 
 
 class IdealLink:
     """No latency, no loss, no rate limit: what the simple visibility rule needs."""
 
-    def step(self, direction: Direction, offered: Sequence[bytes], now_s: float) -> list[bytes]:
+    has_relay = False
+
+    def step(self, direction: str, offered: Sequence[bytes], now_s: float, *,
+             via_relay: bool = False) -> list[bytes]:
         return list(offered)
+
+    def in_air(self) -> int:
+        return 0
+
+    def drop_in_air(self) -> int:
+        return 0
 
 
 @dataclass(frozen=True)
@@ -98,7 +123,9 @@ class StationCounters:
     downlink_delivered: int = 0
     downlink_dropped_los: int = 0  # arrived out of contact: dropped, counted
     downlink_edge: int = 0  # arrived within the grace of an AOS/LOS edge: delivered
+    downlink_relayed: int = 0  # offered out of contact, carried by the relay link
     uplink_delivered: int = 0
+    uplink_refused: int = 0  # arrived while no executive was there to take it: lost
     world_updates: int = 0
     aos: int = 0
     los: int = 0
@@ -125,7 +152,7 @@ class Station:
 
     @property
     def uplink_open(self) -> bool:
-        return self.visibility.in_contact
+        return self.visibility.in_contact or self.model.has_relay
 
     @property
     def held(self) -> int:
@@ -155,7 +182,11 @@ class Station:
         self.counters.downlink_offered += len(frames)
         self._expire_held(now_s)
         passing: list[bytes] = []
-        if self.visibility.in_contact:
+        relay = not self.visibility.in_contact and self.model.has_relay
+        if relay:
+            self.counters.downlink_relayed += len(frames)
+            passing.extend(frames)
+        elif self.visibility.in_contact:
             if self._held:
                 self.counters.downlink_edge += len(self._held)
                 passing.extend(f for _, f in self._held)
@@ -166,23 +197,27 @@ class Station:
             passing.extend(frames)
         else:
             self._held.extend((now_s, f) for f in frames)
-        delivered = self.model.step(Direction.DOWN, passing, now_s)
+        delivered = self.model.step(Direction.DOWN, passing, now_s, via_relay=relay)
         self.counters.downlink_delivered += len(delivered)
         return delivered
 
     def uplink(self, frames: Sequence[bytes], now_s: float) -> list[bytes]:
-        """Frames that reach the spacecraft now. Callers check :attr:`uplink_open` first."""
-        delivered = self.model.step(Direction.UP, frames if self.uplink_open else (), now_s)
+        """Frames that reach the spacecraft now (offered now, or earlier and delayed by
+        the link); call every turn, with no frames if there are none. Callers check
+        :attr:`uplink_open` before offering."""
+        relay = not self.visibility.in_contact and self.model.has_relay
+        delivered = self.model.step(Direction.UP, frames if self.uplink_open else (), now_s,
+                                    via_relay=relay)
         self.counters.uplink_delivered += len(delivered)
         return delivered
 
     def drop_held(self) -> int:
-        """At the end of a session: frames still waiting out the grace are dropped and
-        counted (out of contact), never left uncounted."""
+        """At the end of a session: frames still waiting out the grace, or still on
+        their way through the link, are dropped and counted, never left uncounted."""
         n = len(self._held)
         self.counters.downlink_dropped_los += n
         self._held.clear()
-        return n
+        return n + self.model.drop_in_air()
 
     def _expire_held(self, now_s: float) -> None:
         keep = [(t, f) for t, f in self._held if now_s - t <= self.edge_grace_s]
@@ -200,6 +235,8 @@ class Station:
             "spacecraft_time_utc_s": vis.time_utc_s,
             "world_age_s": self.world_age_s(now_s),
             "downlink_held": self.held,
+            "in_air": self.model.in_air(),
+            "link_physics": getattr(self.model, "counters", dict)(),
             **self.counters.as_dict(),
         }
 

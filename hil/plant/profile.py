@@ -15,9 +15,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hil.plant.errors import ProfileError
+
+if TYPE_CHECKING:
+    from ground.link_physics import LinkPhysics
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -212,6 +215,7 @@ class Profile:
     flight: dict[str, Any]  # the executive's FlightConfig as a mapping (numbers, heaters)
     stations: tuple[Station, ...]
     derived: dict[str, float] = field(default_factory=dict)
+    link: LinkPhysics | None = None  # the space link's physics ([link]; None: ideal)
 
     @property
     def payload_time_constant_s(self) -> float:
@@ -317,6 +321,12 @@ def parse_profile(data: Mapping[str, Any], *, source: str = "<profile>") -> Prof
     env_r.finish()
 
     flight = _flight(root.table("flight"), thermal, battery, tuple(heaters))
+    link_physics = _space_link(root, source)
+    # the flight paces its downlink to the radio: the same numbers, from one place
+    if link_physics.down.rate_bps:
+        flight["downlink_rate_bps"] = link_physics.down.rate_bps
+    if link_physics.relay is not None:
+        flight["relay_rate_bps"] = link_physics.relay.rate_bps or 1e9
     stations = []
     for s in root.tables("stations"):
         stations.append(
@@ -351,8 +361,22 @@ def parse_profile(data: Mapping[str, Any], *, source: str = "<profile>") -> Prof
         environment=environment,
         flight=flight,
         stations=tuple(stations),
+        link=link_physics,
     )
     return derive_profile(profile, sizing_inputs)
+
+
+def _space_link(root: _Reader, source: str) -> LinkPhysics:
+    """The ``[link]`` table (the space link's physics: latency, rates, loss ...), parsed
+    strictly by the station emulator's own schema
+    (:func:`ground.link_physics.parse_link`); no table: an ideal link."""
+    from ground.link_physics import parse_link
+
+    table = root._get("link", {})
+    try:
+        return parse_link(table)
+    except ValueError as exc:
+        raise ProfileError(str(exc), source=source, key="link") from exc
 
 
 def _orbit(r: _Reader) -> OrbitSpec:

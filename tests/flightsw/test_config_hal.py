@@ -19,7 +19,7 @@ from flightsw.hal import Actuators, Sensors
     ({"capture_period_s": "often"}, "must be a number"),
     ({"auto_compute": 1}, "must be true or false"),
     ({"tiles_per_capture": 16.5}, "must be a whole number"),  # was int(): 16, silently
-    ({"recorder_capacity": "10"}, "must be an integer"),
+    ({"recorder_bytes": "10"}, "must be an integer"),
     ({"battery_soc_safe_frac": 1.5}, r"within \[0, 1\]"),
     ({"battery_soc_safe_frac": 0.7}, r"battery_soc_safe_frac \(0.7\) must be below"),
     ({"payload_temp_warn_c": 60.0}, "payload_temp_target_c .* must be below"),

@@ -1,38 +1,8 @@
-"""Recorder eviction order and rate-group timing."""
+"""Rate-group timing (the recorder has its own tests in test_recorder.py)."""
 
 from __future__ import annotations
 
-import pytest
-
 from flightsw.rategroups import RateGroups
-from flightsw.recorder import Priority, Recorder
-
-
-def test_recorder_sends_in_priority_order() -> None:
-    rec = Recorder(10)
-    rec.store(Priority.HOUSEKEEPING, b"hk1")
-    rec.store(Priority.PRODUCT, b"p1")
-    rec.store(Priority.EVENT, b"e1")
-    rec.store(Priority.EVENT, b"e2")
-    assert [rec.pop() for _ in range(5)] == [b"e1", b"e2", b"p1", b"hk1", None]
-
-
-def test_recorder_evicts_housekeeping_first_and_counts() -> None:
-    rec = Recorder(3)
-    rec.store(Priority.EVENT, b"e1")
-    rec.store(Priority.HOUSEKEEPING, b"hk1")
-    rec.store(Priority.PRODUCT, b"p1")
-    rec.store(Priority.EVENT, b"e2")  # full: hk1 goes
-    assert rec.evicted[Priority.HOUSEKEEPING] == 1
-    rec.store(Priority.EVENT, b"e3")  # no housekeeping left: the product goes
-    assert rec.evicted[Priority.PRODUCT] == 1
-    assert rec.evicted_total == 2 and len(rec) == 3
-    assert [rec.pop() for _ in range(3)] == [b"e1", b"e2", b"e3"]
-
-
-def test_recorder_capacity_must_be_positive() -> None:
-    with pytest.raises(ValueError):
-        Recorder(0)
 
 
 def test_lockstep_runs_each_group_as_often_as_its_period_fits() -> None:

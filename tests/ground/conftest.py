@@ -39,6 +39,7 @@ class FakeExecutive:
     def __init__(self, link: str | None = None, world: str | None = None) -> None:
         self.ctx = zmq.Context()
         self.seq = Sequencer("flight")
+        self.boots = 1
         self.world_seq = Sequencer("plant")
         self.link = self._bind(zmq.PAIR, link)
         self.world = self._bind(zmq.PUB, world)
@@ -59,6 +60,7 @@ class FakeExecutive:
         time.sleep(0.05)
         self.link = self._bind(zmq.PAIR, self.link_endpoint)
         self.seq = Sequencer("flight")
+        self.boots += 1  # a boot without saved numbering: HELLO says it restarted
 
     def publish_world(self, in_contact: bool | None = None) -> None:
         if in_contact is not None:
@@ -78,7 +80,10 @@ class FakeExecutive:
 
     def hello(self, dictionary_hash: str | None = None) -> int:
         return self.send(Kind.HELLO, {"dictionary_hash": dictionary_hash or DICTIONARY.hash,
-                                      "dictionary_version": DICTIONARY.version})
+                                      "dictionary_version": DICTIONARY.version,
+                                      "boot_id": self.boots,
+                                      "boot_mission_time_s": 1.8e9 + self.boots,
+                                      "first_seq": 0, "seq_continued": False})
 
     def wait_for(self, kind: Kind, timeout_s: float = 5.0) -> Envelope:
         """Receive until an envelope of ``kind`` arrives; keeps WORLD flowing meanwhile."""

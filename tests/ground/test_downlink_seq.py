@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ground.downlink_seq import Arrival, DownlinkSequence
+from ground.downlink_seq import Arrival, DownlinkSequence, RangeSet
 
 
 def feed(seqs: list[int], tracker: DownlinkSequence | None = None) -> DownlinkSequence:
@@ -44,9 +44,9 @@ def test_new_epoch_restarts_numbering_without_false_duplicates() -> None:
 
 
 def test_gap_ranges_are_bounded() -> None:
-    t = feed(list(range(0, 100, 2)), DownlinkSequence(max_gap_ranges=10))
-    assert len(t.gap_ranges(limit=1000)) == 10
-    assert t.forgotten == 39 and t.missing == 10
+    t = feed(list(range(0, 100, 2)), DownlinkSequence(max_ranges=10))
+    assert len(t.gap_ranges(limit=1000)) == 9  # 10 received ranges, 9 holes between
+    assert t.forgotten == 40 and t.missing == 9
 
 
 def test_records_older_than_the_first_seen_widen_the_window() -> None:
@@ -54,3 +54,33 @@ def test_records_older_than_the_first_seen_widen_the_window() -> None:
     assert t.missing == 2 and t.gap_ranges() == [(3, 4)] and t.duplicates == 0
     feed([4, 3], t)
     assert t.missing == 0
+
+
+def test_reported_evictions_are_not_missing_and_a_late_copy_still_counts() -> None:
+    t = feed([0, 1, 6])
+    assert t.missing == 4
+    assert t.evicted(2, 3) == 2  # the spacecraft said 2..3 were evicted
+    assert t.missing == 2 and t.gap_ranges() == [(4, 5)]
+    assert t.evicted(5, 9) == 4  # 6 arrived: only 5, 7, 8, 9 were never received
+    assert t.evicted_reported == 6 and t.next_expected == 10
+    assert t.observe(4) is Arrival.LATE and t.missing == 0
+    assert t.observe(7) is Arrival.LATE  # a copy that left before its eviction: kept
+    assert t.evicted_net == 5 and t.as_dict()["evicted"] == 5
+
+
+def test_ack_ranges_name_what_arrived_bounded() -> None:
+    t = feed([3, 4, 5, 8, 10, 11])
+    assert t.ack_ranges(8) == [[3, 6], [8, 9], [10, 12]]
+    assert t.rerequested == 3 and t.as_dict()["rerequested"] == 3  # 6, 7 and 9 asked for
+    t.ack_ranges(8)
+    assert t.rerequested == 3  # asking again is not counted twice
+    t = feed(list(range(0, 40, 2)))
+    acks = t.ack_ranges(4)
+    assert acks == [[0, 1], [2, 3], [36, 37], [38, 39]]  # the oldest and the newest
+
+
+def test_range_set_merges_overlaps_and_counts_only_new_numbers() -> None:
+    r = RangeSet()
+    assert r.add(5, 8) == 3 and r.add(10, 12) == 2 and r.add(0, 2) == 2
+    assert r.add(1, 11) == 5  # 2, 3, 4, 8 and 9 were new
+    assert r.ranges() == [(0, 12)] and 11 in r and 12 not in r

@@ -31,7 +31,11 @@ class Uplink:
         return self.accepting
 
     def kinds(self) -> list[str]:
-        return [e.kind.value for e in self.frames]
+        """What went up, acknowledgements aside (they have their own tests)."""
+        return [e.kind.value for e in self.frames if e.kind is not Kind.ACK]
+
+    def acks(self) -> list[dict[str, object]]:
+        return [dict(e.body) for e in self.frames if e.kind is Kind.ACK]
 
 
 @pytest.fixture
@@ -92,7 +96,7 @@ def test_archive_round_trip(mc: MissionControl, tmp_path: Path) -> None:
         assert r.counts()["hellos"] == 2  # the flight's, and ours going up
 
 
-def test_gaps_and_duplicates_are_counted_and_everything_is_archived(
+def test_gaps_are_counted_and_duplicates_dropped_not_archived_twice(
         mc: MissionControl, tmp_path: Path) -> None:
     frames = {n: encode(Envelope(Kind.TELEMETRY, "flight", n, T0 + n,
                                  {"points": {"exec.uptime_s": float(n)}})) for n in range(6)}
@@ -101,8 +105,9 @@ def test_gaps_and_duplicates_are_counted_and_everything_is_archived(
     mc.archive.flush()
     snap = mc.snapshot()["downlink_seq"]
     assert (snap["missing"], snap["duplicates"], snap["gaps_opened"]) == (2, 1, 2)
+    assert mc.snapshot()["duplicates_dropped"] == 1
     with ArchiveReader(tmp_path / "a.sqlite") as r:
-        assert len(r.samples("exec.uptime_s")) == 5
+        assert len(r.samples("exec.uptime_s")) == 4  # 0, 1, 3, 5: the second 3 dropped
 
 
 def test_undecodable_and_malformed_frames_are_counted_not_raised(mc: MissionControl) -> None:
@@ -152,13 +157,77 @@ def test_dictionary_mismatch_refuses_commands(mc: MissionControl) -> None:
     assert up.kinds() == ["hello"]  # no command ever goes up
 
 
-def test_reconnect_starts_a_new_epoch_and_asks_for_hello_again(mc: MissionControl) -> None:
-    flight(mc, Sequencer("flight"), Kind.HELLO, hello())
-    assert mc.hash_state == HashState.MATCH
+def boot_hello(boot_id: int, boot_s: float, first_seq: int,
+               continued: bool) -> dict[str, object]:
+    return {**hello(), "boot_id": boot_id, "boot_mission_time_s": boot_s,
+            "first_seq": first_seq, "seq_continued": continued}
+
+
+def test_reconnect_asks_for_hello_again_and_keeps_the_accounting(
+        mc: MissionControl) -> None:
+    fl = Sequencer("flight")
+    flight(mc, fl, Kind.HELLO, boot_hello(1, T0, 0, False))
+    fl.pack(Kind.EVENT, T0, {})  # number 1 lost on the way
+    flight(mc, fl, Kind.EVENT, {"name": "x", "args": {}})
+    assert mc.hash_state == HashState.MATCH and mc.downlink.missing == 1
     mc.on_flight_connected()
     assert mc.hash_state == HashState.UNKNOWN and mc.hello_pending
-    flight(mc, Sequencer("flight"), Kind.HELLO, hello())  # numbering restarted at 0
-    assert mc.downlink.duplicates == 0
+    assert mc.downlink.missing == 1 and mc.downlink.epochs == 1  # still owed
+
+
+def test_a_boot_that_continues_its_numbering_keeps_the_epoch(mc: MissionControl) -> None:
+    fl = Sequencer("flight")
+    flight(mc, fl, Kind.HELLO, boot_hello(1, T0, 0, False))
+    fl.pack(Kind.EVENT, T0, {})  # number 1 is still in the crashed boot's recorder
+    after = Sequencer("flight", start=2)
+    flight(mc, after, Kind.HELLO, boot_hello(2, T0 + 50, 2, True))
+    assert mc.downlink.epochs == 1 and mc.downlink.missing == 1
+    flight(mc, Sequencer("flight", start=1), Kind.EVENT, {"name": "x", "args": {}})
+    assert mc.downlink.missing == 0 and mc.downlink.duplicates == 0
+    # the old boot's HELLO, played back late, does not make it the one we talk to
+    flight(mc, Sequencer("flight"), Kind.HELLO, boot_hello(1, T0, 0, False))
+    assert mc.snapshot()["flight_boot_id"] == 2
+
+
+def test_a_boot_that_restarted_its_numbering_starts_a_new_epoch(mc: MissionControl) -> None:
+    fl = Sequencer("flight")
+    flight(mc, fl, Kind.HELLO, boot_hello(1, T0, 0, False))
+    flight(mc, fl, Kind.EVENT, {"name": "x", "args": {}})
+    flight(mc, Sequencer("flight"), Kind.HELLO, boot_hello(1, T0 + 60, 0, False))
+    assert mc.downlink.epochs == 2 and mc.downlink.duplicates == 0
+    assert mc.records["hello"] == 2
+
+
+def test_what_arrived_is_acknowledged_at_most_once_a_period(mc: MissionControl) -> None:
+    fl = Sequencer("flight")
+    up = Uplink()
+    mc.pump_uplink(up, uplink_open=True, now_s=T0)
+    assert up.acks() == []  # nothing received, no boot known
+    flight(mc, fl, Kind.HELLO, boot_hello(3, T0, 0, True))
+    for _ in range(3):
+        flight(mc, fl, Kind.EVENT, {"name": "x", "args": {}})
+    fl.pack(Kind.EVENT, T0, {})  # 4 lost
+    flight(mc, fl, Kind.EVENT, {"name": "x", "args": {}})
+    mc.pump_uplink(up, uplink_open=True, now_s=T0 + 1)
+    assert up.acks() == [{"boot_id": 3, "ranges": [[0, 4], [5, 6]]}]
+    flight(mc, Sequencer("flight", start=4), Kind.EVENT, {"name": "x", "args": {}})
+    mc.pump_uplink(up, uplink_open=True, now_s=T0 + 1.5)  # within the period: wait
+    assert len(up.acks()) == 1
+    mc.pump_uplink(up, uplink_open=True, now_s=T0 + 2)
+    assert up.acks()[-1]["ranges"] == [[0, 6]]
+    mc.pump_uplink(up, uplink_open=True, now_s=T0 + 10)  # nothing new: no ack
+    assert len(up.acks()) == 2 and mc.snapshot()["acks_sent"] == 2
+
+
+def test_eviction_reports_account_for_numbers_that_will_not_come(mc: MissionControl) -> None:
+    fl = Sequencer("flight", start=10)
+    flight(mc, fl, Kind.EVENT, {"name": "x", "args": {}})
+    flight(mc, fl, Kind.EVENT, {"name": "link.records_evicted", "severity": "WARNING_LO",
+                                "text": "", "args": {"count": 9, "kind": "housekeeping",
+                                                     "ranges": [[2, 9], [12, 13]]}})
+    assert mc.downlink.missing == 0 and mc.downlink.evicted_net == 10
+    flight(mc, fl, Kind.EVENT, {"name": "link.records_evicted", "args": {"ranges": "2-9"}})
+    assert mc.bad_bodies == 1
 
 
 def test_invalid_commands_are_refused_before_queueing(mc: MissionControl) -> None:
@@ -215,6 +284,6 @@ def test_uplink_state_says_why_commands_wait(mc: MissionControl) -> None:
     assert "flight's HELLO" in mc.uplink_state(uplink_open=True, flight_connected=True)
     flight(mc, Sequencer("flight"), Kind.HELLO, hello())
     assert mc.uplink_state(uplink_open=True, flight_connected=True) == "sending"
-    flight(mc, Sequencer("flight"), Kind.HELLO, hello("feedfacefeedface"))
+    flight(mc, Sequencer("flight", start=1), Kind.HELLO, hello("feedfacefeedface"))
     assert mc.uplink_state(uplink_open=True, flight_connected=True).startswith(
         "refusing commands: dictionary mismatch: flight feedfacefeedface")

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import pytest
 
-from ground.station import Direction, Station, Visibility
+from ground.link_physics import ChannelSpec, LinkPhysics, PhysicalLink
+from ground.station import Station, Visibility
 
 IN = Visibility(in_contact=True, station="svalbard")
 OUT = Visibility(in_contact=False)
@@ -52,25 +51,30 @@ def test_uplink_is_gated_by_contact() -> None:
     assert st.counters.uplink_delivered == 1
 
 
-class DelayLine:
-    """A latency model: frames leave ``delay_s`` after they entered."""
-
-    def __init__(self, delay_s: float) -> None:
-        self.delay_s = delay_s
-        self.inflight: list[tuple[float, Direction, bytes]] = []
-
-    def step(self, direction: Direction, offered: Sequence[bytes], now_s: float) -> list[bytes]:
-        self.inflight += [(now_s + self.delay_s, direction, f) for f in offered]
-        due = [f for t, d, f in self.inflight if d is direction and t <= now_s]
-        self.inflight = [x for x in self.inflight if not (x[1] is direction and x[0] <= now_s)]
-        return due
-
-
 def test_a_link_model_plugs_in_as_a_step_function() -> None:
-    st = Station(model=DelayLine(0.25))
+    st = Station(model=PhysicalLink(LinkPhysics(down=ChannelSpec(latency_s=0.25))))
     st.observe(IN, now_s=0.0)
     assert st.downlink([b"x"], now_s=0.0) == []
     assert st.downlink([], now_s=0.3) == [b"x"]
+
+
+def test_a_relay_carries_frames_out_of_contact_and_keeps_the_uplink_open() -> None:
+    relay = ChannelSpec(latency_s=0.05)
+    st = Station(model=PhysicalLink(LinkPhysics(relay=relay)))
+    st.observe(OUT, now_s=0.0)
+    assert st.uplink_open
+    assert st.downlink([b"x"], now_s=10.0) == [] and st.counters.downlink_relayed == 1
+    assert st.downlink([], now_s=10.1) == [b"x"]
+    assert st.uplink([b"c"], now_s=10.1) == [] and st.uplink([], now_s=10.2) == [b"c"]
+    assert st.counters.downlink_dropped_los == 0
+
+
+def test_frames_still_in_the_air_at_the_end_are_counted_dropped() -> None:
+    st = Station(model=PhysicalLink(LinkPhysics(down=ChannelSpec(latency_s=5.0))))
+    st.observe(IN, now_s=0.0)
+    st.downlink([b"a", b"b"], now_s=0.0)
+    assert st.snapshot(0.0)["in_air"] == 2
+    assert st.drop_held() == 2
 
 
 @pytest.mark.parametrize("body", [{}, {"in_contact": "yes"}, {"in_contact": 1}])
