@@ -60,3 +60,13 @@ def test_orbital_dc_node_60_days_no_longer_freezes() -> None:
     assert record.violations == []
     assert record.heater_on_s > 0.0  # the heater did the work (the pack would have frozen)
     assert record.payload_full_s > 0.5 * 60 * 86_400  # and the node still computed
+
+
+def test_without_heater_control_the_same_season_freezes_the_pack() -> None:
+    """The contrast: starcloud-1's coldest season with the thermostats disabled (what the
+    executive did before: ``heaters_on={}``) takes the pack below its charge range."""
+    profile = load_profile("starcloud-1")
+    record = fly(profile, 3.0, dt_s=30.0, epoch_utc_s=_utc("2026-08-01T00:00:00"),
+                 operator_cap_frac=0.0, heaters_enabled=False)
+    assert record.battery_temp_min_c < profile.battery.charge_min_temp_c
+    assert record.violations
