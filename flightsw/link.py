@@ -258,15 +258,21 @@ def _on_hello(st: LinkState, env: Envelope, t: Tick) -> Events:
     # the HELLO we send at our AOS is the answer
     if not link_up(st):
         return events
+    return events + _hello_again(st, t)
+
+
+def _hello_again(st: LinkState, t: Tick) -> Events:
+    """The ground has not heard this boot's HELLO (it asks again, or acknowledges another
+    boot). While our last HELLO is unacknowledged, that same record goes again: a new one
+    would take a number at a moment set by the ground's wall clock, and two lockstep runs
+    would number their downlink differently. Gone from the recorder (acknowledged by a
+    ground that has since restarted): a new one, at most once per holdoff."""
     if st.hello_seq is not None and st.hello_seq in st.recorder.records:
-        # our last HELLO is not acknowledged yet: the ground asks again because it has
-        # not heard it (lost, or still on its way), so that same record goes again. A new
-        # one would take a number at a moment set by the ground's wall clock, and two
-        # lockstep runs would number their downlink differently
         st.recorder.resend_now(st.hello_seq, t.mission_time_s)
-    elif t.mission_time_s - st.last_hello_s >= HELLO_REPLY_HOLDOFF_S:
-        events += record(st, Kind.HELLO, hello_body(st), t.mission_time_s)
-    return events
+        return []
+    if t.mission_time_s - st.last_hello_s >= HELLO_REPLY_HOLDOFF_S:
+        return record(st, Kind.HELLO, hello_body(st), t.mission_time_s)
+    return []
 
 
 def _on_ack(st: LinkState, env: Envelope, t: Tick) -> Events:
@@ -282,12 +288,7 @@ def _on_ack(st: LinkState, env: Envelope, t: Tick) -> Events:
         # the ground has not heard this boot's HELLO yet (it was lost, or is on its
         # way): send it again, or say a new one if it is gone from the recorder
         st.acks_stale += 1
-        if st.hello_seq is not None and st.hello_seq in st.recorder.records:
-            st.recorder.resend_now(st.hello_seq, t.mission_time_s)
-            return []
-        if t.mission_time_s - st.last_hello_s >= HELLO_REPLY_HOLDOFF_S:
-            return record(st, Kind.HELLO, hello_body(st), t.mission_time_s)
-        return []
+        return _hello_again(st, t)
     st.recorder.ack(spans, t.mission_time_s)
     return []
 

@@ -29,6 +29,17 @@ STOP_GRACE_S = 3.0
 RSS_READ_PERIOD_S = 0.5
 
 
+def resident_mb(pid: int | str = "self") -> float | None:
+    """A process's resident memory in MiB, from Linux ``/proc`` (``None`` where it cannot
+    be read: gone, or not Linux). The payload reports its own with it too."""
+    try:
+        with open(f"/proc/{pid}/statm") as f:
+            resident_pages = int(f.read().split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return resident_pages * os.sysconf("SC_PAGE_SIZE") / (1024 * 1024)
+
+
 class PayloadHost(Protocol):
     @property
     def transport(self) -> Transport | None: ...
@@ -144,12 +155,9 @@ class ProcessPayloadHost:
         now = self._wall.monotonic_s()
         if self._rss is not None and self._rss[0] == proc.pid and now < self._rss[1]:
             return self._rss[2]
-        try:
-            with open(f"/proc/{proc.pid}/statm") as f:
-                resident_pages = int(f.read().split()[1])
-        except (OSError, ValueError, IndexError):
+        mb = resident_mb(proc.pid)
+        if mb is None:
             return None
-        mb = resident_pages * os.sysconf("SC_PAGE_SIZE") / (1024 * 1024)
         self._rss = (proc.pid, now + RSS_READ_PERIOD_S, mb)
         return mb
 

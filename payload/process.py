@@ -32,6 +32,7 @@ import zmq
 from flightsw import channel_auth
 from flightsw.clock import RealClock
 from flightsw.errors import WireError
+from flightsw.payload_host import resident_mb
 from flightsw.supervisor import PayloadExit
 from flightsw.wire import Envelope, encode, try_decode
 from payload.core import JobOutcome, PayloadCore
@@ -77,12 +78,7 @@ class _Shutdown:
 
 def rss_mb() -> float:
     """Resident memory of this process in MiB (Linux /proc; 0 where unavailable)."""
-    try:
-        with open("/proc/self/statm") as f:
-            resident_pages = int(f.read().split()[1])
-        return resident_pages * os.sysconf("SC_PAGE_SIZE") / (1024 * 1024)
-    except (OSError, ValueError, IndexError):
-        return 0.0
+    return resident_mb() or 0.0
 
 
 def run(options: ProcessOptions) -> int:
