@@ -7,7 +7,6 @@ archived once at the ground, reported evicted, or still held onboard for the nex
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from flightsw.wire import Kind, Sequencer
 from ground.archive import Archive
 from ground.core import GroundCore, WallTime
 from ground.link_physics import ChannelSpec, LinkPhysics, PhysicalLink
+from tests.archive_books import archived_seqs, doubled_points
 
 WALL = WallTime(0.0, 0.0)  # sim clock: the wall plays no part
 LOSSY = ChannelSpec(latency_s=0.02, rate_bps=2e6, loss=0.2, corrupt=0.05, duplicate=0.05,
@@ -66,11 +66,22 @@ class LinkBench:
                 "time_utc_s": t}), WALL)
             self.h.run(1, in_contact=in_contact,
                        contact_station="Weilheim" if in_contact else "")
-            frames, self._down = self._down, []
-            self.core.on_downlink(frames, WALL)
-            self.core.pump_uplink(self.h.ground.send, WALL)
+            self.core.on_downlink(self.take_downlink(), WALL)
+            self.core.pump_uplink(self.send_up, WALL)
+            self.push_uplink()
             self.core.end_turn(WALL)
             self.archive.flush()
+
+    # --- the link between them (a UART bench replaces these) ------------------------------
+    def take_downlink(self) -> list[bytes]:
+        frames, self._down = self._down, []
+        return frames
+
+    def send_up(self, frame: bytes) -> bool:
+        return self.h.ground.send(frame)
+
+    def push_uplink(self) -> None:
+        """Move what the ground sent up on to the executive (in memory: nothing to do)."""
 
     def reset_executive(self) -> None:
         """kill -9 between two cycles: a new executive on the same run directory."""
@@ -82,17 +93,8 @@ class LinkBench:
     def archived_seqs(self) -> list[int]:
         """Downlink numbers in the archive, one entry per record (a record archived twice
         would appear twice)."""
-        with sqlite3.connect(self.archive_path) as db:
-            rows: list[int] = []
-            rows += [s for (s,) in db.execute("SELECT DISTINCT seq FROM telemetry")]
-            for table in ("events", "verifications", "products"):
-                rows += [s for (s,) in db.execute(f"SELECT seq FROM {table}")]
-            rows += [s for (s,) in db.execute(
-                "SELECT seq FROM hellos WHERE direction = 'down'")]
-            dup_points = db.execute("SELECT count(*) FROM (SELECT seq, name FROM telemetry "
-                                    "GROUP BY seq, name HAVING count(*) > 1)").fetchone()[0]
-        assert dup_points == 0
-        return rows
+        assert doubled_points(self.archive_path) == 0
+        return archived_seqs(self.archive_path)
 
     def evicted_seqs(self) -> set[int]:
         gone = self.core.mission.downlink.gone

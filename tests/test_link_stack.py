@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from hil.plant.profile import PROFILE_DIR
+from tests.archive_books import archived_seqs
 
 pytestmark = pytest.mark.integration
 
@@ -48,15 +49,6 @@ def _lossy_profile(tmp_path: Path) -> Path:
     return path
 
 
-def _archived(archive: Path) -> list[int]:
-    with sqlite3.connect(archive) as db:
-        seqs = [s for (s,) in db.execute("SELECT DISTINCT seq FROM telemetry")]
-        for table in ("events", "verifications", "products"):
-            seqs += [s for (s,) in db.execute(f"SELECT seq FROM {table}")]
-        seqs += [s for (s,) in db.execute("SELECT seq FROM hellos WHERE direction = 'down'")]
-    return seqs
-
-
 def test_a_lossy_pass_in_the_real_stack_loses_and_duplicates_nothing(tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     out = subprocess.run([sys.executable, "-m", "aisat", "sim", "--orbits", "0.3",
@@ -65,7 +57,7 @@ def test_a_lossy_pass_in_the_real_stack_loses_and_duplicates_nothing(tmp_path: P
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     stats = json.loads((run_dir / "exec_stats.json").read_text())
-    archived = _archived(run_dir / "archive.sqlite")
+    archived = archived_seqs(run_dir / "archive.sqlite")
     assert len(archived) == len(set(archived)), "a record was archived twice"
     with sqlite3.connect(run_dir / "recorder.sqlite") as db:
         held = {s for (s,) in db.execute("SELECT seq FROM records")}

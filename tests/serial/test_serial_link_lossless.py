@@ -10,10 +10,8 @@ import time
 from pathlib import Path
 
 from flightsw.config import FlightConfig
-from flightsw.harness import EPOCH_S, Harness
+from flightsw.harness import Harness
 from flightsw.serial_transport import SerialTransport, open_port
-from flightsw.wire import Kind
-from ground.core import WallTime
 from ground.link_physics import LinkPhysics
 from hil.line_faults import FaultyPort, LineFaults
 from hil.virtual_uart import PtyPair
@@ -39,21 +37,6 @@ class SerialLinkBench(LinkBench):
         h.executive.link = SerialTransport(FaultyPort(open_port(self.pty.slave_path, BAUD),
                                                       self.up_faults))
         return h
-
-    def fly(self, seconds: int, *, in_contact: bool) -> None:
-        wall = WallTime(0.0, 0.0)
-        for _ in range(seconds):
-            t = EPOCH_S + self.h.elapsed_s
-            self.core.on_world(self._world.pack(Kind.WORLD, t, {
-                "in_contact": in_contact, "station": "Weilheim" if in_contact else "",
-                "time_utc_s": t}), wall)
-            self.h.run(1, in_contact=in_contact,
-                       contact_station="Weilheim" if in_contact else "")
-            self.core.on_downlink(self.take_downlink(), wall)
-            self.core.pump_uplink(self.send_up, wall)
-            self.push_uplink()
-            self.core.end_turn(wall)
-            self.archive.flush()
 
     @property
     def board(self) -> SerialTransport:
