@@ -218,7 +218,8 @@ def _supervise(st: PayloadState, obs: supervisor.Observation, t: Tick, cfg: Flig
     st.exited = None
     events += evs
     if was_running and not st.sup.running:
-        stuck = obs.stuck_job[0] if obs.stuck_job and "stuck" in st.sup.last_cause else None
+        stuck = (obs.stuck_job[0] if obs.stuck_job
+                 and st.sup.last_cause.startswith(supervisor.STUCK_CAUSE) else None)
         events += lose_in_flight(st, st.sup.last_cause or "payload stopped", fail=stuck)
         st.failures_in_row = 0
         st.rss_mb = None

@@ -46,6 +46,8 @@ from flightsw.config import FlightConfig
 
 STARTUP_GRACE_FACTOR = 4  # model loading may take this many times the heartbeat timeout
 HEALTHY_CYCLES_TO_RESET_BACKOFF = 30
+STUCK_CAUSE = "stuck inference"
+"""How a stuck-job restart's cause begins (the driver fails that job, not requeues it)."""
 CAUSE_LOG_MAX = 16
 """Reset causes kept (and persisted) for the ground to read after the fact."""
 
@@ -207,7 +209,7 @@ def _fault(state: SupervisorState, obs: Observation,
                 f"{cfg.payload_rss_limit_mb:.0f} MB"), True
     if obs.stuck_job is not None:
         job_id, busy_s = obs.stuck_job
-        return (f"stuck inference: job {job_id} running for {busy_s:.1f} s, deadline "
+        return (f"{STUCK_CAUSE}: job {job_id} running for {busy_s:.1f} s, deadline "
                 f"{cfg.job_deadline_s:.1f} s"), True
     if obs.failures_in_row >= cfg.job_failures_to_restart:
         return f"repeated job failures: {obs.failures_in_row} in a row", True
