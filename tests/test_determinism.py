@@ -27,9 +27,13 @@ def _run(run_dir: Path) -> dict[str, object]:
     return summary
 
 
-RECEIVE_STAMPS = {"rx_wall_s", "rx_s"}
-"""When the ground received a record: wall time, and the ground's spacecraft-time stamp,
-which follows the frames as they arrive in batches (a 0.1 s cycle either way)."""
+RECEIVE_STAMPS = {"rx_wall_s", "rx_s", "id"}
+"""When the ground received a record: wall time, the ground's spacecraft-time stamp,
+which follows the frames as they arrive in batches (a 0.1 s cycle either way), and the
+archive row id, which is arrival order: the ground is not in lockstep, so a frame the
+station dropped at a pass edge and the recorder sent again arrives later in one run than
+in another (seen in CI: the first archived packet was a history packet in one run, the
+realtime one in the other). The rows are compared in content order instead."""
 MEASURED = {"payload.rss_mb", *WALL_CLOCK_POINTS}
 """Telemetry that is a real measurement (of the payload process, of the wall clock that
 the executive's watchdog runs on), not a decision."""
@@ -51,7 +55,8 @@ def _archive(run_dir: Path) -> dict[str, list[tuple[object, ...]]]:
         for (table,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'"):
             cols = [r[1] for r in db.execute(f"PRAGMA table_info({table})")]
             keep = [c for c in cols if c not in RECEIVE_STAMPS]
-            rows = db.execute(f"SELECT {', '.join(keep)} FROM {table} ORDER BY 1").fetchall()
+            rows = db.execute(f"SELECT {', '.join(keep)} FROM {table} "
+                              f"ORDER BY {', '.join(keep)}").fetchall()
             if table == "telemetry":
                 name, value = keep.index("name"), keep.index("value")
                 rows = [r if r[name] not in MEASURED | LINK_PACE
