@@ -21,15 +21,17 @@ from flightsw import (
     power,
     schedule,
     sensor_health,
+    sequences,
     throttle,
 )
 from flightsw.component import Component
 from flightsw.config import FlightConfig
 from flightsw.dictionary import Declarations, Dictionary
 
-DICTIONARY_VERSION = "0.3.0"
+DICTIONARY_VERSION = "0.4.0"
 """Raised when commands, telemetry or events change meaning (0.3.0: payload escalation,
-watchdogs, heaters and sensor health, the acknowledged link)."""
+watchdogs, heaters and sensor health, the acknowledged link; 0.4.0: stored command
+sequences as data, seq.* commands and telemetry)."""
 
 
 def components(cfg: FlightConfig) -> list[Component[Any]]:
@@ -45,6 +47,7 @@ def components(cfg: FlightConfig) -> list[Component[Any]]:
         heaters.component(cfg),
         sensor_health.COMPONENT,
         limits.component(cfg),
+        sequences.component(cfg),
         payload_supervision.COMPONENT,
         link.COMPONENT,
     ]

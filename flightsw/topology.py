@@ -42,6 +42,7 @@ from flightsw import (
     power,
     schedule,
     sensor_health,
+    sequences,
     supervisor,
     throttle,
 )
@@ -95,6 +96,7 @@ class ExecState:
     heaters: heaters.HeaterState
     sensor_health: sensor_health.SensorHealthState
     limits: limits.LimitsState
+    sequences: sequences.SequenceState
     payload: PayloadState
     link: link.LinkState
     commands: commanding.CommandCounters
@@ -456,6 +458,7 @@ class Topology:
                 st.heaters, heaters.inputs_from(sensors, load_plan, self.cfg), t, self.cfg)
             self.emit_all(events)
             self._check_limits(t)
+            self._run_sequence(t)
             st.planner, _plan_cap, events = planner.step(st.planner, sensors,
                                                          st.throttle.level_frac, t, self.cfg)
             self.emit_all(events)
@@ -476,7 +479,7 @@ class Topology:
     def _check_limits(self, t: Tick) -> None:
         """The limit checker over this second's housekeeping: a safer mode it demands is
         forced now (before the throttle and the payload see the mode), and a stored
-        sequence runs through the normal dispatch, as source ``limits``."""
+        sequence it names is started (:meth:`_run_sequence` runs it a step a second)."""
         st = self.state
         st.limits, out, events = limits.step(st.limits, self.housekeeping(), st.mode.mode, t)
         self.emit_all(events)
@@ -485,12 +488,22 @@ class Topology:
                                           t.mission_time_s)
             self.emit_all(events)
             self.dirty = True
-        if out.commands:
-            seq = st.commands.last_seq.get(limits.SOURCE, -1)
-            self._run_commands([
-                (Envelope(Kind.COMMAND, limits.SOURCE, seq + 1 + i, t.mission_time_s,
-                          {"name": name, "args": args}), CommandBody(name=name, args=args))
-                for i, (name, args) in enumerate(out.commands)], t)
+        for name, by in out.sequences:
+            st.sequences, events = sequences.start(st.sequences, name, by)
+            self.emit_all(events)
+
+    def _run_sequence(self, t: Tick) -> None:
+        """The running stored sequence's next step, through the normal dispatch."""
+        if not self.state.sequences.running:
+            return
+        record = self._states()
+        reports, events = sequences.run_step(self.state.commands, self.dictionary,
+                                             self.routes, record, t)
+        self._set_states(record)
+        self.emit_all(events)
+        for report in reports:
+            self.downlink(Kind.VERIFICATION, report)
+        self.dirty = True
 
     def _capture(self) -> None:
         st = self.state
