@@ -70,6 +70,7 @@ SLOW_PERIOD_S = 1.0
 class Housekeeping:
     period_s: float = field(default=1.0, metadata=PERSIST)
     due_s: float = 0.0  # monotonic
+    mode: str = ""  # the mode whose period is set ("": none yet, set at the next cycle)
 
 
 @dataclass
@@ -383,6 +384,9 @@ class Topology:
             self._dispatch(frames, t)
         self._run_scheduled(t)
         hk = st.housekeeping
+        if hk.mode != st.mode.mode:  # the mode's entry action: its telemetry rate, now
+            hk.mode, hk.period_s = st.mode.mode, modes.hk_period_s(st.mode.mode, self.cfg)
+            hk.due_s = t.monotonic_s
         if t.monotonic_s + 1e-9 >= hk.due_s:
             hk.due_s = round(hk.due_s + hk.period_s, 9)
             if hk.due_s <= t.monotonic_s:  # after a stall: no burst of stale packets
@@ -452,7 +456,9 @@ class Topology:
             if events:
                 self.dirty = True
             self.emit_all(events)
-            st.power, load_plan, events = power.step(st.power, sensors, t, self.cfg)
+            st.power, load_plan, events = power.step(
+                st.power, sensors, t, self.cfg, mode=st.mode.mode,
+                mode_level=modes.shed_level(modes.MODES[st.mode.mode]))
             self.emit_all(events)
             st.heaters, events = heaters.step(
                 st.heaters, heaters.inputs_from(sensors, load_plan, self.cfg), t, self.cfg)

@@ -113,7 +113,8 @@ class OnboardLoop:
         self.mode, spec, ev = modes.step(
             self.mode, modes.mode_inputs(s), t, cfg)
         events += ev
-        self.power, load_plan, ev = power.step(self.power, s, t, cfg)
+        self.power, load_plan, ev = power.step(self.power, s, t, cfg, mode=self.mode.mode,
+                                               mode_level=modes.shed_level(spec))
         events += ev
         self.heaters, ev = heaters.step(
             self.heaters, heaters.inputs_from(s, load_plan, cfg), t, cfg)
