@@ -51,6 +51,12 @@ ACTIONS: tuple[str, ...] = ("event", "mode", "sequence")
 SAFER_MODES: tuple[str, ...] = ("SAFE", "LOW_POWER", "STANDBY")
 """Modes a watchpoint may force: every one has the payload off."""
 MAX_WATCHPOINTS = 32
+HEAT_WARN_MARGIN_C = 1.0
+"""Battery and avionics heat: the warning this far under the limit, past the point
+(:data:`flightsw.throttle.DERATE_ZERO_MARGIN_C`) where the throttle allows no activity."""
+HEAT_SHED_MARGIN_C = 0.5
+"""... and the shed rung (payload off) this far under it."""
+assert HEAT_SHED_MARGIN_C < HEAT_WARN_MARGIN_C < DERATE_ZERO_MARGIN_C
 SOURCE = "limits"
 """Who started a sequence, in its events: ``limits #<watchpoint>``."""
 MAX_PERSISTENCE = 3600
@@ -153,7 +159,7 @@ def default_watchpoints(cfg: FlightConfig) -> list[Watchpoint]:
     SAFE. Three samples (3 s) of persistence everywhere: one bad sample is noise."""
     soc = cfg.battery_soc_safe_frac * 100
     bt_max, av_max = cfg.battery_temp_max_c, cfg.avionics_temp_max_c
-    warn_c, shed_c = DERATE_ZERO_MARGIN_C, DERATE_ZERO_MARGIN_C / 2
+    warn_c, shed_c = HEAT_WARN_MARGIN_C, HEAT_SHED_MARGIN_C
     wps = [
         # battery charge: warning, then payload off; SAFE below the safe level is the
         # mode table's own rule ("battery low", which may end by itself)
@@ -164,7 +170,7 @@ def default_watchpoints(cfg: FlightConfig) -> list[Watchpoint]:
                    persistence=3, action="mode", target="SAFE"),
         # battery heat: the throttle derates the payload over a band ending
         # DERATE_ZERO_MARGIN_C under the limit, so the pack may settle anywhere in there;
-        # the warning is where that derating is done, the shed rung half-way to the limit
+        # the warning and the shed rung are past it: the throttle could not hold it
         Watchpoint(4, "power.battery_temp_c", "above", high=bt_max - warn_c, persistence=3),
         Watchpoint(5, "power.battery_temp_c", "above", high=bt_max - shed_c, persistence=3,
                    action="mode", target="STANDBY"),

@@ -13,16 +13,17 @@ which wastes compute and thermally cycles the hardware; the PI output settles.
 The other constrained temperatures (avionics, battery) are warmed by the payload only
 through conduction, so each gets a continuous derating rather than a loop of its own:
 full activity up to :data:`DERATE_MARGIN_C` below its limit, falling linearly to zero at
-:data:`DERATE_ZERO_MARGIN_C` below it (:func:`derate`). The band is narrow and close to the
-limit on purpose: a wide band starting 5 C under the limit settled the cubesat's pack near
-42 C and gave away a tenth of its compute to a margin no limit asked for (``aisat bench
-policy``: the flight at 0.83 of the optimum, a fixed duty at 0.89); the derating reaches
-zero 1.2 C under the limit, below the limit checker's shed rung (:mod:`flightsw.limits`),
-so the throttle, not the ladder, is what holds the temperature. A continuous cap settles
-where the heat balances instead of switching at a threshold, so it does not limit-cycle
-either; the PI integrator is clamped to whatever cap binds, so it does not wind up behind it. A lost
-avionics or battery reading (NaN) caps the payload at :data:`SENSOR_LOST_CAP_FRAC`: the
-payload is a remote heat source for them, and half load is the stated safe assumption.
+:data:`DERATE_ZERO_MARGIN_C` below it (:func:`derate`). The band is narrow and close to
+the limit on purpose: a wide band starting 5 C under the limit settled the cubesat's
+pack near 42 C and gave away a tenth of its compute to a margin no limit asked for
+(``aisat bench policy``: the flight at 0.83 of the optimum, a fixed duty at 0.89); the
+derating reaches zero 1.2 C under the limit, below the limit checker's warning and shed
+rungs (:mod:`flightsw.limits`), so the throttle, not the ladder, is what holds the
+temperature. A continuous cap settles where the heat balances instead of switching at a
+threshold, so it does not limit-cycle either; the PI integrator is clamped to whatever
+cap binds, so it does not wind up behind it. A lost avionics or battery reading (NaN)
+caps the payload at :data:`SENSOR_LOST_CAP_FRAC`: the payload is a remote heat source
+for them, and half load is the stated safe assumption.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from flightsw.component import Component, fixed
 from flightsw.config import FlightConfig
 from flightsw.dictionary import ArgType, Declarations, Event, Severity, Telemetry
 
-DERATE_MARGIN_C = 3.2
+DERATE_MARGIN_C = 2.7
 """An avionics or battery temperature starts to cap the payload this far below its limit."""
 DERATE_ZERO_MARGIN_C = 1.2
 """... and allows no activity at all this far below it (the pack and the structure are

@@ -196,7 +196,7 @@ def test_the_ladder_warns_then_sheds_then_goes_safe_and_safe_waits_for_ground() 
     h.run(12)
     assert h.core.state.mode.mode == "COMPUTE"
     bt_max = h.cfg.battery_temp_max_c
-    h.run(4, battery_temp_c=bt_max - 1.0)  # warning only (derating done at max - 1.2)
+    h.run(4, battery_temp_c=bt_max - 0.8)  # warning only (derating done at max - 1.2)
     assert h.core.state.mode.mode == "COMPUTE"
     assert [e.args["check"].split()[0] for e in h.events("limits.tripped")] == ["#4"]
     h.run(4, battery_temp_c=bt_max - 0.3)  # shed rung: payload off
