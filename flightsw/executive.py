@@ -39,7 +39,7 @@ from flightsw.serial_transport import SerialTransport
 from flightsw.serial_transport import parse_endpoint as parse_serial_endpoint
 from flightsw.state_store import StateStore
 from flightsw.topology import Topology
-from flightsw.transport import Transport, Waiter, ZmqTransport
+from flightsw.transport import MemoryTransport, Transport, Waiter, ZmqTransport
 from flightsw.watchdog import NoWatchdog, Watchdog, consume_notify_env, from_option
 from flightsw.wire import Envelope, Kind, Sequencer, encode, try_decode
 
@@ -605,8 +605,8 @@ class Executive:
             if not len(st.recorder) or not link_component.link_up(st) or elapsed >= max_s:
                 break
             if not self.link.wait(0.05):
-                if not isinstance(self.link, ZmqTransport):
-                    break  # in memory: nothing arrives while we wait
+                if isinstance(self.link, MemoryTransport):
+                    break  # in memory: nothing arrives while we wait (a UART's may)
                 continue
             core.on_uplink(self.link.receive())
             core.take_uplink(base + elapsed)
