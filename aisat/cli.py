@@ -142,6 +142,11 @@ def _stack_args(p: argparse.ArgumentParser) -> None:
                    help="ONNX model for the payload, its .json card beside it "
                         "(default: the shipped one)")
     p.add_argument("--log-level", default="WARNING")
+    p.add_argument("--link", choices=("zmq", "serial"), default="zmq",
+                   help="space link: zmq (default), or serial: a UART (pty pair) to the "
+                        "host's serial bridge, as on a board")
+    p.add_argument("--link-faults", default="", metavar="drop=P,flip=P,brk=P,seed=N",
+                   help="with --link serial: damage the UART's bytes both ways")
 
 
 def _run_dir(args: argparse.Namespace) -> Path:
@@ -154,7 +159,8 @@ def _options(args: argparse.Namespace, lockstep: bool) -> Any:
     from hil.stack import StackOptions
 
     return StackOptions(profile=args.profile, lockstep=lockstep, run_dir=_run_dir(args),
-                        model=args.model, log_level=args.log_level, speed=args.speed)
+                        model=args.model, log_level=args.log_level, speed=args.speed,
+                        link=args.link, link_faults=args.link_faults)
 
 
 STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
