@@ -145,6 +145,9 @@ def _stack_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--link", choices=("zmq", "serial"), default="zmq",
                    help="space link: zmq (default), or serial: a UART (pty pair) to the "
                         "host's serial bridge, as on a board")
+    p.add_argument("--board", default="none", metavar="auto|none|virtual:PATH",
+                   help="the compute's temperature and power from a board (HIL), the "
+                        "rest from the plant; none (default): all from the plant")
     p.add_argument("--link-faults", default="", metavar="drop=P,flip=P,brk=P,seed=N",
                    help="with --link serial: damage the UART's bytes both ways")
 
@@ -160,7 +163,7 @@ def _options(args: argparse.Namespace, lockstep: bool) -> Any:
 
     return StackOptions(profile=args.profile, lockstep=lockstep, run_dir=_run_dir(args),
                         model=args.model, log_level=args.log_level, speed=args.speed,
-                        link=args.link, link_faults=args.link_faults)
+                        link=args.link, link_faults=args.link_faults, board=args.board)
 
 
 STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")

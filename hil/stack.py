@@ -34,6 +34,7 @@ from typing import Any
 import msgpack
 import zmq
 
+from flightsw.board.hybrid import from_option as board_from_option
 from flightsw.catalog import build_dictionary
 from flightsw.clock import RealClock
 from flightsw.config import FlightConfig
@@ -76,6 +77,9 @@ class StackOptions:
     """``zmq``: the executive binds the ground's link socket; ``serial``: the executive's
     link is a UART (a pty pair, the virtual board's cable) to :mod:`hil.serial_bridge`,
     which binds it instead (:mod:`hil.serial_stack`)."""
+    board: str = "none"
+    """The executive's ``--board``: ``virtual:PATH`` takes the compute's temperature and
+    power from a virtual board's tree (:mod:`flightsw.board.hybrid`)."""
     link_faults: str = ""
     """With ``link="serial"``: line faults on the UART, ``drop=P,flip=P,brk=P,seed=N``."""
 
@@ -104,6 +108,7 @@ class Stack:
             check_link(opts.link, opts.link_faults)
         except ValueError as exc:
             raise StackError(str(exc)) from None
+        board_from_option(opts.board)  # FlightError: a clear refusal before any spawn
         if opts.model:
             check_model_path(opts.model)  # before anything is spawned or moved
         cfg = FlightConfig.from_mapping({**profile.flight, **opts.flight_overrides})
@@ -148,6 +153,8 @@ class Stack:
                          "--run-dir", str(run_dir),
                          "--stats-out", str(run_dir / "exec_stats.json"),
                          "--log-level", opts.log_level]
+            if opts.board != "none":
+                exec_argv += ["--board", opts.board]
             if opts.model:
                 exec_argv += ["--model", str(Path(opts.model).expanduser().resolve())]
             exec_argv += ["--watchdog", "systemd"]  # the launcher is its systemd
