@@ -128,6 +128,8 @@ def _parser() -> argparse.ArgumentParser:
     bd.add_argument("--root", type=Path, default=Path("/"),
                     help="read sysfs/procfs under this directory (a virtual board's tree)")
     bd.add_argument("--json", action="store_true", help="print one JSON object")
+    bd.add_argument("--cpu-max-khz", type=positive_finite, default=None,
+                    help="first set every CPU's cpufreq ceiling (read back and reported)")
     bd.set_defaults(func=_cmd_board)
     return p
 
@@ -397,10 +399,19 @@ def _cmd_board(args: argparse.Namespace) -> int:
     if not Path(args.root).is_dir():
         print(f"aisat board: --root {args.root} is not a directory", file=sys.stderr)
         return 2
+    from dataclasses import asdict
+
+    from flightsw.board.actuate import set_cpu_max_khz
+
+    done = [] if args.cpu_max_khz is None else set_cpu_max_khz(args.root, args.cpu_max_khz)
     board = detect(args.root)
     sensors = read_board(board)
     if args.json:
-        print(json.dumps({"board": board.to_dict(), "sensors": sensors.to_dict()}, indent=2))
+        print(json.dumps({"board": board.to_dict(), "sensors": sensors.to_dict(),
+                          "actuations": [asdict(a) for a in done]}, indent=2))
     else:
         print(describe(board, sensors))
-    return 0
+        for a in done:
+            print(f"actuated   {a.knob} = {a.requested}: read back {a.read_back or '-'}"
+                  + ("" if a.ok else f" (refused: {a.detail})"))
+    return 0 if all(a.ok for a in done) else 1

@@ -250,7 +250,9 @@ class BoardHeat:
         self.offsets = zone_offsets(self.root)
         if not self.offsets:
             raise ValueError(f"{self.root}: no online thermal zone to heat")
-        self.state = HeatState(model.ambient_c if start_c is None else start_c)
+        # idle and settled unless told otherwise: any rise is the load's
+        idle_c = model.ambient_c + model.resistance_c_per_w * model.idle_w
+        self.state = HeatState(idle_c if start_c is None else start_c)
         self.steps = 0
 
     def turn(self, dt_s: float) -> HeatState:
@@ -283,6 +285,23 @@ __all__ = ["AMBIENT_FILE", "BoardHeat", "CpuMeter", "HeatModel", "HeatState", "c
            "power_w", "set_ambient_c", "step", "tree_cpu_s", "write_tree", "zone_offsets"]
 
 
+def _file_pid(path: Path) -> Callable[[], int | None]:
+    def pid() -> int | None:
+        text = read_text(path)
+        return int(text) if text is not None and text.strip().isdigit() else None
+
+    return pid
+
+
+def stack_argv(board_option: str, run_dir: Path | str) -> list[str] | None:
+    """The heat process for a stack whose executive flies ``--board virtual:PATH``
+    (None for any other board: a real one heats itself)."""
+    if not board_option.startswith("virtual:"):
+        return None
+    return [sys.executable, "-m", "hil.board_heat", "--root", board_option[len("virtual:"):],
+            "--stack-dir", str(run_dir)]
+
+
 def main(argv: list[str] | None = None) -> int:
     from flightsw.lifeline import die_with_parent
 
@@ -294,16 +313,27 @@ def main(argv: list[str] | None = None) -> int:
     who.add_argument("--pid", type=int, help="the process tree whose CPU load heats the board")
     who.add_argument("--stack-dir", type=Path,
                      help="follow the executive of the stack running in this run directory")
+    who.add_argument("--pid-file", type=Path,
+                     help="follow the process whose pid this file holds (read every turn)")
     p.add_argument("--period-s", type=float, default=0.5)
     p.add_argument("--ambient-c", type=float, default=HeatModel.ambient_c)
+    p.add_argument("--time-constant-s", type=float, default=HeatModel.time_constant_s,
+                   help="how fast the board follows its load (a test board: a few s)")
     args = p.parse_args(argv)
-    if not args.period_s > 0:
-        print("board_heat: --period-s must be positive", file=sys.stderr)
+    if not (args.period_s > 0 and args.time_constant_s > 0):
+        print("board_heat: --period-s and --time-constant-s must be positive",
+              file=sys.stderr)
         return 2
-    pid_source: Callable[[], int | None] = (
-        (lambda: args.pid) if args.pid is not None else _stack_pid(args.stack_dir))
+    pid_source: Callable[[], int | None]
+    if args.pid is not None:
+        pid_source = lambda: args.pid  # noqa: E731
+    elif args.pid_file is not None:
+        pid_source = _file_pid(args.pid_file)
+    else:
+        pid_source = _stack_pid(args.stack_dir)
     try:
-        heat = BoardHeat(args.root, HeatModel(ambient_c=args.ambient_c),
+        heat = BoardHeat(args.root, HeatModel(ambient_c=args.ambient_c,
+                                              time_constant_s=args.time_constant_s),
                          CpuMeter(pid_source).busy_cores)
     except ValueError as exc:
         print(f"board_heat: {exc}", file=sys.stderr)

@@ -43,6 +43,7 @@ from flightsw.lifeline import child_env
 from flightsw.recorder_store import RECORDER_FILE
 from flightsw.stackinfo import StackInfo, atomic_write_text
 from flightsw.wire import Envelope, Kind, try_decode
+from hil import board_heat
 from hil.serial_stack import check_link, start_serial_bridge
 from hil.service_manager import ServiceManager, notify_argv
 from hil.service_policy import FLIGHTSW, ServicePolicy
@@ -144,6 +145,9 @@ class Stack:
             if opts.report is not None:
                 plant_argv += ["--report", str(Path(opts.report).resolve())]
             stack._spawn("plant", plant_argv)
+            heat_argv = board_heat.stack_argv(opts.board, run_dir)
+            if heat_argv is not None:  # the virtual board warms with the real load
+                stack._spawn("board_heat", heat_argv)
             exec_link = info.link
             if opts.link == "serial":  # the UART and its bridge first: the link's binder
                 exec_link = start_serial_bridge(stack, opts.link_faults)
@@ -271,7 +275,7 @@ class Stack:
         """Stop every child in order; TERM first, KILL if it does not go. Idempotent."""
         if self.service is not None:
             self.service.stop_supervising()  # a stopping executive is not restarted
-        for name in ("flightsw", "plant", "ground", "bridge"):
+        for name in ("flightsw", "plant", "ground", "bridge", "board_heat"):
             proc = self.procs.get(name)
             if proc is None or proc.poll() is not None:
                 continue
