@@ -14,9 +14,7 @@ import pytest
 
 from flightsw.board.actuate import set_cpu_max_khz
 from flightsw.board.detect import detect
-from flightsw.board.hybrid import BoardSensing
 from flightsw.board.sensors import read_board
-from flightsw.harness import Harness, nominal_sensors
 from hil.board_heat import (
     BoardHeat,
     CpuMeter,
@@ -24,10 +22,10 @@ from hil.board_heat import (
     HeatState,
     clock_frac,
     power_w,
-    set_ambient_c,
     step,
     tree_cpu_s,
 )
+from hil.hil_bench import thermal_step_response
 from hil.virtual_board import FakeNvpmodel, build_tree
 
 MODEL = HeatModel()
@@ -92,34 +90,34 @@ def test_actuations_change_the_heat(tmp_path: Path) -> None:
 
 def test_a_thermal_step_makes_the_throttle_act_and_the_loop_settles(tmp_path: Path) -> None:
     root = build_tree(tmp_path, "jetson-orin-nano", marker=True)
-    cores = 2.0  # the payload's inference keeps two cores busy at full activity
-    h = Harness(sensors=nominal_sensors(payload_temp_c=0.0))  # the plant's number is unused
-    h.executive.board_sensing = BoardSensing(detect(root), min_interval_s=0.0)
-
-    def load() -> float:  # what the payload does is what the executive allows it
-        payload = h.payload.current
-        return 0.0 if payload is None else cores * payload.config.throttle_frac
-
-    cool = HeatModel(ambient_c=20.0)
-    heat = BoardHeat(root, cool, load, start_c=30.0)
-    set_ambient_c(root, cool.ambient_c)
-
-    def fly(cycles: int) -> list[float]:
-        levels = []
-        for _ in range(cycles):
-            heat.turn(1.0)
-            h.run(1)
-            levels.append(h.core.state.throttle.level_frac)
-        return levels
-
-    before = fly(150)
-    assert min(before) == 1.0 and heat.state.temp_c < 65  # cool: full speed all along
-    set_ambient_c(root, 45.0)  # the step: the board's surroundings warm by 25 C
-    after = fly(400)
-    acted = next(i for i, level in enumerate(after) if level < 0.99)
-    assert acted < 60, f"the throttle acted only after {acted} cycles"
-    settled = after[-80:]
+    step = thermal_step_response(root, before=150, after=400)
+    before = step.levels[:step.step_at]
+    assert min(before) == 1.0 and max(step.temps_c[:step.step_at]) < 65  # cool: full speed
+    acted = step.cycles_to_act
+    assert acted is not None and acted < 60, f"the throttle acted only after {acted} cycles"
+    settled = step.levels[-80:]
     assert 0.2 < min(settled) and max(settled) < 0.9  # held between, not switching
     assert max(settled) - min(settled) < 0.05
+    settle = step.cycles_to_settle()
+    assert settle is not None and settle >= acted
     # without the throttle the board would sit at 45 + 4 * (4 + 3 * 2) = 85 C
-    assert heat.state.temp_c < 75
+    assert step.temps_c[-1] < 75
+
+
+def test_aisat_bench_hil_reports_every_figure() -> None:
+    out = subprocess.run([sys.executable, "-m", "aisat", "bench", "hil", "--json",
+                          "--seconds", "0.5"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    import json
+
+    r = json.loads(out.stdout)
+    assert [row["threads"] for row in r["inference"]] == [1, 2]
+    for row in r["inference"]:
+        assert row["tiles_per_s"] > 0 and row["mean_power_w"] > HeatModel().idle_w - 0.01
+        assert row["tiles_per_joule"] > 0
+    assert r["thermal_step"]["cycles_to_act"] is not None
+    assert 0 < r["serial"]["overhead_pct"] < 5
+    assert r["serial"]["goodput_Bps_921600"] > 7 * r["serial"]["goodput_Bps_115200"]
+    bad = subprocess.run([sys.executable, "-m", "aisat", "bench", "hil", "--seconds", "0"],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "must be positive" in bad.stderr
