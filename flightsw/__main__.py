@@ -36,6 +36,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="take the compute's temperature and power from a board (auto: "
                         "this one if it is a Jetson or a Pi; virtual:PATH a virtual board); "
                         "none: all from the plant (default)")
+    p.add_argument("--payload-threads", type=int, default=None, metavar="N",
+                   help="onnxruntime intra-op threads for the payload (default: its own)")
     p.add_argument("--log-level", default="WARNING")
     args = p.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(),
@@ -45,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
         executive = Executive.over_zmq(cfg, ExecutiveOptions(
             plant_endpoint=args.plant, link_endpoint=args.link, lockstep=args.clock == "sim",
             profile=args.profile, run_dir=args.run_dir, model_path=args.model,
-            stats_out=args.stats_out, watchdog=args.watchdog, board=args.board))
+            stats_out=args.stats_out, watchdog=args.watchdog, board=args.board,
+            payload_threads=args.payload_threads))
     except FlightError as exc:
         print(f"flightsw: {exc}", file=sys.stderr)
         return 2

@@ -30,9 +30,10 @@ from flightsw import channel_auth, cycle_health
 from flightsw import link as link_component
 from flightsw.board.hybrid import BoardSensing
 from flightsw.board.hybrid import from_option as board_from_option
+from flightsw.board.threads import set_payload_threads
 from flightsw.clock import Clock, RealClock, SimClock
 from flightsw.config import FlightConfig
-from flightsw.errors import WireError
+from flightsw.errors import FlightError, WireError
 from flightsw.hal import Sensors
 from flightsw.messages import ActuatorsBody, HelloBody, SensorsBody, StopBody, TickBody
 from flightsw.payload_host import PayloadHost, ProcessPayloadHost
@@ -79,6 +80,8 @@ class ExecutiveOptions:
     board: str = "none"
     """``auto|none|virtual:PATH``: the compute's temperature and power from a board
     (:func:`flightsw.board.hybrid.from_option`), the rest from the plant."""
+    payload_threads: int | None = None
+    """onnxruntime intra-op threads for the payload (:mod:`flightsw.board.threads`)."""
 
 
 class Executive:
@@ -138,6 +141,11 @@ class Executive:
         link: Transport = (ZmqTransport.pair(opts.link_endpoint, bind=True) if serial is None
                            else SerialTransport.open(serial.device, serial.baud))
         host = ProcessPayloadHost(model_path=opts.model_path, run_dir=opts.run_dir)
+        if opts.payload_threads is not None:
+            threads = set_payload_threads(host, opts.payload_threads)
+            if not threads.ok:
+                raise FlightError(f"--payload-threads: {threads.detail}",
+                                  got=opts.payload_threads)
         store = (StateStore(Path(opts.run_dir) / STATE_FILE) if opts.run_dir is not None
                  else None)
         # the payload child must not inherit the service manager's socket
