@@ -533,6 +533,7 @@ RUN_FILES = (ARCHIVE_FILE, f"{ARCHIVE_FILE}-wal", f"{ARCHIVE_FILE}-shm", "dictio
              "flight_config.json", "plant_summary.json", "exec_stats.json", "plant.log",
              "flightsw.log", "payload.log", "ground.log", "flight_state.bin",
              "flight_state.bin.prev", "launcher.log", "bridge.log", "bridge_stats.json",
+             "board_heat.log",
              RECORDER_FILE, f"{RECORDER_FILE}-wal",
              f"{RECORDER_FILE}-shm")
 """What belongs to one run and moves with its archive (the archive's -wal and -shm must
