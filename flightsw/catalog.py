@@ -31,7 +31,8 @@ from flightsw.dictionary import Declarations, Dictionary
 DICTIONARY_VERSION = "0.4.0"
 """Raised when commands, telemetry or events change meaning (0.3.0: payload escalation,
 watchdogs, heaters and sensor health, the acknowledged link; 0.4.0: stored command
-sequences as data, seq.* commands and telemetry)."""
+sequences as data, seq.* commands and telemetry; thermal.compute_power_w, the compute
+board's power, from the plant or in HIL the board)."""
 
 
 def components(cfg: FlightConfig) -> list[Component[Any]]:

@@ -28,9 +28,13 @@ from typing import Any
 
 from flightsw import channel_auth, cycle_health
 from flightsw import link as link_component
+from flightsw.board.hybrid import BoardSensing
+from flightsw.board.hybrid import from_option as board_from_option
+from flightsw.board.threads import set_payload_threads
 from flightsw.clock import Clock, RealClock, SimClock
 from flightsw.config import FlightConfig
-from flightsw.errors import WireError
+from flightsw.errors import FlightError, WireError
+from flightsw.hal import Sensors
 from flightsw.messages import ActuatorsBody, HelloBody, SensorsBody, StopBody, TickBody
 from flightsw.payload_host import PayloadHost, ProcessPayloadHost
 from flightsw.recorder import Changes
@@ -39,7 +43,7 @@ from flightsw.serial_transport import SerialTransport
 from flightsw.serial_transport import parse_endpoint as parse_serial_endpoint
 from flightsw.state_store import StateStore
 from flightsw.topology import Topology
-from flightsw.transport import Transport, Waiter, ZmqTransport
+from flightsw.transport import MemoryTransport, Transport, Waiter, ZmqTransport
 from flightsw.watchdog import NoWatchdog, Watchdog, consume_notify_env, from_option
 from flightsw.wire import Envelope, Kind, Sequencer, encode, try_decode
 
@@ -73,6 +77,11 @@ class ExecutiveOptions:
     stats_out: Path | None = None
     watchdog: str = "none"
     """``auto|systemd|device:/path|none`` (:func:`flightsw.watchdog.from_option`)."""
+    board: str = "none"
+    """``auto|none|virtual:PATH``: the compute's temperature and power from a board
+    (:func:`flightsw.board.hybrid.from_option`), the rest from the plant."""
+    payload_threads: int | None = None
+    """onnxruntime intra-op threads for the payload (:mod:`flightsw.board.threads`)."""
 
 
 class Executive:
@@ -113,6 +122,8 @@ class Executive:
         self._saved_evicted: list[list[int]] = []
         self._saved_wall_s = -math.inf
         self._waiter = Waiter()
+        self.board_sensing: BoardSensing | None = None
+        """HIL: the compute's readings come from this board (:mod:`flightsw.board.hybrid`)."""
         self.plant_factory: Callable[[], Transport] | None = None
         """Makes a new plant transport (ZeroMQ); None: the plant cannot be reconnected."""
         self._unanswered_s = 0.0  # waited for the plant's first frame since (re)attaching
@@ -130,6 +141,11 @@ class Executive:
         link: Transport = (ZmqTransport.pair(opts.link_endpoint, bind=True) if serial is None
                            else SerialTransport.open(serial.device, serial.baud))
         host = ProcessPayloadHost(model_path=opts.model_path, run_dir=opts.run_dir)
+        if opts.payload_threads is not None:
+            threads = set_payload_threads(host, opts.payload_threads)
+            if not threads.ok:
+                raise FlightError(f"--payload-threads: {threads.detail}",
+                                  got=opts.payload_threads)
         store = (StateStore(Path(opts.run_dir) / STATE_FILE) if opts.run_dir is not None
                  else None)
         # the payload child must not inherit the service manager's socket
@@ -139,6 +155,7 @@ class Executive:
                         stats_out=opts.stats_out, parent_pid=os.getppid(),
                         state_store=store, watchdog=watchdog)
         executive.plant_factory = lambda: ZmqTransport.pair(opts.plant_endpoint, bind=False)
+        executive.board_sensing = board_from_option(opts.board)  # raises: a clear refusal
         return executive
 
     # --- stopping -----------------------------------------------------------------------------
@@ -492,7 +509,7 @@ class Executive:
             self.core.start_at(clock.monotonic_s())
             self._first_tick = False
             self.announce_boot()  # now mission time is the scenario's, not 1970
-        self.core.take_sample(tick.sensors)
+        self.core.take_sample(self._sensed(tick.sensors))
         if tick.elapsed_s >= clock.monotonic_s():
             self.core.run_until(tick.elapsed_s, clock.advance_to)
         self._last_tick_s = tick.elapsed_s
@@ -552,9 +569,13 @@ class Executive:
             except WireError as exc:
                 self.core.reject_plant_frame(str(exc))
                 continue
-            self.core.take_sample(sample)
+            self.core.take_sample(self._sensed(sample))
             if isinstance(self.clock, RealClock):
                 self.clock.sync_mission_time(env.time_s)  # the plant's GNSS time
+
+    def _sensed(self, sample: Sensors) -> Sensors:
+        """The plant's sample, with the compute's readings from the board in HIL."""
+        return sample if self.board_sensing is None else self.board_sensing.merge(sample)
 
     def _send_actuators(self) -> None:
         body = ActuatorsBody(self.core.actuators()).to_body()
@@ -605,8 +626,8 @@ class Executive:
             if not len(st.recorder) or not link_component.link_up(st) or elapsed >= max_s:
                 break
             if not self.link.wait(0.05):
-                if not isinstance(self.link, ZmqTransport):
-                    break  # in memory: nothing arrives while we wait
+                if isinstance(self.link, MemoryTransport):
+                    break  # in memory: nothing arrives while we wait (a UART's may)
                 continue
             core.on_uplink(self.link.receive())
             core.take_uplink(base + elapsed)

@@ -168,31 +168,55 @@ class ZmqTransport:
 class Waiter:
     """Blocks until any of a set of transports has a frame ready.
 
-    ZeroMQ transports are polled together with one poller, rebuilt only when the set
-    changes (a new payload incarnation), not on every turn of a loop; an in-memory one
-    that already holds a frame answers at once."""
+    ZeroMQ sockets and the descriptors of other transports that have one (a UART's port,
+    :meth:`flightsw.serial_transport.SerialTransport.descriptor`) are polled together
+    with one poller, rebuilt only when the set changes (a new payload incarnation, a
+    reopened port), not on every turn of a loop. A transport that already holds a frame
+    (an in-memory one, a UART whose framer has frames or whose port has bytes waiting)
+    answers at once; one with neither a socket nor a descriptor is asked to wait itself.
+    """
 
     def __init__(self) -> None:
-        self._socks: tuple[Any, ...] = ()
+        self._key: tuple[Any, ...] = ()
         self._poller = zmq.Poller()
 
     def wait(self, transports: Sequence[Transport | None], timeout_s: float) -> bool:
         live = [t for t in transports if t is not None]
+        pollable: list[Any] = []
+        others: list[Transport] = []
         for t in live:
-            if isinstance(t, MemoryTransport) and t.inbox:
+            if isinstance(t, MemoryTransport):
+                if t.inbox:
+                    return True
+            elif isinstance(t, ZmqTransport):
+                pollable.append(t.sock)
+            elif t.wait(0.0):  # frames or bytes already there
                 return True
-        socks = tuple(t.sock for t in live if isinstance(t, ZmqTransport))
-        if not socks:
-            return False
-        if socks != self._socks:
+            else:
+                fd = _descriptor_of(t)
+                if fd is None:
+                    others.append(t)
+                else:
+                    pollable.append(fd)
+        if not pollable:
+            # nothing to poll together: wait on the one transport that can wait itself
+            return bool(others) and others[0].wait(timeout_s)
+        key = tuple(pollable)
+        if key != self._key:
             self._poller = zmq.Poller()
-            for s in socks:
+            for s in pollable:
                 self._poller.register(s, zmq.POLLIN)
-            self._socks = socks
+            self._key = key
         try:
             return bool(self._poller.poll(max(0, int(timeout_s * 1000))))
         except zmq.ZMQError:
             return False
+
+
+def _descriptor_of(transport: Transport) -> int | None:
+    """The file descriptor a transport's frames arrive on, when it says (``descriptor``)."""
+    fd = getattr(transport, "descriptor", None)
+    return fd if isinstance(fd, int) else None
 
 
 def wait_any(transports: Sequence[Transport | None], timeout_s: float) -> bool:
