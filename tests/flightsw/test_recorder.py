@@ -157,10 +157,10 @@ def test_a_ground_that_lags_gets_nothing_twice_however_long_in_mission_time() ->
         assert rec.select(10, float(t)) == [b"\x00\x00\x00\x02" + b"x" * 48]
         rec.sent(0, float(t))
     assert rec.resent_total == 0 and rec.rerequested_total == 0
-    t = 10 * RESEND_MAX_S
-    rec.ack([(1, 2)], t)  # 1, sent after 0, arrived (the ack names no hole at 0)
-    assert _seqs(rec.select(10, t)) == [0, 2]
-    rec.sent(2, t)
+    now_s = 10 * RESEND_MAX_S
+    rec.ack([(1, 2)], now_s)  # 1, sent after 0, arrived (the ack names no hole at 0)
+    assert _seqs(rec.select(10, now_s)) == [0, 2]
+    rec.sent(2, now_s)
     assert rec.resent_total == 1
 
 
