@@ -3,11 +3,14 @@
 One file holds everything an operator or a test may ask about later:
 
 - ``telemetry``: one row per housekeeping *record* (downlink seq, onboard time, ground
-  receive time, realtime or played back, and the record's whole point map packed as one
-  msgpack blob). A record used to cost ~40 rows (one per point, ~3.1 KB with its index):
-  that was the whole gap between the executive-to-archive rate and a bare pipe. Queries
-  by point and time range decode on read, using the index on onboard time (see
-  :mod:`ground.archive_reader`); ``points`` lists every point name ever received.
+  receive time, realtime or played back, and the record's values packed as one msgpack
+  array in the order of its *layout*). ``layouts`` holds each distinct list of point
+  names once (housekeeping carries the same ~96 names every second: as map keys they
+  were 1.8 KB of every 2.2 KB record). A record used to cost ~40 rows (one per point,
+  ~3.1 KB with its index): that was the whole gap between the executive-to-archive rate
+  and a bare pipe. Queries by point and time range decode on read, using the index on
+  onboard time (see :mod:`ground.archive_reader`); ``points`` lists every point name
+  ever received.
 - ``events``, ``verifications`` (every stage), ``products`` (payload data products),
   ``hellos`` (both directions, with whether the dictionary hashes matched);
 - ``commands``: the command log, one row per command with the time of each stage;
@@ -72,9 +75,10 @@ MAX_LINK_ERROR_ROWS = 10_000
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS layouts (id INTEGER PRIMARY KEY, names BLOB);
 CREATE TABLE IF NOT EXISTS telemetry (
     id INTEGER PRIMARY KEY, seq INTEGER, time_s REAL, rx_s REAL, realtime INTEGER,
-    points BLOB, rx_wall_s REAL);
+    layout INTEGER, packed BLOB, rx_wall_s REAL);
 CREATE INDEX IF NOT EXISTS telemetry_by_time ON telemetry (time_s);
 CREATE TABLE IF NOT EXISTS points (name TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS events (
@@ -108,8 +112,9 @@ MAX_QUARANTINE_ROWS = 10_000
 """Quarantined records beyond this many are counted but not stored (bounded disk)."""
 
 _INSERTS = {
-    "telemetry": "INSERT INTO telemetry (seq, time_s, rx_s, realtime, points, rx_wall_s) "
-                 "VALUES (?,?,?,?,?,?)",
+    "layouts": "INSERT INTO layouts (id, names) VALUES (?,?)",
+    "telemetry": "INSERT INTO telemetry (seq, time_s, rx_s, realtime, layout, packed, "
+                 "rx_wall_s) VALUES (?,?,?,?,?,?,?)",
     "points": "INSERT OR IGNORE INTO points (name) VALUES (?)",
     "events": "INSERT INTO events (seq, time_s, rx_s, name, severity, text, args_json, "
               "realtime, rx_wall_s) VALUES (?,?,?,?,?,?,?,?,?)",
@@ -179,6 +184,13 @@ class Archive:
         self.link_errors_seen = self._count("link_errors")
         self.quarantine_seen = self._count("quarantine")
         self._points = {r[0] for r in self._conn.execute("SELECT name FROM points")}
+        self._layouts: dict[tuple[str, ...], int] = {}
+        self._load_layouts()
+
+    def _load_layouts(self) -> None:
+        """Layouts as committed (after a failed commit, the ones it did not write go)."""
+        self._layouts = {tuple(names): lid for lid, names in read_layouts(self._conn).items()}
+        self._next_layout = max(self._layouts.values(), default=0) + 1
 
     def _open_schema(self) -> None:
         """Create the schema, or bring an older archive up to it; refuse a newer one."""
@@ -206,15 +218,26 @@ class Archive:
     def add_telemetry(self, seq: int, time_s: float, rx_s: float,
                       points: Mapping[str, Any], wall_s: float | None = None,
                       realtime: bool | None = None) -> int:
-        """One housekeeping record: its point map packed in one row."""
+        """One housekeeping record: its values packed in one row, by its layout."""
         clean = pack_points(points)
-        for name in clean:
+        names = tuple(clean)
+        layout = self._layouts.get(names)
+        if layout is None:
+            layout = self._new_layout(names)
+        self._pending["telemetry"].append(
+            (seq, time_s, rx_s, _flag(realtime), layout, _packb(list(clean.values())),
+             wall_s))
+        return len(clean)
+
+    def _new_layout(self, names: tuple[str, ...]) -> int:
+        layout = self._layouts[names] = self._next_layout
+        self._next_layout += 1
+        self._pending["layouts"].append((layout, _packb(list(names))))
+        for name in names:
             if name not in self._points:  # the point index makes "which points" cheap
                 self._points.add(name)
                 self._pending["points"].append((name,))
-        self._pending["telemetry"].append(
-            (seq, time_s, rx_s, _flag(realtime), _packb(clean), wall_s))
-        return len(clean)
+        return layout
 
     def add_event(self, seq: int, time_s: float, rx_s: float, name: str, severity: str,
                   text: str, args: Mapping[str, Any], wall_s: float | None = None,
@@ -314,6 +337,8 @@ class Archive:
         except BaseException:
             self.rows_lost += self.pending_rows
             self._conn.execute("ROLLBACK")
+            self._load_layouts()
+            self._points = {r[0] for r in self._conn.execute("SELECT name FROM points")}
             raise
         finally:
             for rows in self._pending.values():
@@ -486,19 +511,29 @@ def _packable(value: Any) -> Any:
     return json.loads(_json(value))  # lists, maps, extension types: their JSON shape
 
 
-def _packb(points: dict[str, Any]) -> bytes:
-    return msgpack.packb(points, use_bin_type=True)
+def _packb(value: Any) -> bytes:
+    data: bytes = msgpack.packb(value, use_bin_type=True)
+    return data
 
 
-def unpack_points(blob: Any) -> dict[str, Any]:
-    """The point map of one archived telemetry row ({} if the blob is damaged)."""
+def unpack_values(blob: Any) -> list[Any]:
+    """The values of one archived telemetry row ([] if the blob is damaged)."""
     if not isinstance(blob, (bytes, memoryview)):
-        return {}
+        return []
     try:
         value = msgpack.unpackb(blob, raw=False, strict_map_key=False)
     except (ValueError, msgpack.UnpackException):
-        return {}
-    return value if isinstance(value, dict) else {}
+        return []
+    return value if isinstance(value, list) else []
+
+
+def read_layouts(conn: sqlite3.Connection) -> dict[int, list[str]]:
+    """Every layout: id -> the point names, in the order of a row's values."""
+    out = {}
+    for lid, blob in conn.execute("SELECT id, names FROM layouts"):
+        names = unpack_values(blob)
+        out[int(lid)] = [str(n) for n in names]
+    return out
 
 
 def _flag(realtime: bool | None) -> int | None:
@@ -554,7 +589,19 @@ def _migrate(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE telemetry RENAME TO telemetry_v2")
     conn.execute("DROP INDEX IF EXISTS telemetry_by_name")
     conn.execute("CREATE TABLE telemetry (id INTEGER PRIMARY KEY, seq INTEGER, time_s REAL, "
-                 "rx_s REAL, realtime INTEGER, points BLOB, rx_wall_s REAL)")
+                 "rx_s REAL, realtime INTEGER, layout INTEGER, packed BLOB, "
+                 "rx_wall_s REAL)")
+    conn.execute("CREATE TABLE IF NOT EXISTS layouts (id INTEGER PRIMARY KEY, names BLOB)")
+    layouts: dict[tuple[str, ...], int] = {}
+
+    def packed(points: dict[str, Any]) -> tuple[int, bytes]:
+        names = tuple(points)
+        if names not in layouts:
+            layouts[names] = len(layouts) + 1
+            conn.execute("INSERT INTO layouts VALUES (?, ?)",
+                         (layouts[names], _packb(list(names))))
+        return layouts[names], _packb(list(points.values()))
+
     rows = conn.execute(f"SELECT seq, time_s, rx_s, {wall}, name, value FROM telemetry_v2 "
                         "ORDER BY id")
     out: list[tuple[Any, ...]] = []
@@ -564,14 +611,14 @@ def _migrate(conn: sqlite3.Connection) -> None:
     for seq, time_s, rx_s, wall_s, name, value in rows:
         if (seq, time_s, rx_s) != key or name in points:
             if key is not None:
-                out.append((*key[:3], None, _packb(points), last_wall))
+                out.append((*key[:3], None, *packed(points), last_wall))
             key, points = (seq, time_s, rx_s), {}
         points[str(name)] = value
         last_wall = wall_s
     if key is not None:
-        out.append((*key[:3], None, _packb(points), last_wall))
-    conn.executemany("INSERT INTO telemetry (seq, time_s, rx_s, realtime, points, rx_wall_s) "
-                     "VALUES (?,?,?,?,?,?)", out)
+        out.append((*key[:3], None, *packed(points), last_wall))
+    conn.executemany("INSERT INTO telemetry (seq, time_s, rx_s, realtime, layout, "
+                     "packed, rx_wall_s) VALUES (?,?,?,?,?,?,?)", out)
     conn.execute("DROP TABLE telemetry_v2")
     for table in ("events", "verifications", "products", "hellos", "link_errors"):
         have = {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
@@ -597,4 +644,10 @@ def migrate(path: Path | str) -> int | None:
     finally:
         conn.close()
     Archive(path).close()
+    if before is not None and before < SCHEMA_VERSION:
+        conn = connect(path)
+        try:
+            conn.execute("VACUUM")  # give back the space of the old per-point rows
+        finally:
+            conn.close()
     return before

@@ -5,14 +5,16 @@ Readers open the SQLite file read-only and never block the ground process (WAL m
 a stopped run's archive reads the same way. Incremental reads use row ids (``after_id``)
 so that a wait sees every sample, not just the latest one.
 
-Telemetry is one row per housekeeping record with the point map packed (msgpack), so a
-point's history is *decoded on read*: the rows of a time range come by the index on
-onboard time (``telemetry_by_time``), and each blob is unpacked (a few microseconds for
-~40 points). :meth:`ArchiveReader.series` is the plotting query: up to ``max_points``
-rows it returns every sample; up to :data:`DECODE_ALL_MAX_ROWS` it decodes them all and
-keeps each time bucket's first, lowest and highest sample (a spike survives the
-decimation); beyond that SQL picks one row per bucket and only those are decoded, so a
-month's archive plots in the time of ``max_points`` decodes.
+Telemetry is one row per housekeeping record, its values packed (msgpack) in the order
+of its layout (the point names, stored once), so a point's history is *decoded on read*:
+the rows of a time range come by the index on onboard time (``telemetry_by_time``), a
+row whose layout lacks the point is skipped without unpacking, and the others are
+unpacked (measured figures in the README). :meth:`ArchiveReader.series` is the plotting
+query: up to ``max_points`` rows it returns every sample; up to
+:data:`DECODE_ALL_MAX_ROWS` it decodes them all and keeps each time bucket's first,
+lowest and highest sample (a spike survives the decimation); beyond that SQL picks one
+row per bucket and only those are decoded, so a month's archive plots in the time of
+``max_points`` decodes.
 """
 
 from __future__ import annotations
@@ -31,8 +33,9 @@ from ground.archive import (
     SCHEMA_VERSION,
     ArchiveVersionError,
     connect,
+    read_layouts,
     schema_version,
-    unpack_points,
+    unpack_values,
 )
 from ground.errors import NoStack
 
@@ -41,7 +44,8 @@ DECODE_ALL_MAX_ROWS = 100_000
 """A series over at most this many records is decimated from every sample (min/max per
 bucket); over more, from one sampled record per bucket (bounded time, see above)."""
 _SCAN_CHUNK = 256  # rows read at a time when scanning back for a point's latest sample
-_TLM = "SELECT id, seq, time_s, rx_s, points FROM telemetry"
+_TLM = "SELECT id, seq, time_s, rx_s, layout, packed FROM telemetry"
+_MISSING = object()
 
 
 @dataclass(frozen=True)
@@ -117,6 +121,32 @@ class ArchiveReader:
             raise ArchiveVersionError(f"archive {self.path} has schema {version}, this "
                                       f"reader reads {SCHEMA_VERSION}: {hint}",
                                       path=str(self.path))
+        self._layouts: dict[int, list[str]] = {}
+        self._index: dict[int, dict[str, int]] = {}
+
+    # --- packed records -------------------------------------------------------------
+    def _names(self, layout: Any) -> list[str] | None:
+        """The point names of a layout (re-read once if the writer added it since)."""
+        if layout not in self._layouts:
+            self._layouts = read_layouts(self._conn)
+            self._index = {lid: {n: i for i, n in enumerate(names)}
+                           for lid, names in self._layouts.items()}
+        return self._layouts.get(layout)
+
+    def _points(self, layout: Any, blob: Any) -> dict[str, Any]:
+        names = self._names(layout)
+        return dict(zip(names, unpack_values(blob), strict=False)) if names else {}
+
+    def _value(self, name: str, layout: Any, blob: Any) -> Any:
+        """One point's value in a row (``_MISSING`` if its layout lacks the point, which
+        is known without unpacking the row)."""
+        if self._names(layout) is None:
+            return _MISSING
+        i = self._index[layout].get(name)
+        if i is None:
+            return _MISSING
+        values = unpack_values(blob)
+        return values[i] if i < len(values) else _MISSING
 
     def close(self) -> None:
         self._conn.close()
@@ -147,8 +177,8 @@ class ArchiveReader:
             rows = self._conn.execute(sql, params).fetchall()
             if not rows:
                 break
-            for rid, seq, time_s, rx_s, blob in rows:
-                points = unpack_points(blob)
+            for rid, seq, time_s, rx_s, layout, blob in rows:
+                points = self._points(layout, blob)
                 for name in wanted & points.keys():
                     out[name] = Sample(rid, seq, time_s, rx_s, name, points[name])
                 wanted -= points.keys()
@@ -165,10 +195,10 @@ class ArchiveReader:
                                       (after_id, max(limit, _SCAN_CHUNK))).fetchall()
             if not rows:
                 break
-            for rid, seq, time_s, rx_s, blob in rows:
-                points = unpack_points(blob)
-                if name in points:
-                    out.append(Sample(rid, seq, time_s, rx_s, name, points[name]))
+            for rid, seq, time_s, rx_s, layout, blob in rows:
+                value = self._value(name, layout, blob)
+                if value is not _MISSING:
+                    out.append(Sample(rid, seq, time_s, rx_s, name, value))
                     if len(out) >= limit:
                         break
             after_id = rows[-1][0]
@@ -208,25 +238,25 @@ class ArchiveReader:
 
     def _decoded(self, name: str, sql: str, params: list[Any]) -> list[Sample]:
         out = []
-        for rid, seq, time_s, rx_s, blob in self._conn.execute(sql, params):
-            points = unpack_points(blob)
-            if name in points:
-                out.append(Sample(rid, seq, time_s, rx_s, name, points[name]))
+        for rid, seq, time_s, rx_s, layout, blob in self._conn.execute(sql, params):
+            value = self._value(name, layout, blob)
+            if value is not _MISSING:
+                out.append(Sample(rid, seq, time_s, rx_s, name, value))
         return out
 
     def records(self, t_from: float | None = None, t_to: float | None = None,
                 batch: int = 2000) -> Iterator[Record]:
         """Every housekeeping record in onboard-time ``[t_from, t_to]``, in onboard-time
         order (ties by number), read ``batch`` rows at a time (an export streams)."""
-        sql = ("SELECT id, seq, time_s, rx_s, realtime, points FROM telemetry "
+        sql = ("SELECT id, seq, time_s, rx_s, realtime, layout, packed FROM telemetry "
                "WHERE time_s >= ? AND time_s <= ? ORDER BY time_s, seq")
         cur = self._conn.execute(sql, (-math.inf if t_from is None else float(t_from),
                                        math.inf if t_to is None else float(t_to)))
         while rows := cur.fetchmany(batch):
-            for rid, seq, time_s, rx_s, realtime, blob in rows:
+            for rid, seq, time_s, rx_s, realtime, layout, blob in rows:
                 yield Record(rid, seq, time_s, rx_s,
                              None if realtime is None else bool(realtime),
-                             unpack_points(blob))
+                             self._points(layout, blob))
 
     def point_names(self) -> list[str]:
         rows = self._conn.execute("SELECT name FROM points ORDER BY name")

@@ -60,9 +60,12 @@ def _archive(run_dir: Path) -> dict[str, list[tuple[object, ...]]]:
             keep = [c for c in cols if c not in RECEIVE_STAMPS]
             rows = db.execute(f"SELECT {', '.join(keep)} FROM {table} "
                               f"ORDER BY {', '.join(keep)}").fetchall()
-            if table == "telemetry":  # one row per record, its points packed
-                blob = keep.index("points")
-                rows = [(*r[:blob], _decided(r[blob]), *r[blob + 1:]) for r in rows]
+            if table == "telemetry":  # one row per record, its values packed by layout
+                layouts = {lid: msgpack.unpackb(names) for lid, names
+                           in db.execute("SELECT id, names FROM layouts")}
+                lay, blob = keep.index("layout"), keep.index("packed")
+                rows = [(*r[:blob], _decided(layouts[r[lay]], r[blob]), *r[blob + 1:])
+                        for r in rows]
             if table == "products":
                 body = keep.index("body_json")
                 rows = [(*r[:body], _no_timing(str(r[body])), *r[body + 1:]) for r in rows]
@@ -72,9 +75,9 @@ def _archive(run_dir: Path) -> dict[str, list[tuple[object, ...]]]:
     return out
 
 
-def _decided(blob: bytes) -> str:
+def _decided(names: list[str], blob: bytes) -> str:
     """A record's points less the measured and link-pace values (their names stay)."""
-    points = msgpack.unpackb(blob)
+    points = dict(zip(names, msgpack.unpackb(blob), strict=True))
     return json.dumps({k: None if k in MEASURED | LINK_PACE else v
                        for k, v in points.items()}, sort_keys=True)
 

@@ -105,10 +105,16 @@ def test_telemetry_is_one_row_per_record_with_realtime_and_played_back(
     mc.on_frame(old, T0 + 2.3)
     mc.archive.flush()
     conn = sqlite3.connect(tmp_path / "a.sqlite")
-    rows = conn.execute("SELECT seq, realtime, points FROM telemetry ORDER BY id").fetchall()
+    rows = conn.execute("SELECT seq, realtime, layout, packed FROM telemetry "
+                        "ORDER BY id").fetchall()
+    layouts = conn.execute("SELECT id, names FROM layouts").fetchall()
     conn.close()
-    assert [(s, rt) for s, rt, _ in rows] == [(0, 1), (2, 1), (1, 0), (3, 0)]
-    assert msgpack.unpackb(rows[0][2]) == hk(0)["points"]
+    assert [(s, rt) for s, rt, _, _ in rows] == [(0, 1), (2, 1), (1, 0), (3, 0)]
+    # the names once, in the layout; each row only its values
+    [(layout, names)] = layouts
+    assert {r[2] for r in rows} == {layout}
+    assert dict(zip(msgpack.unpackb(names), msgpack.unpackb(rows[0][3]), strict=True)) == \
+        hk(0)["points"]
     with ArchiveReader(tmp_path / "a.sqlite") as r:
         assert [rec.realtime for rec in r.records()] == [False, True, False, True]  # by time
         assert r.point_names() == ["exec.uptime_s", "mode.current", "power.battery_soc_pct"]
