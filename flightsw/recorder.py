@@ -22,7 +22,12 @@ Why it is shaped like this:
   follows the measured round trip and doubles with each copy (a lost tail, a lost
   acknowledgement, a pass that ended). Timeouts are clocked by the ground's evidence: a
   copy times out only once something *sent after it* has been acknowledged - then it had
-  its chance. While the ground says nothing, or falls behind, nothing is sent again,
+  its chance - and the latest acknowledgement speaks of its number: one cut to
+  :data:`~flightsw.messages.MAX_ACK_RANGES` ranges names only those between its first
+  and last, and the priority send order fragments what arrived into thousands of ranges
+  during a backlog (silence about the middle is no evidence: it cost 24 % of a loss-free
+  pass in copies of records the ground had). While the ground says nothing, or falls
+  behind, nothing is sent again,
   however much mission time passes: in a lockstep sim the ground is not in lockstep and
   lags by a wall-clock fraction of a second, which is minutes of mission time; a rule
   that also resent whatever the ground had "acknowledged around" for
@@ -40,6 +45,8 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
+
+from flightsw.messages import MAX_ACK_RANGES
 
 RECORD_OVERHEAD_BYTES = 48
 """Bookkeeping per held record, counted against the capacity with its frame."""
@@ -129,6 +136,7 @@ class Recorder:
         self.srtt_s: float | None = None  # smoothed round trip, mission seconds
         self.rttvar_s = 0.0
         self.last_ack_s = -float("inf")  # mission time of the last acknowledgement
+        self._span = (0, 0)  # [first, end) of the numbers the latest ack speaks of
 
     # --- size ---------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -331,6 +339,8 @@ class Recorder:
             # acknowledged (mission time alone says nothing of a ground that lags)
             if self._rack_s <= sent:
                 break  # ... and the same holds for every younger copy
+            if not self._span[0] <= seq < self._span[1]:
+                continue  # the ground's latest acknowledgement does not speak of it
             if now_s - sent < min(RESEND_MAX_S, timeout * 2 ** min(held.sends - 1, 6)):
                 continue  # backing off: this one was sent again already
             del self._in_flight[seq]
@@ -349,6 +359,10 @@ class Recorder:
         self.last_ack_s = max(self.last_ack_s, now_s)
         if not spans or not self.records:
             return 0
+        # an acknowledgement with room to spare names everything the ground has; one
+        # cut to MAX_ACK_RANGES speaks only of the numbers between its first and last
+        self._span = ((-1, 1 << 64) if len(spans) < MAX_ACK_RANGES
+                      else (spans[0][0], spans[-1][1]))
         released: list[Held] = []
         total = sum(b - a for a, b in spans)
         if total <= len(self.records):

@@ -219,15 +219,13 @@ class Archive:
                       points: Mapping[str, Any], wall_s: float | None = None,
                       realtime: bool | None = None) -> int:
         """One housekeeping record: its values packed in one row, by its layout."""
-        clean = pack_points(points)
-        names = tuple(clean)
+        names, packed = pack_record(points)
         layout = self._layouts.get(names)
         if layout is None:
             layout = self._new_layout(names)
         self._pending["telemetry"].append(
-            (seq, time_s, rx_s, _flag(realtime), layout, _packb(list(clean.values())),
-             wall_s))
-        return len(clean)
+            (seq, time_s, rx_s, _flag(realtime), layout, packed, wall_s))
+        return len(names)
 
     def _new_layout(self, names: tuple[str, ...]) -> int:
         layout = self._layouts[names] = self._next_layout
@@ -494,10 +492,25 @@ def _name(value: Any) -> str:
 
 
 # --- packed points ------------------------------------------------------------------
+def pack_record(points: Mapping[Any, Any]) -> tuple[tuple[str, ...], bytes]:
+    """A record's point names (its layout) and its values packed in that order. The
+    values are kept as decoded (NaN, "no reading", is read back as None, as SQLite
+    stored it before and as JSON and plots want it); names that are not text, and values
+    msgpack cannot pack, are made text first (:func:`pack_points`). The fast path is the
+    write path of every housekeeping record: one C call for the values."""
+    names = tuple(points)
+    if all(type(k) is str for k in names):
+        try:
+            return names, _packb(list(points.values()))
+        except (TypeError, ValueError, OverflowError):
+            pass
+    clean = pack_points(points)
+    return tuple(clean), _packb(list(clean.values()))
+
+
 def pack_points(points: Mapping[Any, Any]) -> dict[str, Any]:
-    """A record's point map as archived: names as text, values as decoded, except NaN
-    (no reading) as None - as SQLite stored it before, and as JSON and plots want it -
-    and big integers beyond 64 bits and odd types as text, so the blob always packs."""
+    """A record's point map made storable: names as text, NaN as None, and big
+    integers beyond 64 bits and odd types as text, so that it always packs."""
     return {_name(k): _packable(v) for k, v in points.items()}
 
 
@@ -516,7 +529,7 @@ def _packb(value: Any) -> bytes:
     return data
 
 
-def unpack_values(blob: Any) -> list[Any]:
+def unpack_values(blob: Any, *, nan_as_none: bool = True) -> list[Any]:
     """The values of one archived telemetry row ([] if the blob is damaged)."""
     if not isinstance(blob, (bytes, memoryview)):
         return []
@@ -524,7 +537,11 @@ def unpack_values(blob: Any) -> list[Any]:
         value = msgpack.unpackb(blob, raw=False, strict_map_key=False)
     except (ValueError, msgpack.UnpackException):
         return []
-    return value if isinstance(value, list) else []
+    if not isinstance(value, list):
+        return []
+    if not nan_as_none:
+        return value
+    return [None if v != v else v for v in value]  # NaN (no reading) reads as None
 
 
 def read_layouts(conn: sqlite3.Connection) -> dict[int, list[str]]:

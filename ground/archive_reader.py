@@ -145,8 +145,11 @@ class ArchiveReader:
         i = self._index[layout].get(name)
         if i is None:
             return _MISSING
-        values = unpack_values(blob)
-        return values[i] if i < len(values) else _MISSING
+        values = unpack_values(blob, nan_as_none=False)
+        if i >= len(values):
+            return _MISSING
+        value = values[i]
+        return None if value != value else value  # NaN (no reading) reads as None
 
     def close(self) -> None:
         self._conn.close()
