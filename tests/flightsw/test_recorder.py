@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from flightsw.messages import MAX_ACK_RANGES
 from flightsw.recorder import (
     RECORD_OVERHEAD_BYTES,
     RESEND_MAX_S,
@@ -264,3 +265,35 @@ def test_a_probe_sends_again_what_has_waited_long_enough() -> None:
         rec.sent(1, t)
     assert rec.probe(2.2, older_than_s=0.5) == 2  # 0 and 1; 2 left only 0.2 s ago
     assert _seqs(rec.select(10, 2.2)) == [0, 1]
+
+
+def test_an_acknowledgement_cut_to_its_range_limit_is_no_evidence_about_the_rest() -> None:
+    """The priority send order fragments what arrived into more ranges than an ack can
+    name; the ground names the newest MAX_ACK_RANGES of them. A record below those was
+    not named - not because it is missing - and must not be sent again (24 % of a
+    loss-free pass were such copies). A complete ack (fewer ranges) is evidence."""
+    rec = Recorder(1 << 20, resend_after_s=10.0)
+    n = 2 * MAX_ACK_RANGES + 1
+    for seq in range(n):  # events on even numbers, products between them
+        rec.store(seq, E if seq % 2 == 0 else P, _frame(seq))
+    for k in range(n // 2 + 1):  # the events go first and arrive
+        assert _seqs(rec.select(1, float(k))) == [2 * k]
+        rec.sent(1, float(k))
+    newest = [(s, s + 1) for s in range(0, n, 2)][-MAX_ACK_RANGES:]
+    assert newest[0][0] == 2  # 0 arrived too, but the cut ack cannot say so
+    later = 10 * RESEND_MAX_S
+    rec.ack(newest, later)
+    assert 0 not in _seqs(rec.select(100, later))  # the products go, for the first time
+    rec.sent(100, later)
+    assert rec.resent_total == 0 and 0 in rec.records  # held, not sent again
+
+
+def test_a_complete_acknowledgement_times_out_what_it_does_not_name() -> None:
+    rec = Recorder(1 << 20, resend_after_s=10.0)
+    for seq in range(3):
+        rec.store(seq, E, _frame(seq))
+    for k in range(3):
+        rec.select(1, float(k))
+        rec.sent(1, float(k))
+    rec.ack([(1, 2)], 3.0)  # complete, and 1 was sent after 0: 0 had its chance
+    assert _seqs(rec.select(10, RESEND_MIN_S + 1)) == [0]
