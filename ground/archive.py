@@ -219,10 +219,17 @@ class Archive:
                       points: Mapping[str, Any], wall_s: float | None = None,
                       realtime: bool | None = None) -> int:
         """One housekeeping record: its values packed in one row, by its layout."""
-        names, packed = pack_record(points)
-        layout = self._layouts.get(names)
+        names = tuple(points)
+        layout = self._layouts.get(names)  # a known layout's names are all text
+        try:
+            packed = _packb(list(points.values())) if layout is not None else b""
+        except (TypeError, ValueError, OverflowError):
+            layout = None
         if layout is None:
-            layout = self._new_layout(names)
+            names, packed = pack_record(points)
+            layout = self._layouts.get(names)
+            if layout is None:
+                layout = self._new_layout(names)
         self._pending["telemetry"].append(
             (seq, time_s, rx_s, _flag(realtime), layout, packed, wall_s))
         return len(names)
