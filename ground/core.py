@@ -160,14 +160,36 @@ class GroundCore:
             log.info("LOS")
 
     def on_downlink(self, frames: Sequence[bytes], wall: WallTime) -> int:
-        """Frames from the link (possibly none: call every turn); returns those delivered."""
+        """Frames from the link (possibly none: call every turn); returns those delivered.
+
+        On the sim clock a turn's frames left the spacecraft over the spacecraft time
+        between this clock and the newest stamp among them (the ground is not in
+        lockstep: one turn can drain ten simulated seconds of downlink). They are offered
+        to the station spread over that span, as they were sent: offered all at once, a
+        rate-limited link model saw a burst of ten seconds of radio time and dropped
+        what exceeded its transmit queue (1,540 frames of a 2-orbit sim, each then sent
+        again)."""
         mono, _ = self.now(wall)
-        delivered = self.station.downlink(frames, mono)
+        delivered: list[bytes] = []
+        for t, batch in self._offer_times(frames, mono):
+            delivered += self.station.downlink(batch, t)
         for frame in delivered:
             if self.clock == "sim":
                 self._follow_link(frame)
             self.mission.on_frame(frame, self.receive_time_s(wall), wall.utc_s)
         return len(delivered)
+
+    def _offer_times(self, frames: Sequence[bytes],
+                     mono: float) -> list[tuple[float, Sequence[bytes]]]:
+        if self.clock != "sim" or len(frames) < 2 or self.world_time_s is None:
+            return [(mono, frames)]
+        stamps = [frame_time_s(f) for f in frames]
+        bound = self.world_time_s + MAX_LINK_LEAD_S
+        newest = max((t for t in stamps if t is not None and t <= bound), default=mono)
+        if newest <= mono:
+            return [(mono, frames)]
+        n = len(frames)
+        return [(mono + (newest - mono) * (i + 1) / n, [f]) for i, f in enumerate(frames)]
 
     def receive_time_s(self, wall: WallTime) -> float:
         """The ground-clock stamp for a record received now (see the module docstring)."""
