@@ -53,6 +53,9 @@ EDGE_GRACE_S = {"real": 0.5, "sim": 2.0}
 travel on different sockets, so at an edge their order at the ground is a race; on sim
 time the grace covers two plant steps (the plant steps 1 s at a time)."""
 
+MAX_SPREAD_S = 60.0
+"""On the sim clock a turn's downlink is spread over at most this much spacecraft time
+(the time since the last turn; after a long quiet spell it was not all sent then)."""
 NOTE_EVERY_S = 1.0
 HEAD_BYTES = 1024
 MAX_LINK_LEAD_S = 3600.0
@@ -93,6 +96,7 @@ class GroundCore:
         self.stop_reason = ""
         self._stopped_wall_s: float | None = None  # wall monotonic of the plant's STOP
         self._noted_now_s = -math.inf
+        self._last_downlink_s = -math.inf  # ground-clock time of the last downlink offer
         if always_in_contact:
             self._on_edge(self.station.observe(ALWAYS, self.now(WallTime(0.0, 0.0))[0]))
 
@@ -181,15 +185,19 @@ class GroundCore:
 
     def _offer_times(self, frames: Sequence[bytes],
                      mono: float) -> list[tuple[float, Sequence[bytes]]]:
+        """(time, frames) to offer: on the sim clock spread over the spacecraft time since
+        the last turn (up to the newest stamp among them, if that is later)."""
+        start, self._last_downlink_s = self._last_downlink_s, mono
         if self.clock != "sim" or len(frames) < 2 or self.world_time_s is None:
             return [(mono, frames)]
-        stamps = [frame_time_s(f) for f in frames]
         bound = self.world_time_s + MAX_LINK_LEAD_S
-        newest = max((t for t in stamps if t is not None and t <= bound), default=mono)
-        if newest <= mono:
-            return [(mono, frames)]
+        newest = max((t for t in map(frame_time_s, frames) if t is not None and t <= bound),
+                     default=mono)
+        end = max(mono, newest)
+        start = min(max(start, end - MAX_SPREAD_S), end)
+        self._last_downlink_s = end
         n = len(frames)
-        return [(mono + (newest - mono) * (i + 1) / n, [f]) for i, f in enumerate(frames)]
+        return [(start + (end - start) * (i + 1) / n, [f]) for i, f in enumerate(frames)]
 
     def receive_time_s(self, wall: WallTime) -> float:
         """The ground-clock stamp for a record received now (see the module docstring)."""
