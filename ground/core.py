@@ -174,30 +174,26 @@ class GroundCore:
         what exceeded its transmit queue (1,540 frames of a 2-orbit sim, each then sent
         again)."""
         mono, _ = self.now(wall)
-        delivered: list[bytes] = []
-        for t, batch in self._offer_times(frames, mono):
-            delivered += self.station.downlink(batch, t)
+        sent_from_s, now_s = self._sent_span(frames, mono)
+        delivered = self.station.downlink(frames, now_s, sent_from_s)
         for frame in delivered:
             if self.clock == "sim":
                 self._follow_link(frame)
             self.mission.on_frame(frame, self.receive_time_s(wall), wall.utc_s)
         return len(delivered)
 
-    def _offer_times(self, frames: Sequence[bytes],
-                     mono: float) -> list[tuple[float, Sequence[bytes]]]:
-        """(time, frames) to offer: on the sim clock spread over the spacecraft time since
-        the last turn (up to the newest stamp among them, if that is later)."""
+    def _sent_span(self, frames: Sequence[bytes], mono: float) -> tuple[float | None, float]:
+        """(sent from, now) for the station: on the sim clock the spacecraft time since
+        the last turn, up to the newest stamp among the frames if that is later."""
         start, self._last_downlink_s = self._last_downlink_s, mono
         if self.clock != "sim" or len(frames) < 2 or self.world_time_s is None:
-            return [(mono, frames)]
+            return None, mono
         bound = self.world_time_s + MAX_LINK_LEAD_S
         newest = max((t for t in map(frame_time_s, frames) if t is not None and t <= bound),
                      default=mono)
         end = max(mono, newest)
-        start = min(max(start, end - MAX_SPREAD_S), end)
         self._last_downlink_s = end
-        n = len(frames)
-        return [(start + (end - start) * (i + 1) / n, [f]) for i, f in enumerate(frames)]
+        return min(max(start, end - MAX_SPREAD_S), end), end
 
     def receive_time_s(self, wall: WallTime) -> float:
         """The ground-clock stamp for a record received now (see the module docstring)."""
