@@ -4,9 +4,10 @@ The core of the ground process, without sockets or clocks (times come in as argu
 
 - every downlink frame is decoded with the shared codec; one that does not decode is
   counted, logged and archived as a link error, never raised;
-- every record is archived (telemetry one row per point, events, every verification
-  stage, data products, HELLOs) and its downlink sequence number accounted for (gaps,
-  late arrivals, duplicates);
+- every record is archived (telemetry one row per record, events, every verification
+  stage, data products, HELLOs; realtime or played back) and its downlink sequence
+  number accounted for (gaps, late arrivals, duplicates); a record whose body breaks
+  its kind's schema is quarantined alone, with the reason;
 - commands are validated against the dictionary before they are queued, wait in the
   command log until the uplink is open *and* the flight's dictionary hash is known to
   match ours, then go up with their ``cmd_seq`` as the envelope sequence number;
@@ -37,7 +38,8 @@ from flightsw.errors import CommandRejected, WireError, safe_repr
 from flightsw.link import EVICTION_EVENT
 from flightsw.messages import MAX_ACK_RANGES, AckBody, HelloBody
 from flightsw.wire import Envelope, Kind, Sequencer, encode, try_decode
-from ground.archive import Archive
+from ground.archive import REALTIME_MAX_AGE_S
+from ground.archive_store import RecordStore
 from ground.command_log import FLIGHT_STAGES, CommandLog, CommandRecord, Stage
 from ground.downlink_seq import Arrival, DownlinkSequence
 from ground.errors import GroundError
@@ -74,7 +76,7 @@ class HashState:
 
 
 class MissionControl:
-    def __init__(self, dictionary: Dictionary, archive: Archive) -> None:
+    def __init__(self, dictionary: Dictionary, archive: RecordStore) -> None:
         self.dictionary = dictionary
         self.archive = archive
         self.commands = CommandLog(next_seq=archive.next_cmd_seq())
@@ -135,28 +137,33 @@ class MissionControl:
             self._note_boot(env)  # before its number is judged: it may start an epoch
         self._received_since_ack += 1
         # even a bad body used up its sequence number
-        if self.downlink.observe(env.seq) is Arrival.DUPLICATE:
+        arrival = self.downlink.observe(env.seq)
+        if arrival is Arrival.DUPLICATE:
             self.duplicates_dropped += 1  # sent again or duplicated by the link: had it
             return
+        realtime = arrival is not Arrival.LATE and rx_s - env.time_s <= REALTIME_MAX_AGE_S
         try:
-            handler(self, env, rx_s, wall_s)
+            handler(self, env, rx_s, wall_s, realtime)
         except BadBody as exc:
             self.bad_bodies += 1
             self._decode_error(frame, f"bad {env.kind.value} body: {exc.reason}",
-                               f"bad {env.kind.value} body: {exc}", rx_s, wall_s)
+                               f"bad {env.kind.value} body: {exc}", rx_s, wall_s, env)
             return
         except Exception as exc:  # a ground bug must not cost the frames behind this one
             self.bad_bodies += 1
             self._decode_error(frame, f"bad {env.kind.value} body: ground could not "
                                f"handle it ({type(exc).__name__})",
                                f"bad {env.kind.value} body: {type(exc).__name__}: "
-                               f"{safe_repr(exc, 200)}", rx_s, wall_s)
+                               f"{safe_repr(exc, 200)}", rx_s, wall_s, env)
             return
         self.records[env.kind.value] += 1
         self.last_onboard_time_s = env.time_s
 
     def _decode_error(self, frame: bytes, reason: str, detail: str, rx_s: float,
-                      wall_s: float | None = None) -> None:
+                      wall_s: float | None = None, env: Envelope | None = None) -> None:
+        """Count a frame that cannot be archived: one that did not decode is a link
+        error; a record that decoded but breaks its kind's schema is quarantined (with
+        its number and times), alone - its neighbours are archived as usual."""
         self.decode_errors += 1
         if (reason in self.decode_error_reasons
                 or len(self.decode_error_reasons) < MAX_ERROR_REASONS):
@@ -164,16 +171,22 @@ class MissionControl:
         else:  # bounded: a hostile sender could make up a new reason every frame
             self.decode_error_reasons[OTHER_REASONS] = (
                 self.decode_error_reasons.get(OTHER_REASONS, 0) + 1)
-        self.archive.add_link_error(rx_s, frame, detail, wall_s)
+        if env is None:
+            self.archive.add_link_error(rx_s, frame, detail, wall_s)
+        else:
+            self.archive.add_quarantine(env.kind.value, env.seq, env.time_s, rx_s, reason,
+                                        f"{detail}; frame head {bytes(frame[:64]).hex()}",
+                                        wall_s)
         if self.decode_errors <= LOG_FIRST_ERRORS or self.decode_errors % 1000 == 0:
             log.warning("downlink frame rejected (%d so far): %s", self.decode_errors, detail)
 
-    def _on_telemetry(self, env: Envelope, rx_s: float, wall_s: float | None) -> None:
+    def _on_telemetry(self, env: Envelope, rx_s: float, wall_s: float | None,
+                      realtime: bool) -> None:
         points = env.body.get("points")
         if not isinstance(points, Mapping):
             raise BadBody("points must be a map", got=type(points).__name__)
         self.telemetry_points += self.archive.add_telemetry(env.seq, env.time_s, rx_s,
-                                                            points, wall_s)
+                                                            points, wall_s, realtime)
 
     def _note_boot(self, env: Envelope) -> None:
         """A flight HELLO from a boot newer than the one we talk to: talk to it, and if
@@ -197,14 +210,16 @@ class MissionControl:
             log.info("flight boot %d continues the downlink numbering at %d",
                      hello.boot_id, hello.first_seq)
 
-    def _on_event(self, env: Envelope, rx_s: float, wall_s: float | None) -> None:
+    def _on_event(self, env: Envelope, rx_s: float, wall_s: float | None,
+                  realtime: bool) -> None:
         b = env.body
         args = b.get("args")
         if b.get("name") == EVICTION_EVENT and isinstance(args, Mapping):
             self._on_evicted(args.get("ranges"))
         self.archive.add_event(env.seq, env.time_s, rx_s, _text(b.get("name")),
                                _text(b.get("severity")), _text(b.get("text"), 2000),
-                               args if isinstance(args, Mapping) else {}, wall_s)
+                               args if isinstance(args, Mapping) else {}, wall_s,
+                               realtime)
 
     def _on_evicted(self, ranges: Any) -> None:
         if not isinstance(ranges, list):
@@ -216,7 +231,8 @@ class MissionControl:
                 raise BadBody("an evicted range must be [first, last]", got=safe_repr(r))
             self.downlink.evicted(r[0], r[1])
 
-    def _on_verification(self, env: Envelope, rx_s: float, wall_s: float | None) -> None:
+    def _on_verification(self, env: Envelope, rx_s: float, wall_s: float | None,
+                         realtime: bool) -> None:
         b = env.body
         cmd_seq, stage_text = b.get("cmd_seq"), b.get("stage")
         if not isinstance(cmd_seq, int) or isinstance(cmd_seq, bool):
@@ -227,7 +243,7 @@ class MissionControl:
             raise BadBody("stage must be accepted/completed/failed", got=safe_repr(stage_text))
         name, reason = _text(b.get("name")), _text(b.get("reason"), 2000)
         self.archive.add_verification(env.seq, env.time_s, rx_s, cmd_seq, name, stage_text,
-                                      reason, wall_s)
+                                      reason, wall_s, realtime)
         rec = self.commands.verify(cmd_seq, Stage(stage_text), reason, rx_s, env.time_s)
         if rec is not None:
             self.archive.put_command(rec)
@@ -235,10 +251,12 @@ class MissionControl:
             log.warning("verification for unknown command #%d (%s %s)", cmd_seq, name,
                         stage_text)
 
-    def _on_result(self, env: Envelope, rx_s: float, wall_s: float | None) -> None:
-        self.archive.add_product(env.seq, env.time_s, rx_s, env.body, wall_s)
+    def _on_result(self, env: Envelope, rx_s: float, wall_s: float | None,
+                   realtime: bool) -> None:
+        self.archive.add_product(env.seq, env.time_s, rx_s, env.body, wall_s, realtime)
 
-    def _on_hello(self, env: Envelope, rx_s: float, wall_s: float | None) -> None:
+    def _on_hello(self, env: Envelope, rx_s: float, wall_s: float | None,
+                  realtime: bool) -> None:
         flight_hash = _text(env.body.get("dictionary_hash"))
         self.flight_hash = flight_hash
         self.flight_version = _text(env.body.get("dictionary_version"))
@@ -415,7 +433,8 @@ def _text(value: Any, max_chars: int = 200) -> str:
     return "" if value is None else safe_repr(value, max_chars)
 
 
-_HANDLERS: dict[Kind, Callable[[MissionControl, Envelope, float, float | None], None]] = {
+_HANDLERS: dict[Kind, Callable[[MissionControl, Envelope, float, float | None, bool],
+                               None]] = {
     Kind.TELEMETRY: MissionControl._on_telemetry,
     Kind.EVENT: MissionControl._on_event,
     Kind.VERIFICATION: MissionControl._on_verification,

@@ -43,7 +43,14 @@ MAX_BYTES_PER_TURN = 32 << 20  # and memory bounded under a flood of 1 MiB frame
 MAX_OPS_PER_TURN = 50  # and the downlink flowing under a flood of ops requests
 # After a plant STOP the executive is shutting down and may still downlink its last
 # records: keep archiving until it has disconnected (or the link has gone quiet), capped.
-LINK_RCVHWM = 1000  # downlink frames ZeroMQ may queue for us (each at most 1 MiB)
+LINK_RCVHWM = 256
+"""Downlink frames ZeroMQ may queue for us: with the wire's largest frame
+(:data:`flightsw.wire.MAX_FRAME_BYTES`, 1 MiB, which the executive never exceeds: it
+refuses to encode more) at most 256 MiB, and a few MB in practice (the issue measured
+2.6 GB under a flood when nothing bounded it). A sender at the mark is pushed back: the
+flight keeps the record in its recorder. (``ZMQ_MAXMSGSIZE`` would bound a broken
+sender's frames too, but ZeroMQ then drops the connection and the PAIR does not take the
+ground back: one bad frame would cut the link.)"""
 STOP_QUIET_S = 0.2  # idle this long after the executive disconnected: done
 STOP_IDLE_S = 6.0
 """Idle this long even with the executive still connected: done. It covers the

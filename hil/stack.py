@@ -44,6 +44,7 @@ from flightsw.recorder_store import RECORDER_FILE
 from flightsw.stackinfo import StackInfo, atomic_write_text
 from flightsw.wire import Envelope, Kind, try_decode
 from hil import board_heat
+from hil.private_files import make_private
 from hil.serial_stack import check_link, start_serial_bridge
 from hil.service_manager import ServiceManager, notify_argv
 from hil.service_policy import FLIGHTSW, ServicePolicy
@@ -114,7 +115,7 @@ class Stack:
             check_model_path(opts.model)  # before anything is spawned or moved
         cfg = FlightConfig.from_mapping({**profile.flight, **opts.flight_overrides})
         run_dir = Path(opts.run_dir).resolve()
-        run_dir.mkdir(parents=True, exist_ok=True)
+        make_private(run_dir)  # owner-only: the archive, recorder store, keys, logs
         _refuse_if_running(run_dir)
         if opts.orbits is not None:
             opts.duration_s = opts.orbits * Plant(profile).orbit_period_s
