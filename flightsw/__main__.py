@@ -31,6 +31,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--watchdog", default="auto", metavar=WATCHDOG_CHOICES,
                    help="watchdog to kick while every rate group runs on time; auto: "
                         "systemd when $NOTIFY_SOCKET is set, else none (default auto)")
+    p.add_argument("--keys", type=Path, default=None, metavar="DIR",
+                   help="uplink key directory shared with the ground (default: "
+                        "$AISAT_KEY_DIR, else RUN_DIR/keys; created 0700 with one key)")
     p.add_argument("--log-level", default="WARNING")
     args = p.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(),
@@ -40,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         executive = Executive.over_zmq(cfg, ExecutiveOptions(
             plant_endpoint=args.plant, link_endpoint=args.link, lockstep=args.clock == "sim",
             profile=args.profile, run_dir=args.run_dir, model_path=args.model,
-            stats_out=args.stats_out, watchdog=args.watchdog))
+            stats_out=args.stats_out, watchdog=args.watchdog, key_dir=args.keys))
     except FlightError as exc:
         print(f"flightsw: {exc}", file=sys.stderr)
         return 2

@@ -26,11 +26,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flightsw import channel_auth, cycle_health
+from flightsw import channel_auth, cycle_health, keyring, uplink_auth
 from flightsw import link as link_component
 from flightsw.clock import Clock, RealClock, SimClock
 from flightsw.config import FlightConfig
-from flightsw.errors import WireError
+from flightsw.errors import FlightError, WireError
 from flightsw.messages import ActuatorsBody, HelloBody, SensorsBody, StopBody, TickBody
 from flightsw.payload_host import PayloadHost, ProcessPayloadHost
 from flightsw.recorder import Changes
@@ -73,6 +73,9 @@ class ExecutiveOptions:
     stats_out: Path | None = None
     watchdog: str = "none"
     """``auto|systemd|device:/path|none`` (:func:`flightsw.watchdog.from_option`)."""
+    key_dir: Path | None = None
+    """The uplink key directory (:mod:`flightsw.keyring`); None: ``$AISAT_KEY_DIR``,
+    else ``run_dir/keys``; with neither, no key: every uplink frame is refused."""
 
 
 class Executive:
@@ -81,7 +84,8 @@ class Executive:
                  stats_out: Path | None = None, parent_pid: int | None = None,
                  state_store: StateStore | None = None,
                  watchdog: Watchdog | None = None,
-                 recorder_store: RecorderStore | None = None) -> None:
+                 recorder_store: RecorderStore | None = None,
+                 uplink_keys: dict[int, bytes] | None = None) -> None:
         self.cfg = cfg
         self.clock = clock
         self.plant = plant
@@ -92,6 +96,7 @@ class Executive:
         self.stats_out = stats_out
         self.parent_pid = parent_pid
         self.core = Topology(cfg, clock, lockstep=lockstep, profile=profile)
+        uplink_auth.set_provisioned(self.core.state.auth, uplink_keys or {})
         self.core.before_cycle = self._before_cycle
         self.core.after_cycle = self._after_cycle
         self._wall = RealClock()  # only for bounding waits on real processes
@@ -134,10 +139,18 @@ class Executive:
                  else None)
         # the payload child must not inherit the service manager's socket
         watchdog = from_option(opts.watchdog, consume_notify_env(os.environ))
+        key_dir = keyring.resolve_dir(opts.key_dir, opts.run_dir)
+        try:
+            keys = keyring.ensure(key_dir) if key_dir is not None else {}
+        except keyring.KeyDirError as exc:
+            raise FlightError(str(exc)) from exc
+        if not keys:
+            log.warning("no uplink key directory (--keys, $%s or --run-dir): every "
+                        "uplink frame will be refused", keyring.ENV_VAR)
         executive = cls(cfg, clock=clock, plant=plant, link=link, payload=host,
                         lockstep=opts.lockstep, profile=opts.profile,
                         stats_out=opts.stats_out, parent_pid=os.getppid(),
-                        state_store=store, watchdog=watchdog)
+                        state_store=store, watchdog=watchdog, uplink_keys=keys)
         executive.plant_factory = lambda: ZmqTransport.pair(opts.plant_endpoint, bind=False)
         return executive
 

@@ -204,7 +204,7 @@ class EventBody(Record):
 class VerificationBody(Record):
     cmd_seq: int = 0
     name: str = ""
-    stage: str = ""  # "accepted", "completed", "failed"
+    stage: str = ""  # "received", "accepted", "started", "completed", "failed"
     reason: str = ""
 
 

@@ -44,6 +44,7 @@ from flightsw import (
     sensor_health,
     supervisor,
     throttle,
+    uplink_auth,
 )
 from flightsw.catalog import build_dictionary
 from flightsw.clock import Clock
@@ -98,6 +99,7 @@ class ExecState:
     payload: PayloadState
     link: link.LinkState
     commands: commanding.CommandCounters
+    auth: uplink_auth.AuthState
     schedule: schedule.ScheduleState
     cycles: cycle_health.CycleHealthState
     events: EventLogState
@@ -416,6 +418,10 @@ class Topology:
 
     def _dispatch(self, frames: list[bytes], t: Tick) -> None:
         st = self.state
+        frames, reports, events = uplink_auth.admit(st.auth, frames, t)
+        self.emit_all(events)
+        for report in reports:  # "received", or a duplicate's outcome again
+            self.downlink(Kind.VERIFICATION, report)
         commands, events = link.receive(st.link, frames, t)
         self.emit_all(events)
         self._run_commands(commands, t)
@@ -431,6 +437,8 @@ class Topology:
             self.emit_all(events)
             for report in reports:
                 self.downlink(Kind.VERIFICATION, report)
+            if env.source == uplink_auth.GROUND_SOURCE and reports:
+                uplink_auth.remember(st.auth, env.source, env.seq, reports[0].name, reports)
             self.dirty = True
 
     def _slow(self) -> None:
@@ -588,7 +596,7 @@ class Topology:
         """Undecodable or unexpected frames on every stream (link, payload, plant)."""
         st = self.state
         return (st.link.frames_rejected + st.payload.frames_rejected
-                + st.counters.plant_frames_rejected)
+                + st.counters.plant_frames_rejected + sum(st.auth.rejected.values()))
 
     def restore(self, record: dict[str, Any], *, unexplained_reset: bool) -> Events:
         """Put a saved record back at boot. What cannot survive a reset is reset: the

@@ -28,6 +28,7 @@ from flightsw.clock import RealClock
 from flightsw.dictionary import Dictionary
 from flightsw.errors import CommandRejected
 from flightsw.stackinfo import StackInfo, default_run_dir
+from ground import ops_token
 from ground.archive_reader import ArchiveReader, EventRow, Mark, ProductRow, Sample
 from ground.display import close_matches, duration_text, utc_text, value_text
 from ground.errors import CommandFailed, GroundError, NoStack, WaitTimeout
@@ -80,11 +81,16 @@ class Ops:
     def __init__(self, run_dir: Path | str | None = None, *, info: StackInfo | None = None,
                  request_timeout_s: float = 5.0, clock: RealClock | None = None) -> None:
         self.info = info or read_stack(run_dir if run_dir is not None else default_run_dir())
-        self.client = OpsClient(self.info.ops, timeout_s=request_timeout_s)
+        self.client = OpsClient(self.info.ops, timeout_s=request_timeout_s,
+                                token=self._token)
         self.archive_path = archive_path(self.info)
         self.clock = clock or RealClock()
         self._dictionary: Dictionary | None = None
         self._reader: ArchiveReader | None = None
+
+    def _token(self) -> str | None:
+        """The ground's ops token, read afresh (a restarted ground makes a new one)."""
+        return ops_token.read(self.info.run_dir) if self.info.run_dir else None
 
     @classmethod
     def from_info(cls, info: StackInfo, **kwargs: Any) -> Ops:
