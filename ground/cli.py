@@ -1,4 +1,4 @@
-"""The operator CLI: ``aisat ground cmd|cancel|tlm|events|status``.
+"""The operator CLI: ``aisat ground cmd|cancel|queue|tlm|events|status``.
 
 Exit codes are part of the interface (scripts and CI use them):
 
@@ -29,6 +29,7 @@ from typing import Any, TextIO
 from flightsw.dictionary import Dictionary, Limits
 from flightsw.errors import CommandRejected, FlightError
 from flightsw.stackinfo import default_run_dir
+from ground import queue_cli
 from ground.api import Ops, Verification
 from ground.archive_reader import SEVERITY_ORDER, ArchiveReader, Sample
 from ground.display import close_matches, refusal_text, utc_text, value_text
@@ -62,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "the commands)")
     c.add_argument("pairs", nargs="*", metavar="key=value", help="arguments")
     c.add_argument("--no-wait", action="store_true", help="return once queued")
+    c.add_argument("--confirm", action="store_true",
+                   help="confirm a hazardous command (marked [hazardous] in the list); "
+                        "refused without it")
     c.add_argument("--at", metavar="TIME", default=None,
                    help="time-tag it: the spacecraft stores it and runs it at TIME, in "
                         "contact or not; TIME is UTC (2026-11-22T08:30:00Z) or +SECONDS from "
@@ -84,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"at least this severity ({', '.join(SEVERITY_ORDER)})")
     sub.add_parser("status", parents=[common],
                    help="link, dictionary and command queue of the ground")
+    queue_cli.add_parser(sub, common)
     return p
 
 
@@ -113,6 +118,8 @@ def main(argv: list[str] | None = None, out: TextIO | None = None,
             return _status(Ops(run_dir, request_timeout_s=args.ops_timeout), out)
         if args.action == "cancel":
             return _cancel(run_dir, args, out, err)
+        if args.action == "queue":
+            return queue_cli.run(run_dir, args, out, err)
         if args.action == "tlm":
             return _tlm(run_dir, args.point, args.stale_after, out)
         if args.action == "events":
@@ -144,7 +151,7 @@ def _cmd(run_dir: Path, args: argparse.Namespace, out: TextIO, err: TextIO) -> i
     at_s = None if args.at is None else parse_at(args.at, run_dir)  # raises: exit 2
     ops = Ops(run_dir, request_timeout_s=args.ops_timeout)
     try:
-        queued = ops.submit(args.name, clean, at_s=at_s)
+        queued = ops.submit(args.name, clean, at_s=at_s, confirm=args.confirm)
     except CommandRejected as exc:  # the ground's dictionary refused it
         print(f"{PROG}: {refusal_text(exc)}", file=err)
         return EXIT_USAGE
@@ -235,7 +242,7 @@ def _still_queued_hint(ops: Ops, cmd_seq: int, stage: str | None, err: TextIO) -
     if stage == "queued":
         print(f"{PROG}: command #{cmd_seq} is still queued at the ground and will be sent "
               f"at the next pass; to withdraw it: aisat ground cancel {cmd_seq}", file=err)
-    elif stage in ("sent", "accepted"):
+    elif stage in ("sent", "received", "accepted", "started"):
         print(f"{PROG}: command #{cmd_seq} is already {stage} on board and cannot be "
               f"cancelled; follow it with: aisat ground status", file=err)
     else:
@@ -246,11 +253,10 @@ def _still_queued_hint(ops: Ops, cmd_seq: int, stage: str | None, err: TextIO) -
 
 # --- cancel ----------------------------------------------------------------------------
 def _cancel(run_dir: Path, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    text = str(args.cmd_seq).strip().lstrip("#")
-    if not text.isdigit() or len(text) > 19:
-        raise UsageError("a command number is an integer >= 0 (as 'aisat ground cmd' "
-                         "printed it, e.g. 7 or #7)", got=args.cmd_seq)
-    cmd_seq = int(text)
+    try:
+        cmd_seq = queue_cli.parse_seq(args.cmd_seq)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     ops = Ops(run_dir, request_timeout_s=args.ops_timeout)
     try:
         ver = ops.cancel(cmd_seq)

@@ -31,8 +31,9 @@ from typing import Any
 
 RETRY_AFTER_S = 5.0
 """Ground-clock seconds a ``sent`` command waits for any report before it goes again."""
-MAX_SENDS = 4
-"""Sends of one command in all (the first and three retries)."""
+MAX_SENDS = 8
+"""Sends of one command in all (the first and seven retries: at 35 % uplink loss one
+command in 4,000 is still lost after all of them)."""
 
 
 class Stage(str, Enum):
