@@ -128,6 +128,9 @@ class Executive:
         self.plant_factory: Callable[[], Transport] | None = None
         """Makes a new plant transport (ZeroMQ); None: the plant cannot be reconnected."""
         self._unanswered_s = 0.0  # waited for the plant's first frame since (re)attaching
+        self._uplink_early = 0
+        """Uplink frames taken since the last fast cycle began (at its start and, free
+        running, in between): at most :data:`MAX_UPLINK_FRAMES_PER_CYCLE`."""
         self.payload_grace_s = (PAYLOAD_ANSWER_GRACE_S, PAYLOAD_READY_GRACE_S)
         """Wall-clock bounds on lockstep waits (an answer, a child's start-up)."""
 
@@ -177,7 +180,10 @@ class Executive:
     # --- the seam between cycles ---------------------------------------------------------------
     def _before_cycle(self, group: str) -> None:
         if group == "fast":
-            self.core.on_uplink(self.link.receive(MAX_UPLINK_FRAMES_PER_CYCLE))
+            # a new cycle, a new budget: what arrived since the last one, up to the cap
+            frames = self.link.receive(MAX_UPLINK_FRAMES_PER_CYCLE)
+            self._uplink_early = len(frames)
+            self.core.on_uplink(frames)
         elif self.lockstep:
             self._settle_payload(group)
 
@@ -554,12 +560,31 @@ class Executive:
         if wait:
             wait_s = max(0.0, self.core.groups.next_deadline_s() - clock.monotonic_s())
             # payload results are handled as they arrive, so the payload is never starved
-            # of work between 10 Hz cycles; everything else waits for its rate group
-            self._waiter.wait([self.plant, self.payload.transport], min(wait_s, 0.1))
+            # of work between 10 Hz cycles, and so is the uplink (within its per-cycle
+            # budget); everything else waits for its rate group
+            uplink = self.link if self._uplink_early < MAX_UPLINK_FRAMES_PER_CYCLE else None
+            self._waiter.wait([self.plant, self.payload.transport, uplink],
+                              min(wait_s, 0.1))
+        self._take_uplink_now()
         self._poll_plant_free()
         transport = self.payload.transport
         if transport is not None:
             self._receive_payload(transport)
+
+    def _take_uplink_now(self) -> None:
+        """Free running: a command that arrives between fast cycles runs now and its
+        reports leave now, instead of waiting up to a cycle (100 ms) for the next one:
+        the operator's round trip is the link's, not the loop's."""
+        budget = MAX_UPLINK_FRAMES_PER_CYCLE - self._uplink_early
+        if budget <= 0:
+            return
+        frames = self.link.receive(budget)
+        if not frames:
+            return
+        self._uplink_early += len(frames)
+        self.core.on_uplink(frames)
+        self.core.take_uplink(self.clock.mission_time_s())
+        self._send_downlink()
 
     def _poll_plant_free(self) -> None:
         for frame in self.plant.receive():

@@ -40,6 +40,10 @@ from ground.uplink_keys import UplinkKeys
 log = logging.getLogger("ground")
 
 POLL_MS = 20
+IN_AIR_POLL_MS = 2
+"""While the link physics holds frames in the air (latency, the uplink's 9.6 kbit/s), the
+loop looks again this soon, so a frame is delivered when it arrives, not up to a poll
+later (a command's round trip crosses the station twice each way)."""
 MAX_FRAMES_PER_TURN = 20_000  # keep ops answers prompt under a downlink flood
 MAX_BYTES_PER_TURN = 32 << 20  # and memory bounded under a flood of 1 MiB frames
 MAX_OPS_PER_TURN = 50  # and the downlink flowing under a flood of ops requests
@@ -152,7 +156,7 @@ class GroundProcess:
                  "clock %s", self.cfg.link, self.cfg.world or "-", self.cfg.ops,
                  self.cfg.archive, self.mission.dictionary.hash, self.cfg.clock)
         while not self._should_exit():
-            self.turn(POLL_MS)
+            self.turn(IN_AIR_POLL_MS if self.station.model.in_air() else POLL_MS)
         log.info("ground stopping: %s", self.stop_reason)
         return self.stop_reason
 

@@ -115,12 +115,13 @@ def test_a_flood_of_valid_commands_is_taken_at_a_bounded_rate_with_housekeeping_
         h.command("exec.noop")
     h.run(1)  # ten fast cycles
     st = h.core.state
-    assert st.commands.accepted <= 10 * MAX_UPLINK_FRAMES_PER_CYCLE
+    cycles = h.core.groups.groups[0].runs - fast_before
+    assert 0 < st.commands.accepted <= cycles * MAX_UPLINK_FRAMES_PER_CYCLE
     assert len(h.core._uplink) == 0  # nothing piles up inside the executive
     h.run(9)
     # every second of the flood: one housekeeping packet, ten fast cycles, on time
     assert len(h.telemetry()) - hk_before == 10
-    assert h.core.groups.groups[0].runs - fast_before == 100
+    assert h.core.groups.groups[0].runs - fast_before in (100, 101)
     assert h.core.groups.slips == 0
     h.run(2)
     assert st.commands.accepted == n  # all of them, in the end, each once
