@@ -20,17 +20,19 @@ reported by the event ``auth.frame_rejected``:
 3. the envelope: one that does not decode goes on to the link's decoder, which counts
    and reports it (``exec.frame_rejected``) as for any undecodable frame;
 4. the source: only ``ground`` commands over the link (``unknown_source``);
-5. its age: a frame stamped more than :data:`MAX_FRAME_AGE_S` away from spacecraft time
-   is refused (``stale``), so a recording from last year is worthless even if its
-   sequence number is high;
+5. for commands, the age: one stamped more than :data:`MAX_FRAME_AGE_S` away from
+   spacecraft time is refused (``stale``), so a recording from last year is worthless
+   even if its sequence number is high;
 6. for commands, the anti-replay window per source (a sliding bitmap as in IPsec/DTLS,
    RFC 4303 s. 3.4.3): a number at or below ``top - WINDOW`` is refused (``too_old``);
    one already seen is a ``duplicate``: not run again, but its verification reports are
    sent again (:func:`remember`), so a ground that retried a command whose replies were
    lost learns the outcome. The window is in the state record and survives a reset.
 
-HELLO and ACK are authenticated but not windowed: replaying one is harmless (an old ACK
-only repeats what the ground held; a HELLO asks for our HELLO again).
+HELLO and ACK are authenticated but neither aged nor windowed: replaying one is
+harmless (an old ACK only repeats what the ground held, and one for another boot is not
+applied; a HELLO asks for our HELLO again), and a ground without the spacecraft's time
+(a bench, a board before its first fix) still keeps the downlink acknowledged.
 
 Key rotation (``auth.key_rotate``): the ground sends the new key wrapped under the key
 the command is authenticated with (XOR with an HMAC-derived pad, plus a check value), so
@@ -243,7 +245,7 @@ def _open(st: AuthState, frame: bytes, now: float,
         _reject(st, "unknown_source", f"source {safe_repr(env.source, 40)} may not "
                 "command over the link", events)
         return None
-    if abs(env.time_s - now) > MAX_FRAME_AGE_S:
+    if env.kind is Kind.COMMAND and abs(env.time_s - now) > MAX_FRAME_AGE_S:
         _reject(st, "stale", f"frame stamped {env.time_s - now:+.0f} s from spacecraft "
                 f"time (limit {MAX_FRAME_AGE_S:g} s)", events)
         return None
