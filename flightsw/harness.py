@@ -286,7 +286,7 @@ class Harness:
     def _uplink_command(self, body: dict[str, Any]) -> int:
         # the real ground numbers on from its archive; a harness built on a saved state
         # record numbers on from the flight's highest (its anti-replay window)
-        top = self.core.state.auth.windows.get(uplink_auth.GROUND_SOURCE, [-1, 0])[0]
+        top = uplink_auth.window_top(self.core.state.auth)
         if self._ground_seq.next_seq <= top:
             self._ground_seq = Sequencer("ground", start=top + 1)
         seq = self._ground_seq.next_seq

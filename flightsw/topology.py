@@ -419,6 +419,7 @@ class Topology:
     def _dispatch(self, frames: list[bytes], t: Tick) -> None:
         st = self.state
         frames, reports, events = uplink_auth.admit(st.auth, frames, t)
+        st.link.uplink_seq_top = uplink_auth.window_top(st.auth)
         self.emit_all(events)
         for report in reports:  # "received", or a duplicate's outcome again
             self.downlink(Kind.VERIFICATION, report)
@@ -478,6 +479,7 @@ class Topology:
             st.payload, self._supervise_inputs(), t, self.cfg)
         self._payload_out(out)
         self.emit_all(events)
+        st.link.uplink_seq_top = uplink_auth.window_top(st.auth)  # said in HELLO
         self.emit_all(link.set_contact(st.link, sensors.in_contact, sensors.contact_station, t))
         self.emit_all(link.eviction_report(st.link))
 

@@ -292,12 +292,17 @@ def set_provisioned(st: AuthState, provisioned: dict[int, bytes]) -> None:
         st.current_id = max(provisioned)
 
 
+def window_top(st: AuthState) -> int:
+    """The highest command number taken from the ground (-1: none yet)."""
+    return st.windows.get(GROUND_SOURCE, [-1, 0])[0]
+
+
 def telemetry(st: AuthState) -> dict[str, Any]:
     return {"auth.key_id": st.current_id,
             "auth.frames_rejected": sum(st.rejected.values()),
             "auth.duplicates": st.rejected.get("duplicate", 0),
             "auth.last_reject": st.last_reason,
-            "auth.window_top": st.windows.get(GROUND_SOURCE, [-1, 0])[0]}
+            "auth.window_top": window_top(st)}
 
 
 DECLARATIONS = Declarations(

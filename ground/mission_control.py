@@ -192,6 +192,7 @@ class MissionControl:
         key = (hello.boot_mission_time_s, hello.boot_id)
         if self.flight_boot is not None and key <= self.flight_boot:
             return
+        self._number_above(hello.uplink_seq_top)
         first = self.flight_boot is None
         self.flight_boot = key
         self.flight_boots_seen += 1
@@ -202,6 +203,23 @@ class MissionControl:
         elif not first:
             log.info("flight boot %d continues the downlink numbering at %d",
                      hello.boot_id, hello.first_seq)
+
+    def _number_above(self, flight_top: int) -> None:
+        """The flight has taken commands up to ``flight_top``: a ground numbering at or
+        below it (it started on a new archive) would see every command refused as a
+        replay. New commands are numbered above it; queued ones at or below it fail
+        here with the reason (submit them again), never silently."""
+        if not isinstance(flight_top, int) or flight_top < self.commands.next_seq:
+            return
+        log.warning("the flight has taken commands up to #%d, the ground numbers from "
+                    "#%d: numbering on from #%d", flight_top, self.commands.next_seq,
+                    flight_top + 1)
+        self.commands.next_seq = min(flight_top + 1, MAX_CMD_SEQ)
+        for rec in self.commands.queued() + self.commands.held():
+            if rec.cmd_seq <= flight_top:
+                self._fail(rec, f"numbered #{rec.cmd_seq}, but the spacecraft has taken "
+                           f"commands up to #{flight_top} (the ground's numbering was "
+                           "behind): submit it again", self.last_rx_s or 0.0)
 
     def _on_event(self, env: Envelope, rx_s: float, wall_s: float | None) -> None:
         b = env.body

@@ -158,3 +158,24 @@ def test_the_verification_leaves_in_the_fast_cycle_that_ran_the_command(
     completed_t, stamped = reports["completed"]
     assert completed_t == received_t == stamped  # made and sent in one fast cycle
     assert completed_t - received_t < FAST_PERIOD_S
+
+
+def test_a_ground_whose_numbering_is_behind_numbers_on_above_the_flight(
+        tmp_path: Path) -> None:
+    """A ground on a new archive would number from 0 while the flight's window has taken
+    up to #500: every command would be refused as a replay. The flight's HELLO says its
+    highest; the ground numbers on above it, and fails what it had queued below it."""
+    bench = _bench(tmp_path)
+    bench.h.core.state.auth.windows["ground"] = [500, 1]  # as restored from its record
+    bench.fly(3, in_contact=False)
+    early = _op(bench, op="cmd", name="exec.noop", args={})["cmd_seq"]
+    assert early == 0
+    bench.fly(3, in_contact=True)  # AOS: HELLO, with the flight's highest number
+    rec = bench.core.mission.commands.get(early)
+    assert rec is not None and rec.stage.value == "failed"
+    assert "up to #500" in rec.reason and "submit it again" in rec.reason
+    later = _op(bench, op="cmd", name="exec.noop", args={})["cmd_seq"]
+    assert later == 501
+    bench.fly(2, in_contact=True)
+    assert _stage(bench, later) == "completed"
+    assert bench.h.core.state.auth.rejected == {}  # nothing went up to be refused
