@@ -405,8 +405,17 @@ def _status(ops: Ops, out: TextIO) -> int:
           f"duplicates (dropped), {counts.get('downlink_rerequested', 0)} re-requested, "
           f"{counts.get('downlink_evicted', 0)} evicted onboard; "
           f"{counts.get('acks_sent', 0)} acknowledgements sent", file=out)
+    keys = st.get("uplink_keys") or {}
+    if keys:
+        pending = keys.get("pending_key_ids") or []
+        print(f"uplink key: {keys.get('key_id')}"
+              f"{f' (rotation to {pending} waiting for the flight)' if pending else ''}; "
+              f"{keys.get('retries', 0)} commands sent again for want of a report", file=out)
     for rec in st["queue"]:
         print(f"queued: #{rec['cmd_seq']} {rec['name']} {rec['args']}", file=out)
+    for rec in st.get("held") or []:
+        print(f"held: #{rec['cmd_seq']} {rec['name']} {rec['args']} "
+              f"(aisat ground queue release {rec['cmd_seq']})", file=out)
     for rec in st["in_flight"]:
         print(f"{rec['stage']}: #{rec['cmd_seq']} {rec['name']} {rec['args']}", file=out)
     return EXIT_OK
