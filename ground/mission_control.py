@@ -38,7 +38,15 @@ from flightsw.link import EVICTION_EVENT
 from flightsw.messages import MAX_ACK_RANGES, AckBody, HelloBody
 from flightsw.wire import Envelope, Kind, Sequencer, encode, try_decode
 from ground.archive import Archive
-from ground.command_log import FLIGHT_STAGES, WAITING, CommandLog, CommandRecord, Stage
+from ground.command_log import (
+    FLIGHT_STAGES,
+    MAX_SENDS,
+    RETRY_AFTER_S,
+    WAITING,
+    CommandLog,
+    CommandRecord,
+    Stage,
+)
 from ground.downlink_seq import Arrival, DownlinkSequence
 from ground.errors import GroundError
 from ground.uplink_keys import UplinkKeys
@@ -54,6 +62,7 @@ LOG_FIRST_ERRORS = 20
 """Decode errors logged one by one; after that only every 1000th (all are counted)."""
 
 ROTATE_COMMAND = "auth.key_rotate"
+KEY_POINT = "auth.key_id"
 MAX_CMD_SEQ = (1 << 63) - 1
 """Command sequence numbers are envelope sequence numbers: [0, 2**63)."""
 MAX_ERROR_REASONS = 64
@@ -180,6 +189,14 @@ class MissionControl:
             raise BadBody("points must be a map", got=type(points).__name__)
         self.telemetry_points += self.archive.add_telemetry(env.seq, env.time_s, rx_s,
                                                             points, wall_s)
+        key_id = points.get(KEY_POINT)
+        if isinstance(key_id, int) and key_id in self.uplink.pending:
+            # the flight uses a key we only hold as pending: its completion report went
+            # to an earlier ground process (we restarted mid-rotation); switch now, or be
+            # locked out when the old key's grace runs out
+            self.uplink.confirm(key_id)
+            log.warning("flight housekeeping says uplink key %d is in use: switching to it",
+                        key_id)
 
     def _note_boot(self, env: Envelope) -> None:
         """A flight HELLO from a boot newer than the one we talk to: talk to it, and if
@@ -395,6 +412,7 @@ class MissionControl:
         if self.hash_state != HashState.MATCH:
             return 0  # commands wait for the flight's HELLO (or fail on a mismatch)
         sent = 0
+        self._note_unanswered(now_s)
         retries = self.commands.due_again(now_s)
         for rec in self.commands.queued() + retries:
             command: dict[str, Any] = {"name": rec.name, "args": rec.args}
@@ -411,6 +429,18 @@ class MissionControl:
             self.archive.put_command(rec)
             sent += 1
         return sent
+
+    def _note_unanswered(self, now_s: float) -> None:
+        """A command sent as often as allowed with no report at all: say so on its
+        record (it stays ``sent``: it may have run, its reports may still come)."""
+        for rec in self.commands.in_flight():
+            if (rec.stage is Stage.SENT and rec.sends >= MAX_SENDS and not rec.reason
+                    and rec.last_sent_s is not None
+                    and now_s - rec.last_sent_s >= RETRY_AFTER_S):
+                rec.reason = (f"no report from the spacecraft after {rec.sends} sends: it "
+                              "may or may not have run (see exec.cmds_accepted)")
+                self.archive.put_command(rec)
+                log.warning("command #%d %s: %s", rec.cmd_seq, rec.name, rec.reason)
 
     def _send_ack(self, send: SendFrame, now_s: float, stamp_s: float) -> bool:
         """Acknowledge what arrived since the last acknowledgement (at most every

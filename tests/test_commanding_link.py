@@ -14,7 +14,7 @@ from typing import Any
 
 from flightsw import keyring
 from flightsw.topology import FAST_PERIOD_S
-from flightsw.wire import Kind, decode
+from flightsw.wire import Kind, Sequencer, decode
 from ground.command_log import MAX_SENDS, Stage
 from ground.link_physics import ChannelSpec, LinkPhysics
 from ground.uplink_keys import UplinkKeys
@@ -130,6 +130,7 @@ def test_key_rotation_switches_ground_and_flight(tmp_path: Path) -> None:
     seq = _op(bench, op="cmd", name="exec.noop", args={})["cmd_seq"]
     bench.fly(2, in_contact=True)
     assert _stage(bench, seq) == "completed"
+    assert bench.h.core.state.commands.accepted == 2 and bench.h.core.state.auth.rejected == {}
     # the key in clear never went into the archive: only its wrapped form
     assert keyring.load(key_dir)[2].hex() not in str(rotation)
 
@@ -179,3 +180,34 @@ def test_a_ground_whose_numbering_is_behind_numbers_on_above_the_flight(
     bench.fly(2, in_contact=True)
     assert _stage(bench, later) == "completed"
     assert bench.h.core.state.auth.rejected == {}  # nothing went up to be refused
+
+
+def test_a_command_never_answered_says_so_after_its_last_send(tmp_path: Path) -> None:
+    bench = _bench(tmp_path, LinkPhysics(up=ChannelSpec(loss=1.0), seed=2))
+    bench.fly(3, in_contact=True)
+    bench.core.mission.hash_state = "match"  # the flight's HELLO came; the uplink is dead
+    seq = _op(bench, op="cmd", name="exec.noop", args={})["cmd_seq"]
+    bench.fly(60, in_contact=True)
+    rec = bench.core.mission.commands.get(seq)
+    assert rec is not None and rec.stage.value == "sent" and rec.sends == MAX_SENDS
+    assert "no report from the spacecraft after 8 sends" in rec.reason
+
+
+def test_a_ground_that_missed_the_rotation_report_switches_on_housekeeping(
+        tmp_path: Path) -> None:
+    """The flight completed auth.key_rotate but its report went to an earlier ground
+    process: the key id in housekeeping tells this one to switch before the old key's
+    grace runs out."""
+    bench = _bench(tmp_path)
+    bench.fly(3, in_contact=True)
+    args = bench.core.mission.uplink.begin_rotation()  # pending at this ground
+    # sent by the ground process that then died (its own numbering: #10)
+    bench.h.uplink_raw(Sequencer("ground", start=10).pack(
+        Kind.COMMAND, bench.h.mission_time_s, {"name": "auth.key_rotate", "args": args}))
+    bench.fly(3, in_contact=True)
+    assert bench.h.core.state.auth.current_id == 2
+    assert bench.core.mission.uplink.current_id == 2  # from auth.key_id in housekeeping
+    seq = _op(bench, op="cmd", name="exec.noop", args={})["cmd_seq"]
+    bench.fly(2, in_contact=True)
+    assert _stage(bench, seq) == "completed"
+    assert bench.h.core.state.commands.accepted == 2 and bench.h.core.state.auth.rejected == {}
