@@ -84,6 +84,7 @@ class LinkState:
     acks_stale: int = 0  # for another boot's numbering: not applied
     acks_rejected: int = 0  # malformed
     hello_seq: int | None = None  # number of the last HELLO we recorded
+    uplink_seq_top: int = -1  # the anti-replay window's top, said in HELLO (the topology's)
     evicted_unreported: list[list[int]] = field(default_factory=list)
     """``[priority, first, last]`` ranges of evicted numbers not yet reported to the
     ground (``link.records_evicted``); the shell keeps them in the recorder store, in the
@@ -128,7 +129,8 @@ def record(st: LinkState, kind: Kind, body: Mapping[str, Any],
 
 def hello_body(st: LinkState) -> dict[str, Any]:
     return HelloBody(st.dictionary_hash, st.dictionary_version, st.boot_mission_time_s,
-                     st.boot_id, st.first_seq, st.seq_continued).to_body()
+                     st.boot_id, st.first_seq, st.seq_continued,
+                     st.uplink_seq_top).to_body()
 
 
 def set_contact(st: LinkState, in_contact: bool, station: str, t: Tick) -> Events:

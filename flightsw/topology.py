@@ -45,6 +45,7 @@ from flightsw import (
     sequences,
     supervisor,
     throttle,
+    uplink_auth,
 )
 from flightsw.catalog import build_dictionary
 from flightsw.clock import Clock
@@ -101,6 +102,7 @@ class ExecState:
     payload: PayloadState
     link: link.LinkState
     commands: commanding.CommandCounters
+    auth: uplink_auth.AuthState
     schedule: schedule.ScheduleState
     cycles: cycle_health.CycleHealthState
     events: EventLogState
@@ -422,6 +424,11 @@ class Topology:
 
     def _dispatch(self, frames: list[bytes], t: Tick) -> None:
         st = self.state
+        frames, reports, events = uplink_auth.admit(st.auth, frames, t)
+        st.link.uplink_seq_top = uplink_auth.window_top(st.auth)
+        self.emit_all(events)
+        for report in reports:  # "received", or a duplicate's outcome again
+            self.downlink(Kind.VERIFICATION, report)
         commands, events = link.receive(st.link, frames, t)
         self.emit_all(events)
         self._run_commands(commands, t)
@@ -437,6 +444,8 @@ class Topology:
             self.emit_all(events)
             for report in reports:
                 self.downlink(Kind.VERIFICATION, report)
+            if env.source == uplink_auth.GROUND_SOURCE and reports:
+                uplink_auth.remember(st.auth, env.source, env.seq, reports[0].name, reports)
             self.dirty = True
 
     def _slow(self) -> None:
@@ -479,6 +488,7 @@ class Topology:
             st.payload, self._supervise_inputs(), t, self.cfg)
         self._payload_out(out)
         self.emit_all(events)
+        st.link.uplink_seq_top = uplink_auth.window_top(st.auth)  # said in HELLO
         self.emit_all(link.set_contact(st.link, sensors.in_contact, sensors.contact_station, t))
         self.emit_all(link.eviction_report(st.link))
 
@@ -607,7 +617,7 @@ class Topology:
         """Undecodable or unexpected frames on every stream (link, payload, plant)."""
         st = self.state
         return (st.link.frames_rejected + st.payload.frames_rejected
-                + st.counters.plant_frames_rejected)
+                + st.counters.plant_frames_rejected + sum(st.auth.rejected.values()))
 
     def restore(self, record: dict[str, Any], *, unexplained_reset: bool) -> Events:
         """Put a saved record back at boot. What cannot survive a reset is reset: the

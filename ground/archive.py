@@ -419,8 +419,8 @@ class Archive:
         """
         rows = self._conn.execute(
             "SELECT cmd_seq, name, args_json, stage, reason, queued_s, sent_s, accepted_s, "
-            "onboard_time_s, at_s FROM commands WHERE stage IN ('queued', 'sent', 'accepted') "
-            "ORDER BY cmd_seq").fetchall()
+            "onboard_time_s, at_s FROM commands WHERE stage IN ('queued', 'held', 'sent', "
+            "'received', 'accepted', 'started') ORDER BY cmd_seq").fetchall()
         out = []
         for (seq, name, args_json, stage, reason, queued_s, sent_s, accepted_s, onboard,
              at_s) in rows:

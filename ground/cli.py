@@ -1,4 +1,4 @@
-"""The operator CLI: ``aisat ground cmd|cancel|tlm|events|status|export|products|migrate``.
+"""The operator CLI: ``aisat ground cmd|cancel|queue|tlm|events|status|export|products|migrate``.
 
 Exit codes are part of the interface (scripts and CI use them):
 
@@ -30,7 +30,7 @@ from typing import Any, TextIO
 from flightsw.dictionary import Dictionary, Limits
 from flightsw.errors import CommandRejected, FlightError
 from flightsw.stackinfo import default_run_dir
-from ground import export
+from ground import export, queue_cli
 from ground.api import Ops, Verification
 from ground.archive_query import open_archive
 from ground.archive_reader import SEVERITY_ORDER, ArchiveReader, Sample
@@ -65,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "the commands)")
     c.add_argument("pairs", nargs="*", metavar="key=value", help="arguments")
     c.add_argument("--no-wait", action="store_true", help="return once queued")
+    c.add_argument("--confirm", action="store_true",
+                   help="confirm a hazardous command (marked [hazardous] in the list); "
+                        "refused without it")
     c.add_argument("--at", metavar="TIME", default=None,
                    help="time-tag it: the spacecraft stores it and runs it at TIME, in "
                         "contact or not; TIME is UTC (2026-11-22T08:30:00Z) or +SECONDS from "
@@ -102,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "an older aisat to this schema, in place")
     m.add_argument("--archive", type=Path, default=None, metavar="FILE",
                    help=f"default RUN_DIR/{ARCHIVE_FILE}")
+    queue_cli.add_parser(sub, common)
     return p
 
 
@@ -131,6 +135,8 @@ def main(argv: list[str] | None = None, out: TextIO | None = None,
             return _status(Ops(run_dir, request_timeout_s=args.ops_timeout), out)
         if args.action == "cancel":
             return _cancel(run_dir, args, out, err)
+        if args.action == "queue":
+            return queue_cli.run(run_dir, args, out, err)
         if args.action == "tlm":
             return _tlm(run_dir, args.point, args.stale_after, out)
         if args.action == "events":
@@ -164,7 +170,7 @@ def _cmd(run_dir: Path, args: argparse.Namespace, out: TextIO, err: TextIO) -> i
     at_s = None if args.at is None else parse_at(args.at, run_dir)  # raises: exit 2
     ops = Ops(run_dir, request_timeout_s=args.ops_timeout)
     try:
-        queued = ops.submit(args.name, clean, at_s=at_s)
+        queued = ops.submit(args.name, clean, at_s=at_s, confirm=args.confirm)
     except CommandRejected as exc:  # the ground's dictionary refused it
         print(f"{PROG}: {refusal_text(exc)}", file=err)
         return EXIT_USAGE
@@ -255,7 +261,7 @@ def _still_queued_hint(ops: Ops, cmd_seq: int, stage: str | None, err: TextIO) -
     if stage == "queued":
         print(f"{PROG}: command #{cmd_seq} is still queued at the ground and will be sent "
               f"at the next pass; to withdraw it: aisat ground cancel {cmd_seq}", file=err)
-    elif stage in ("sent", "accepted"):
+    elif stage in ("sent", "received", "accepted", "started"):
         print(f"{PROG}: command #{cmd_seq} is already {stage} on board and cannot be "
               f"cancelled; follow it with: aisat ground status", file=err)
     else:
@@ -266,11 +272,10 @@ def _still_queued_hint(ops: Ops, cmd_seq: int, stage: str | None, err: TextIO) -
 
 # --- cancel ----------------------------------------------------------------------------
 def _cancel(run_dir: Path, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    text = str(args.cmd_seq).strip().lstrip("#")
-    if not text.isdigit() or len(text) > 19:
-        raise UsageError("a command number is an integer >= 0 (as 'aisat ground cmd' "
-                         "printed it, e.g. 7 or #7)", got=args.cmd_seq)
-    cmd_seq = int(text)
+    try:
+        cmd_seq = queue_cli.parse_seq(args.cmd_seq)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     ops = Ops(run_dir, request_timeout_s=args.ops_timeout)
     try:
         ver = ops.cancel(cmd_seq)
@@ -451,8 +456,17 @@ def _status(ops: Ops, out: TextIO) -> int:
           f"duplicates (dropped), {counts.get('downlink_rerequested', 0)} re-requested, "
           f"{counts.get('downlink_evicted', 0)} evicted onboard; "
           f"{counts.get('acks_sent', 0)} acknowledgements sent", file=out)
+    keys = st.get("uplink_keys") or {}
+    if keys:
+        pending = keys.get("pending_key_ids") or []
+        print(f"uplink key: {keys.get('key_id')}"
+              f"{f' (rotation to {pending} waiting for the flight)' if pending else ''}; "
+              f"{keys.get('retries', 0)} commands sent again for want of a report", file=out)
     for rec in st["queue"]:
         print(f"queued: #{rec['cmd_seq']} {rec['name']} {rec['args']}", file=out)
+    for rec in st.get("held") or []:
+        print(f"held: #{rec['cmd_seq']} {rec['name']} {rec['args']} "
+              f"(aisat ground queue release {rec['cmd_seq']})", file=out)
     for rec in st["in_flight"]:
         print(f"{rec['stage']}: #{rec['cmd_seq']} {rec['name']} {rec['args']}", file=out)
     return EXIT_OK

@@ -44,6 +44,7 @@ from ground.link_physics import LinkPhysics, PhysicalLink
 from ground.mission_control import MissionControl
 from ground.ops_service import OpsService
 from ground.station import ALWAYS, Station, Visibility
+from ground.uplink_keys import UplinkKeys
 
 log = logging.getLogger("ground")
 
@@ -76,7 +77,8 @@ class GroundCore:
     def __init__(self, dictionary: Dictionary, archive: Archive, *, clock: str = "real",
                  edge_grace_s: float | None = None, always_in_contact: bool = False,
                  extra_status: Callable[[], dict[str, Any]] | None = None,
-                 link_physics: LinkPhysics | None = None) -> None:
+                 link_physics: LinkPhysics | None = None, uplink: UplinkKeys | None = None,
+                 ops_token: str | None = None) -> None:
         if clock not in CLOCKS:
             raise ValueError(f"clock must be one of {CLOCKS}, got {safe_repr(clock)}")
         self.clock = clock
@@ -84,10 +86,10 @@ class GroundCore:
         self.station = Station(edge_grace_s=grace)
         if link_physics is not None and not link_physics.ideal:
             self.station.model = PhysicalLink(link_physics)
-        self.mission = MissionControl(dictionary, archive)
+        self.mission = MissionControl(dictionary, archive, uplink)
         self.archive = archive
         self._extra_status = extra_status or dict
-        self.ops = OpsService(self.mission, self.station, self._status)
+        self.ops = OpsService(self.mission, self.station, self._status, token=ops_token)
         self.world_time_s: float | None = None  # spacecraft time of the latest WORLD
         self.link_time_s: float | None = None  # newest plausible downlink stamp (sim)
         self.aos_time_s: float | None = None  # ground-clock time of the latest AOS
@@ -229,7 +231,8 @@ class GroundCore:
                 ok = send(out) and ok  # refused at once: the command stays queued
             return ok
 
-        sent = self.mission.pump_uplink(through_station, self.station.uplink_open, utc)
+        sent = self.mission.pump_uplink(through_station, self.station.uplink_open, utc,
+                                        self.mission_now_s(wall))
         for out in self.station.uplink([], mono):  # delayed by the link, due now
             self._send_arrived(send, out)
         return sent

@@ -31,13 +31,19 @@ from zmq.utils.monitor import recv_monitor_message
 
 from flightsw.clock import RealClock
 from flightsw.dictionary import Dictionary
+from ground import ops_token
 from ground.archive import Archive
 from ground.core import GroundCore, WallTime
 from ground.link_physics import LinkPhysics
+from ground.uplink_keys import UplinkKeys
 
 log = logging.getLogger("ground")
 
 POLL_MS = 20
+IN_AIR_POLL_MS = 2
+"""While the link physics holds frames in the air (latency, the uplink's 9.6 kbit/s), the
+loop looks again this soon, so a frame is delivered when it arrives, not up to a poll
+later (a command's round trip crosses the station twice each way)."""
 MAX_FRAMES_PER_TURN = 20_000  # keep ops answers prompt under a downlink flood
 MAX_BYTES_PER_TURN = 32 << 20  # and memory bounded under a flood of 1 MiB frames
 MAX_OPS_PER_TURN = 50  # and the downlink flowing under a flood of ops requests
@@ -70,6 +76,8 @@ class GroundConfig:
     edge_grace_s: float | None = None  # None: the clock's default (see ground.core)
     clock: str = "real"  # "real" (wall) or "sim" (spacecraft time from WORLD)
     link_physics: LinkPhysics | None = None  # None: an ideal link
+    keys: Path | None = None  # uplink key directory; None: next to the archive
+    token_path: Path | None = None  # where the ops token goes; None: next to the archive
 
 
 class GroundProcess:
@@ -78,12 +86,17 @@ class GroundProcess:
         self.cfg = cfg
         self.clock = clock or RealClock()  # the wall: drain timeouts and rx_wall_s only
         self.ctx = ctx or zmq.Context.instance()
+        key_dir = cfg.keys or Path(cfg.archive).parent / "keys"
+        uplink = UplinkKeys.from_dir(key_dir)  # KeyDirError: the caller says why
+        self.token_path = cfg.token_path or Path(cfg.archive).parent / ops_token.TOKEN_FILE
+        token = ops_token.create(self.token_path)
         self.archive = Archive(cfg.archive)
         self.core = GroundCore(dictionary, self.archive, clock=cfg.clock,
                                edge_grace_s=cfg.edge_grace_s,
                                always_in_contact=not cfg.world,
                                extra_status=self._process_status,
-                               link_physics=cfg.link_physics)
+                               link_physics=cfg.link_physics, uplink=uplink,
+                               ops_token=token)
         self.station = self.core.station
         self.mission = self.core.mission
         self.ops = self.core.ops
@@ -150,7 +163,7 @@ class GroundProcess:
                  "clock %s", self.cfg.link, self.cfg.world or "-", self.cfg.ops,
                  self.cfg.archive, self.mission.dictionary.hash, self.cfg.clock)
         while not self._should_exit():
-            self.turn(POLL_MS)
+            self.turn(IN_AIR_POLL_MS if self.station.model.in_air() else POLL_MS)
         log.info("ground stopping: %s", self.stop_reason)
         return self.stop_reason
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from flightsw.uplink_auth import peel
 from flightsw.wire import Envelope, Kind, Sequencer, decode
 from ground.__main__ import config_from_args, parse_args
 from ground.archive import WALL_COLUMN, Archive
@@ -74,7 +75,7 @@ def run_once(path: Path, wall_offset_s: float) -> tuple[GroundCore, list[Envelop
         return WallTime(wall_s, T0 + wall_s)
 
     def send(frame: bytes) -> bool:
-        uplinked.append(decode(frame))
+        uplinked.append(decode(peel(frame)))
         return True
 
     for kind, item in script():
@@ -144,7 +145,7 @@ def test_on_the_sim_clock_wall_time_alone_repeats_no_hello_and_expires_nothing(
     sent: list[Envelope] = []
 
     def send(frame: bytes) -> bool:
-        sent.append(decode(frame))
+        sent.append(decode(peel(frame)))
         return True
 
     core.on_world(world_frame(plant, T0, False), WallTime(0.0, T0))

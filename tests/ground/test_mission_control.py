@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from flightsw.errors import CommandRejected
+from flightsw.uplink_auth import peel
 from flightsw.wire import Envelope, Kind, Sequencer, decode, encode
 from ground.archive import Archive
 from ground.archive_reader import ArchiveReader
@@ -27,7 +28,7 @@ class Uplink:
 
     def __call__(self, frame: bytes) -> bool:
         if self.accepting:
-            self.frames.append(decode(frame))
+            self.frames.append(decode(peel(frame)))
         return self.accepting
 
     def kinds(self) -> list[str]:
