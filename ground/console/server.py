@@ -32,6 +32,7 @@ from collections.abc import Awaitable, Callable
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -171,9 +172,10 @@ def create_app(backend: ConsoleBackend, bind_host: str = "127.0.0.1",
             return RedirectResponse("/", status_code=303)
         if request.method == "GET":
             return HTMLResponse(LOGIN_PAGE.format(error=""))
-        form = await request.form()
-        given = form.get("token")
-        if not access.same_secret(given if isinstance(given, str) else None, token):
+        body = await request.body()
+        fields = parse_qs(body[:MAX_BODY_BYTES].decode("utf-8", "replace"))
+        given = (fields.get("token") or [""])[0]
+        if not access.same_secret(given, token):
             return HTMLResponse(LOGIN_PAGE.format(error="<p class=bad>wrong token</p>"), 403)
         reply = RedirectResponse("/", status_code=303)
         reply.set_cookie(access.TOKEN_COOKIE, token or "", httponly=True, samesite="strict")
