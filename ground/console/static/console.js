@@ -193,27 +193,28 @@ function drawPlot(s) {
   }
   let t0 = s.t[0], t1 = s.t[s.t.length - 1];
   if (t1 <= t0) t1 = t0 + 1;
-  let vals = s.v.slice();
-  if (!s.categories.length) {
-    for (const k of ["red_low", "yellow_low", "yellow_high", "red_high"]) if (limits[k] !== undefined) vals.push(limits[k]);
-  }
-  let lo = Math.min(...vals), hi = Math.max(...vals);
+  // the range follows the data; a limit line is drawn when it falls inside that range
+  let lo = Math.min(...s.v), hi = Math.max(...s.v);
   if (hi - lo < 1e-9) { lo -= 1; hi += 1; }
   const pad = (hi - lo) * 0.05; lo -= pad; hi += pad;
   const x = (t) => L + (t - t0) / (t1 - t0) * (W - L - R);
   const y = (v) => T + (hi - v) / (hi - lo) * (H - T - B);
-  for (let i = 0; i <= 4; i++) {
-    const v = lo + (hi - lo) * i / 4;
+  // gridlines: five levels for numbers, one per category for text points (modes, states)
+  const levels = s.categories.length ? s.categories.map((_, i) => i) : [0, 1, 2, 3, 4].map((i) => lo + (hi - lo) * i / 4);
+  for (const v of levels) {
     box.append(svg("line", { x1: L, x2: W - R, y1: y(v), y2: y(v), class: "axis" }));
-    const label = s.categories.length ? (s.categories[Math.round(v)] ?? "") : fmt(Number(v.toPrecision(4)));
-    if (!s.categories.length || Math.abs(v - Math.round(v)) < 0.01) box.append(svg("text", { x: 2, y: y(v) + 4 }, label));
+    const label = s.categories.length ? s.categories[v] : fmt(Number(v.toPrecision(4)));
+    box.append(svg("text", { x: 2, y: y(v) + 4 }, String(label).slice(0, 9)));
   }
   for (let i = 0; i <= 4; i++) {
     const t = t0 + (t1 - t0) * i / 4;
     box.append(svg("text", { x: Math.min(x(t) - 24, W - 60), y: H - 6 }, utc(t).slice(11)));
   }
   for (const [k, cls] of [["red_low", "lim-red"], ["yellow_low", "lim-yellow"], ["yellow_high", "lim-yellow"], ["red_high", "lim-red"]]) {
-    if (limits[k] !== undefined && !s.categories.length) box.append(svg("line", { x1: L, x2: W - R, y1: y(limits[k]), y2: y(limits[k]), class: cls }));
+    if (limits[k] !== undefined && !s.categories.length && limits[k] >= lo && limits[k] <= hi) {
+      box.append(svg("line", { x1: L, x2: W - R, y1: y(limits[k]), y2: y(limits[k]), class: cls }));
+      box.append(svg("text", { x: W - R - 70, y: y(limits[k]) - 3 }, k.replace("_", " ") + " " + limits[k]));
+    }
   }
   let d = "";
   s.t.forEach((t, i) => {
@@ -352,7 +353,9 @@ async function pollCommands() {
       pollCommands();
     } }, "Cancel") : "";
     body.append(el("tr", { "data-cmd": c.cmd_seq, "data-stage": c.stage },
-      el("td", {}, c.cmd_seq), el("td", {}, c.name + " " + (Object.keys(c.args).length ? JSON.stringify(c.args) : "")),
+      el("td", {}, c.cmd_seq), el("td", { class: "wrap" }, el("b", {}, c.name), " ", el("span", { class: "small muted" },
+        Object.entries(c.args).map(([k, v]) => k + "=" + JSON.stringify(v)).join(" ")
+        + (c.at_s ? " at " + utc(c.at_s) : ""))),
       el("td", {}, chips), el("td", { class: "wrap small" }, c.reason || ""), el("td", {}, cancel)));
   }
   const note = r.schedule_note;
@@ -461,7 +464,7 @@ async function start() {
   every(pollTelemetry, 2000);
   every(() => pollEvents(false), 2000);
   every(pollCommands, 1000);
-  every(pollPasses, 10000);
+  every(pollPasses, 5000);
   every(pollProducts, 5000);
   restartPlot();
 }
