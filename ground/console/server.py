@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import math
+import socket
 import sys
 from collections.abc import Awaitable, Callable
 from importlib import resources
@@ -350,17 +351,22 @@ def serve(run_dir: Path, host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> i
     except access.AccessError as exc:
         print(f"aisat console: {exc}", file=sys.stderr)
         return 2
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:  # bind here, so a busy port is one clear line and the URL is printed only if real
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        print(f"aisat console: cannot serve on {host}:{port}: {exc.strerror or exc}",
+              file=sys.stderr)
+        return 2
     backend = ConsoleBackend(run_dir)
     app = create_app(backend, host, port, token)
     shown = f"[{host}]" if ":" in host else host
     print(f"aisat console: http://{shown}:{port}/  (run dir {run_dir}; Ctrl-C stops it)",
           flush=True)
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning",
-                            access_log=False, server_header=False)
-    server = uvicorn.Server(config)
-    try:
-        server.run()
-    except OSError as exc:
-        print(f"aisat console: cannot serve on {host}:{port}: {exc}", file=sys.stderr)
-        return 2
+    config = uvicorn.Config(app, log_level="warning", access_log=False,
+                            server_header=False)
+    uvicorn.Server(config).run(sockets=[sock])
     return 0

@@ -18,6 +18,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -205,3 +206,19 @@ def test_an_alarm_latches_and_is_acknowledged(page: Page, tmp_path: Path) -> Non
     expect(page.locator("#alarms li.acked", has_text="limits.tripped").first).to_be_visible()
     expect(page.locator("#alarms li:not(.acked)", has_text="limits.tripped")).to_have_count(
         0, timeout=10_000)
+
+
+def test_a_time_tagged_command_is_listed_onboard_and_deleted(page: Page) -> None:
+    clock = page.locator("#clock").inner_text()  # "SC 2025-06-22 09:04:55 UTC"
+    now = datetime.strptime(clock[3:22], "%Y-%m-%d %H:%M:%S")
+    page.fill("#cmd-at", (now + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%S"))
+    seq = send(page, "exec.noop")
+    page.fill("#cmd-at", "")
+    row = page.locator(f'#commands tr[data-cmd="{seq}"]')
+    expect(row).to_contain_text(" at ")
+    expect(row.locator('.stage.done[data-stage="accepted"]')).to_have_count(1, timeout=WAIT_MS)
+    page.click("#sched-list")
+    expect(page.locator("#schedule-note")).to_contain_text(f"#{seq} exec.noop", timeout=WAIT_MS)
+    deleted = send(page, "schedule.delete", cmd_seq=str(seq))
+    expect(page.locator(f'#commands tr[data-cmd="{deleted}"]')).to_have_attribute(
+        "data-stage", "completed", timeout=WAIT_MS)

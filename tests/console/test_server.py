@@ -275,3 +275,18 @@ def test_cli_refuses_a_non_loopback_bind_without_a_token(tmp_path: Path,
 
     assert main(["console", "--run-dir", str(tmp_path), "--host", "0.0.0.0"]) == 2
     assert "needs the ground's ops token" in capsys.readouterr().err
+
+
+def test_cli_says_so_when_the_port_is_taken(tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    from aisat.cli import main
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["console", "--run-dir", str(tmp_path), "--port", str(port)]) == 2
+    out = capsys.readouterr()
+    assert f"cannot serve on 127.0.0.1:{port}" in out.err and "http://" not in out.out

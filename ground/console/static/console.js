@@ -330,7 +330,10 @@ async function sendCommand(ev) {
   pollCommands();
 }
 
-const STAGES = ["queued", "sent", "accepted", "completed"];
+// every stage the ground may report, in order; "held" and "received"/"started" appear
+// only when the ground reports them. Pending stages of a live command are drawn grey.
+const STAGE_ORDER = ["queued", "held", "sent", "received", "accepted", "started", "completed"];
+const EXPECTED = ["queued", "sent", "accepted", "completed"];
 
 async function pollCommands() {
   const r = await api("/api/commands");
@@ -340,9 +343,11 @@ async function pollCommands() {
   for (const c of r.commands) {
     const times = c.stage_times_s || {};
     const chips = el("span", {});
-    for (const st of STAGES) {
+    const at = STAGE_ORDER.indexOf(c.stage);
+    for (const st of STAGE_ORDER) {
       const reached = times[st] !== undefined || c.stage === st;
-      if (c.stage === "failed" && !reached) continue;
+      const pending = !reached && c.stage !== "failed" && EXPECTED.includes(st) && STAGE_ORDER.indexOf(st) > at;
+      if (!reached && !pending) continue;
       chips.append(el("span", { class: "stage" + (reached ? " done" : "") + (c.stage === st ? " current" : ""),
                                "data-stage": st, title: times[st] ? utc(times[st]) : "" }, st));
     }
