@@ -34,7 +34,7 @@ from ground.console.alarms import AlarmBook
 from ground.console.passes import Window, contact_windows
 from ground.errors import GroundError, NoStack, OpsError
 from ground.ops_client import OpsClient
-from ground.stack import archive_path, load_dictionary, read_stack
+from ground.stack import ARCHIVE_FILE, archive_path, load_dictionary, read_stack
 
 OVERVIEW_POINTS = (
     "mode.current", "power.battery_soc_pct", "power.battery_voltage_v",
@@ -51,9 +51,13 @@ STALE_PERIODS = 5.0
 periods (and at least :data:`STALE_MIN_S`) past it."""
 SERIES_MAX_ROWS = 500_000
 """Most archived samples one plot reads (a day at 1 Hz is 86,400)."""
+SERIES_CACHED_POINTS = 8
+"""Points whose samples stay in memory between plot refreshes."""
 EVENT_LIMIT_MAX = 1000
 KEEP_COMMANDS = 50
 ALARMS_FILE = "console_alarms.json"
+STOPPED_RUN_DICTIONARY = "dictionary.json"
+"""The exported dictionary the launcher leaves in a run directory."""
 
 
 class BackendDown(GroundError):
@@ -75,14 +79,23 @@ class ConsoleBackend:
                                                               "link.station": []}
         self._contact_cursor: dict[str, int] = {}
         self._contacts_archive: str = ""
+        self._series_cache: OrderedDict[str, tuple[str, list[tuple[int, float, Any]]]] = \
+            OrderedDict()
         self.alarms = self._load_alarms()
 
     # --- plumbing -------------------------------------------------------------------
     def info(self) -> StackInfo:
+        """The running stack, or a stopped run (its archive and dictionary, no ops)."""
         try:
             return read_stack(self.run_dir)
         except NoStack as exc:
-            raise BackendDown(exc.reason, **exc.details) from exc
+            archive = self.run_dir / ARCHIVE_FILE
+            if not archive.exists():
+                raise BackendDown(f"{exc.reason}; no archive of a stopped run either",
+                                  **exc.details) from exc
+            dictionary = self.run_dir / STOPPED_RUN_DICTIONARY
+            return StackInfo(run_dir=str(self.run_dir), archive=str(archive),
+                             dictionary=str(dictionary) if dictionary.exists() else "")
 
     def token(self) -> str | None:
         return read_token(self.run_dir)
@@ -93,8 +106,12 @@ class ConsoleBackend:
         token = self.token()
         if token:
             request["token"] = token
+        info = self.info()
+        if not info.ops:
+            raise BackendDown("no ground running: showing the stopped run's archive",
+                              run_dir=str(self.run_dir))
         try:
-            return OpsClient(self.info().ops, timeout_s=self.ops_timeout_s).request(request)
+            return OpsClient(info.ops, timeout_s=self.ops_timeout_s).request(request)
         except (NoStack, OpsError) as exc:
             raise BackendDown(exc.reason, **exc.details) from exc
 
@@ -243,19 +260,33 @@ class ConsoleBackend:
                buckets: int) -> dict[str, Any]:
         if name not in self.dictionary().telemetry:
             raise CommandRejected("unknown telemetry point", point=safe_repr(name, 80))
-        reader = self.reader()
-        samples: list[tuple[int, float, Any]] = []
-        after = 0
-        while len(samples) < SERIES_MAX_ROWS:
-            page = reader.samples(name, after_id=after, limit=20_000)
-            if not page:
-                break
-            samples.extend((s.id, s.time_s, s.value) for s in page)
-            after = page[-1].id
+        samples = self._samples(name)
         result = series_mod.build(name, samples, buckets, t0_s, t1_s).to_json()
         result["truncated"] = len(samples) >= SERIES_MAX_ROWS
         result["units"] = self.dictionary().telemetry[name].units
         return result
+
+    def _samples(self, name: str) -> list[tuple[int, float, Any]]:
+        """Every archived sample of ``name`` as ``(row id, time_s, value)``, read
+        incrementally: a live plot's refresh reads only the rows added since the last
+        one (the archive only appends). A few points are kept, least recently used out."""
+        reader = self.reader()
+        with self._lock:
+            cached = self._series_cache.pop(name, None)
+            if cached is None or cached[0] != str(reader.path):
+                cached = (str(reader.path), [])
+            self._series_cache[name] = cached
+            while len(self._series_cache) > SERIES_CACHED_POINTS:
+                self._series_cache.popitem(last=False)
+            samples = cached[1]
+            while len(samples) < SERIES_MAX_ROWS:
+                after = samples[-1][0] if samples else 0
+                page = reader.samples(name, after_id=after,
+                                      limit=min(20_000, SERIES_MAX_ROWS - len(samples)))
+                if not page:
+                    break
+                samples.extend((s.id, s.time_s, s.value) for s in page)
+            return list(samples)
 
     def events(self, min_severity: str | None, limit: int, after_id: int) -> dict[str, Any]:
         if min_severity is not None and min_severity not in SEVERITY_ORDER:

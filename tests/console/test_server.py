@@ -290,3 +290,33 @@ def test_cli_says_so_when_the_port_is_taken(tmp_path: Path,
         assert main(["console", "--run-dir", str(tmp_path), "--port", str(port)]) == 2
     out = capsys.readouterr()
     assert f"cannot serve on 127.0.0.1:{port}" in out.err and "http://" not in out.out
+
+
+def test_a_stopped_run_is_shown_from_its_archive(ground: FakeGround) -> None:
+    ground.tlm(T0, **{"power.battery_soc_pct": 55.0})
+    ground.close()
+    (ground.run_dir / "stack.json").unlink()  # the launcher removes it at the end
+    ground.archive_path.rename(ground.run_dir / "archive.sqlite")
+    app = create_app(ConsoleBackend(ground.run_dir), "127.0.0.1", 8080, csrf=CSRF)
+    with TestClient(app, base_url="http://127.0.0.1:8080") as c:
+        state = c.get("/api/state").json()
+        assert "stopped run" in state["ground_error"]
+        assert state["overview"]["power.battery_soc_pct"]["value"] == 55.0
+        assert c.get("/api/series", params={"point": "power.battery_soc_pct"}).json()["v"] \
+            == [55.0]
+        sent = post(c, "/api/commands", {"name": "exec.noop", "args": {}})
+        assert sent.status_code == 503 and "stopped run" in sent.json()["error"]
+    (ground.run_dir / "archive.sqlite").unlink()
+    with TestClient(app, base_url="http://127.0.0.1:8080") as c:
+        reply = c.get("/api/telemetry")
+        assert reply.status_code == 503 and "no archive of a stopped run" in reply.json()["error"]
+
+
+def test_a_live_plot_sees_samples_added_since_its_last_refresh(ground: FakeGround,
+                                                               client: TestClient) -> None:
+    ground.tlm(T0, **{"power.array_power_w": 10.0})
+    params = {"point": "power.array_power_w"}
+    assert client.get("/api/series", params=params).json()["v"] == [10.0]
+    ground.tlm(T0 + 1, **{"power.array_power_w": 12.5})
+    ground.tlm(T0 - 5, **{"power.array_power_w": 7.0})  # played back late: still in order
+    assert client.get("/api/series", params=params).json()["v"] == [7.0, 10.0, 12.5]
