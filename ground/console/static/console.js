@@ -29,7 +29,10 @@ async function api(path, body) {
   const opts = body === undefined ? {} : {
     method: "POST", body: JSON.stringify(body),
     headers: { "Content-Type": "application/json", "X-Aisat-Csrf": CSRF } };
-  const reply = await fetch(path, opts);
+  let reply;
+  try { reply = await fetch(path, opts); } catch (e) {
+    return { ok: false, error: "console server unreachable (" + e.message + ")", status: 0 };
+  }
   let data;
   try { data = await reply.json(); } catch (e) { data = { ok: false, error: reply.statusText }; }
   data.status = reply.status;
@@ -465,7 +468,8 @@ async function start() {
     pollCommands();
   });
   const every = (fn, ms) => { fn(); setInterval(fn, ms); };
-  every(pollState, 1000);
+  await pollState();  // the spacecraft clock first: the pass timeline is drawn around it
+  setInterval(pollState, 1000);
   every(pollTelemetry, 2000);
   every(() => pollEvents(false), 2000);
   every(pollCommands, 1000);
