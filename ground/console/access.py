@@ -17,6 +17,9 @@ Rules (stated once, enforced by the server, tested in ``tests/console``):
   the console never grants. POST bodies must be ``application/json`` for the same
   reason, and the ``Host`` header must name the console itself (a DNS-rebinding page
   cannot use the browser as a proxy to the loopback console).
+- **Framing**: every response forbids framing and foreign scripts (CSP
+  ``frame-ancestors 'none'``, ``default-src 'self'``), so another page cannot overlay
+  the console and trick a click on a hazardous command's confirmation.
 """
 
 from __future__ import annotations

@@ -41,7 +41,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from flightsw.errors import CommandRejected, safe_repr
 from flightsw.wire import nesting_depth
@@ -300,6 +300,16 @@ def create_app(backend: ConsoleBackend, bind_host: str = "127.0.0.1",
     return Guard(app, bind_host, port, token if remote else None, csrf_value)
 
 
+SECURITY_HEADERS = [
+    (b"content-security-policy",
+     b"default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"),
+    (b"x-frame-options", b"DENY"),  # no other page may frame the console (clickjacking)
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+]
+"""On every response: the page runs only its own script and cannot be framed elsewhere."""
+
+
 class Guard:
     """ASGI middleware applying :mod:`ground.console.access`'s rules to every request."""
 
@@ -312,12 +322,17 @@ class Guard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
+            await send(message)
+
         request = Request(scope)
         refusal = self.check(request)
         if refusal is not None:
-            await refusal(scope, receive, send)
+            await refusal(scope, receive, send_with_headers)
             return
-        await self.app(scope, receive, send)
+        await self.app(scope, receive, send_with_headers)
 
     def check(self, request: Request) -> Response | None:
         if not access.host_allowed(request.headers.get("host"), self.bind_host, self.port):

@@ -11,8 +11,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
+from flightsw.wire import Kind
 from ground.console.backend import ALARMS_FILE, ConsoleBackend
 from ground.console.server import MAX_BODY_BYTES, create_app
+from ground.core import GroundCore
 
 from .conftest import CSRF, T0, FakeGround, post
 
@@ -25,6 +27,9 @@ def test_page_carries_the_csrf_value_and_every_asset_ships(client: TestClient) -
         assert client.get(asset).status_code == 200, asset
     assert "http" not in client.get("/static/console.js").text.split("svg", 1)[0].lower(), \
         "no asset may come from elsewhere"
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    assert page.headers["x-frame-options"] == "DENY"
+    assert client.get("/api/nothing").headers["x-frame-options"] == "DENY"
 
 
 def test_overview_and_table_colour_limits_and_mark_stale(ground: FakeGround,
@@ -80,16 +85,14 @@ def test_a_damaged_alarm_book_is_kept_aside_and_reported(ground: FakeGround) -> 
 
 
 def test_series_is_decimated_and_windowed(ground: FakeGround, client: TestClient) -> None:
-    def fill(core: object) -> None:
+    def fill(core: GroundCore) -> None:  # one commit for 3,000 records
         for i in range(3000):
             temp = 95.0 if i == 1234 else 20.0 + (i % 10)
-            ground.seq  # noqa: B018 - numbering continues in the ground's sequencer
-            frame = ground.seq.pack(
-                __import__("flightsw.wire", fromlist=["Kind"]).Kind.TELEMETRY,
-                T0 - 3000 + i, {"points": {"thermal.payload_temp_c": temp}})
-            core.mission.on_frame(frame, T0)  # type: ignore[attr-defined]
-        core.archive.set_mission_now(T0)  # type: ignore[attr-defined]
-        core.archive.flush(meta_only_too=True)  # type: ignore[attr-defined]
+            frame = ground.seq.pack(Kind.TELEMETRY, T0 - 3000 + i,
+                                    {"points": {"thermal.payload_temp_c": temp}})
+            core.mission.on_frame(frame, T0)
+        core.archive.set_mission_now(T0)
+        core.archive.flush(meta_only_too=True)
     ground.do(fill)
     full = client.get("/api/series", params={"point": "thermal.payload_temp_c",
                                              "buckets": 100}).json()
@@ -225,7 +228,7 @@ def test_passes_and_products(ground: FakeGround, client: TestClient) -> None:
     for i, inside in enumerate([False, True, True, True, False, True]):
         ground.tlm(T0 + 10 * i, **{"link.in_contact": inside,
                                    "link.station": "Svalbard" if inside else ""})
-    ground.downlink(__import__("flightsw.wire", fromlist=["Kind"]).Kind.RESULT,
+    ground.downlink(Kind.RESULT,
                     {"jobs": 3, "tiles": 48, "job_ids": [1, 2, 3]}, T0)
     passes = client.get("/api/passes").json()["passes"]
     assert [(p["aos_s"] - T0, p["los_s"] - T0, p["station"]) for p in passes
