@@ -323,3 +323,47 @@ def test_a_live_plot_sees_samples_added_since_its_last_refresh(ground: FakeGroun
     ground.tlm(T0 + 1, **{"power.array_power_w": 12.5})
     ground.tlm(T0 - 5, **{"power.array_power_w": 7.0})  # played back late: still in order
     assert client.get("/api/series", params=params).json()["v"] == [7.0, 10.0, 12.5]
+
+
+def test_a_console_bound_beyond_loopback_serves_nothing_without_the_token(
+        tmp_path: Path) -> None:
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.error
+    import urllib.request
+
+    token = tmp_path / "ops.token"
+    token.write_text("f00d\n")
+    token.chmod(0o600)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "aisat", "console", "--run-dir",
+                             str(tmp_path), "--host", "0.0.0.0", "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert proc.stdout is not None
+        assert f"http://0.0.0.0:{port}/" in proc.stdout.readline()
+        url = f"http://127.0.0.1:{port}/api/state"
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                urllib.request.urlopen(url, timeout=2)
+                raise AssertionError("answered without the token")
+            except urllib.error.HTTPError as exc:
+                assert exc.code == 401
+                assert "ops token" in json.loads(exc.read())["error"]
+                break
+            except urllib.error.URLError:
+                assert time.monotonic() < deadline, "console did not answer"
+                time.sleep(0.1)
+        req = urllib.request.Request(url, headers={"Cookie": "aisat_console=f00d"})
+        with urllib.request.urlopen(req, timeout=5) as reply:
+            assert reply.status == 200
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        if proc.stdout is not None:
+            proc.stdout.close()
