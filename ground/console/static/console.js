@@ -366,8 +366,8 @@ async function pollCommands() {
         + (c.at_s ? " at " + utc(c.at_s) : ""))),
       el("td", {}, chips), el("td", { class: "wrap small" }, c.reason || ""), el("td", {}, cancel)));
   }
-  const note = r.schedule_note;
-  drawSchedule(note);
+  if (!r.commands.length) body.append(el("tr", {}, el("td", { colspan: 5, class: "muted" }, "no commands sent from this console yet")));
+  drawSchedule(r.schedule_note);
 }
 
 // --- schedule, passes, products ---------------------------------------------------------
