@@ -55,6 +55,8 @@ SERIES_CACHED_POINTS = 8
 """Points whose samples stay in memory between plot refreshes."""
 EVENT_LIMIT_MAX = 1000
 KEEP_COMMANDS = 50
+QUEUE_ACTIONS = ("cancel", "hold", "release")
+"""What an operator may do to a command still waiting at the ground (ops of those names)."""
 ALARMS_FILE = "console_alarms.json"
 STOPPED_RUN_DICTIONARY = "dictionary.json"
 """The exported dictionary the launcher leaves in a run directory."""
@@ -368,8 +370,13 @@ class ConsoleBackend:
             self._remember(record)
         return record
 
-    def cancel(self, cmd_seq: int) -> dict[str, Any]:
-        reply = self._ops("cancel", cmd_seq=cmd_seq)
+    def queue_action(self, action: str, cmd_seq: int) -> dict[str, Any]:
+        """Cancel, hold or release a command still at the ground (:data:`QUEUE_ACTIONS`);
+        a refusal says why (e.g. already sent) with the command's stage."""
+        if action not in QUEUE_ACTIONS:
+            raise CommandRejected("unknown queue action", got=safe_repr(action, 20),
+                                  valid=list(QUEUE_ACTIONS))
+        reply = self._ops(action, cmd_seq=cmd_seq)
         if not reply.get("ok"):
             details = {k: v for k, v in reply.items() if k not in ("ok", "error", "command")}
             raise CommandRejected(str(reply.get("error", "refused")), **details)

@@ -15,7 +15,7 @@ itself cannot be reached: 503):
 ``GET /api/events?min_severity=&limit=&after_id=``     event log
 ``GET /api/commands``, ``/api/commands/N``  this console's commands and their stages
 ``POST /api/commands``                      ``{"name", "args", "at_s"?, "confirm"?}``
-``POST /api/commands/N/cancel``             withdraw a command still queued at the ground
+``POST /api/commands/N/cancel|hold|release``  a command still waiting at the ground
 ``POST /api/alarms/N/ack``                  ``{"by"?}``: acknowledge a latched alarm
 ``GET /api/passes``, ``/api/products``      pass timeline; payload jobs and tiles
 ==========================================  =============================================
@@ -46,7 +46,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from flightsw.errors import CommandRejected, safe_repr
 from flightsw.wire import nesting_depth
 from ground.console import access
-from ground.console.backend import EVENT_LIMIT_MAX, BackendDown, ConsoleBackend
+from ground.console.backend import (
+    EVENT_LIMIT_MAX,
+    QUEUE_ACTIONS,
+    BackendDown,
+    ConsoleBackend,
+)
 from ground.console.series import MAX_BUCKETS
 
 MAX_BODY_BYTES = 16 * 1024
@@ -251,9 +256,14 @@ def create_app(backend: ConsoleBackend, bind_host: str = "127.0.0.1",
         return {"command": await run_in_threadpool(backend.command,
                                                    path_int(request, "seq"))}
 
-    async def cancel(request: Request) -> Any:
+    async def queue_action(request: Request) -> Any:
         await json_body(request)
-        return {"command": await run_in_threadpool(backend.cancel, path_int(request, "seq"))}
+        action = str(request.path_params.get("action", ""))
+        if action not in QUEUE_ACTIONS:
+            raise BadRequest("unknown queue action", 404, got=safe_repr(action, 20),
+                             valid=list(QUEUE_ACTIONS))
+        return {"command": await run_in_threadpool(backend.queue_action, action,
+                                                   path_int(request, "seq"))}
 
     async def ack(request: Request) -> Any:
         body = await json_body(request)
@@ -289,7 +299,7 @@ def create_app(backend: ConsoleBackend, bind_host: str = "127.0.0.1",
         Route("/api/events", endpoint(events)),
         Route("/api/commands", endpoint(commands), methods=["GET", "POST"]),
         Route("/api/commands/{seq}", endpoint(command)),
-        Route("/api/commands/{seq}/cancel", endpoint(cancel), methods=["POST"]),
+        Route("/api/commands/{seq}/{action}", endpoint(queue_action), methods=["POST"]),
         Route("/api/alarms/{alarm_id}/ack", endpoint(ack), methods=["POST"]),
         Route("/api/passes", endpoint(passes)),
         Route("/api/products", endpoint(products)),

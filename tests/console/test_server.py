@@ -155,6 +155,9 @@ def test_commanding_validates_confirms_queues_and_cancels(client: TestClient) ->
     listed = client.get("/api/commands").json()["commands"]
     assert [c["name"] for c in listed] == ["schedule.clear", "exec.noop"]
     assert client.get("/api/commands/99999").status_code == 422
+    nonsense = post(client, f"/api/commands/{cmd['cmd_seq']}/launch", {})
+    assert nonsense.status_code == 404 and nonsense.json()["valid"] == ["cancel", "hold",
+                                                                       "release"]
     assert client.get("/api/commands/-1").status_code == 400
 
 

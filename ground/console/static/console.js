@@ -355,16 +355,21 @@ async function pollCommands() {
                                "data-stage": st, title: times[st] ? utc(times[st]) : "" }, st));
     }
     if (c.stage === "failed") chips.append(el("span", { class: "stage failed current", "data-stage": "failed" }, "failed" + (c.failed_at ? " at " + c.failed_at : "")));
-    const cancel = c.stage === "queued" ? el("button", { type: "button", onclick: async () => {
-      const x = await api("/api/commands/" + c.cmd_seq + "/cancel", {});
-      if (!x.ok) alert(x.error);
-      pollCommands();
-    } }, "Cancel") : "";
+    // a command still at the ground: hold it (kept, not sent), release it, or cancel it
+    const actions = el("span", {});
+    const acts = c.stage === "queued" ? ["hold", "cancel"] : c.stage === "held" ? ["release", "cancel"] : [];
+    for (const act of acts) {
+      actions.append(el("button", { type: "button", class: "act-" + act, onclick: async () => {
+        const x = await api("/api/commands/" + c.cmd_seq + "/" + act, {});
+        if (!x.ok) $("cmd-error").textContent = act + " #" + c.cmd_seq + ": " + x.error;
+        pollCommands();
+      } }, act[0].toUpperCase() + act.slice(1)));
+    }
     body.append(el("tr", { "data-cmd": c.cmd_seq, "data-stage": c.stage },
       el("td", {}, c.cmd_seq), el("td", { class: "wrap" }, el("b", {}, c.name), " ", el("span", { class: "small muted" },
         Object.entries(c.args).map(([k, v]) => k + "=" + JSON.stringify(v)).join(" ")
         + (c.at_s ? " at " + utc(c.at_s) : ""))),
-      el("td", {}, chips), el("td", { class: "wrap small" }, c.reason || ""), el("td", {}, cancel)));
+      el("td", {}, chips), el("td", { class: "wrap small" }, c.reason || ""), el("td", {}, actions)));
   }
   if (!r.commands.length) body.append(el("tr", {}, el("td", { colspan: 5, class: "muted" }, "no commands sent from this console yet")));
   drawSchedule(r.schedule_note);
