@@ -73,7 +73,8 @@ const CARDS = [
   ["thermal.radiator_temp_c", "Radiator temp"], ["payload.state", "Payload"],
   ["payload.activity_pct", "Payload activity"], ["throttle.level_pct", "Throttle"],
   ["payload.tiles_done", "Tiles classified"], ["power.next_eclipse_in_s", "Next eclipse in"],
-  ["link.recorder_depth", "Recorder depth"]];
+  ["link.recorder_depth", "Recorder depth"], ["limits.tripped_now", "Watchpoints tripped"],
+  ["schedule.entries", "Scheduled onboard"]];
 
 async function pollState() {
   const s = await api("/api/state");
