@@ -13,6 +13,7 @@ from flightsw import (
     commanding,
     cycle_health,
     heaters,
+    jobs,
     limits,
     link,
     modes,
@@ -46,6 +47,7 @@ def components(cfg: FlightConfig) -> list[Component[Any]]:
         sensor_health.COMPONENT,
         limits.component(cfg),
         payload_supervision.COMPONENT,
+        jobs.COMPONENT,
         link.COMPONENT,
     ]
 

@@ -34,6 +34,7 @@ from flightsw import (
     cycle_health,
     hal,
     heaters,
+    jobs,
     limits,
     link,
     modes,
@@ -52,7 +53,7 @@ from flightsw.config import FlightConfig
 from flightsw.errors import WireError
 from flightsw.events import EventLog, EventLogState, EventRecord
 from flightsw.hal import Actuators, Sensors
-from flightsw.messages import CommandBody, TelemetryBody
+from flightsw.messages import CommandBody, ResultBody, TelemetryBody
 from flightsw.payload_supervision import PayloadOut, PayloadState, SuperviseInputs
 from flightsw.rategroups import RateGroup, RateGroups
 from flightsw.records import Record
@@ -96,6 +97,7 @@ class ExecState:
     sensor_health: sensor_health.SensorHealthState
     limits: limits.LimitsState
     payload: PayloadState
+    jobs: jobs.JobsState
     link: link.LinkState
     commands: commanding.CommandCounters
     schedule: schedule.ScheduleState
@@ -283,6 +285,7 @@ class Topology:
             st.payload, env, self._supervise_inputs(), self.tick(), self.cfg)
         self._payload_out(out)
         self.emit_all(events)
+        self._jobs_hear(env)
 
     def _apply_held(self, kind: Kind) -> None:
         keep: list[Envelope] = []
@@ -391,6 +394,7 @@ class Topology:
                 st.payload, self._supervise_inputs(), t, self.cfg)
             self._payload_out(out)
             self.emit_all(events)
+        self._jobs_run(t, start=False)
         link.note_evictions(st.link)
         link.new_cycle(st.link, link.FRAMES_PER_SECOND // 10)
 
@@ -470,6 +474,9 @@ class Topology:
             st.payload, self._supervise_inputs(), t, self.cfg)
         self._payload_out(out)
         self.emit_all(events)
+        jobs.sample(st.jobs, sensors.payload_temp_c, sensors.load_power_w,
+                    st.throttle.level_frac)
+        self._jobs_run(t, start=not self.lockstep)
         self.emit_all(link.set_contact(st.link, sensors.in_contact, sensors.contact_station, t))
         self.emit_all(link.eviction_report(st.link))
 
@@ -499,11 +506,50 @@ class Topology:
             if payload_supervision.results_due(st.payload) and not st.payload.unresponsive:
                 self.emit_all(payload_supervision.expire_in_flight(
                     st.payload, "no result before the next capture"))
+            self._jobs_run(self.tick(), start=True)
             st.payload, out, events = payload_supervision.capture(
                 st.payload, self._supervise_inputs(), self.tick(), self.cfg)
             self._payload_out(out)
             self.emit_all(events)
         self.downlink_product()
+
+    def _jobs_hear(self, env: Envelope) -> None:
+        """A payload message, for the operator jobs: a result may end the running job."""
+        st = self.state
+        try:
+            if env.kind is Kind.PAYLOAD_RESULT:
+                self.emit_all(jobs.on_result(st.jobs, ResultBody.from_body(env.body),
+                                             self.tick()))
+            elif env.kind is Kind.PAYLOAD_HEARTBEAT:
+                jobs.note_provider(st.jobs, str(env.body.get("provider") or ""))
+        except WireError:
+            return  # already counted and reported by payload supervision
+        self._jobs_downlink()
+
+    def _jobs_run(self, t: Tick, *, start: bool) -> None:
+        """Operator jobs: end one that went down with its payload; start the next."""
+        st = self.state
+        p = st.payload
+        self.emit_all(jobs.reconcile(st.jobs, set(p.in_flight), p.sup.running,
+                                     p.sup.incarnation, p.sup.last_cause, t))
+        if start:
+            self.emit_all(jobs.expire_deadlines(st.jobs, t))
+            inp = self._supervise_inputs()
+            job = (jobs.take_next(st.jobs) if payload_supervision.ready(p) and inp.powered
+                   and p.throttle_frac > 0 else None)
+            if job is not None:
+                out = PayloadOut()
+                job_id = payload_supervision.send_operator_job(
+                    p, out, job.n_tiles, inp.lat_deg, inp.lon_deg, jobs.job_fields(job))
+                self._payload_out(out)
+                self.emit_all(jobs.started(st.jobs, job, job_id, p.sup.incarnation, t))
+                self.dirty = True
+        self._jobs_downlink()
+
+    def _jobs_downlink(self) -> None:
+        for body in jobs.take_outbox(self.state.jobs):
+            self.downlink(Kind.RESULT, body)
+            self.dirty = True
 
     def downlink_product(self) -> None:
         self.state.payload, product = payload_supervision.take_product(self.state.payload)

@@ -16,8 +16,8 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from payload.camera import capture
 from payload.messages import JobSpec
+from payload.tile_bank import shared_bank
 
 
 class Classifier(Protocol):
@@ -69,9 +69,10 @@ def failed_result_body(job_id: int, error: str, model: str, n_tiles: int = 0) ->
 
 
 def screen(spec: JobSpec, model: Classifier, timer_s: Callable[[], float]) -> ScreeningResult:
-    """Capture and classify; raises :class:`~payload.errors.ModelError` if inference fails."""
+    """Capture (from the pre-rendered :mod:`payload.tile_bank`) and classify; raises
+    :class:`~payload.errors.ModelError` if inference fails."""
     t0 = timer_s()
-    shot = capture(spec.n_tiles, spec.seed, spec.lat_deg, spec.lon_deg)
+    shot = shared_bank().capture(spec.n_tiles, spec.seed, spec.lat_deg, spec.lon_deg)
     t1 = timer_s()
     prob = model.infer(shot.tiles)
     t2 = timer_s()
