@@ -28,9 +28,9 @@ from flightsw.component import Component
 from flightsw.config import FlightConfig
 from flightsw.dictionary import Declarations, Dictionary
 
-DICTIONARY_VERSION = "0.3.0"
+DICTIONARY_VERSION = "0.4.0"
 """Raised when commands, telemetry or events change meaning (0.3.0: payload escalation,
-watchdogs, heaters and sensor health, the acknowledged link)."""
+watchdogs, heaters and sensor health, the acknowledged link; 0.4.0: operator jobs)."""
 
 
 def components(cfg: FlightConfig) -> list[Component[Any]]:
