@@ -7,6 +7,7 @@ import base64
 import struct
 import zlib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -66,7 +67,8 @@ def test_a_jobs_tiles_from_the_harness_become_pngs(tmp_path: Path) -> None:
 
 def test_missing_parts_and_broken_tiles_are_said() -> None:
     tile = base64.b64encode(zlib.compress(bytes(4096))).decode()
-    bodies = [{"product": "job", "job_id": 7, "status": "done", "tile_parts": 2,
+    bodies: list[dict[str, Any]] = [
+              {"product": "job", "job_id": 7, "status": "done", "tile_parts": 2,
                "tiles_sent": 3},
               {"product": "tiles", "job_id": 7, "part": 2, "format": "zlib-uint8-4x32x32",
                "tiles": [{"index": 5, "data": tile}, {"index": 6, "data": "!!"}]},
