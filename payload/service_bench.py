@@ -211,6 +211,7 @@ def bench_model(model_path: Path, *, batch: int = 16, rounds: int = 5,
             p_tput.append(tput)
             b_tput.append(b)
             ratios.append(tput / b)
+        products = _products(payload, jobs, batch)
     finally:
         payload.close()
     return {
@@ -230,6 +231,32 @@ def bench_model(model_path: Path, *, batch: int = 16, rounds: int = 5,
         "p99_latency_ms": round(_pct(p_lat, 0.99) * 1e3, 3),
         "bare_p50_latency_ms": round(_pct(b_lat, 0.5) * 1e3, 3),
         "bare_p99_latency_ms": round(_pct(b_lat, 0.99) * 1e3, 3),
+        "products": products,
+    }
+
+
+PRODUCT_JOBS = 40
+
+
+def _products(p: _Payload, jobs: _Jobs, batch: int) -> dict[str, Any]:
+    """Operator jobs asking for their tiles: accuracy against the camera's labels, and
+    the downlink volume of the selected tiles against sending every tile."""
+    tiles = correct = sent = every = selected = 0
+    for _ in range(PRODUCT_JOBS):
+        p.send(Kind.PAYLOAD_JOB, {**jobs.body(), "detail": True, "tiles": True,
+                                  "priority": 1})
+        for res in p.results():
+            tiles += res.n_tiles
+            correct += res.n_correct
+            selected += len(res.selected)
+            sent += sum(len(z) for z in res.tiles_z)
+            every += res.all_tiles_z_bytes
+    return {
+        "jobs": PRODUCT_JOBS, "tiles": tiles, "selected": selected,
+        "accuracy": round(correct / tiles, 4) if tiles else None,
+        "tile_bytes_sent": sent, "all_tile_bytes": every,
+        "raw_float32_bytes": tiles * 4 * 32 * 32 * 4,
+        "downlink_saved_frac": round(1 - sent / every, 4) if every else None,
     }
 
 
@@ -280,6 +307,13 @@ def _format(result: dict[str, Any]) -> str:
             f"{m['p99_latency_ms']:.2f} ms   bare p50 {m['bare_p50_latency_ms']:.2f} ms p99 "
             f"{m['bare_p99_latency_ms']:.2f} ms",
         ]
+        pr = m["products"]
+        lines.append(
+            f"    products     {pr['jobs']} jobs, {pr['tiles']} tiles: accuracy "
+            f"{pr['accuracy']:.1%} vs the camera's labels; {pr['selected']} clear tiles sent "
+            f"({pr['tile_bytes_sent']:,} B zlib) instead of all ({pr['all_tile_bytes']:,} B "
+            f"zlib, {pr['raw_float32_bytes']:,} B float32): "
+            f"{pr['downlink_saved_frac']:.1%} saved")
     lines.append(f"  integrity: {json.dumps(result['integrity'])}")
     return "\n".join(lines)
 
