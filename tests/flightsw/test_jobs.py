@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from flightsw import job_tensor, jobs
-from flightsw.harness import EPOCH_S, Harness
+from flightsw.harness import EPOCH_S, FreeRunHarness, Harness
 
 
 def _ready() -> Harness:
@@ -204,3 +204,16 @@ def test_a_time_tagged_job_is_queued_at_its_time() -> None:
     (queued,) = [e for e in h.downlink if e.body.get("name") == "jobs.queued"]
     assert queued.time_s >= at
     assert _ends(h) == [("jobs.done", 1)]
+
+
+def test_free_running_the_job_goes_ahead_of_the_kept_queue() -> None:
+    h = FreeRunHarness()
+    h.run(5)
+    assert h.latest("payload.state") == "ready"
+    _capture(h, priority=4)
+    h.run(3)
+    assert _ends(h) == [("jobs.done", 1)]
+    sent = h.payload.current.jobs_seen  # type: ignore[union-attr]
+    operator = [j for j in sent if j.detail]
+    assert len(operator) == 1 and operator[0].priority == 5  # child queue: ahead of routine
+    assert h.latest("jobs.throughput_tiles_per_s") is not None
