@@ -10,7 +10,7 @@ falling, long before anything crashes).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Protocol
 
 import numpy as np
@@ -53,9 +53,13 @@ class ScreeningResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_body(self) -> dict[str, Any]:
-        body = asdict(self)
-        body.update(body.pop("extra"))
+        # by hand: dataclasses.asdict deep-copies every field, a tenth of a small job
+        body = {f.name: getattr(self, f.name) for f in _RESULT_FIELDS if f.name != "extra"}
+        body.update(self.extra)
         return body
+
+
+_RESULT_FIELDS = fields(ScreeningResult)
 
 
 def failed_result_body(job_id: int, error: str, model: str, n_tiles: int = 0) -> dict[str, Any]:
