@@ -115,3 +115,22 @@ def summary_row(job: JobTiles) -> list[str]:
 
 SUMMARY_HEADER = ["JOB", "STATUS", "REASON", "TILES", "ACCURACY", "TILES HELD",
                   "DOWNLINK SAVED", "INTEGRITY"]
+
+
+def products_report(bodies: Iterable[Mapping[str, Any]], out_dir: Path | None) -> list[str]:
+    """``aisat ground products --out DIR``'s job part: a table of the operator jobs the
+    archive holds and, with ``out_dir``, their tiles written as PNG (lines to print)."""
+    jobs = collect(bodies)
+    if not jobs:
+        return ["(no operator job products)"]
+    rows = [SUMMARY_HEADER] + [summary_row(jobs[j]) for j in sorted(jobs)]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(SUMMARY_HEADER))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+             for r in rows]
+    for job_id in sorted(jobs):
+        for problem in jobs[job_id].bad:
+            lines.append(f"job {job_id}: tile not decoded: {problem}")
+    if out_dir is not None:
+        n = sum(len(write_pngs(jobs[j], out_dir)) for j in sorted(jobs) if jobs[j].tiles)
+        lines.append(f"{n} PNG files written to {out_dir}")
+    return lines

@@ -15,7 +15,13 @@ from PIL import Image
 
 from flightsw.harness import Harness
 from ground import png
-from ground.tile_products import SUMMARY_HEADER, collect, summary_row, write_pngs
+from ground.tile_products import (
+    SUMMARY_HEADER,
+    collect,
+    products_report,
+    summary_row,
+    write_pngs,
+)
 
 
 def test_png_is_valid_with_the_right_size_and_pixels(tmp_path: Path) -> None:
@@ -77,3 +83,17 @@ def test_missing_parts_and_broken_tiles_are_said() -> None:
     assert job.parts_missing == [1] and sorted(job.tiles) == [5]
     assert len(job.bad) == 1 and "part 2" in job.bad[0]
     assert "parts 1 not yet down" in summary_row(job)[5]
+
+
+def test_products_report_lists_jobs_and_writes_the_pngs(tmp_path: Path) -> None:
+    h = Harness()
+    h.run(12)
+    h.command("jobs.capture", n_tiles=4, priority=1, deadline_s=0.0, tiles=True)
+    h.command("jobs.capture", n_tiles=2, priority=0, deadline_s=0.0, tiles=False)
+    h.run(20)
+    lines = products_report(h.products(), tmp_path / "png")
+    assert lines[0].split()[:2] == ["JOB", "STATUS"]
+    assert lines[1].split()[:2] == ["1", "done"] and lines[2].split()[:2] == ["2", "done"]
+    assert lines[-1] == f"4 PNG files written to {tmp_path / 'png'}"  # 2 tiles, rgb + swir
+    assert sorted(p.name for p in (tmp_path / "png").iterdir())[0] == "job1_tile0_rgb.png"
+    assert products_report([], None) == ["(no operator job products)"]
