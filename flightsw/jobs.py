@@ -39,11 +39,14 @@ from flightsw.component import PERSIST, Component, Events, Handled, Tick, fixed
 from flightsw.dictionary import Arg, ArgType, Command, Declarations, Event, Severity, Telemetry
 from flightsw.errors import FlightError
 from flightsw.messages import ResultBody
+from flightsw.recorder import Priority
 
 MAX_QUEUED = 32
 """Jobs waiting at most; a submission beyond is refused with the reason (a flood of
 commands cannot grow the state record or starve routine screening)."""
 MAX_PRIORITY = 9
+URGENT_PRIORITY = 7
+"""From this priority a job's result record is downlinked with the events (first)."""
 LATENCY_WINDOW = 256
 """Recent payload jobs (routine and operator) behind the latency percentiles."""
 LIST_MAX = 12
@@ -297,6 +300,15 @@ def reconcile(st: JobsState, in_flight: set[int], payload_running: bool, incarna
 def note_provider(st: JobsState, provider: str) -> None:
     if provider:
         st.provider = provider
+
+
+def downlink_priority(product: dict[str, Any]) -> Priority:
+    """The recorder class of a job's product: an urgent job's result (its end, per-tile
+    classification and audit: a few kB) goes with the events, sent first and evicted
+    last; tiles, and every other job's products, go as data products."""
+    if product.get("product") == "job" and int(product.get("priority", 0)) >= URGENT_PRIORITY:
+        return Priority.EVENT
+    return Priority.PRODUCT
 
 
 def take_outbox(st: JobsState) -> list[dict[str, Any]]:

@@ -56,6 +56,7 @@ from flightsw.hal import Actuators, Sensors
 from flightsw.messages import CommandBody, ResultBody, TelemetryBody
 from flightsw.payload_supervision import PayloadOut, PayloadState, SuperviseInputs
 from flightsw.rategroups import RateGroup, RateGroups
+from flightsw.recorder import Priority
 from flightsw.records import Record
 from flightsw.wire import Envelope, Kind, try_decode
 
@@ -196,9 +197,11 @@ class Topology:
             if name != rec.name:  # an event that cannot be encoded is not re-raised forever
                 self.events.emit(name, args, rec.time_s)
 
-    def downlink(self, kind: Kind, body: Record | dict[str, Any]) -> None:
+    def downlink(self, kind: Kind, body: Record | dict[str, Any],
+                 priority: Priority | None = None) -> None:
         data = body.to_body() if isinstance(body, Record) else body
-        self.emit_all(link.record(self.state.link, kind, data, self.clock.mission_time_s()))
+        self.emit_all(link.record(self.state.link, kind, data, self.clock.mission_time_s(),
+                                  priority))
 
     def _on_slip(self, group: RateGroup, late_s: float, monotonic_s: float) -> None:
         self.emit("exec.cycle_slip", {"group": group.name, "late_s": round(late_s, 3)})
@@ -548,7 +551,7 @@ class Topology:
 
     def _jobs_downlink(self) -> None:
         for body in jobs.take_outbox(self.state.jobs):
-            self.downlink(Kind.RESULT, body)
+            self.downlink(Kind.RESULT, body, jobs.downlink_priority(body))
             self.dirty = True
 
     def downlink_product(self) -> None:

@@ -10,6 +10,8 @@ from typing import Any
 
 from flightsw import job_tensor, jobs
 from flightsw.harness import EPOCH_S, FreeRunHarness, Harness
+from flightsw.recorder import Priority
+from flightsw.wire import Kind
 
 
 def _ready() -> Harness:
@@ -217,3 +219,16 @@ def test_free_running_the_job_goes_ahead_of_the_kept_queue() -> None:
     operator = [j for j in sent if j.detail]
     assert len(operator) == 1 and operator[0].priority == 5  # child queue: ahead of routine
     assert h.latest("jobs.throughput_tiles_per_s") is not None
+
+
+def test_an_urgent_jobs_result_goes_down_with_the_events_its_tiles_as_products() -> None:
+    h = Harness(auto_ack=False)  # records stay held: their recorder class can be seen
+    h.run(12)
+    _capture(h, priority=jobs.URGENT_PRIORITY)
+    _capture(h, priority=jobs.URGENT_PRIORITY - 1)
+    h.run(20)
+    held = h.core.state.link.recorder.records
+    classes = {(e.body["product"], e.body["job_id"]): held[e.seq].priority
+               for e in h.downlink if e.kind is Kind.RESULT and "product" in e.body}
+    assert classes == {("job", 1): Priority.EVENT, ("tiles", 1): Priority.PRODUCT,
+                       ("job", 2): Priority.PRODUCT, ("tiles", 2): Priority.PRODUCT}
