@@ -52,6 +52,9 @@ LATENCY_WINDOW = 256
 LIST_MAX = 12
 
 DONE, FAILED, CANCELLED = "done", "failed", "cancelled"
+MEASURED_POINTS = ("jobs.latency_p50_ms", "jobs.latency_p99_ms",
+                   "jobs.throughput_tiles_per_s")
+"""Telemetry that is the payload's wall-clock measurement (not repeatable run to run)."""
 
 
 @dataclass
