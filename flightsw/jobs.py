@@ -44,6 +44,9 @@ from flightsw.recorder import Priority
 MAX_QUEUED = 32
 """Jobs waiting at most; a submission beyond is refused with the reason (a flood of
 commands cannot grow the state record or starve routine screening)."""
+MAX_QUEUED_TENSOR_BYTES = 128 * 1024
+"""Compressed tensors waiting at most, in all (the queue is in the state record, saved
+every second)."""
 MAX_PRIORITY = 9
 URGENT_PRIORITY = 7
 """From this priority a job's result record is downlinked with the events (first)."""
@@ -121,7 +124,9 @@ class JobsState:
     tile_bytes_sent: int = field(default=0, metadata=PERSIST)
     all_tile_bytes: int = field(default=0, metadata=PERSIST)
     """What sending every classified tile would have cost (the volume-saved baseline)."""
-    results_discarded: int = 0  # results of jobs cancelled while they ran
+    discard: list[int] = field(default_factory=list, metadata=PERSIST)
+    """Payload job ids of jobs cancelled while they ran: their results are dropped."""
+    results_discarded: int = 0
     job_ms: list[float] = field(default_factory=list)  # recent payload jobs, wall ms
     job_tiles: list[int] = field(default_factory=list)
     provider: str = ""  # the payload's execution provider, from its heartbeats
@@ -143,6 +148,11 @@ def _submit(st: JobsState, job: OperatorJob, t: Tick) -> Handled[JobsState]:
         st.refused += 1
         raise FlightError(f"job queue full ({MAX_QUEUED} jobs waiting); cancel some "
                           "(jobs.cancel) or wait for them to run")
+    held = sum(len(q.tensor) for q in st.queue)
+    if job.tensor and held + len(job.tensor) > MAX_QUEUED_TENSOR_BYTES:
+        st.refused += 1
+        raise FlightError(f"queued tensors would hold {held + len(job.tensor)} B, more "
+                          f"than {MAX_QUEUED_TENSOR_BYTES} B; wait for some to run")
     job.job_id = st.next_id
     st.next_id += 1
     job.submitted_s = t.mission_time_s
@@ -186,6 +196,7 @@ def cmd_cancel(st: JobsState, args: dict[str, Any], t: Tick) -> Handled[JobsStat
     run = st.running
     if run is not None and run.job_id == job_id:
         st.running = None  # its result, when it comes, is discarded (counted)
+        st.discard = [*st.discard[-(MAX_QUEUED - 1):], run.payload_job_id]
         reason = "cancelled by the ground while running (its result is discarded)"
         _end(st, run, CANCELLED, reason, t)
         return Handled(st, f"job {job_id} cancelled (was running)",
@@ -268,6 +279,10 @@ def on_result(st: JobsState, res: ResultBody, t: Tick) -> Events:
         st.job_tiles.append(res.n_tiles)
         del st.job_ms[:-LATENCY_WINDOW], st.job_tiles[:-LATENCY_WINDOW]
     run = st.running
+    if res.job_id in st.discard:
+        st.discard.remove(res.job_id)
+        st.results_discarded += 1
+        return []
     if run is None or res.job_id != run.payload_job_id:
         return []
     st.running = None
@@ -359,6 +374,7 @@ def telemetry(st: JobsState) -> dict[str, Any]:
         "jobs.failed": st.failed,
         "jobs.cancelled": st.cancelled,
         "jobs.refused": st.refused,
+        "jobs.results_discarded": st.results_discarded,
         "jobs.latency_p50_ms": None if p50 is None else round(p50, 2),
         "jobs.latency_p99_ms": None if p99 is None else round(p99, 2),
         "jobs.throughput_tiles_per_s": (round(sum(st.job_tiles) / busy_s, 1)
@@ -403,6 +419,8 @@ DECLARATIONS = Declarations(
         Telemetry("jobs.cancelled", ArgType.INT, "Operator jobs cancelled"),
         Telemetry("jobs.refused", ArgType.INT, "Job submissions refused (queue full, bad "
                   "tensor, deadline past)"),
+        Telemetry("jobs.results_discarded", ArgType.INT,
+                  "Results of jobs cancelled while they ran, dropped on arrival"),
         Telemetry("jobs.latency_p50_ms", ArgType.FLOAT, "Payload job time, median of "
                   f"the last {LATENCY_WINDOW} jobs", units="ms"),
         Telemetry("jobs.latency_p99_ms", ArgType.FLOAT, "Payload job time, 99th "

@@ -8,8 +8,11 @@ import zlib
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from flightsw import job_tensor, jobs
 from flightsw.harness import EPOCH_S, FreeRunHarness, Harness
+from flightsw.messages import ResultBody
 from flightsw.recorder import Priority
 from flightsw.wire import Kind
 
@@ -110,6 +113,13 @@ def test_cancel_a_queued_job_a_running_one_and_an_unknown_one() -> None:
     assert notes[2].stage == "failed" and notes[2].reason.startswith("no job 99 to cancel")
     assert _ends(h) == [("jobs.cancelled", 2), ("jobs.cancelled", 1)]
     assert [p["status"] for p in _job_products(h)] == ["cancelled", "cancelled"]
+    # the cancelled job's result, when it comes, is dropped and counted, not reported
+    (started,) = h.events("jobs.started")
+    job_id = started.args["payload_job_id"]
+    assert h.payload.current is not None
+    h.payload.current._send(Kind.PAYLOAD_RESULT, ResultBody(job_id, ok=True, n_tiles=8))
+    h.run(6)
+    assert h.latest("jobs.results_discarded") == 1 and len(_job_products(h)) == 2
 
 
 def test_a_flood_is_refused_past_the_bound_with_the_reason() -> None:
@@ -232,3 +242,18 @@ def test_an_urgent_jobs_result_goes_down_with_the_events_its_tiles_as_products()
                for e in h.downlink if e.kind is Kind.RESULT and "product" in e.body}
     assert classes == {("job", 1): Priority.EVENT, ("tiles", 1): Priority.PRODUCT,
                        ("job", 2): Priority.PRODUCT, ("tiles", 2): Priority.PRODUCT}
+
+
+def test_queued_tensors_are_bounded_in_bytes() -> None:
+    h = Harness()
+    h.run(12)
+    h.command("payload.enable", enabled=False)
+    noise = np.random.default_rng(5).integers(0, 256, size=(4, 4, 32, 32), dtype=np.uint8)
+    args = job_tensor.encode(noise.tobytes(), noise.shape, "uint8")
+    seqs = [h.command("jobs.tensor", priority=0, deadline_s=0.0, tiles=False, **args)
+            for _ in range(12)]
+    h.run(2)
+    reports = [h.verification(s)[-1] for s in seqs]
+    fits = jobs.MAX_QUEUED_TENSOR_BYTES // len(zlib.compress(noise.tobytes(), 6))
+    assert [r.stage for r in reports] == ["completed"] * fits + ["failed"] * (12 - fits)
+    assert "queued tensors would hold" in reports[-1].reason
