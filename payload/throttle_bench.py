@@ -16,6 +16,7 @@ where a batch is big enough to split) is the point.
 
 from __future__ import annotations
 
+import statistics
 import time
 from typing import Any
 
@@ -27,6 +28,7 @@ DUTY_LEVELS = (0.25, 0.5, 0.75, 1.0)
 THREADS = (1, 2)
 BATCH = 64
 SECONDS_PER_POINT = 1.5
+REPEATS = 3
 
 
 def _point(model: Any, duty: float, seconds: float, batch: int) -> dict[str, Any]:
@@ -57,23 +59,44 @@ def _point(model: Any, duty: float, seconds: float, batch: int) -> dict[str, Any
 
 
 def bench_throttle(duties: tuple[float, ...] = DUTY_LEVELS, threads: tuple[int, ...] = THREADS,
-                   batch: int = BATCH, seconds: float = SECONDS_PER_POINT) -> dict[str, Any]:
+                   batch: int = BATCH, seconds: float = SECONDS_PER_POINT,
+                   repeats: int = REPEATS) -> dict[str, Any]:
+    """Every (threads, duty) point ``repeats`` times, interleaved (a neighbour's burst
+    then hits every point alike), and the median of each."""
     from payload.model import load_model
     from payload.tile_bank import shared_bank
 
     shared_bank().prewarm()  # the camera's one-off renders are not the throttle's doing
-    rows = []
-    for n in threads:
-        model = load_model(intra_op_threads=n)
+    models = {n: load_model(intra_op_threads=n) for n in threads}
+    for model in models.values():
         _point(model, 1.0, 0.3, batch)  # warm-up
-        for duty in duties:
-            rows.append({"intra_op_threads": n, **_point(model, duty, seconds, batch)})
-    return {"batch": batch, "seconds_per_point": seconds, "curve": rows}
+    samples: dict[tuple[int, float], list[dict[str, Any]]] = {}
+    for _ in range(max(repeats, 1)):
+        for n in threads:
+            for duty in duties:
+                samples.setdefault((n, duty), []).append(_point(models[n], duty, seconds,
+                                                                batch))
+    rows = []
+    for (n, duty), got in samples.items():
+        rows.append({"intra_op_threads": n, "duty": duty,
+                     "cpu_cores": statistics.median(g["cpu_cores"] for g in got),
+                     "tiles_per_s": statistics.median(g["tiles_per_s"] for g in got)})
+    return {"batch": batch, "seconds_per_point": seconds, "repeats": repeats,
+            "load_avg_1min": _load_avg(), "curve": rows}
+
+
+def _load_avg() -> float | None:
+    try:
+        with open("/proc/loadavg") as f:
+            return float(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def format_curve(result: dict[str, Any]) -> str:
     lines = [f"throttle curve: batch {result['batch']}, {result['seconds_per_point']:g} s "
-             "per point, the payload core paced as in flight",
+             f"per point, median of {result['repeats']} interleaved, the payload core paced "
+             f"as in flight (load average {result['load_avg_1min']})",
              "  threads  duty   CPU (cores)   tiles/s"]
     for row in result["curve"]:
         lines.append(f"  {row['intra_op_threads']:>7}  {row['duty']:>4.2f}   "

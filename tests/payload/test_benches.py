@@ -22,7 +22,7 @@ def test_intra_op_thread_count_reaches_the_session_options(threads: int) -> None
 
 def test_throttle_curve_has_a_point_per_duty_and_thread_count() -> None:
     curve = throttle_bench.bench_throttle(duties=(0.5, 1.0), threads=(1, 2), batch=4,
-                                          seconds=0.05)
+                                          seconds=0.05, repeats=2)
     rows = curve["curve"]
     assert [(r["intra_op_threads"], r["duty"]) for r in rows] == [
         (1, 0.5), (1, 1.0), (2, 0.5), (2, 1.0)]
