@@ -62,16 +62,28 @@ def _num(value: float, digits: int = 3) -> float | None:
     return round(value, digits) if math.isfinite(value) else None
 
 
+def _indices(values: list[Any], n_tiles: int) -> list[int]:
+    out = [v for v in values if isinstance(v, int) and not isinstance(v, bool)
+           and 0 <= v < n_tiles]
+    if len(out) != len(values):
+        raise ValueError("selected must hold tile indices")
+    return out
+
+
 def build(job: JobLike, status: str, reason: str, ended_s: float,
           res: ResultBody | None) -> list[dict[str, Any]]:
-    """The products of one job's end: ``[job product, tile parts...]``."""
+    """The products of one job's end: ``[job product, tile parts...]``. Raises
+    ValueError for a result whose detail does not hold together (the caller fails the
+    job with that reason instead)."""
     a = job.audit
     r = res if res is not None and res.ok else None
     probs = [float(p) for p in r.probs] if r else []
     cloudy = [bool(c) for c in r.cloudy] if r else []
     truth = [bool(c) for c in r.truth] if r else []
     correct = sum(1 for c, y in zip(cloudy, truth, strict=False) if c == y)
-    tiles_z = [bytes(z) for z in r.tiles_z] if r and job.tiles else []
+    tiles_z = [z for z in r.tiles_z if isinstance(z, bytes)] if r and job.tiles else []
+    if r and len(tiles_z) != len(r.tiles_z):
+        raise ValueError("tiles_z must hold bytes, one per selected tile")
     sent_bytes = sum(len(z) for z in tiles_z)
     all_bytes = int(r.all_tiles_z_bytes) if r and job.tiles else 0
     job_ms = r.job_ms if r else 0.0
@@ -93,7 +105,7 @@ def build(job: JobLike, status: str, reason: str, ended_s: float,
         "truth_cloudy": truth,
         "n_correct": correct if truth else None,
         "accuracy": round(correct / len(truth), 4) if truth else None,
-        "selected": [int(i) for i in r.selected] if r else [],
+        "selected": _indices(r.selected, r.n_tiles) if r else [],
         "tiles_sent": len(tiles_z),
         "tile_bytes_sent": sent_bytes,
         "all_tile_bytes": all_bytes,

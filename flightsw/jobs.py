@@ -290,6 +290,12 @@ def on_result(st: JobsState, res: ResultBody, t: Tick) -> Events:
         reason = f"payload error: {res.error or '?'}"
         _end(st, run, FAILED, reason, t, res)
         return [_event(run, FAILED, reason)]
+    try:
+        job_products.build(run, DONE, "", t.mission_time_s, res)
+    except (TypeError, ValueError) as exc:
+        reason = f"payload result malformed: {exc}"
+        _end(st, run, FAILED, reason, t)
+        return [_event(run, FAILED, reason)]
     if run.deadline_s and t.mission_time_s > run.deadline_s:
         reason = (f"deadline missed: finished {t.mission_time_s - run.deadline_s:.0f} s "
                   "late (its products are sent all the same)")

@@ -257,3 +257,21 @@ def test_queued_tensors_are_bounded_in_bytes() -> None:
     fits = jobs.MAX_QUEUED_TENSOR_BYTES // len(zlib.compress(noise.tobytes(), 6))
     assert [r.stage for r in reports] == ["completed"] * fits + ["failed"] * (12 - fits)
     assert "queued tensors would hold" in reports[-1].reason
+
+
+def test_a_malformed_result_fails_the_job_with_the_reason() -> None:
+    """A result whose detail does not hold together (here: a tile that is not bytes, an
+    index out of range) ends the job as failed, said why; it is not a cycle fault."""
+    h = _ready()
+    assert h.payload.current is not None
+    h.payload.current.swallow_jobs = True
+    _capture(h)
+    h.run(6)
+    (started,) = h.events("jobs.started")
+    body = ResultBody(started.args["payload_job_id"], ok=True, n_tiles=2, selected=[0, 7],
+                      tiles_z=[10**9, b"x"])
+    h.payload.current._send(Kind.PAYLOAD_RESULT, body)
+    h.run(6)
+    (failed,) = h.events("jobs.failed")
+    assert failed.args["detail"].startswith("payload result malformed:")
+    assert not h.events("exec.cycle_fault")
