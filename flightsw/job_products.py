@@ -127,7 +127,8 @@ def build(job: JobLike, status: str, reason: str, ended_s: float,
             "load_power_mean_w": _num(a.load_power_mean_w, 2),
             "energy_j": _num(a.load_power_mean_w * job_ms / 1e3, 4) if r else None,
             "readings": a.samples,
-            "integrity": (r.verdict or UNCHECKED) if r else UNCHECKED,
+            "integrity": (r.integrity or UNCHECKED) if r else UNCHECKED,
+            "integrity_note": r.integrity_note if r else "",
         },
     }
     selected = head["selected"]

@@ -136,6 +136,8 @@ class ResultBody(Record):
     n_correct: int = 0
     infer_ms: float = 0.0
     model: str = ""
+    integrity: str = ""  # verified / suspect / failed (payload.integrity)
+    integrity_note: str = ""
     # an operator job's detail (JobBody.detail / .tiles); see flightsw.job_products
     job_ms: float = 0.0  # the whole job in the child (capture or decode + inference)
     probs: list[float] = field(default_factory=list)  # per tile
@@ -145,7 +147,6 @@ class ResultBody(Record):
     all_tiles_z_bytes: int = 0  # every tile compressed the same way
     input_sha256: str = ""
     model_sha256: str = ""
-    verdict: str = ""  # integrity verdict, when the payload gives one
 
 
 # --- space link --------------------------------------------------------------------------

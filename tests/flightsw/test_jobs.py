@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from flightsw import job_tensor, jobs
+from flightsw import job_products, job_tensor, jobs
 from flightsw.harness import EPOCH_S, FreeRunHarness, Harness
 from flightsw.messages import ResultBody
 from flightsw.recorder import Priority
@@ -275,3 +275,14 @@ def test_a_malformed_result_fails_the_job_with_the_reason() -> None:
     (failed,) = h.events("jobs.failed")
     assert failed.args["detail"].startswith("payload result malformed:")
     assert not h.events("exec.cycle_fault")
+
+
+def test_the_audit_carries_the_payloads_integrity_verdict_when_it_gives_one() -> None:
+    job = jobs.OperatorJob(job_id=4, n_tiles=2, payload_job_id=9)
+    res = ResultBody(9, ok=True, n_tiles=2, integrity="suspect",
+                     integrity_note="sampled re-run differs")
+    (head,) = job_products.build(job, jobs.DONE, "", EPOCH_S, res)
+    assert head["audit"]["integrity"] == "suspect"
+    assert head["audit"]["integrity_note"] == "sampled re-run differs"
+    (head,) = job_products.build(job, jobs.DONE, "", EPOCH_S, ResultBody(9, ok=True))
+    assert head["audit"]["integrity"] == "unchecked"
