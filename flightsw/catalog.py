@@ -13,6 +13,7 @@ from flightsw import (
     commanding,
     cycle_health,
     heaters,
+    jobs,
     limits,
     link,
     modes,
@@ -34,7 +35,7 @@ DICTIONARY_VERSION = "0.4.0"
 watchdogs, heaters and sensor health, the acknowledged link; 0.4.0: stored command
 sequences as data, seq.* commands and telemetry; thermal.compute_power_w, the compute
 board's power, from the plant or in HIL the board; authenticated uplink, verification
-stages received/started, hazardous commands)."""
+stages received/started, hazardous commands; operator jobs)."""
 
 
 def components(cfg: FlightConfig) -> list[Component[Any]]:
@@ -53,6 +54,7 @@ def components(cfg: FlightConfig) -> list[Component[Any]]:
         limits.component(cfg),
         sequences.component(cfg),
         payload_supervision.COMPONENT,
+        jobs.COMPONENT,
         link.COMPONENT,
     ]
 

@@ -74,6 +74,14 @@ class JobBody(Record):
     seed: int = 0
     lat_deg: float = 0.0
     lon_deg: float = 0.0
+    # operator jobs (flightsw.jobs): absent for routine captures
+    priority: int = 0  # > 0: the child runs it before its routine work
+    source: str = "capture"  # "capture" or "tensor" (uploaded, flightsw.job_tensor)
+    tensor: bytes = b""  # zlib of the raw tensor
+    tensor_shape: list[int] = field(default_factory=list)
+    tensor_dtype: str = ""
+    detail: bool = False  # answer with per-tile results and the input's hash
+    tiles: bool = False  # and with the selected tiles, compressed
 
 
 @dataclass
@@ -128,6 +136,17 @@ class ResultBody(Record):
     n_correct: int = 0
     infer_ms: float = 0.0
     model: str = ""
+    integrity: str = ""  # verified / suspect / failed (payload.integrity)
+    integrity_note: str = ""
+    # an operator job's detail (JobBody.detail / .tiles); see flightsw.job_products
+    job_ms: float = 0.0  # the whole job in the child (capture or decode + inference)
+    probs: list[float] = field(default_factory=list)  # per tile
+    cloudy: list[bool] = field(default_factory=list)
+    truth: list[bool] = field(default_factory=list)  # the camera's labels (captures)
+    tiles_z: list[Any] = field(default_factory=list)  # bytes per selected tile
+    all_tiles_z_bytes: int = 0  # every tile compressed the same way
+    input_sha256: str = ""
+    model_sha256: str = ""
 
 
 # --- space link --------------------------------------------------------------------------

@@ -57,9 +57,13 @@ class Job:
     lat_deg: float
     lon_deg: float
     lost: int = 0  # times its payload died while it was in flight
+    operator: dict[str, Any] | None = None
+    """An operator job's extra JobBody fields (flightsw.jobs): never requeued, it fails
+    with its payload (the jobs component reports why)."""
 
     def body(self) -> JobBody:
-        return JobBody(self.job_id, self.n_tiles, self.seed, self.lat_deg, self.lon_deg)
+        return JobBody(self.job_id, self.n_tiles, self.seed, self.lat_deg, self.lon_deg,
+                       **(self.operator or {}))
 
 
 @dataclass
@@ -249,7 +253,7 @@ def lose_in_flight(st: PayloadState, cause: str, fail: int | None = None) -> Eve
             st.jobs_failed += 1
             st.window.failed += 1
             events.append(("payload.job_failed", {"job_id": job.job_id, "reason": cause}))
-        elif job.lost <= MAX_REQUEUES:
+        elif job.lost <= MAX_REQUEUES and job.operator is None:
             st.requeue.append(job)
             st.jobs_requeued += 1
             events.append(("payload.job_requeued", {"job_id": job.job_id, "cause": cause}))
@@ -299,6 +303,16 @@ def _submit(st: PayloadState, out: PayloadOut, n_tiles: int, lat_deg: float,
     st.next_job_id += 1
     _send_job(st, out, Job(job_id, n_tiles, job_id * 7919 + st.sup.incarnation,
                            lat_deg, lon_deg))
+
+
+def send_operator_job(st: PayloadState, out: PayloadOut, n_tiles: int, lat_deg: float,
+                      lon_deg: float, extra: dict[str, Any]) -> int:
+    """Send an operator job (:mod:`flightsw.jobs`) now; returns its payload job id."""
+    job_id = st.next_job_id
+    st.next_job_id += 1
+    _send_job(st, out, Job(job_id, n_tiles, job_id * 7919 + st.sup.incarnation, lat_deg,
+                           lon_deg, operator=extra))
+    return job_id
 
 
 def _send_job(st: PayloadState, out: PayloadOut, job: Job) -> None:

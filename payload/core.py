@@ -42,6 +42,7 @@ from payload.messages import (
     parse_ping,
 )
 from payload.pacing import BusyMeter, DutyCycle
+from payload.products import run_detailed
 from payload.screening import Classifier, failed_result_body, screen
 
 log = logging.getLogger(__name__)
@@ -157,7 +158,11 @@ class PayloadCore:
             reason = f"queue full ({self.max_queue_depth} jobs)"
             return [self._result(failed_result_body(spec.job_id, reason, self.model.model_id,
                                                     spec.n_tiles))]
-        self.queue.append(spec)
+        if spec.priority > 0:  # an operator job: ahead of routine work, behind its peers
+            ahead = sum(1 for queued in self.queue if queued.priority >= spec.priority)
+            self.queue.insert(ahead, spec)
+        else:
+            self.queue.append(spec)
         return []
 
     # ------------------------------------------------------------ work
@@ -192,8 +197,9 @@ class PayloadCore:
         """The job's computation. Touches no state of the core: safe on another thread."""
         start_s = self.clock.monotonic_s()
         try:
-            body: dict[str, Any] | Exception = screen(spec, self.model,
-                                                      self.clock.monotonic_s).to_body()
+            body: dict[str, Any] | Exception = (
+                run_detailed(spec, self.model, self.clock.monotonic_s) if spec.detail
+                else screen(spec, self.model, self.clock.monotonic_s).to_body())
         except Exception as exc:  # a bug in one job must not take the queue down with it
             if not isinstance(exc, (PayloadError, ValueError)):
                 log.exception("job %d crashed", spec.job_id)
