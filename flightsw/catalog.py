@@ -15,6 +15,7 @@ from flightsw import (
     heaters,
     limits,
     link,
+    model_store,
     modes,
     payload_supervision,
     planner,
@@ -27,9 +28,9 @@ from flightsw.component import Component
 from flightsw.config import FlightConfig
 from flightsw.dictionary import Declarations, Dictionary
 
-DICTIONARY_VERSION = "0.3.0"
+DICTIONARY_VERSION = "0.4.0"
 """Raised when commands, telemetry or events change meaning (0.3.0: payload escalation,
-watchdogs, heaters and sensor health, the acknowledged link)."""
+watchdogs, heaters and sensor health, the acknowledged link; 0.4.0: the model store)."""
 
 
 def components(cfg: FlightConfig) -> list[Component[Any]]:
@@ -47,6 +48,7 @@ def components(cfg: FlightConfig) -> list[Component[Any]]:
         limits.component(cfg),
         payload_supervision.COMPONENT,
         link.COMPONENT,
+        model_store.COMPONENT,
     ]
 
 

@@ -276,6 +276,10 @@ class Harness:
 
     def command(self, name: Any, **args: Any) -> int:
         """Uplink one command; returns its sequence number (to find its verification)."""
+        return self.command_args(name, args)
+
+    def command_args(self, name: Any, args: dict[str, Any]) -> int:
+        """:meth:`command` for arguments a keyword cannot carry (one named ``name``)."""
         seq = self._ground_seq.next_seq
         self.ground.send(self._ground_seq.pack(Kind.COMMAND, EPOCH_S + self.elapsed_s,
                                                {"name": name, "args": args}))

@@ -36,6 +36,8 @@ from flightsw import (
     heaters,
     limits,
     link,
+    model_files,
+    model_store,
     modes,
     payload_supervision,
     planner,
@@ -97,6 +99,7 @@ class ExecState:
     limits: limits.LimitsState
     payload: PayloadState
     link: link.LinkState
+    model_store: model_store.ModelStoreState
     commands: commanding.CommandCounters
     schedule: schedule.ScheduleState
     cycles: cycle_health.CycleHealthState
@@ -470,6 +473,7 @@ class Topology:
             st.payload, self._supervise_inputs(), t, self.cfg)
         self._payload_out(out)
         self.emit_all(events)
+        model_files.watch_trial(self)  # a new model failing its first jobs: roll back
         self.emit_all(link.set_contact(st.link, sensors.in_contact, sensors.contact_station, t))
         self.emit_all(link.eviction_report(st.link))
 
