@@ -130,12 +130,15 @@ def sha256_hex(data: bytes) -> str:
 def choose_model_path(configured: Path | None, want_sha256: str = "") -> Path:
     """The model to load. Normally the configured one (default: the shipped one). When
     the supervisor asks for a hash (its *last known good* model, after repeated
-    failures), whichever known model has that hash; if none has, the shipped model, which
-    CI tests, so it is known good by construction."""
+    failures), whichever known model has that hash (the configured one, a model the
+    onboard store keeps beside it, or the shipped one); if none has, the shipped model,
+    which CI tests, so it is known good by construction."""
     configured_path = configured if configured is not None else DEFAULT_MODEL_PATH
     if not want_sha256:
         return configured_path
-    for path in (configured_path, DEFAULT_MODEL_PATH):
+    # the onboard model store keeps every stored model as <sha256>.onnx beside active.onnx
+    stored = configured_path.parent / f"{want_sha256.lower()}.onnx"
+    for path in (configured_path, stored, DEFAULT_MODEL_PATH):
         try:
             if sha256_hex(path.read_bytes()) == want_sha256.lower():
                 return path
