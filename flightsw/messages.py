@@ -114,6 +114,11 @@ class HeartbeatBody(Record):
     current_job: int | None = None
     current_job_started_s: float | None = None  # mission time
     current_job_busy_s: float | None = None  # wall seconds it has run so far
+    provider_fallback: str = ""  # why the payload runs on CPU though it asked for more
+    weight_scrubs: int = 0  # scrubs of the in-memory weights (payload.scrubbing)
+    weight_repairs: int = 0  # weight tensors found corrupted and reloaded from the store
+    integrity_suspect: int = 0  # jobs whose integrity verdict was "suspect"
+    integrity_failed: int = 0  # ... and "failed"
 
 
 @dataclass
@@ -140,6 +145,8 @@ class ResultBody(Record):
     n_correct: int = 0
     infer_ms: float = 0.0
     model: str = ""
+    integrity: str = ""  # verified / suspect / failed (payload.integrity)
+    integrity_note: str = ""
 
 
 # --- space link --------------------------------------------------------------------------

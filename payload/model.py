@@ -30,6 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from payload.errors import ModelError
+from payload.model_weights import WeightBank
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 DEFAULT_MODEL_PATH = MODELS_DIR / "cloud_screen_v1.onnx"
@@ -157,8 +158,10 @@ class LoadedModel:
     """A verified, ready-to-run model. :meth:`infer` is the only way to run it."""
 
     def __init__(self, card: ModelCard, session: Any, path: Path, sha256: str,
-                 fallback_reason: str = "") -> None:
+                 fallback_reason: str = "", weights: WeightBank | None = None) -> None:
         self.card = card
+        self.weights = weights
+        """The weights the session computes with (None: a session built elsewhere)."""
         self.path = path
         self.sha256 = sha256
         self.fallback_reason = fallback_reason
@@ -237,11 +240,19 @@ def _open_and_check(ort: Any, blob: bytes, card: ModelCard, path: Path, digest: 
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.log_severity_level = 3  # errors only: warnings would flood the payload's log
+    # the session computes with arrays we own and can scrub (payload.model_weights)
+    weights = WeightBank.from_blob(blob, source=path, source_sha256=digest)
+    weights.bind(ort, options)
     try:
         session = ort.InferenceSession(blob, sess_options=options, providers=providers)
     except Exception as exc:  # onnxruntime's InvalidProtobuf, Fail, NoSuchFile, ...
         raise ModelError("onnxruntime cannot load the model", model=str(path),
                          error=f"{type(exc).__name__}: {exc}") from exc
+    unused = [p for p in providers if p not in session.get_providers()]
+    if unused and providers[0] != CPU_PROVIDER and providers[0] in unused:
+        # asked for an accelerator, onnxruntime quietly gave us less: say so
+        raise ModelError("execution provider not usable", model=str(path),
+                         provider=providers[0], got=session.get_providers())
     inputs = {i.name: i for i in session.get_inputs()}
     outputs = {o.name for o in session.get_outputs()}
     if card.input_name not in inputs:
@@ -250,7 +261,7 @@ def _open_and_check(ort: Any, blob: bytes, card: ModelCard, path: Path, digest: 
     if card.output_name not in outputs:
         raise ModelError("model has no output named in its card", model=str(path),
                          expected=card.output_name, found=sorted(outputs))
-    model = LoadedModel(card, session, path, digest)
+    model = LoadedModel(card, session, path, digest, weights=weights)
     dry_shape = tuple(d if isinstance(d, int) else 1 for d in card.input_shape)
     probe = model.infer(np.zeros(dry_shape, dtype=np.float32))
     if not np.all(np.isfinite(probe)):

@@ -191,6 +191,11 @@ def _serve(sock: zmq.Socket[bytes], core: PayloadCore, clock: ParentSyncedClock,
             return EXIT_OK
         now_s = clock.monotonic_s()
         if not worker.busy:
+            try:
+                core.scrub_if_due(now_s)  # between jobs: the worker is not reading them
+            except ModelError as exc:
+                log.error("%s", exc)
+                return EXIT_MODEL
             spec = core.start_job(now_s)
             if spec is not None:
                 worker.submit(spec)
