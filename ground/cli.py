@@ -29,6 +29,7 @@ from typing import Any, TextIO
 from flightsw.dictionary import Dictionary, Limits
 from flightsw.errors import CommandRejected, FlightError
 from flightsw.stackinfo import default_run_dir
+from ground import model_cli
 from ground.api import Ops, Verification
 from ground.archive_reader import SEVERITY_ORDER, ArchiveReader, Sample
 from ground.display import close_matches, refusal_text, utc_text, value_text
@@ -84,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"at least this severity ({', '.join(SEVERITY_ORDER)})")
     sub.add_parser("status", parents=[common],
                    help="link, dictionary and command queue of the ground")
+    model_cli.add_arguments(sub.add_parser("model", parents=[common], help="the onboard "
+                                           "model store: upload, list, activate, rollback, "
+                                           "delete"))
     return p
 
 
@@ -117,6 +121,9 @@ def main(argv: list[str] | None = None, out: TextIO | None = None,
             return _tlm(run_dir, args.point, args.stale_after, out)
         if args.action == "events":
             return _events(run_dir, args.limit, args.severity, out)
+        if args.action == "model":
+            return model_cli.run(lambda: Ops(run_dir, request_timeout_s=args.ops_timeout),
+                                 args, out)
         raise AssertionError(f"unhandled action {args.action}")  # argparse restricts it
     except (UsageError, CommandRejected) as exc:
         print(f"{PROG}: {refusal_text(exc)}", file=err)

@@ -21,6 +21,7 @@ from flightsw.hal import Actuators
 from hil import policy_bench, recovery_bench, serial_bench
 from hil.plant import Plant, Profile, ProfileError, load_profile
 from hil.plant.profile import LinkSpec, NodeSpec
+from payload import integrity_bench
 
 ORBIT_S = 95 * 60.0
 
@@ -131,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     recovery_bench.add_parser(sub)
     policy_bench.add_parser(sub)
     serial_bench.add_parser(sub)
+    integrity_bench.add_parser(sub)
     args = parser.parse_args(argv)
     if args.what == "recovery":
         return recovery_bench.run(args)
@@ -138,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
         return policy_bench.run(args)
     if args.what == "serial":
         return serial_bench.run(args)
+    if args.what == "integrity":
+        return integrity_bench.run(args)
     try:
         result = bench_plant(args.profile, repeats=args.repeats, scaling=not args.no_scaling)
     except ProfileError as exc:

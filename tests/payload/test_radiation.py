@@ -18,7 +18,7 @@ from payload.camera import capture
 from payload.core import PayloadCore
 from payload.errors import ModelError
 from payload.integrity import FAILED, SUSPECT, VERIFIED, checked_infer
-from payload.model import DEFAULT_MODEL_PATH, MODELS_DIR, CPU_PROVIDER, load_model
+from payload.model import CPU_PROVIDER, DEFAULT_MODEL_PATH, MODELS_DIR, load_model
 from payload.model_weights import flip_input_bits
 from payload.scrubbing import WeightScrubber
 from tests.payload.fakes import env, job
@@ -45,7 +45,7 @@ def test_a_flip_in_the_owned_weights_changes_the_inference(model_path: Path,
     assert model.weights is not None
     before = model.infer(tiles)
     changed = 0
-    for name, array in model.weights.arrays.items():
+    for array in model.weights.arrays.values():
         if array.dtype != np.float32:
             continue
         raw = array.reshape(-1).view(np.uint32)
@@ -197,3 +197,16 @@ def test_card_of_every_shipped_model_matches_its_file() -> None:
     for path in MODELS:
         card = json.loads(path.with_suffix(".json").read_text())
         assert card["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_integrity_bench_measures_both_models() -> None:
+    from payload.integrity_bench import measure
+
+    result = measure(trials=20, repeats=5)
+    assert {m["model"] for m in result["models"]} == {"cloud_screen_v1",
+                                                      "cloud_screen_cnn_v1"}
+    for m in result["models"]:
+        assert m["scrub_detection"] == 1.0
+        assert m["run_twice_overhead"] > 1.0 and m["sampled_overhead"] > 1.0
+        if m["effective_upsets"]:
+            assert m["detection_of_effective"]["run_twice"] == 1.0
