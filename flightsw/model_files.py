@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import random
 import shutil
 import signal
 import subprocess
@@ -29,8 +30,6 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-import numpy as np
 
 from flightsw.messages import FaultBody
 from flightsw.model_store import (
@@ -263,8 +262,7 @@ class ModelFiles:
 def flip_file_bits(path: Path, bits: int, seed: int) -> list[int]:
     """Flip ``bits`` seeded-random bits of a file in place; returns the bit offsets."""
     data = bytearray(path.read_bytes())
-    rng = np.random.default_rng(seed)
-    offsets = sorted(int(b) for b in rng.choice(len(data) * 8, size=bits, replace=False))
+    offsets = sorted(random.Random(seed).sample(range(len(data) * 8), min(bits, len(data) * 8)))
     for bit in offsets:
         data[bit // 8] ^= 1 << (bit % 8)
     _atomic_write(path, bytes(data))

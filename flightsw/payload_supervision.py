@@ -355,6 +355,11 @@ def receive(st: PayloadState, env: Envelope, inp: SuperviseInputs, t: Tick,
 
 def _on_heartbeat(st: PayloadState, hb: HeartbeatBody, out: PayloadOut,
                   inp: SuperviseInputs, t: Tick) -> Events:
+    if hb.incarnation and hb.incarnation != st.sup.incarnation:
+        # a killed incarnation's last words (held in lockstep, or read after the restart):
+        # taken for the new one, they announced it ready with the old model's name and
+        # hash, and the hash could become the "last known good" model
+        return []
     prev, st.last_hb = st.last_hb, hb
     st.last_hb_monotonic_s = t.monotonic_s
     if hb.n == st.ping_n or hb.n == 0:

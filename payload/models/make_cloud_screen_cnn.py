@@ -39,16 +39,14 @@ import numpy.typing as npt
 from payload.camera import BANDS, CLOUDY_COVER_FRAC, TILE_PX, Capture
 from payload.models.make_cloud_screen import (
     BRIGHT_VIS,
-    EPS,
-    HELD_OUT_SEED_BASE,
     IR_VERSION,
     OPSET,
     THRESHOLD,
-    TRAIN_SEED_BASE,
     Dense2,
+    GraphParts,
     brightness_baseline,
     evaluate,
-    make_dataset,
+    fit_and_check,
     pixel_features,
     train_dense2,
 )
@@ -134,18 +132,10 @@ def train(data: Capture, seed: int) -> tuple[Dense2, Dense2]:
 def build_graph(pixel_net: Dense2, tile_net: Dense2) -> Any:
     """``tiles [N,4,32,32] float32 -> cloud_prob [N] float32``, with Conv layers."""
     import onnx
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import TensorProto, helper
 
-    inits: list[Any] = []
-    nodes: list[Any] = []
-
-    def const(name: str, value: npt.ArrayLike, dtype: Any = np.float32) -> str:
-        inits.append(numpy_helper.from_array(np.asarray(value, dtype=dtype), name))
-        return name
-
-    def op(kind: str, inputs: list[str], out: str, **attrs: Any) -> str:
-        nodes.append(helper.make_node(kind, inputs, [out], name=out, **attrs))
-        return out
+    parts = GraphParts()
+    inits, nodes, const, op = parts.inits, parts.nodes, parts.const, parts.op
 
     def mean(x: str, out: str, axes: list[int]) -> str:
         return op("ReduceMean", [x], out, axes=axes, keepdims=0)
@@ -157,20 +147,7 @@ def build_graph(pixel_net: Dense2, tile_net: Dense2) -> Any:
         denoise_w[i, i] = k
     smooth = op("Conv", ["tiles", const("denoise_w", denoise_w)], "denoised",
                 kernel_shape=[3, 3], pads=[1, 1, 1, 1])
-    eps = const("eps", EPS)
-    nodes.append(helper.make_node(
-        "Split", [smooth, const("split_sizes", [1, 1, 1, 1], np.int64)],
-        ["r", "g", "b", "s"], name="split_bands", axis=1))
-    vis = op("Mul", [op("Add", [op("Add", ["r", "g"], "rg"), "b"], "rgb"),
-                     const("third", np.float32(1.0 / 3.0))], "vis")
-    vis_eps = op("Add", [vis, eps], "vis_eps")
-    ndsi = op("Div", [op("Sub", ["g", "s"], "g_minus_s"),
-                      op("Add", [op("Add", ["g", "s"], "g_plus_s"), eps], "g_plus_s_eps")],
-              "ndsi")
-    dev = [op("Abs", [op("Sub", [c, vis], f"{c}_dev")], f"{c}_absdev") for c in "rgb"]
-    white = op("Div", [op("Add", [op("Add", dev[:2], "dev_rg"), dev[2]], "dev_rgb"), vis_eps],
-               "white")
-    ratio = op("Div", ["s", vis_eps], "ratio")
+    vis, _vis_eps, ndsi, white, ratio = parts.spectral_indices(smooth)
     px = op("Concat", ["r", "g", "b", "s", vis, ndsi, white, ratio], "px", axis=1)
     # 1x1 convolutions: the pixel classifier as a conv layer (weights [out, in, 1, 1])
     h = op("Conv", [px, const("pixel_w1", pixel_net.w1.T[:, :, None, None]),
@@ -243,22 +220,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=11)
     args = parser.parse_args(argv)
 
-    import onnxruntime as ort
-
-    train_data = make_dataset(args.train_captures, TRAIN_SEED_BASE)
-    held_out = make_dataset(args.held_out_captures, HELD_OUT_SEED_BASE)
-    print(f"training on {len(train_data)} tiles, holding out {len(held_out)}")
-    pixel_net, tile_net = train(train_data, args.seed)
-    model = build_graph(pixel_net, tile_net)
-    blob = model.SerializeToString()
-    session = ort.InferenceSession(blob, providers=["CPUExecutionProvider"])
-    ort_prob = session.run(["cloud_prob"], {"tiles": held_out.tiles})[0]
-    ref_prob = tile_net.prob(tile_features(held_out.tiles, pixel_net))
-    worst = float(np.max(np.abs(ort_prob - ref_prob)))
-    if worst > 1e-3:
-        raise SystemExit(f"onnxruntime disagrees with the numpy reference by {worst}")
-    print(f"onnxruntime matches the numpy reference (max |diff| {worst:.2e})")
-    held = evaluate(ort_prob, held_out)
+    fit = fit_and_check(args, train, build_graph, tile_features, print)
+    pixel_net, tile_net, blob = fit.pixel_net, fit.tile_net, fit.blob
+    train_data, held_out = fit.train_data, fit.held_out
+    held = evaluate(fit.held_out_prob, held_out)
     onnx_name = f"{NAME}_v{VERSION}.onnx"
     card: dict[str, Any] = {
         "name": NAME, "version": VERSION, "file": onnx_name,

@@ -196,7 +196,8 @@ def test_chunks_after_delete_and_activation_during_verification(tmp_path: Path) 
     assert "no upload 1" in h.verification(stale)[-1].reason
 
 
-def test_upload_resumes_across_an_executive_reset(tmp_path: Path) -> None:
+@pytest.mark.parametrize("orderly", [True, False], ids=["shutdown", "killed"])
+def test_upload_resumes_across_an_executive_reset(tmp_path: Path, orderly: bool) -> None:
     state = tmp_path / "state.json"
     h = make_harness(tmp_path, state_path=state)
     p = plan(SHIPPED)
@@ -205,7 +206,10 @@ def test_upload_resumes_across_an_executive_reset(tmp_path: Path) -> None:
     for i in range(0, len(p.chunks), 2):
         h.command_args("model.upload_chunk", p.chunk_args(1, i))
     h.run(2)
-    h.shutdown()  # killed mid-upload: the chunk book and the chunk files survive
+    if orderly:
+        h.shutdown()
+    # else killed mid-upload: no shutdown; the record saved after each command's cycle
+    # and the chunk files (written before that save) are all the next boot has
     h2 = make_harness(tmp_path, state_path=state)
     seq = h2.command("model.upload_status", upload_id=1)
     h2.run(1)
@@ -242,6 +246,9 @@ def test_a_new_model_that_passes_its_trial_is_accepted(tmp_path: Path) -> None:
     h.run(20)
     assert h.events("model.accepted") and not h.events("model.rolled_back")
     assert h.latest("model.on_trial") is False
+    # the new incarnation's own heartbeat, not the killed one's held last words, says
+    # which model runs (it announced the old model's hash before the fix)
+    assert h.core.state.payload.sup.running_model == p.sha256
 
 
 def test_fault_injection_is_refused_outside_test_mode(tmp_path: Path) -> None:
@@ -268,3 +275,29 @@ def test_uploader_reports_a_refusal() -> None:
 
     with pytest.raises(UploadFailed, match="size_bytes out of range"):
         upload(Refusing(), blob_plan(b"x" * 10))
+
+
+def test_a_killed_incarnations_heartbeat_does_not_announce_the_new_one() -> None:
+    # seen on the real stack: after a rollback, "#3 ready: model cloud_screen_cnn_v1"
+    # came from #2's held heartbeat, while #3 had loaded cloud_screen_v1
+    from dataclasses import replace
+
+    from flightsw import payload_supervision as ps
+    from flightsw.component import Tick
+    from flightsw.messages import HeartbeatBody
+    from flightsw.wire import Kind, Sequencer
+
+    cfg = FlightConfig()
+    st = ps.initial(cfg)
+    st.sup = replace(st.sup, running=True, ready=False, incarnation=3)
+    inp = ps.SuperviseInputs(powered=True, throttle_frac=1.0, lockstep=True)
+    seq = Sequencer("payload")
+    stale = HeartbeatBody(0, "idle", model="old", model_sha256="a" * 64, incarnation=2)
+    st, _, events = ps.receive(st, seq.make(Kind.PAYLOAD_HEARTBEAT, 0.0, stale.to_body()),
+                               inp, Tick(0.0, 0.0), cfg)
+    assert not st.sup.ready and not events
+    fresh = HeartbeatBody(0, "ready", model="new", model_sha256="b" * 64, incarnation=3)
+    st, _, events = ps.receive(st, seq.make(Kind.PAYLOAD_HEARTBEAT, 0.0, fresh.to_body()),
+                               inp, Tick(0.0, 0.0), cfg)
+    assert st.sup.ready and st.sup.running_model == "b" * 64
+    assert events[0][1]["model"] == "new"
