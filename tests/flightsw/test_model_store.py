@@ -181,7 +181,7 @@ def test_activate_rollback_delete(tmp_path: Path) -> None:
     assert "no stored model" in h.verification(again)[-1].reason
 
 
-def test_chunks_after_delete_and_activation_during_verification(tmp_path: Path) -> None:
+def test_chunks_after_the_end_and_activation_during_verification(tmp_path: Path) -> None:
     h = make_harness(tmp_path)
     p = plan(SHIPPED)
     upload(HarnessUplink(h), p, round_wait_s=3)
@@ -194,6 +194,13 @@ def test_chunks_after_delete_and_activation_during_verification(tmp_path: Path) 
     stale = h.command_args("model.upload_chunk", p.chunk_args(1, 0))  # upload is closed
     h.run(1)
     assert "no upload 1" in h.verification(stale)[-1].reason
+    # a second model is being verified: no activation until its verdict
+    upload(HarnessUplink(h), plan(SHIPPED.with_name("cloud_screen_cnn_v1.onnx")),
+           round_wait_s=3)
+    during = h.command("model.activate", model="cloud_screen")
+    h.run(1)
+    assert "being verified" in h.verification(during)[-1].reason
+    assert h.latest("model.active") == "shipped default"
 
 
 @pytest.mark.parametrize("orderly", [True, False], ids=["shutdown", "killed"])

@@ -210,3 +210,18 @@ def test_integrity_bench_measures_both_models() -> None:
         assert m["run_twice_overhead"] > 1.0 and m["sampled_overhead"] > 1.0
         if m["effective_upsets"]:
             assert m["detection_of_effective"]["run_twice"] == 1.0
+
+
+def test_core_input_fault_is_caught_by_run_twice() -> None:
+    model = load_model()
+    core = PayloadCore(model, SimClock())
+    core.run_twice = True  # critical work
+    core.handle(env(Kind.PAYLOAD_FAULT, {"target": "input", "bits": 2000, "seed": 1}), 0.0)
+    core.handle(job(job_id=1, n_tiles=16), 0.0)
+    (upset,) = core.run_next_job(0.0)
+    assert upset.body["integrity"] in ("suspect", "failed"), upset.body["integrity_note"]
+    core.handle(job(job_id=2, n_tiles=16), 0.0)  # the upset was one run's, not the next
+    (clean,) = core.run_next_job(0.0)
+    assert clean.body["integrity"] == "verified"
+    hb = core.ready_heartbeat(0.0).body
+    assert hb["integrity_suspect"] + hb["integrity_failed"] == 1
