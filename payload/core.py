@@ -114,7 +114,7 @@ class PayloadCore:
         self.scrubber = WeightScrubber(start_s=clock.monotonic_s())
         self.input_fault: FaultBody | None = None  # flips for the next job's input
         self.verdicts: dict[str, int] = {"verified": 0, "suspect": 0, "failed": 0}
-        self.run_twice = False  # every job run twice and compared (critical work)
+        self.run_twice = False  # every job run twice and compared; else a job marked critical
 
     # ------------------------------------------------------------ inputs
 
@@ -232,7 +232,8 @@ class PayloadCore:
         """The job's computation. Touches no state of the core: safe on another thread."""
         start_s = self.clock.monotonic_s()
         fault, self.input_fault = self.input_fault, None
-        checked = CheckedModel(self.model, sample_seed=spec.job_id, run_twice=self.run_twice,
+        critical = self.run_twice or bool(getattr(spec, "critical", False))
+        checked = CheckedModel(self.model, sample_seed=spec.job_id, run_twice=critical,
                                input_fault=_input_fault(fault))
         try:
             body: dict[str, Any] | Exception = screen(spec, checked,

@@ -40,6 +40,16 @@ def wait_verdict(h: Harness, timeout_s: float = 60.0) -> str:
     raise AssertionError("no verdict from the sandbox")
 
 
+def wait_verdict_count(h: Harness, n: int, timeout_s: float = 60.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        h.run(1)
+        if len(h.events("model.validated")) >= n:
+            return True
+        time.sleep(0.1)
+    return False
+
+
 def blob_plan(blob: bytes, *, name: str = "blob", sha256: str | None = None) -> UploadPlan:
     return UploadPlan(name=name, version="1", sha256=sha256 or hashlib.sha256(blob).hexdigest(),
                       size_bytes=len(blob), power_class="low", accuracy=0.5,
@@ -179,6 +189,8 @@ def test_activate_rollback_delete(tmp_path: Path) -> None:
     again = h.command("model.activate", model="cloud_screen")  # after delete
     h.run(1)
     assert "no stored model" in h.verification(again)[-1].reason
+    upload(HarnessUplink(h), p, round_wait_s=3)  # the same model uploaded after its delete
+    assert len(h.events("model.validated")) == 2 or wait_verdict_count(h, 2)
 
 
 def test_chunks_after_the_end_and_activation_during_verification(tmp_path: Path) -> None:
