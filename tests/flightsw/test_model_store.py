@@ -320,3 +320,43 @@ def test_a_killed_incarnations_heartbeat_does_not_announce_the_new_one() -> None
                                inp, Tick(0.0, 0.0), cfg)
     assert st.sup.ready and st.sup.running_model == "b" * 64
     assert events[0][1]["model"] == "new"
+
+
+def test_weight_repairs_reach_the_ground(tmp_path: Path) -> None:
+    h = make_harness(tmp_path)
+    payload = h.payload.current
+    assert payload is not None
+    from flightsw.messages import HeartbeatBody
+    from flightsw.wire import Kind
+
+    # the running child reports a repair, as the scrubber's counter in its heartbeat
+    inc = h.core.state.payload.sup.incarnation
+    payload._send(Kind.PAYLOAD_HEARTBEAT, HeartbeatBody(
+        0, "idle", model="m", model_sha256="f" * 64, incarnation=inc, weight_scrubs=4,
+        weight_repairs=2))
+    h.run(4)
+    (evt,) = h.events("payload.weights_repaired")
+    assert "2 corrupted tensors" in evt.text
+    assert h.latest("payload.weight_repairs") == 2
+
+
+def test_a_provider_fallback_is_an_event() -> None:
+    from dataclasses import replace
+
+    from flightsw import payload_supervision as ps
+    from flightsw.component import Tick
+    from flightsw.messages import HeartbeatBody
+    from flightsw.wire import Kind, Sequencer
+
+    cfg = FlightConfig()
+    st = ps.initial(cfg)
+    st.sup = replace(st.sup, running=True, ready=False, incarnation=1)
+    inp = ps.SuperviseInputs(powered=True, throttle_frac=1.0, lockstep=True)
+    hb = HeartbeatBody(0, "ready", model="m", provider="CPUExecutionProvider", incarnation=1,
+                       provider_fallback="CUDAExecutionProvider failed: not usable")
+    st, _, events = ps.receive(st, Sequencer("payload").make(
+        Kind.PAYLOAD_HEARTBEAT, 0.0, hb.to_body()), inp, Tick(0.0, 0.0), cfg)
+    assert ("payload.provider_fallback", {"provider": "CPUExecutionProvider",
+                                          "reason": "CUDAExecutionProvider failed: not usable"}
+            ) in events
+    assert ps.telemetry(st)["payload.provider"] == "CPUExecutionProvider"
