@@ -540,7 +540,8 @@ DECLARATIONS = Declarations(
                 "in a job's input, or in the active model's stored file.",
                 args=(Arg("target", ArgType.ENUM, "where", choices=FAULT_TARGETS),
                       Arg("bits", ArgType.INT, "bits to flip", min=1, max=64),
-                      Arg("seed", ArgType.INT, "which bits (seeded)", min=0))),
+                      Arg("seed", ArgType.INT, "which bits (seeded)", min=0)),
+                hazardous=True),
     ),
     telemetry=(
         Telemetry("model.active", ArgType.STR, "Model in the active slot"),

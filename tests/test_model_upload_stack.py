@@ -47,7 +47,7 @@ def test_upload_activate_inject_and_roll_back_on_the_real_stack(stack: Stack) ->
         assert "cloud_screen_cnn_v1" in ready.text
         mark = ops.mark()
         assert ops.cmd("model.inject_fault", target="weights", bits=3, seed=5,
-                       timeout_s=60).ok
+                       timeout_s=60, confirm=True).ok  # hazardous: the operator confirms
         repaired = ops.wait_event("payload.weights_repaired", timeout_s=120, since=mark)
         assert "corrupted tensors" in repaired.text
         mark = ops.mark()

@@ -75,6 +75,7 @@ def test_upload_over_a_lossy_duplicating_reordering_link(tmp_path: Path) -> None
     assert wait_verdict(h) == "model.validated"
     stored = tmp_path / "models" / f"{p.sha256}.onnx"
     assert hashlib.sha256(stored.read_bytes()).hexdigest() == p.sha256
+    h.run(2)  # the next housekeeping packet
     assert h.latest("model.stored") == 1
 
 
