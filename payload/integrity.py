@@ -95,6 +95,10 @@ class CheckedModel:
         self.input_fault = input_fault
         self.verdict = Verdict(VERIFIED, "no inference")
 
+    def __getattr__(self, name: str) -> Any:
+        """Everything else (``sha256``, ``provider``, ...) is the wrapped model's."""
+        return getattr(self.model, name)
+
     @property
     def model_id(self) -> str:
         return str(self.model.model_id)

@@ -202,12 +202,13 @@ def test_card_of_every_shipped_model_matches_its_file() -> None:
 def test_integrity_bench_measures_both_models() -> None:
     from payload.integrity_bench import measure
 
-    result = measure(trials=20, repeats=5)
+    result = measure(trials=20, repeats=20)
     assert {m["model"] for m in result["models"]} == {"cloud_screen_v1",
                                                       "cloud_screen_cnn_v1"}
     for m in result["models"]:
         assert m["scrub_detection"] == 1.0
-        assert m["run_twice_overhead"] > 1.0 and m["sampled_overhead"] > 1.0
+        # a whole second run costs more than a one-tile re-run (timings are CPU time)
+        assert m["run_twice_overhead"] > m["sampled_overhead"]
         if m["effective_upsets"]:
             assert m["detection_of_effective"]["run_twice"] == 1.0
 
