@@ -136,11 +136,12 @@ class StoreOp:
 class FileResult:
     """What the shell reports back: an op failed, or a verification's verdict."""
 
-    kind: str  # "chunk_failed", "verified", "rejected"
+    kind: str  # "chunk_failed", "chunks_lost", "verified", "rejected"
     upload_id: int = 0
     index: int = 0
     reason: str = ""
     model: StoredModel | None = None
+    missing: tuple[int, ...] = ()  # chunks_lost: which
 
 
 @dataclass
@@ -301,6 +302,14 @@ def on_file_result(st: ModelStoreState, res: FileResult) -> Events:
             up.received.remove(res.index)
         events.append(("model.store_fault", {"what": f"chunk {res.index} of upload "
                                              f"{res.upload_id}", "reason": res.reason}))
+    elif res.kind == "chunks_lost":
+        if up is not None:
+            up.received = [i for i in up.received if i not in res.missing]
+            up.verifying = False  # upload_status lists them; upload_end again after
+        events.append(("model.store_fault", {"what": f"upload {res.upload_id}",
+                                             "reason": f"{res.reason}: "
+                                             f"{describe_missing(list(res.missing))}; "
+                                             "send them again"}))
     elif res.kind == "rejected":
         st.uploads.pop(res.upload_id, None)
         st.rejected += 1

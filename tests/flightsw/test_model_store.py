@@ -361,3 +361,20 @@ def test_a_provider_fallback_is_an_event() -> None:
                                           "reason": "CUDAExecutionProvider failed: not usable"}
             ) in events
     assert ps.telemetry(st)["payload.provider"] == "CPUExecutionProvider"
+
+
+def test_chunks_booked_but_lost_from_disk_are_asked_for_again(tmp_path: Path) -> None:
+    h = make_harness(tmp_path)
+    p = plan(SHIPPED)
+    h.command_args("model.upload_begin", p.begin_args())
+    h.run(1)
+    for i in range(len(p.chunks)):
+        h.command_args("model.upload_chunk", p.chunk_args(1, i))
+    h.run(1)
+    (tmp_path / "models" / "uploads" / "1" / "2.chunk").unlink()  # lost with a reset
+    h.command("model.upload_end", upload_id=1)
+    h.run(2)
+    assert "missing from the store: 2; send them again" in h.events("model.store_fault")[0].text
+    rep = upload(HarnessUplink(h), p, round_wait_s=3)  # the ground's loop mends it
+    assert rep.chunks_sent == 1
+    assert wait_verdict(h) == "model.validated"
