@@ -17,7 +17,7 @@ from flightsw.wire import Kind
 from payload.camera import capture
 from payload.core import PayloadCore
 from payload.errors import ModelError
-from payload.integrity import FAILED, SUSPECT, VERIFIED, checked_infer
+from payload.integrity import FAILED, SAMPLED_RERUN_EVERY, SUSPECT, VERIFIED, checked_infer
 from payload.model import CPU_PROVIDER, DEFAULT_MODEL_PATH, MODELS_DIR, load_model
 from payload.model_weights import flip_input_bits
 from payload.scrubbing import WeightScrubber
@@ -127,8 +127,10 @@ def test_fallback_reaches_the_heartbeat() -> None:
 
 def test_a_healthy_job_is_verified(tiles: np.ndarray) -> None:
     model = load_model()
-    prob, verdict = checked_infer(model.infer, tiles, sample_seed=3)
-    assert verdict.verdict == VERIFIED and "re-run agrees" in verdict.note
+    prob, verdict = checked_infer(model.infer, tiles, sample_seed=3 * SAMPLED_RERUN_EVERY)
+    assert verdict.verdict == VERIFIED and "tile 3 re-run agrees" in verdict.note
+    _, unsampled = checked_infer(model.infer, tiles, sample_seed=3)
+    assert unsampled.verdict == VERIFIED and unsampled.note == "range ok"
     prob2, verdict2 = checked_infer(model.infer, tiles, sample_seed=3, run_twice=True)
     assert verdict2.verdict == VERIFIED and np.array_equal(prob, prob2)
 
@@ -163,7 +165,8 @@ def test_sampled_rerun_catches_an_upset_of_the_sampled_tile(tiles: np.ndarray) -
     upset = tiles.copy()
     upset[3, 3, 7, 7] = 40.0  # one SWIR pixel's exponent flipped: finite, but wrong
     assert not np.array_equal(model.infer(upset)[3], model.infer(tiles)[3])
-    _, verdict = checked_infer(model.infer, tiles, sample_seed=3, first_run_input=upset)
+    _, verdict = checked_infer(model.infer, tiles, sample_seed=3 * SAMPLED_RERUN_EVERY,
+                               first_run_input=upset)
     assert verdict.verdict == SUSPECT
     # many random flips: NaN and inf appear, and the range check fails the job outright
     noisy = flip_input_bits(tiles, 4096, np.random.default_rng(0))
