@@ -378,3 +378,25 @@ def test_chunks_booked_but_lost_from_disk_are_asked_for_again(tmp_path: Path) ->
     rep = upload(HarnessUplink(h), p, round_wait_s=3)  # the ground's loop mends it
     assert rep.chunks_sent == 1
     assert wait_verdict(h) == "model.validated"
+
+
+def test_stored_file_corruption_is_injected_and_caught_at_load(tmp_path: Path) -> None:
+    from payload.errors import ModelError
+    from payload.model import load_model
+
+    h = make_harness(tmp_path, FlightConfig(fault_injection=True))
+    p = plan(SHIPPED)
+    upload(HarnessUplink(h), p, round_wait_s=3)
+    assert wait_verdict(h) == "model.validated"
+    refused = h.command("model.inject_fault", target="stored_file", bits=2, seed=3)
+    h.run(1)
+    assert "shipped model is not in the store" in h.verification(refused)[-1].reason
+    h.command("model.activate", model="cloud_screen")
+    h.run(2)
+    active = tmp_path / "models" / "active.onnx"
+    assert load_model(active).sha256 == p.sha256  # loads while intact
+    seq = h.command("model.inject_fault", target="stored_file", bits=2, seed=3)
+    h.run(1)
+    assert h.verification(seq)[-1].stage == "completed"
+    with pytest.raises(ModelError, match="does not match its card's sha256"):
+        load_model(active)
