@@ -13,7 +13,7 @@ import pytest
 from flightsw.config import FlightConfig
 from flightsw.harness import Harness
 from flightsw.model_files import ModelFiles
-from flightsw.model_store import CHUNK_BYTES, describe_missing, parse_missing
+from flightsw.model_store import CHUNK_BYTES, StoredModel, describe_missing, parse_missing
 from ground.model_uplink import UploadFailed, UploadPlan, plan, upload
 from tests.model_uplink_harness import HarnessUplink
 
@@ -400,3 +400,51 @@ def test_stored_file_corruption_is_injected_and_caught_at_load(tmp_path: Path) -
     assert h.verification(seq)[-1].stage == "completed"
     with pytest.raises(ModelError, match="does not match its card's sha256"):
         load_model(active)
+
+
+def _stored(i: int) -> StoredModel:
+    return StoredModel(sha256=f"{i:064x}", name=f"m{i}", version="1", size_bytes=10)
+
+
+def test_the_store_keeps_at_most_its_limit_and_never_evicts_a_slot() -> None:
+    from flightsw.component import Tick
+    from flightsw.model_store import (
+        MAX_STORED_MODELS,
+        FileResult,
+        ModelStoreState,
+        cmd_activate,
+        on_file_result,
+    )
+
+    st = ModelStoreState()
+    t = Tick(0.0, 0.0)
+    for i in range(1, 3):
+        on_file_result(st, FileResult("verified", i, model=_stored(i)))
+    cmd_activate(st, {"model": "m1"}, t)
+    cmd_activate(st, {"model": "m2"}, t)  # m1 previous, m2 active
+    st.pending.clear()
+    for i in range(3, 3 + MAX_STORED_MODELS):
+        events = on_file_result(st, FileResult("verified", i, model=_stored(i)))
+    assert len(st.models) == MAX_STORED_MODELS
+    assert st.active in st.models and st.previous in st.models
+    assert [op.kind for op in st.pending] == ["delete"] * 2  # two staged ones went
+    assert events[-1][0] == "model.deleted"
+
+
+def test_the_whole_store_state_survives_a_save_and_restore(tmp_path: Path) -> None:
+    from flightsw.component import persisted, restore
+    from flightsw.model_store import ModelStoreState, Trial, Upload
+    from flightsw.state_store import StateStore
+
+    st = ModelStoreState(models={_stored(1).sha256: _stored(1)}, active=_stored(1).sha256,
+                         uploads={3: Upload(3, "u", "1", 2000, "c" * 64, received=[0, 2])},
+                         next_upload_id=4, trial=Trial(_stored(1).sha256, 5, 1, 0, 2),
+                         rollbacks=1, last_verdict="ok")
+    store = StateStore(tmp_path / "state.bin")  # the executive's own store
+    store.save({"model_store": persisted(st)}, orderly=False, mission_time_s=1.0)
+    loaded = store.load()
+    assert loaded is not None and loaded.record is not None
+    back = restore(ModelStoreState(), loaded.record["model_store"])
+    assert back.models == st.models and back.active == st.active
+    assert back.trial == st.trial and back.next_upload_id == 4
+    assert back.uploads[3].missing() == [1]
