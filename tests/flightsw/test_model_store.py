@@ -448,3 +448,22 @@ def test_the_whole_store_state_survives_a_save_and_restore(tmp_path: Path) -> No
     assert back.models == st.models and back.active == st.active
     assert back.trial == st.trial and back.next_upload_id == 4
     assert back.uploads[3].missing() == [1]
+
+
+def test_a_new_model_that_kills_the_payload_is_rolled_back(tmp_path: Path) -> None:
+    # as a model that cannot load would: the child exits (code 3) at every start; no
+    # capture in between (jobs lost to the restarts would fail it by the other rule)
+    h = make_harness(tmp_path, FlightConfig(capture_period_s=600.0, restart_backoff_s=1.0,
+                                            heartbeat_timeout_s=2.0))
+    p = plan(SHIPPED)
+    upload(HarnessUplink(h), p, round_wait_s=3)
+    assert wait_verdict(h) == "model.validated"
+    h.command("model.activate", model="cloud_screen")
+    h.run(3)
+    for _ in range(2):
+        h.payload.crash(code=3)
+        h.run(4)
+    (evt,) = h.events("model.rolled_back")
+    assert "payload restarted 2 times on it" in evt.text
+    assert h.latest("model.active") == "shipped default"
+    assert h.events("payload.escalated") == []  # the store acted before the ladder had to
