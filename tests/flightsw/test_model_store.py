@@ -467,3 +467,22 @@ def test_a_new_model_that_kills_the_payload_is_rolled_back(tmp_path: Path) -> No
     assert "payload restarted 2 times on it" in evt.text
     assert h.latest("model.active") == "shipped default"
     assert h.events("payload.escalated") == []  # the store acted before the ladder had to
+
+
+def test_a_suspect_job_result_is_an_event() -> None:
+    from flightsw import payload_supervision as ps
+    from flightsw.component import Tick
+    from flightsw.messages import ResultBody
+    from flightsw.wire import Kind, Sequencer
+
+    cfg = FlightConfig()
+    st = ps.initial(cfg)
+    st.in_flight[7] = ps.Job(7, 16, 1, 0.0, 0.0)
+    inp = ps.SuperviseInputs(powered=True, throttle_frac=1.0, lockstep=True)
+    res = ResultBody(7, ok=True, n_tiles=16, integrity="suspect",
+                     integrity_note="run twice: first run differed")
+    st, _, events = ps.receive(st, Sequencer("payload").make(
+        Kind.PAYLOAD_RESULT, 0.0, res.to_body()), inp, Tick(0.0, 0.0), cfg)
+    assert ("payload.integrity", {"job_id": 7, "verdict": "suspect",
+                                  "note": "run twice: first run differed"}) in events
+    assert st.jobs_done == 1  # the answer is kept (the majority's), flagged
