@@ -486,3 +486,13 @@ def test_a_suspect_job_result_is_an_event() -> None:
     assert ("payload.integrity", {"job_id": 7, "verdict": "suspect",
                                   "note": "run twice: first run differed"}) in events
     assert st.jobs_done == 1  # the answer is kept (the majority's), flagged
+
+
+def test_a_big_upload_goes_up_a_window_at_a_time(tmp_path: Path) -> None:
+    h = make_harness(tmp_path)
+    p = plan(SHIPPED)
+    link = HarnessUplink(h, loss=0.2, seed=3, only="model.upload_chunk")
+    rep = upload(link, p, round_wait_s=3, window=3)
+    assert rep.ended and rep.chunks_sent == len(p.chunks) + link.lost
+    assert max(rep.missing_per_round) == len(p.chunks) and rep.rounds >= len(p.chunks) // 3
+    assert wait_verdict(h) == "model.validated"
