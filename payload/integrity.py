@@ -58,6 +58,7 @@ def range_ok(prob: F32) -> bool:
 
 
 def checked_infer(infer: Infer, batch: F32, *, sample_seed: int, run_twice: bool = False,
+                  sampled: bool = True,
                   first_run_input: F32 | None = None) -> tuple[F32, Verdict]:
     """Run ``infer`` on ``batch`` with the checks above; returns the answer to use and
     the verdict. ``first_run_input``: what the first run really read (fault injection:
@@ -80,7 +81,7 @@ def checked_infer(infer: Infer, batch: F32, *, sample_seed: int, run_twice: bool
         if np.array_equal(prob, third):
             return prob, Verdict(SUSPECT, "run twice: second run differed", runs=3)
         return prob, Verdict(FAILED, "run twice: three runs, three answers", runs=3)
-    if sample_seed % SAMPLED_RERUN_EVERY:
+    if not sampled or sample_seed % SAMPLED_RERUN_EVERY:
         return prob, Verdict(VERIFIED, "range ok")
     i = (sample_seed // SAMPLED_RERUN_EVERY) % n
     alone = infer(batch[i : i + 1])
@@ -95,10 +96,12 @@ class CheckedModel:
     job's verdict is :attr:`verdict` afterwards. Wraps the payload's model for one job."""
 
     def __init__(self, model: Any, *, sample_seed: int, run_twice: bool = False,
+                 sampled: bool = True,
                  input_fault: Callable[[F32], F32] | None = None) -> None:
         self.model = model
         self.sample_seed = sample_seed
         self.run_twice = run_twice
+        self.sampled = sampled
         self.input_fault = input_fault
         self.verdict = Verdict(VERIFIED, "no inference")
 
@@ -118,5 +121,6 @@ class CheckedModel:
         first = self.input_fault(batch) if self.input_fault is not None else None
         prob, self.verdict = checked_infer(self.model.infer, batch,
                                            sample_seed=self.sample_seed,
-                                           run_twice=self.run_twice, first_run_input=first)
+                                           run_twice=self.run_twice, sampled=self.sampled,
+                                           first_run_input=first)
         return prob

@@ -194,6 +194,11 @@ def test_core_marks_each_result_with_its_verdict() -> None:
     core.handle(job(job_id=1, n_tiles=8), 0.0)
     (result,) = core.run_next_job(0.0)
     assert result.body["integrity"] == VERIFIED and result.body["ok"]
+    assert result.body["integrity_note"] == "range ok"
+    core.handle(job(job_id=SAMPLED_RERUN_EVERY, n_tiles=8), 0.0)  # a sampled job
+    (sampled,) = core.run_next_job(0.0)
+    assert sampled.body["integrity"] == VERIFIED
+    assert "re-run agrees" in sampled.body["integrity_note"]
 
 
 def test_card_of_every_shipped_model_matches_its_file() -> None:
