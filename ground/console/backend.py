@@ -105,15 +105,13 @@ class ConsoleBackend:
     def _ops(self, op: str, **fields: Any) -> dict[str, Any]:
         """One ops request; a refusal comes back as data (``ok`` false)."""
         request: dict[str, Any] = {"op": op, **fields}
-        token = self.token()
-        if token:
-            request["token"] = token
         info = self.info()
         if not info.ops:
             raise BackendDown("no ground running: showing the stopped run's archive",
                               run_dir=str(self.run_dir))
         try:
-            return OpsClient(info.ops, timeout_s=self.ops_timeout_s).request(request)
+            return OpsClient(info.ops, timeout_s=self.ops_timeout_s,
+                             token=self.token).request(request)
         except (NoStack, OpsError) as exc:
             raise BackendDown(exc.reason, **exc.details) from exc
 

@@ -370,3 +370,17 @@ def test_a_console_bound_beyond_loopback_serves_nothing_without_the_token(
         proc.wait(timeout=10)
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+def test_a_waiting_command_is_held_released_and_cancelled(client: TestClient) -> None:
+    cmd = post(client, "/api/commands", {"name": "exec.noop", "args": {}}).json()["command"]
+    seq = cmd["cmd_seq"]
+    held = post(client, f"/api/commands/{seq}/hold", {})
+    assert held.status_code == 200 and held.json()["command"]["stage"] == "held"
+    again = post(client, f"/api/commands/{seq}/hold", {})
+    assert again.status_code == 422 and again.json()["error"]
+    released = post(client, f"/api/commands/{seq}/release", {})
+    assert released.status_code == 200 and released.json()["command"]["stage"] == "queued"
+    assert post(client, f"/api/commands/{seq}/cancel", {}).json()["command"]["stage"] == \
+        "failed"
+    assert client.get("/api/commands").json()["commands"][0]["stage"] == "failed"
