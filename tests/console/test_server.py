@@ -384,3 +384,20 @@ def test_a_waiting_command_is_held_released_and_cancelled(client: TestClient) ->
     assert post(client, f"/api/commands/{seq}/cancel", {}).json()["command"]["stage"] == \
         "failed"
     assert client.get("/api/commands").json()["commands"][0]["stage"] == "failed"
+
+
+def test_bench_console_times_every_request_on_a_run(ground: FakeGround,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    from hil.bench import main
+
+    for i in range(5):
+        ground.tlm(T0 + i, **{"power.battery_soc_pct": 50.0 + i, "mode.current": "SAFE"})
+    assert main(["console", "--run-dir", str(ground.run_dir), "--repeats", "2",
+                 "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert len(result["requests"]) == 8 and result["archive_rows"]["telemetry"] == 5
+    plot = result["requests"][3]
+    assert plot["request"].startswith("/api/series?point=power.battery_soc_pct")
+    assert plot["samples"] == 5 and plot["median_ms"] > 0
+    assert main(["console", "--run-dir", str(ground.run_dir / "nowhere")]) == 2
+    assert "no archive of a stopped run" in capsys.readouterr().err
