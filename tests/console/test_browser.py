@@ -145,7 +145,7 @@ def test_a_command_goes_through_every_verification_stage(page: Page) -> None:
     seq = send(page, "exec.noop")
     row = page.locator(f'#commands tr[data-cmd="{seq}"]')
     expect(row).to_have_attribute("data-stage", "completed", timeout=WAIT_MS)
-    for stage in ("queued", "sent", "accepted", "completed"):
+    for stage in ("queued", "sent", "received", "accepted", "started", "completed"):
         expect(row.locator(f'.stage.done[data-stage="{stage}"]')).to_have_count(1)
 
 
