@@ -222,3 +222,14 @@ def test_a_time_tagged_command_is_listed_onboard_and_deleted(page: Page) -> None
     deleted = send(page, "schedule.delete", cmd_seq=str(seq))
     expect(page.locator(f'#commands tr[data-cmd="{deleted}"]')).to_have_attribute(
         "data-stage", "completed", timeout=WAIT_MS)
+
+
+def test_an_operator_job_shows_its_downlinked_tiles(page: Page, tmp_path: Path) -> None:
+    seq = send(page, "jobs.capture", n_tiles="8", priority="5", deadline_s="0", tiles=True)
+    expect(page.locator(f'#commands tr[data-cmd="{seq}"]')).to_have_attribute(
+        "data-stage", "completed", timeout=WAIT_MS)
+    tile = page.locator("#jobs .tiles img").first
+    expect(tile).to_be_visible(timeout=WAIT_MS)
+    page.wait_for_function("img => img.complete && img.naturalWidth === 32",
+                           arg=tile.element_handle(), timeout=20_000)
+    page.locator("#payload-panel").screenshot(path=str(tmp_path / "jobs.png"))

@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
+from flightsw.job_products import TILE_FORMAT
 from flightsw.wire import Kind
 from ground.console.backend import ALARMS_FILE, ConsoleBackend
 from ground.console.server import MAX_BODY_BYTES, create_app
@@ -401,3 +402,30 @@ def test_bench_console_times_every_request_on_a_run(ground: FakeGround,
     assert plot["samples"] == 5 and plot["median_ms"] > 0
     assert main(["console", "--run-dir", str(ground.run_dir / "nowhere")]) == 2
     assert "no archive of a stopped run" in capsys.readouterr().err
+
+
+def test_operator_jobs_and_their_downlinked_tiles(ground: FakeGround,
+                                                  client: TestClient) -> None:
+    import base64
+    import zlib
+
+    pixels = bytes(range(256)) * 16  # 4 bands x 32 x 32
+    tile = base64.b64encode(zlib.compress(pixels)).decode("ascii")
+    ground.downlink(Kind.RESULT, {"product": "job", "job_id": 7, "status": "completed",
+                                  "n_tiles": 16, "accuracy": 0.9375, "tiles_sent": 2,
+                                  "tile_parts": 2, "tile_format": TILE_FORMAT}, T0)
+    ground.downlink(Kind.RESULT, {"product": "tiles", "job_id": 7, "part": 1, "parts": 2,
+                                  "format": TILE_FORMAT, "tiles": [{"index": 5, "data": tile}]}, T0)
+    ground.downlink(Kind.RESULT, {"jobs": 3, "tiles": 48}, T0)  # a capture window
+    [job] = client.get("/api/jobs").json()["jobs"]
+    assert job["job_id"] == 7 and job["tiles"] == [5] and job["parts_missing"] == [2]
+    rgb = client.get("/api/jobs/7/tiles/5.png")
+    assert rgb.status_code == 200 and rgb.headers["content-type"] == "image/png"
+    assert rgb.content.startswith(b"\x89PNG")
+    swir = client.get("/api/jobs/7/tiles/5.png", params={"band": "swir"})
+    assert swir.status_code == 200 and swir.content != rgb.content
+    assert client.get("/api/jobs/7/tiles/5.png", params={"band": "uv"}).status_code == 422
+    missing = client.get("/api/jobs/7/tiles/6.png")
+    assert missing.status_code == 422 and missing.json()["error"] == "no such tile on the ground"
+    assert client.get("/api/jobs/x/tiles/5.png").status_code == 400
+    assert [p.get("jobs") for p in client.get("/api/products").json()["products"]] == [3]
