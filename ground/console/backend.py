@@ -31,7 +31,7 @@ from ground import png, tile_products
 from ground.archive_reader import SEVERITY_ORDER, ArchiveReader
 from ground.console import series as series_mod
 from ground.console.access import read_token
-from ground.console.alarms import AlarmBook
+from ground.console.alarms import ALARMS_FILE, AlarmBook
 from ground.console.passes import Window, contact_windows
 from ground.errors import GroundError, NoStack, OpsError
 from ground.ops_client import OpsClient
@@ -61,7 +61,6 @@ JOB_PRODUCTS = ("job", "tiles")
 TILE_BANDS = ("rgb", "swir")
 QUEUE_ACTIONS = ("cancel", "hold", "release")
 """What an operator may do to a command still waiting at the ground (ops of those names)."""
-ALARMS_FILE = "console_alarms.json"
 STOPPED_RUN_DICTIONARY = "dictionary.json"
 """The exported dictionary the launcher leaves in a run directory."""
 

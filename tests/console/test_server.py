@@ -13,7 +13,8 @@ from starlette.testclient import TestClient
 
 from flightsw.job_products import TILE_FORMAT
 from flightsw.wire import Kind
-from ground.console.backend import ALARMS_FILE, ConsoleBackend
+from ground.console.alarms import ALARMS_FILE
+from ground.console.backend import ConsoleBackend
 from ground.console.server import MAX_BODY_BYTES, create_app
 from ground.core import GroundCore
 
