@@ -18,12 +18,13 @@ processes or wall-clock waits: a test of a whole minute of flight runs in millis
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from flightsw import channel_auth
+from flightsw import channel_auth, uplink_auth
 from flightsw.clock import SimClock
 from flightsw.config import FlightConfig
 from flightsw.executive import Executive
@@ -45,6 +46,7 @@ from flightsw.transport import MemoryTransport, Transport, memory_pair
 from flightsw.wire import Envelope, Kind, Sequencer, decode, try_decode
 
 EPOCH_S = 1_790_000_000.0  # 2026-09-21
+UPLINK_KEY = bytes(range(32))  # the harness's provisioned uplink key (id 1)
 
 
 def nominal_sensors(**overrides: Any) -> Sensors:
@@ -131,6 +133,8 @@ class FakePayload:
                                       n_cloudy=half, n_clear=job.n_tiles - half,
                                       selected=list(range(job.n_tiles - half)),
                                       n_correct=job.n_tiles, infer_ms=1.5, model=self.model)
+                    if job.detail:
+                        _detail(body, job, self.model_sha256)
                 self._send(Kind.PAYLOAD_RESULT, body)
             elif env.kind is Kind.STOP:
                 self.stopped = True
@@ -138,6 +142,22 @@ class FakePayload:
     def _send(self, kind: Kind, body: Any) -> None:
         frame = self._seq.pack(kind, EPOCH_S, body.to_body())
         self.end.send(channel_auth.seal(self.key, channel_auth.TO_EXECUTIVE, frame))
+
+
+def _detail(body: ResultBody, job: JobBody, model_sha256: str) -> None:
+    """An operator job's detail, as the real payload gives it (:mod:`payload.products`):
+    the first ``n - n/2`` tiles clear (selected), the rest cloudy; one of the camera's
+    labels disagrees with the model, so accuracy is (n-1)/n."""
+    n, clear = body.n_tiles, body.n_tiles - body.n_tiles // 2
+    body.cloudy = [i >= clear for i in range(n)]
+    body.probs = [0.9 if c else 0.1 for c in body.cloudy]
+    if job.source == "capture":
+        body.truth = [not c if i == 0 else c for i, c in enumerate(body.cloudy)]
+        body.n_correct = n - 1 if n else 0
+    tile = zlib.compress(bytes(range(256)) * 16)  # one tile: 4 x 32 x 32 bytes
+    body.tiles_z = [tile] * clear if job.tiles else []
+    body.all_tiles_z_bytes = len(tile) * n if job.tiles else 0
+    body.input_sha256, body.model_sha256, body.job_ms = "1" * 64, model_sha256, 2.5
 
 
 class FakePayloadHost:
@@ -229,6 +249,9 @@ class Harness:
         self.cfg = cfg or FlightConfig(capture_period_s=5.0, restart_backoff_s=2.0,
                                        heartbeat_timeout_s=2.0)
         self.sensors = sensors or nominal_sensors()
+        self.key_id = 1
+        self.key = UPLINK_KEY
+        """The uplink key the harness's ground seals with (the flight holds it too)."""
         plant_exec, self.plant = memory_pair()
         link_exec, self.ground = memory_pair()
         self.payload = FakePayloadHost()
@@ -236,7 +259,8 @@ class Harness:
         self.executive = Executive(self.cfg, clock=self.clock, plant=plant_exec,
                                    link=link_exec, payload=self.payload, lockstep=True,
                                    profile=profile,
-                                   state_store=StateStore(state_path) if state_path else None)
+                                   state_store=StateStore(state_path) if state_path else None,
+                                   uplink_keys={self.key_id: self.key})
         self.executive.payload_grace_s = (0.0, 0.0)  # nothing arrives while we wait here
         self.elapsed_s = 0.0
         self.downlink: list[Envelope] = []
@@ -276,17 +300,25 @@ class Harness:
 
     def command(self, name: Any, **args: Any) -> int:
         """Uplink one command; returns its sequence number (to find its verification)."""
+        return self.command_args(name, args)
+
+    def command_args(self, name: Any, args: dict[str, Any]) -> int:
+        """:meth:`command` for arguments a keyword cannot carry (one named ``name``)."""
+        return self._uplink_command({"name": name, "args": args})
+
+    def _uplink_command(self, body: dict[str, Any]) -> int:
+        # the real ground numbers on from its archive; a harness built on a saved state
+        # record numbers on from the flight's highest (its anti-replay window)
+        top = uplink_auth.window_top(self.core.state.auth)
+        if self._ground_seq.next_seq <= top:
+            self._ground_seq = Sequencer("ground", start=top + 1)
         seq = self._ground_seq.next_seq
-        self.ground.send(self._ground_seq.pack(Kind.COMMAND, EPOCH_S + self.elapsed_s,
-                                               {"name": name, "args": args}))
+        self.uplink_raw(self._ground_seq.pack(Kind.COMMAND, self.mission_time_s, body))
         return seq
 
     def command_at(self, at_s: float, name: Any, **args: Any) -> int:
         """Uplink a time-tagged command (``at_s``: mission time, UTC s)."""
-        seq = self._ground_seq.next_seq
-        self.ground.send(self._ground_seq.pack(Kind.COMMAND, EPOCH_S + self.elapsed_s,
-                                               {"name": name, "args": args, "at_s": at_s}))
-        return seq
+        return self._uplink_command({"name": name, "args": args, "at_s": at_s})
 
     def ack(self, seqs: list[int]) -> None:
         """Uplink an acknowledgement of these downlink numbers (for the current boot)."""
@@ -299,10 +331,20 @@ class Harness:
         boot_id = self.executive.core.state.link.boot_id
         for i in range(0, len(ranges), MAX_ACK_RANGES):
             body = AckBody(boot_id, ranges[i:i + MAX_ACK_RANGES]).to_body()
-            self.ground.send(self._ack_seq.pack(Kind.ACK, EPOCH_S + self.elapsed_s, body))
+            self.uplink_raw(self._ack_seq.pack(Kind.ACK, self.mission_time_s, body))
 
-    def uplink_raw(self, frame: bytes) -> None:
-        self.ground.send(frame)
+    @property
+    def mission_time_s(self) -> float:
+        """The ground's stamp for what it sends now (the plant's time)."""
+        return EPOCH_S + self.elapsed_s
+
+    def seal(self, frame: bytes) -> bytes:
+        return uplink_auth.seal(self.key, self.key_id, frame)
+
+    def uplink_raw(self, frame: bytes, *, seal: bool = True) -> None:
+        """Uplink any bytes, sealed with the ground's key (as the real ground does)
+        unless ``seal`` is False (a test of the authentication itself)."""
+        self.ground.send(self.seal(frame) if seal else frame)
 
     def shutdown(self) -> None:
         self.executive.shutdown()

@@ -364,7 +364,8 @@ DECLARATIONS = Declarations(
                     Arg("enabled", ArgType.BOOL, "checked from now on"))),
         Command("limits.wp_enable", "Enable or disable a watchpoint.",
                 args=(_ID, Arg("enabled", ArgType.BOOL, "checked from now on"))),
-        Command("limits.wp_delete", "Delete a watchpoint.", args=(_ID,)),
+        Command("limits.wp_delete", "Delete a watchpoint (hazardous: it removes a fault "
+                "protection).", args=(_ID,), hazardous=True),
         Command("limits.list", "List the watchpoint table (one event per watchpoint)."),
     ),
     telemetry=(

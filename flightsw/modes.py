@@ -461,8 +461,10 @@ def diagram() -> str:
 DECLARATIONS = Declarations(
     component="mode",
     commands=(
-        Command("mode.set", "Request a mode change; guards may refuse it with a reason.",
-                args=(Arg("mode", ArgType.ENUM, "target mode", choices=tuple(MODES)),)),
+        Command("mode.set", "Request a mode change; guards may refuse it with a reason. "
+                "Hazardous: it is how the spacecraft leaves SAFE.",
+                args=(Arg("mode", ArgType.ENUM, "target mode", choices=tuple(MODES)),),
+                hazardous=True),
     ),
     telemetry=(
         Telemetry("mode.current", ArgType.ENUM, "Current spacecraft mode"),

@@ -133,6 +133,8 @@ def thermal_declarations(cfg: FlightConfig) -> Declarations:
                           red_high=cfg.avionics_temp_max_c)),
             Telemetry("thermal.radiator_temp_c", ArgType.FLOAT, "Radiator temperature",
                       units="C"),
+            Telemetry("thermal.compute_power_w", ArgType.FLOAT,
+                      "Compute board input power (HIL: the board's rails)", units="W"),
         ),
     )
 
@@ -142,6 +144,7 @@ def thermal_telemetry(s: Sensors) -> dict[str, Any]:
         "thermal.payload_temp_c": _r(s.payload_temp_c, 2),
         "thermal.avionics_temp_c": _r(s.avionics_temp_c, 2),
         "thermal.radiator_temp_c": _r(s.radiator_temp_c, 2),
+        "thermal.compute_power_w": _r(s.compute_power_w, 2),
     }
 
 

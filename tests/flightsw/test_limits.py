@@ -188,7 +188,8 @@ def test_a_sequence_runs_through_the_normal_dispatch_with_reports() -> None:
     assert h.core.state.commands.last_seq[sequences.SOURCE] == 0
     reports = [e.body for e in h.downlink if e.kind is Kind.VERIFICATION
                and e.body.get("name") == "payload.throttle_cap"]
-    assert [r["stage"] for r in reports] == ["accepted", "completed"]
+    # made onboard: never "received" over the link
+    assert [r["stage"] for r in reports] == ["accepted", "started", "completed"]
 
 
 def test_the_ladder_warns_then_sheds_then_goes_safe_and_safe_waits_for_ground() -> None:
