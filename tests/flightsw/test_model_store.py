@@ -50,6 +50,14 @@ def wait_verdict_count(h: Harness, n: int, timeout_s: float = 60.0) -> bool:
     return False
 
 
+def store_shipped(h: Harness) -> UploadPlan:
+    """Upload the shipped model over a perfect link and wait until the store holds it."""
+    p = plan(SHIPPED)
+    upload(HarnessUplink(h), p, round_wait_s=3)
+    assert wait_verdict(h) == "model.validated"
+    return p
+
+
 def blob_plan(blob: bytes, *, name: str = "blob", sha256: str | None = None) -> UploadPlan:
     return UploadPlan(name=name, version="1", sha256=sha256 or hashlib.sha256(blob).hexdigest(),
                       size_bytes=len(blob), power_class="low", accuracy=0.5,
@@ -165,9 +173,7 @@ def test_huge_and_malformed_uploads_are_refused(tmp_path: Path) -> None:
 
 def test_activate_rollback_delete(tmp_path: Path) -> None:
     h = make_harness(tmp_path)
-    p = plan(SHIPPED)
-    upload(HarnessUplink(h), p, round_wait_s=3)
-    assert wait_verdict(h) == "model.validated"
+    p = store_shipped(h)
     kills = h.payload.kills
     seq = h.command("model.activate", model=p.sha256[:12])
     h.run(3)
@@ -244,9 +250,7 @@ def test_upload_resumes_across_an_executive_reset(tmp_path: Path, orderly: bool)
 def test_a_new_model_that_fails_its_first_jobs_is_rolled_back(tmp_path: Path) -> None:
     h = make_harness(tmp_path, FlightConfig(capture_period_s=2.0, restart_backoff_s=2.0,
                                             heartbeat_timeout_s=2.0))
-    p = plan(SHIPPED)
-    upload(HarnessUplink(h), p, round_wait_s=3)
-    assert wait_verdict(h) == "model.validated"
+    p = store_shipped(h)
     h.payload.next_options = {"model_sha256": p.sha256, "fail_jobs": True}
     h.command("model.activate", model="cloud_screen")
     h.run(20)
@@ -258,9 +262,7 @@ def test_a_new_model_that_fails_its_first_jobs_is_rolled_back(tmp_path: Path) ->
 
 def test_a_new_model_that_passes_its_trial_is_accepted(tmp_path: Path) -> None:
     h = make_harness(tmp_path, FlightConfig(capture_period_s=2.0))
-    p = plan(SHIPPED)
-    upload(HarnessUplink(h), p, round_wait_s=3)
-    assert wait_verdict(h) == "model.validated"
+    p = store_shipped(h)
     h.payload.next_options = {"model_sha256": p.sha256}
     h.command("model.activate", model="cloud_screen")
     h.run(20)
@@ -385,9 +387,7 @@ def test_stored_file_corruption_is_injected_and_caught_at_load(tmp_path: Path) -
     from payload.model import load_model
 
     h = make_harness(tmp_path, FlightConfig(fault_injection=True))
-    p = plan(SHIPPED)
-    upload(HarnessUplink(h), p, round_wait_s=3)
-    assert wait_verdict(h) == "model.validated"
+    p = store_shipped(h)
     refused = h.command("model.inject_fault", target="stored_file", bits=2, seed=3)
     h.run(1)
     assert "shipped model is not in the store" in h.verification(refused)[-1].reason
@@ -455,9 +455,7 @@ def test_a_new_model_that_kills_the_payload_is_rolled_back(tmp_path: Path) -> No
     # capture in between (jobs lost to the restarts would fail it by the other rule)
     h = make_harness(tmp_path, FlightConfig(capture_period_s=600.0, restart_backoff_s=1.0,
                                             heartbeat_timeout_s=2.0))
-    p = plan(SHIPPED)
-    upload(HarnessUplink(h), p, round_wait_s=3)
-    assert wait_verdict(h) == "model.validated"
+    store_shipped(h)
     h.command("model.activate", model="cloud_screen")
     h.run(3)
     for _ in range(2):
