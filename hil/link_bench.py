@@ -48,6 +48,7 @@ from typing import Any
 import msgpack
 import zmq
 
+from flightsw import uplink_auth
 from flightsw.catalog import build_dictionary
 from flightsw.component import Tick
 from flightsw.config import FlightConfig
@@ -128,8 +129,8 @@ def goodput(loss: float = LOSS, pass_s: float = PASS_S, seed: int = 1,
             sent_bytes += sum(len(f) for f in frames)
             ground.on_downlink(frames, wall)
             ground.pump_uplink(lambda f: _take(uplink, f), wall)
-            if uplink:
-                link.receive(st, uplink, Tick(t, t))
+            if uplink:  # the flight's authentication is not what this measures
+                link.receive(st, [uplink_auth.peel(f) for f in uplink], Tick(t, t))
                 uplink.clear()
             if k % 10 == 9:
                 archive.flush()
@@ -172,13 +173,14 @@ def _endpoint() -> str:
 
 @contextlib.contextmanager
 def _ground(link: str, archive: Path) -> Iterator[str]:
-    """A real ``python -m ground`` process (wall clock, always in contact, ideal link);
-    yields its ops endpoint."""
+    """A real ``python -m ground`` process (wall clock, always in contact, ideal link,
+    uplink keys in ``archive``'s directory / keys); yields its ops endpoint."""
     ops = _endpoint()
     log = open(archive.with_suffix(".log"), "w")  # closed below
     proc = subprocess.Popen([sys.executable, "-m", "ground", "--link", link, "--ops", ops,
-                             "--world", "", "--archive", str(archive), "--log-level",
-                             "WARNING"], stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
+                             "--world", "", "--archive", str(archive), "--keys",
+                             str(archive.parent / "keys"), "--log-level", "WARNING"],
+                            stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
                             env={**os.environ, "PYTHONPATH": str(REPO)})
     try:
         yield ops
@@ -214,9 +216,9 @@ def _pump(link_ep: str, n: int, latency_records: int, conn: Any) -> None:
     transport = ZmqTransport.pair(link_ep, bind=True)
 
     def pump(now_s: float) -> None:
-        for frames in (transport.receive(),):
-            if frames:
-                link.receive(st, frames, Tick(now_s, now_s))
+        frames = transport.receive()
+        if frames:  # sealed by the ground; checking the tag is not what this measures
+            link.receive(st, [uplink_auth.peel(f) for f in frames], Tick(now_s, now_s))
         st.budget = 1 << 30
         ready = link.ready_frames(st, now_s)
         n_ok = 0
@@ -389,8 +391,10 @@ def _bare(n: int) -> float | None:
 
 
 # --- command round trip -------------------------------------------------------------------
-def _executive(plant_ep: str, link_ep: str, conn: Any) -> None:
-    """Child: the real executive (whole core, wall clock), a fake payload in process."""
+def _executive(plant_ep: str, link_ep: str, key_dir: str, conn: Any) -> None:
+    """Child: the real executive (whole core, wall clock, the ground's uplink keys), a
+    fake payload in process."""
+    from flightsw import keyring
     from flightsw.clock import RealClock
     from flightsw.executive import Executive, install_signal_handlers
     from flightsw.harness import FakePayloadHost
@@ -399,7 +403,8 @@ def _executive(plant_ep: str, link_ep: str, conn: Any) -> None:
     executive = Executive(FlightConfig(), clock=RealClock(),
                           plant=ZmqTransport.pair(plant_ep, bind=False),
                           link=ZmqTransport.pair(link_ep, bind=True),
-                          payload=FakePayloadHost(), lockstep=False, profile="bench")
+                          payload=FakePayloadHost(), lockstep=False, profile="bench",
+                          uplink_keys=keyring.load(Path(key_dir)))
     install_signal_handlers(executive)
     conn.send("up")
     executive.run()
@@ -407,8 +412,10 @@ def _executive(plant_ep: str, link_ep: str, conn: Any) -> None:
 
 def cmd_rtt(commands: int = DEFAULT_RTT_COMMANDS) -> dict[str, Any]:
     """``exec.noop`` round trips through the ground's ops API to the real executive."""
+    from flightsw import keyring
     from flightsw.harness import nominal_sensors
     from flightsw.wire import Sequencer
+    from ground import ops_token
     from ground.errors import GroundError
     from ground.ops_client import OpsClient
 
@@ -419,14 +426,18 @@ def cmd_rtt(commands: int = DEFAULT_RTT_COMMANDS) -> dict[str, Any]:
     plant.bind(plant_ep)
     seq = Sequencer("plant")
     body = {"sensors": nominal_sensors().to_body()}
-    proc, conn = _child(_executive, plant_ep, link_ep)
     rtts: list[float] = []
     failed = 0
+    tmp_dir = tempfile.TemporaryDirectory(prefix="aisat-bench-rtt-")
+    tmp = Path(tmp_dir.name)
+    keyring.ensure(tmp / "keys")  # shared by the flight and the ground, as in a stack
+    proc, conn = _child(_executive, plant_ep, link_ep, str(tmp / "keys"))
     try:
         conn.recv()
-        with tempfile.TemporaryDirectory(prefix="aisat-bench-rtt-") as tmp, \
-                _ground(link_ep, Path(tmp) / "archive.sqlite") as ops_ep:
-            client = OpsClient(ops_ep, timeout_s=5.0)
+        with _ground(link_ep, tmp / "archive.sqlite") as ops_ep:
+            # the ground writes its ops token next to its archive (0600); commanding
+            # needs it, as it does for an operator
+            client = OpsClient(ops_ep, timeout_s=5.0, token=lambda: ops_token.read(tmp))
             next_sample = 0.0
             deadline = time.monotonic() + 60
             warm = 0
@@ -440,6 +451,9 @@ def cmd_rtt(commands: int = DEFAULT_RTT_COMMANDS) -> dict[str, Any]:
                 try:
                     reply = client.request({"op": "cmd", "name": "exec.noop", "args": {}})
                 except GroundError:  # the ground is still starting
+                    time.sleep(0.2)
+                    continue
+                if not reply.get("ok"):  # no token yet (the ground is starting): again
                     time.sleep(0.2)
                     continue
                 cmd_seq = reply["command"]["cmd_seq"]
@@ -457,6 +471,7 @@ def cmd_rtt(commands: int = DEFAULT_RTT_COMMANDS) -> dict[str, Any]:
         proc.join(10)
         plant.close()
         ctx.term()
+        tmp_dir.cleanup()
     rtts.sort()
     return {"commands": len(rtts), "failed": failed,
             "cmd_rtt_p50_ms": _pct(rtts, 50) if rtts else None,
