@@ -119,6 +119,7 @@ def test_telemetry_is_one_row_per_record_with_realtime_and_played_back(
         assert [rec.realtime for rec in r.records()] == [False, True, False, True]  # by time
         assert r.point_names() == ["exec.uptime_s", "mode.current", "power.battery_soc_pct"]
         assert r.latest("exec.uptime_s").value == 3.0  # type: ignore[union-attr]
+        assert r.latest("never.sent") is None and r.samples("never.sent") == []
 
 
 def _v2_archive(path: Path) -> None:
