@@ -60,6 +60,9 @@ LOSS = 0.10
 DEFAULT_RECORDS = 20_000
 DEFAULT_RTT_COMMANDS = 30
 LATENCY_RECORDS = 300
+PUMP_BATCH = 1000
+"""Frames the pump selects per turn (the executive selects its budget per fast cycle; an
+unbounded selection would measure the recorder re-queueing what ZeroMQ refused)."""
 T0 = 1.8e9
 REPO = Path(__file__).resolve().parents[1]
 
@@ -219,7 +222,7 @@ def _pump(link_ep: str, n: int, latency_records: int, conn: Any) -> None:
         frames = transport.receive()
         if frames:  # sealed by the ground; checking the tag is not what this measures
             link.receive(st, [uplink_auth.peel(f) for f in frames], Tick(now_s, now_s))
-        st.budget = 1 << 30
+        st.budget = PUMP_BATCH
         ready = link.ready_frames(st, now_s)
         n_ok = 0
         for frame in ready:
