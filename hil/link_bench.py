@@ -333,12 +333,18 @@ def _count_rows(path: Path) -> int:
 
 
 def _wait_all(path: Path, n: int, timeout_s: float) -> float | None:
-    """Poll until the archive holds ``n`` records (telemetry, events, products)."""
+    """Poll until the archive holds ``n`` records (telemetry, events, products): one
+    read-only connection, a cheap query every 10 ms (the poller must not take the CPU
+    the measured processes need)."""
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if _count_rows(path) >= n:
-            return time.monotonic()
-        time.sleep(0.005)
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5.0)
+    try:
+        while time.monotonic() < deadline:
+            if sum(_count(conn, t) for t in ("telemetry", "events", "products")) >= n:
+                return time.monotonic()
+            time.sleep(0.01)
+    finally:
+        conn.close()
     return None
 
 
