@@ -103,6 +103,11 @@ class CheckedModel:
     def threshold(self) -> float:
         return float(self.model.threshold)
 
+    @property
+    def sha256(self) -> str:
+        """The wrapped model's file hash (a job's audit record names it)."""
+        return str(getattr(self.model, "sha256", ""))
+
     def infer(self, batch: F32) -> F32:
         first = self.input_fault(batch) if self.input_fault is not None else None
         prob, self.verdict = checked_infer(self.model.infer, batch,
