@@ -27,7 +27,15 @@ with:
     step of activity on two copies of the plant held at the flight's mean activity
     (:func:`identify`); the radiative T^4 and the valves are what this linearisation
     leaves out, which is why the optimum's schedule is **replayed through the real
-    plant** and its compute and violations are reported next to the bound.
+    plant**;
+  * the bound must be a schedule the real plant flies: where the replay exceeds a
+    limit the program models, that bound is tightened at those steps by the measured
+    excess (plus a pad, spread over neighbouring steps) and the program re-solved, at
+    most :data:`MAX_TIGHTENINGS` times (:func:`honest_optimum`,
+    :mod:`hil.replay_margin`). The table prints the bare program's ratio and its
+    replay's violations, the rounds taken and the final replay's violations: a
+    non-zero last count means the loop ran out of rounds and the bound is still
+    optimistic.
 
 - two naive baselines flown through the real plant with the flight's heater thermostat:
   a **fixed duty cycle** sized to be safe (the largest constant activity the same
