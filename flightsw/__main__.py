@@ -38,6 +38,9 @@ def main(argv: list[str] | None = None) -> int:
                         "none: all from the plant (default)")
     p.add_argument("--payload-threads", type=int, default=None, metavar="N",
                    help="onnxruntime intra-op threads for the payload (default: its own)")
+    p.add_argument("--keys", type=Path, default=None, metavar="DIR",
+                   help="uplink key directory shared with the ground (default: "
+                        "$AISAT_KEY_DIR, else RUN_DIR/keys; created 0700 with one key)")
     p.add_argument("--log-level", default="WARNING")
     args = p.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(),
@@ -48,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
             plant_endpoint=args.plant, link_endpoint=args.link, lockstep=args.clock == "sim",
             profile=args.profile, run_dir=args.run_dir, model_path=args.model,
             stats_out=args.stats_out, watchdog=args.watchdog, board=args.board,
-            payload_threads=args.payload_threads))
+            payload_threads=args.payload_threads, key_dir=args.keys))
     except FlightError as exc:
         print(f"flightsw: {exc}", file=sys.stderr)
         return 2

@@ -21,7 +21,9 @@ from flightsw import (
     power,
     schedule,
     sensor_health,
+    sequences,
     throttle,
+    uplink_auth,
 )
 from flightsw.component import Component
 from flightsw.config import FlightConfig
@@ -29,14 +31,17 @@ from flightsw.dictionary import Declarations, Dictionary
 
 DICTIONARY_VERSION = "0.4.0"
 """Raised when commands, telemetry or events change meaning (0.3.0: payload escalation,
-watchdogs, heaters and sensor health, the acknowledged link; 0.4.0:
-thermal.compute_power_w, the compute board's power, from the plant or in HIL the board)."""
+watchdogs, heaters and sensor health, the acknowledged link; 0.4.0: stored command
+sequences as data, seq.* commands and telemetry; thermal.compute_power_w, the compute
+board's power, from the plant or in HIL the board; authenticated uplink, verification
+stages received/started, hazardous commands)."""
 
 
 def components(cfg: FlightConfig) -> list[Component[Any]]:
     """The executive's components, in the order their telemetry is reported."""
     return [
         commanding.COMPONENT,
+        uplink_auth.COMPONENT,
         schedule.COMPONENT,
         cycle_health.COMPONENT,
         modes.component(cfg),
@@ -46,6 +51,7 @@ def components(cfg: FlightConfig) -> list[Component[Any]]:
         heaters.component(cfg),
         sensor_health.COMPONENT,
         limits.component(cfg),
+        sequences.component(cfg),
         payload_supervision.COMPONENT,
         link.COMPONENT,
     ]

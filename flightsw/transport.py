@@ -17,7 +17,11 @@ from typing import Any, Protocol
 
 import zmq
 
+from flightsw.wire import MAX_FRAME_BYTES
+
 MAX_FRAMES_PER_RECEIVE = 1024
+MAX_SEAL_BYTES = 64
+"""Room for an authentication header and tag around an encoded envelope."""
 """At most this many frames per :meth:`Transport.receive`, so a flood on one stream
 cannot starve the rest of the cycle; the rest wait for the next call."""
 
@@ -110,10 +114,15 @@ class ZmqTransport:
 
     @classmethod
     def pair(cls, endpoint: str, *, bind: bool, ctx: zmq.Context[Any] | None = None,
-             sndhwm: int = 10_000) -> ZmqTransport:
+             sndhwm: int = 10_000, rcvhwm: int = 1000) -> ZmqTransport:
+        """``rcvhwm`` bounds what ZeroMQ queues for us (frames), and no frame larger than
+        the codec accepts is taken into memory at all (``MAXMSGSIZE``; the peer that
+        sends one is disconnected): a flood costs at most ``rcvhwm`` frames."""
         sock = (ctx or zmq.Context.instance()).socket(zmq.PAIR)
         sock.setsockopt(zmq.LINGER, 0)
         sock.setsockopt(zmq.SNDHWM, sndhwm)
+        sock.setsockopt(zmq.RCVHWM, rcvhwm)
+        sock.setsockopt(zmq.MAXMSGSIZE, MAX_FRAME_BYTES + MAX_SEAL_BYTES)
         if bind:
             sock.bind(endpoint)
         else:

@@ -18,7 +18,7 @@ from dataclasses import replace
 from typing import Any
 
 from flightsw.hal import Actuators
-from hil import hil_bench, policy_bench, recovery_bench, serial_bench
+from hil import hil_bench, link_bench, policy_bench, recovery_bench, serial_bench
 from hil.plant import Plant, Profile, ProfileError, load_profile
 from hil.plant.profile import LinkSpec, NodeSpec
 
@@ -132,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     policy_bench.add_parser(sub)
     serial_bench.add_parser(sub)
     hil_bench.add_parser(sub)
+    link_bench.add_parser(sub)
     args = parser.parse_args(argv)
     if args.what == "recovery":
         return recovery_bench.run(args)
@@ -141,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
         return serial_bench.run(args)
     if args.what == "hil":
         return hil_bench.run(args)
+    if args.what == "link":
+        return link_bench.run(args)
     try:
         result = bench_plant(args.profile, repeats=args.repeats, scaling=not args.no_scaling)
     except ProfileError as exc:

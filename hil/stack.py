@@ -34,6 +34,7 @@ from typing import Any
 import msgpack
 import zmq
 
+from flightsw import keyring
 from flightsw.board.hybrid import from_option as board_from_option
 from flightsw.catalog import build_dictionary
 from flightsw.clock import RealClock
@@ -43,7 +44,9 @@ from flightsw.lifeline import child_env
 from flightsw.recorder_store import RECORDER_FILE
 from flightsw.stackinfo import StackInfo, atomic_write_text
 from flightsw.wire import Envelope, Kind, try_decode
+from ground import ops_token
 from hil import board_heat
+from hil.private_files import make_private
 from hil.serial_stack import check_link, start_serial_bridge
 from hil.service_manager import ServiceManager, notify_argv
 from hil.service_policy import FLIGHTSW, ServicePolicy
@@ -114,7 +117,7 @@ class Stack:
             check_model_path(opts.model)  # before anything is spawned or moved
         cfg = FlightConfig.from_mapping({**profile.flight, **opts.flight_overrides})
         run_dir = Path(opts.run_dir).resolve()
-        run_dir.mkdir(parents=True, exist_ok=True)
+        make_private(run_dir)  # owner-only: the archive, recorder store, keys, logs
         _refuse_if_running(run_dir)
         if opts.orbits is not None:
             opts.duration_s = opts.orbits * Plant(profile).orbit_period_s
@@ -125,6 +128,12 @@ class Stack:
         config_path = run_dir / "flight_config.json"
         atomic_write_text(config_path, json.dumps(cfg.to_dict(), indent=2))
         archive = run_dir / ARCHIVE_FILE
+        key_dir = keyring.resolve_dir(None, run_dir)  # $AISAT_KEY_DIR, else RUN_DIR/keys
+        assert key_dir is not None
+        try:
+            keyring.ensure(key_dir)  # before any process: both find the same keys
+        except keyring.KeyDirError as exc:
+            raise StackError(str(exc)) from exc
         info = StackInfo(run_dir=str(run_dir), plant_bus=_endpoint(), world=_endpoint(),
                          link=_endpoint(), ops=_endpoint(), archive=str(archive),
                          dictionary=str(dict_path), profile=profile.name,
@@ -154,7 +163,7 @@ class Stack:
             exec_argv = [py, "-m", "flightsw", "--plant", info.plant_bus, "--link", exec_link,
                          "--clock", "sim" if opts.lockstep else "real",
                          "--config", str(config_path), "--profile", profile.name,
-                         "--run-dir", str(run_dir),
+                         "--run-dir", str(run_dir), "--keys", str(key_dir),
                          "--stats-out", str(run_dir / "exec_stats.json"),
                          "--log-level", opts.log_level]
             if opts.board != "none":
@@ -174,7 +183,8 @@ class Stack:
             # binders before connectors: the ground connects to the executive's link
             stack._wait_listening(info.link, "flightsw" if opts.link != "serial" else "bridge")
             stack._spawn("ground", [*ground_argv(info, lockstep=opts.lockstep),
-                                    "--profile", profile.source])  # its [link] physics
+                                    "--profile", profile.source,  # its [link] physics
+                                    "--keys", str(key_dir)])
         except BaseException:
             stack.stop()
             raise
@@ -280,7 +290,8 @@ class Stack:
             if proc is None or proc.poll() is not None:
                 continue
             if name == "ground":
-                ops_request(self.info.ops, {"op": "stop"}, timeout_ms=1000)
+                ops_request(self.info.ops, {"op": "stop", "token": ops_token.read(
+                    self.info.run_dir)}, timeout_ms=1000)
                 try:
                     proc.wait(timeout=3.0)
                     continue
