@@ -84,6 +84,10 @@ class StackOptions:
     board: str = "none"
     """The executive's ``--board``: ``virtual:PATH`` takes the compute's temperature and
     power from a virtual board's tree (:mod:`flightsw.board.hybrid`)."""
+    flight_python: str | None = None
+    """The interpreter the executive (and so its payload) runs under; None: this one. An
+    emulated board's (``hil/aarch64/run_tests.sh --scenario``) puts the flight code on
+    aarch64 while the plant, bridge and ground run here."""
     link_faults: str = ""
     """With ``link="serial"``: line faults on the UART, ``drop=P,flip=P,brk=P,seed=N``."""
 
@@ -160,7 +164,8 @@ class Stack:
             exec_link = info.link
             if opts.link == "serial":  # the UART and its bridge first: the link's binder
                 exec_link = start_serial_bridge(stack, opts.link_faults)
-            exec_argv = [py, "-m", "flightsw", "--plant", info.plant_bus, "--link", exec_link,
+            exec_argv = [opts.flight_python or py, "-m", "flightsw", "--plant", info.plant_bus,
+                         "--link", exec_link,
                          "--clock", "sim" if opts.lockstep else "real",
                          "--config", str(config_path), "--profile", profile.name,
                          "--run-dir", str(run_dir), "--keys", str(key_dir),
