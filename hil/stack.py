@@ -117,6 +117,9 @@ class Stack:
         except ValueError as exc:
             raise StackError(str(exc)) from None
         board_from_option(opts.board)  # FlightError: a clear refusal before any spawn
+        if opts.flight_python is not None and not os.access(opts.flight_python, os.X_OK):
+            raise StackError(f"--flight-python {opts.flight_python!r} is not an executable "
+                             f"interpreter")
         if opts.model:
             check_model_path(opts.model)  # before anything is spawned or moved
         cfg = FlightConfig.from_mapping({**profile.flight, **opts.flight_overrides})
