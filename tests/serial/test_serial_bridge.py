@@ -70,7 +70,10 @@ def test_ground_sees_the_board_through_the_bridge(tmp_path: Path, pty: PtyPair) 
     rec = bench.core.mission.submit("mode.set", {"mode": "SAFE"}, EPOCH_S + 10, confirm=True)
     bench.fly(50, in_contact=True)
     books = _account(bench)
-    assert books.archived > 60 and books.held < 40 and books.resent == 0
+    # a minute of flight, every record archived but the last seconds' (held for their ack);
+    # how many a minute makes is the housekeeping's business, not the bridge's
+    assert books.made > 40 and books.archived >= books.made - books.held
+    assert books.held < 40 and books.resent == 0
     assert rec.stage.value == "completed"  # up the UART, verified down it
     assert bench.h.core.state.mode.mode == "SAFE" and bench.h.core.state.mode.commanded
     c = bench.bridge.counters
