@@ -408,8 +408,10 @@ def _cmd_board(args: argparse.Namespace) -> int:
     from flightsw.board.actuate import set_cpu_max_khz
 
     done = [] if args.cpu_max_khz is None else set_cpu_max_khz(args.root, args.cpu_max_khz)
+    from flightsw.board.vcgencmd import tree_runner
+
     board = detect(args.root)
-    sensors = read_board(board)
+    sensors = read_board(board, tree_runner(args.root))
     if args.json:
         print(json.dumps({"board": board.to_dict(), "sensors": sensors.to_dict(),
                           "actuations": [asdict(a) for a in done]}, indent=2))

@@ -13,6 +13,8 @@ so detection reports the virtual board emulating that family.
 
 from __future__ import annotations
 
+import math
+import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -186,6 +188,8 @@ def build_tree(root: Path | str, family: str, *, marker: bool = False) -> Path:
         raise ValueError(f"no layout for {family!r}; choose from {', '.join(FAMILIES)}")
     if marker:
         set_value(base, VIRTUAL_MARKER, family + "\n")
+        if family.startswith("raspberry-pi"):
+            _install_vcgencmd(base)
     return base
 
 
@@ -242,8 +246,57 @@ class FakeNvpmodel:
         raise subprocess.CalledProcessError(2, args, "", "usage: nvpmodel [-m ID] [-q]")
 
 
+SOFT_LIMIT_C = 80.0  # a Pi's firmware starts to cap the ARM clock (soft temperature limit)
+THROTTLE_C = 85.0  # and throttles hard
+SINCE_BOOT_FILE = "aisat-virtual-board.throttled"
+
+
+def fake_vcgencmd(root: Path | str, args: Sequence[str]) -> tuple[str, int]:
+    """A virtual Pi's ``vcgencmd`` (stdout, exit code), answering from its live tree:
+    ``measure_temp`` is the ``cpu-thermal`` zone; ``get_throttled`` sets the now bits
+    from that temperature (soft limit at 80 C, capped and throttled at 85 C) and keeps
+    the since-boot bits in the tree, as the firmware keeps them until a reboot;
+    ``pmic_read_adc`` (a Pi 5 tree) answers the idle board's rails."""
+    base = Path(root)
+    temp_c = math.nan
+    for zone in sorted((base / "sys/class/thermal").glob("thermal_zone*")):
+        if (zone / "type").read_text().strip() == "cpu-thermal":
+            temp_c = int((zone / "temp").read_text().strip()) / 1000.0
+    if list(args) == ["measure_temp"]:
+        return f"temp={temp_c:.1f}'C\n", 0
+    if list(args) == ["get_throttled"]:
+        now = 0
+        if temp_c >= SOFT_LIMIT_C:
+            now |= 1 << 3
+        if temp_c >= THROTTLE_C:
+            now |= (1 << 1) | (1 << 2)
+        state = base / SINCE_BOOT_FILE
+        since = int(state.read_text()) if state.exists() else 0
+        since |= now << 16
+        state.write_text(f"{since}\n")
+        return f"throttled={now | since:#x}\n", 0
+    if list(args) == ["pmic_read_adc"] and (base / "proc/device-tree/model").read_text(
+            ).startswith("Raspberry Pi 5"):
+        return PI5_PMIC_ADC, 0
+    return f"error=1 error_msg=\"Command not registered\" {' '.join(args)}\n", 255
+
+
+def _install_vcgencmd(root: Path) -> None:
+    """The tree's own ``usr/bin/vcgencmd`` (what :func:`flightsw.board.vcgencmd.
+    tree_runner` runs for a virtual board): this Python, this module, this tree."""
+    script = root / "usr/bin/vcgencmd"
+    script.parent.mkdir(parents=True, exist_ok=True)
+    script.write_text(f"#!/bin/sh\nexec {shlex.quote(sys.executable)} -m hil.virtual_board "
+                      f"vcgencmd {shlex.quote(str(root.resolve()))} \"$@\"\n")
+    script.chmod(0o755)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) >= 2 and args[0] == "vcgencmd":
+        out, code = fake_vcgencmd(args[1], args[2:])
+        (sys.stdout if code == 0 else sys.stderr).write(out)
+        return code
     if len(args) != 2 or args[0] not in FAMILIES:
         print(f"usage: python -m hil.virtual_board {{{','.join(FAMILIES)}}} ROOT",
               file=sys.stderr)
