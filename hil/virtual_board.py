@@ -13,7 +13,6 @@ so detection reports the virtual board emulating that family.
 
 from __future__ import annotations
 
-import math
 import shlex
 import sys
 from collections.abc import Sequence
@@ -189,7 +188,7 @@ def build_tree(root: Path | str, family: str, *, marker: bool = False) -> Path:
     if marker:
         set_value(base, VIRTUAL_MARKER, family + "\n")
         if family.startswith("raspberry-pi"):
-            _install_vcgencmd(base)
+            _install_vcgencmd(base, family)
     return base
 
 
@@ -246,57 +245,58 @@ class FakeNvpmodel:
         raise subprocess.CalledProcessError(2, args, "", "usage: nvpmodel [-m ID] [-q]")
 
 
-SOFT_LIMIT_C = 80.0  # a Pi's firmware starts to cap the ARM clock (soft temperature limit)
-THROTTLE_C = 85.0  # and throttles hard
+SOFT_LIMIT_MILLI_C = 80_000  # a Pi's firmware caps the ARM clock (soft temperature limit)
+THROTTLE_MILLI_C = 85_000  # and throttles hard
 SINCE_BOOT_FILE = "aisat-virtual-board.throttled"
+PMIC_FILE = "aisat-virtual-board.pmic_read_adc"
+VCGENCMD = """#!/bin/sh
+# A virtual Pi's vcgencmd (written by hil/virtual_board.py), answering from its live
+# tree: measure_temp is the cpu-thermal zone; get_throttled sets the now bits from it
+# (soft limit at 80 C, capped and throttled at 85 C) and keeps the since-boot bits in
+# the tree until a reboot, as the firmware does; pmic_read_adc answers on a Pi 5.
+# POSIX sh, not Python: it must answer within the board layer's 2 s, under qemu too.
+ROOT={root}
+t=
+for z in "$ROOT"/sys/class/thermal/thermal_zone*; do
+    [ "$(tr -d ' \\n' <"$z/type")" = cpu-thermal ] && t=$(tr -d ' \\n' <"$z/temp")
+done
+case "$1" in
+measure_temp)
+    d=$(((t + 50) / 100))  # tenths of a degree, rounded as the firmware shows them
+    printf "temp=%d.%d'C\\n" $((d / 10)) $((d % 10)) ;;
+get_throttled)
+    now=0
+    [ "$t" -ge {soft} ] && now=$((now | 8))
+    [ "$t" -ge {hard} ] && now=$((now | 6))
+    since=0
+    [ -f "$ROOT/{since}" ] && since=$(cat "$ROOT/{since}")
+    since=$((since | (now << 16)))
+    echo "$since" >"$ROOT/{since}"
+    printf 'throttled=0x%x\\n' $((now | since)) ;;
+pmic_read_adc)
+    [ -f "$ROOT/{pmic}" ] && exec cat "$ROOT/{pmic}"
+    echo 'error=1 error_msg="Command not registered"' >&2; exit 255 ;;
+*)
+    echo 'error=1 error_msg="Command not registered"' >&2; exit 255 ;;
+esac
+"""
 
 
-def fake_vcgencmd(root: Path | str, args: Sequence[str]) -> tuple[str, int]:
-    """A virtual Pi's ``vcgencmd`` (stdout, exit code), answering from its live tree:
-    ``measure_temp`` is the ``cpu-thermal`` zone; ``get_throttled`` sets the now bits
-    from that temperature (soft limit at 80 C, capped and throttled at 85 C) and keeps
-    the since-boot bits in the tree, as the firmware keeps them until a reboot;
-    ``pmic_read_adc`` (a Pi 5 tree) answers the idle board's rails."""
-    base = Path(root)
-    temp_c = math.nan
-    for zone in sorted((base / "sys/class/thermal").glob("thermal_zone*")):
-        if (zone / "type").read_text().strip() == "cpu-thermal":
-            temp_c = int((zone / "temp").read_text().strip()) / 1000.0
-    if list(args) == ["measure_temp"]:
-        return f"temp={temp_c:.1f}'C\n", 0
-    if list(args) == ["get_throttled"]:
-        now = 0
-        if temp_c >= SOFT_LIMIT_C:
-            now |= 1 << 3
-        if temp_c >= THROTTLE_C:
-            now |= (1 << 1) | (1 << 2)
-        state = base / SINCE_BOOT_FILE
-        since = int(state.read_text()) if state.exists() else 0
-        since |= now << 16
-        state.write_text(f"{since}\n")
-        return f"throttled={now | since:#x}\n", 0
-    if list(args) == ["pmic_read_adc"] and (base / "proc/device-tree/model").read_text(
-            ).startswith("Raspberry Pi 5"):
-        return PI5_PMIC_ADC, 0
-    return f"error=1 error_msg=\"Command not registered\" {' '.join(args)}\n", 255
-
-
-def _install_vcgencmd(root: Path) -> None:
+def _install_vcgencmd(root: Path, family: str) -> None:
     """The tree's own ``usr/bin/vcgencmd`` (what :func:`flightsw.board.vcgencmd.
-    tree_runner` runs for a virtual board): this Python, this module, this tree."""
+    tree_runner` runs for a virtual board)."""
     script = root / "usr/bin/vcgencmd"
     script.parent.mkdir(parents=True, exist_ok=True)
-    script.write_text(f"#!/bin/sh\nexec {shlex.quote(sys.executable)} -m hil.virtual_board "
-                      f"vcgencmd {shlex.quote(str(root.resolve()))} \"$@\"\n")
+    script.write_text(VCGENCMD.format(root=shlex.quote(str(root.resolve())),
+                                      soft=SOFT_LIMIT_MILLI_C, hard=THROTTLE_MILLI_C,
+                                      since=SINCE_BOOT_FILE, pmic=PMIC_FILE))
     script.chmod(0o755)
+    if family == "raspberry-pi-5":
+        set_value(root, PMIC_FILE, PI5_PMIC_ADC)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    if len(args) >= 2 and args[0] == "vcgencmd":
-        out, code = fake_vcgencmd(args[1], args[2:])
-        (sys.stdout if code == 0 else sys.stderr).write(out)
-        return code
     if len(args) != 2 or args[0] not in FAMILIES:
         print(f"usage: python -m hil.virtual_board {{{','.join(FAMILIES)}}} ROOT",
               file=sys.stderr)
