@@ -41,6 +41,8 @@ from pathlib import Path
 
 from flightsw.board.detect import read_text
 from flightsw.board.sensors import OFFLINE_MILLI_C
+from flightsw.board.vcgencmd import parse_pmic_adc
+from hil.virtual_board import PI5_PMIC_ADC, PMIC_FILE
 
 AMBIENT_FILE = "aisat-virtual-board.ambient_c"
 """In the tree: the surroundings' temperature (C); write it to play a thermal step."""
@@ -230,6 +232,7 @@ def write_tree(root: Path, state: HeatState, model: HeatModel,
                      "VDD_SOC": model.idle_w * 0.4}.get(label)
             if watts is not None:
                 _write(hw / f"curr{n}_input", f"{round(1000 * watts / model.supply_v)}\n")
+    write_pmic(root, state.power_w - model.idle_w)
     for d in (root / "sys/devices/system/cpu").glob("cpu[0-9]*/cpufreq"):
         smax = (read_text(d / "scaling_max_freq") or "").strip()
         if smax:
@@ -237,6 +240,21 @@ def write_tree(root: Path, state: HeatState, model: HeatModel,
     _write(root / STATE_FILE,
         f"temp_c={state.temp_c:.3f} power_w={state.power_w:.3f} "
         f"busy_cores={state.busy_cores:.3f} clock_frac={state.clock_frac:.3f}")
+
+
+def write_pmic(root: Path, load_w: float) -> None:
+    """A virtual Pi 5's PMIC reply (what its ``vcgencmd pmic_read_adc`` answers): the
+    idle board's rails with the load's watts on ``VDD_CORE``."""
+    path = root / PMIC_FILE
+    if not path.exists():
+        return
+    core_v, idle_a = parse_pmic_adc(PI5_PMIC_ADC)["VDD_CORE"]
+    amps = idle_a + max(load_w, 0.0) / core_v
+    lines = [line.split("=")[0] + f"={amps:.8f}A" if line.strip().startswith("VDD_CORE_I")
+             else line for line in PI5_PMIC_ADC.splitlines()]
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("\n".join(lines) + "\n")
+    os.replace(tmp, path)  # read whole by another process: never half a reply
 
 
 class BoardHeat:
