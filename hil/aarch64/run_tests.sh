@@ -22,6 +22,7 @@ ROOTFS="$CACHE/rootfs"
 SITE="$CACHE/site-cp311"
 SITE_ORT="$CACHE/site-ort"
 ORT_PIN="onnxruntime>=1.22,<1.27"
+PAYLOAD_WHEELS=(onnx protobuf)  # the payload keeps its weights as arrays (payload.model_weights)
 MIRROR="${AISAT_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 WHEELS=(pytest hypothesis cobs pyserial msgpack pyzmq numpy)
 
@@ -58,6 +59,9 @@ if [ "${1:-}" = "--scenario" ] && [ ! -f "$SITE_ORT/.complete" ]; then
     python3 -m pip install -q --target "$SITE_ORT" --python-version 3.11 --implementation cp \
         --platform manylinux2014_aarch64 --platform manylinux_2_17_aarch64 \
         --platform manylinux_2_28_aarch64 --only-binary=:all: --no-deps "$ORT_PIN"
+    python3 -m pip install -q --target "$SITE_ORT" --python-version 3.11 --implementation cp \
+        --platform manylinux2014_aarch64 --platform manylinux_2_17_aarch64 \
+        --platform manylinux_2_28_aarch64 --only-binary=:all: "${PAYLOAD_WHEELS[@]}"
     touch "$SITE_ORT/.complete"
 fi
 # an interpreter a test or the executive can start again (sys.executable: the payload
