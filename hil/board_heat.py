@@ -38,6 +38,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from flightsw.board.detect import read_text
 from flightsw.board.sensors import OFFLINE_MILLI_C
@@ -320,6 +321,27 @@ def stack_argv(board_option: str, run_dir: Path | str) -> list[str] | None:
             "--stack-dir", str(run_dir)]
 
 
+def start_for_stack(stack: Any, board_option: str, timeout_s: float = 30.0) -> None:
+    """Start the heat process for ``stack`` (a :class:`hil.stack.Stack`) when its
+    executive flies a virtual board, and wait until the tree is live: an executive that
+    read the tree's built-in snapshot first would fly on numbers no load made."""
+    argv = stack_argv(board_option, stack.info.run_dir)
+    if argv is None:
+        return
+    live = Path(board_option[len("virtual:"):]) / STATE_FILE
+    live.unlink(missing_ok=True)
+    stack._spawn("board_heat", argv)
+    deadline = time.monotonic() + timeout_s
+    while not live.exists():
+        failed = stack.failed_process()
+        if failed or time.monotonic() > deadline:
+            from hil.stack import StackError
+
+            raise StackError(failed or f"the virtual board's heat model did not start "
+                             f"within {timeout_s:.0f} s (see board_heat.log)")
+        time.sleep(0.05)
+
+
 def main(argv: list[str] | None = None) -> int:
     from flightsw.lifeline import die_with_parent
 
@@ -356,6 +378,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"board_heat: {exc}", file=sys.stderr)
         return 2
+    heat.turn(0.0)  # the tree is live (and says so) before anyone reads it
     stop: list[int] = []
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda signum, _f: stop.append(signum))

@@ -162,9 +162,7 @@ class Stack:
             if opts.report is not None:
                 plant_argv += ["--report", str(Path(opts.report).resolve())]
             stack._spawn("plant", plant_argv)
-            heat_argv = board_heat.stack_argv(opts.board, run_dir)
-            if heat_argv is not None:  # the virtual board warms with the real load
-                stack._spawn("board_heat", heat_argv)
+            board_heat.start_for_stack(stack, opts.board)  # a virtual board warms with the load
             exec_link = info.link
             if opts.link == "serial":  # the UART and its bridge first: the link's binder
                 exec_link = start_serial_bridge(stack, opts.link_faults)
