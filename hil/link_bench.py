@@ -389,8 +389,10 @@ def _bare(n: int) -> float | None:
 
 
 # --- command round trip -------------------------------------------------------------------
-def _executive(plant_ep: str, link_ep: str, conn: Any) -> None:
-    """Child: the real executive (whole core, wall clock), a fake payload in process."""
+def _executive(plant_ep: str, link_ep: str, key_dir: Path, conn: Any) -> None:
+    """Child: the real executive (whole core, wall clock), a fake payload in process,
+    holding the uplink keys of ``key_dir`` (the ground's)."""
+    from flightsw import keyring
     from flightsw.clock import RealClock
     from flightsw.executive import Executive, install_signal_handlers
     from flightsw.harness import FakePayloadHost
@@ -399,7 +401,8 @@ def _executive(plant_ep: str, link_ep: str, conn: Any) -> None:
     executive = Executive(FlightConfig(), clock=RealClock(),
                           plant=ZmqTransport.pair(plant_ep, bind=False),
                           link=ZmqTransport.pair(link_ep, bind=True),
-                          payload=FakePayloadHost(), lockstep=False, profile="bench")
+                          payload=FakePayloadHost(), lockstep=False, profile="bench",
+                          uplink_keys=keyring.ensure(key_dir))
     install_signal_handlers(executive)
     conn.send("up")
     executive.run()
@@ -407,8 +410,10 @@ def _executive(plant_ep: str, link_ep: str, conn: Any) -> None:
 
 def cmd_rtt(commands: int = DEFAULT_RTT_COMMANDS) -> dict[str, Any]:
     """``exec.noop`` round trips through the ground's ops API to the real executive."""
+    from flightsw import keyring
     from flightsw.harness import nominal_sensors
     from flightsw.wire import Sequencer
+    from ground import ops_token
     from ground.errors import GroundError
     from ground.ops_client import OpsClient
 
@@ -419,16 +424,22 @@ def cmd_rtt(commands: int = DEFAULT_RTT_COMMANDS) -> dict[str, Any]:
     plant.bind(plant_ep)
     seq = Sequencer("plant")
     body = {"sensors": nominal_sensors().to_body()}
-    proc, conn = _child(_executive, plant_ep, link_ep)
+    tmp_dir = tempfile.TemporaryDirectory(prefix="aisat-bench-rtt-")
+    tmp = Path(tmp_dir.name)
+    keyring.ensure(tmp / "keys")  # the ground finds them next to its archive
+    proc, conn = _child(_executive, plant_ep, link_ep, tmp / "keys")
     rtts: list[float] = []
     failed = 0
     try:
         conn.recv()
-        with tempfile.TemporaryDirectory(prefix="aisat-bench-rtt-") as tmp, \
-                _ground(link_ep, Path(tmp) / "archive.sqlite") as ops_ep:
-            client = OpsClient(ops_ep, timeout_s=5.0)
-            next_sample = 0.0
+        with _ground(link_ep, tmp / "archive.sqlite") as ops_ep:
+            # commanding needs the ops token the ground writes next to its archive at
+            # start (a request sent before it would reach the ground without it)
             deadline = time.monotonic() + 60
+            while ops_token.read(tmp) is None and time.monotonic() < deadline:
+                time.sleep(0.05)
+            client = OpsClient(ops_ep, timeout_s=5.0, token=lambda: ops_token.read(tmp))
+            next_sample = 0.0
             warm = 0
             while len(rtts) + failed < commands and time.monotonic() < deadline:
                 if time.monotonic() >= next_sample:  # the plant's 1 Hz samples
@@ -457,6 +468,7 @@ def cmd_rtt(commands: int = DEFAULT_RTT_COMMANDS) -> dict[str, Any]:
         proc.join(10)
         plant.close()
         ctx.term()
+        tmp_dir.cleanup()
     rtts.sort()
     return {"commands": len(rtts), "failed": failed,
             "cmd_rtt_p50_ms": _pct(rtts, 50) if rtts else None,
