@@ -12,7 +12,8 @@ Where things live:
   :mod:`~flightsw.modes`, :mod:`~flightsw.power`, :mod:`~flightsw.throttle`,
   :mod:`~flightsw.payload_supervision` (+ the policy in :mod:`~flightsw.supervisor`),
   :mod:`~flightsw.commanding`, :mod:`~flightsw.link` (+ :mod:`~flightsw.recorder`),
-  :mod:`~flightsw.events`;
+  :mod:`~flightsw.events`, :mod:`~flightsw.jobs` (operator jobs; their products in
+  :mod:`~flightsw.job_products`, uploaded tensors in :mod:`~flightsw.job_tensor`);
 - the pure core that wires them: :mod:`~flightsw.topology` (rate groups in
   :mod:`~flightsw.rategroups`);
 - the shell around it: :mod:`~flightsw.executive` (loops, signals),

@@ -13,8 +13,10 @@ from flightsw import (
     commanding,
     cycle_health,
     heaters,
+    jobs,
     limits,
     link,
+    model_store,
     modes,
     payload_supervision,
     planner,
@@ -29,12 +31,13 @@ from flightsw.component import Component
 from flightsw.config import FlightConfig
 from flightsw.dictionary import Declarations, Dictionary
 
-DICTIONARY_VERSION = "0.4.0"
+DICTIONARY_VERSION = "0.5.0"
 """Raised when commands, telemetry or events change meaning (0.3.0: payload escalation,
 watchdogs, heaters and sensor health, the acknowledged link; 0.4.0: stored command
 sequences as data, seq.* commands and telemetry; thermal.compute_power_w, the compute
 board's power, from the plant or in HIL the board; authenticated uplink, verification
-stages received/started, hazardous commands)."""
+stages received/started, hazardous commands; operator jobs; 0.5.0: the model store,
+model.* commands, weight scrubbing and integrity telemetry and events)."""
 
 
 def components(cfg: FlightConfig) -> list[Component[Any]]:
@@ -53,7 +56,9 @@ def components(cfg: FlightConfig) -> list[Component[Any]]:
         limits.component(cfg),
         sequences.component(cfg),
         payload_supervision.COMPONENT,
+        jobs.COMPONENT,
         link.COMPONENT,
+        model_store.COMPONENT,
     ]
 
 

@@ -18,6 +18,7 @@ processes or wall-clock waits: a test of a whole minute of flight runs in millis
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -132,6 +133,8 @@ class FakePayload:
                                       n_cloudy=half, n_clear=job.n_tiles - half,
                                       selected=list(range(job.n_tiles - half)),
                                       n_correct=job.n_tiles, infer_ms=1.5, model=self.model)
+                    if job.detail:
+                        _detail(body, job, self.model_sha256)
                 self._send(Kind.PAYLOAD_RESULT, body)
             elif env.kind is Kind.STOP:
                 self.stopped = True
@@ -139,6 +142,22 @@ class FakePayload:
     def _send(self, kind: Kind, body: Any) -> None:
         frame = self._seq.pack(kind, EPOCH_S, body.to_body())
         self.end.send(channel_auth.seal(self.key, channel_auth.TO_EXECUTIVE, frame))
+
+
+def _detail(body: ResultBody, job: JobBody, model_sha256: str) -> None:
+    """An operator job's detail, as the real payload gives it (:mod:`payload.products`):
+    the first ``n - n/2`` tiles clear (selected), the rest cloudy; one of the camera's
+    labels disagrees with the model, so accuracy is (n-1)/n."""
+    n, clear = body.n_tiles, body.n_tiles - body.n_tiles // 2
+    body.cloudy = [i >= clear for i in range(n)]
+    body.probs = [0.9 if c else 0.1 for c in body.cloudy]
+    if job.source == "capture":
+        body.truth = [not c if i == 0 else c for i, c in enumerate(body.cloudy)]
+        body.n_correct = n - 1 if n else 0
+    tile = zlib.compress(bytes(range(256)) * 16)  # one tile: 4 x 32 x 32 bytes
+    body.tiles_z = [tile] * clear if job.tiles else []
+    body.all_tiles_z_bytes = len(tile) * n if job.tiles else 0
+    body.input_sha256, body.model_sha256, body.job_ms = "1" * 64, model_sha256, 2.5
 
 
 class FakePayloadHost:
@@ -281,6 +300,10 @@ class Harness:
 
     def command(self, name: Any, **args: Any) -> int:
         """Uplink one command; returns its sequence number (to find its verification)."""
+        return self.command_args(name, args)
+
+    def command_args(self, name: Any, args: dict[str, Any]) -> int:
+        """:meth:`command` for arguments a keyword cannot carry (one named ``name``)."""
         return self._uplink_command({"name": name, "args": args})
 
     def _uplink_command(self, body: dict[str, Any]) -> int:

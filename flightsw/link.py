@@ -111,8 +111,9 @@ def _cycle_bytes(st: LinkState) -> int:
 
 # --- downlink ------------------------------------------------------------------------------
 def record(st: LinkState, kind: Kind, body: Mapping[str, Any],
-           mission_time_s: float) -> Events:
-    """Queue one record; every record gets the next downlink sequence number."""
+           mission_time_s: float, priority: Priority | None = None) -> Events:
+    """Queue one record; every record gets the next downlink sequence number.
+    ``priority``: the recorder class, if not its kind's (an urgent job's result)."""
     seq = st.next_seq
     try:
         frame = encode(Envelope(kind, "flight", seq, mission_time_s, body))
@@ -120,7 +121,8 @@ def record(st: LinkState, kind: Kind, body: Mapping[str, Any],
         st.records_dropped += 1
         return [("link.record_dropped", {"kind": kind.value, "reason": str(exc)})]
     st.next_seq += 1
-    st.recorder.store(seq, PRIORITY_OF.get(kind, Priority.HOUSEKEEPING), frame)
+    st.recorder.store(seq, priority if priority is not None
+                      else PRIORITY_OF.get(kind, Priority.HOUSEKEEPING), frame)
     if kind is Kind.HELLO:
         st.last_hello_s = mission_time_s
         st.hello_seq = seq

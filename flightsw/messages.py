@@ -11,6 +11,7 @@ plant bus, flight -> plant  ``ACTUATORS``      :class:`ActuatorsBody`
 payload IPC, exec -> child  ``PAYLOAD_JOB``    :class:`JobBody`
 payload IPC, exec -> child  ``PAYLOAD_CONFIG`` :class:`ConfigBody`
 payload IPC, exec -> child  ``PAYLOAD_PING``   :class:`PingBody`
+payload IPC, exec -> child  ``PAYLOAD_FAULT``  :class:`FaultBody` (test/HIL only)
 payload IPC, child -> exec  ``PAYLOAD_HEARTBEAT`` :class:`HeartbeatBody`
 payload IPC, child -> exec  ``PAYLOAD_RESULT`` :class:`ResultBody`
 space link, ground -> flt   ``COMMAND``        :class:`CommandBody`
@@ -74,6 +75,14 @@ class JobBody(Record):
     seed: int = 0
     lat_deg: float = 0.0
     lon_deg: float = 0.0
+    # operator jobs (flightsw.jobs): absent for routine captures
+    priority: int = 0  # > 0: the child runs it before its routine work
+    source: str = "capture"  # "capture" or "tensor" (uploaded, flightsw.job_tensor)
+    tensor: bytes = b""  # zlib of the raw tensor
+    tensor_shape: list[int] = field(default_factory=list)
+    tensor_dtype: str = ""
+    detail: bool = False  # answer with per-tile results and the input's hash
+    tiles: bool = False  # and with the selected tiles, compressed
 
 
 @dataclass
@@ -113,6 +122,22 @@ class HeartbeatBody(Record):
     current_job: int | None = None
     current_job_started_s: float | None = None  # mission time
     current_job_busy_s: float | None = None  # wall seconds it has run so far
+    provider_fallback: str = ""  # why the payload runs on CPU though it asked for more
+    weight_scrubs: int = 0  # scrubs of the in-memory weights (payload.scrubbing)
+    weight_repairs: int = 0  # weight tensors found corrupted and reloaded from the store
+    integrity_suspect: int = 0  # jobs whose integrity verdict was "suspect"
+    integrity_failed: int = 0  # ... and "failed"
+
+
+@dataclass
+class FaultBody(Record):
+    """Fault injection (test/HIL): flip ``bits`` seeded bits in ``target`` ("weights" or
+    "input" of the next job). Allowed by the model store's ``model.inject_fault``."""
+
+    REQUIRED = ("target", "bits")
+    target: str = ""
+    bits: int = 0
+    seed: int = 0
 
 
 @dataclass
@@ -128,6 +153,17 @@ class ResultBody(Record):
     n_correct: int = 0
     infer_ms: float = 0.0
     model: str = ""
+    integrity: str = ""  # verified / suspect / failed (payload.integrity)
+    integrity_note: str = ""
+    # an operator job's detail (JobBody.detail / .tiles); see flightsw.job_products
+    job_ms: float = 0.0  # the whole job in the child (capture or decode + inference)
+    probs: list[float] = field(default_factory=list)  # per tile
+    cloudy: list[bool] = field(default_factory=list)
+    truth: list[bool] = field(default_factory=list)  # the camera's labels (captures)
+    tiles_z: list[Any] = field(default_factory=list)  # bytes per selected tile
+    all_tiles_z_bytes: int = 0  # every tile compressed the same way
+    input_sha256: str = ""
+    model_sha256: str = ""
 
 
 # --- space link --------------------------------------------------------------------------
@@ -209,6 +245,9 @@ class VerificationBody(Record):
     name: str = ""
     stage: str = ""  # "received", "accepted", "started", "completed", "failed"
     reason: str = ""
+    source: str = "ground"
+    """Whose command: numbers count per source (a stored sequence's steps are ``seq``),
+    so the ground matches a report to its own command only when the source is its own."""
 
 
 @dataclass

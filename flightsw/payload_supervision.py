@@ -47,6 +47,9 @@ deterministic."""
 FREE_RUN_JOBS_IN_FLIGHT = 4  # enough queued work that the payload never waits for us
 MAX_REQUEUES = 1
 PRODUCT_JOB_IDS_MAX = 64
+MEASURED_POINTS = ("payload.weight_scrubs",)
+"""Telemetry that follows the payload's wall clock (it scrubs every 5 wall seconds), so a
+lockstep run's values are not repeatable."""
 
 
 @dataclass
@@ -57,9 +60,13 @@ class Job:
     lat_deg: float
     lon_deg: float
     lost: int = 0  # times its payload died while it was in flight
+    operator: dict[str, Any] | None = None
+    """An operator job's extra JobBody fields (flightsw.jobs): never requeued, it fails
+    with its payload (the jobs component reports why)."""
 
     def body(self) -> JobBody:
-        return JobBody(self.job_id, self.n_tiles, self.seed, self.lat_deg, self.lon_deg)
+        return JobBody(self.job_id, self.n_tiles, self.seed, self.lat_deg, self.lon_deg,
+                       **(self.operator or {}))
 
 
 @dataclass
@@ -92,6 +99,7 @@ class PayloadState:
     rss_mb: float | None = None  # the child's resident memory, as the OS reports it
     window: ProductBody = field(default_factory=ProductBody)  # results since the last one
     window_infer_ms: float = 0.0  # summed, for the product's mean
+    weight_repairs: int = field(default=0, metadata=PERSIST)  # scrubs that found flips
 
 
 @dataclass
@@ -249,7 +257,7 @@ def lose_in_flight(st: PayloadState, cause: str, fail: int | None = None) -> Eve
             st.jobs_failed += 1
             st.window.failed += 1
             events.append(("payload.job_failed", {"job_id": job.job_id, "reason": cause}))
-        elif job.lost <= MAX_REQUEUES:
+        elif job.lost <= MAX_REQUEUES and job.operator is None:
             st.requeue.append(job)
             st.jobs_requeued += 1
             events.append(("payload.job_requeued", {"job_id": job.job_id, "cause": cause}))
@@ -299,6 +307,16 @@ def _submit(st: PayloadState, out: PayloadOut, n_tiles: int, lat_deg: float,
     st.next_job_id += 1
     _send_job(st, out, Job(job_id, n_tiles, job_id * 7919 + st.sup.incarnation,
                            lat_deg, lon_deg))
+
+
+def send_operator_job(st: PayloadState, out: PayloadOut, n_tiles: int, lat_deg: float,
+                      lon_deg: float, extra: dict[str, Any]) -> int:
+    """Send an operator job (:mod:`flightsw.jobs`) now; returns its payload job id."""
+    job_id = st.next_job_id
+    st.next_job_id += 1
+    _send_job(st, out, Job(job_id, n_tiles, job_id * 7919 + st.sup.incarnation, lat_deg,
+                           lon_deg, operator=extra))
+    return job_id
 
 
 def _send_job(st: PayloadState, out: PayloadOut, job: Job) -> None:
@@ -354,7 +372,12 @@ def receive(st: PayloadState, env: Envelope, inp: SuperviseInputs, t: Tick,
 
 def _on_heartbeat(st: PayloadState, hb: HeartbeatBody, out: PayloadOut,
                   inp: SuperviseInputs, t: Tick) -> Events:
-    st.last_hb = hb
+    if hb.incarnation and hb.incarnation != st.sup.incarnation:
+        # a killed incarnation's last words (held in lockstep, or read after the restart):
+        # taken for the new one, they announced it ready with the old model's name and
+        # hash, and the hash could become the "last known good" model
+        return []
+    prev, st.last_hb = st.last_hb, hb
     st.last_hb_monotonic_s = t.monotonic_s
     if hb.n == st.ping_n or hb.n == 0:
         st.hb_seen_for_ping = True
@@ -366,6 +389,13 @@ def _on_heartbeat(st: PayloadState, hb: HeartbeatBody, out: PayloadOut,
         events.append(("payload.ready", {"incarnation": st.sup.incarnation,
                                          "model": hb.model or "?",
                                          "provider": hb.provider or "?"}))
+        if hb.provider_fallback:
+            events.append(("payload.provider_fallback", {"provider": hb.provider or "?",
+                                                         "reason": hb.provider_fallback}))
+    if hb.incarnation == prev.incarnation and hb.weight_repairs > prev.weight_repairs:
+        st.weight_repairs += hb.weight_repairs - prev.weight_repairs
+        events.append(("payload.weights_repaired", {
+            "tensors": hb.weight_repairs - prev.weight_repairs, "total": st.weight_repairs}))
     if not inp.lockstep:
         st.activity_frac = min(max(hb.busy_frac, 0.0), 1.0)
     return events
@@ -376,11 +406,16 @@ def _on_result(st: PayloadState, res: ResultBody) -> Events:
     if job is None:
         raise WireError("result for a job not in flight", job_id=res.job_id)
     w = st.window
+    events: Events = []
+    if res.integrity in ("suspect", "failed"):
+        events.append(("payload.integrity", {"job_id": res.job_id, "verdict": res.integrity,
+                                             "note": res.integrity_note or "?"}))
     if not res.ok:
         st.jobs_failed += 1
         st.failures_in_row += 1
         w.failed += 1
-        return [("payload.job_failed", {"job_id": res.job_id, "reason": res.error or "?"})]
+        return [*events, ("payload.job_failed", {"job_id": res.job_id,
+                                                 "reason": res.error or "?"})]
     st.jobs_done += 1
     st.failures_in_row = 0
     st.tiles_done += res.n_tiles
@@ -393,7 +428,7 @@ def _on_result(st: PayloadState, res: ResultBody) -> Events:
     st.window_infer_ms += res.infer_ms
     if len(w.job_ids) < PRODUCT_JOB_IDS_MAX:
         w.job_ids.append(res.job_id)
-    return []
+    return events
 
 
 # --- commands ----------------------------------------------------------------------------------
@@ -450,6 +485,9 @@ def telemetry(st: PayloadState) -> dict[str, Any]:
         "payload.restarts_in_window": len(st.sup.recent_restarts_s),
         "payload.last_cause": st.sup.last_cause,
         "payload.frames_forged": st.frames_forged,
+        "payload.provider": hb.provider,
+        "payload.weight_scrubs": hb.weight_scrubs,
+        "payload.weight_repairs": st.weight_repairs,
     }
 
 
@@ -489,6 +527,11 @@ DECLARATIONS = Declarations(
         Telemetry("payload.last_cause", ArgType.STR, "Cause of the last payload restart"),
         Telemetry("payload.frames_forged", ArgType.INT,
                   "Frames on the payload channel that failed authentication"),
+        Telemetry("payload.provider", ArgType.STR, "onnxruntime execution provider in use"),
+        Telemetry("payload.weight_scrubs", ArgType.INT,
+                  "Scrubs of the in-memory weights by this payload incarnation"),
+        Telemetry("payload.weight_repairs", ArgType.INT,
+                  "Weight tensors found corrupted by a scrub and reloaded from the store"),
     ),
     events=(
         Event("payload.started", Severity.ACTIVITY_HI,
@@ -515,6 +558,13 @@ DECLARATIONS = Declarations(
               "deadline; counting it as silent until it speaks", throttle=10),
         Event("payload.job_failed", Severity.WARNING_LO, "Job {job_id} failed: {reason}",
               throttle=20),
+        Event("payload.provider_fallback", Severity.WARNING_LO,
+              "Payload runs on {provider}: {reason}"),
+        Event("payload.weights_repaired", Severity.WARNING_HI,
+              "Weight scrub found {tensors} corrupted tensors and reloaded them from the "
+              "store ({total} since boot)"),
+        Event("payload.integrity", Severity.WARNING_LO,
+              "Job {job_id} integrity {verdict}: {note}", throttle=20),
         Event("payload.job_requeued", Severity.WARNING_LO,
               "Job {job_id} requeued: its payload went down ({cause})", throttle=20),
     ),

@@ -34,8 +34,11 @@ from flightsw import (
     cycle_health,
     hal,
     heaters,
+    jobs,
     limits,
     link,
+    model_files,
+    model_store,
     modes,
     payload_supervision,
     planner,
@@ -54,9 +57,10 @@ from flightsw.config import FlightConfig
 from flightsw.errors import WireError
 from flightsw.events import EventLog, EventLogState, EventRecord
 from flightsw.hal import Actuators, Sensors
-from flightsw.messages import CommandBody, TelemetryBody
+from flightsw.messages import CommandBody, ResultBody, TelemetryBody
 from flightsw.payload_supervision import PayloadOut, PayloadState, SuperviseInputs
 from flightsw.rategroups import RateGroup, RateGroups
+from flightsw.recorder import Priority
 from flightsw.records import Record
 from flightsw.wire import Envelope, Kind, try_decode
 
@@ -100,7 +104,9 @@ class ExecState:
     limits: limits.LimitsState
     sequences: sequences.SequenceState
     payload: PayloadState
+    jobs: jobs.JobsState
     link: link.LinkState
+    model_store: model_store.ModelStoreState
     commands: commanding.CommandCounters
     auth: uplink_auth.AuthState
     schedule: schedule.ScheduleState
@@ -199,9 +205,11 @@ class Topology:
             if name != rec.name:  # an event that cannot be encoded is not re-raised forever
                 self.events.emit(name, args, rec.time_s)
 
-    def downlink(self, kind: Kind, body: Record | dict[str, Any]) -> None:
+    def downlink(self, kind: Kind, body: Record | dict[str, Any],
+                 priority: Priority | None = None) -> None:
         data = body.to_body() if isinstance(body, Record) else body
-        self.emit_all(link.record(self.state.link, kind, data, self.clock.mission_time_s()))
+        self.emit_all(link.record(self.state.link, kind, data, self.clock.mission_time_s(),
+                                  priority))
 
     def _on_slip(self, group: RateGroup, late_s: float, monotonic_s: float) -> None:
         self.emit("exec.cycle_slip", {"group": group.name, "late_s": round(late_s, 3)})
@@ -288,6 +296,7 @@ class Topology:
             st.payload, env, self._supervise_inputs(), self.tick(), self.cfg)
         self._payload_out(out)
         self.emit_all(events)
+        self._jobs_hear(env)
 
     def _apply_held(self, kind: Kind) -> None:
         keep: list[Envelope] = []
@@ -399,6 +408,7 @@ class Topology:
                 st.payload, self._supervise_inputs(), t, self.cfg)
             self._payload_out(out)
             self.emit_all(events)
+        self._jobs_run(t, start=False)
         link.note_evictions(st.link)
         link.new_cycle(st.link, link.FRAMES_PER_SECOND // 10)
 
@@ -482,13 +492,18 @@ class Topology:
         if st.have_sensors:
             st.throttle, events = throttle.step(
                 st.throttle, sensors.payload_temp_c, cap, SLOW_PERIOD_S, self.cfg,
-                avionics_temp_c=sensors.avionics_temp_c, battery_temp_c=sensors.battery_temp_c)
+                avionics_temp_c=sensors.avionics_temp_c, battery_temp_c=sensors.battery_temp_c,
+                precool_c=st.planner.precool.active_c)
             self.emit_all(events)
         st.payload, out, events = payload_supervision.supervise(
             st.payload, self._supervise_inputs(), t, self.cfg)
         self._payload_out(out)
         self.emit_all(events)
+        model_files.watch_trial(self)  # a new model failing its first jobs: roll back
         st.link.uplink_seq_top = uplink_auth.window_top(st.auth)  # said in HELLO
+        jobs.sample(st.jobs, sensors.payload_temp_c, sensors.load_power_w,
+                    st.throttle.level_frac)
+        self._jobs_run(t, start=not self.lockstep)
         self.emit_all(link.set_contact(st.link, sensors.in_contact, sensors.contact_station, t))
         self.emit_all(link.eviction_report(st.link))
 
@@ -528,11 +543,50 @@ class Topology:
             if payload_supervision.results_due(st.payload) and not st.payload.unresponsive:
                 self.emit_all(payload_supervision.expire_in_flight(
                     st.payload, "no result before the next capture"))
+            self._jobs_run(self.tick(), start=True)
             st.payload, out, events = payload_supervision.capture(
                 st.payload, self._supervise_inputs(), self.tick(), self.cfg)
             self._payload_out(out)
             self.emit_all(events)
         self.downlink_product()
+
+    def _jobs_hear(self, env: Envelope) -> None:
+        """A payload message, for the operator jobs: a result may end the running job."""
+        st = self.state
+        try:
+            if env.kind is Kind.PAYLOAD_RESULT:
+                self.emit_all(jobs.on_result(st.jobs, ResultBody.from_body(env.body),
+                                             self.tick()))
+            elif env.kind is Kind.PAYLOAD_HEARTBEAT:
+                jobs.note_provider(st.jobs, str(env.body.get("provider") or ""))
+        except WireError:
+            return  # already counted and reported by payload supervision
+        self._jobs_downlink()
+
+    def _jobs_run(self, t: Tick, *, start: bool) -> None:
+        """Operator jobs: end one that went down with its payload; start the next."""
+        st = self.state
+        p = st.payload
+        self.emit_all(jobs.reconcile(st.jobs, set(p.in_flight), p.sup.running,
+                                     p.sup.incarnation, p.sup.last_cause, t))
+        if start:
+            self.emit_all(jobs.expire_deadlines(st.jobs, t))
+            inp = self._supervise_inputs()
+            job = (jobs.take_next(st.jobs) if payload_supervision.ready(p) and inp.powered
+                   and p.throttle_frac > 0 else None)
+            if job is not None:
+                out = PayloadOut()
+                job_id = payload_supervision.send_operator_job(
+                    p, out, job.n_tiles, inp.lat_deg, inp.lon_deg, jobs.job_fields(job))
+                self._payload_out(out)
+                self.emit_all(jobs.started(st.jobs, job, job_id, p.sup.incarnation, t))
+                self.dirty = True
+        self._jobs_downlink()
+
+    def _jobs_downlink(self) -> None:
+        for body in jobs.take_outbox(self.state.jobs):
+            self.downlink(Kind.RESULT, body, jobs.downlink_priority(body))
+            self.dirty = True
 
     def downlink_product(self) -> None:
         self.state.payload, product = payload_supervision.take_product(self.state.payload)

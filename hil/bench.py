@@ -18,9 +18,11 @@ from dataclasses import replace
 from typing import Any
 
 from flightsw.hal import Actuators
+from ground.console import bench as console_bench
 from hil import hil_bench, link_bench, policy_bench, recovery_bench, serial_bench
 from hil.plant import Plant, Profile, ProfileError, load_profile
 from hil.plant.profile import LinkSpec, NodeSpec
+from payload import integrity_bench, service_bench
 
 ORBIT_S = 95 * 60.0
 
@@ -131,8 +133,11 @@ def main(argv: list[str] | None = None) -> int:
     recovery_bench.add_parser(sub)
     policy_bench.add_parser(sub)
     serial_bench.add_parser(sub)
+    integrity_bench.add_parser(sub)
     hil_bench.add_parser(sub)
     link_bench.add_parser(sub)
+    console_bench.add_parser(sub)
+    service_bench.add_parser(sub)
     args = parser.parse_args(argv)
     if args.what == "recovery":
         return recovery_bench.run(args)
@@ -140,10 +145,16 @@ def main(argv: list[str] | None = None) -> int:
         return policy_bench.run(args)
     if args.what == "serial":
         return serial_bench.run(args)
+    if args.what == "integrity":
+        return integrity_bench.run(args)
     if args.what == "hil":
         return hil_bench.run(args)
     if args.what == "link":
         return link_bench.run(args)
+    if args.what == "console":
+        return console_bench.run(args)
+    if args.what == "payload":
+        return service_bench.run(args)
     try:
         result = bench_plant(args.profile, repeats=args.repeats, scaling=not args.no_scaling)
     except ProfileError as exc:

@@ -45,6 +45,7 @@ from flightsw.recorder_store import RECORDER_FILE
 from flightsw.stackinfo import StackInfo, atomic_write_text
 from flightsw.wire import Envelope, Kind, try_decode
 from ground import ops_token
+from ground.console.alarms import ALARMS_FILE
 from hil import board_heat
 from hil.private_files import make_private
 from hil.serial_stack import check_link, start_serial_bridge
@@ -544,7 +545,7 @@ RUN_FILES = (ARCHIVE_FILE, f"{ARCHIVE_FILE}-wal", f"{ARCHIVE_FILE}-shm", "dictio
              "flight_config.json", "plant_summary.json", "exec_stats.json", "plant.log",
              "flightsw.log", "payload.log", "ground.log", "flight_state.bin",
              "flight_state.bin.prev", "launcher.log", "bridge.log", "bridge_stats.json",
-             "board_heat.log",
+             "board_heat.log", ALARMS_FILE,
              RECORDER_FILE, f"{RECORDER_FILE}-wal",
              f"{RECORDER_FILE}-shm")
 """What belongs to one run and moves with its archive (the archive's -wal and -shm must

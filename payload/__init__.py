@@ -10,10 +10,14 @@ Modules, outside in:
 - :mod:`payload.messages` - the schema of each body the executive sends;
 - :mod:`payload.pacing` - the throttle as a duty cycle, and the busy-fraction meter;
 - :mod:`payload.screening` - one job: capture, classify, count;
+- :mod:`payload.products` - an operator job: per-tile results, hashes, compressed tiles;
+- :mod:`payload.tile_bank` - captures from tiles rendered once (the camera off the
+  critical path);
 - :mod:`payload.camera` - deterministic synthetic 4-band EO tiles with ground truth;
 - :mod:`payload.model` - model + card: SHA-256 check, provider choice, dry run;
 - :mod:`payload.mission_clock` - mission time followed from the executive's stamps;
-- :mod:`payload.models` - the shipped ``cloud_screen_v1`` and the script that made it.
+- :mod:`payload.models` - the shipped ``cloud_screen_v1`` and the script that made it;
+- :mod:`payload.service_bench`, :mod:`payload.throttle_bench` - ``aisat bench payload``.
 
 Nothing here is imported by :mod:`flightsw`; this package imports from it.
 """

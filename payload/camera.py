@@ -104,7 +104,7 @@ def capture(n_tiles: int, seed: int, lat_deg: float, lon_deg: float) -> Capture:
         raise ValueError(f"lat_deg must be in -90..90, got {lat_deg}")
     if not math.isfinite(lon_deg):
         raise ValueError(f"lon_deg must be finite, got {lon_deg}")
-    rng = np.random.default_rng(_entropy(seed, lat_deg, lon_deg))
+    rng = np.random.default_rng(entropy(seed, lat_deg, lon_deg))
     n = n_tiles
 
     surface, secondary = _pick_surfaces(rng, n, lat_deg)
@@ -123,7 +123,7 @@ def capture(n_tiles: int, seed: int, lat_deg: float, lon_deg: float) -> Capture:
     scene = (1.0 - cirrus[:, None]) * scene + cirrus[:, None] * cirrus_spectrum
 
     # Lower sun at high latitude, plus per-tile gain jitter, plus sensor noise.
-    sun = 0.55 + 0.45 * math.cos(math.radians(lat_deg))
+    sun = sun_factor(lat_deg)
     gain = np.clip(sun + rng.normal(0.0, 0.06, size=n), 0.45, 1.1).astype(np.float32)
     scene = scene * gain[:, None, None, None]
     scene = scene + rng.normal(0.0, _SENSOR_NOISE, size=scene.shape).astype(np.float32)
@@ -134,7 +134,27 @@ def capture(n_tiles: int, seed: int, lat_deg: float, lon_deg: float) -> Capture:
                    surface=surface.astype(np.int8))
 
 
-def _entropy(seed: int, lat_deg: float, lon_deg: float) -> list[int]:
+def sun_factor(lat_deg: float) -> float:
+    """Illumination at ``lat_deg`` relative to the equator's (a lower sun further out)."""
+    return 0.55 + 0.45 * math.cos(math.radians(lat_deg))
+
+
+def latitude_band_edges_deg() -> tuple[float, ...]:
+    """Upper |latitude| edges of the bands that share one set of surface odds."""
+    return tuple(edge for edge, _odds in _SURFACE_ODDS_BY_LAT)
+
+
+def n_latitude_bands() -> int:
+    return len(_SURFACE_ODDS_BY_LAT)
+
+
+def latitude_band(lat_deg: float) -> int:
+    """Index of the band of surface odds ``lat_deg`` falls in."""
+    return next(i for i, (edge, _odds) in enumerate(_SURFACE_ODDS_BY_LAT)
+                if abs(lat_deg) <= edge)
+
+
+def entropy(seed: int, lat_deg: float, lon_deg: float) -> list[int]:
     """Seed material for numpy: non-negative ints from the seed and the ground position.
 
     Positions are quantised to 1e-4 degree (~11 m) so that a float round trip through

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
+from flightsw import job_tensor
 from flightsw.errors import WireError
 from flightsw.messages import ConfigBody, JobBody, PingBody
 from flightsw.records import Record
@@ -32,6 +33,14 @@ class JobSpec:
     seed: int
     lat_deg: float
     lon_deg: float
+    # an operator job (flightsw.jobs), see payload.products
+    priority: int = 0
+    source: str = "capture"
+    tensor_raw: bytes = b""  # inflated and checked against shape and dtype
+    tensor_shape: tuple[int, ...] = ()
+    tensor_dtype: str = ""
+    detail: bool = False
+    tiles: bool = False
 
 
 @dataclass(frozen=True)
@@ -55,8 +64,31 @@ def parse_job(body: Mapping[str, Any]) -> JobSpec:
     _finite("lon_deg", job.lon_deg)
     if not -360.0 <= job.lon_deg <= 360.0:
         raise MessageRejected("lon_deg out of range", lon_deg=job.lon_deg, valid="-360..360")
-    return JobSpec(job_id=job.job_id, n_tiles=job.n_tiles, seed=job.seed,
+    base = JobSpec(job_id=job.job_id, n_tiles=job.n_tiles, seed=job.seed,
                    lat_deg=job.lat_deg, lon_deg=job.lon_deg)
+    return _operator_fields(base, job) if job.detail or job.source != "capture" else base
+
+
+def _operator_fields(base: JobSpec, job: JobBody) -> JobSpec:
+    """An operator job's fields, checked: a tensor from the ground is inflated (bounded)
+    and must hold exactly its declared shape and type (:mod:`flightsw.job_tensor`)."""
+    if job.source not in ("capture", "tensor"):
+        raise MessageRejected("job source must be capture or tensor", source=job.source[:20])
+    raw, n_tiles = b"", base.n_tiles
+    shape: tuple[int, ...] = ()
+    if job.source == "tensor":
+        if not isinstance(job.tensor, bytes) or not all(
+                isinstance(d, int) and not isinstance(d, bool) for d in job.tensor_shape):
+            raise MessageRejected("tensor must be bytes with an integer shape")
+        try:
+            shape = job_tensor.parse_shape(",".join(str(d) for d in job.tensor_shape))
+            raw = job_tensor.decode_bytes(job.tensor, shape, job.tensor_dtype).raw
+        except job_tensor.TensorRejected as exc:
+            raise MessageRejected(exc.reason, **exc.details) from exc
+        n_tiles = shape[0]
+    return replace(base, n_tiles=n_tiles, priority=max(job.priority, 0), source=job.source,
+                   tensor_raw=raw, tensor_shape=shape, tensor_dtype=job.tensor_dtype,
+                   detail=True, tiles=job.tiles)
 
 
 def job_id_of(body: Mapping[str, Any]) -> int:

@@ -181,19 +181,27 @@ def _serve(sock: zmq.Socket[bytes], core: PayloadCore, clock: ParentSyncedClock,
         ready = dict(poller.poll(int(timeout_s * 1000)))
         if sock in ready:
             link.drain(core, clock)
-        for outcome in worker.finished():
-            link.send(core.finish_job(outcome))
+        results = [env for outcome in worker.finished() for env in core.finish_job(outcome)]
+        now_s = clock.monotonic_s()
+        if not worker.busy and not (core.stop_requested or shutdown.signal_name):
+            # the next job before the last result goes out: the worker infers (onnxruntime
+            # releases the GIL) while this thread encodes and sends
+            try:
+                core.scrub_if_due(now_s)  # between jobs: the worker is not reading them
+            except ModelError as exc:
+                log.error("%s", exc)
+                link.send(results)
+                return EXIT_MODEL
+            spec = core.start_job(now_s)
+            if spec is not None:
+                worker.submit(spec)
+        link.send(results)
         if core.stop_requested:
             log.info("stop requested%s", f": {core.stop_reason}" if core.stop_reason else "")
             return EXIT_OK
         if shutdown.signal_name:
             log.info("%s received, exiting", shutdown.signal_name)
             return EXIT_OK
-        now_s = clock.monotonic_s()
-        if not worker.busy:
-            spec = core.start_job(now_s)
-            if spec is not None:
-                worker.submit(spec)
         if now_s >= next_parent_check_s:
             next_parent_check_s = now_s + PARENT_CHECK_S
             if os.getppid() != parent_pid:

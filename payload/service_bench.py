@@ -1,0 +1,352 @@
+"""``aisat bench payload [--json]``: the payload process as a service against bare
+onnxruntime, on the same model, batch and thread count, in the same run.
+
+For every shipped model (``payload/models/*.onnx``, so a model added there is measured
+too) it starts a real payload process (:class:`flightsw.payload_host.ProcessPayloadHost`,
+the executive's own host: authenticated frames over ZeroMQ, the executive's protocol)
+and, alternating in rounds with it so that a busy machine slows both alike:
+
+- **payload, throughput**: jobs of ``batch`` tiles kept :data:`IN_FLIGHT` deep (as the
+  free-running executive keeps them), tiles per wall second from the first send to the
+  last result;
+- **payload, latency**: one job at a time, send to result, p50/p99;
+- **bare**: an onnxruntime session on the same model bytes with the same options
+  (intra-op threads, sequential), looping ``run`` over the same tile bank batches.
+
+``throughput_ratio_to_bare`` is the median over rounds of payload/bare throughput
+(target >= 0.95). On a machine shared with other work a separate process can get a
+different share of the CPU than the loop in this one, so it also gives
+``cpu_efficiency_ratio_to_bare``: bare CPU seconds over the payload process's CPU
+seconds (/proc) for the same number of tiles, which the neighbours cannot skew. It then
+calls ``payload.integrity_bench.measure()`` for scrubbing
+cost, run-twice cost and detection rates when that module exists (it belongs to the
+model-store work) and says so when it does not. Prints ratios and numbers; asserts
+nothing. Reads wall time only through :class:`flightsw.clock.RealClock`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from flightsw import channel_auth
+from flightsw.clock import RealClock
+from flightsw.messages import ConfigBody, JobBody, ResultBody
+from flightsw.wire import Kind, Sequencer, encode, try_decode
+
+IN_FLIGHT = 4
+READY_TIMEOUT_S = 60.0
+RESULT_TIMEOUT_S = 30.0
+
+
+class BenchError(RuntimeError):
+    """The payload under test did not answer (its reason says what was missing)."""
+
+
+def shipped_models() -> list[Path]:
+    from payload.model import MODELS_DIR
+
+    return sorted(p for p in MODELS_DIR.glob("*.onnx") if p.with_suffix(".json").exists())
+
+
+def _pct(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * (len(ordered) - 1) + 0.5))]
+
+
+class _Payload:
+    """A payload process spoken to as the executive speaks to it."""
+
+    def __init__(self, model: Path, clock: RealClock) -> None:
+        from flightsw.payload_host import ProcessPayloadHost
+
+        self.clock = clock
+        self.host = ProcessPayloadHost(model_path=str(model))
+        self.seq = Sequencer("flight")
+        error = self.host.spawn(1)
+        if error:
+            raise BenchError(f"payload did not start: {error}")
+        self._wait(lambda kind, body: kind is Kind.PAYLOAD_HEARTBEAT, READY_TIMEOUT_S,
+                   "a ready heartbeat")
+        self.send(Kind.PAYLOAD_CONFIG, ConfigBody(1.0, False).to_body())
+
+    def send(self, kind: Kind, body: dict[str, Any]) -> None:
+        transport = self.host.transport
+        assert transport is not None
+        frame = self.seq.pack(kind, 0.0, body)
+        transport.send(channel_auth.seal(self.host.key, channel_auth.TO_PAYLOAD, frame))
+
+    def _wait(self, want: Callable[[Kind, Any], bool], timeout_s: float,
+              what: str) -> list[dict[str, Any]]:
+        transport = self.host.transport
+        assert transport is not None
+        deadline = self.clock.monotonic_s() + timeout_s
+        while self.clock.monotonic_s() < deadline:
+            got: list[dict[str, Any]] = []
+            for sealed in transport.receive():
+                frame = channel_auth.unseal(self.host.key, channel_auth.TO_EXECUTIVE, sealed)
+                env = try_decode(frame) if isinstance(frame, bytes) else None
+                if env is not None and not isinstance(env, Exception) and want(env.kind,
+                                                                               env.body):
+                    got.append(dict(env.body))
+            if got:
+                return got
+            if self.host.exit_status() is not None:
+                raise BenchError(f"payload exited ({self.host.exit_status()}) waiting for "
+                                 f"{what}")
+            transport.wait(0.05)
+        raise BenchError(f"no {what} within {timeout_s:g} s")
+
+    def results(self) -> list[ResultBody]:
+        bodies = self._wait(lambda kind, body: kind is Kind.PAYLOAD_RESULT, RESULT_TIMEOUT_S,
+                            "job result")
+        out = [ResultBody.from_body(b) for b in bodies]
+        for res in out:
+            if not res.ok:
+                raise BenchError(f"job {res.job_id} failed: {res.error}")
+        return out
+
+    def cpu_s(self) -> float:
+        """CPU seconds the payload process has used (user + system, from /proc)."""
+        pid = self.host.pid
+        if pid is None:
+            return 0.0
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def close(self) -> None:
+        self.host.stop(encode(self.seq.make(Kind.STOP, 0.0, {"reason": "bench done"})))
+
+
+class _Jobs:
+    def __init__(self, batch: int) -> None:
+        self.batch = batch
+        self.next_id = 1
+
+    def body(self) -> dict[str, Any]:
+        job_id = self.next_id
+        self.next_id += 1
+        return JobBody(job_id, self.batch, job_id * 7919, 45.0, 7.0).to_body()
+
+
+def _payload_throughput(p: _Payload, jobs: _Jobs, n_jobs: int, clock: RealClock) -> float:
+    t0 = clock.monotonic_s()
+    sent = done = 0
+    while sent < min(IN_FLIGHT, n_jobs):
+        p.send(Kind.PAYLOAD_JOB, jobs.body())
+        sent += 1
+    while done < n_jobs:
+        for _ in p.results():
+            done += 1
+            if sent < n_jobs:
+                p.send(Kind.PAYLOAD_JOB, jobs.body())
+                sent += 1
+    return n_jobs * jobs.batch / (clock.monotonic_s() - t0)
+
+
+def _payload_latency(p: _Payload, jobs: _Jobs, n_jobs: int, clock: RealClock) -> list[float]:
+    out = []
+    for _ in range(n_jobs):
+        t0 = clock.monotonic_s()
+        p.send(Kind.PAYLOAD_JOB, jobs.body())
+        p.results()
+        out.append(clock.monotonic_s() - t0)
+    return out
+
+
+def bench_model(model_path: Path, *, batch: int = 16, rounds: int = 5,
+                jobs_per_round: int = 60, intra_op_threads: int = 1) -> dict[str, Any]:
+    import onnxruntime as ort
+
+    from payload.model import CPU_PROVIDER, ModelCard
+    from payload.tile_bank import shared_bank
+
+    clock = RealClock()
+    card = ModelCard.read(model_path.with_suffix(".json"))
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = intra_op_threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    bare = ort.InferenceSession(model_path.read_bytes(), sess_options=options,
+                                providers=[CPU_PROVIDER])
+    bank = shared_bank()
+    batches = [bank.capture(batch, i * 7919, 45.0, 7.0).tiles for i in range(32)]
+    outputs = [card.output_name]
+
+    def bare_round(n: int) -> list[float]:
+        times = []
+        for i in range(n):
+            t0 = clock.monotonic_s()
+            bare.run(outputs, {card.input_name: batches[i % len(batches)]})
+            times.append(clock.monotonic_s() - t0)
+        return times
+
+    payload = _Payload(model_path, clock)
+    jobs = _Jobs(batch)
+    try:
+        _payload_latency(payload, jobs, 10, clock)  # warm-up, both sides
+        bare_round(10)
+        ratios, cpu_ratios, p_tput, b_tput, p_lat, b_lat = [], [], [], [], [], []
+        for _ in range(rounds):
+            cpu0 = payload.cpu_s()
+            tput = _payload_throughput(payload, jobs, jobs_per_round, clock)
+            p_cpu = payload.cpu_s() - cpu0
+            t0, cpu0 = clock.monotonic_s(), time.process_time()
+            b_times = bare_round(jobs_per_round)
+            b = jobs_per_round * batch / (clock.monotonic_s() - t0)
+            b_cpu = time.process_time() - cpu0
+            if p_cpu > 0 and b_cpu > 0:
+                cpu_ratios.append(b_cpu / p_cpu)
+            p_lat += _payload_latency(payload, jobs, jobs_per_round // 2, clock)
+            b_lat += b_times
+            p_tput.append(tput)
+            b_tput.append(b)
+            ratios.append(tput / b)
+        products = _products(payload, jobs, batch)
+    finally:
+        payload.close()
+    return {
+        "model": card.model_id,
+        "file": model_path.name,
+        "batch": batch,
+        "intra_op_threads": intra_op_threads,
+        "rounds": rounds,
+        "jobs_per_round": jobs_per_round,
+        "payload_tiles_per_s": round(statistics.median(p_tput), 1),
+        "bare_tiles_per_s": round(statistics.median(b_tput), 1),
+        "throughput_ratio_to_bare": round(statistics.median(ratios), 3),
+        "throughput_ratio_per_round": [round(r, 3) for r in ratios],
+        "cpu_efficiency_ratio_to_bare": (round(statistics.median(cpu_ratios), 3)
+                                         if cpu_ratios else None),
+        "p50_latency_ms": round(_pct(p_lat, 0.5) * 1e3, 3),
+        "p99_latency_ms": round(_pct(p_lat, 0.99) * 1e3, 3),
+        "bare_p50_latency_ms": round(_pct(b_lat, 0.5) * 1e3, 3),
+        "bare_p99_latency_ms": round(_pct(b_lat, 0.99) * 1e3, 3),
+        "products": products,
+    }
+
+
+PRODUCT_JOBS = 40
+
+
+def _products(p: _Payload, jobs: _Jobs, batch: int) -> dict[str, Any]:
+    """Operator jobs asking for their tiles: accuracy against the camera's labels, and
+    the downlink volume of the selected tiles against sending every tile."""
+    tiles = correct = sent = every = selected = 0
+    for _ in range(PRODUCT_JOBS):
+        p.send(Kind.PAYLOAD_JOB, {**jobs.body(), "detail": True, "tiles": True,
+                                  "priority": 1})
+        for res in p.results():
+            tiles += res.n_tiles
+            correct += res.n_correct
+            selected += len(res.selected)
+            sent += sum(len(z) for z in res.tiles_z)
+            every += res.all_tiles_z_bytes
+    return {
+        "jobs": PRODUCT_JOBS, "tiles": tiles, "selected": selected,
+        "accuracy": round(correct / tiles, 4) if tiles else None,
+        "tile_bytes_sent": sent, "all_tile_bytes": every,
+        "raw_float32_bytes": tiles * 4 * 32 * 32 * 4,
+        "downlink_saved_frac": round(1 - sent / every, 4) if every else None,
+    }
+
+
+def integrity_slot() -> dict[str, Any]:
+    """Scrubbing cost, run-twice cost, detection rates, from the model-store work's
+    ``payload.integrity_bench.measure()`` when it has landed."""
+    try:
+        module = importlib.import_module("payload.integrity_bench")
+    except ImportError:
+        return {"status": "not measured: payload.integrity_bench is not in this build yet"}
+    measure = getattr(module, "measure", None)
+    if measure is None:
+        return {"status": "not measured: payload.integrity_bench has no measure()"}
+    result = measure()
+    return dict(result) if isinstance(result, dict) else {"result": result}
+
+
+def bench_payload(batch: int = 16, rounds: int = 5, jobs_per_round: int = 60,
+                  intra_op_threads: int = 1) -> dict[str, Any]:
+    models = [bench_model(path, batch=batch, rounds=rounds, jobs_per_round=jobs_per_round,
+                          intra_op_threads=intra_op_threads) for path in shipped_models()]
+    if not models:
+        raise BenchError("no shipped model (payload/models/*.onnx with its .json card)")
+    head = models[0]
+    return {
+        "throughput_ratio_to_bare": head["throughput_ratio_to_bare"],
+        "p99_latency_ms": head["p99_latency_ms"],
+        "p50_latency_ms": head["p50_latency_ms"],
+        "model": head["model"],
+        "worst_throughput_ratio_to_bare": min(m["throughput_ratio_to_bare"] for m in models),
+        "models": models,
+        "integrity": integrity_slot(),
+    }
+
+
+def _format(result: dict[str, Any]) -> str:
+    lines = ["payload benchmark: the payload process (jobs over the executive's protocol) "
+             "vs bare onnxruntime, same model, batch and threads, alternating rounds"]
+    for m in result["models"]:
+        lines += [
+            f"  {m['model']} ({m['file']}), batch {m['batch']}, {m['intra_op_threads']} "
+            f"intra-op thread(s), {m['rounds']} rounds of {m['jobs_per_round']} jobs",
+            f"    throughput   payload {m['payload_tiles_per_s']:>9,.1f} tiles/s   bare "
+            f"{m['bare_tiles_per_s']:>9,.1f} tiles/s   ratio {m['throughput_ratio_to_bare']:.3f}"
+            f" (rounds: {', '.join(f'{r:.2f}' for r in m['throughput_ratio_per_round'])})",
+            f"    CPU per tile bare/payload {m['cpu_efficiency_ratio_to_bare']}",
+            f"    latency      payload p50 {m['p50_latency_ms']:.2f} ms p99 "
+            f"{m['p99_latency_ms']:.2f} ms   bare p50 {m['bare_p50_latency_ms']:.2f} ms p99 "
+            f"{m['bare_p99_latency_ms']:.2f} ms",
+        ]
+        pr = m["products"]
+        lines.append(
+            f"    products     {pr['jobs']} jobs, {pr['tiles']} tiles: accuracy "
+            f"{pr['accuracy']:.1%} vs the camera's labels; {pr['selected']} clear tiles sent "
+            f"({pr['tile_bytes_sent']:,} B zlib) instead of all ({pr['all_tile_bytes']:,} B "
+            f"zlib, {pr['raw_float32_bytes']:,} B float32): "
+            f"{pr['downlink_saved_frac']:.1%} saved")
+    lines.append(f"  integrity: {json.dumps(result['integrity'])}")
+    return "\n".join(lines)
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("payload", help="payload process vs bare onnxruntime (throughput, "
+                       "p50/p99 latency) for every shipped model; throttle curve with "
+                       "--throttle")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--batch", type=int, default=16, help="tiles per job (default 16)")
+    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--jobs", type=int, default=60, help="jobs per round (default 60)")
+    p.add_argument("--throttle", action="store_true", help="instead: CPU use and "
+                   "throughput against duty cycle and intra-op threads (the curve)")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.batch < 1 or args.rounds < 1 or args.jobs < 2:
+        print("aisat bench payload: --batch, --rounds >= 1 and --jobs >= 2", file=sys.stderr)
+        return 2
+    if args.throttle:
+        from payload.throttle_bench import bench_throttle, format_curve
+
+        curve = bench_throttle()
+        print(json.dumps(curve) if args.json else format_curve(curve))
+        return 0
+    try:
+        result = bench_payload(args.batch, args.rounds, args.jobs)
+    except BenchError as exc:
+        print(f"aisat bench payload: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(result) if args.json else _format(result))
+    return 0
+
+
+__all__ = ["add_parser", "bench_model", "bench_payload", "run"]
