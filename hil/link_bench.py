@@ -49,7 +49,6 @@ from typing import Any
 import msgpack
 import zmq
 
-from flightsw import uplink_auth
 from flightsw.catalog import build_dictionary
 from flightsw.component import Tick
 from flightsw.config import FlightConfig
@@ -82,7 +81,7 @@ def downlink_mix(seconds: int = 60) -> list[tuple[Kind, dict[str, Any]]]:
 def goodput(loss: float = LOSS, pass_s: float = PASS_S, seed: int = 1,
             profile: str = "cubesat-jetson") -> dict[str, Any]:
     """A pass of ``pass_s`` over the profile's radio with ``loss`` each way."""
-    from flightsw import link
+    from flightsw import link, uplink_auth
     from ground.archive import Archive
     from ground.core import GroundCore, WallTime
     from ground.link_physics import ChannelSpec, LinkPhysics
@@ -133,7 +132,7 @@ def goodput(loss: float = LOSS, pass_s: float = PASS_S, seed: int = 1,
             sent_bytes += sum(len(f) for f in frames)
             ground.on_downlink(frames, wall)
             ground.pump_uplink(lambda f: _take(uplink, f), wall)
-            if uplink:  # the flight's authentication is not what this measures
+            if uplink:  # the ground's seal comes off unchecked (the link is measured)
                 link.receive(st, [uplink_auth.peel(f) for f in uplink], Tick(t, t))
                 uplink.clear()
             if k % 10 == 9:
@@ -209,7 +208,7 @@ def _pump(link_ep: str, n: int, latency_records: int, conn: Any) -> None:
     """Child: the executive's link component on a ZmqTransport. Phase 1: ``n`` records
     as fast as the link takes them; phase 2: ``latency_records`` at 100/s, sent at the
     next 10 Hz cycle and stamped with the wall clock as mission time."""
-    from flightsw import link
+    from flightsw import link, uplink_auth
     from flightsw.transport import ZmqTransport
 
     dictionary = build_dictionary()
@@ -405,9 +404,9 @@ def _bare(n: int) -> float | None:
 
 
 # --- command round trip -------------------------------------------------------------------
-def _executive(plant_ep: str, link_ep: str, key_dir: str, conn: Any) -> None:
-    """Child: the real executive (whole core, wall clock, the ground's uplink keys), a
-    fake payload in process."""
+def _executive(plant_ep: str, link_ep: str, key_dir: Path, conn: Any) -> None:
+    """Child: the real executive (whole core, wall clock), a fake payload in process,
+    holding the uplink keys of ``key_dir`` (the ground's)."""
     from flightsw import keyring
     from flightsw.clock import RealClock
     from flightsw.executive import Executive, install_signal_handlers
@@ -418,7 +417,7 @@ def _executive(plant_ep: str, link_ep: str, key_dir: str, conn: Any) -> None:
                           plant=ZmqTransport.pair(plant_ep, bind=False),
                           link=ZmqTransport.pair(link_ep, bind=True),
                           payload=FakePayloadHost(), lockstep=False, profile="bench",
-                          uplink_keys=keyring.load(Path(key_dir)))
+                          uplink_keys=keyring.ensure(key_dir))
     install_signal_handlers(executive)
     conn.send("up")
     executive.run()
@@ -440,20 +439,22 @@ def cmd_rtt(commands: int = DEFAULT_RTT_COMMANDS) -> dict[str, Any]:
     plant.bind(plant_ep)
     seq = Sequencer("plant")
     body = {"sensors": nominal_sensors().to_body()}
-    rtts: list[float] = []
-    failed = 0
     tmp_dir = tempfile.TemporaryDirectory(prefix="aisat-bench-rtt-")
     tmp = Path(tmp_dir.name)
-    keyring.ensure(tmp / "keys")  # shared by the flight and the ground, as in a stack
-    proc, conn = _child(_executive, plant_ep, link_ep, str(tmp / "keys"))
+    keyring.ensure(tmp / "keys")  # the ground finds them next to its archive
+    proc, conn = _child(_executive, plant_ep, link_ep, tmp / "keys")
+    rtts: list[float] = []
+    failed = 0
     try:
         conn.recv()
         with _ground(link_ep, tmp / "archive.sqlite") as ops_ep:
-            # the ground writes its ops token next to its archive (0600); commanding
-            # needs it, as it does for an operator
+            # commanding needs the ops token the ground writes next to its archive at
+            # start (a request sent before it would reach the ground without it)
+            deadline = time.monotonic() + 60
+            while ops_token.read(tmp) is None and time.monotonic() < deadline:
+                time.sleep(0.05)
             client = OpsClient(ops_ep, timeout_s=5.0, token=lambda: ops_token.read(tmp))
             next_sample = 0.0
-            deadline = time.monotonic() + 60
             warm = 0
             while len(rtts) + failed < commands and time.monotonic() < deadline:
                 if time.monotonic() >= next_sample:  # the plant's 1 Hz samples
