@@ -488,6 +488,7 @@ def bench_profile(name: str, days: float) -> dict[str, Any]:
                                       if inside_s > 0 else 1.0),
         "optimum": {"bound_full_s": round(best_s), "replay_ratio": ratio(replay.compute_s),
                     "replay_violations": len(replay.violations),
+                    "replay_clean": not replay.violations,
                     "replay_unmodelled_exceedances": honest.unmodelled,
                     "tightenings": honest.tightenings,
                     "untightened": {

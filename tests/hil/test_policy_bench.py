@@ -28,6 +28,13 @@ def test_one_day_of_one_profile(capsys: pytest.CaptureFixture[str]) -> None:
     for base in row["baselines"].values():
         assert 0.0 <= base["ratio_to_optimum"] <= 1.2 and base["violations"] >= 0
     assert 0.0 < row["baselines"]["fixed_duty"]["duty"] <= 1.0
+    # the bound is one the real plant flies: its schedule's replay is clean, and the
+    # bare program's figures are printed beside it rather than hidden
+    opt = row["optimum"]
+    assert opt["replay_violations"] == 0 and opt["replay_clean"] is True
+    assert 0 <= opt["tightenings"] <= 6
+    assert opt["bound_full_s"] <= opt["untightened"]["bound_full_s"]
+    assert opt["untightened"]["replay_violations"] >= 0
     model = row["optimum"]["model"]
     assert model["payload"]["gain_c"] > 0 and model["payload"]["tau_s"] > 0
 
