@@ -128,6 +128,8 @@ def _parser() -> argparse.ArgumentParser:
     bd.add_argument("--root", type=Path, default=Path("/"),
                     help="read sysfs/procfs under this directory (a virtual board's tree)")
     bd.add_argument("--json", action="store_true", help="print one JSON object")
+    bd.add_argument("--cpu-max-khz", type=positive_finite, default=None,
+                    help="first set every CPU's cpufreq ceiling (read back and reported)")
     bd.set_defaults(func=_cmd_board)
     return p
 
@@ -142,6 +144,14 @@ def _stack_args(p: argparse.ArgumentParser) -> None:
                    help="ONNX model for the payload, its .json card beside it "
                         "(default: the shipped one)")
     p.add_argument("--log-level", default="WARNING")
+    p.add_argument("--link", choices=("zmq", "serial"), default="zmq",
+                   help="space link: zmq (default), or serial: a UART (pty pair) to the "
+                        "host's serial bridge, as on a board")
+    p.add_argument("--board", default="none", metavar="auto|none|virtual:PATH",
+                   help="the compute's temperature and power from a board (HIL), the "
+                        "rest from the plant; none (default): all from the plant")
+    p.add_argument("--link-faults", default="", metavar="drop=P,flip=P,brk=P,seed=N",
+                   help="with --link serial: damage the UART's bytes both ways")
 
 
 def _run_dir(args: argparse.Namespace) -> Path:
@@ -154,7 +164,8 @@ def _options(args: argparse.Namespace, lockstep: bool) -> Any:
     from hil.stack import StackOptions
 
     return StackOptions(profile=args.profile, lockstep=lockstep, run_dir=_run_dir(args),
-                        model=args.model, log_level=args.log_level, speed=args.speed)
+                        model=args.model, log_level=args.log_level, speed=args.speed,
+                        link=args.link, link_faults=args.link_faults, board=args.board)
 
 
 STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
@@ -388,10 +399,19 @@ def _cmd_board(args: argparse.Namespace) -> int:
     if not Path(args.root).is_dir():
         print(f"aisat board: --root {args.root} is not a directory", file=sys.stderr)
         return 2
+    from dataclasses import asdict
+
+    from flightsw.board.actuate import set_cpu_max_khz
+
+    done = [] if args.cpu_max_khz is None else set_cpu_max_khz(args.root, args.cpu_max_khz)
     board = detect(args.root)
     sensors = read_board(board)
     if args.json:
-        print(json.dumps({"board": board.to_dict(), "sensors": sensors.to_dict()}, indent=2))
+        print(json.dumps({"board": board.to_dict(), "sensors": sensors.to_dict(),
+                          "actuations": [asdict(a) for a in done]}, indent=2))
     else:
         print(describe(board, sensors))
-    return 0
+        for a in done:
+            print(f"actuated   {a.knob} = {a.requested}: read back {a.read_back or '-'}"
+                  + ("" if a.ok else f" (refused: {a.detail})"))
+    return 0 if all(a.ok for a in done) else 1

@@ -7,6 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
+from flightsw.board.hybrid import BOARD_CHOICES
 from flightsw.config import FlightConfig
 from flightsw.errors import FlightError
 from flightsw.executive import Executive, ExecutiveOptions, install_signal_handlers
@@ -31,6 +32,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--watchdog", default="auto", metavar=WATCHDOG_CHOICES,
                    help="watchdog to kick while every rate group runs on time; auto: "
                         "systemd when $NOTIFY_SOCKET is set, else none (default auto)")
+    p.add_argument("--board", default="none", metavar=BOARD_CHOICES,
+                   help="take the compute's temperature and power from a board (auto: "
+                        "this one if it is a Jetson or a Pi; virtual:PATH a virtual board); "
+                        "none: all from the plant (default)")
+    p.add_argument("--payload-threads", type=int, default=None, metavar="N",
+                   help="onnxruntime intra-op threads for the payload (default: its own)")
+    p.add_argument("--keys", type=Path, default=None, metavar="DIR",
+                   help="uplink key directory shared with the ground (default: "
+                        "$AISAT_KEY_DIR, else RUN_DIR/keys; created 0700 with one key)")
     p.add_argument("--log-level", default="WARNING")
     args = p.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(),
@@ -40,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
         executive = Executive.over_zmq(cfg, ExecutiveOptions(
             plant_endpoint=args.plant, link_endpoint=args.link, lockstep=args.clock == "sim",
             profile=args.profile, run_dir=args.run_dir, model_path=args.model,
-            stats_out=args.stats_out, watchdog=args.watchdog))
+            stats_out=args.stats_out, watchdog=args.watchdog, board=args.board,
+            payload_threads=args.payload_threads, key_dir=args.keys))
     except FlightError as exc:
         print(f"flightsw: {exc}", file=sys.stderr)
         return 2

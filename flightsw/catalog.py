@@ -22,7 +22,9 @@ from flightsw import (
     power,
     schedule,
     sensor_health,
+    sequences,
     throttle,
+    uplink_auth,
 )
 from flightsw.component import Component
 from flightsw.config import FlightConfig
@@ -30,13 +32,18 @@ from flightsw.dictionary import Declarations, Dictionary
 
 DICTIONARY_VERSION = "0.4.0"
 """Raised when commands, telemetry or events change meaning (0.3.0: payload escalation,
-watchdogs, heaters and sensor health, the acknowledged link; 0.4.0: operator jobs)."""
+watchdogs, heaters and sensor health, the acknowledged link; 0.4.0: stored command
+sequences as data, seq.* commands and telemetry; thermal.compute_power_w, the compute
+board's power, from the plant or in HIL the board; authenticated uplink, verification
+stages received/started, hazardous commands; operator jobs, jobs.* commands, telemetry
+and events)."""
 
 
 def components(cfg: FlightConfig) -> list[Component[Any]]:
     """The executive's components, in the order their telemetry is reported."""
     return [
         commanding.COMPONENT,
+        uplink_auth.COMPONENT,
         schedule.COMPONENT,
         cycle_health.COMPONENT,
         modes.component(cfg),
@@ -46,6 +53,7 @@ def components(cfg: FlightConfig) -> list[Component[Any]]:
         heaters.component(cfg),
         sensor_health.COMPONENT,
         limits.component(cfg),
+        sequences.component(cfg),
         payload_supervision.COMPONENT,
         jobs.COMPONENT,
         link.COMPONENT,

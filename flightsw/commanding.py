@@ -95,8 +95,10 @@ def _store(counters: CommandCounters, states: MutableMapping[str, Any], env: Env
 def run(counters: CommandCounters, routes: Mapping[str, Route],
         states: MutableMapping[str, Any], cmd_seq: int, name: str, args: dict[str, Any],
         t: Tick) -> tuple[list[VerificationBody], Events]:
-    """Run a validated command now: ``accepted``, then ``completed`` or ``failed``."""
-    reports = [VerificationBody(cmd_seq, name, "accepted", "")]
+    """Run a validated command now: ``accepted``, ``started`` (its handler is called),
+    then ``completed`` or ``failed``."""
+    reports = [VerificationBody(cmd_seq, name, "accepted", ""),
+               VerificationBody(cmd_seq, name, "started", "")]
     route = routes.get(name)
     try:
         if route is None:
@@ -126,7 +128,7 @@ def run_scheduled(counters: CommandCounters, routes: Mapping[str, Route],
     events: Events = []
     for e in run_now:
         more, evs = run(counters, routes, states, e.cmd_seq, e.name, dict(e.args), t)
-        reports += more[1:]  # "accepted" went down when it was stored
+        reports += more[1:]  # "accepted" went down when it was stored; "started" on
         events += [("schedule.ran", {"cmd_seq": e.cmd_seq, "command": e.name,
                                      "late_s": round(t.mission_time_s - e.at_s, 1)}), *evs]
     for e in too_late:

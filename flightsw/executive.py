@@ -26,11 +26,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flightsw import channel_auth, cycle_health
+from flightsw import channel_auth, cycle_health, keyring, uplink_auth
 from flightsw import link as link_component
+from flightsw.board.hybrid import BoardSensing
+from flightsw.board.hybrid import from_option as board_from_option
+from flightsw.board.threads import set_payload_threads
 from flightsw.clock import Clock, RealClock, SimClock
 from flightsw.config import FlightConfig
-from flightsw.errors import WireError
+from flightsw.errors import FlightError, WireError
+from flightsw.hal import Sensors
 from flightsw.messages import ActuatorsBody, HelloBody, SensorsBody, StopBody, TickBody
 from flightsw.payload_host import PayloadHost, ProcessPayloadHost
 from flightsw.recorder import Changes
@@ -39,7 +43,7 @@ from flightsw.serial_transport import SerialTransport
 from flightsw.serial_transport import parse_endpoint as parse_serial_endpoint
 from flightsw.state_store import StateStore
 from flightsw.topology import Topology
-from flightsw.transport import Transport, Waiter, ZmqTransport
+from flightsw.transport import MemoryTransport, Transport, Waiter, ZmqTransport
 from flightsw.watchdog import NoWatchdog, Watchdog, consume_notify_env, from_option
 from flightsw.wire import Envelope, Kind, Sequencer, encode, try_decode
 
@@ -60,6 +64,13 @@ REATTACH_AFTER_S = 3.0
 and say HELLO again. A plant whose bound PAIR still holds our dead predecessor refuses a
 peer that comes too early, without telling it; a new connection is taken."""
 FIRST_SAMPLE_WAIT_S = 10.0  # free running: how long boot waits for the plant's time
+MAX_UPLINK_FRAMES_PER_CYCLE = 64
+"""Uplink frames taken per fast cycle; the rest wait in the transport (bounded by its
+high-water mark, so a flooding sender is pushed back). The radio's 9.6 kbit/s carries
+about 2 commands per cycle: this is 30 times that, and keeps a flood of valid commands
+from stretching a cycle (measured before: 100k no-ops per second stalled housekeeping
+for 55 s)."""
+LINK_RCVHWM = 256  # uplink frames ZeroMQ may queue for the executive
 
 
 @dataclass
@@ -73,6 +84,14 @@ class ExecutiveOptions:
     stats_out: Path | None = None
     watchdog: str = "none"
     """``auto|systemd|device:/path|none`` (:func:`flightsw.watchdog.from_option`)."""
+    board: str = "none"
+    """``auto|none|virtual:PATH``: the compute's temperature and power from a board
+    (:func:`flightsw.board.hybrid.from_option`), the rest from the plant."""
+    payload_threads: int | None = None
+    """onnxruntime intra-op threads for the payload (:mod:`flightsw.board.threads`)."""
+    key_dir: Path | None = None
+    """The uplink key directory (:mod:`flightsw.keyring`); None: ``$AISAT_KEY_DIR``,
+    else ``run_dir/keys``; with neither, no key: every uplink frame is refused."""
 
 
 class Executive:
@@ -81,7 +100,8 @@ class Executive:
                  stats_out: Path | None = None, parent_pid: int | None = None,
                  state_store: StateStore | None = None,
                  watchdog: Watchdog | None = None,
-                 recorder_store: RecorderStore | None = None) -> None:
+                 recorder_store: RecorderStore | None = None,
+                 uplink_keys: dict[int, bytes] | None = None) -> None:
         self.cfg = cfg
         self.clock = clock
         self.plant = plant
@@ -92,6 +112,7 @@ class Executive:
         self.stats_out = stats_out
         self.parent_pid = parent_pid
         self.core = Topology(cfg, clock, lockstep=lockstep, profile=profile)
+        uplink_auth.set_provisioned(self.core.state.auth, uplink_keys or {})
         self.core.before_cycle = self._before_cycle
         self.core.after_cycle = self._after_cycle
         self._wall = RealClock()  # only for bounding waits on real processes
@@ -113,9 +134,14 @@ class Executive:
         self._saved_evicted: list[list[int]] = []
         self._saved_wall_s = -math.inf
         self._waiter = Waiter()
+        self.board_sensing: BoardSensing | None = None
+        """HIL: the compute's readings come from this board (:mod:`flightsw.board.hybrid`)."""
         self.plant_factory: Callable[[], Transport] | None = None
         """Makes a new plant transport (ZeroMQ); None: the plant cannot be reconnected."""
         self._unanswered_s = 0.0  # waited for the plant's first frame since (re)attaching
+        self._uplink_early = 0
+        """Uplink frames taken since the last fast cycle began (at its start and, free
+        running, in between): at most :data:`MAX_UPLINK_FRAMES_PER_CYCLE`."""
         self.payload_grace_s = (PAYLOAD_ANSWER_GRACE_S, PAYLOAD_READY_GRACE_S)
         """Wall-clock bounds on lockstep waits (an answer, a child's start-up)."""
 
@@ -127,18 +153,33 @@ class Executive:
         clock: Clock = SimClock() if opts.lockstep else RealClock()
         plant = ZmqTransport.pair(opts.plant_endpoint, bind=False)
         serial = parse_serial_endpoint(opts.link_endpoint)  # raises: a clear refusal
-        link: Transport = (ZmqTransport.pair(opts.link_endpoint, bind=True) if serial is None
+        link: Transport = (ZmqTransport.pair(opts.link_endpoint, bind=True,
+                                             rcvhwm=LINK_RCVHWM) if serial is None
                            else SerialTransport.open(serial.device, serial.baud))
         host = ProcessPayloadHost(model_path=opts.model_path, run_dir=opts.run_dir)
+        if opts.payload_threads is not None:
+            threads = set_payload_threads(host, opts.payload_threads)
+            if not threads.ok:
+                raise FlightError(f"--payload-threads: {threads.detail}",
+                                  got=opts.payload_threads)
         store = (StateStore(Path(opts.run_dir) / STATE_FILE) if opts.run_dir is not None
                  else None)
         # the payload child must not inherit the service manager's socket
         watchdog = from_option(opts.watchdog, consume_notify_env(os.environ))
+        key_dir = keyring.resolve_dir(opts.key_dir, opts.run_dir)
+        try:
+            keys = keyring.ensure(key_dir) if key_dir is not None else {}
+        except keyring.KeyDirError as exc:
+            raise FlightError(str(exc)) from exc
+        if not keys:
+            log.warning("no uplink key directory (--keys, $%s or --run-dir): every "
+                        "uplink frame will be refused", keyring.ENV_VAR)
         executive = cls(cfg, clock=clock, plant=plant, link=link, payload=host,
                         lockstep=opts.lockstep, profile=opts.profile,
                         stats_out=opts.stats_out, parent_pid=os.getppid(),
-                        state_store=store, watchdog=watchdog)
+                        state_store=store, watchdog=watchdog, uplink_keys=keys)
         executive.plant_factory = lambda: ZmqTransport.pair(opts.plant_endpoint, bind=False)
+        executive.board_sensing = board_from_option(opts.board)  # raises: a clear refusal
         return executive
 
     # --- stopping -----------------------------------------------------------------------------
@@ -156,7 +197,10 @@ class Executive:
     # --- the seam between cycles ---------------------------------------------------------------
     def _before_cycle(self, group: str) -> None:
         if group == "fast":
-            self.core.on_uplink(self.link.receive())
+            # a new cycle, a new budget: what arrived since the last one, up to the cap
+            frames = self.link.receive(MAX_UPLINK_FRAMES_PER_CYCLE)
+            self._uplink_early = len(frames)
+            self.core.on_uplink(frames)
         elif self.lockstep:
             self._settle_payload(group)
 
@@ -492,7 +536,7 @@ class Executive:
             self.core.start_at(clock.monotonic_s())
             self._first_tick = False
             self.announce_boot()  # now mission time is the scenario's, not 1970
-        self.core.take_sample(tick.sensors)
+        self.core.take_sample(self._sensed(tick.sensors))
         if tick.elapsed_s >= clock.monotonic_s():
             self.core.run_until(tick.elapsed_s, clock.advance_to)
         self._last_tick_s = tick.elapsed_s
@@ -533,12 +577,31 @@ class Executive:
         if wait:
             wait_s = max(0.0, self.core.groups.next_deadline_s() - clock.monotonic_s())
             # payload results are handled as they arrive, so the payload is never starved
-            # of work between 10 Hz cycles; everything else waits for its rate group
-            self._waiter.wait([self.plant, self.payload.transport], min(wait_s, 0.1))
+            # of work between 10 Hz cycles, and so is the uplink (within its per-cycle
+            # budget); everything else waits for its rate group
+            uplink = self.link if self._uplink_early < MAX_UPLINK_FRAMES_PER_CYCLE else None
+            self._waiter.wait([self.plant, self.payload.transport, uplink],
+                              min(wait_s, 0.1))
+        self._take_uplink_now()
         self._poll_plant_free()
         transport = self.payload.transport
         if transport is not None:
             self._receive_payload(transport)
+
+    def _take_uplink_now(self) -> None:
+        """Free running: a command that arrives between fast cycles runs now and its
+        reports leave now, instead of waiting up to a cycle (100 ms) for the next one:
+        the operator's round trip is the link's, not the loop's."""
+        budget = MAX_UPLINK_FRAMES_PER_CYCLE - self._uplink_early
+        if budget <= 0:
+            return
+        frames = self.link.receive(budget)
+        if not frames:
+            return
+        self._uplink_early += len(frames)
+        self.core.on_uplink(frames)
+        self.core.take_uplink(self.clock.mission_time_s())
+        self._send_downlink()
 
     def _poll_plant_free(self) -> None:
         for frame in self.plant.receive():
@@ -552,9 +615,13 @@ class Executive:
             except WireError as exc:
                 self.core.reject_plant_frame(str(exc))
                 continue
-            self.core.take_sample(sample)
+            self.core.take_sample(self._sensed(sample))
             if isinstance(self.clock, RealClock):
                 self.clock.sync_mission_time(env.time_s)  # the plant's GNSS time
+
+    def _sensed(self, sample: Sensors) -> Sensors:
+        """The plant's sample, with the compute's readings from the board in HIL."""
+        return sample if self.board_sensing is None else self.board_sensing.merge(sample)
 
     def _send_actuators(self) -> None:
         body = ActuatorsBody(self.core.actuators()).to_body()
@@ -605,8 +672,8 @@ class Executive:
             if not len(st.recorder) or not link_component.link_up(st) or elapsed >= max_s:
                 break
             if not self.link.wait(0.05):
-                if not isinstance(self.link, ZmqTransport):
-                    break  # in memory: nothing arrives while we wait
+                if isinstance(self.link, MemoryTransport):
+                    break  # in memory: nothing arrives while we wait (a UART's may)
                 continue
             core.on_uplink(self.link.receive())
             core.take_uplink(base + elapsed)

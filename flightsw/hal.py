@@ -40,6 +40,7 @@ class Sensors(Record):
     next_eclipse_in_s: float = math.nan  # seconds to the next umbra entry
     lat_deg: float = math.nan  # GNSS position (sub-satellite point)
     lon_deg: float = math.nan
+    compute_power_w: float = math.nan  # the compute board's input power (HIL: its rails)
 
     PHYSICAL_RANGE: ClassVar[dict[str, tuple[float, float]]] = {
         "battery_soc_frac": (-0.01, 1.01),
@@ -56,6 +57,7 @@ class Sensors(Record):
         "next_eclipse_in_s": (0.0, 366 * 86_400.0),
         "lat_deg": (-90.0, 90.0),
         "lon_deg": (-360.0, 360.0),
+        "compute_power_w": (0.0, 2e6),
     }
     """What the hardware can report; outside it a reading is a sensor fault."""
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from flightsw import channel_auth
+from flightsw import channel_auth, uplink_auth
 from flightsw.clock import SimClock
 from flightsw.config import FlightConfig
 from flightsw.executive import Executive
@@ -46,6 +46,7 @@ from flightsw.transport import MemoryTransport, Transport, memory_pair
 from flightsw.wire import Envelope, Kind, Sequencer, decode, try_decode
 
 EPOCH_S = 1_790_000_000.0  # 2026-09-21
+UPLINK_KEY = bytes(range(32))  # the harness's provisioned uplink key (id 1)
 
 
 def nominal_sensors(**overrides: Any) -> Sensors:
@@ -248,6 +249,9 @@ class Harness:
         self.cfg = cfg or FlightConfig(capture_period_s=5.0, restart_backoff_s=2.0,
                                        heartbeat_timeout_s=2.0)
         self.sensors = sensors or nominal_sensors()
+        self.key_id = 1
+        self.key = UPLINK_KEY
+        """The uplink key the harness's ground seals with (the flight holds it too)."""
         plant_exec, self.plant = memory_pair()
         link_exec, self.ground = memory_pair()
         self.payload = FakePayloadHost()
@@ -255,7 +259,8 @@ class Harness:
         self.executive = Executive(self.cfg, clock=self.clock, plant=plant_exec,
                                    link=link_exec, payload=self.payload, lockstep=True,
                                    profile=profile,
-                                   state_store=StateStore(state_path) if state_path else None)
+                                   state_store=StateStore(state_path) if state_path else None,
+                                   uplink_keys={self.key_id: self.key})
         self.executive.payload_grace_s = (0.0, 0.0)  # nothing arrives while we wait here
         self.elapsed_s = 0.0
         self.downlink: list[Envelope] = []
@@ -295,17 +300,21 @@ class Harness:
 
     def command(self, name: Any, **args: Any) -> int:
         """Uplink one command; returns its sequence number (to find its verification)."""
+        return self._uplink_command({"name": name, "args": args})
+
+    def _uplink_command(self, body: dict[str, Any]) -> int:
+        # the real ground numbers on from its archive; a harness built on a saved state
+        # record numbers on from the flight's highest (its anti-replay window)
+        top = uplink_auth.window_top(self.core.state.auth)
+        if self._ground_seq.next_seq <= top:
+            self._ground_seq = Sequencer("ground", start=top + 1)
         seq = self._ground_seq.next_seq
-        self.ground.send(self._ground_seq.pack(Kind.COMMAND, EPOCH_S + self.elapsed_s,
-                                               {"name": name, "args": args}))
+        self.uplink_raw(self._ground_seq.pack(Kind.COMMAND, self.mission_time_s, body))
         return seq
 
     def command_at(self, at_s: float, name: Any, **args: Any) -> int:
         """Uplink a time-tagged command (``at_s``: mission time, UTC s)."""
-        seq = self._ground_seq.next_seq
-        self.ground.send(self._ground_seq.pack(Kind.COMMAND, EPOCH_S + self.elapsed_s,
-                                               {"name": name, "args": args, "at_s": at_s}))
-        return seq
+        return self._uplink_command({"name": name, "args": args, "at_s": at_s})
 
     def ack(self, seqs: list[int]) -> None:
         """Uplink an acknowledgement of these downlink numbers (for the current boot)."""
@@ -318,10 +327,20 @@ class Harness:
         boot_id = self.executive.core.state.link.boot_id
         for i in range(0, len(ranges), MAX_ACK_RANGES):
             body = AckBody(boot_id, ranges[i:i + MAX_ACK_RANGES]).to_body()
-            self.ground.send(self._ack_seq.pack(Kind.ACK, EPOCH_S + self.elapsed_s, body))
+            self.uplink_raw(self._ack_seq.pack(Kind.ACK, self.mission_time_s, body))
 
-    def uplink_raw(self, frame: bytes) -> None:
-        self.ground.send(frame)
+    @property
+    def mission_time_s(self) -> float:
+        """The ground's stamp for what it sends now (the plant's time)."""
+        return EPOCH_S + self.elapsed_s
+
+    def seal(self, frame: bytes) -> bytes:
+        return uplink_auth.seal(self.key, self.key_id, frame)
+
+    def uplink_raw(self, frame: bytes, *, seal: bool = True) -> None:
+        """Uplink any bytes, sealed with the ground's key (as the real ground does)
+        unless ``seal`` is False (a test of the authentication itself)."""
+        self.ground.send(self.seal(frame) if seal else frame)
 
     def shutdown(self) -> None:
         self.executive.shutdown()

@@ -11,8 +11,9 @@ value wandering across the threshold does not chatter), and what it does then:
 - ``event``: only the ``limits.tripped`` event (every trip raises it);
 - ``mode``: move to a safer mode (``SAFE``, ``LOW_POWER`` or ``STANDBY``) through
   :func:`flightsw.modes.force`; while tripped it keeps the spacecraft at or below it;
-- ``sequence``: run a stored command sequence (:data:`SEQUENCES`) through the normal
-  command dispatch, with verification reports like any ground command.
+- ``sequence``: start a stored command sequence (:mod:`flightsw.sequences`: data,
+  changed by command) by name; the sequencer runs it through the normal command
+  dispatch one step a second, with verification reports like any ground command.
 
 The default table is the escalation ladder for power and thermal faults
 (:func:`default_watchpoints`): for each quantity a warning (event), then the payload
@@ -42,25 +43,23 @@ from flightsw.config import FlightConfig
 from flightsw.dictionary import Arg, ArgType, Command, Declarations, Event, Severity, Telemetry
 from flightsw.errors import FlightError
 from flightsw.modes import LIMIT_REASON_PREFIX, MODES
+from flightsw.sequences import SequenceError, check_name
+from flightsw.throttle import DERATE_ZERO_MARGIN_C
 
 KINDS: tuple[str, ...] = ("above", "below", "outside", "stale", "rate")
 ACTIONS: tuple[str, ...] = ("event", "mode", "sequence")
 SAFER_MODES: tuple[str, ...] = ("SAFE", "LOW_POWER", "STANDBY")
 """Modes a watchpoint may force: every one has the payload off."""
 MAX_WATCHPOINTS = 32
+HEAT_WARN_MARGIN_C = 1.0
+"""Battery and avionics heat: the warning this far under the limit, past the point
+(:data:`flightsw.throttle.DERATE_ZERO_MARGIN_C`) where the throttle allows no activity."""
+HEAT_SHED_MARGIN_C = 0.5
+"""... and the shed rung (payload off) this far under it."""
+assert HEAT_SHED_MARGIN_C < HEAT_WARN_MARGIN_C < DERATE_ZERO_MARGIN_C
 SOURCE = "limits"
-"""The command source of a stored sequence's commands (their numbers count per source)."""
+"""Who started a sequence, in its events: ``limits #<watchpoint>``."""
 MAX_PERSISTENCE = 3600
-
-SEQUENCES: dict[str, tuple[tuple[str, dict[str, Any]], ...]] = {
-    "park_payload": (("payload.throttle_cap", {"level_pct": 0.0}),
-                     ("mode.set", {"mode": "STANDBY"})),
-    "payload_half": (("payload.throttle_cap", {"level_pct": 50.0}),),
-    "payload_full": (("payload.throttle_cap", {"level_pct": 100.0}),),
-}
-"""Stored command sequences a watchpoint may run, by name: each step is a command and
-its arguments, dispatched in order as if uplinked (source ``limits``)."""
-
 
 class WatchpointError(FlightError):
     """A watchpoint definition or command the limit checker refuses."""
@@ -115,11 +114,11 @@ class LimitsState:
 @dataclass(frozen=True)
 class LimitsOut:
     """What the checker asks of the executive this step: the safest mode a tripped
-    watchpoint demands (and why), and the commands of the sequences it started."""
+    watchpoint demands (and why), and the sequences to start: (name, which watchpoint)."""
 
     mode_target: str | None = None
     mode_reason: str = ""
-    commands: tuple[tuple[str, dict[str, Any]], ...] = ()
+    sequences: tuple[tuple[str, str], ...] = ()
 
 
 def validate(wp: Watchpoint, known_points: frozenset[str] | None = None) -> None:
@@ -145,9 +144,11 @@ def validate(wp: Watchpoint, known_points: frozenset[str] | None = None) -> None
     if wp.action == "mode" and wp.target not in SAFER_MODES:
         raise WatchpointError("a mode action must name a safer mode", target=wp.target,
                               valid=list(SAFER_MODES))
-    if wp.action == "sequence" and wp.target not in SEQUENCES:
-        raise WatchpointError("no such stored sequence", target=wp.target,
-                              valid=sorted(SEQUENCES))
+    if wp.action == "sequence":
+        try:
+            check_name(wp.target)
+        except SequenceError as exc:
+            raise WatchpointError(str(exc), target=wp.target) from exc
     if wp.action == "event" and wp.target:
         raise WatchpointError("an event action takes no target", target=wp.target)
 
@@ -158,6 +159,7 @@ def default_watchpoints(cfg: FlightConfig) -> list[Watchpoint]:
     SAFE. Three samples (3 s) of persistence everywhere: one bad sample is noise."""
     soc = cfg.battery_soc_safe_frac * 100
     bt_max, av_max = cfg.battery_temp_max_c, cfg.avionics_temp_max_c
+    warn_c, shed_c = HEAT_WARN_MARGIN_C, HEAT_SHED_MARGIN_C
     wps = [
         # battery charge: warning, then payload off; SAFE below the safe level is the
         # mode table's own rule ("battery low", which may end by itself)
@@ -166,10 +168,11 @@ def default_watchpoints(cfg: FlightConfig) -> list[Watchpoint]:
                    action="mode", target="LOW_POWER"),
         Watchpoint(3, "power.battery_soc_pct", "below", low=cfg.battery_soc_floor_frac * 100,
                    persistence=3, action="mode", target="SAFE"),
-        # battery heat: the throttle derates the payload over the last 5 C, so the pack
-        # may settle anywhere in there; the warning is where that derating is nearly done
-        Watchpoint(4, "power.battery_temp_c", "above", high=bt_max - 2, persistence=3),
-        Watchpoint(5, "power.battery_temp_c", "above", high=bt_max - 1, persistence=3,
+        # battery heat: the throttle derates the payload over a band ending
+        # DERATE_ZERO_MARGIN_C under the limit, so the pack may settle anywhere in there;
+        # the warning and the shed rung are past it: the throttle could not hold it
+        Watchpoint(4, "power.battery_temp_c", "above", high=bt_max - warn_c, persistence=3),
+        Watchpoint(5, "power.battery_temp_c", "above", high=bt_max - shed_c, persistence=3,
                    action="mode", target="STANDBY"),
         Watchpoint(6, "power.battery_temp_c", "above", high=bt_max, persistence=3,
                    action="mode", target="SAFE"),
@@ -186,8 +189,9 @@ def default_watchpoints(cfg: FlightConfig) -> list[Watchpoint]:
         Watchpoint(11, "thermal.payload_temp_c", "above", high=cfg.payload_temp_max_c + 5,
                    persistence=3, action="mode", target="SAFE"),
         # avionics heat (derated like the battery's) and cold
-        Watchpoint(12, "thermal.avionics_temp_c", "above", high=av_max - 2, persistence=3),
-        Watchpoint(13, "thermal.avionics_temp_c", "above", high=av_max - 1, persistence=3,
+        Watchpoint(12, "thermal.avionics_temp_c", "above", high=av_max - warn_c,
+                   persistence=3),
+        Watchpoint(13, "thermal.avionics_temp_c", "above", high=av_max - shed_c, persistence=3,
                    action="mode", target="STANDBY"),
         Watchpoint(14, "thermal.avionics_temp_c", "outside", low=cfg.avionics_temp_min_c,
                    high=av_max, persistence=3, action="mode", target="SAFE"),
@@ -246,7 +250,7 @@ def step(state: LimitsState, points: Mapping[str, Any], mode: str,
     now = t.mission_time_s
     target: str | None = None
     reason = ""
-    commands: list[tuple[str, dict[str, Any]]] = []
+    starts: list[tuple[str, str]] = []
     for wp in state.watchpoints:
         rt = state.runtime.setdefault(wp.wp_id, WatchRuntime())
         if not wp.enabled:
@@ -263,7 +267,7 @@ def step(state: LimitsState, points: Mapping[str, Any], mode: str,
                 "wp_id": wp.wp_id, "point": wp.point, "check": wp.describe(),
                 "value": "NaN" if math.isnan(value) else round(value, 3)}))
             if wp.action == "sequence":
-                commands += [(name, dict(args)) for name, args in SEQUENCES[wp.target]]
+                starts.append((wp.target, f"{SOURCE} #{wp.wp_id}"))
         elif rt.tripped and rt.good >= wp.persistence:
             rt.tripped = False
             events.append(("limits.cleared", {"wp_id": wp.wp_id, "point": wp.point}))
@@ -275,7 +279,7 @@ def step(state: LimitsState, points: Mapping[str, Any], mode: str,
                 reason = f"{LIMIT_REASON_PREFIX}#{wp.wp_id}: {wp.point} {wp.kind}"
     if target is not None and MODES[target].rank >= MODES[mode].rank:
         target, reason = None, ""  # already there or safer
-    return state, LimitsOut(target, reason, tuple(commands)), events
+    return state, LimitsOut(target, reason, tuple(starts)), events
 
 
 def telemetry(state: LimitsState) -> dict[str, Any]:
@@ -360,7 +364,8 @@ DECLARATIONS = Declarations(
                     Arg("enabled", ArgType.BOOL, "checked from now on"))),
         Command("limits.wp_enable", "Enable or disable a watchpoint.",
                 args=(_ID, Arg("enabled", ArgType.BOOL, "checked from now on"))),
-        Command("limits.wp_delete", "Delete a watchpoint.", args=(_ID,)),
+        Command("limits.wp_delete", "Delete a watchpoint (hazardous: it removes a fault "
+                "protection).", args=(_ID,), hazardous=True),
         Command("limits.list", "List the watchpoint table (one event per watchpoint)."),
     ),
     telemetry=(

@@ -45,6 +45,10 @@ FRAMES_PER_SECOND = 400
 """Downlink budget; spent per fast cycle (a tenth each), so replies go out within one
 fast cycle instead of waiting for the next 1 Hz flush."""
 
+SMALL_FRAME_BYTES = 128
+"""With a radio rate, a cycle's frame budget is at least what the rate carries of frames
+this small (an event is ~300 B), so that the radio, not the count, limits the downlink."""
+
 PRIORITY_OF = {
     Kind.EVENT: Priority.EVENT,
     Kind.VERIFICATION: Priority.EVENT,
@@ -80,6 +84,7 @@ class LinkState:
     acks_stale: int = 0  # for another boot's numbering: not applied
     acks_rejected: int = 0  # malformed
     hello_seq: int | None = None  # number of the last HELLO we recorded
+    uplink_seq_top: int = -1  # the anti-replay window's top, said in HELLO (the topology's)
     evicted_unreported: list[list[int]] = field(default_factory=list)
     """``[priority, first, last]`` ranges of evicted numbers not yet reported to the
     ground (``link.records_evicted``); the shell keeps them in the recorder store, in the
@@ -126,7 +131,8 @@ def record(st: LinkState, kind: Kind, body: Mapping[str, Any],
 
 def hello_body(st: LinkState) -> dict[str, Any]:
     return HelloBody(st.dictionary_hash, st.dictionary_version, st.boot_mission_time_s,
-                     st.boot_id, st.first_seq, st.seq_continued).to_body()
+                     st.boot_id, st.first_seq, st.seq_continued,
+                     st.uplink_seq_top).to_body()
 
 
 def set_contact(st: LinkState, in_contact: bool, station: str, t: Tick) -> Events:
@@ -148,8 +154,10 @@ def new_cycle(st: LinkState, budget: int) -> None:
     the byte budget (a tenth of a second at the radio's rate; an overdraft carries over,
     so the long-run rate is the radio's, never more: a faster sender only fills the
     transmitter's queue and loses frames there)."""
-    st.budget = budget
     per_cycle = _cycle_bytes(st)
+    # with a radio rate, bytes are the limit: the frame count must not be (a backlog of
+    # small events and products filled 88 % of a 2 Mbit/s pass at 40 frames a cycle)
+    st.budget = max(budget, per_cycle // SMALL_FRAME_BYTES)
     if per_cycle:
         st.budget_bytes = min(st.budget_bytes + per_cycle, per_cycle)
 

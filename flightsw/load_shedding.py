@@ -41,6 +41,12 @@ class LoadPlan:
 
     level: int = 0
     reason: str = ""
+    charge_level: int = -1
+    """The level the state of charge alone asks for (its hysteresis); -1: all of it."""
+
+    @property
+    def by_charge(self) -> int:
+        return self.level if self.charge_level < 0 else self.charge_level
 
     @property
     def payload_allowed(self) -> bool:
@@ -67,8 +73,20 @@ def thresholds(cfg: FlightConfig, in_eclipse: bool) -> tuple[float, float, float
 
 
 def plan(previous: LoadPlan, soc_frac: float, sun_fraction: float,
-         cfg: FlightConfig) -> LoadPlan:
-    """The next load plan for this state of charge and illumination."""
+         cfg: FlightConfig, *, mode_level: int = 0, mode: str = "") -> LoadPlan:
+    """The next load plan for this state of charge and illumination; ``mode_level``: the
+    level the spacecraft's mode imposes at least (its load budget,
+    :func:`flightsw.modes.shed_level`)."""
+    by_charge = _by_charge(previous, soc_frac, sun_fraction, cfg)
+    if mode_level > by_charge.level:
+        return LoadPlan(mode_level, f"mode {mode} keeps none of: "
+                                    f"{', '.join(SHED_ORDER[:mode_level])}",
+                        by_charge.by_charge)
+    return by_charge
+
+
+def _by_charge(previous: LoadPlan, soc_frac: float, sun_fraction: float,
+               cfg: FlightConfig) -> LoadPlan:
     in_eclipse = not math.isnan(sun_fraction) and sun_fraction < UMBRA_SUN_FRACTION
     if math.isnan(soc_frac):
         return LoadPlan(2, "battery state of charge unknown (assumed low)")
@@ -76,7 +94,7 @@ def plan(previous: LoadPlan, soc_frac: float, sun_fraction: float,
     level = 0
     for k, limit in enumerate(limits, start=1):
         # a level already in force holds until SoC clears its threshold by the hysteresis
-        margin = RESTORE_HYSTERESIS_FRAC if previous.level >= k else 0.0
+        margin = RESTORE_HYSTERESIS_FRAC if previous.by_charge >= k else 0.0
         if soc_frac < limit + margin:
             level = k
     if not math.isnan(sun_fraction) and not in_eclipse:

@@ -168,6 +168,9 @@ class HelloBody(Record):
     boot_id: int = 0  # the executive's boot count (persisted): which incarnation is talking
     first_seq: int = 0  # the first downlink number this boot made
     seq_continued: bool = False  # numbering went on from the last boot (else it restarted)
+    uplink_seq_top: int = -1
+    """The highest command number taken from the ground (-1: none): a ground whose own
+    numbering is behind (a new archive) numbers its commands above it."""
 
 
 MAX_ACK_RANGES = 32
@@ -223,7 +226,7 @@ class EventBody(Record):
 class VerificationBody(Record):
     cmd_seq: int = 0
     name: str = ""
-    stage: str = ""  # "accepted", "completed", "failed"
+    stage: str = ""  # "received", "accepted", "started", "completed", "failed"
     reason: str = ""
 
 

@@ -25,25 +25,38 @@ from flightsw.load_shedding import UMBRA_SUN_FRACTION
 
 @dataclass(frozen=True)
 class ModeSpec:
-    """One mode and its entry actions. Its load budget is what it lets the payload draw:
-    powered or not, and the most activity (``throttle_cap_frac`` of the payload's range
-    above idle); heaters and avionics run in every mode, inside the load plan
-    (:mod:`flightsw.load_shedding`)."""
+    """One mode and its entry actions, all data:
+
+    - the payload: powered or not, and the most activity (``throttle_cap_frac`` of the
+      payload's range above idle);
+    - ``heaters``: which heaters the mode keeps (``"all"``, or ``"battery"``: the pack's
+      only); the load plan (:mod:`flightsw.load_shedding`) sheds what the mode does not
+      keep (:func:`shed_level`), on top of what the state of charge sheds; the mode's
+      watt budget (:func:`budget_w`, telemetry ``mode.budget_w``) is what that leaves;
+    - ``hk_period_x``: the housekeeping period, in multiples of the configured
+      ``hk_period_s``, applied at mode entry (an operator's ``exec.hk_period_set`` holds
+      until the next mode change): SAFE and LOW_POWER save recorder space and downlink
+      for a spacecraft that may wait hours for a pass.
+
+    Avionics and the radio run in every mode."""
 
     name: str
     description: str
     payload_on: bool  # entry action: payload power switch
     throttle_cap_frac: float  # entry action: most payload activity this mode allows
     rank: int = 0  # how busy the mode is: an autonomous move to a lower rank is "safer"
+    heaters: str = "all"  # "all" or "battery": the heaters this mode keeps
+    hk_period_x: float = 1.0  # housekeeping period, times the configured hk_period_s
 
 
 MODES: dict[str, ModeSpec] = {
     m.name: m
     for m in (
         ModeSpec("SAFE", "Survival: payload off, minimum loads, waiting for ground or power",
-                 payload_on=False, throttle_cap_frac=0.0, rank=0),
+                 payload_on=False, throttle_cap_frac=0.0, rank=0, hk_period_x=2.0),
         ModeSpec("LOW_POWER", "Eclipse with a low battery: payload off until the sun returns",
-                 payload_on=False, throttle_cap_frac=0.0, rank=1),
+                 payload_on=False, throttle_cap_frac=0.0, rank=1, heaters="battery",
+                 hk_period_x=2.0),
         ModeSpec("STANDBY", "Bus nominal, payload off: parked by the operator or autonomy",
                  payload_on=False, throttle_cap_frac=0.0, rank=2),
         ModeSpec("NOMINAL", "Housekeeping and light payload work", payload_on=True,
@@ -52,6 +65,29 @@ MODES: dict[str, ModeSpec] = {
                  throttle_cap_frac=1.0, rank=4),
     )
 }
+
+
+def shed_level(spec: ModeSpec) -> int:
+    """The load plan's level (:data:`flightsw.load_shedding.SHED_ORDER`) this mode
+    imposes at least: 0 with the payload on, 1 without it, 2 keeping only the battery's
+    heater."""
+    if spec.heaters == "battery":
+        return 2
+    return 0 if spec.payload_on else 1
+
+
+def budget_w(spec: ModeSpec, cfg: FlightConfig) -> float:
+    """The mode's power budget: the bus, the heaters it keeps, the payload up to its cap."""
+    heaters_w = sum(h.power_w for h in cfg.heaters
+                    if spec.heaters == "all" or h.node == "battery")
+    payload_w = (cfg.payload_idle_w + spec.throttle_cap_frac
+                 * (cfg.payload_max_w - cfg.payload_idle_w)) if spec.payload_on else 0.0
+    return cfg.bus_load_w + heaters_w + payload_w
+
+
+def hk_period_s(mode: str, cfg: FlightConfig) -> float:
+    """The housekeeping period the mode sets at its entry."""
+    return cfg.hk_period_s * MODES[mode].hk_period_x
 
 
 @dataclass(frozen=True)
@@ -68,13 +104,14 @@ class ModeInputs:
     battery_temp_c: float = math.nan
     avionics_temp_c: float = math.nan
     sun_fraction: float = math.nan
+    next_contact_in_s: float = math.nan  # 0 in contact; NaN: none forecast
 
 
 def mode_inputs(s: Sensors, *, payload_healthy: bool = True) -> ModeInputs:
     """The guards' inputs from one screened HAL sample."""
     return ModeInputs(s.battery_soc_frac, s.payload_temp_c, payload_healthy,
                       s.battery_voltage_v, s.battery_temp_c, s.avionics_temp_c,
-                      s.sun_fraction)
+                      s.sun_fraction, s.next_contact_in_s)
 
 
 Guard = Callable[[ModeInputs, FlightConfig], "str | None"]
@@ -105,6 +142,31 @@ def _compute_ok(inputs: ModeInputs, cfg: FlightConfig) -> str | None:
         return f"payload temperature {temp:.1f} C is at or above {cfg.payload_temp_warn_c:.0f} C"
     if not inputs.payload_healthy:
         return "payload is not healthy"
+    return _contact_ok(inputs, cfg)
+
+
+CONTACT_GUARD_S = 1200.0
+"""The next-contact guard looks at contacts starting within this long (20 min: about a
+third of a LEO sunlit arc, where a drain that deep is a real risk)."""
+
+
+def _contact_ok(inputs: ModeInputs, cfg: FlightConfig) -> str | None:
+    """Next-contact guard: COMPUTE is not entered when a contact starts within
+    :data:`CONTACT_GUARD_S` and the pack, drained by the bus and the payload at full
+    power with no sun until then (the worst case), would hold less than the resume level
+    at its start. Why: a pass is when the ground commands and the radio transmits; it
+    must be flown in a mode that keeps the payload's work and the link (NOMINAL), not one
+    the eclipse rule would drop to LOW_POWER mid-pass. No capacity configured, or no
+    contact forecast: the guard has nothing to check and passes."""
+    tau = inputs.next_contact_in_s
+    capacity_j = cfg.battery_capacity_wh * 3600.0
+    if capacity_j <= 0 or not math.isfinite(tau) or tau > CONTACT_GUARD_S:
+        return None
+    at_aos = inputs.battery_soc_frac - tau * (cfg.bus_load_w + cfg.payload_max_w) / capacity_j
+    if at_aos < cfg.battery_soc_resume_frac:
+        return (f"the next contact is in {tau:.0f} s: compute until then could leave "
+                f"{at_aos * 100:.1f} % at its start, below the "
+                f"{cfg.battery_soc_resume_frac * 100:.0f} % resume level")
     return None
 
 
@@ -286,6 +348,7 @@ class ModeState:
     changes: int = field(default=0, metadata=PERSIST)
     commanded: bool = field(default=False, metadata=PERSIST)
     inputs: ModeInputs | None = None  # what the guards saw last (None: no sample yet)
+    budget_w: float = math.nan  # the mode's power budget (:func:`budget_w`)
 
 
 def boot(cfg: FlightConfig, mission_time_s: float) -> ModeState:
@@ -299,7 +362,8 @@ def step(state: ModeState, inputs: ModeInputs, t: Tick,
     """The component step: autonomous rules, then what the mode switches on."""
     state = replace(state, inputs=inputs)
     state, events = auto_step(state, inputs, cfg, t.mission_time_s)
-    return state, MODES[state.mode], events
+    spec = MODES[state.mode]
+    return replace(state, budget_w=budget_w(spec, cfg)), spec, events
 
 
 def make_set_handler(cfg: FlightConfig) -> Callable[..., Handled[ModeState]]:
@@ -321,7 +385,7 @@ def make_set_handler(cfg: FlightConfig) -> Callable[..., Handled[ModeState]]:
 
 def telemetry(state: ModeState) -> dict[str, Any]:
     return {"mode.current": state.mode, "mode.changes": state.changes,
-            "mode.commanded": state.commanded}
+            "mode.commanded": state.commanded, "mode.budget_w": state.budget_w}
 
 
 def request(state: ModeState, target: str, inputs: ModeInputs, cfg: FlightConfig,
@@ -397,14 +461,19 @@ def diagram() -> str:
 DECLARATIONS = Declarations(
     component="mode",
     commands=(
-        Command("mode.set", "Request a mode change; guards may refuse it with a reason.",
-                args=(Arg("mode", ArgType.ENUM, "target mode", choices=tuple(MODES)),)),
+        Command("mode.set", "Request a mode change; guards may refuse it with a reason. "
+                "Hazardous: it is how the spacecraft leaves SAFE.",
+                args=(Arg("mode", ArgType.ENUM, "target mode", choices=tuple(MODES)),),
+                hazardous=True),
     ),
     telemetry=(
         Telemetry("mode.current", ArgType.ENUM, "Current spacecraft mode"),
         Telemetry("mode.changes", ArgType.INT, "Mode changes since boot"),
         Telemetry("mode.commanded", ArgType.BOOL,
                   "The operator chose this mode (autonomy will not raise it)"),
+        Telemetry("mode.budget_w", ArgType.FLOAT,
+                  "The mode's power budget: bus, the heaters it keeps, payload up to its cap",
+                  units="W"),
     ),
     events=(
         Event("mode.changed", Severity.ACTIVITY_HI, "Mode {old} -> {new} ({reason})"),

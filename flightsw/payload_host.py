@@ -91,6 +91,9 @@ class ProcessPayloadHost:
         self._dying: list[_Dying] = []
         self._wall = RealClock()
         self._rss: tuple[int, float, float] | None = None  # pid, valid until, MB
+        self.intra_op_threads: int | None = None
+        """onnxruntime intra-op threads for the next child (None: the payload's default);
+        set through :func:`flightsw.board.threads.set_payload_threads`."""
 
     @property
     def transport(self) -> Transport | None:
@@ -119,6 +122,8 @@ class ProcessPayloadHost:
             argv += ["--model", self._model_path]
         if model_sha256:  # the payload picks the known model with this hash
             argv += ["--model-sha256", model_sha256]
+        if self.intra_op_threads is not None:
+            argv += ["--intra-op-threads", str(self.intra_op_threads)]
         log = None
         try:
             if self._run_dir is not None:

@@ -32,12 +32,15 @@ class PowerState:
     load_plan: LoadPlan = field(default_factory=LoadPlan)
 
 
-def step(state: PowerState, sample: Sensors, t: Tick,
-         cfg: FlightConfig) -> tuple[PowerState, LoadPlan, Events]:
+def step(state: PowerState, sample: Sensors, t: Tick, cfg: FlightConfig, *,
+         mode_level: int = 0, mode: str = "") -> tuple[PowerState, LoadPlan, Events]:
+    """``mode_level``/``mode``: the load budget of the mode in force (it sheds at least
+    that much, :func:`flightsw.load_shedding.plan`)."""
     state.sensors = sample
     warning = battery_warning(sample, cfg)
     events: Events = [warning] if warning is not None else []
-    new_plan = plan(state.load_plan, sample.battery_soc_frac, sample.sun_fraction, cfg)
+    new_plan = plan(state.load_plan, sample.battery_soc_frac, sample.sun_fraction, cfg,
+                    mode_level=mode_level, mode=mode)
     if new_plan.level != state.load_plan.level:
         events.append(("power.load_shed", {
             "level": new_plan.level, "shed": ", ".join(new_plan.shed) or "nothing",
@@ -130,6 +133,8 @@ def thermal_declarations(cfg: FlightConfig) -> Declarations:
                           red_high=cfg.avionics_temp_max_c)),
             Telemetry("thermal.radiator_temp_c", ArgType.FLOAT, "Radiator temperature",
                       units="C"),
+            Telemetry("thermal.compute_power_w", ArgType.FLOAT,
+                      "Compute board input power (HIL: the board's rails)", units="W"),
         ),
     )
 
@@ -139,6 +144,7 @@ def thermal_telemetry(s: Sensors) -> dict[str, Any]:
         "thermal.payload_temp_c": _r(s.payload_temp_c, 2),
         "thermal.avionics_temp_c": _r(s.avionics_temp_c, 2),
         "thermal.radiator_temp_c": _r(s.radiator_temp_c, 2),
+        "thermal.compute_power_w": _r(s.compute_power_w, 2),
     }
 
 

@@ -185,6 +185,12 @@ class SerialTransport:
 
     # --- the shell -------------------------------------------------------------------------
     @property
+    def descriptor(self) -> int | None:
+        """The port's file descriptor, for a :class:`flightsw.transport.Waiter` to poll
+        with other streams; None while the port is down or has none (``loop://``)."""
+        return None if self.port is None or self._closed else _descriptor(self.port)
+
+    @property
     def tx_pending_bytes(self) -> int:
         return len(self._tx)
 

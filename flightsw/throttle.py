@@ -12,12 +12,18 @@ which wastes compute and thermally cycles the hardware; the PI output settles.
 
 The other constrained temperatures (avionics, battery) are warmed by the payload only
 through conduction, so each gets a continuous derating rather than a loop of its own:
-full activity up to its warning level (:data:`DERATE_MARGIN_C` below its limit), falling
-linearly to zero at its limit (:func:`derate`). A continuous cap settles where the heat
-balances instead of switching at a threshold, so it does not limit-cycle either; the PI
-integrator is clamped to whatever cap binds, so it does not wind up behind it. A lost
-avionics or battery reading (NaN) caps the payload at :data:`SENSOR_LOST_CAP_FRAC`: the
-payload is a remote heat source for them, and half load is the stated safe assumption.
+full activity up to :data:`DERATE_MARGIN_C` below its limit, falling linearly to zero at
+:data:`DERATE_ZERO_MARGIN_C` below it (:func:`derate`). The band is narrow and close to
+the limit on purpose: a wide band starting 5 C under the limit settled the cubesat's
+pack near 42 C and gave away a tenth of its compute to a margin no limit asked for
+(``aisat bench policy``: the flight at 0.83 of the optimum, a fixed duty at 0.89); the
+derating reaches zero 1.2 C under the limit, below the limit checker's warning and shed
+rungs (:mod:`flightsw.limits`), so the throttle, not the ladder, is what holds the
+temperature. A continuous cap settles where the heat balances instead of switching at a
+threshold, so it does not limit-cycle either; the PI integrator is clamped to whatever
+cap binds, so it does not wind up behind it. A lost avionics or battery reading (NaN)
+caps the payload at :data:`SENSOR_LOST_CAP_FRAC`: the payload is a remote heat source
+for them, and half load is the stated safe assumption.
 """
 
 from __future__ import annotations
@@ -29,11 +35,13 @@ from typing import Any
 from flightsw.component import Component, fixed
 from flightsw.config import FlightConfig
 from flightsw.dictionary import ArgType, Declarations, Event, Severity, Telemetry
-from flightsw.power import YELLOW_MARGIN_C
 
-DERATE_MARGIN_C = YELLOW_MARGIN_C
-"""An avionics or battery temperature starts to cap the payload at its warning (yellow)
-level, this far below its limit: the same margin the dictionary's limits use."""
+DERATE_MARGIN_C = 2.7
+"""An avionics or battery temperature starts to cap the payload this far below its limit."""
+DERATE_ZERO_MARGIN_C = 1.2
+"""... and allows no activity at all this far below it (the pack and the structure are
+slow, hours of time constant: the payload's heat reaches them late, so the band ends with
+room for what is already on its way)."""
 SENSOR_LOST_CAP_FRAC = 0.5
 KP_PER_C = 0.08  # proportional gain: level change per degree of error
 KI_PER_C_S = 0.002  # integral gain: level change per degree-second of error
@@ -46,11 +54,13 @@ def telemetry(state: ThrottleState) -> dict[str, Any]:
 
 
 def derate(temp_c: float, limit_c: float) -> float:
-    """Allowed activity for one secondary temperature: 1 up to ``limit - margin``,
-    linear to 0 at the limit, :data:`SENSOR_LOST_CAP_FRAC` if the reading is lost."""
+    """Allowed activity for one secondary temperature: 1 up to ``limit -``
+    :data:`DERATE_MARGIN_C`, linear to 0 at ``limit -`` :data:`DERATE_ZERO_MARGIN_C`,
+    :data:`SENSOR_LOST_CAP_FRAC` if the reading is lost."""
     if math.isnan(temp_c):
         return SENSOR_LOST_CAP_FRAC
-    return min(max((limit_c - temp_c) / DERATE_MARGIN_C, 0.0), 1.0)
+    band_c = DERATE_MARGIN_C - DERATE_ZERO_MARGIN_C
+    return min(max((limit_c - DERATE_ZERO_MARGIN_C - temp_c) / band_c, 0.0), 1.0)
 
 
 def secondary_cap(avionics_temp_c: float | None, battery_temp_c: float | None,

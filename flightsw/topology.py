@@ -43,8 +43,10 @@ from flightsw import (
     power,
     schedule,
     sensor_health,
+    sequences,
     supervisor,
     throttle,
+    uplink_auth,
 )
 from flightsw.catalog import build_dictionary
 from flightsw.clock import Clock
@@ -71,6 +73,7 @@ SLOW_PERIOD_S = 1.0
 class Housekeeping:
     period_s: float = field(default=1.0, metadata=PERSIST)
     due_s: float = 0.0  # monotonic
+    mode: str = ""  # the mode whose period is set ("": none yet, set at the next cycle)
 
 
 @dataclass
@@ -97,10 +100,12 @@ class ExecState:
     heaters: heaters.HeaterState
     sensor_health: sensor_health.SensorHealthState
     limits: limits.LimitsState
+    sequences: sequences.SequenceState
     payload: PayloadState
     jobs: jobs.JobsState
     link: link.LinkState
     commands: commanding.CommandCounters
+    auth: uplink_auth.AuthState
     schedule: schedule.ScheduleState
     cycles: cycle_health.CycleHealthState
     events: EventLogState
@@ -387,6 +392,9 @@ class Topology:
             self._dispatch(frames, t)
         self._run_scheduled(t)
         hk = st.housekeeping
+        if hk.mode != st.mode.mode:  # the mode's entry action: its telemetry rate, now
+            hk.mode, hk.period_s = st.mode.mode, modes.hk_period_s(st.mode.mode, self.cfg)
+            hk.due_s = t.monotonic_s
         if t.monotonic_s + 1e-9 >= hk.due_s:
             hk.due_s = round(hk.due_s + hk.period_s, 9)
             if hk.due_s <= t.monotonic_s:  # after a stall: no burst of stale packets
@@ -423,6 +431,11 @@ class Topology:
 
     def _dispatch(self, frames: list[bytes], t: Tick) -> None:
         st = self.state
+        frames, reports, events = uplink_auth.admit(st.auth, frames, t)
+        st.link.uplink_seq_top = uplink_auth.window_top(st.auth)
+        self.emit_all(events)
+        for report in reports:  # "received", or a duplicate's outcome again
+            self.downlink(Kind.VERIFICATION, report)
         commands, events = link.receive(st.link, frames, t)
         self.emit_all(events)
         self._run_commands(commands, t)
@@ -438,6 +451,8 @@ class Topology:
             self.emit_all(events)
             for report in reports:
                 self.downlink(Kind.VERIFICATION, report)
+            if env.source == uplink_auth.GROUND_SOURCE and reports:
+                uplink_auth.remember(st.auth, env.source, env.seq, reports[0].name, reports)
             self.dirty = True
 
     def _slow(self) -> None:
@@ -457,12 +472,15 @@ class Topology:
             if events:
                 self.dirty = True
             self.emit_all(events)
-            st.power, load_plan, events = power.step(st.power, sensors, t, self.cfg)
+            st.power, load_plan, events = power.step(
+                st.power, sensors, t, self.cfg, mode=st.mode.mode,
+                mode_level=modes.shed_level(modes.MODES[st.mode.mode]))
             self.emit_all(events)
             st.heaters, events = heaters.step(
                 st.heaters, heaters.inputs_from(sensors, load_plan, self.cfg), t, self.cfg)
             self.emit_all(events)
             self._check_limits(t)
+            self._run_sequence(t)
             st.planner, _plan_cap, events = planner.step(st.planner, sensors,
                                                          st.throttle.level_frac, t, self.cfg)
             self.emit_all(events)
@@ -480,13 +498,14 @@ class Topology:
         jobs.sample(st.jobs, sensors.payload_temp_c, sensors.load_power_w,
                     st.throttle.level_frac)
         self._jobs_run(t, start=not self.lockstep)
+        st.link.uplink_seq_top = uplink_auth.window_top(st.auth)  # said in HELLO
         self.emit_all(link.set_contact(st.link, sensors.in_contact, sensors.contact_station, t))
         self.emit_all(link.eviction_report(st.link))
 
     def _check_limits(self, t: Tick) -> None:
         """The limit checker over this second's housekeeping: a safer mode it demands is
         forced now (before the throttle and the payload see the mode), and a stored
-        sequence runs through the normal dispatch, as source ``limits``."""
+        sequence it names is started (:meth:`_run_sequence` runs it a step a second)."""
         st = self.state
         st.limits, out, events = limits.step(st.limits, self.housekeeping(), st.mode.mode, t)
         self.emit_all(events)
@@ -495,12 +514,22 @@ class Topology:
                                           t.mission_time_s)
             self.emit_all(events)
             self.dirty = True
-        if out.commands:
-            seq = st.commands.last_seq.get(limits.SOURCE, -1)
-            self._run_commands([
-                (Envelope(Kind.COMMAND, limits.SOURCE, seq + 1 + i, t.mission_time_s,
-                          {"name": name, "args": args}), CommandBody(name=name, args=args))
-                for i, (name, args) in enumerate(out.commands)], t)
+        for name, by in out.sequences:
+            st.sequences, events = sequences.start(st.sequences, name, by)
+            self.emit_all(events)
+
+    def _run_sequence(self, t: Tick) -> None:
+        """The running stored sequence's next step, through the normal dispatch."""
+        if not self.state.sequences.running:
+            return
+        record = self._states()
+        reports, events = sequences.run_step(self.state.commands, self.dictionary,
+                                             self.routes, record, t)
+        self._set_states(record)
+        self.emit_all(events)
+        for report in reports:
+            self.downlink(Kind.VERIFICATION, report)
+        self.dirty = True
 
     def _capture(self) -> None:
         st = self.state
@@ -637,7 +666,7 @@ class Topology:
         """Undecodable or unexpected frames on every stream (link, payload, plant)."""
         st = self.state
         return (st.link.frames_rejected + st.payload.frames_rejected
-                + st.counters.plant_frames_rejected)
+                + st.counters.plant_frames_rejected + sum(st.auth.rejected.values()))
 
     def restore(self, record: dict[str, Any], *, unexplained_reset: bool) -> Events:
         """Put a saved record back at boot. What cannot survive a reset is reset: the

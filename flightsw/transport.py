@@ -17,7 +17,11 @@ from typing import Any, Protocol
 
 import zmq
 
+from flightsw.wire import MAX_FRAME_BYTES
+
 MAX_FRAMES_PER_RECEIVE = 1024
+MAX_SEAL_BYTES = 64
+"""Room for an authentication header and tag around an encoded envelope."""
 """At most this many frames per :meth:`Transport.receive`, so a flood on one stream
 cannot starve the rest of the cycle; the rest wait for the next call."""
 
@@ -110,10 +114,15 @@ class ZmqTransport:
 
     @classmethod
     def pair(cls, endpoint: str, *, bind: bool, ctx: zmq.Context[Any] | None = None,
-             sndhwm: int = 10_000) -> ZmqTransport:
+             sndhwm: int = 10_000, rcvhwm: int = 1000) -> ZmqTransport:
+        """``rcvhwm`` bounds what ZeroMQ queues for us (frames), and no frame larger than
+        the codec accepts is taken into memory at all (``MAXMSGSIZE``; the peer that
+        sends one is disconnected): a flood costs at most ``rcvhwm`` frames."""
         sock = (ctx or zmq.Context.instance()).socket(zmq.PAIR)
         sock.setsockopt(zmq.LINGER, 0)
         sock.setsockopt(zmq.SNDHWM, sndhwm)
+        sock.setsockopt(zmq.RCVHWM, rcvhwm)
+        sock.setsockopt(zmq.MAXMSGSIZE, MAX_FRAME_BYTES + MAX_SEAL_BYTES)
         if bind:
             sock.bind(endpoint)
         else:
@@ -168,31 +177,55 @@ class ZmqTransport:
 class Waiter:
     """Blocks until any of a set of transports has a frame ready.
 
-    ZeroMQ transports are polled together with one poller, rebuilt only when the set
-    changes (a new payload incarnation), not on every turn of a loop; an in-memory one
-    that already holds a frame answers at once."""
+    ZeroMQ sockets and the descriptors of other transports that have one (a UART's port,
+    :meth:`flightsw.serial_transport.SerialTransport.descriptor`) are polled together
+    with one poller, rebuilt only when the set changes (a new payload incarnation, a
+    reopened port), not on every turn of a loop. A transport that already holds a frame
+    (an in-memory one, a UART whose framer has frames or whose port has bytes waiting)
+    answers at once; one with neither a socket nor a descriptor is asked to wait itself.
+    """
 
     def __init__(self) -> None:
-        self._socks: tuple[Any, ...] = ()
+        self._key: tuple[Any, ...] = ()
         self._poller = zmq.Poller()
 
     def wait(self, transports: Sequence[Transport | None], timeout_s: float) -> bool:
         live = [t for t in transports if t is not None]
+        pollable: list[Any] = []
+        others: list[Transport] = []
         for t in live:
-            if isinstance(t, MemoryTransport) and t.inbox:
+            if isinstance(t, MemoryTransport):
+                if t.inbox:
+                    return True
+            elif isinstance(t, ZmqTransport):
+                pollable.append(t.sock)
+            elif t.wait(0.0):  # frames or bytes already there
                 return True
-        socks = tuple(t.sock for t in live if isinstance(t, ZmqTransport))
-        if not socks:
-            return False
-        if socks != self._socks:
+            else:
+                fd = _descriptor_of(t)
+                if fd is None:
+                    others.append(t)
+                else:
+                    pollable.append(fd)
+        if not pollable:
+            # nothing to poll together: wait on the one transport that can wait itself
+            return bool(others) and others[0].wait(timeout_s)
+        key = tuple(pollable)
+        if key != self._key:
             self._poller = zmq.Poller()
-            for s in socks:
+            for s in pollable:
                 self._poller.register(s, zmq.POLLIN)
-            self._socks = socks
+            self._key = key
         try:
             return bool(self._poller.poll(max(0, int(timeout_s * 1000))))
         except zmq.ZMQError:
             return False
+
+
+def _descriptor_of(transport: Transport) -> int | None:
+    """The file descriptor a transport's frames arrive on, when it says (``descriptor``)."""
+    fd = getattr(transport, "descriptor", None)
+    return fd if isinstance(fd, int) else None
 
 
 def wait_any(transports: Sequence[Transport | None], timeout_s: float) -> bool:

@@ -17,8 +17,10 @@ from typing import Any
 
 import zmq
 
+from flightsw import keyring
 from flightsw.lifeline import die_with_parent
 from flightsw.stackinfo import StackInfo
+from ground import ops_token
 from ground.core import CLOCKS
 from ground.errors import GroundError
 from ground.link_physics import LinkPhysics
@@ -49,6 +51,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--profile", default=None,
                    help="spacecraft profile (name or .toml) whose [link] table sets the "
                         "link physics; default: the run dir's, else an ideal link")
+    p.add_argument("--keys", type=Path, default=None, metavar="DIR",
+                   help="uplink key directory shared with the flight (default: "
+                        "$AISAT_KEY_DIR, else RUN_DIR/keys, else next to the archive)")
     p.add_argument("--log-level", default="INFO")
     return p.parse_args(argv)
 
@@ -77,9 +82,13 @@ def config_from_args(args: argparse.Namespace) -> tuple[GroundConfig, str | None
         raise GroundError("--clock sim needs a plant: give --world (or a run dir with one)")
     if args.edge_grace_s is not None and not (0 <= args.edge_grace_s < 3600):
         raise GroundError("--edge-grace-s must be in [0, 3600)", got=args.edge_grace_s)
+    run_dir = args.run_dir or (Path(info.run_dir) if info.run_dir else None)
     return GroundConfig(link=link, ops=ops, archive=archive, world=world,
                         edge_grace_s=args.edge_grace_s, clock=args.clock,
-                        link_physics=link_physics(args.profile or info.profile)), dictionary
+                        link_physics=link_physics(args.profile or info.profile),
+                        keys=keyring.resolve_dir(args.keys, run_dir),
+                        token_path=run_dir / ops_token.TOKEN_FILE if run_dir else None
+                        ), dictionary
 
 
 def link_physics(profile: str) -> LinkPhysics | None:
@@ -120,6 +129,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except zmq.ZMQError as exc:
         print(f"ground: cannot open sockets: {exc}", file=sys.stderr)
+        return 1
+    except (keyring.KeyDirError, OSError) as exc:
+        print(f"ground: cannot set up its keys: {exc}", file=sys.stderr)
         return 1
 
     def on_signal(signum: int, _frame: Any) -> None:

@@ -28,6 +28,7 @@ from flightsw.clock import RealClock
 from flightsw.dictionary import Dictionary
 from flightsw.errors import CommandRejected
 from flightsw.stackinfo import StackInfo, default_run_dir
+from ground import ops_token
 from ground.archive_reader import ArchiveReader, EventRow, Mark, ProductRow, Sample
 from ground.display import close_matches, duration_text, utc_text, value_text
 from ground.errors import CommandFailed, GroundError, NoStack, WaitTimeout
@@ -45,11 +46,12 @@ class Verification:
     cmd_seq: int
     name: str
     args: dict[str, Any]
-    stage: str  # queued, sent, accepted, completed, failed
+    stage: str  # queued, held, sent, received, accepted, started, completed, failed
     reason: str = ""
     failed_at: str = ""  # "ground" or "flight" when failed
     stage_times_s: dict[str, float] = field(default_factory=dict)
     onboard_time_s: float | None = None
+    sends: int = 0  # times it went up (more than one after uplink retries)
 
     @property
     def finished(self) -> bool:
@@ -66,7 +68,8 @@ class Verification:
                    reason=str(rec.get("reason") or ""),
                    failed_at=str(rec.get("failed_at") or ""),
                    stage_times_s=dict(rec.get("stage_times_s") or {}),
-                   onboard_time_s=rec.get("onboard_time_s"))
+                   onboard_time_s=rec.get("onboard_time_s"),
+                   sends=int(rec.get("sends") or 0))
 
     def __str__(self) -> str:
         where = f" at the {self.failed_at}" if self.failed_at else ""
@@ -80,11 +83,16 @@ class Ops:
     def __init__(self, run_dir: Path | str | None = None, *, info: StackInfo | None = None,
                  request_timeout_s: float = 5.0, clock: RealClock | None = None) -> None:
         self.info = info or read_stack(run_dir if run_dir is not None else default_run_dir())
-        self.client = OpsClient(self.info.ops, timeout_s=request_timeout_s)
+        self.client = OpsClient(self.info.ops, timeout_s=request_timeout_s,
+                                token=self._token)
         self.archive_path = archive_path(self.info)
         self.clock = clock or RealClock()
         self._dictionary: Dictionary | None = None
         self._reader: ArchiveReader | None = None
+
+    def _token(self) -> str | None:
+        """The ground's ops token, read afresh (a restarted ground makes a new one)."""
+        return ops_token.read(self.info.run_dir) if self.info.run_dir else None
 
     @classmethod
     def from_info(cls, info: StackInfo, **kwargs: Any) -> Ops:
@@ -109,12 +117,15 @@ class Ops:
 
     # --- commanding -----------------------------------------------------------------
     def submit(self, name: str, args: Mapping[str, Any] | None = None, *,
-               at_s: float | None = None) -> Verification:
+               at_s: float | None = None, confirm: bool = False) -> Verification:
         """Queue a command without waiting; raises CommandRejected if refused. ``at_s``:
-        run it onboard at this mission time (UTC s), stored there until then."""
+        run it onboard at this mission time (UTC s), stored there until then;
+        ``confirm``: the operator confirms a hazardous command (refused without)."""
         request: dict[str, Any] = {"op": "cmd", "name": name, "args": dict(args or {})}
         if at_s is not None:
             request["at_s"] = at_s
+        if confirm:
+            request["confirm"] = True
         reply = self.client.request(request)
         if not reply["ok"]:
             details = {k: v for k, v in reply.items() if k not in ("ok", "error")}
@@ -157,17 +168,18 @@ class Ops:
             return str(exc)
 
     def cmd(self, name: str, /, *, check: bool = True, timeout_s: float = 30.0,
-            **args: Any) -> Verification:
+            confirm: bool = False, **args: Any) -> Verification:
         """Send a command and wait for ``completed`` or ``failed``.
 
         Raises :class:`CommandFailed` on ``failed`` unless ``check=False``; use
-        :meth:`cmd_args` if an argument is named ``check`` or ``timeout_s``.
+        :meth:`cmd_args` if an argument is named ``check``, ``timeout_s`` or ``confirm``.
         """
-        return self.cmd_args(name, args, check=check, timeout_s=timeout_s)
+        return self.cmd_args(name, args, check=check, timeout_s=timeout_s, confirm=confirm)
 
     def cmd_args(self, name: str, args: Mapping[str, Any], *, check: bool = True,
-                 timeout_s: float = 30.0) -> Verification:
-        ver = self.wait_verification(self.submit(name, args).cmd_seq, timeout_s)
+                 timeout_s: float = 30.0, confirm: bool = False) -> Verification:
+        ver = self.wait_verification(self.submit(name, args, confirm=confirm).cmd_seq,
+                                     timeout_s)
         if check and not ver.ok:
             raise CommandFailed(str(ver), cmd_seq=ver.cmd_seq, failed_at=ver.failed_at)
         return ver
@@ -175,6 +187,25 @@ class Ops:
     def cancel(self, cmd_seq: int) -> Verification:
         return Verification.from_record(self.client.call("cancel", cmd_seq=cmd_seq)
                                         ["command"])
+
+    def hold(self, cmd_seq: int) -> Verification:
+        """Keep a queued command at the ground until :meth:`release`."""
+        return Verification.from_record(self.client.call("hold", cmd_seq=cmd_seq)
+                                        ["command"])
+
+    def release(self, cmd_seq: int) -> Verification:
+        return Verification.from_record(self.client.call("release", cmd_seq=cmd_seq)
+                                        ["command"])
+
+    def queue(self) -> dict[str, list[Verification]]:
+        """Commands at the ground (``queued``, ``held``) and on their way (``in_flight``)."""
+        reply = self.client.call("queue")
+        return {k: [Verification.from_record(r) for r in reply[k]]
+                for k in ("queued", "held", "in_flight")}
+
+    def rotate_key(self) -> Verification:
+        """Start an uplink key rotation (the ground switches once the flight confirms)."""
+        return Verification.from_record(self.client.call("rotate_key")["command"])
 
     def status(self) -> dict[str, Any]:
         return self.client.call("status")
@@ -330,7 +361,8 @@ class Ops:
 
 
 def _stages_in_order(ver: Verification) -> list[str]:
-    order = ["queued", "sent", "accepted", "completed", "failed"]
+    order = ["queued", "held", "sent", "received", "accepted", "started", "completed",
+             "failed"]
     return [s for s in order if s in ver.stage_times_s]
 
 

@@ -1,4 +1,4 @@
-"""The operator CLI: ``aisat ground cmd|cancel|tlm|events|status``.
+"""The operator CLI: ``aisat ground cmd|cancel|queue|tlm|events|status|export|products|migrate``.
 
 Exit codes are part of the interface (scripts and CI use them):
 
@@ -9,9 +9,10 @@ Exit codes are part of the interface (scripts and CI use them):
   nothing is sent.
 
 Commands are validated against the dictionary *before* anything is sent, then go
-through the ground process's ops socket; reads (``tlm``, ``events``) query the archive
-directly, read-only - also after the stack has stopped: without ``stack.json`` they read
-``RUN_DIR/archive.sqlite`` and say that they show a stopped run.
+through the ground process's ops socket; reads (``tlm``, ``events``, ``products``,
+``export``: see :mod:`ground.export`) query the archive directly, read-only - also after
+the stack has stopped: without ``stack.json`` they read ``RUN_DIR/archive.sqlite`` and
+say that they show a stopped run.
 
 Times: ``tlm`` ages are measured against the ground's *mission now* (the spacecraft time
 of the latest WORLD message; for a stopped run, the last one), and ``events`` are in the
@@ -29,7 +30,9 @@ from typing import Any, TextIO
 from flightsw.dictionary import Dictionary, Limits
 from flightsw.errors import CommandRejected, FlightError
 from flightsw.stackinfo import default_run_dir
+from ground import export, queue_cli
 from ground.api import Ops, Verification
+from ground.archive_query import open_archive
 from ground.archive_reader import SEVERITY_ORDER, ArchiveReader, Sample
 from ground.display import close_matches, refusal_text, utc_text, value_text
 from ground.errors import GroundError, NoStack, OpsError, WaitTimeout
@@ -62,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "the commands)")
     c.add_argument("pairs", nargs="*", metavar="key=value", help="arguments")
     c.add_argument("--no-wait", action="store_true", help="return once queued")
+    c.add_argument("--confirm", action="store_true",
+                   help="confirm a hazardous command (marked [hazardous] in the list); "
+                        "refused without it")
     c.add_argument("--at", metavar="TIME", default=None,
                    help="time-tag it: the spacecraft stores it and runs it at TIME, in "
                         "contact or not; TIME is UTC (2026-11-22T08:30:00Z) or +SECONDS from "
@@ -84,6 +90,22 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"at least this severity ({', '.join(SEVERITY_ORDER)})")
     sub.add_parser("status", parents=[common],
                    help="link, dictionary and command queue of the ground")
+    x = sub.add_parser("export", parents=[common], help="telemetry records to CSV (one "
+                       "row per record, one column per point); no ground process needed")
+    x.add_argument("--points", metavar="P[,P...]", help="only these points (default all)")
+    x.add_argument("--from", dest="t_from", metavar="TIME", help="onboard time from (UTC "
+                   "ISO 8601 or UTC seconds)")
+    x.add_argument("--to", dest="t_to", metavar="TIME", help="onboard time to")
+    x.add_argument("--out", type=Path, required=True, metavar="FILE.csv")
+    pp = sub.add_parser("products", parents=[common], help="payload data products")
+    pp.add_argument("--limit", type=int, default=20, metavar="N")
+    pp.add_argument("--from", dest="t_from", metavar="TIME")
+    pp.add_argument("--to", dest="t_to", metavar="TIME")
+    m = sub.add_parser("migrate", parents=[common], help="convert an archive written by "
+                       "an older aisat to this schema, in place")
+    m.add_argument("--archive", type=Path, default=None, metavar="FILE",
+                   help=f"default RUN_DIR/{ARCHIVE_FILE}")
+    queue_cli.add_parser(sub, common)
     return p
 
 
@@ -113,10 +135,14 @@ def main(argv: list[str] | None = None, out: TextIO | None = None,
             return _status(Ops(run_dir, request_timeout_s=args.ops_timeout), out)
         if args.action == "cancel":
             return _cancel(run_dir, args, out, err)
+        if args.action == "queue":
+            return queue_cli.run(run_dir, args, out, err)
         if args.action == "tlm":
             return _tlm(run_dir, args.point, args.stale_after, out)
         if args.action == "events":
             return _events(run_dir, args.limit, args.severity, out)
+        if args.action in ("export", "products", "migrate"):
+            return _archive_action(run_dir, args, out)
         raise AssertionError(f"unhandled action {args.action}")  # argparse restricts it
     except (UsageError, CommandRejected) as exc:
         print(f"{PROG}: {refusal_text(exc)}", file=err)
@@ -144,7 +170,7 @@ def _cmd(run_dir: Path, args: argparse.Namespace, out: TextIO, err: TextIO) -> i
     at_s = None if args.at is None else parse_at(args.at, run_dir)  # raises: exit 2
     ops = Ops(run_dir, request_timeout_s=args.ops_timeout)
     try:
-        queued = ops.submit(args.name, clean, at_s=at_s)
+        queued = ops.submit(args.name, clean, at_s=at_s, confirm=args.confirm)
     except CommandRejected as exc:  # the ground's dictionary refused it
         print(f"{PROG}: {refusal_text(exc)}", file=err)
         return EXIT_USAGE
@@ -235,7 +261,7 @@ def _still_queued_hint(ops: Ops, cmd_seq: int, stage: str | None, err: TextIO) -
     if stage == "queued":
         print(f"{PROG}: command #{cmd_seq} is still queued at the ground and will be sent "
               f"at the next pass; to withdraw it: aisat ground cancel {cmd_seq}", file=err)
-    elif stage in ("sent", "accepted"):
+    elif stage in ("sent", "received", "accepted", "started"):
         print(f"{PROG}: command #{cmd_seq} is already {stage} on board and cannot be "
               f"cancelled; follow it with: aisat ground status", file=err)
     else:
@@ -246,11 +272,10 @@ def _still_queued_hint(ops: Ops, cmd_seq: int, stage: str | None, err: TextIO) -
 
 # --- cancel ----------------------------------------------------------------------------
 def _cancel(run_dir: Path, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    text = str(args.cmd_seq).strip().lstrip("#")
-    if not text.isdigit() or len(text) > 19:
-        raise UsageError("a command number is an integer >= 0 (as 'aisat ground cmd' "
-                         "printed it, e.g. 7 or #7)", got=args.cmd_seq)
-    cmd_seq = int(text)
+    try:
+        cmd_seq = queue_cli.parse_seq(args.cmd_seq)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     ops = Ops(run_dir, request_timeout_s=args.ops_timeout)
     try:
         ver = ops.cancel(cmd_seq)
@@ -376,6 +401,38 @@ def _severity(text: str) -> str:
     raise UsageError("unknown severity", got=text, valid=SEVERITY_ORDER)
 
 
+# --- export, products, migrate (the archive file alone) ---------------------------------
+def _archive_action(run_dir: Path, args: argparse.Namespace, out: TextIO) -> int:
+    if args.action == "migrate":
+        print(export.migrate_text(args.archive or Path(run_dir) / ARCHIVE_FILE), file=out)
+        return EXIT_OK
+    try:
+        t_from = export.parse_time(args.t_from, "--from")
+        t_to = export.parse_time(args.t_to, "--to")
+    except export.ExportError as exc:
+        raise UsageError(exc.reason, **exc.details) from None
+    with _reader(run_dir, out) as reader:
+        if args.action == "products":
+            if args.limit < 1:
+                raise UsageError("--limit must be at least 1", got=args.limit)
+            rows = export.products_text(reader, args.limit, t_from, t_to)
+            if not rows:
+                print("(no products)", file=out)
+            else:
+                _table(["ONBOARD TIME (UTC)", "SEQ", "PRODUCT"], rows, out)
+            return EXIT_OK
+        points = [p.strip() for p in args.points.split(",") if p.strip()] \
+            if args.points else None
+        try:
+            n = export.export_csv(reader, args.out, points, t_from, t_to)
+        except export.ExportError as exc:
+            if "unknown" in exc.details or "t_from" in exc.details:
+                raise UsageError(exc.reason, **exc.details) from None
+            raise
+    print(f"{n} records written to {args.out}", file=out)
+    return EXIT_OK
+
+
 # --- status ----------------------------------------------------------------------------
 def _status(ops: Ops, out: TextIO) -> int:
     st = ops.status()
@@ -399,8 +456,17 @@ def _status(ops: Ops, out: TextIO) -> int:
           f"duplicates (dropped), {counts.get('downlink_rerequested', 0)} re-requested, "
           f"{counts.get('downlink_evicted', 0)} evicted onboard; "
           f"{counts.get('acks_sent', 0)} acknowledgements sent", file=out)
+    keys = st.get("uplink_keys") or {}
+    if keys:
+        pending = keys.get("pending_key_ids") or []
+        print(f"uplink key: {keys.get('key_id')}"
+              f"{f' (rotation to {pending} waiting for the flight)' if pending else ''}; "
+              f"{keys.get('retries', 0)} commands sent again for want of a report", file=out)
     for rec in st["queue"]:
         print(f"queued: #{rec['cmd_seq']} {rec['name']} {rec['args']}", file=out)
+    for rec in st.get("held") or []:
+        print(f"held: #{rec['cmd_seq']} {rec['name']} {rec['args']} "
+              f"(aisat ground queue release {rec['cmd_seq']})", file=out)
     for rec in st["in_flight"]:
         print(f"{rec['stage']}: #{rec['cmd_seq']} {rec['name']} {rec['args']}", file=out)
     return EXIT_OK
@@ -409,19 +475,11 @@ def _status(ops: Ops, out: TextIO) -> int:
 # --- helpers ---------------------------------------------------------------------------
 def _reader(run_dir: Path, out: TextIO) -> ArchiveReader:
     """The running stack's archive, or a stopped run's (``RUN_DIR/archive.sqlite``)."""
-    try:
-        return ArchiveReader(archive_path(read_stack(run_dir)))
-    except NoStack as exc:
-        if "looked_in" not in exc.details:  # a stack.json that names a missing archive
-            raise
-    path = Path(run_dir) / ARCHIVE_FILE
-    if not path.exists():
-        raise NoStack(f"no running stack in {run_dir}, and no archive of a stopped run "
-                      f"at {path}", archive=str(path))
-    reader = ArchiveReader(path)
-    print(f"(stopped run: no stack is running in {run_dir}; showing its archive {path})",
-          file=out)
-    return reader
+    opened = open_archive(run_dir)
+    if opened.stopped:
+        print(f"(stopped run: no stack is running in {run_dir}; showing its archive "
+              f"{opened.path})", file=out)
+    return opened.reader
 
 
 def _table(header: list[str], rows: Sequence[list[str]], out: TextIO) -> None:

@@ -2,14 +2,22 @@
 
 A command moves through stages, each stamped with the ground time it was reached::
 
-    queued -> sent -> accepted -> completed
-       |        |         \\-> failed
-       |        \\-> failed        (refused on board by validation)
-       \\-> failed                  (refused at the ground: dictionary mismatch, cancelled)
+    queued -> sent -> received -> accepted -> started -> completed
+     |  ^       |          \\-> failed         \\-> failed   (by its handler)
+     v  |       \\-> (sent again, same number, until a report comes)
+    held                       (refused on board: validation)
+     \\-> failed                (refused at the ground: dictionary mismatch, cancelled)
 
-``queued`` commands wait here until the station's uplink opens (the next AOS); they are
-never dropped for being out of contact. ``cmd_seq`` is the envelope sequence number on
-the uplink, so the flight's verification reports find their command by it. The log is
+``received``, ``accepted``, ``started``, ``completed`` and ``failed`` come from the flight
+(``received``: the frame passed authentication and the anti-replay window). ``queued``
+commands wait here until the station's uplink opens (the next AOS); they are never
+dropped for being out of contact. ``held`` ones wait until the operator releases them
+(or cancels them). A command ``sent`` with no report at all after
+:data:`RETRY_AFTER_S` is sent again under the same number (the uplink may have lost it;
+if it did arrive, the flight counts the copy as a duplicate, does not run it twice and
+sends its verification again), at most :data:`MAX_SENDS` times in all. ``cmd_seq`` is
+the envelope sequence number on the uplink, so the flight's verification reports find
+their command by it. The log is
 pure state; the archive persists each change and the process decides when to send.
 """
 
@@ -21,11 +29,20 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+RETRY_AFTER_S = 5.0
+"""Ground-clock seconds a ``sent`` command waits for any report before it goes again."""
+MAX_SENDS = 8
+"""Sends of one command in all (the first and seven retries: at 35 % uplink loss one
+command in 4,000 is still lost after all of them)."""
+
 
 class Stage(str, Enum):
     QUEUED = "queued"
+    HELD = "held"
     SENT = "sent"
+    RECEIVED = "received"
     ACCEPTED = "accepted"
+    STARTED = "started"
     COMPLETED = "completed"
     FAILED = "failed"
 
@@ -34,9 +51,12 @@ class Stage(str, Enum):
         return self in (Stage.COMPLETED, Stage.FAILED)
 
 
-_ORDER = {Stage.QUEUED: 0, Stage.SENT: 1, Stage.ACCEPTED: 2, Stage.COMPLETED: 3,
-          Stage.FAILED: 3}
-FLIGHT_STAGES = frozenset({Stage.ACCEPTED, Stage.COMPLETED, Stage.FAILED})
+_ORDER = {Stage.QUEUED: 0, Stage.HELD: 0, Stage.SENT: 1, Stage.RECEIVED: 2,
+          Stage.ACCEPTED: 3, Stage.STARTED: 4, Stage.COMPLETED: 5, Stage.FAILED: 5}
+FLIGHT_STAGES = frozenset({Stage.RECEIVED, Stage.ACCEPTED, Stage.STARTED, Stage.COMPLETED,
+                           Stage.FAILED})
+WAITING = (Stage.QUEUED, Stage.HELD)
+"""Stages of a command still at the ground (it may be cancelled)."""
 
 
 @dataclass
@@ -50,13 +70,16 @@ class CommandRecord:
     onboard_time_s: float | None = None  # spacecraft time of the latest verification
     failed_at: str = ""  # "ground" or "flight" once failed
     at_s: float | None = None  # time-tagged: run onboard at this mission time (UTC s)
+    sends: int = 0  # times it went up (retries included)
+    last_sent_s: float | None = None  # ground time of the latest send
 
     def to_dict(self) -> dict[str, Any]:
         return {"cmd_seq": self.cmd_seq, "name": self.name, "args": dict(self.args),
                 "at_s": self.at_s,
                 "stage": self.stage.value, "reason": self.reason,
                 "stage_times_s": dict(self.stage_times_s),
-                "onboard_time_s": self.onboard_time_s, "failed_at": self.failed_at}
+                "onboard_time_s": self.onboard_time_s, "failed_at": self.failed_at,
+                "sends": self.sends}
 
 
 class CommandLog:
@@ -93,13 +116,32 @@ class CommandLog:
     def queued(self) -> list[CommandRecord]:
         return [r for r in self._records.values() if r.stage is Stage.QUEUED]
 
+    def held(self) -> list[CommandRecord]:
+        return [r for r in self._records.values() if r.stage is Stage.HELD]
+
     def in_flight(self) -> list[CommandRecord]:
-        """Sent or accepted, waiting for a final verification."""
+        """Sent, waiting for a final verification."""
         return [r for r in self._records.values()
-                if r.stage in (Stage.SENT, Stage.ACCEPTED)]
+                if r.stage in (Stage.SENT, Stage.RECEIVED, Stage.ACCEPTED, Stage.STARTED)]
+
+    def due_again(self, now_s: float) -> list[CommandRecord]:
+        """Sent, no report at all since, its retry time passed and sends left."""
+        return [r for r in self._records.values()
+                if r.stage is Stage.SENT and r.sends < MAX_SENDS
+                and r.last_sent_s is not None and now_s - r.last_sent_s >= RETRY_AFTER_S]
 
     def mark_sent(self, rec: CommandRecord, now_s: float) -> None:
-        self._enter(rec, Stage.SENT, "", now_s)
+        rec.sends += 1
+        rec.last_sent_s = now_s
+        if rec.stage is not Stage.SENT:
+            self._enter(rec, Stage.SENT, "", now_s)
+
+    def hold(self, rec: CommandRecord, now_s: float) -> None:
+        self._enter(rec, Stage.HELD, "held by the operator", now_s)
+
+    def release(self, rec: CommandRecord, now_s: float) -> None:
+        rec.reason = ""
+        self._enter(rec, Stage.QUEUED, "", now_s)
 
     def fail_at_ground(self, rec: CommandRecord, reason: str, now_s: float) -> None:
         rec.failed_at = "ground"

@@ -44,6 +44,7 @@ from ground.link_physics import LinkPhysics, PhysicalLink
 from ground.mission_control import MissionControl
 from ground.ops_service import OpsService
 from ground.station import ALWAYS, Station, Visibility
+from ground.uplink_keys import UplinkKeys
 
 log = logging.getLogger("ground")
 
@@ -53,6 +54,9 @@ EDGE_GRACE_S = {"real": 0.5, "sim": 2.0}
 travel on different sockets, so at an edge their order at the ground is a race; on sim
 time the grace covers two plant steps (the plant steps 1 s at a time)."""
 
+MAX_SPREAD_S = 60.0
+"""On the sim clock a turn's downlink is spread over at most this much spacecraft time
+(the time since the last turn; after a long quiet spell it was not all sent then)."""
 NOTE_EVERY_S = 1.0
 HEAD_BYTES = 1024
 MAX_LINK_LEAD_S = 3600.0
@@ -73,7 +77,8 @@ class GroundCore:
     def __init__(self, dictionary: Dictionary, archive: Archive, *, clock: str = "real",
                  edge_grace_s: float | None = None, always_in_contact: bool = False,
                  extra_status: Callable[[], dict[str, Any]] | None = None,
-                 link_physics: LinkPhysics | None = None) -> None:
+                 link_physics: LinkPhysics | None = None, uplink: UplinkKeys | None = None,
+                 ops_token: str | None = None) -> None:
         if clock not in CLOCKS:
             raise ValueError(f"clock must be one of {CLOCKS}, got {safe_repr(clock)}")
         self.clock = clock
@@ -81,10 +86,10 @@ class GroundCore:
         self.station = Station(edge_grace_s=grace)
         if link_physics is not None and not link_physics.ideal:
             self.station.model = PhysicalLink(link_physics)
-        self.mission = MissionControl(dictionary, archive)
+        self.mission = MissionControl(dictionary, archive, uplink)
         self.archive = archive
         self._extra_status = extra_status or dict
-        self.ops = OpsService(self.mission, self.station, self._status)
+        self.ops = OpsService(self.mission, self.station, self._status, token=ops_token)
         self.world_time_s: float | None = None  # spacecraft time of the latest WORLD
         self.link_time_s: float | None = None  # newest plausible downlink stamp (sim)
         self.aos_time_s: float | None = None  # ground-clock time of the latest AOS
@@ -93,6 +98,7 @@ class GroundCore:
         self.stop_reason = ""
         self._stopped_wall_s: float | None = None  # wall monotonic of the plant's STOP
         self._noted_now_s = -math.inf
+        self._last_downlink_s = -math.inf  # ground-clock time of the last downlink offer
         if always_in_contact:
             self._on_edge(self.station.observe(ALWAYS, self.now(WallTime(0.0, 0.0))[0]))
 
@@ -160,14 +166,36 @@ class GroundCore:
             log.info("LOS")
 
     def on_downlink(self, frames: Sequence[bytes], wall: WallTime) -> int:
-        """Frames from the link (possibly none: call every turn); returns those delivered."""
+        """Frames from the link (possibly none: call every turn); returns those delivered.
+
+        On the sim clock a turn's frames left the spacecraft over the spacecraft time
+        between this clock and the newest stamp among them (the ground is not in
+        lockstep: one turn can drain ten simulated seconds of downlink). They are offered
+        to the station spread over that span, as they were sent: offered all at once, a
+        rate-limited link model saw a burst of ten seconds of radio time and dropped
+        what exceeded its transmit queue (1,540 frames of a 2-orbit sim, each then sent
+        again)."""
         mono, _ = self.now(wall)
-        delivered = self.station.downlink(frames, mono)
+        sent_from_s, now_s = self._sent_span(frames, mono)
+        delivered = self.station.downlink(frames, now_s, sent_from_s)
         for frame in delivered:
             if self.clock == "sim":
                 self._follow_link(frame)
             self.mission.on_frame(frame, self.receive_time_s(wall), wall.utc_s)
         return len(delivered)
+
+    def _sent_span(self, frames: Sequence[bytes], mono: float) -> tuple[float | None, float]:
+        """(sent from, now) for the station: on the sim clock the spacecraft time since
+        the last turn, up to the newest stamp among the frames if that is later."""
+        start, self._last_downlink_s = self._last_downlink_s, mono
+        if self.clock != "sim" or len(frames) < 2 or self.world_time_s is None:
+            return None, mono
+        bound = self.world_time_s + MAX_LINK_LEAD_S
+        newest = max((t for t in map(frame_time_s, frames) if t is not None and t <= bound),
+                     default=mono)
+        end = max(mono, newest)
+        self._last_downlink_s = end
+        return min(max(start, end - MAX_SPREAD_S), end), end
 
     def receive_time_s(self, wall: WallTime) -> float:
         """The ground-clock stamp for a record received now (see the module docstring)."""
@@ -203,7 +231,8 @@ class GroundCore:
                 ok = send(out) and ok  # refused at once: the command stays queued
             return ok
 
-        sent = self.mission.pump_uplink(through_station, self.station.uplink_open, utc)
+        sent = self.mission.pump_uplink(through_station, self.station.uplink_open, utc,
+                                        self.mission_now_s(wall))
         for out in self.station.uplink([], mono):  # delayed by the link, due now
             self._send_arrived(send, out)
         return sent

@@ -4,9 +4,10 @@ The core of the ground process, without sockets or clocks (times come in as argu
 
 - every downlink frame is decoded with the shared codec; one that does not decode is
   counted, logged and archived as a link error, never raised;
-- every record is archived (telemetry one row per point, events, every verification
-  stage, data products, HELLOs) and its downlink sequence number accounted for (gaps,
-  late arrivals, duplicates);
+- every record is archived (telemetry one row per record, events, every verification
+  stage, data products, HELLOs; realtime or played back) and its downlink sequence
+  number accounted for (gaps, late arrivals, duplicates); a record whose body breaks
+  its kind's schema is quarantined alone, with the reason;
 - commands are validated against the dictionary before they are queued, wait in the
   command log until the uplink is open *and* the flight's dictionary hash is known to
   match ours, then go up with their ``cmd_seq`` as the envelope sequence number;
@@ -37,10 +38,20 @@ from flightsw.errors import CommandRejected, WireError, safe_repr
 from flightsw.link import EVICTION_EVENT
 from flightsw.messages import MAX_ACK_RANGES, AckBody, HelloBody
 from flightsw.wire import Envelope, Kind, Sequencer, encode, try_decode
-from ground.archive import Archive
-from ground.command_log import FLIGHT_STAGES, CommandLog, CommandRecord, Stage
+from ground.archive import REALTIME_MAX_AGE_S
+from ground.archive_store import RecordStore
+from ground.command_log import (
+    FLIGHT_STAGES,
+    MAX_SENDS,
+    RETRY_AFTER_S,
+    WAITING,
+    CommandLog,
+    CommandRecord,
+    Stage,
+)
 from ground.downlink_seq import Arrival, DownlinkSequence
 from ground.errors import GroundError
+from ground.uplink_keys import UplinkKeys
 
 log = logging.getLogger("ground.mission_control")
 
@@ -52,6 +63,8 @@ HELLO_RETRY_S = 5.0
 LOG_FIRST_ERRORS = 20
 """Decode errors logged one by one; after that only every 1000th (all are counted)."""
 
+ROTATE_COMMAND = "auth.key_rotate"
+KEY_POINT = "auth.key_id"
 MAX_CMD_SEQ = (1 << 63) - 1
 """Command sequence numbers are envelope sequence numbers: [0, 2**63)."""
 MAX_ERROR_REASONS = 64
@@ -74,9 +87,13 @@ class HashState:
 
 
 class MissionControl:
-    def __init__(self, dictionary: Dictionary, archive: Archive) -> None:
+    def __init__(self, dictionary: Dictionary, archive: RecordStore,
+                 uplink: UplinkKeys | None = None) -> None:
         self.dictionary = dictionary
         self.archive = archive
+        self.uplink = uplink or UplinkKeys.ephemeral()
+        """Seals every uplink frame (HELLO, ACK, commands) under the current key."""
+        self.retries = 0  # commands sent again for want of any report
         self.commands = CommandLog(next_seq=archive.next_cmd_seq())
         restored = archive.unfinished_commands()
         self.commands.restore(restored)
@@ -135,28 +152,33 @@ class MissionControl:
             self._note_boot(env)  # before its number is judged: it may start an epoch
         self._received_since_ack += 1
         # even a bad body used up its sequence number
-        if self.downlink.observe(env.seq) is Arrival.DUPLICATE:
+        arrival = self.downlink.observe(env.seq)
+        if arrival is Arrival.DUPLICATE:
             self.duplicates_dropped += 1  # sent again or duplicated by the link: had it
             return
+        realtime = arrival is not Arrival.LATE and rx_s - env.time_s <= REALTIME_MAX_AGE_S
         try:
-            handler(self, env, rx_s, wall_s)
+            handler(self, env, rx_s, wall_s, realtime)
         except BadBody as exc:
             self.bad_bodies += 1
             self._decode_error(frame, f"bad {env.kind.value} body: {exc.reason}",
-                               f"bad {env.kind.value} body: {exc}", rx_s, wall_s)
+                               f"bad {env.kind.value} body: {exc}", rx_s, wall_s, env)
             return
         except Exception as exc:  # a ground bug must not cost the frames behind this one
             self.bad_bodies += 1
             self._decode_error(frame, f"bad {env.kind.value} body: ground could not "
                                f"handle it ({type(exc).__name__})",
                                f"bad {env.kind.value} body: {type(exc).__name__}: "
-                               f"{safe_repr(exc, 200)}", rx_s, wall_s)
+                               f"{safe_repr(exc, 200)}", rx_s, wall_s, env)
             return
         self.records[env.kind.value] += 1
         self.last_onboard_time_s = env.time_s
 
     def _decode_error(self, frame: bytes, reason: str, detail: str, rx_s: float,
-                      wall_s: float | None = None) -> None:
+                      wall_s: float | None = None, env: Envelope | None = None) -> None:
+        """Count a frame that cannot be archived: one that did not decode is a link
+        error; a record that decoded but breaks its kind's schema is quarantined (with
+        its number and times), alone - its neighbours are archived as usual."""
         self.decode_errors += 1
         if (reason in self.decode_error_reasons
                 or len(self.decode_error_reasons) < MAX_ERROR_REASONS):
@@ -164,16 +186,30 @@ class MissionControl:
         else:  # bounded: a hostile sender could make up a new reason every frame
             self.decode_error_reasons[OTHER_REASONS] = (
                 self.decode_error_reasons.get(OTHER_REASONS, 0) + 1)
-        self.archive.add_link_error(rx_s, frame, detail, wall_s)
+        if env is None:
+            self.archive.add_link_error(rx_s, frame, detail, wall_s)
+        else:
+            self.archive.add_quarantine(env.kind.value, env.seq, env.time_s, rx_s, reason,
+                                        f"{detail}; frame head {bytes(frame[:64]).hex()}",
+                                        wall_s)
         if self.decode_errors <= LOG_FIRST_ERRORS or self.decode_errors % 1000 == 0:
             log.warning("downlink frame rejected (%d so far): %s", self.decode_errors, detail)
 
-    def _on_telemetry(self, env: Envelope, rx_s: float, wall_s: float | None) -> None:
+    def _on_telemetry(self, env: Envelope, rx_s: float, wall_s: float | None,
+                      realtime: bool) -> None:
         points = env.body.get("points")
         if not isinstance(points, Mapping):
             raise BadBody("points must be a map", got=type(points).__name__)
         self.telemetry_points += self.archive.add_telemetry(env.seq, env.time_s, rx_s,
-                                                            points, wall_s)
+                                                            points, wall_s, realtime)
+        key_id = points.get(KEY_POINT)
+        if isinstance(key_id, int) and key_id in self.uplink.pending:
+            # the flight uses a key we only hold as pending: its completion report went
+            # to an earlier ground process (we restarted mid-rotation); switch now, or be
+            # locked out when the old key's grace runs out
+            self.uplink.confirm(key_id)
+            log.warning("flight housekeeping says uplink key %d is in use: switching to it",
+                        key_id)
 
     def _note_boot(self, env: Envelope) -> None:
         """A flight HELLO from a boot newer than the one we talk to: talk to it, and if
@@ -186,6 +222,7 @@ class MissionControl:
         key = (hello.boot_mission_time_s, hello.boot_id)
         if self.flight_boot is not None and key <= self.flight_boot:
             return
+        self._number_above(hello.uplink_seq_top)
         first = self.flight_boot is None
         self.flight_boot = key
         self.flight_boots_seen += 1
@@ -197,14 +234,33 @@ class MissionControl:
             log.info("flight boot %d continues the downlink numbering at %d",
                      hello.boot_id, hello.first_seq)
 
-    def _on_event(self, env: Envelope, rx_s: float, wall_s: float | None) -> None:
+    def _number_above(self, flight_top: int) -> None:
+        """The flight has taken commands up to ``flight_top``: a ground numbering at or
+        below it (it started on a new archive) would see every command refused as a
+        replay. New commands are numbered above it; queued ones at or below it fail
+        here with the reason (submit them again), never silently."""
+        if not isinstance(flight_top, int) or flight_top < self.commands.next_seq:
+            return
+        log.warning("the flight has taken commands up to #%d, the ground numbers from "
+                    "#%d: numbering on from #%d", flight_top, self.commands.next_seq,
+                    flight_top + 1)
+        self.commands.next_seq = min(flight_top + 1, MAX_CMD_SEQ)
+        for rec in self.commands.queued() + self.commands.held():
+            if rec.cmd_seq <= flight_top:
+                self._fail(rec, f"numbered #{rec.cmd_seq}, but the spacecraft has taken "
+                           f"commands up to #{flight_top} (the ground's numbering was "
+                           "behind): submit it again", self.last_rx_s or 0.0)
+
+    def _on_event(self, env: Envelope, rx_s: float, wall_s: float | None,
+                  realtime: bool) -> None:
         b = env.body
         args = b.get("args")
         if b.get("name") == EVICTION_EVENT and isinstance(args, Mapping):
             self._on_evicted(args.get("ranges"))
         self.archive.add_event(env.seq, env.time_s, rx_s, _text(b.get("name")),
                                _text(b.get("severity")), _text(b.get("text"), 2000),
-                               args if isinstance(args, Mapping) else {}, wall_s)
+                               args if isinstance(args, Mapping) else {}, wall_s,
+                               realtime)
 
     def _on_evicted(self, ranges: Any) -> None:
         if not isinstance(ranges, list):
@@ -216,7 +272,8 @@ class MissionControl:
                 raise BadBody("an evicted range must be [first, last]", got=safe_repr(r))
             self.downlink.evicted(r[0], r[1])
 
-    def _on_verification(self, env: Envelope, rx_s: float, wall_s: float | None) -> None:
+    def _on_verification(self, env: Envelope, rx_s: float, wall_s: float | None,
+                         realtime: bool) -> None:
         b = env.body
         cmd_seq, stage_text = b.get("cmd_seq"), b.get("stage")
         if not isinstance(cmd_seq, int) or isinstance(cmd_seq, bool):
@@ -224,21 +281,29 @@ class MissionControl:
         if not 0 <= cmd_seq <= MAX_CMD_SEQ:
             raise BadBody("cmd_seq out of range [0, 2**63)", got=safe_repr(cmd_seq))
         if not isinstance(stage_text, str) or stage_text not in _FLIGHT_STAGE_NAMES:
-            raise BadBody("stage must be accepted/completed/failed", got=safe_repr(stage_text))
+            raise BadBody("stage must be one of " + "/".join(sorted(_FLIGHT_STAGE_NAMES)),
+                          got=safe_repr(stage_text))
         name, reason = _text(b.get("name")), _text(b.get("reason"), 2000)
         self.archive.add_verification(env.seq, env.time_s, rx_s, cmd_seq, name, stage_text,
-                                      reason, wall_s)
+                                      reason, wall_s, realtime)
         rec = self.commands.verify(cmd_seq, Stage(stage_text), reason, rx_s, env.time_s)
         if rec is not None:
             self.archive.put_command(rec)
+            if rec.name == ROTATE_COMMAND and stage_text == Stage.COMPLETED.value:
+                key_id = rec.args.get("key_id")
+                if isinstance(key_id, int) and self.uplink.confirm(key_id):
+                    log.info("uplink key %d confirmed by the flight: sealing under it",
+                             key_id)
         else:
             log.warning("verification for unknown command #%d (%s %s)", cmd_seq, name,
                         stage_text)
 
-    def _on_result(self, env: Envelope, rx_s: float, wall_s: float | None) -> None:
-        self.archive.add_product(env.seq, env.time_s, rx_s, env.body, wall_s)
+    def _on_result(self, env: Envelope, rx_s: float, wall_s: float | None,
+                   realtime: bool) -> None:
+        self.archive.add_product(env.seq, env.time_s, rx_s, env.body, wall_s, realtime)
 
-    def _on_hello(self, env: Envelope, rx_s: float, wall_s: float | None) -> None:
+    def _on_hello(self, env: Envelope, rx_s: float, wall_s: float | None,
+                  realtime: bool) -> None:
         flight_hash = _text(env.body.get("dictionary_hash"))
         self.flight_hash = flight_hash
         self.flight_version = _text(env.body.get("dictionary_version"))
@@ -274,14 +339,20 @@ class MissionControl:
 
     # --- uplink ---------------------------------------------------------------------
     def submit(self, name: object, args: object, now_s: float,
-               at_s: object = None) -> CommandRecord:
+               at_s: object = None, *, confirm: bool = False) -> CommandRecord:
         """Validate and queue a command; raises CommandRejected (nothing queued) if bad.
         ``at_s``: a time tag (mission time, UTC s): the spacecraft stores the command and
-        runs it then, in contact or not.
+        runs it then, in contact or not. A command the dictionary marks ``hazardous``
+        is refused unless ``confirm`` is True.
 
         Takes untrusted values (straight from an ops request): validation checks types.
         """
         clean = self.dictionary.validate_command(name, args)
+        spec = self.dictionary.commands[str(name)]
+        if spec.hazardous and confirm is not True:
+            raise CommandRejected(f"{spec.name} is hazardous: it needs explicit "
+                                  "confirmation (--confirm, or confirm: true)",
+                                  command=spec.name, hazardous=True)
         if at_s is not None and (isinstance(at_s, bool) or not isinstance(at_s, (int, float))
                                  or not math.isfinite(at_s) or at_s <= 0):
             raise CommandRejected("at_s must be a mission time in UTC seconds",
@@ -295,49 +366,101 @@ class MissionControl:
         return rec
 
     def cancel(self, cmd_seq: int, now_s: float) -> CommandRecord | None:
-        """Withdraw a command still waiting in the queue; None if it is not waiting."""
+        """Withdraw a command still waiting (queued or held); None if it is not waiting."""
         rec = self.commands.get(cmd_seq)
-        if rec is None or rec.stage is not Stage.QUEUED:
+        if rec is None or rec.stage not in WAITING:
             return None
         self._fail(rec, "cancelled by the operator before it was sent", now_s)
         return rec
 
-    def pump_uplink(self, send: SendFrame, uplink_open: bool, now_s: float) -> int:
-        """Send HELLO if due, then queued commands in order; return the commands sent."""
+    def hold(self, cmd_seq: int, now_s: float) -> CommandRecord | None:
+        """Keep a queued command at the ground until released; None if not queued."""
+        rec = self.commands.get(cmd_seq)
+        if rec is None or rec.stage is not Stage.QUEUED:
+            return None
+        self.commands.hold(rec, now_s)
+        self.archive.put_command(rec)
+        return rec
+
+    def release(self, cmd_seq: int, now_s: float) -> CommandRecord | None:
+        """A held command joins the queue again (goes up at the next chance)."""
+        rec = self.commands.get(cmd_seq)
+        if rec is None or rec.stage is not Stage.HELD:
+            return None
+        self.commands.release(rec, now_s)
+        self.archive.put_command(rec)
+        return rec
+
+    def rotate_key(self, now_s: float) -> CommandRecord:
+        """Start an uplink key rotation: queue ``auth.key_rotate`` with a new key wrapped
+        under the current one; the ground switches when the flight completes it."""
+        return self.submit(ROTATE_COMMAND, self.uplink.begin_rotation(), now_s,
+                           confirm=True)
+
+    def pump_uplink(self, send: SendFrame, uplink_open: bool, now_s: float,
+                    stamp_s: float | None = None) -> int:
+        """Send HELLO if due, then queued commands in order, then commands due a retry;
+        return the commands sent. Every frame is sealed (:mod:`flightsw.uplink_auth`) and
+        stamped ``stamp_s`` (the spacecraft time as the ground knows it, which the flight
+        checks the frame's age against; default ``now_s``)."""
         if not uplink_open:
             return 0
+        stamp = now_s if stamp_s is None else stamp_s
+        seal = self.uplink.seal
+
+        def sealed(frame: bytes) -> bool:  # every frame leaves sealed
+            return send(seal(frame))
+
         if (self.hash_state == HashState.UNKNOWN and self._hello_sent_s is not None
                 and now_s - self._hello_sent_s >= HELLO_RETRY_S):
             self.hello_pending = True  # ours or its answer may have been lost
         if self.hello_pending:
             body = {"dictionary_hash": self.dictionary.hash,
                     "dictionary_version": self.dictionary.version}
-            env = self._hello_seq.make(Kind.HELLO, now_s, body)
-            if not send(encode(env)):
+            env = self._hello_seq.make(Kind.HELLO, stamp, body)
+            if not sealed(encode(env)):
                 return 0
             self.hello_pending = False
             self._hello_sent_s = now_s
             self.hellos_sent += 1
             self.archive.add_hello("up", env.seq, now_s, now_s, self.dictionary.hash,
                                    self.dictionary.version, None)
-        if not self._send_ack(send, now_s):
+        if not self._send_ack(sealed, now_s, stamp):
             return 0
         if self.hash_state != HashState.MATCH:
             return 0  # commands wait for the flight's HELLO (or fail on a mismatch)
         sent = 0
-        for rec in self.commands.queued():
+        self._note_unanswered(now_s)
+        retries = self.commands.due_again(now_s)
+        for rec in self.commands.queued() + retries:
             command: dict[str, Any] = {"name": rec.name, "args": rec.args}
             if rec.at_s is not None:
                 command["at_s"] = rec.at_s
-            frame = encode(Envelope(Kind.COMMAND, SOURCE, rec.cmd_seq, now_s, command))
-            if not send(frame):
+            frame = encode(Envelope(Kind.COMMAND, SOURCE, rec.cmd_seq, stamp, command))
+            if not sealed(frame):
                 break
+            if rec.sends:
+                self.retries += 1
+                log.info("command #%d %s: no report after %d sends, sending it again",
+                         rec.cmd_seq, rec.name, rec.sends)
             self.commands.mark_sent(rec, now_s)
             self.archive.put_command(rec)
             sent += 1
         return sent
 
-    def _send_ack(self, send: SendFrame, now_s: float) -> bool:
+    def _note_unanswered(self, now_s: float) -> None:
+        """A command sent as often as allowed with no report at all: say so on its
+        record (it stays ``sent``: it may have run, its reports may still come)."""
+        for rec in self.commands.in_flight():
+            if (rec.stage is Stage.SENT and rec.sends >= MAX_SENDS and not rec.reason
+                    and rec.last_sent_s is not None
+                    and now_s - rec.last_sent_s >= RETRY_AFTER_S):
+                rec.reason = (f"no report from the spacecraft after {rec.sends} sends: it "
+                              "may or may not have run (see exec.cmds_accepted)")
+                self.archive.put_command(rec)
+                log.warning("command #%d %s: %s", rec.cmd_seq, rec.name, rec.reason)
+
+    def _send_ack(self, send: SendFrame, now_s: float, stamp_s: float) -> bool:
         """Acknowledge what arrived since the last acknowledgement (at most every
         :data:`ACK_PERIOD_S`), for the boot we talk to. Before any flight HELLO the boot
         is 0 (none: boots count from 1): the flight applies nothing and takes it to mean
@@ -351,7 +474,7 @@ class MissionControl:
         # most overdue)
         body = AckBody(boot_id, self.downlink.ack_ranges(MAX_ACK_RANGES,
                                                          oldest=self.acks_sent % 2 == 1))
-        if not send(self._ack_seq.pack(Kind.ACK, now_s, body.to_body())):
+        if not send(self._ack_seq.pack(Kind.ACK, stamp_s, body.to_body())):
             return False
         self._ack_sent_s = now_s
         self._received_since_ack = 0
@@ -400,10 +523,14 @@ class MissionControl:
             "hello_pending": self.hello_pending,
             "last_rx_s": self.last_rx_s,
             "last_onboard_time_s": self.last_onboard_time_s,
+            "uplink": {"key_id": self.uplink.current_id,
+                       "pending_key_ids": sorted(self.uplink.pending),
+                       "rotations": self.uplink.rotations, "retries": self.retries},
             "commands": {"next_cmd_seq": self.commands.next_seq,
                          "stages_entered": dict(self.commands.counts),
                          "unmatched_verifications": self.commands.unmatched_verifications,
                          "queued": [r.to_dict() for r in self.commands.queued()],
+                         "held": [r.to_dict() for r in self.commands.held()],
                          "in_flight": [r.to_dict() for r in self.commands.in_flight()]},
         }
 
@@ -415,7 +542,8 @@ def _text(value: Any, max_chars: int = 200) -> str:
     return "" if value is None else safe_repr(value, max_chars)
 
 
-_HANDLERS: dict[Kind, Callable[[MissionControl, Envelope, float, float | None], None]] = {
+_HANDLERS: dict[Kind, Callable[[MissionControl, Envelope, float, float | None, bool],
+                               None]] = {
     Kind.TELEMETRY: MissionControl._on_telemetry,
     Kind.EVENT: MissionControl._on_event,
     Kind.VERIFICATION: MissionControl._on_verification,

@@ -3,12 +3,15 @@
 A fresh REQ socket per request keeps a lost reply from wedging the next one (REQ's
 strict send/recv alternation), and ``LINGER 0`` keeps a dead ground from holding the
 caller at exit. Refusals come back as data (``ok: false``); only "no ground process"
-and unreadable replies raise.
+and unreadable replies raise. With a ``token`` (the ground's ops token, or a function
+that reads it afresh for each request, as :func:`ground.ops_token.read` from the run
+directory: a restarted ground has a new one) every request carries it, so ops that
+command or stop are let through.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import msgpack
@@ -21,12 +24,14 @@ from ground.ops_service import pack, unpack
 
 class OpsClient:
     def __init__(self, endpoint: str, timeout_s: float = 5.0,
-                 ctx: zmq.Context[Any] | None = None) -> None:
+                 ctx: zmq.Context[Any] | None = None,
+                 token: str | Callable[[], str | None] | None = None) -> None:
         if not endpoint:
             raise NoStack("the stack names no ground ops endpoint")
         self.endpoint = endpoint
         self.timeout_s = timeout_s
         self.ctx = ctx or zmq.Context.instance()
+        self.token = token
 
     def request(self, req: Mapping[str, Any], timeout_s: float | None = None) -> dict[str, Any]:
         """Send one request; return the reply map (check its ``ok``)."""
@@ -35,7 +40,9 @@ class OpsClient:
         sock.setsockopt(zmq.LINGER, 0)
         try:
             sock.connect(self.endpoint)
-            sock.send(pack(req))
+            token = self.token() if callable(self.token) else self.token
+            sock.send(pack(req if token is None or "token" in req
+                           else {**req, "token": token}))
             if not sock.poll(wait_ms, zmq.POLLIN):
                 raise NoStack("the ground process does not answer (is the stack up?)",
                               ops=self.endpoint, waited_s=wait_ms / 1000)

@@ -3,19 +3,33 @@
 Requests are maps with an ``op``; replies always carry ``ok``, and on refusal an
 ``error`` (the reason) plus whatever helps fix it (``valid`` choices, ``expected``).
 
-=============  ==========================================  ================================
-op             request fields                              reply (ok)
-=============  ==========================================  ================================
-``cmd``        ``name``, ``args`` (map)                    ``cmd_seq``, ``stage``, ``reason``,
-                                                           ``command`` (the record)
-``cmd_status`` ``cmd_seq``                                 ``command`` (the command record)
-``cancel``     ``cmd_seq``                                 ``command``
-``status``     -                                           ``link``, ``flight``, ``queue`` ...
-``stats``      -                                           ``records_archived``, counters
-``dictionary`` -                                           ``dictionary`` (exported JSON)
-``ping``       -                                           -
-``stop``       -                                           - (the process then exits)
-=============  ==========================================  ================================
+==============  =========================================  ================================
+op              request fields                             reply (ok)
+==============  =========================================  ================================
+``cmd`` *       ``name``, ``args`` (map), ``at_s``,        ``cmd_seq``, ``stage``, ``reason``,
+                ``confirm`` (true for a hazardous one)     ``command`` (the record)
+``cmd_status``  ``cmd_seq``                                ``command`` (the command record)
+``cancel`` *    ``cmd_seq``                                ``command``
+``hold`` *      ``cmd_seq``                                ``command`` (stage ``held``)
+``release`` *   ``cmd_seq``                                ``command`` (stage ``queued``)
+``queue``       -                                          ``queued``, ``held``, ``in_flight``
+                                                           (lists of command records)
+``rotate_key`` *  -                                        ``cmd_seq``, ``key_id``, ``command``
+``status``      -                                          ``link``, ``flight``, ``queue`` ...
+``stats``       -                                          ``records_archived``, counters
+``dictionary``  -                                          ``dictionary`` (exported JSON)
+``ping``        -                                          -
+``stop`` *      -                                          - (the process then exits)
+==============  =========================================  ================================
+
+``*``: the op commands or stops, so the request must carry ``token`` (the ground's ops
+token, ``RUN_DIR/ops.token``, 0600, new at every ground start; see
+:mod:`ground.ops_token`). Without it, or with a wrong one, the reply is
+``{"ok": false, "error": "this op needs the ops token ..."}``. Read-only ops need none.
+A command record (``command``) has ``cmd_seq``, ``name``, ``args``, ``at_s``, ``stage``
+(``queued``, ``held``, ``sent``, ``received``, ``accepted``, ``started``, ``completed``,
+``failed``), ``reason``, ``stage_times_s`` (stage -> ground time), ``onboard_time_s``,
+``failed_at`` and ``sends`` (times it went up: more than one after uplink retries).
 
 No I/O here: :class:`OpsService` turns one decoded request into one reply, so the whole
 API is testable without a socket. The process shell moves the bytes.
@@ -36,7 +50,8 @@ import msgpack
 
 from flightsw.errors import CommandRejected, safe_repr
 from flightsw.wire import nesting_depth
-from ground.command_log import Stage
+from ground import ops_token
+from ground.command_log import WAITING, CommandRecord, Stage
 from ground.mission_control import MAX_CMD_SEQ, MissionControl
 from ground.station import Station
 
@@ -91,8 +106,12 @@ class OpsService:
     """Answers ops requests from the state of mission control and the station."""
 
     def __init__(self, mission: MissionControl, station: Station,
-                 extra_status: Callable[[], dict[str, Any]] | None = None) -> None:
+                 extra_status: Callable[[], dict[str, Any]] | None = None,
+                 token: str | None = None) -> None:
         self.mission = mission
+        self.token = token
+        """None: no token configured (in-process use); the ground process always sets one."""
+        self.unauthorized = 0
         self.station = station
         self._extra_status = extra_status or dict
         self.stop_requested = False
@@ -102,7 +121,8 @@ class OpsService:
         self._ops: dict[str, Callable[[Mapping[str, Any], float, float], Reply]] = {
             "cmd": self._cmd, "cmd_status": self._cmd_status, "cancel": self._cancel,
             "status": self._status, "stats": self._stats, "dictionary": self._dictionary,
-            "ping": self._ping, "stop": self._stop,
+            "ping": self._ping, "stop": self._stop, "hold": self._hold,
+            "release": self._release, "queue": self._queue, "rotate_key": self._rotate_key,
         }
 
     def handle_bytes(self, data: bytes, now_utc_s: float, now_mono_s: float) -> bytes:
@@ -127,6 +147,11 @@ class OpsService:
                 handler = self._ops.get(op) if isinstance(op, str) else None
                 if handler is None:
                     reply = refusal("unknown op", got=safe_repr(op), valid=sorted(self._ops))
+                elif (op in TOKEN_OPS and self.token is not None
+                      and not ops_token.matches(self.token, request.get("token"))):
+                    self.unauthorized += 1
+                    reply = refusal(f"this op needs the ops token (the ground writes it to "
+                                    f"RUN_DIR/{ops_token.TOKEN_FILE} at start)", op=op)
                 else:
                     reply = handler(request, now_utc_s, now_mono_s)
         except Exception as exc:  # defence in depth: the fuzz tests look for these
@@ -141,7 +166,7 @@ class OpsService:
     def _cmd(self, req: Mapping[str, Any], now_utc_s: float, _mono: float) -> Reply:
         try:
             rec = self.mission.submit(req.get("name"), req.get("args", {}), now_utc_s,
-                                      req.get("at_s"))
+                                      req.get("at_s"), confirm=req.get("confirm") is True)
         except CommandRejected as exc:
             return refusal(exc.reason, **_plain_details(exc.details))
         return {"ok": True, "cmd_seq": rec.cmd_seq, "stage": rec.stage.value,
@@ -155,9 +180,20 @@ class OpsService:
         return {"ok": True, "command": rec.to_dict()}
 
     def _cancel(self, req: Mapping[str, Any], now_utc_s: float, _mono: float) -> Reply:
-        """Withdraw a command still queued at the ground. A refusal says whether the
-        command is unknown or already on its way (``stage``), so the operator knows
-        whether it may still execute."""
+        """Withdraw a command still at the ground (queued or held). A refusal says
+        whether the command is unknown or already on its way (``stage``), so the
+        operator knows whether it may still execute."""
+        return self._move(req, now_utc_s, WAITING, self.mission.cancel)
+
+    def _hold(self, req: Mapping[str, Any], now_utc_s: float, _mono: float) -> Reply:
+        return self._move(req, now_utc_s, (Stage.QUEUED,), self.mission.hold)
+
+    def _release(self, req: Mapping[str, Any], now_utc_s: float, _mono: float) -> Reply:
+        return self._move(req, now_utc_s, (Stage.HELD,), self.mission.release)
+
+    def _move(self, req: Mapping[str, Any], now_utc_s: float, allowed: tuple[Stage, ...],
+              move: Callable[[int, float], CommandRecord | None]) -> Reply:
+        """Cancel, hold or release: the command must be in one of the ``allowed`` stages."""
         cmd_seq = req.get("cmd_seq")
         if not _is_cmd_seq(cmd_seq):
             return refusal("a command sequence number is an integer >= 0",
@@ -166,15 +202,29 @@ class OpsService:
         if rec is None:
             return refusal("unknown command", cmd_seq=cmd_seq,
                            next_cmd_seq=self.mission.commands.next_seq)
-        if rec.stage is not Stage.QUEUED:
-            why = ("already finished" if rec.stage.terminal
-                   else "already sent to the spacecraft; it can no longer be cancelled")
+        if rec.stage not in allowed:
+            why = (f"not {'/'.join(s.value for s in allowed)}: it is {rec.stage.value}"
+                   if rec.stage in WAITING else _not_waiting(rec.stage))
             return refusal(why, cmd_seq=cmd_seq, stage=rec.stage.value,
                            command=rec.to_dict())
-        cancelled = self.mission.cancel(cmd_seq, now_utc_s)
-        if cancelled is None:  # not reachable: checked above
-            return refusal("not cancelled", cmd_seq=cmd_seq)
-        return {"ok": True, "command": cancelled.to_dict()}
+        moved = move(cmd_seq, now_utc_s)
+        if moved is None:  # not reachable: checked above
+            return refusal("not done", cmd_seq=cmd_seq)
+        return {"ok": True, "command": moved.to_dict()}
+
+    def _queue(self, _req: Mapping[str, Any], _utc: float, _mono: float) -> Reply:
+        log = self.mission.commands
+        return {"ok": True, "queued": [r.to_dict() for r in log.queued()],
+                "held": [r.to_dict() for r in log.held()],
+                "in_flight": [r.to_dict() for r in log.in_flight()]}
+
+    def _rotate_key(self, _req: Mapping[str, Any], now_utc_s: float, _mono: float) -> Reply:
+        try:
+            rec = self.mission.rotate_key(now_utc_s)
+        except (CommandRejected, ValueError) as exc:
+            return refusal(f"cannot rotate the uplink key: {exc}")
+        return {"ok": True, "cmd_seq": rec.cmd_seq, "key_id": rec.args["key_id"],
+                "command": rec.to_dict()}
 
     # --- reporting ------------------------------------------------------------------
     def _status(self, _req: Mapping[str, Any], _utc: float, now_mono_s: float) -> Reply:
@@ -196,7 +246,9 @@ class OpsService:
                            "downlink_evicted": m["downlink_seq"]["evicted"],
                            "acks_sent": m["acks_sent"]},
                 "last_rx_s": m["last_rx_s"], "last_onboard_time_s": m["last_onboard_time_s"],
+                "held": m["commands"]["held"], "uplink_keys": m["uplink"],
                 "ops": {"requests": self.requests, "refused": self.refused,
+                        "unauthorized": self.unauthorized,
                         "internal_errors": self.internal_errors}, **extra}
 
     def _stats(self, _req: Mapping[str, Any], _utc: float, _mono: float) -> Reply:
@@ -221,6 +273,15 @@ class OpsService:
     def _stop(self, _req: Mapping[str, Any], _utc: float, _mono: float) -> Reply:
         self.stop_requested = True
         return {"ok": True}
+
+
+TOKEN_OPS = frozenset({"cmd", "cancel", "hold", "release", "rotate_key", "stop"})
+"""Ops that command the spacecraft or stop the ground: they need the ops token."""
+
+
+def _not_waiting(stage: Stage) -> str:
+    return ("already finished" if stage.terminal
+            else "already sent to the spacecraft; it can no longer be held or cancelled")
 
 
 def _is_cmd_seq(value: Any) -> TypeGuard[int]:

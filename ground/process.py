@@ -31,19 +31,32 @@ from zmq.utils.monitor import recv_monitor_message
 
 from flightsw.clock import RealClock
 from flightsw.dictionary import Dictionary
+from ground import ops_token
 from ground.archive import Archive
 from ground.core import GroundCore, WallTime
 from ground.link_physics import LinkPhysics
+from ground.uplink_keys import UplinkKeys
 
 log = logging.getLogger("ground")
 
 POLL_MS = 20
+IN_AIR_POLL_MS = 2
+"""While the link physics holds frames in the air (latency, the uplink's 9.6 kbit/s), the
+loop looks again this soon, so a frame is delivered when it arrives, not up to a poll
+later (a command's round trip crosses the station twice each way)."""
 MAX_FRAMES_PER_TURN = 20_000  # keep ops answers prompt under a downlink flood
 MAX_BYTES_PER_TURN = 32 << 20  # and memory bounded under a flood of 1 MiB frames
 MAX_OPS_PER_TURN = 50  # and the downlink flowing under a flood of ops requests
 # After a plant STOP the executive is shutting down and may still downlink its last
 # records: keep archiving until it has disconnected (or the link has gone quiet), capped.
-LINK_RCVHWM = 1000  # downlink frames ZeroMQ may queue for us (each at most 1 MiB)
+LINK_RCVHWM = 256
+"""Downlink frames ZeroMQ may queue for us: with the wire's largest frame
+(:data:`flightsw.wire.MAX_FRAME_BYTES`, 1 MiB, which the executive never exceeds: it
+refuses to encode more) at most 256 MiB, and a few MB in practice (the issue measured
+2.6 GB under a flood when nothing bounded it). A sender at the mark is pushed back: the
+flight keeps the record in its recorder. (``ZMQ_MAXMSGSIZE`` would bound a broken
+sender's frames too, but ZeroMQ then drops the connection and the PAIR does not take the
+ground back: one bad frame would cut the link.)"""
 STOP_QUIET_S = 0.2  # idle this long after the executive disconnected: done
 STOP_IDLE_S = 6.0
 """Idle this long even with the executive still connected: done. It covers the
@@ -63,6 +76,8 @@ class GroundConfig:
     edge_grace_s: float | None = None  # None: the clock's default (see ground.core)
     clock: str = "real"  # "real" (wall) or "sim" (spacecraft time from WORLD)
     link_physics: LinkPhysics | None = None  # None: an ideal link
+    keys: Path | None = None  # uplink key directory; None: next to the archive
+    token_path: Path | None = None  # where the ops token goes; None: next to the archive
 
 
 class GroundProcess:
@@ -71,12 +86,17 @@ class GroundProcess:
         self.cfg = cfg
         self.clock = clock or RealClock()  # the wall: drain timeouts and rx_wall_s only
         self.ctx = ctx or zmq.Context.instance()
+        key_dir = cfg.keys or Path(cfg.archive).parent / "keys"
+        uplink = UplinkKeys.from_dir(key_dir)  # KeyDirError: the caller says why
+        self.token_path = cfg.token_path or Path(cfg.archive).parent / ops_token.TOKEN_FILE
+        token = ops_token.create(self.token_path)
         self.archive = Archive(cfg.archive)
         self.core = GroundCore(dictionary, self.archive, clock=cfg.clock,
                                edge_grace_s=cfg.edge_grace_s,
                                always_in_contact=not cfg.world,
                                extra_status=self._process_status,
-                               link_physics=cfg.link_physics)
+                               link_physics=cfg.link_physics, uplink=uplink,
+                               ops_token=token)
         self.station = self.core.station
         self.mission = self.core.mission
         self.ops = self.core.ops
@@ -143,7 +163,7 @@ class GroundProcess:
                  "clock %s", self.cfg.link, self.cfg.world or "-", self.cfg.ops,
                  self.cfg.archive, self.mission.dictionary.hash, self.cfg.clock)
         while not self._should_exit():
-            self.turn(POLL_MS)
+            self.turn(IN_AIR_POLL_MS if self.station.model.in_air() else POLL_MS)
         log.info("ground stopping: %s", self.stop_reason)
         return self.stop_reason
 

@@ -177,8 +177,13 @@ class Station:
             return "los"
         return None
 
-    def downlink(self, frames: Sequence[bytes], now_s: float) -> list[bytes]:
-        """Frames that reach mission control now; call every cycle (even with none)."""
+    def downlink(self, frames: Sequence[bytes], now_s: float,
+                 sent_from_s: float | None = None) -> list[bytes]:
+        """Frames that reach mission control now; call every cycle (even with none).
+        ``sent_from_s``: the frames left the spacecraft one after another since then
+        (a lagging sim-clock ground drains many seconds of downlink at once): the link
+        model takes them spread over ``[sent_from_s, now_s]`` instead of as one burst;
+        contact is judged at ``now_s`` as always."""
         self.counters.downlink_offered += len(frames)
         self._expire_held(now_s)
         passing: list[bytes] = []
@@ -197,7 +202,14 @@ class Station:
             passing.extend(frames)
         else:
             self._held.extend((now_s, f) for f in frames)
-        delivered = self.model.step(Direction.DOWN, passing, now_s, via_relay=relay)
+        delivered: list[bytes] = []
+        if sent_from_s is not None and sent_from_s < now_s and len(passing) > 1:
+            n = len(passing)
+            for i, frame in enumerate(passing[:-1]):
+                t = sent_from_s + (now_s - sent_from_s) * (i + 1) / n
+                delivered += self.model.step(Direction.DOWN, [frame], t, via_relay=relay)
+            passing = passing[-1:]
+        delivered += self.model.step(Direction.DOWN, passing, now_s, via_relay=relay)
         self.counters.downlink_delivered += len(delivered)
         return delivered
 

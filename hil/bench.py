@@ -18,7 +18,7 @@ from dataclasses import replace
 from typing import Any
 
 from flightsw.hal import Actuators
-from hil import policy_bench, recovery_bench, serial_bench
+from hil import hil_bench, link_bench, policy_bench, recovery_bench, serial_bench
 from hil.plant import Plant, Profile, ProfileError, load_profile
 from hil.plant.profile import LinkSpec, NodeSpec
 from payload import service_bench
@@ -132,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
     recovery_bench.add_parser(sub)
     policy_bench.add_parser(sub)
     serial_bench.add_parser(sub)
+    hil_bench.add_parser(sub)
+    link_bench.add_parser(sub)
     service_bench.add_parser(sub)
     args = parser.parse_args(argv)
     if args.what == "recovery":
@@ -140,6 +142,10 @@ def main(argv: list[str] | None = None) -> int:
         return policy_bench.run(args)
     if args.what == "serial":
         return serial_bench.run(args)
+    if args.what == "hil":
+        return hil_bench.run(args)
+    if args.what == "link":
+        return link_bench.run(args)
     if args.what == "payload":
         return service_bench.run(args)
     try:

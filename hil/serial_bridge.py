@@ -15,6 +15,13 @@ treated the same way. :meth:`SerialBridge.turn` is one pass with no waiting, so 
 drives it step by step; :func:`main` is the process around it.
 
     python -m hil.serial_bridge --port /dev/ttyUSB0 --baud 921600 --link tcp://127.0.0.1:5603
+
+With ``--virtual-uart FILE`` the bridge makes the cable itself: a pty pair whose slave
+path it writes to FILE for the executive to open (``--link serial:PATH``), as
+``aisat up --link serial`` does; it holds the master (and keeps the slave open, so an
+executive that restarts reopens the same path). ``--faults drop=P,flip=P,brk=P,seed=N``
+damages the bytes in both directions (:mod:`hil.line_faults`), to show on a whole stack
+that the link recovers and loses nothing.
 """
 
 from __future__ import annotations
@@ -28,12 +35,17 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import zmq
 
-from flightsw.serial_transport import DEFAULT_BAUD, SerialTransport, check_baud
+from flightsw.lifeline import die_with_parent
+from flightsw.serial_transport import DEFAULT_BAUD, SerialPort, SerialTransport, check_baud
+from flightsw.stackinfo import atomic_write_text
 from flightsw.transport import Transport, ZmqTransport
+from hil.line_faults import FaultyPort, LineFaults, parse_faults
+from hil.virtual_uart import PtyPair, open_pty_pair
 
 log = logging.getLogger("serial_bridge")
 
@@ -53,10 +65,13 @@ class SerialBridge:
     """Whole frames between a serial transport (the board) and the ground's transport."""
 
     def __init__(self, board: Transport, ground: Transport,
-                 max_held_frames: int = MAX_HELD_FRAMES) -> None:
+                 max_held_frames: int = MAX_HELD_FRAMES,
+                 faults: tuple[LineFaults, LineFaults] | None = None) -> None:
         self.board = board
         self.ground = ground
         self.max_held_frames = max_held_frames
+        self.faults = faults
+        """(downlink, uplink) damage applied on the line, for the report."""
         self._down: deque[bytes] = deque()
         self._up: deque[bytes] = deque()
         self.counters = BridgeCounters()
@@ -82,6 +97,9 @@ class SerialBridge:
         out["held_down"], out["held_up"] = self.held
         if isinstance(self.board, SerialTransport):
             out["serial"] = self.board.counters()
+        if self.faults is not None:
+            out["line_faults"] = {"down": self.faults[0].counters(),
+                                  "up": self.faults[1].counters()}
         return out
 
 
@@ -134,14 +152,20 @@ def _serial_fd(board: Transport) -> int | None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    die_with_parent()  # started by a launcher: no orphan holding the link's port
     p = argparse.ArgumentParser(prog="python -m hil.serial_bridge", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--port", required=True,
-                   help="the UART to the board: a device path or a pyserial URL")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--port", help="the UART to the board: a device path or a pyserial URL")
+    where.add_argument("--virtual-uart", type=Path, metavar="FILE",
+                       help="make a pty pair and write its slave path (the board's end) "
+                            "to FILE")
     p.add_argument("--baud", type=int, default=DEFAULT_BAUD,
                    help=f"line rate (default {DEFAULT_BAUD})")
     p.add_argument("--link", required=True,
                    help="the link endpoint to bind for the ground (as the executive would)")
+    p.add_argument("--faults", default="",
+                   help="damage both directions: drop=P,flip=P,brk=P,seed=N (any subset)")
     p.add_argument("--duration-s", type=float, default=None, help="stop after this long")
     p.add_argument("--stats-out", help="write the bridge's counters here as JSON at exit")
     p.add_argument("--log-level", default="WARNING")
@@ -150,18 +174,37 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s serial_bridge %(levelname)s %(message)s")
     try:
         check_baud(args.baud)
+        faults = None
+        if args.faults:
+            down = parse_faults(args.faults)
+            up = parse_faults(f"{args.faults},seed={down.seed + 1}")
+            faults = (down, up)
     except ValueError as exc:
         print(f"serial_bridge: {exc}", file=sys.stderr)
         return 2
-    board = SerialTransport.open(args.port, args.baud)
-    if board.last_error:
-        log.warning("serial port %s not open yet (retrying): %s", args.port, board.last_error)
+    cable: PtyPair | None = None
+    if args.virtual_uart is not None:
+        cable = open_pty_pair()
+        port: SerialPort = cable.master
+        if faults is not None:
+            port = FaultyPort(port, faults[0], faults[1])
+        board = SerialTransport(port)
+        atomic_write_text(args.virtual_uart, cable.slave_path)
+    elif faults is not None:
+        print("serial_bridge: --faults needs --virtual-uart (a real line has its own)",
+              file=sys.stderr)
+        return 2
+    else:
+        board = SerialTransport.open(args.port, args.baud)
+        if board.last_error:
+            log.warning("serial port %s not open yet (retrying): %s", args.port,
+                        board.last_error)
     try:
         ground = ZmqTransport.pair(args.link, bind=True)
     except zmq.ZMQError as exc:
         print(f"serial_bridge: cannot bind {args.link}: {exc}", file=sys.stderr)
         return 2
-    bridge = SerialBridge(board, ground)
+    bridge = SerialBridge(board, ground, faults=faults)
     stop: list[int] = []
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda signum, _f: stop.append(signum))
@@ -170,6 +213,8 @@ def main(argv: list[str] | None = None) -> int:
     report = bridge.report()
     board.close()
     ground.close()
+    if cable is not None:
+        cable.close()
     if args.stats_out:
         with open(args.stats_out, "w") as f:
             json.dump(report, f)

@@ -34,6 +34,8 @@ from typing import Any
 import msgpack
 import zmq
 
+from flightsw import keyring
+from flightsw.board.hybrid import from_option as board_from_option
 from flightsw.catalog import build_dictionary
 from flightsw.clock import RealClock
 from flightsw.config import FlightConfig
@@ -42,6 +44,10 @@ from flightsw.lifeline import child_env
 from flightsw.recorder_store import RECORDER_FILE
 from flightsw.stackinfo import StackInfo, atomic_write_text
 from flightsw.wire import Envelope, Kind, try_decode
+from ground import ops_token
+from hil import board_heat
+from hil.private_files import make_private
+from hil.serial_stack import check_link, start_serial_bridge
 from hil.service_manager import ServiceManager, notify_argv
 from hil.service_policy import FLIGHTSW, ServicePolicy
 
@@ -71,6 +77,15 @@ class StackOptions:
     """How the launcher keeps the executive running (tests shorten it)."""
     flight_overrides: Mapping[str, Any] = field(default_factory=dict)
     """Flight config values over the profile's (checked as strictly as the profile's)."""
+    link: str = "zmq"
+    """``zmq``: the executive binds the ground's link socket; ``serial``: the executive's
+    link is a UART (a pty pair, the virtual board's cable) to :mod:`hil.serial_bridge`,
+    which binds it instead (:mod:`hil.serial_stack`)."""
+    board: str = "none"
+    """The executive's ``--board``: ``virtual:PATH`` takes the compute's temperature and
+    power from a virtual board's tree (:mod:`flightsw.board.hybrid`)."""
+    link_faults: str = ""
+    """With ``link="serial"``: line faults on the UART, ``drop=P,flip=P,brk=P,seed=N``."""
 
 
 @dataclass
@@ -93,11 +108,16 @@ class Stack:
         from hil.plant import Plant, load_profile
 
         profile = load_profile(opts.profile)  # fail fast, with the profile error, here
+        try:
+            check_link(opts.link, opts.link_faults)
+        except ValueError as exc:
+            raise StackError(str(exc)) from None
+        board_from_option(opts.board)  # FlightError: a clear refusal before any spawn
         if opts.model:
             check_model_path(opts.model)  # before anything is spawned or moved
         cfg = FlightConfig.from_mapping({**profile.flight, **opts.flight_overrides})
         run_dir = Path(opts.run_dir).resolve()
-        run_dir.mkdir(parents=True, exist_ok=True)
+        make_private(run_dir)  # owner-only: the archive, recorder store, keys, logs
         _refuse_if_running(run_dir)
         if opts.orbits is not None:
             opts.duration_s = opts.orbits * Plant(profile).orbit_period_s
@@ -108,6 +128,12 @@ class Stack:
         config_path = run_dir / "flight_config.json"
         atomic_write_text(config_path, json.dumps(cfg.to_dict(), indent=2))
         archive = run_dir / ARCHIVE_FILE
+        key_dir = keyring.resolve_dir(None, run_dir)  # $AISAT_KEY_DIR, else RUN_DIR/keys
+        assert key_dir is not None
+        try:
+            keyring.ensure(key_dir)  # before any process: both find the same keys
+        except keyring.KeyDirError as exc:
+            raise StackError(str(exc)) from exc
         info = StackInfo(run_dir=str(run_dir), plant_bus=_endpoint(), world=_endpoint(),
                          link=_endpoint(), ops=_endpoint(), archive=str(archive),
                          dictionary=str(dict_path), profile=profile.name,
@@ -128,12 +154,20 @@ class Stack:
             if opts.report is not None:
                 plant_argv += ["--report", str(Path(opts.report).resolve())]
             stack._spawn("plant", plant_argv)
-            exec_argv = [py, "-m", "flightsw", "--plant", info.plant_bus, "--link", info.link,
+            heat_argv = board_heat.stack_argv(opts.board, run_dir)
+            if heat_argv is not None:  # the virtual board warms with the real load
+                stack._spawn("board_heat", heat_argv)
+            exec_link = info.link
+            if opts.link == "serial":  # the UART and its bridge first: the link's binder
+                exec_link = start_serial_bridge(stack, opts.link_faults)
+            exec_argv = [py, "-m", "flightsw", "--plant", info.plant_bus, "--link", exec_link,
                          "--clock", "sim" if opts.lockstep else "real",
                          "--config", str(config_path), "--profile", profile.name,
-                         "--run-dir", str(run_dir),
+                         "--run-dir", str(run_dir), "--keys", str(key_dir),
                          "--stats-out", str(run_dir / "exec_stats.json"),
                          "--log-level", opts.log_level]
+            if opts.board != "none":
+                exec_argv += ["--board", opts.board]
             if opts.model:
                 exec_argv += ["--model", str(Path(opts.model).expanduser().resolve())]
             exec_argv += ["--watchdog", "systemd"]  # the launcher is its systemd
@@ -147,9 +181,10 @@ class Stack:
                                            log_path=run_dir / "launcher.log")
             stack.service.start()
             # binders before connectors: the ground connects to the executive's link
-            stack._wait_listening(info.link, "flightsw")
+            stack._wait_listening(info.link, "flightsw" if opts.link != "serial" else "bridge")
             stack._spawn("ground", [*ground_argv(info, lockstep=opts.lockstep),
-                                    "--profile", profile.source])  # its [link] physics
+                                    "--profile", profile.source,  # its [link] physics
+                                    "--keys", str(key_dir)])
         except BaseException:
             stack.stop()
             raise
@@ -250,12 +285,13 @@ class Stack:
         """Stop every child in order; TERM first, KILL if it does not go. Idempotent."""
         if self.service is not None:
             self.service.stop_supervising()  # a stopping executive is not restarted
-        for name in ("flightsw", "plant", "ground"):
+        for name in ("flightsw", "plant", "ground", "bridge", "board_heat"):
             proc = self.procs.get(name)
             if proc is None or proc.poll() is not None:
                 continue
             if name == "ground":
-                ops_request(self.info.ops, {"op": "stop"}, timeout_ms=1000)
+                ops_request(self.info.ops, {"op": "stop", "token": ops_token.read(
+                    self.info.run_dir)}, timeout_ms=1000)
                 try:
                     proc.wait(timeout=3.0)
                     continue
@@ -507,7 +543,9 @@ KEEP_RUNS = 10
 RUN_FILES = (ARCHIVE_FILE, f"{ARCHIVE_FILE}-wal", f"{ARCHIVE_FILE}-shm", "dictionary.json",
              "flight_config.json", "plant_summary.json", "exec_stats.json", "plant.log",
              "flightsw.log", "payload.log", "ground.log", "flight_state.bin",
-             "flight_state.bin.prev", "launcher.log", RECORDER_FILE, f"{RECORDER_FILE}-wal",
+             "flight_state.bin.prev", "launcher.log", "bridge.log", "bridge_stats.json",
+             "board_heat.log",
+             RECORDER_FILE, f"{RECORDER_FILE}-wal",
              f"{RECORDER_FILE}-shm")
 """What belongs to one run and moves with its archive (the archive's -wal and -shm must
 stay beside it, under the same name, or SQLite loses the un-checkpointed tail). The

@@ -142,7 +142,7 @@ class Chaos:
     def clear_lockout(self) -> None:
         mark = self.ops.mark()
         self.ops.cmd("payload.clear_faults", timeout_s=30.0)
-        self.ops.cmd("mode.set", mode="NOMINAL", timeout_s=30.0)
+        self.ops.cmd("mode.set", mode="NOMINAL", timeout_s=30.0, confirm=True)
         self.healthy_payload(mark, MODEL_LOAD_BOUND_S + 5.0)
         self.payload_deaths = 0  # the ladder starts again from the bottom
 
@@ -178,7 +178,7 @@ class Chaos:
                                          timeout_s=10.0) == "locked out"
                 self.ops.cmd("payload.clear_faults", timeout_s=30.0)
                 self.payload_deaths = 0
-            self.ops.cmd("mode.set", mode="NOMINAL", timeout_s=30.0)
+            self.ops.cmd("mode.set", mode="NOMINAL", timeout_s=30.0, confirm=True)
             self.healthy_payload(mark, MODEL_LOAD_BOUND_S + 10.0)
         self.log.append(f"{kind}: executive restarts {service.restarts}")
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import msgpack
 import pytest
 
 from flightsw import jobs
@@ -28,8 +29,10 @@ def _run(run_dir: Path) -> dict[str, object]:
     return summary
 
 
-RECEIVE_STAMPS = {"rx_wall_s", "rx_s", "id"}
+RECEIVE_STAMPS = {"rx_wall_s", "rx_s", "id", "realtime"}
 """When the ground received a record: wall time, the ground's spacecraft-time stamp,
+whether it came in realtime or played back (a record sent again after a pass-edge drop
+arrives late in one run and not in the other),
 which follows the frames as they arrive in batches (a 0.1 s cycle either way), and the
 archive row id, which is arrival order: the ground is not in lockstep, so a frame the
 station dropped at a pass edge and the recorder sent again arrives later in one run than
@@ -58,10 +61,12 @@ def _archive(run_dir: Path) -> dict[str, list[tuple[object, ...]]]:
             keep = [c for c in cols if c not in RECEIVE_STAMPS]
             rows = db.execute(f"SELECT {', '.join(keep)} FROM {table} "
                               f"ORDER BY {', '.join(keep)}").fetchall()
-            if table == "telemetry":
-                name, value = keep.index("name"), keep.index("value")
-                rows = [r if r[name] not in MEASURED | LINK_PACE
-                        else (*r[:value], None, *r[value + 1:]) for r in rows]
+            if table == "telemetry":  # one row per record, its values packed by layout
+                layouts = {lid: msgpack.unpackb(names) for lid, names
+                           in db.execute("SELECT id, names FROM layouts")}
+                lay, blob = keep.index("layout"), keep.index("packed")
+                rows = [(*r[:blob], _decided(layouts[r[lay]], r[blob]), *r[blob + 1:])
+                        for r in rows]
             if table == "products":
                 body = keep.index("body_json")
                 rows = [(*r[:body], _no_timing(str(r[body])), *r[body + 1:]) for r in rows]
@@ -69,6 +74,13 @@ def _archive(run_dir: Path) -> dict[str, list[tuple[object, ...]]]:
     finally:
         db.close()
     return out
+
+
+def _decided(names: list[str], blob: bytes) -> str:
+    """A record's points less the measured and link-pace values (their names stay)."""
+    points = dict(zip(names, msgpack.unpackb(blob), strict=True))
+    return json.dumps({k: None if k in MEASURED | LINK_PACE else v
+                       for k, v in points.items()}, sort_keys=True)
 
 
 def _no_timing(body_json: str) -> str:

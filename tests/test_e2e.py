@@ -56,9 +56,9 @@ def test_telemetry_commands_and_results_reach_the_ground(stack: Stack) -> None:
         assert result is not None
 
         # a command the spacecraft refuses comes back failed, with the guard's reason
-        refused = ops.cmd("mode.set", mode="SAFE", timeout_s=60)
+        refused = ops.cmd("mode.set", mode="SAFE", timeout_s=60, confirm=True)
         assert refused.ok
-        again = ops.cmd("mode.set", mode="COMPUTE", check=False, timeout_s=60)
+        again = ops.cmd("mode.set", mode="COMPUTE", check=False, timeout_s=60, confirm=True)
         assert again.stage == "failed" and "no transition from SAFE to COMPUTE" in again.reason
 
         # the ground refuses a bad command before sending anything

@@ -19,6 +19,7 @@ from flightsw.wire import Kind, Sequencer
 from ground.archive import Archive
 from ground.core import GroundCore, WallTime
 from ground.link_physics import ChannelSpec, LinkPhysics, PhysicalLink
+from ground.uplink_keys import UplinkKeys
 from tests.archive_books import archived_seqs, doubled_points
 
 WALL = WallTime(0.0, 0.0)  # sim clock: the wall plays no part
@@ -44,7 +45,8 @@ class LinkBench:
         self.h = self._harness()
         self.archive_path = tmp / "archive.sqlite"
         self.archive = Archive(self.archive_path)
-        self.core = GroundCore(build_dictionary(cfg), self.archive, clock="sim")
+        self.core = GroundCore(build_dictionary(cfg), self.archive, clock="sim",
+                               uplink=UplinkKeys({self.h.key_id: self.h.key}))
         self.link = PhysicalLink(physics)
         self.core.station.model = self.link
         self._down: list[bytes] = []

@@ -11,8 +11,10 @@ The payload is assumed to do exactly what the throttle allows (its activity equa
 throttle level while it is powered); everything else is the flight code's own steps, in
 the topology's order (modes -> power and load plan -> heaters -> limit checker ->
 energy planner -> throttle). The limit checker's mode actions are applied as the
-topology applies them; its stored sequences are not (there is no command dispatch here:
-they are counted in ``FlightRecord.sequences_skipped``).
+topology applies them, and the stored sequences it starts run as the topology runs them
+(:func:`flightsw.sequences.run_step`, one step a second through the normal dispatch over
+the catalog's handlers); a step naming a command only the executive's shell handles
+(``exec.*``) fails here and aborts its sequence, with the event, as any failed step does.
 """
 
 from __future__ import annotations
@@ -20,7 +22,18 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from flightsw import hal, heaters, limits, modes, planner, power, throttle
+from flightsw import (
+    catalog,
+    commanding,
+    hal,
+    heaters,
+    limits,
+    modes,
+    planner,
+    power,
+    sequences,
+    throttle,
+)
 from flightsw.component import Events, Tick
 from flightsw.config import FlightConfig
 from flightsw.hal import Actuators, Sensors
@@ -43,7 +56,8 @@ class FlightRecord:
     heater_on_s: float = 0.0
     payload_full_s: float = 0.0  # compute delivered: seconds at full throughput
     shed_steps: int = 0
-    sequences_skipped: int = 0
+    sequence_steps: int = 0  # stored-sequence commands dispatched
+    sequence_failures: int = 0  # of which failed (and aborted their sequence)
     events: dict[str, int] = field(default_factory=dict)
     violations: list[str] = field(default_factory=list)
 
@@ -74,6 +88,12 @@ class OnboardLoop:
         self.throttle = throttle.ThrottleState()
         self.limits = limits.initial(self.cfg)
         self.planner = planner.PlannerState()
+        comps = catalog.components(self.cfg)
+        self.states = {c.name: c.initial(self.cfg) for c in comps}
+        """Every component's state, for the command handlers a stored sequence calls."""
+        self.routes = {name: commanding.Route(c.name, h)
+                       for c in comps for name, h in c.handlers.items()}
+        self.dictionary = catalog.build_dictionary(self.cfg)
         self.record = FlightRecord()
         self.last_actuators = Actuators()
         """What the last step commanded (a benchmark replays the trajectory from it)."""
@@ -93,7 +113,8 @@ class OnboardLoop:
         self.mode, spec, ev = modes.step(
             self.mode, modes.mode_inputs(s), t, cfg)
         events += ev
-        self.power, load_plan, ev = power.step(self.power, s, t, cfg)
+        self.power, load_plan, ev = power.step(self.power, s, t, cfg, mode=self.mode.mode,
+                                               mode_level=modes.shed_level(spec))
         events += ev
         self.heaters, ev = heaters.step(
             self.heaters, heaters.inputs_from(s, load_plan, cfg), t, cfg)
@@ -107,11 +128,12 @@ class OnboardLoop:
                                         t.mission_time_s)
             events += ev
             spec = modes.MODES[self.mode.mode]
-        self.record.sequences_skipped += len(out.commands)
+        spec = self._run_sequences(out, t, events, spec)
         self.planner, plan_cap, ev = planner.step(self.planner, s, self.throttle.level_frac,
                                                   t, cfg)
         events += ev
-        cap = min(spec.throttle_cap_frac, self.operator_cap_frac, plan_cap)
+        cap = min(spec.throttle_cap_frac, self.operator_cap_frac, plan_cap,
+                  self.states["payload"].operator_cap_frac)
         self.throttle, ev = throttle.step(
             self.throttle, s.payload_temp_c, cap,
             dt, cfg, avionics_temp_c=s.avionics_temp_c, battery_temp_c=s.battery_temp_c)
@@ -126,6 +148,24 @@ class OnboardLoop:
         self.plant.step(dt, act)
         self.record.payload_full_s += act.payload_activity_frac * dt if powered else 0.0
         self._account(events, any(on.values()), load_plan.level > 0)
+
+    def _run_sequences(self, out: limits.LimitsOut, t: Tick, events: Events,
+                       spec: modes.ModeSpec) -> modes.ModeSpec:
+        """Start what the limit checker asked for and run the next step of the running
+        sequence over the loop's own mode and limit states; returns the mode's spec."""
+        st = self.states
+        for name, by in out.sequences:
+            st["sequences"], ev = sequences.start(st["sequences"], name, by)
+            events += ev
+        if not st["sequences"].running:
+            return spec
+        st["mode"], st["limits"] = self.mode, self.limits
+        reports, ev = sequences.run_step(st["commands"], self.dictionary, self.routes, st, t)
+        events += ev
+        self.mode, self.limits = st["mode"], st["limits"]
+        self.record.sequence_steps += 1
+        self.record.sequence_failures += sum(1 for r in reports if r.stage == "failed")
+        return modes.MODES[self.mode.mode]
 
     def _account(self, events: Events, heating: bool, shedding: bool) -> None:
         rec = self.record

@@ -269,6 +269,7 @@ class Plant:
             next_eclipse_in_s=self._next_eclipse_in_s(),
             lat_deg=lat,
             lon_deg=lon,
+            compute_power_w=self._payload_w,
         )
 
     def world(self) -> dict[str, Any]:

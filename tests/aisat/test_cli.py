@@ -204,6 +204,9 @@ def test_a_new_run_keeps_the_last_runs_archive(tmp_path: Path) -> None:
     assert archived_records(tmp_path / "archive.sqlite")  # the new run's, where it was
     # a new run is a new mission: it does not inherit the last run's onboard backlog
     assert (saved / "recorder.sqlite").exists()
+    # the run directory is owner-only: archive, recorder store, logs, saved runs
+    from hil.private_files import readable_by_others
+    assert readable_by_others(tmp_path) == []
     db = sqlite3.connect(tmp_path / "archive.sqlite")
     restored = db.execute("SELECT COUNT(*) FROM events WHERE name = 'link.backlog_restored'"
                           ).fetchone()[0]

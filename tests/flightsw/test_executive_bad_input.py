@@ -18,6 +18,7 @@ import msgpack
 import pytest
 import zmq
 
+from flightsw import keyring, uplink_auth
 from flightsw.catalog import build_dictionary
 from flightsw.hal import Sensors
 from flightsw.wire import Envelope, Kind, Sequencer, decode, encode
@@ -72,7 +73,7 @@ def stack(tmp_path: Path) -> Iterator[tuple[FakePlant, zmq.Socket[Any], subproce
     proc = subprocess.Popen(
         [sys.executable, "-m", "flightsw", "--plant", f"tcp://127.0.0.1:{plant.port}",
          "--link", f"tcp://127.0.0.1:{link_port}", "--clock", "sim", "--config", str(config),
-         "--stats-out", str(tmp_path / "stats.json")],
+         "--stats-out", str(tmp_path / "stats.json"), "--keys", str(tmp_path / "keys")],
         stderr=open(tmp_path / "flightsw.log", "wb"))
     try:
         plant.tick(_sensors())  # the executive is up and its link is bound
@@ -85,6 +86,12 @@ def stack(tmp_path: Path) -> Iterator[tuple[FakePlant, zmq.Socket[Any], subproce
         ground.close(0)
         plant.sock.close(0)
         ctx.term()
+
+
+def _sealed(tmp_path: Path, frame: bytes) -> bytes:
+    """As the ground sends it: sealed under the key the executive created."""
+    (key_id, key), = keyring.load(tmp_path / "keys").items()
+    return uplink_auth.seal(key, key_id, frame)
 
 
 def _drain(ground: zmq.Socket[Any]) -> list[Envelope]:
@@ -105,10 +112,10 @@ def test_garbage_and_malformed_commands_are_rejected_and_executive_survives(
         b"\xc1\xc1\xc1",
         b"\xdd\xff\xff\xff\xff",  # claims a 4-billion-element array
         msgpack.packb([99, "cmd", "ground", 0, 0.0, {}]),  # wrong wire version
-        encode(Envelope(Kind.TELEMETRY, "ground", 0, 0.0, {})),  # not an uplink kind
+        encode(Envelope(Kind.TELEMETRY, "ground", 0, EPOCH, {})),  # not an uplink kind
     ]
     for frame in bad_frames:
-        ground.send(frame)
+        ground.send(_sealed(tmp_path, frame))  # authentic, but garbage inside
     commands = [
         ("no.such", {}),
         ("mode.set", {"mode": "WARP"}),
@@ -117,10 +124,13 @@ def test_garbage_and_malformed_commands_are_rejected_and_executive_survives(
         ("payload.enable", {"enabled": "yes"}),
         ("mode.set", {"mode": "SAFE", "sneaky": 1}),
     ]
+    now = EPOCH + plant.elapsed_s
     for name, args in commands:
-        ground.send(seq.pack(Kind.COMMAND, 0.0, {"name": name, "args": args}))
-    ground.send(seq.pack(Kind.COMMAND, 0.0, {"args": {}}))  # no name at all
-    ground.send(seq.pack(Kind.COMMAND, 0.0, {"name": "exec.noop", "args": {}}))
+        ground.send(_sealed(tmp_path, seq.pack(Kind.COMMAND, now,
+                                               {"name": name, "args": args})))
+    ground.send(_sealed(tmp_path, seq.pack(Kind.COMMAND, now, {"args": {}})))  # no name
+    ground.send(_sealed(tmp_path, seq.pack(Kind.COMMAND, now,
+                                           {"name": "exec.noop", "args": {}})))
     for _ in range(3):
         plant.tick(_sensors())
     assert proc.poll() is None
@@ -157,14 +167,18 @@ def test_garbage_and_malformed_commands_are_rejected_and_executive_survives(
 
 
 def test_guard_refusal_is_a_failed_verification_with_the_reason(
-        stack: tuple[FakePlant, zmq.Socket[Any], subprocess.Popen[bytes]]) -> None:
+        stack: tuple[FakePlant, zmq.Socket[Any], subprocess.Popen[bytes]],
+        tmp_path: Path) -> None:
     plant, ground, proc = stack
     low = _sensors()
     low.battery_soc_frac = 0.3  # below the compute threshold
     plant.tick(low)
     seq = Sequencer("ground")
-    ground.send(seq.pack(Kind.HELLO, 0.0, {"dictionary_hash": build_dictionary().hash}))
-    ground.send(seq.pack(Kind.COMMAND, 0.0, {"name": "mode.set", "args": {"mode": "COMPUTE"}}))
+    now = EPOCH + plant.elapsed_s
+    ground.send(_sealed(tmp_path, seq.pack(Kind.HELLO, now,
+                                           {"dictionary_hash": build_dictionary().hash})))
+    ground.send(_sealed(tmp_path, seq.pack(Kind.COMMAND, now,
+                                           {"name": "mode.set", "args": {"mode": "COMPUTE"}})))
     plant.tick(low)
     plant.tick(low)
     received = _drain(ground)

@@ -18,7 +18,7 @@ import zmq
 
 from flightsw.wire import Envelope, Kind, decode
 from hil.stack import free_port
-from tests.flightsw.test_executive_bad_input import FakePlant, _sensors
+from tests.flightsw.test_executive_bad_input import EPOCH, FakePlant, _sealed, _sensors
 from tests.procs import children as _children
 
 pytestmark = pytest.mark.integration  # real executive process over TCP
@@ -123,19 +123,20 @@ def test_killed_payload_is_restarted_and_work_resumes(
 
 
 def test_operator_can_disable_and_restart_the_payload(
-        executive: tuple[FakePlant, zmq.Socket[Any], subprocess.Popen[bytes]]) -> None:
+        executive: tuple[FakePlant, zmq.Socket[Any], subprocess.Popen[bytes]],
+        tmp_path: Path) -> None:
     from flightsw.wire import Sequencer
 
     plant, ground, proc = executive
     _run(plant, ground, 5)
     seq = Sequencer("ground")
-    ground.send(seq.pack(Kind.COMMAND, 0.0, {"name": "payload.enable",
-                                             "args": {"enabled": False}}))
+    ground.send(_sealed(tmp_path, seq.pack(Kind.COMMAND, EPOCH + plant.elapsed_s, {
+        "name": "payload.enable", "args": {"enabled": False}})))
     received = _run(plant, ground, 5)
     assert _events(received, "payload.stopped")
     assert _children_settle(plant, ground, proc.pid, 0) == []
-    ground.send(seq.pack(Kind.COMMAND, 0.0, {"name": "payload.enable",
-                                             "args": {"enabled": True}}))
+    ground.send(_sealed(tmp_path, seq.pack(Kind.COMMAND, EPOCH + plant.elapsed_s, {
+        "name": "payload.enable", "args": {"enabled": True}})))
     received = _run(plant, ground, 5)
     assert _events(received, "payload.ready")
     assert len(_children(proc.pid)) == 1

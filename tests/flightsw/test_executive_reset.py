@@ -16,7 +16,7 @@ import zmq
 
 from flightsw.wire import Envelope, Kind, Sequencer, decode
 from hil.stack import free_port
-from tests.flightsw.test_executive_bad_input import FakePlant, _sensors
+from tests.flightsw.test_executive_bad_input import EPOCH, FakePlant, _sealed, _sensors
 
 pytestmark = pytest.mark.integration  # real executive processes over TCP
 
@@ -51,8 +51,8 @@ def test_kill_9_then_restart_resumes_state_and_enters_safe(tmp_path: Path) -> No
         ground.connect(f"tcp://127.0.0.1:{link_port}")
         for _ in range(5):
             plant.tick(_sensors())
-        ground.send(Sequencer("ground").pack(Kind.COMMAND, 0.0,
-                                             {"name": "exec.noop", "args": {}}))
+        ground.send(_sealed(tmp_path, Sequencer("ground").pack(
+            Kind.COMMAND, EPOCH + plant.elapsed_s, {"name": "exec.noop", "args": {}})))
         for _ in range(3):
             plant.tick(_sensors())
         before = _drain(ground)

@@ -110,7 +110,8 @@ def test_bad_commands_fail_with_the_reason(name: object, args: dict[str, object]
     h.run(1)
     seq = h.command(name, **args)
     h.run(1)
-    (ver,) = h.verification(seq)
+    received, ver = h.verification(seq)
+    assert received.stage == "received"
     assert ver.stage == "failed" and words in ver.reason
     assert h.events("exec.cmd_rejected")
 
@@ -120,7 +121,8 @@ def test_a_command_body_that_is_not_a_map_is_refused() -> None:
     h.run(1)
     h.uplink_raw(Sequencer("ground").pack(Kind.COMMAND, EPOCH_S, {"name": 5}))
     h.run(1)
-    (ver,) = [v for v in h.verification(0)]
+    received, ver = h.verification(0)
+    assert received.stage == "received"
     assert ver.stage == "failed" and "not a command" in ver.reason
 
 

@@ -70,3 +70,21 @@ def test_evictions_are_reported_in_contact_only_and_survive_a_reset(tmp_path: Pa
     assert reports
     reported = {n for r in reports for a, b in r.args["ranges"] for n in range(a, b + 1)}
     assert unreported <= reported  # committed with the records they replaced
+
+
+def test_with_a_radio_rate_the_bytes_not_the_frame_count_limit_a_cycle() -> None:
+    """A backlog of small records (events ~300 B) at 40 frames a cycle filled 88 % of a
+    2 Mbit/s pass; the frame budget now follows what the rate carries."""
+    from flightsw import link
+    from flightsw.component import Tick
+
+    st = link.initial(FlightConfig(downlink_rate_bps=2e6))
+    for k in range(2000):
+        link.record(st, Kind.EVENT, {"name": "x.y", "args": {"k": k}, "text": "t" * 200},
+                    EPOCH_S)
+    link.set_contact(st, True, "s", Tick(EPOCH_S, 0.0))
+    link.new_cycle(st, link.FRAMES_PER_SECOND // 10)
+    frames = link.ready_frames(st, EPOCH_S)
+    link.sent(st, len(frames), EPOCH_S)
+    assert len(frames) > link.FRAMES_PER_SECOND // 10
+    assert sum(len(f) for f in frames) >= st.bytes_per_cycle  # the radio's share, filled

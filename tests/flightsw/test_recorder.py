@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from flightsw.messages import MAX_ACK_RANGES
 from flightsw.recorder import (
     RECORD_OVERHEAD_BYTES,
     RESEND_MAX_S,
@@ -140,16 +141,28 @@ def test_timeouts_wait_for_the_ground_and_back_off() -> None:
     assert _seqs(rec.select(10, 101.0 + 2 * RESEND_MIN_S)) == [0]
 
 
-def test_a_ground_that_acknowledges_for_long_without_a_record_gets_it_again() -> None:
+def test_a_ground_that_lags_gets_nothing_twice_however_long_in_mission_time() -> None:
+    """Lockstep: the ground is not in lockstep and lags by minutes of mission time. Acks
+    that speak only of records sent before ours are no evidence that ours was lost (the
+    old rule resent after RESEND_MAX_S of them: ~10,000 of ~11,300 records in a clean
+    2-orbit sim); an ack of a record sent after ours is."""
     rec = Recorder(10_000, resend_after_s=10.0)
-    rec.store(0, E, _frame(0))
+    for seq in range(3):
+        rec.store(seq, E, _frame(seq))
     rec.select(1, 0.0)
-    rec.sent(1, 0.0)
-    rec.ack([], RESEND_MAX_S - 1)
-    assert rec.select(10, RESEND_MAX_S - 1) == []
-    rec.sent(0, RESEND_MAX_S - 1)
-    rec.ack([], RESEND_MAX_S)
-    assert _seqs(rec.select(10, RESEND_MAX_S)) == [0]
+    rec.sent(1, 0.0)  # 0 leaves at 0 s
+    rec.select(1, 1.0)
+    rec.sent(1, 1.0)  # 1 leaves at 1 s
+    for t in range(2, 10 * int(RESEND_MAX_S)):  # acks of nothing newer, for a long while
+        rec.ack([], float(t))
+        assert rec.select(10, float(t)) == [b"\x00\x00\x00\x02" + b"x" * 48]
+        rec.sent(0, float(t))
+    assert rec.resent_total == 0 and rec.rerequested_total == 0
+    now_s = 10 * RESEND_MAX_S
+    rec.ack([(1, 2)], now_s)  # 1, sent after 0, arrived (the ack names no hole at 0)
+    assert _seqs(rec.select(10, now_s)) == [0, 2]
+    rec.sent(2, now_s)
+    assert rec.resent_total == 1
 
 
 def test_a_hole_is_resent_once_a_later_send_arrived_beyond_the_reordering() -> None:
@@ -252,3 +265,35 @@ def test_a_probe_sends_again_what_has_waited_long_enough() -> None:
         rec.sent(1, t)
     assert rec.probe(2.2, older_than_s=0.5) == 2  # 0 and 1; 2 left only 0.2 s ago
     assert _seqs(rec.select(10, 2.2)) == [0, 1]
+
+
+def test_an_acknowledgement_cut_to_its_range_limit_is_no_evidence_about_the_rest() -> None:
+    """The priority send order fragments what arrived into more ranges than an ack can
+    name; the ground names the newest MAX_ACK_RANGES of them. A record below those was
+    not named - not because it is missing - and must not be sent again (24 % of a
+    loss-free pass were such copies). A complete ack (fewer ranges) is evidence."""
+    rec = Recorder(1 << 20, resend_after_s=10.0)
+    n = 2 * MAX_ACK_RANGES + 1
+    for seq in range(n):  # events on even numbers, products between them
+        rec.store(seq, E if seq % 2 == 0 else P, _frame(seq))
+    for k in range(n // 2 + 1):  # the events go first and arrive
+        assert _seqs(rec.select(1, float(k))) == [2 * k]
+        rec.sent(1, float(k))
+    newest = [(s, s + 1) for s in range(0, n, 2)][-MAX_ACK_RANGES:]
+    assert newest[0][0] == 2  # 0 arrived too, but the cut ack cannot say so
+    later = 10 * RESEND_MAX_S
+    rec.ack(newest, later)
+    assert 0 not in _seqs(rec.select(100, later))  # the products go, for the first time
+    rec.sent(100, later)
+    assert rec.resent_total == 0 and 0 in rec.records  # held, not sent again
+
+
+def test_a_complete_acknowledgement_times_out_what_it_does_not_name() -> None:
+    rec = Recorder(1 << 20, resend_after_s=10.0)
+    for seq in range(3):
+        rec.store(seq, E, _frame(seq))
+    for k in range(3):
+        rec.select(1, float(k))
+        rec.sent(1, float(k))
+    rec.ack([(1, 2)], 3.0)  # complete, and 1 was sent after 0: 0 had its chance
+    assert _seqs(rec.select(10, RESEND_MIN_S + 1)) == [0]

@@ -18,15 +18,15 @@ def test_a_time_tagged_command_runs_at_its_time_out_of_contact() -> None:
     h.run(3)
     seq = h.command_at(EPOCH_S + 20.0, "mode.set", mode="NOMINAL")
     h.run(2)
-    assert _stages(h, seq) == ["accepted"]
-    assert "scheduled for" in h.verification(seq)[0].reason
+    assert _stages(h, seq) == ["received", "accepted"]
+    assert "scheduled for" in h.verification(seq)[1].reason
     assert h.latest("schedule.entries") == 1
     h.run(10, in_contact=False)  # the pass ends; the command waits onboard
     assert h.latest("mode.current") == "COMPUTE"
     h.run(10, in_contact=False)
     assert h.core.state.mode.mode == "NOMINAL"  # ran at its time, out of contact
     h.run(5, in_contact=True)
-    assert _stages(h, seq) == ["accepted", "completed"]
+    assert _stages(h, seq) == ["received", "accepted", "started", "completed"]
     assert h.events("schedule.ran") and h.latest("schedule.entries") == 0
 
 
@@ -35,7 +35,7 @@ def test_a_bad_time_tagged_command_is_refused_at_once_not_at_its_time() -> None:
     h.run(2)
     seq = h.command_at(EPOCH_S + 500.0, "mode.set", mode="WARP")
     h.run(1)
-    assert _stages(h, seq) == ["failed"] and "WARP" in h.verification(seq)[0].reason
+    assert _stages(h, seq) == ["received", "failed"] and "WARP" in h.verification(seq)[-1].reason
     assert h.latest("schedule.entries") == 0
 
 
@@ -45,7 +45,7 @@ def test_a_failure_at_its_time_is_reported_with_the_reason() -> None:
     seq = h.command_at(EPOCH_S + 8.0, "payload.restart")
     h.command("payload.enable", enabled=False)
     h.run(10)
-    assert _stages(h, seq) == ["accepted", "failed"]
+    assert _stages(h, seq) == ["received", "accepted", "started", "failed"]
     assert "disabled" in h.verification(seq)[-1].reason
 
 
@@ -69,7 +69,7 @@ def test_list_delete_and_clear() -> None:
     h.run(1)
     assert h.latest("schedule.entries") == 0
     h.run(300)
-    assert h.core.state.mode.mode != "SAFE" and _stages(h, a) == ["accepted"]
+    assert h.core.state.mode.mode != "SAFE" and _stages(h, a) == ["received", "accepted"]
 
 
 def test_the_schedule_is_bounded() -> None:
@@ -89,7 +89,7 @@ def test_the_schedule_survives_a_reset_and_nothing_runs_twice(tmp_path: Path) ->
     soon = h.command_at(EPOCH_S + 5.0, "exec.noop")
     later = h.command_at(EPOCH_S + 30.0, "mode.set", mode="NOMINAL")
     h.run(8)
-    assert _stages(h, soon) == ["accepted", "completed"]
+    assert _stages(h, soon) == ["received", "accepted", "started", "completed"]
     h.executive.save_state()
     h2 = Harness(state_path=path)  # a reset (kill -9): the saved record is all it has
     h2.elapsed_s = h.elapsed_s

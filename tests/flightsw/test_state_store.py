@@ -164,12 +164,15 @@ def test_command_books_and_last_sequence_survive_a_reset(tmp_path: Path) -> None
 
 
 def test_the_last_sequence_book_is_bounded_against_invented_sources() -> None:
+    from flightsw.harness import EPOCH_S
     from flightsw.wire import Sequencer
 
     h = Harness()
     h.run(1)
-    for i in range(100):
-        h.uplink_raw(Sequencer(f"src{i}").pack(Kind.COMMAND, 0.0,
+    for i in range(100):  # even under the ground's key: only "ground" commands
+        h.uplink_raw(Sequencer(f"src{i}").pack(Kind.COMMAND, EPOCH_S,
                                                {"name": "exec.noop", "args": {}}))
     h.run(2)
     assert len(h.core.state.commands.last_seq) <= 16
+    assert h.core.state.auth.rejected["unknown_source"] == 100
+    assert h.core.state.auth.windows == {}  # only the ground's would be kept

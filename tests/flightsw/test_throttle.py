@@ -81,12 +81,12 @@ def test_integrator_does_not_wind_up_while_capped() -> None:
 
 @pytest.mark.parametrize(("avionics_c", "battery_c", "cap", "limiting"), [
     (None, None, 1.0, ""),          # not constrained: the PI alone
-    (50.0, 30.0, 1.0, ""),          # both below their warning levels (55, 40)
-    (57.5, 30.0, 0.5, "avionics"),  # half way from warning (55) to limit (60)
-    (50.0, 44.0, 0.2, "battery"),   # 4/5 of the way from 40 to 45
-    (61.0, 30.0, 0.0, "avionics"),  # past the limit: nothing
+    (50.0, 30.0, 1.0, ""),          # both below where derating starts (57.3, 42.3)
+    (58.05, 30.0, 0.5, "avionics"),  # half way from 57.3 to zero at 58.8
+    (50.0, 43.5, 0.2, "battery"),   # 4/5 of the way from 42.3 to 43.8
+    (59.0, 30.0, 0.0, "avionics"),  # past the zero point: nothing
     (math.nan, 30.0, 0.5, "avionics"),  # lost reading: the stated 50 % assumption
-    (57.5, 44.0, 0.2, "battery"),   # the tightest binds
+    (58.05, 43.5, 0.2, "battery"),  # the tightest binds
 ])
 def test_avionics_and_battery_derate_the_payload(avionics_c: float | None,
                                                  battery_c: float | None, cap: float,
@@ -107,7 +107,7 @@ def test_a_lower_mode_cap_hides_the_derating() -> None:
 def test_integrator_does_not_wind_up_behind_a_derating() -> None:
     state = ThrottleState()
     for _ in range(1000):
-        state, _ = step(state, 20.0, 1.0, 1.0, CFG, battery_temp_c=43.0)
+        state, _ = step(state, 20.0, 1.0, 1.0, CFG, battery_temp_c=43.2)  # cap 0.4
     assert state.integral_frac <= 0.4 + 1e-12
     state, _ = step(state, 20.0, 1.0, 1.0, CFG, battery_temp_c=30.0)
     assert state.limiting == "" and state.level_frac == pytest.approx(1.0)

@@ -20,6 +20,7 @@ import zmq
 
 from flightsw.catalog import build_dictionary
 from flightsw.stackinfo import StackInfo
+from flightsw.uplink_auth import peel
 from flightsw.wire import Envelope, Kind, Sequencer, encode, try_decode
 
 REPO = Path(__file__).resolve().parents[2]
@@ -91,7 +92,7 @@ class FakeExecutive:
         while time.monotonic() < deadline:
             self.publish_world()
             if self.link.poll(50, zmq.POLLIN):
-                env = try_decode(self.link.recv())
+                env = try_decode(peel(self.link.recv()))
                 assert isinstance(env, Envelope), env
                 self.received.append(env)
                 if env.kind is kind:

@@ -88,7 +88,8 @@ class Ground:
         # one bucket each: archived, rejected, or a number already received (dropped)
         assert (records - before[1]) + (errors - before[2]) + (dups - before[3]) == 3
         mc.archive.flush()
-        assert mc.archive.quarantined == {}  # values were made storable on the way in
+        # values were made storable on the way in: the database refused no row
+        assert not [r for r in mc.archive.stats()["quarantine_reasons"] if "refused" in r]
         with ArchiveReader(self.path) as r:
             latest = r.latest("exec.uptime_s")
         assert latest is not None and latest.value == float(self.marker)
@@ -206,7 +207,10 @@ def test_one_bad_verification_costs_only_itself(tmp_path: Path) -> None:
     assert mc.decode_error_reasons == {"bad ver body: cmd_seq out of range [0, 2**63)": 1}
     with ArchiveReader(tmp_path / "a.sqlite") as r:
         assert [v["stage"] for v in r.verifications(rec.cmd_seq)] == ["accepted", "completed"]
-        assert r.counts()["link_errors"] == 1
+        assert r.counts()["link_errors"] == 0
+        [bad] = r.quarantine()
+        assert (bad["kind"], bad["seq"]) == ("ver", 2)
+        assert bad["reason"] == "bad ver body: cmd_seq out of range [0, 2**63)"
 
 
 def test_a_row_sqlite_refuses_is_quarantined_alone(tmp_path: Path) -> None:
@@ -214,9 +218,13 @@ def test_a_row_sqlite_refuses_is_quarantined_alone(tmp_path: Path) -> None:
     archive.add_verification(1, T0, T0, 5, "a", "accepted", "")
     archive.add_verification(2, T0, T0, 2**64, "b", "accepted", "")  # bypasses the checks
     archive.add_verification(3, T0, T0, 6, "c", "accepted", "")
-    assert archive.flush() == 2
-    assert archive.quarantined == {"verifications": 1}
+    assert archive.flush() == 2  # the two good rows (the bad one went to quarantine)
+    assert archive.quarantined == {"verifications row refused: OverflowError": 1}
     archive.close()
+    with ArchiveReader(tmp_path / "a.sqlite") as r:
+        assert [v["cmd_seq"] for v in r.verifications(5) + r.verifications(6)] == [5, 6]
+        [bad] = r.quarantine()
+        assert (bad["kind"], bad["seq"]) == ("ver", 2)
 
 
 def test_station_world_with_hostile_contact_flag() -> None:

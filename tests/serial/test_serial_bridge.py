@@ -67,7 +67,7 @@ class BridgedBench(SerialLinkBench):
 def test_ground_sees_the_board_through_the_bridge(tmp_path: Path, pty: PtyPair) -> None:
     bench = BridgedBench(tmp_path, pty)
     bench.fly(10, in_contact=True)
-    rec = bench.core.mission.submit("mode.set", {"mode": "SAFE"}, EPOCH_S + 10)
+    rec = bench.core.mission.submit("mode.set", {"mode": "SAFE"}, EPOCH_S + 10, confirm=True)
     bench.fly(50, in_contact=True)
     books = _account(bench)
     assert books.archived > 60 and books.held < 40 and books.resent == 0

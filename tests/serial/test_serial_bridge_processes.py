@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from flightsw import keyring
 from flightsw.harness import Harness
 from flightsw.serial_transport import SerialTransport
 from hil.virtual_uart import PtyPair
@@ -36,13 +37,16 @@ def test_real_ground_through_the_real_bridge(tmp_path: Path, pty: PtyPair) -> No
     link = f"ipc://{tmp_path}/link.sock"
     stats = tmp_path / "bridge.json"
     archive = tmp_path / "archive.sqlite"
+    h = Harness(auto_ack=False)
+    (tmp_path / "keys").mkdir(mode=0o700)  # provisioned with the flight's (harness's) key
+    keyring.write_key(tmp_path / "keys", h.key_id, h.key)
     bridge = subprocess.Popen([sys.executable, "-m", "hil.serial_bridge", "--port",
                                pty.slave_path, "--baud", "921600", "--link", link,
                                "--stats-out", str(stats)])
     ground = subprocess.Popen([sys.executable, "-m", "ground", "--link", link, "--world", "",
                                "--ops", f"ipc://{tmp_path}/ops.sock", "--archive",
-                               str(archive), "--clock", "real", "--log-level", "WARNING"])
-    h = Harness(auto_ack=False)
+                               str(archive), "--clock", "real", "--log-level", "WARNING",
+                               "--keys", str(tmp_path / "keys")])
     h.executive.link = SerialTransport(pty.master)
     try:
         deadline = time.monotonic() + 60
