@@ -14,8 +14,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from .conftest import DICTIONARY
-
 from flightsw.harness import Harness
 from flightsw.wire import Kind, Sequencer
 from ground import png
@@ -29,6 +27,8 @@ from ground.tile_products import (
     summary_row,
     write_pngs,
 )
+
+from .conftest import DICTIONARY
 
 
 def test_png_is_valid_with_the_right_size_and_pixels(tmp_path: Path) -> None:
