@@ -70,9 +70,15 @@ class JobAudit:
     throttle_min_frac: float = math.nan
     throttle_max_frac: float = math.nan
     load_power_sum_w: float = 0.0  # summed over samples: mean = sum / samples
+    compute_power_sum_w: float = 0.0  # the compute board's own power, where measured
+    compute_samples: int = 0
 
-    def add(self, payload_temp_c: float, load_power_w: float, throttle_frac: float) -> None:
+    def add(self, payload_temp_c: float, load_power_w: float, throttle_frac: float,
+            compute_power_w: float = math.nan) -> None:
         self.samples += 1
+        if math.isfinite(compute_power_w):
+            self.compute_power_sum_w += compute_power_w
+            self.compute_samples += 1
         self.payload_temp_min_c = _min(self.payload_temp_min_c, payload_temp_c)
         self.payload_temp_max_c = _max(self.payload_temp_max_c, payload_temp_c)
         self.throttle_min_frac = _min(self.throttle_min_frac, throttle_frac)
@@ -83,6 +89,11 @@ class JobAudit:
     @property
     def load_power_mean_w(self) -> float:
         return self.load_power_sum_w / self.samples if self.samples else math.nan
+
+    @property
+    def compute_power_mean_w(self) -> float:
+        return (self.compute_power_sum_w / self.compute_samples if self.compute_samples
+                else math.nan)
 
 
 def _min(a: float, b: float) -> float:
@@ -266,10 +277,10 @@ def started(st: JobsState, job: OperatorJob, payload_job_id: int, incarnation: i
 
 
 def sample(st: JobsState, payload_temp_c: float, load_power_w: float,
-           throttle_frac: float) -> None:
+           throttle_frac: float, compute_power_w: float = math.nan) -> None:
     """One 1 Hz reading while a job runs, for its audit record."""
     if st.running is not None:
-        st.running.audit.add(payload_temp_c, load_power_w, throttle_frac)
+        st.running.audit.add(payload_temp_c, load_power_w, throttle_frac, compute_power_w)
 
 
 def on_result(st: JobsState, res: ResultBody, t: Tick) -> Events:

@@ -496,7 +496,7 @@ class Topology:
         self._payload_out(out)
         self.emit_all(events)
         jobs.sample(st.jobs, sensors.payload_temp_c, sensors.load_power_w,
-                    st.throttle.level_frac)
+                    st.throttle.level_frac, sensors.compute_power_w)
         self._jobs_run(t, start=not self.lockstep)
         st.link.uplink_seq_top = uplink_auth.window_top(st.auth)  # said in HELLO
         self.emit_all(link.set_contact(st.link, sensors.in_contact, sensors.contact_station, t))

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from flightsw import job_products, job_tensor, jobs
-from flightsw.harness import EPOCH_S, FreeRunHarness, Harness
+from flightsw.harness import EPOCH_S, FreeRunHarness, Harness, nominal_sensors
 from flightsw.messages import ResultBody
 from flightsw.recorder import Priority
 from flightsw.wire import Kind
@@ -54,6 +54,7 @@ def test_a_job_runs_and_its_products_and_audit_reach_the_ground() -> None:
     assert audit["payload_temp_min_c"] == audit["payload_temp_max_c"] == 40.0
     assert audit["load_power_mean_w"] == 20.0 and audit["readings"] >= 1
     assert audit["energy_j"] == 20.0 * 2.5e-3  # bus load x the payload's time on it
+    assert audit["energy_from"] == "load_power_w"  # the harness has no compute reading
     assert 0 < audit["throttle_min_frac"] <= audit["throttle_max_frac"] <= 1
     (part,) = [p for p in h.products() if p.get("product") == "tiles"]
     assert part["job_id"] == 1 and [t["index"] for t in part["tiles"]] == [0, 1, 2, 3]
@@ -286,3 +287,15 @@ def test_the_audit_carries_the_payloads_integrity_verdict_when_it_gives_one() ->
     assert head["audit"]["integrity_note"] == "sampled re-run differs"
     (head,) = job_products.build(job, jobs.DONE, "", EPOCH_S, ResultBody(9, ok=True))
     assert head["audit"]["integrity"] == "unchecked"
+
+
+def test_energy_is_the_compute_boards_own_power_where_measured() -> None:
+    h = Harness(sensors=nominal_sensors(compute_power_w=12.0))
+    h.run(12)
+    _capture(h)
+    h.run(12)
+    (product,) = _job_products(h)
+    audit = product["audit"]
+    assert audit["energy_from"] == "compute_power_w"
+    assert audit["compute_power_mean_w"] == 12.0
+    assert audit["energy_j"] == 12.0 * 2.5e-3
