@@ -120,6 +120,14 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("-o", "--output", type=Path, help="write to a file instead of stdout")
     d.set_defaults(func=_cmd_dictionary)
 
+    co = sub.add_parser("console", help="the operator console in a browser "
+                        "(default http://127.0.0.1:8080)")
+    co.add_argument("--run-dir", type=Path, default=None, help="the stack's run directory")
+    co.add_argument("--host", default="127.0.0.1",
+                    help="address to bind (not loopback: needs the ground's ops token)")
+    co.add_argument("--port", type=int, default=8080, choices=range(1, 65536), metavar="PORT")
+    co.set_defaults(func=_cmd_console)
+
     pr = sub.add_parser("profiles", help="list the shipped spacecraft profiles")
     pr.set_defaults(func=_cmd_profiles)
 
@@ -382,6 +390,12 @@ def _cmd_dictionary(args: argparse.Namespace) -> int:
     else:
         print(text)
     return 0
+
+
+def _cmd_console(args: argparse.Namespace) -> int:
+    from ground.console.server import serve
+
+    return serve(_run_dir(args), args.host, args.port)
 
 
 def _cmd_profiles(args: argparse.Namespace) -> int:

@@ -16,6 +16,7 @@ from flightsw import (
     jobs,
     limits,
     link,
+    model_store,
     modes,
     payload_supervision,
     planner,
@@ -30,13 +31,13 @@ from flightsw.component import Component
 from flightsw.config import FlightConfig
 from flightsw.dictionary import Declarations, Dictionary
 
-DICTIONARY_VERSION = "0.4.0"
+DICTIONARY_VERSION = "0.5.0"
 """Raised when commands, telemetry or events change meaning (0.3.0: payload escalation,
 watchdogs, heaters and sensor health, the acknowledged link; 0.4.0: stored command
 sequences as data, seq.* commands and telemetry; thermal.compute_power_w, the compute
 board's power, from the plant or in HIL the board; authenticated uplink, verification
-stages received/started, hazardous commands; operator jobs, jobs.* commands, telemetry
-and events)."""
+stages received/started, hazardous commands; operator jobs; 0.5.0: the model store,
+model.* commands, weight scrubbing and integrity telemetry and events)."""
 
 
 def components(cfg: FlightConfig) -> list[Component[Any]]:
@@ -57,6 +58,7 @@ def components(cfg: FlightConfig) -> list[Component[Any]]:
         payload_supervision.COMPONENT,
         jobs.COMPONENT,
         link.COMPONENT,
+        model_store.COMPONENT,
     ]
 
 

@@ -82,6 +82,7 @@ class FlightConfig:
     boot_mode: str = "NOMINAL"
     auto_compute: bool = True  # NOMINAL -> COMPUTE autonomously when power allows
     payload_enabled: bool = True  # supervise (start) the payload process at boot
+    fault_injection: bool = False  # test and HIL runs only: model.inject_fault is allowed
     recorder_bytes: int = 64 << 20  # downlink records held until acknowledged, in bytes
     downlink_rate_bps: float = 0.0  # the radio's downlink rate; 0: not limited onboard
     relay_rate_bps: float = 0.0  # an always-on relay link's rate; 0: no relay

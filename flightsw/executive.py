@@ -36,6 +36,7 @@ from flightsw.config import FlightConfig
 from flightsw.errors import FlightError, WireError
 from flightsw.hal import Sensors
 from flightsw.messages import ActuatorsBody, HelloBody, SensorsBody, StopBody, TickBody
+from flightsw.model_files import ModelFiles, carry_out, store_dir
 from flightsw.payload_host import PayloadHost, ProcessPayloadHost
 from flightsw.recorder import Changes
 from flightsw.recorder_store import RECORDER_FILE, RecorderStore
@@ -139,6 +140,8 @@ class Executive:
         self.plant_factory: Callable[[], Transport] | None = None
         """Makes a new plant transport (ZeroMQ); None: the plant cannot be reconnected."""
         self._unanswered_s = 0.0  # waited for the plant's first frame since (re)attaching
+        self.model_files: ModelFiles | None = None
+        """The model store's files (``RUN_DIR/models``); None: uploads are refused."""
         self._uplink_early = 0
         """Uplink frames taken since the last fast cycle began (at its start and, free
         running, in between): at most :data:`MAX_UPLINK_FRAMES_PER_CYCLE`."""
@@ -179,6 +182,8 @@ class Executive:
                         stats_out=opts.stats_out, parent_pid=os.getppid(),
                         state_store=store, watchdog=watchdog, uplink_keys=keys)
         executive.plant_factory = lambda: ZmqTransport.pair(opts.plant_endpoint, bind=False)
+        if opts.run_dir is not None:
+            executive.model_files = ModelFiles(store_dir(opts.run_dir))
         executive.board_sensing = board_from_option(opts.board)  # raises: a clear refusal
         return executive
 
@@ -205,6 +210,7 @@ class Executive:
             self._settle_payload(group)
 
     def _after_cycle(self, group: str) -> None:
+        carry_out(self.core, self.model_files, self._wall.monotonic_s())
         self._carry_out_payload(poll_exit=group == "slow" or not self.lockstep)
         self._send_downlink()
         if self.state_store is not None and (
@@ -642,6 +648,8 @@ class Executive:
         stop = self._payload_seq.pack(Kind.STOP, self.clock.mission_time_s(),
                                       StopBody("executive shutdown").to_body())
         self.payload.stop(stop)
+        if self.model_files is not None:
+            self.model_files.close()
         self.drain_downlink()
         if self.stats_out is not None:
             from flightsw.stackinfo import atomic_write_text

@@ -300,6 +300,10 @@ class Harness:
 
     def command(self, name: Any, **args: Any) -> int:
         """Uplink one command; returns its sequence number (to find its verification)."""
+        return self.command_args(name, args)
+
+    def command_args(self, name: Any, args: dict[str, Any]) -> int:
+        """:meth:`command` for arguments a keyword cannot carry (one named ``name``)."""
         return self._uplink_command({"name": name, "args": args})
 
     def _uplink_command(self, body: dict[str, Any]) -> int:

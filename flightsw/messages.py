@@ -11,6 +11,7 @@ plant bus, flight -> plant  ``ACTUATORS``      :class:`ActuatorsBody`
 payload IPC, exec -> child  ``PAYLOAD_JOB``    :class:`JobBody`
 payload IPC, exec -> child  ``PAYLOAD_CONFIG`` :class:`ConfigBody`
 payload IPC, exec -> child  ``PAYLOAD_PING``   :class:`PingBody`
+payload IPC, exec -> child  ``PAYLOAD_FAULT``  :class:`FaultBody` (test/HIL only)
 payload IPC, child -> exec  ``PAYLOAD_HEARTBEAT`` :class:`HeartbeatBody`
 payload IPC, child -> exec  ``PAYLOAD_RESULT`` :class:`ResultBody`
 space link, ground -> flt   ``COMMAND``        :class:`CommandBody`
@@ -121,6 +122,22 @@ class HeartbeatBody(Record):
     current_job: int | None = None
     current_job_started_s: float | None = None  # mission time
     current_job_busy_s: float | None = None  # wall seconds it has run so far
+    provider_fallback: str = ""  # why the payload runs on CPU though it asked for more
+    weight_scrubs: int = 0  # scrubs of the in-memory weights (payload.scrubbing)
+    weight_repairs: int = 0  # weight tensors found corrupted and reloaded from the store
+    integrity_suspect: int = 0  # jobs whose integrity verdict was "suspect"
+    integrity_failed: int = 0  # ... and "failed"
+
+
+@dataclass
+class FaultBody(Record):
+    """Fault injection (test/HIL): flip ``bits`` seeded bits in ``target`` ("weights" or
+    "input" of the next job). Allowed by the model store's ``model.inject_fault``."""
+
+    REQUIRED = ("target", "bits")
+    target: str = ""
+    bits: int = 0
+    seed: int = 0
 
 
 @dataclass

@@ -21,6 +21,7 @@ import zmq
 
 from flightsw import channel_auth
 from flightsw.clock import RealClock
+from flightsw.model_files import active_model_path
 from flightsw.transport import Transport, ZmqTransport
 
 TERM_GRACE_S = 2.0
@@ -118,8 +119,9 @@ class ProcessPayloadHost:
         argv = [self._python, "-m", "payload", "--endpoint", f"tcp://127.0.0.1:{port}",
                 "--incarnation", str(incarnation), "--parent-pid", str(os.getpid()),
                 "--key-stdin"]
-        if self._model_path:
-            argv += ["--model", self._model_path]
+        model_path = active_model_path(self._run_dir) or self._model_path  # the store's
+        if model_path:
+            argv += ["--model", str(model_path)]
         if model_sha256:  # the payload picks the known model with this hash
             argv += ["--model-sha256", model_sha256]
         if self.intra_op_threads is not None:

@@ -96,6 +96,7 @@ class PayloadState:
     rss_mb: float | None = None  # the child's resident memory, as the OS reports it
     window: ProductBody = field(default_factory=ProductBody)  # results since the last one
     window_infer_ms: float = 0.0  # summed, for the product's mean
+    weight_repairs: int = field(default=0, metadata=PERSIST)  # scrubs that found flips
 
 
 @dataclass
@@ -368,7 +369,12 @@ def receive(st: PayloadState, env: Envelope, inp: SuperviseInputs, t: Tick,
 
 def _on_heartbeat(st: PayloadState, hb: HeartbeatBody, out: PayloadOut,
                   inp: SuperviseInputs, t: Tick) -> Events:
-    st.last_hb = hb
+    if hb.incarnation and hb.incarnation != st.sup.incarnation:
+        # a killed incarnation's last words (held in lockstep, or read after the restart):
+        # taken for the new one, they announced it ready with the old model's name and
+        # hash, and the hash could become the "last known good" model
+        return []
+    prev, st.last_hb = st.last_hb, hb
     st.last_hb_monotonic_s = t.monotonic_s
     if hb.n == st.ping_n or hb.n == 0:
         st.hb_seen_for_ping = True
@@ -380,6 +386,13 @@ def _on_heartbeat(st: PayloadState, hb: HeartbeatBody, out: PayloadOut,
         events.append(("payload.ready", {"incarnation": st.sup.incarnation,
                                          "model": hb.model or "?",
                                          "provider": hb.provider or "?"}))
+        if hb.provider_fallback:
+            events.append(("payload.provider_fallback", {"provider": hb.provider or "?",
+                                                         "reason": hb.provider_fallback}))
+    if hb.incarnation == prev.incarnation and hb.weight_repairs > prev.weight_repairs:
+        st.weight_repairs += hb.weight_repairs - prev.weight_repairs
+        events.append(("payload.weights_repaired", {
+            "tensors": hb.weight_repairs - prev.weight_repairs, "total": st.weight_repairs}))
     if not inp.lockstep:
         st.activity_frac = min(max(hb.busy_frac, 0.0), 1.0)
     return events
@@ -390,11 +403,16 @@ def _on_result(st: PayloadState, res: ResultBody) -> Events:
     if job is None:
         raise WireError("result for a job not in flight", job_id=res.job_id)
     w = st.window
+    events: Events = []
+    if res.integrity in ("suspect", "failed"):
+        events.append(("payload.integrity", {"job_id": res.job_id, "verdict": res.integrity,
+                                             "note": res.integrity_note or "?"}))
     if not res.ok:
         st.jobs_failed += 1
         st.failures_in_row += 1
         w.failed += 1
-        return [("payload.job_failed", {"job_id": res.job_id, "reason": res.error or "?"})]
+        return [*events, ("payload.job_failed", {"job_id": res.job_id,
+                                                 "reason": res.error or "?"})]
     st.jobs_done += 1
     st.failures_in_row = 0
     st.tiles_done += res.n_tiles
@@ -407,7 +425,7 @@ def _on_result(st: PayloadState, res: ResultBody) -> Events:
     st.window_infer_ms += res.infer_ms
     if len(w.job_ids) < PRODUCT_JOB_IDS_MAX:
         w.job_ids.append(res.job_id)
-    return []
+    return events
 
 
 # --- commands ----------------------------------------------------------------------------------
@@ -464,6 +482,9 @@ def telemetry(st: PayloadState) -> dict[str, Any]:
         "payload.restarts_in_window": len(st.sup.recent_restarts_s),
         "payload.last_cause": st.sup.last_cause,
         "payload.frames_forged": st.frames_forged,
+        "payload.provider": hb.provider,
+        "payload.weight_scrubs": hb.weight_scrubs,
+        "payload.weight_repairs": st.weight_repairs,
     }
 
 
@@ -503,6 +524,11 @@ DECLARATIONS = Declarations(
         Telemetry("payload.last_cause", ArgType.STR, "Cause of the last payload restart"),
         Telemetry("payload.frames_forged", ArgType.INT,
                   "Frames on the payload channel that failed authentication"),
+        Telemetry("payload.provider", ArgType.STR, "onnxruntime execution provider in use"),
+        Telemetry("payload.weight_scrubs", ArgType.INT,
+                  "Scrubs of the in-memory weights by this payload incarnation"),
+        Telemetry("payload.weight_repairs", ArgType.INT,
+                  "Weight tensors found corrupted by a scrub and reloaded from the store"),
     ),
     events=(
         Event("payload.started", Severity.ACTIVITY_HI,
@@ -529,6 +555,13 @@ DECLARATIONS = Declarations(
               "deadline; counting it as silent until it speaks", throttle=10),
         Event("payload.job_failed", Severity.WARNING_LO, "Job {job_id} failed: {reason}",
               throttle=20),
+        Event("payload.provider_fallback", Severity.WARNING_LO,
+              "Payload runs on {provider}: {reason}"),
+        Event("payload.weights_repaired", Severity.WARNING_HI,
+              "Weight scrub found {tensors} corrupted tensors and reloaded them from the "
+              "store ({total} since boot)"),
+        Event("payload.integrity", Severity.WARNING_LO,
+              "Job {job_id} integrity {verdict}: {note}", throttle=20),
         Event("payload.job_requeued", Severity.WARNING_LO,
               "Job {job_id} requeued: its payload went down ({cause})", throttle=20),
     ),

@@ -37,6 +37,8 @@ from flightsw import (
     jobs,
     limits,
     link,
+    model_files,
+    model_store,
     modes,
     payload_supervision,
     planner,
@@ -104,6 +106,7 @@ class ExecState:
     payload: PayloadState
     jobs: jobs.JobsState
     link: link.LinkState
+    model_store: model_store.ModelStoreState
     commands: commanding.CommandCounters
     auth: uplink_auth.AuthState
     schedule: schedule.ScheduleState
@@ -495,10 +498,11 @@ class Topology:
             st.payload, self._supervise_inputs(), t, self.cfg)
         self._payload_out(out)
         self.emit_all(events)
+        model_files.watch_trial(self)  # a new model failing its first jobs: roll back
+        st.link.uplink_seq_top = uplink_auth.window_top(st.auth)  # said in HELLO
         jobs.sample(st.jobs, sensors.payload_temp_c, sensors.load_power_w,
                     st.throttle.level_frac, sensors.compute_power_w)
         self._jobs_run(t, start=not self.lockstep)
-        st.link.uplink_seq_top = uplink_auth.window_top(st.auth)  # said in HELLO
         self.emit_all(link.set_contact(st.link, sensors.in_contact, sensors.contact_station, t))
         self.emit_all(link.eviction_report(st.link))
 

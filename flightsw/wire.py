@@ -77,6 +77,7 @@ class Kind(str, Enum):
     PAYLOAD_RESULT = "pl.result"  # payload -> exec: job outcome
     PAYLOAD_PING = "pl.ping"  # exec -> payload: {"n"}
     PAYLOAD_HEARTBEAT = "pl.hb"  # payload -> exec: {"n", "jobs_done", "busy_frac", ...}
+    PAYLOAD_FAULT = "pl.fault"  # exec -> payload (test/HIL): {"target", "bits", "seed"}
 
 
 _KINDS = {k.value: k for k in Kind}

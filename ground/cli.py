@@ -30,7 +30,7 @@ from typing import Any, TextIO
 from flightsw.dictionary import Dictionary, Limits
 from flightsw.errors import CommandRejected, FlightError
 from flightsw.stackinfo import default_run_dir
-from ground import export, queue_cli, tile_products
+from ground import export, model_cli, queue_cli, tile_products
 from ground.api import Ops, Verification
 from ground.archive_query import open_archive
 from ground.archive_reader import SEVERITY_ORDER, ArchiveReader, Sample
@@ -90,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"at least this severity ({', '.join(SEVERITY_ORDER)})")
     sub.add_parser("status", parents=[common],
                    help="link, dictionary and command queue of the ground")
+    model_cli.add_arguments(sub.add_parser("model", parents=[common], help="the onboard "
+                                           "model store: upload, list, activate, rollback, "
+                                           "delete"))
     x = sub.add_parser("export", parents=[common], help="telemetry records to CSV (one "
                        "row per record, one column per point); no ground process needed")
     x.add_argument("--points", metavar="P[,P...]", help="only these points (default all)")
@@ -143,6 +146,9 @@ def main(argv: list[str] | None = None, out: TextIO | None = None,
             return _tlm(run_dir, args.point, args.stale_after, out)
         if args.action == "events":
             return _events(run_dir, args.limit, args.severity, out)
+        if args.action == "model":
+            return model_cli.run(lambda: Ops(run_dir, request_timeout_s=args.ops_timeout),
+                                 args, out)
         if args.action in ("export", "products", "migrate"):
             return _archive_action(run_dir, args, out)
         raise AssertionError(f"unhandled action {args.action}")  # argparse restricts it

@@ -21,7 +21,7 @@ from flightsw.hal import Actuators
 from hil import hil_bench, link_bench, policy_bench, recovery_bench, serial_bench
 from hil.plant import Plant, Profile, ProfileError, load_profile
 from hil.plant.profile import LinkSpec, NodeSpec
-from payload import service_bench
+from payload import integrity_bench, service_bench
 
 ORBIT_S = 95 * 60.0
 
@@ -132,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     recovery_bench.add_parser(sub)
     policy_bench.add_parser(sub)
     serial_bench.add_parser(sub)
+    integrity_bench.add_parser(sub)
     hil_bench.add_parser(sub)
     link_bench.add_parser(sub)
     service_bench.add_parser(sub)
@@ -142,6 +143,8 @@ def main(argv: list[str] | None = None) -> int:
         return policy_bench.run(args)
     if args.what == "serial":
         return serial_bench.run(args)
+    if args.what == "integrity":
+        return integrity_bench.run(args)
     if args.what == "hil":
         return hil_bench.run(args)
     if args.what == "link":

@@ -30,9 +30,10 @@ from typing import Any, Protocol
 
 from flightsw.clock import Clock
 from flightsw.errors import WireError
-from flightsw.messages import HeartbeatBody
+from flightsw.messages import FaultBody, HeartbeatBody
 from flightsw.wire import Envelope, Kind, Sequencer
-from payload.errors import MessageRejected, PayloadError
+from payload.errors import MessageRejected, ModelError, PayloadError
+from payload.integrity import CheckedModel
 from payload.messages import (
     JobSpec,
     PayloadConfig,
@@ -41,9 +42,11 @@ from payload.messages import (
     parse_job,
     parse_ping,
 )
+from payload.model_weights import flip_input_bits
 from payload.pacing import BusyMeter, DutyCycle
 from payload.products import run_detailed
 from payload.screening import Classifier, failed_result_body, screen
+from payload.scrubbing import ScrubOutcome, WeightScrubber
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +112,10 @@ class PayloadCore:
         self.current_job_started_s: float | None = None
         self._job_start_mono_s = 0.0
         self._seq = Sequencer(SOURCE)
+        self.scrubber = WeightScrubber(start_s=clock.monotonic_s())
+        self.input_fault: FaultBody | None = None  # flips for the next job's input
+        self.verdicts: dict[str, int] = {"verified": 0, "suspect": 0, "failed": 0}
+        self.run_twice = False  # every job run twice and compared; else a job marked critical
 
     # ------------------------------------------------------------ inputs
 
@@ -132,6 +139,9 @@ class PayloadCore:
                 return []
             if env.kind is Kind.PAYLOAD_JOB:
                 return self._enqueue(env.body)
+            if env.kind is Kind.PAYLOAD_FAULT:
+                self._inject(env.body)
+                return []
             if env.kind is Kind.STOP:
                 self.stop_requested = True
                 reason = env.body.get("reason", "")
@@ -145,6 +155,36 @@ class PayloadCore:
                 return [self._result(failed_result_body(job_id_of(env.body), str(exc),
                                                         self.model.model_id))]
             return []
+
+    def _inject(self, body: Any) -> None:
+        """Fault injection (the executive allows it in test/HIL mode only)."""
+        try:
+            fault = FaultBody.from_body(body)
+        except WireError as exc:
+            raise MessageRejected(exc.reason, **exc.details) from exc
+        if fault.bits < 1:
+            raise MessageRejected("bits must be >= 1", bits=fault.bits)
+        if fault.target == "input":
+            self.input_fault = fault
+            log.warning("fault injection: %d bits of the next job's input", fault.bits)
+            return
+        weights = getattr(self.model, "weights", None)
+        if fault.target != "weights" or weights is None:
+            raise MessageRejected("cannot inject there", target=fault.target)
+        import numpy as np
+
+        flips = weights.flip_bits(fault.bits, np.random.default_rng(fault.seed))
+        log.warning("fault injection: flipped %s", ", ".join(
+            f"{f.tensor}[{f.byte_offset}].{f.bit}" for f in flips))
+
+    def scrub_if_due(self, now_s: float) -> ScrubOutcome | None:
+        """Between jobs: re-hash the weights if a scrub is due, repair what differs.
+        Raises :class:`ModelError` when the repair is impossible (corrupt store file)."""
+        outcome = self.scrubber.run_if_due(self.model, now_s)
+        if outcome is not None and outcome.error:
+            raise ModelError("weights corrupted and the stored model cannot repair them",
+                             error=outcome.error)
+        return outcome
 
     def reject_frame(self, error: WireError) -> None:
         """Count bytes that did not decode (the shell calls this for ``try_decode`` errors)."""
@@ -196,10 +236,16 @@ class PayloadCore:
     def work(self, spec: JobSpec) -> JobOutcome:
         """The job's computation. Touches no state of the core: safe on another thread."""
         start_s = self.clock.monotonic_s()
+        fault, self.input_fault = self.input_fault, None
+        critical = self.run_twice or bool(getattr(spec, "critical", False))
+        checked = CheckedModel(self.model, sample_seed=spec.job_id, run_twice=critical,
+                               input_fault=_input_fault(fault))
         try:
             body: dict[str, Any] | Exception = (
-                run_detailed(spec, self.model, self.clock.monotonic_s) if spec.detail
-                else screen(spec, self.model, self.clock.monotonic_s).to_body())
+                run_detailed(spec, checked, self.clock.monotonic_s) if spec.detail
+                else screen(spec, checked, self.clock.monotonic_s).to_body())
+            if isinstance(body, dict):
+                body.update(checked.verdict.to_body())
         except Exception as exc:  # a bug in one job must not take the queue down with it
             if not isinstance(exc, (PayloadError, ValueError)):
                 log.exception("job %d crashed", spec.job_id)
@@ -213,6 +259,8 @@ class PayloadCore:
             body = self._job_failed(spec, outcome.body)
         else:
             body = outcome.body
+            verdict = body.get("integrity", "verified")
+            self.verdicts[verdict] = self.verdicts.get(verdict, 0) + 1
             self.counters.jobs_done += 1
             self.counters.tiles_done += spec.n_tiles
         self.current_job = None
@@ -253,8 +301,22 @@ class PayloadCore:
             current_job_started_s=self.current_job_started_s,
             current_job_busy_s=(round(now_s - self._job_start_mono_s, 3)
                                 if self.current_job is not None else None),
+            provider_fallback=str(getattr(self.model, "fallback_reason", "") or ""),
+            weight_scrubs=self.scrubber.scrubs, weight_repairs=self.scrubber.repaired,
+            integrity_suspect=self.verdicts.get("suspect", 0),
+            integrity_failed=self.verdicts.get("failed", 0),
         ).to_body()
         return self._seq.make(Kind.PAYLOAD_HEARTBEAT, self.clock.mission_time_s(), body)
 
     def _result(self, body: dict[str, Any]) -> Envelope:
         return self._seq.make(Kind.PAYLOAD_RESULT, self.clock.mission_time_s(), body)
+
+
+def _input_fault(fault: FaultBody | None) -> Callable[[Any], Any] | None:
+    """An upset of the input buffer during the first run of the next job."""
+    if fault is None:
+        return None
+    import numpy as np
+
+    rng = np.random.default_rng(fault.seed)
+    return lambda batch: flip_input_bits(batch, fault.bits, rng)

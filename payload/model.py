@@ -30,6 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from payload.errors import ModelError
+from payload.model_weights import WeightBank
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 DEFAULT_MODEL_PATH = MODELS_DIR / "cloud_screen_v1.onnx"
@@ -130,12 +131,15 @@ def sha256_hex(data: bytes) -> str:
 def choose_model_path(configured: Path | None, want_sha256: str = "") -> Path:
     """The model to load. Normally the configured one (default: the shipped one). When
     the supervisor asks for a hash (its *last known good* model, after repeated
-    failures), whichever known model has that hash; if none has, the shipped model, which
-    CI tests, so it is known good by construction."""
+    failures), whichever known model has that hash (the configured one, a model the
+    onboard store keeps beside it, or the shipped one); if none has, the shipped model,
+    which CI tests, so it is known good by construction."""
     configured_path = configured if configured is not None else DEFAULT_MODEL_PATH
     if not want_sha256:
         return configured_path
-    for path in (configured_path, DEFAULT_MODEL_PATH):
+    # the onboard model store keeps every stored model as <sha256>.onnx beside active.onnx
+    stored = configured_path.parent / f"{want_sha256.lower()}.onnx"
+    for path in (configured_path, stored, DEFAULT_MODEL_PATH):
         try:
             if sha256_hex(path.read_bytes()) == want_sha256.lower():
                 return path
@@ -154,8 +158,10 @@ class LoadedModel:
     """A verified, ready-to-run model. :meth:`infer` is the only way to run it."""
 
     def __init__(self, card: ModelCard, session: Any, path: Path, sha256: str,
-                 fallback_reason: str = "") -> None:
+                 fallback_reason: str = "", weights: WeightBank | None = None) -> None:
         self.card = card
+        self.weights = weights
+        """The weights the session computes with (None: a session built elsewhere)."""
         self.path = path
         self.sha256 = sha256
         self.fallback_reason = fallback_reason
@@ -234,11 +240,19 @@ def _open_and_check(ort: Any, blob: bytes, card: ModelCard, path: Path, digest: 
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.log_severity_level = 3  # errors only: warnings would flood the payload's log
+    # the session computes with arrays we own and can scrub (payload.model_weights)
+    weights = WeightBank.from_blob(blob, source=path, source_sha256=digest)
+    weights.bind(ort, options)
     try:
         session = ort.InferenceSession(blob, sess_options=options, providers=providers)
     except Exception as exc:  # onnxruntime's InvalidProtobuf, Fail, NoSuchFile, ...
         raise ModelError("onnxruntime cannot load the model", model=str(path),
                          error=f"{type(exc).__name__}: {exc}") from exc
+    unused = [p for p in providers if p not in session.get_providers()]
+    if unused and providers[0] != CPU_PROVIDER and providers[0] in unused:
+        # asked for an accelerator, onnxruntime quietly gave us less: say so
+        raise ModelError("execution provider not usable", model=str(path),
+                         provider=providers[0], got=session.get_providers())
     inputs = {i.name: i for i in session.get_inputs()}
     outputs = {o.name for o in session.get_outputs()}
     if card.input_name not in inputs:
@@ -247,7 +261,7 @@ def _open_and_check(ort: Any, blob: bytes, card: ModelCard, path: Path, digest: 
     if card.output_name not in outputs:
         raise ModelError("model has no output named in its card", model=str(path),
                          expected=card.output_name, found=sorted(outputs))
-    model = LoadedModel(card, session, path, digest)
+    model = LoadedModel(card, session, path, digest, weights=weights)
     dry_shape = tuple(d if isinstance(d, int) else 1 for d in card.input_shape)
     probe = model.infer(np.zeros(dry_shape, dtype=np.float32))
     if not np.all(np.isfinite(probe)):

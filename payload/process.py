@@ -186,6 +186,12 @@ def _serve(sock: zmq.Socket[bytes], core: PayloadCore, clock: ParentSyncedClock,
         if not worker.busy and not (core.stop_requested or shutdown.signal_name):
             # the next job before the last result goes out: the worker infers (onnxruntime
             # releases the GIL) while this thread encodes and sends
+            try:
+                core.scrub_if_due(now_s)  # between jobs: the worker is not reading them
+            except ModelError as exc:
+                log.error("%s", exc)
+                link.send(results)
+                return EXIT_MODEL
             spec = core.start_job(now_s)
             if spec is not None:
                 worker.submit(spec)

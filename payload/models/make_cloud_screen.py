@@ -214,21 +214,56 @@ def train(data: Capture, seed: int) -> tuple[Dense2, Dense2]:
 # ---------------------------------------------------------------- ONNX graph
 
 
+class GraphParts:
+    """The initializers and nodes of a graph being built (shared by the shipped models'
+    scripts, so the spectral indices are written once). A node is named by its output."""
+
+    def __init__(self) -> None:
+        self.inits: list[Any] = []
+        self.nodes: list[Any] = []
+
+    def const(self, name: str, value: npt.ArrayLike, dtype: Any = np.float32) -> str:
+        from onnx import numpy_helper
+
+        self.inits.append(numpy_helper.from_array(np.asarray(value, dtype=dtype), name))
+        return name
+
+    def op(self, kind: str, inputs: list[str], out: str, **attrs: Any) -> str:
+        from onnx import helper
+
+        self.nodes.append(helper.make_node(kind, inputs, [out], name=out, **attrs))
+        return out
+
+    def spectral_indices(self, bands: str) -> tuple[str, str, str, str, str]:
+        """Split ``bands`` [N,4,H,W] into ``r g b s`` and compute, per pixel, as
+        :func:`pixel_features` does: ``(vis, vis_eps, ndsi, white, ratio)``."""
+        from onnx import helper
+
+        op, const = self.op, self.const
+        eps = const("eps", EPS)
+        third = const("third", np.float32(1.0 / 3.0))
+        self.nodes.append(helper.make_node(
+            "Split", [bands, const("split_sizes", [1, 1, 1, 1], np.int64)],
+            ["r", "g", "b", "s"], name="split_bands", axis=1))
+        vis = op("Mul", [op("Add", [op("Add", ["r", "g"], "rg"), "b"], "rgb"), third], "vis")
+        vis_eps = op("Add", [vis, eps], "vis_eps")
+        ndsi = op("Div", [op("Sub", ["g", "s"], "g_minus_s"),
+                          op("Add", [op("Add", ["g", "s"], "g_plus_s"), eps], "g_plus_s_eps")],
+                  "ndsi")
+        dev = [op("Abs", [op("Sub", [c, vis], f"{c}_dev")], f"{c}_absdev") for c in "rgb"]
+        white = op("Div", [op("Add", [op("Add", dev[:2], "dev_rg"), dev[2]], "dev_rgb"),
+                           vis_eps], "white")
+        ratio = op("Div", ["s", vis_eps], "ratio")
+        return vis, vis_eps, ndsi, white, ratio
+
+
 def build_graph(pixel_net: Dense2, tile_net: Dense2) -> Any:
     """The ONNX model: ``tiles [N,4,32,32] float32 -> cloud_prob [N] float32``."""
     import onnx
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import TensorProto, helper
 
-    inits: list[Any] = []
-    nodes: list[Any] = []
-
-    def const(name: str, value: npt.ArrayLike, dtype: Any = np.float32) -> str:
-        inits.append(numpy_helper.from_array(np.asarray(value, dtype=dtype), name))
-        return name
-
-    def op(kind: str, inputs: list[str], out: str, **attrs: Any) -> str:
-        nodes.append(helper.make_node(kind, inputs, [out], name=out, **attrs))
-        return out
+    parts = GraphParts()
+    inits, nodes, const, op = parts.inits, parts.nodes, parts.const, parts.op
 
     def dense2(prefix: str, x: str, net: Dense2) -> str:
         h = op("MatMul", [x, const(f"{prefix}_w1", net.w1)], f"{prefix}_mm1")
@@ -241,20 +276,7 @@ def build_graph(pixel_net: Dense2, tile_net: Dense2) -> Any:
     def mean_hw(x: str, out: str, axes: list[int]) -> str:
         return op("ReduceMean", [x], out, axes=axes, keepdims=0)
 
-    eps = const("eps", EPS)
-    third = const("third", np.float32(1.0 / 3.0))
-    nodes.append(helper.make_node(
-        "Split", ["tiles", const("split_sizes", [1, 1, 1, 1], np.int64)],
-        ["r", "g", "b", "s"], name="split_bands", axis=1))
-    vis = op("Mul", [op("Add", [op("Add", ["r", "g"], "rg"), "b"], "rgb"), third], "vis")
-    vis_eps = op("Add", [vis, eps], "vis_eps")
-    ndsi = op("Div", [op("Sub", ["g", "s"], "g_minus_s"),
-                      op("Add", [op("Add", ["g", "s"], "g_plus_s"), eps], "g_plus_s_eps")],
-              "ndsi")
-    dev = [op("Abs", [op("Sub", [c, vis], f"{c}_dev")], f"{c}_absdev") for c in "rgb"]
-    white = op("Div", [op("Add", [op("Add", dev[:2], "dev_rg"), dev[2]], "dev_rgb"), vis_eps],
-               "white")
-    ratio = op("Div", ["s", vis_eps], "ratio")
+    vis, _vis_eps, ndsi, white, ratio = parts.spectral_indices("tiles")
     px = op("Concat", ["r", "g", "b", "s", vis, ndsi, white, ratio], "px_nchw", axis=1)
     px = op("Transpose", [px], "px_nhwc", perm=[0, 2, 3, 1])
     p = dense2("pixel", px, pixel_net)  # [N, 32, 32, 1]
@@ -429,6 +451,41 @@ opacity threshold is not counted as cover by the truth.
     path.write_text(text)
 
 
+@dataclass
+class Fit:
+    pixel_net: Dense2
+    tile_net: Dense2
+    blob: bytes
+    session: Any
+    train_data: Capture
+    held_out: Capture
+    held_out_prob: F32
+
+
+def fit_and_check(args: argparse.Namespace,
+                  train_fn: Callable[[Capture, int], tuple[Dense2, Dense2]],
+                  build_fn: Callable[[Dense2, Dense2], Any],
+                  features_fn: Callable[[F32, Dense2], F32],
+                  log: Callable[[str], None]) -> Fit:
+    """Train on seeded captures, build the graph, and refuse to go on unless onnxruntime
+    reproduces the numpy forward pass on the held-out tiles (shared by both scripts)."""
+    import onnxruntime as ort
+
+    train_data = make_dataset(args.train_captures, TRAIN_SEED_BASE)
+    held_out = make_dataset(args.held_out_captures, HELD_OUT_SEED_BASE)
+    log(f"training on {len(train_data)} tiles, holding out {len(held_out)}")
+    pixel_net, tile_net = train_fn(train_data, args.seed)
+    blob = build_fn(pixel_net, tile_net).SerializeToString()
+    session = ort.InferenceSession(blob, providers=["CPUExecutionProvider"])
+    ort_prob = session.run(["cloud_prob"], {"tiles": held_out.tiles})[0]
+    ref_prob = tile_net.prob(features_fn(held_out.tiles, pixel_net))
+    worst = float(np.max(np.abs(ort_prob - ref_prob)))
+    if worst > 1e-3:
+        raise SystemExit(f"onnxruntime disagrees with the numpy reference by {worst}")
+    log(f"onnxruntime matches the numpy reference (max |diff| {worst:.2e})")
+    return Fit(pixel_net, tile_net, blob, session, train_data, held_out, ort_prob)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out-dir", type=Path, default=HERE)
@@ -437,23 +494,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
 
-    import onnxruntime as ort
-
     log: Callable[[str], None] = print
-    train_data = make_dataset(args.train_captures, TRAIN_SEED_BASE)
-    held_out = make_dataset(args.held_out_captures, HELD_OUT_SEED_BASE)
-    log(f"training on {len(train_data)} tiles, holding out {len(held_out)}")
-    pixel_net, tile_net = train(train_data, args.seed)
-
-    model = build_graph(pixel_net, tile_net)
-    blob = model.SerializeToString()
-    session = ort.InferenceSession(blob, providers=["CPUExecutionProvider"])
-    ort_prob = session.run(["cloud_prob"], {"tiles": held_out.tiles})[0]
-    ref_prob = tile_net.prob(tile_features(held_out.tiles, pixel_net))
-    worst = float(np.max(np.abs(ort_prob - ref_prob)))
-    if worst > 1e-3:
-        raise SystemExit(f"onnxruntime disagrees with the numpy reference by {worst}")
-    log(f"onnxruntime matches the numpy reference (max |diff| {worst:.2e})")
+    fit = fit_and_check(args, train, build_graph, tile_features, log)
+    pixel_net, tile_net, blob, session = fit.pixel_net, fit.tile_net, fit.blob, fit.session
+    train_data, held_out, ort_prob = fit.train_data, fit.held_out, fit.held_out_prob
 
     train_prob = session.run(["cloud_prob"], {"tiles": train_data.tiles})[0]
     held = evaluate(ort_prob, held_out)

@@ -71,7 +71,7 @@ def test_ground_defines_and_starts_a_sequence_one_step_a_second() -> None:
     h.run(3)
     assert h.core.state.sequences.running == ""
     assert h.core.state.payload.operator_cap_frac == pytest.approx(0.3)
-    assert _ran(h, "payload.throttle_cap") == ["accepted", "completed"] * 2
+    assert _ran(h, "payload.throttle_cap") == ["accepted", "started", "completed"] * 2
     assert [e.args["name"] for e in h.events("seq.completed")] == ["quiet"]
     assert h.core.state.commands.last_seq[sequences.SOURCE] == 2
 

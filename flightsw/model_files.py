@@ -1,0 +1,314 @@
+"""The model store's files: the imperative shell of :mod:`flightsw.model_store`.
+
+Layout under ``RUN_DIR/models/``::
+
+    uploads/<id>/<index>.chunk   chunks as they arrive (each written tmp+fsync+rename)
+    incoming/<sha256>.onnx       an assembled upload while the sandbox judges it
+    <sha256>.onnx, <sha256>.json a validated model and its card (the payload's format)
+    active.onnx, active.json     symlinks to the active slot's model (absent: shipped)
+
+The executive calls :func:`carry_out` after every cycle: it runs the component's
+pending operations and feeds back what happened (a chunk that could not be written, a
+verification verdict). Verification is asynchronous: assembling and hashing happen at
+once, the sandbox (``python -m payload.sandbox``, see there) runs as a child that is
+polled every cycle and killed at its wall-clock deadline, so a hanging model never
+stalls the executive's 10 Hz loop. The payload finds the active model through
+``active.onnx`` and, when the supervisor asks for a model by hash (its last known good
+one), through ``<sha256>.onnx`` beside it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from flightsw.messages import FaultBody
+from flightsw.model_store import (
+    FileResult,
+    PayloadView,
+    StoredModel,
+    StoreOp,
+    Upload,
+    on_file_result,
+    start_trial,
+    take_ops,
+    watch,
+)
+from flightsw.wire import Kind
+
+if TYPE_CHECKING:
+    from flightsw.topology import Topology
+
+MODELS_DIR = "models"
+ACTIVE_NAME = "active.onnx"
+SANDBOX_MEMORY_MB = 512
+"""Address space for the sandbox child: onnxruntime and the shipped models need ~300."""
+SANDBOX_CPU_S = 20
+SANDBOX_WALL_S = 60.0
+"""Wall-clock deadline (a shared 2-core board is slow; CPU time is limited separately)."""
+
+
+def store_dir(run_dir: Path) -> Path:
+    return Path(run_dir) / MODELS_DIR
+
+
+def active_model_path(run_dir: Path | None) -> Path | None:
+    """The active stored model for the payload, or ``None``: run the configured one."""
+    if run_dir is None:
+        return None
+    path = store_dir(run_dir) / ACTIVE_NAME
+    return path if path.exists() else None
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+@dataclass
+class _Check:
+    upload: Upload
+    path: Path
+    proc: subprocess.Popen[bytes]
+    deadline_s: float
+
+
+class ModelFiles:
+    """Does the store's file operations in ``root`` (``RUN_DIR/models``)."""
+
+    def __init__(self, root: Path, *, python: str = sys.executable,
+                 memory_mb: int = SANDBOX_MEMORY_MB, cpu_s: int = SANDBOX_CPU_S,
+                 wall_s: float = SANDBOX_WALL_S) -> None:
+        self.root = Path(root)
+        self.python = python
+        self.memory_mb = memory_mb
+        self.cpu_s = cpu_s
+        self.wall_s = wall_s
+        self._checks: dict[int, _Check] = {}
+        self.payload_faults: list[StoreOp] = []
+        """Fault injections for the payload process (the executive forwards them)."""
+        self.restart_reasons: list[str] = []
+
+    # --- operations ------------------------------------------------------------------------
+    def apply(self, ops: list[StoreOp], uploads: dict[int, Upload],
+              now_s: float) -> list[FileResult]:
+        results: list[FileResult] = []
+        for op in ops:
+            try:
+                res = self._apply(op, uploads, now_s)
+            except OSError as exc:
+                res = self._failed(op, f"{type(exc).__name__}: {exc}")
+            if res is not None:
+                results.append(res)
+        return results
+
+    def _failed(self, op: StoreOp, reason: str) -> FileResult | None:
+        if op.kind == "write_chunk":
+            return FileResult("chunk_failed", op.upload_id, op.index, reason)
+        if op.kind == "verify":
+            return FileResult("rejected", op.upload_id, reason=f"store I/O: {reason}")
+        return FileResult("fault", reason=f"{op.kind}: {reason}")
+
+    def _apply(self, op: StoreOp, uploads: dict[int, Upload],
+               now_s: float) -> FileResult | None:
+        if op.kind == "write_chunk":
+            d = self.root / "uploads" / str(op.upload_id)
+            d.mkdir(parents=True, exist_ok=True)
+            _atomic_write(d / f"{op.index}.chunk", op.data)
+        elif op.kind == "verify":
+            return self._start_check(uploads[op.upload_id], now_s)
+        elif op.kind == "drop_upload":
+            shutil.rmtree(self.root / "uploads" / str(op.upload_id), ignore_errors=True)
+        elif op.kind == "link_active":
+            self._link_active(op.sha256)
+        elif op.kind == "delete":
+            for suffix in (".onnx", ".json"):
+                (self.root / f"{op.sha256}{suffix}").unlink(missing_ok=True)
+        elif op.kind == "corrupt_file":
+            flip_file_bits(self.root / f"{op.sha256}.onnx", op.bits, op.seed)
+        elif op.kind == "payload_fault":
+            self.payload_faults.append(op)
+        elif op.kind == "restart_payload":
+            self.restart_reasons.append(op.reason)
+        return None
+
+    def _link_active(self, sha: str) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        for suffix in (".onnx", ".json"):
+            link = self.root / f"active{suffix}"
+            if not sha:
+                link.unlink(missing_ok=True)
+                continue
+            tmp = self.root / f"active{suffix}.tmp"
+            tmp.unlink(missing_ok=True)
+            tmp.symlink_to(f"{sha}{suffix}")
+            os.replace(tmp, link)
+
+    # --- verification ----------------------------------------------------------------------
+    def _start_check(self, up: Upload, now_s: float) -> FileResult | None:
+        chunks = self.root / "uploads" / str(up.upload_id)
+        parts: list[bytes] = []
+        for i in range(up.n_chunks):
+            try:
+                parts.append((chunks / f"{i}.chunk").read_bytes())
+            except FileNotFoundError:
+                return self._reject(up, f"chunk {i} is missing from the store (lost in a "
+                                        "reset before it was written); upload again")
+        blob = b"".join(parts)
+        if len(blob) != up.size_bytes:
+            return self._reject(up, f"truncated: {len(blob)} B assembled, "
+                                    f"{up.size_bytes} B declared")
+        digest = hashlib.sha256(blob).hexdigest()
+        if digest != up.sha256:
+            return self._reject(up, f"sha256 mismatch: got {digest[:16]}..., declared "
+                                    f"{up.sha256[:16]}...")
+        incoming = self.root / "incoming"
+        incoming.mkdir(parents=True, exist_ok=True)
+        path = incoming / f"{up.sha256}.onnx"
+        _atomic_write(path, blob)
+        argv = [self.python, "-m", "payload.sandbox", str(path), "--memory-mb",
+                str(self.memory_mb), "--cpu-s", str(self.cpu_s)]
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL)
+        self._checks[up.upload_id] = _Check(up, path, proc, now_s + self.wall_s)
+        return None
+
+    def _reject(self, up: Upload, reason: str) -> FileResult:
+        shutil.rmtree(self.root / "uploads" / str(up.upload_id), ignore_errors=True)
+        (self.root / "incoming" / f"{up.sha256}.onnx").unlink(missing_ok=True)
+        return FileResult("rejected", up.upload_id, reason=reason)
+
+    @property
+    def checking(self) -> bool:
+        return bool(self._checks)
+
+    def poll(self, now_s: float) -> list[FileResult]:
+        """Verdicts of sandbox children that have finished (or ran out of time)."""
+        results: list[FileResult] = []
+        for upload_id, check in list(self._checks.items()):
+            code = check.proc.poll()
+            if code is None and now_s < check.deadline_s:
+                continue
+            del self._checks[upload_id]
+            if code is None:
+                check.proc.kill()
+                check.proc.wait()
+                results.append(self._reject(check.upload, f"sandbox: no verdict within "
+                                                          f"{self.wall_s:g} s (hangs); killed"))
+                continue
+            out = check.proc.stdout.read() if check.proc.stdout else b""
+            if check.proc.stdout:
+                check.proc.stdout.close()
+            results.append(self._verdict(check, code, out))
+        return results
+
+    def _verdict(self, check: _Check, code: int, out: bytes) -> FileResult:
+        up = check.upload
+        if code < 0:
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = f"signal {-code}"
+            what = {"SIGKILL": f"killed: over the sandbox limits ({self.cpu_s} CPU s, "
+                               f"{self.memory_mb} MB)",
+                    "SIGXCPU": f"over the sandbox CPU limit ({self.cpu_s} s)"}.get(
+                        name, "crashed onnxruntime")
+            return self._reject(up, f"sandbox: {what} ({name})")
+        try:
+            verdict: Any = json.loads(out.decode().strip().splitlines()[-1])
+        except (ValueError, IndexError, UnicodeDecodeError):
+            return self._reject(up, f"sandbox: exit code {code} without a verdict")
+        if not isinstance(verdict, dict) or not verdict.get("ok"):
+            reason = verdict.get("reason", "?") if isinstance(verdict, dict) else "?"
+            return self._reject(up, f"sandbox: {reason}")
+        model = StoredModel(
+            sha256=up.sha256, name=up.name, version=up.version, size_bytes=up.size_bytes,
+            power_class=up.power_class, accuracy=up.accuracy,
+            input_name=str(verdict["input_name"]), input_shape=list(verdict["input_shape"]),
+            output_name=str(verdict["output_name"]),
+            output_shape=list(verdict["output_shape"]),
+            verdict=(f"loads in {verdict['load_ms']} ms, dry run {verdict['infer_ms']} ms, "
+                     f"peak {verdict['peak_rss_mb']} MB"))
+        card = {"name": model.name, "version": model.version, "sha256": model.sha256,
+                "inputs": [{"name": model.input_name, "shape": model.input_shape}],
+                "outputs": [{"name": model.output_name, "shape": model.output_shape}],
+                "threshold": float(verdict["threshold"]), "power_class": model.power_class,
+                "accuracy": model.accuracy, "validated": model.verdict}
+        _atomic_write(self.root / f"{up.sha256}.json", json.dumps(card, indent=2).encode())
+        os.replace(check.path, self.root / f"{up.sha256}.onnx")
+        shutil.rmtree(self.root / "uploads" / str(up.upload_id), ignore_errors=True)
+        return FileResult("verified", up.upload_id, model=model)
+
+    def close(self) -> None:
+        for check in self._checks.values():
+            check.proc.kill()
+            check.proc.wait()
+        self._checks.clear()
+
+
+def flip_file_bits(path: Path, bits: int, seed: int) -> list[int]:
+    """Flip ``bits`` seeded-random bits of a file in place; returns the bit offsets."""
+    data = bytearray(path.read_bytes())
+    offsets = sorted(random.Random(seed).sample(range(len(data) * 8), min(bits, len(data) * 8)))
+    for bit in offsets:
+        data[bit // 8] ^= 1 << (bit % 8)
+    _atomic_write(path, bytes(data))
+    return offsets
+
+
+def carry_out(core: Topology, files: ModelFiles | None, now_s: float) -> None:
+    """After a cycle: run the store's file operations, feed back their results, carry
+    out what concerns the payload (a restart, a fault injection for the child)."""
+    st = core.state.model_store
+    ops = take_ops(st)
+    if files is None:
+        results = [FileResult("chunk_failed", op.upload_id, op.index, "no run directory")
+                   if op.kind == "write_chunk" else
+                   FileResult("rejected", op.upload_id, reason="no run directory to keep "
+                                                                "models in")
+                   for op in ops if op.kind in ("write_chunk", "verify")]
+        restarts = [op.reason for op in ops if op.kind == "restart_payload"]
+        faults = [op for op in ops if op.kind == "payload_fault"]
+    else:
+        results = files.apply(ops, st.uploads, now_s) + (files.poll(now_s) if files.checking
+                                                          else [])
+        restarts, files.restart_reasons = files.restart_reasons, []
+        faults, files.payload_faults = files.payload_faults, []
+    for res in results:
+        if res.kind == "fault":
+            core.emit("model.store_fault", {"what": "file operation", "reason": res.reason})
+        else:
+            core.emit_all(on_file_result(st, res))
+        core.dirty = True
+    for reason in restarts:
+        start_trial(st, payload_view(core))  # before the restart: its incarnation
+        if core.state.payload.sup.running:
+            core.state.payload.restart_cause = reason
+        core.dirty = True
+    for op in faults:
+        core.payload_out.messages.append((Kind.PAYLOAD_FAULT,
+                                          FaultBody(op.target, op.bits, op.seed)))
+
+
+def payload_view(core: Topology) -> PayloadView:
+    p = core.state.payload
+    return PayloadView(p.jobs_done, p.jobs_failed, len(p.sup.recent_restarts_s),
+                       p.sup.incarnation, p.sup.ready)
+
+
+def watch_trial(core: Topology) -> None:
+    """1 Hz: the store judges a model on trial from the payload's books."""
+    core.emit_all(watch(core.state.model_store, payload_view(core), core.tick()))

@@ -1,0 +1,217 @@
+"""Upload a model to the spacecraft in chunks over a lossy uplink, resending only holes.
+
+The flight side is :mod:`flightsw.model_store`: ``model.upload_begin`` opens an upload,
+``model.upload_chunk`` carries :data:`~flightsw.model_store.CHUNK_BYTES` of the file in
+base64, ``model.upload_status`` names the chunks still missing, ``model.upload_end``
+starts verification (SHA-256, then the sandbox). Commands on a radio uplink get lost,
+duplicated and reordered; the flight's chunk book makes all three harmless, and this
+module's loop makes the upload finish anyway:
+
+    begin -> send every missing chunk -> wait (bounded) for their answers -> status
+          -> repeat until nothing is missing (or rounds run out) -> end
+
+A lost *answer* is no worse than a lost chunk: the status says what really arrived.
+Re-running the upload after a ground restart resumes it (``upload_begin`` of the same
+SHA-256 returns the open upload). The driver talks to the spacecraft through
+:class:`Uplink`, so the same loop runs against the operator API (:class:`OpsUplink`)
+and the in-process harness (tests).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from flightsw.model_store import CHUNK_BYTES, MAX_MODEL_BYTES, parse_missing
+from ground.errors import GroundError
+
+ROUND_WAIT_S = 60.0
+MAX_ROUNDS = 30
+
+
+class UploadFailed(GroundError):
+    """The upload could not be finished (refused by the flight, or out of rounds)."""
+
+
+class Uplink(Protocol):
+    """What the upload loop needs: send a command, learn how it ended, let time pass."""
+
+    def submit(self, name: str, args: dict[str, Any]) -> int: ...
+
+    def outcome(self, token: int) -> tuple[bool, str] | None:
+        """``(ok, note or reason)`` once the command finished; ``None`` while pending."""
+        ...
+
+    def wait(self, seconds: float) -> None: ...
+
+
+@dataclass(frozen=True)
+class UploadPlan:
+    """A model file and its card, cut into chunks."""
+
+    name: str
+    version: str
+    sha256: str
+    size_bytes: int
+    power_class: str
+    accuracy: float
+    chunks: tuple[bytes, ...]
+
+    def begin_args(self) -> dict[str, Any]:
+        return {"name": self.name, "version": self.version, "size_bytes": self.size_bytes,
+                "sha256": self.sha256, "power_class": self.power_class,
+                "accuracy": self.accuracy}
+
+    def chunk_args(self, upload_id: int, index: int) -> dict[str, Any]:
+        return {"upload_id": upload_id, "index": index,
+                "data": base64.b64encode(self.chunks[index]).decode()}
+
+
+def plan(model_path: Path, card_path: Path | None = None) -> UploadPlan:
+    """Read ``MODEL.onnx`` and its card ``MODEL.json`` (name, version, sha256, power
+    class, accuracy: the shipped models' card format)."""
+    import hashlib
+
+    blob = Path(model_path).read_bytes()
+    if not 0 < len(blob) <= MAX_MODEL_BYTES:
+        raise UploadFailed(f"{model_path}: {len(blob)} B; the store takes 1..{MAX_MODEL_BYTES}")
+    card_file = card_path or Path(model_path).with_suffix(".json")
+    try:
+        card = json.loads(card_file.read_text())
+    except (OSError, ValueError) as exc:
+        raise UploadFailed(f"model card {card_file}: {exc}") from exc
+    digest = hashlib.sha256(blob).hexdigest()
+    if card.get("sha256", digest) != digest:
+        raise UploadFailed(f"{model_path} does not match its card's sha256")
+    accuracy = card.get("accuracy", card.get("held_out", {}).get("accuracy", 0.0))
+    return UploadPlan(
+        name=str(card.get("name", Path(model_path).stem)), version=str(card.get("version", "1")),
+        sha256=digest, size_bytes=len(blob), power_class=str(card.get("power_class", "low")),
+        accuracy=float(accuracy),
+        chunks=tuple(blob[i : i + CHUNK_BYTES] for i in range(0, len(blob), CHUNK_BYTES)))
+
+
+@dataclass
+class UploadReport:
+    upload_id: int = 0
+    rounds: int = 0
+    chunks: int = 0
+    chunks_sent: int = 0  # including resends
+    status_queries: int = 0
+    ended: bool = False
+    note: str = ""
+    missing_per_round: list[int] = field(default_factory=list)
+
+    @property
+    def resent(self) -> int:
+        return self.chunks_sent - self.chunks
+
+
+_UPLOAD_ID = re.compile(r"upload (\d+)")
+_MISSING = re.compile(r"missing: ([0-9,\-]+|none)")
+
+
+def _ask(link: Uplink, name: str, args: dict[str, Any], wait_s: float,
+         tries: int = 5) -> tuple[bool, str]:
+    """A command whose answer we need: sent again if its answer does not come."""
+    for _ in range(tries):
+        token = link.submit(name, args)
+        got = _wait_all(link, [token], wait_s)
+        if token in got:
+            return got[token]
+    raise UploadFailed(f"{name}: no answer after {tries} tries of {wait_s:g} s")
+
+
+def _wait_all(link: Uplink, tokens: list[int], wait_s: float,
+              step_s: float = 1.0) -> dict[int, tuple[bool, str]]:
+    done: dict[int, tuple[bool, str]] = {}
+    waited = 0.0
+    while True:
+        for t in tokens:
+            if t not in done:
+                out = link.outcome(t)
+                if out is not None:
+                    done[t] = out
+        if len(done) == len(tokens) or waited >= wait_s:
+            return done
+        link.wait(step_s)
+        waited += step_s
+
+
+def upload(link: Uplink, p: UploadPlan, *, round_wait_s: float = ROUND_WAIT_S,
+           max_rounds: int = MAX_ROUNDS,
+           progress: Callable[[str], None] | None = None) -> UploadReport:
+    """Upload ``p`` and end it (verification starts onboard); raises
+    :class:`UploadFailed` with the flight's reason if it refuses."""
+    say = progress or (lambda _msg: None)
+    rep = UploadReport(chunks=len(p.chunks))
+    ok, note = _ask(link, "model.upload_begin", p.begin_args(), round_wait_s)
+    if not ok:
+        raise UploadFailed(f"upload_begin refused: {note}")
+    m = _UPLOAD_ID.search(note)
+    if m is None:
+        raise UploadFailed(f"upload_begin gave no upload id: {note}")
+    rep.upload_id = int(m.group(1))
+    say(note)
+    missing = _status(link, rep, round_wait_s)
+    while missing:
+        if rep.rounds >= max_rounds:
+            raise UploadFailed(f"upload {rep.upload_id}: {len(missing)} chunks still missing "
+                               f"after {rep.rounds} rounds")
+        rep.rounds += 1
+        rep.missing_per_round.append(len(missing))
+        tokens = [link.submit("model.upload_chunk", p.chunk_args(rep.upload_id, i))
+                  for i in missing]
+        rep.chunks_sent += len(tokens)
+        answers = _wait_all(link, tokens, round_wait_s)
+        refused = [reason for ok_, reason in answers.values() if not ok_]
+        if refused:
+            raise UploadFailed(f"chunk refused: {refused[0]}")
+        missing = _status(link, rep, round_wait_s)
+        say(f"round {rep.rounds}: sent {len(tokens)}, {len(missing)} still missing")
+    ok, note = _ask(link, "model.upload_end", {"upload_id": rep.upload_id}, round_wait_s)
+    if not ok:
+        raise UploadFailed(f"upload_end refused: {note}")
+    rep.ended = True
+    rep.note = note
+    say(note)
+    return rep
+
+
+def _status(link: Uplink, rep: UploadReport, wait_s: float) -> list[int]:
+    rep.status_queries += 1
+    ok, note = _ask(link, "model.upload_status", {"upload_id": rep.upload_id}, wait_s)
+    if not ok:
+        raise UploadFailed(f"upload_status refused: {note}")
+    m = _MISSING.search(note)
+    if m is None:
+        raise UploadFailed(f"upload_status said nothing about missing chunks: {note}")
+    return [] if m.group(1) == "none" else parse_missing(m.group(1))
+
+
+class OpsUplink:
+    """:class:`Uplink` over the operator API (a running stack's ground process)."""
+
+    def __init__(self, ops: Any) -> None:
+        self.ops = ops
+
+    def submit(self, name: str, args: dict[str, Any]) -> int:
+        return int(self.ops.submit(name, args).cmd_seq)
+
+    def outcome(self, token: int) -> tuple[bool, str] | None:
+        ver = self.ops.verification(token)
+        return (ver.ok, ver.reason) if ver.finished else None
+
+    def wait(self, seconds: float) -> None:
+        self.ops.clock.sleep_s(seconds)
+
+
+def card_rows(dictionary: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The model cards the dictionary carries (``models``), for ``aisat ground model list``."""
+    models = dictionary.get("models", [])
+    return [m for m in models if isinstance(m, dict)]

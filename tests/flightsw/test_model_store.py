@@ -1,0 +1,363 @@
+"""The onboard model store through the whole executive (in-process harness, real files,
+real sandbox child): chunked upload over a bad link, verification, slots, trial."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import time
+from pathlib import Path
+
+import pytest
+
+from flightsw.config import FlightConfig
+from flightsw.harness import Harness
+from flightsw.model_files import ModelFiles
+from flightsw.model_store import CHUNK_BYTES, describe_missing, parse_missing
+from ground.model_uplink import UploadFailed, UploadPlan, plan, upload
+from tests.model_uplink_harness import HarnessUplink
+
+SHIPPED = Path(__file__).resolve().parents[2] / "payload" / "models" / "cloud_screen_v1.onnx"
+
+
+def make_harness(tmp_path: Path, cfg: FlightConfig | None = None,
+                 state_path: Path | None = None) -> Harness:
+    h = Harness(cfg, state_path=state_path) if cfg or state_path else Harness()
+    h.executive.model_files = ModelFiles(tmp_path / "models", cpu_s=5, wall_s=30.0)
+    h.run(3)
+    return h
+
+
+def wait_verdict(h: Harness, timeout_s: float = 60.0) -> str:
+    """Run until the sandbox's verdict arrives: the event's name."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        h.run(1)
+        for name in ("model.validated", "model.rejected"):
+            if h.events(name):
+                return name
+        time.sleep(0.1)
+    raise AssertionError("no verdict from the sandbox")
+
+
+def wait_verdict_count(h: Harness, n: int, timeout_s: float = 60.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        h.run(1)
+        if len(h.events("model.validated")) >= n:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def blob_plan(blob: bytes, *, name: str = "blob", sha256: str | None = None) -> UploadPlan:
+    return UploadPlan(name=name, version="1", sha256=sha256 or hashlib.sha256(blob).hexdigest(),
+                      size_bytes=len(blob), power_class="low", accuracy=0.5,
+                      chunks=tuple(blob[i:i + CHUNK_BYTES]
+                                   for i in range(0, len(blob), CHUNK_BYTES)))
+
+
+def test_missing_ranges_round_trip() -> None:
+    assert describe_missing([0, 1, 2, 3, 7, 9, 10]) == "0-3,7,9-10"
+    assert parse_missing("0-3,7,9-10") == [0, 1, 2, 3, 7, 9, 10]
+    assert describe_missing([]) == ""
+
+
+def test_upload_over_a_lossy_duplicating_reordering_link(tmp_path: Path) -> None:
+    h = make_harness(tmp_path)
+    link = HarnessUplink(h, loss=0.3, duplicate=0.3, reorder=0.3, seed=1,
+                         only="model.upload_chunk")
+    p = plan(SHIPPED)
+    rep = upload(link, p, round_wait_s=3)
+    assert link.lost and link.duplicated and link.reordered
+    assert rep.ended and rep.rounds >= 2
+    assert rep.resent == link.lost  # only the holes went up again, nothing else
+    assert wait_verdict(h) == "model.validated"
+    stored = tmp_path / "models" / f"{p.sha256}.onnx"
+    assert hashlib.sha256(stored.read_bytes()).hexdigest() == p.sha256
+    h.run(2)  # the next housekeeping packet
+    assert h.latest("model.stored") == 1
+
+
+def test_lost_answers_and_lost_status_queries_still_finish(tmp_path: Path) -> None:
+    h = make_harness(tmp_path)
+    link = HarnessUplink(h, loss=0.4, seed=9)  # every command, begin/status/end too
+    rep = upload(link, plan(SHIPPED), round_wait_s=3)
+    assert rep.ended
+    assert wait_verdict(h) == "model.validated"
+
+
+def test_wrong_hash_is_rejected_and_the_active_model_keeps_running(tmp_path: Path) -> None:
+    h = make_harness(tmp_path)
+    blob = SHIPPED.read_bytes()
+    upload(HarnessUplink(h), blob_plan(blob, sha256="ab" * 32), round_wait_s=3)
+    assert wait_verdict(h) == "model.rejected"
+    (evt,) = h.events("model.rejected")
+    assert "sha256 mismatch" in evt.text
+    assert h.latest("model.active") == "shipped default"
+    assert h.latest("model.rejected") == 1
+    assert not list((tmp_path / "models").glob("*.onnx"))
+
+
+def test_corrupted_in_transit_is_rejected(tmp_path: Path) -> None:
+    h = make_harness(tmp_path)
+    blob = bytearray(SHIPPED.read_bytes())
+    sha = hashlib.sha256(blob).hexdigest()
+    blob[100] ^= 0x10  # a bit flipped after the ground hashed it
+    upload(HarnessUplink(h), blob_plan(bytes(blob), sha256=sha), round_wait_s=3)
+    assert wait_verdict(h) == "model.rejected"
+    assert "sha256 mismatch" in h.events("model.rejected")[0].text
+
+
+def test_non_onnx_is_rejected_by_the_sandbox(tmp_path: Path) -> None:
+    h = make_harness(tmp_path)
+    upload(HarnessUplink(h), blob_plan(b"this is not a model\n" * 50), round_wait_s=3)
+    assert wait_verdict(h) == "model.rejected"
+    assert "onnxruntime cannot load it" in h.events("model.rejected")[0].text
+    seq = h.command("model.activate", model="blob")
+    h.run(1)
+    assert h.verification(seq)[-1].stage == "failed"
+
+
+def test_truncated_upload_cannot_end(tmp_path: Path) -> None:
+    h = make_harness(tmp_path)
+    blob = SHIPPED.read_bytes()
+    p = blob_plan(blob)
+    seq = h.command_args("model.upload_begin", p.begin_args())
+    h.run(1)
+    assert "upload 1 open" in h.verification(seq)[-1].reason
+    for i in range(len(p.chunks) - 2):  # the last two never come
+        h.command_args("model.upload_chunk", p.chunk_args(1, i))
+    h.run(1)
+    seq = h.command("model.upload_end", upload_id=1)
+    h.run(1)
+    (v,) = [v for v in h.verification(seq) if v.stage == "failed"]
+    n = len(p.chunks)
+    assert f"missing: {n - 2}-{n - 1}" in v.reason
+
+
+@pytest.mark.parametrize(("args", "reason"), [
+    ({"index": 99, "data": "AAAA"}, "out of range"),
+    ({"index": 0, "data": "!!not base64!!"}, "not base64"),
+    ({"index": 0, "data": base64.b64encode(b"short").decode()}, "expected 768"),
+    ({"upload_id": 7, "index": 0, "data": "AAAA"}, "no upload 7"),
+])
+def test_garbage_chunks_are_refused_with_the_reason(tmp_path: Path, args: dict,
+                                                     reason: str) -> None:
+    h = make_harness(tmp_path)
+    h.command_args("model.upload_begin", blob_plan(SHIPPED.read_bytes()).begin_args())
+    h.run(1)
+    seq = h.command_args("model.upload_chunk", {"upload_id": 1, **args})
+    h.run(1)
+    v = h.verification(seq)[-1]
+    assert v.stage == "failed" and reason in v.reason
+
+
+def test_huge_and_malformed_uploads_are_refused(tmp_path: Path) -> None:
+    h = make_harness(tmp_path)
+    base = blob_plan(SHIPPED.read_bytes()).begin_args()
+    huge = h.command_args("model.upload_begin", {**base, "size_bytes": 1 << 40})
+    bad_sha = h.command_args("model.upload_begin", {**base, "sha256": "xyz"})
+    h.run(1)
+    assert h.verification(huge)[-1].stage == "failed"
+    assert "sha256 must be 64 hex" in h.verification(bad_sha)[-1].reason
+
+
+def test_activate_rollback_delete(tmp_path: Path) -> None:
+    h = make_harness(tmp_path)
+    p = plan(SHIPPED)
+    upload(HarnessUplink(h), p, round_wait_s=3)
+    assert wait_verdict(h) == "model.validated"
+    kills = h.payload.kills
+    seq = h.command("model.activate", model=p.sha256[:12])
+    h.run(3)
+    assert h.verification(seq)[-1].stage == "completed"
+    assert h.latest("model.active").startswith("cloud_screen v1")
+    assert h.payload.kills > kills  # the payload restarted onto it
+    assert (tmp_path / "models" / "active.onnx").resolve().name == f"{p.sha256}.onnx"
+    refused = h.command("model.delete", model="cloud_screen")
+    h.run(1)
+    assert "is active" in h.verification(refused)[-1].reason
+    back = h.command("model.rollback")
+    h.run(2)
+    assert h.verification(back)[-1].stage == "completed"
+    assert h.latest("model.active") == "shipped default"
+    assert not (tmp_path / "models" / "active.onnx").exists()
+    gone = h.command("model.delete", model="cloud_screen")
+    h.run(1)
+    assert h.verification(gone)[-1].stage == "completed"
+    assert not (tmp_path / "models" / f"{p.sha256}.onnx").exists()
+    again = h.command("model.activate", model="cloud_screen")  # after delete
+    h.run(1)
+    assert "no stored model" in h.verification(again)[-1].reason
+    upload(HarnessUplink(h), p, round_wait_s=3)  # the same model uploaded after its delete
+    assert len(h.events("model.validated")) == 2 or wait_verdict_count(h, 2)
+
+
+def test_chunks_after_the_end_and_activation_during_verification(tmp_path: Path) -> None:
+    h = make_harness(tmp_path)
+    p = plan(SHIPPED)
+    upload(HarnessUplink(h), p, round_wait_s=3)
+    late = h.command_args("model.upload_chunk", p.chunk_args(1, 0))  # upload is verifying
+    act = h.command("model.activate", model="shipped")  # already active: harmless no-op
+    h.run(1)
+    assert h.verification(late)[-1].stage == "failed"
+    assert "already active" in h.verification(act)[-1].reason
+    assert wait_verdict(h) == "model.validated"
+    stale = h.command_args("model.upload_chunk", p.chunk_args(1, 0))  # upload is closed
+    h.run(1)
+    assert "no upload 1" in h.verification(stale)[-1].reason
+    # a second model is being verified: no activation until its verdict
+    upload(HarnessUplink(h), plan(SHIPPED.with_name("cloud_screen_cnn_v1.onnx")),
+           round_wait_s=3)
+    during = h.command("model.activate", model="cloud_screen")
+    h.run(1)
+    assert "being verified" in h.verification(during)[-1].reason
+    assert h.latest("model.active") == "shipped default"
+
+
+@pytest.mark.parametrize("orderly", [True, False], ids=["shutdown", "killed"])
+def test_upload_resumes_across_an_executive_reset(tmp_path: Path, orderly: bool) -> None:
+    state = tmp_path / "state.json"
+    h = make_harness(tmp_path, state_path=state)
+    p = plan(SHIPPED)
+    h.command_args("model.upload_begin", p.begin_args())
+    h.run(1)
+    for i in range(0, len(p.chunks), 2):
+        h.command_args("model.upload_chunk", p.chunk_args(1, i))
+    h.run(2)
+    if orderly:
+        h.shutdown()
+    # else killed mid-upload: no shutdown; the record saved after each command's cycle
+    # and the chunk files (written before that save) are all the next boot has
+    h2 = make_harness(tmp_path, state_path=state)
+    seq = h2.command("model.upload_status", upload_id=1)
+    h2.run(1)
+    odd = [i for i in range(len(p.chunks)) if i % 2]
+    assert f"missing: {describe_missing(odd)}" in h2.verification(seq)[-1].reason
+    link = HarnessUplink(h2)
+    rep = upload(link, p, round_wait_s=3)  # begin again: the same upload, resumed
+    assert rep.upload_id == 1 and rep.chunks_sent == len(odd)
+    assert wait_verdict(h2) == "model.validated"
+
+
+def test_a_new_model_that_fails_its_first_jobs_is_rolled_back(tmp_path: Path) -> None:
+    h = make_harness(tmp_path, FlightConfig(capture_period_s=2.0, restart_backoff_s=2.0,
+                                            heartbeat_timeout_s=2.0))
+    p = plan(SHIPPED)
+    upload(HarnessUplink(h), p, round_wait_s=3)
+    assert wait_verdict(h) == "model.validated"
+    h.payload.next_options = {"model_sha256": p.sha256, "fail_jobs": True}
+    h.command("model.activate", model="cloud_screen")
+    h.run(20)
+    (evt,) = h.events("model.rolled_back")
+    assert "automatic" in evt.text and "failed its first jobs" in evt.text
+    assert h.latest("model.active") == "shipped default"
+    assert h.latest("model.rollbacks") == 1
+
+
+def test_a_new_model_that_passes_its_trial_is_accepted(tmp_path: Path) -> None:
+    h = make_harness(tmp_path, FlightConfig(capture_period_s=2.0))
+    p = plan(SHIPPED)
+    upload(HarnessUplink(h), p, round_wait_s=3)
+    assert wait_verdict(h) == "model.validated"
+    h.payload.next_options = {"model_sha256": p.sha256}
+    h.command("model.activate", model="cloud_screen")
+    h.run(20)
+    assert h.events("model.accepted") and not h.events("model.rolled_back")
+    assert h.latest("model.on_trial") is False
+    # the new incarnation's own heartbeat, not the killed one's held last words, says
+    # which model runs (it announced the old model's hash before the fix)
+    assert h.core.state.payload.sup.running_model == p.sha256
+
+
+def test_fault_injection_is_refused_outside_test_mode(tmp_path: Path) -> None:
+    h = make_harness(tmp_path)
+    seq = h.command("model.inject_fault", target="weights", bits=1, seed=0)
+    h.run(1)
+    assert "only in test or HIL mode" in h.verification(seq)[-1].reason
+    h2 = make_harness(tmp_path, FlightConfig(fault_injection=True))
+    ok = h2.command("model.inject_fault", target="weights", bits=1, seed=0)
+    h2.run(1)
+    assert h2.verification(ok)[-1].stage == "completed"
+
+
+def test_uploader_reports_a_refusal() -> None:
+    class Refusing:
+        def submit(self, name: str, args: dict) -> int:
+            return 1
+
+        def outcome(self, token: int) -> tuple[bool, str]:
+            return False, "size_bytes out of range"
+
+        def wait(self, seconds: float) -> None:
+            pass
+
+    with pytest.raises(UploadFailed, match="size_bytes out of range"):
+        upload(Refusing(), blob_plan(b"x" * 10))
+
+
+def test_a_killed_incarnations_heartbeat_does_not_announce_the_new_one() -> None:
+    # seen on the real stack: after a rollback, "#3 ready: model cloud_screen_cnn_v1"
+    # came from #2's held heartbeat, while #3 had loaded cloud_screen_v1
+    from dataclasses import replace
+
+    from flightsw import payload_supervision as ps
+    from flightsw.component import Tick
+    from flightsw.messages import HeartbeatBody
+    from flightsw.wire import Kind, Sequencer
+
+    cfg = FlightConfig()
+    st = ps.initial(cfg)
+    st.sup = replace(st.sup, running=True, ready=False, incarnation=3)
+    inp = ps.SuperviseInputs(powered=True, throttle_frac=1.0, lockstep=True)
+    seq = Sequencer("payload")
+    stale = HeartbeatBody(0, "idle", model="old", model_sha256="a" * 64, incarnation=2)
+    st, _, events = ps.receive(st, seq.make(Kind.PAYLOAD_HEARTBEAT, 0.0, stale.to_body()),
+                               inp, Tick(0.0, 0.0), cfg)
+    assert not st.sup.ready and not events
+    fresh = HeartbeatBody(0, "ready", model="new", model_sha256="b" * 64, incarnation=3)
+    st, _, events = ps.receive(st, seq.make(Kind.PAYLOAD_HEARTBEAT, 0.0, fresh.to_body()),
+                               inp, Tick(0.0, 0.0), cfg)
+    assert st.sup.ready and st.sup.running_model == "b" * 64
+    assert events[0][1]["model"] == "new"
+
+
+def test_weight_repairs_reach_the_ground(tmp_path: Path) -> None:
+    h = make_harness(tmp_path)
+    payload = h.payload.current
+    assert payload is not None
+    from flightsw.messages import HeartbeatBody
+    from flightsw.wire import Kind
+
+    # the running child reports a repair, as the scrubber's counter in its heartbeat
+    inc = h.core.state.payload.sup.incarnation
+    payload._send(Kind.PAYLOAD_HEARTBEAT, HeartbeatBody(
+        0, "idle", model="m", model_sha256="f" * 64, incarnation=inc, weight_scrubs=4,
+        weight_repairs=2))
+    h.run(4)
+    (evt,) = h.events("payload.weights_repaired")
+    assert "2 corrupted tensors" in evt.text
+    assert h.latest("payload.weight_repairs") == 2
+
+
+def test_a_provider_fallback_is_an_event() -> None:
+    from dataclasses import replace
+
+    from flightsw import payload_supervision as ps
+    from flightsw.component import Tick
+    from flightsw.messages import HeartbeatBody
+    from flightsw.wire import Kind, Sequencer
+
+    cfg = FlightConfig()
+    st = ps.initial(cfg)
+    st.sup = replace(st.sup, running=True, ready=False, incarnation=1)
+    inp = ps.SuperviseInputs(powered=True, throttle_frac=1.0, lockstep=True)
+    hb = HeartbeatBody(0, "ready", model="m", provider="CPUExecutionProvider", incarnation=1,
+                       provider_fallback="CUDAExecutionProvider failed: not usable")
+    st, _, events = ps.receive(st, Sequencer("payload").make(
+        Kind.PAYLOAD_HEARTBEAT, 0.0, hb.to_body()), inp, Tick(0.0, 0.0), cfg)
+    assert ("payload.provider_fallback", {"provider": "CPUExecutionProvider",
+                                          "reason": "CUDAExecutionProvider failed: not usable"}
+            ) in events
+    assert ps.telemetry(st)["payload.provider"] == "CPUExecutionProvider"

@@ -1,0 +1,70 @@
+"""ONNX models that misbehave on purpose (built with ``onnx``, no files shipped): one that
+allocates without bound and one that never ends, for the sandbox's limits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def _wrap(nodes: list[Any], inits: list[Any], name: str) -> bytes:
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        nodes, name, [helper.make_tensor_value_info("tiles", TensorProto.FLOAT, ["N", 4, 32, 32])],
+        [helper.make_tensor_value_info("cloud_prob", TensorProto.FLOAT, ["N"])],
+        initializer=inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    blob: bytes = model.SerializeToString()
+    return blob
+
+
+def memory_hog() -> bytes:
+    """Its dry run asks for a 6.4 GB tensor (ConstantOfShape 40000 x 40000 float32)."""
+    from onnx import helper, numpy_helper
+
+    return _wrap([
+        helper.make_node("ConstantOfShape", ["shape"], ["big"],
+                         value=numpy_helper.from_array(np.array([1.0], np.float32))),
+        helper.make_node("ReduceMean", ["big"], ["big_mean"], keepdims=0),
+        helper.make_node("ReduceMean", ["tiles"], ["tile_mean"], axes=[1, 2, 3], keepdims=0),
+        helper.make_node("Add", ["tile_mean", "big_mean"], ["cloud_prob"]),
+    ], [numpy_helper.from_array(np.array([40_000, 40_000], np.int64), "shape")], "hog")
+
+
+def never_ends() -> bytes:
+    """A Loop of 10**15 iterations: its dry run spins until something stops it."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    body = helper.make_graph(
+        [helper.make_node("Identity", ["cond_in"], ["cond_out"]),
+         helper.make_node("Add", ["x_in", "one"], ["x_out"])], "body",
+        [helper.make_tensor_value_info("i", TensorProto.INT64, []),
+         helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("x_in", TensorProto.FLOAT, [])],
+        [helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("x_out", TensorProto.FLOAT, [])],
+        initializer=[numpy_helper.from_array(np.array(1.0, np.float32), "one")])
+    return _wrap([
+        helper.make_node("Loop", ["trips", "go", "zero"], ["count"], body=body),
+        helper.make_node("ReduceMean", ["tiles"], ["tile_mean"], axes=[1, 2, 3], keepdims=0),
+        helper.make_node("Mul", ["tile_mean", "count"], ["cloud_prob"]),
+    ], [numpy_helper.from_array(np.array(10**15, np.int64), "trips"),
+        numpy_helper.from_array(np.array(True), "go"),
+        numpy_helper.from_array(np.array(0.0, np.float32), "zero")], "hang")
+
+
+def wrong_input() -> bytes:
+    """A valid model for 3-band 16x16 tiles: loads, but not for this camera."""
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("ReduceMean", ["x"], ["y"], axes=[1, 2, 3], keepdims=0)], "wrong",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 16, 16])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N"])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    blob: bytes = model.SerializeToString()
+    return blob
