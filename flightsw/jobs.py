@@ -44,7 +44,7 @@ from flightsw.recorder import Priority
 MAX_QUEUED = 32
 """Jobs waiting at most; a submission beyond is refused with the reason (a flood of
 commands cannot grow the state record or starve routine screening)."""
-MAX_QUEUED_TENSOR_BYTES = 128 * 1024
+MAX_QUEUED_TENSOR_BYTES = 64 * 1024
 """Compressed tensors waiting at most, in all (the queue is in the state record, saved
 every second)."""
 MAX_PRIORITY = 9

@@ -249,14 +249,17 @@ def test_queued_tensors_are_bounded_in_bytes() -> None:
     h = Harness()
     h.run(12)
     h.command("payload.enable", enabled=False)
-    noise = np.random.default_rng(5).integers(0, 256, size=(4, 4, 32, 32), dtype=np.uint8)
+    noise = np.random.default_rng(5).integers(0, 256, size=(1, 4, 32, 32), dtype=np.uint8)
     args = job_tensor.encode(noise.tobytes(), noise.shape, "uint8")
+    assert len(args["tensor"]) <= job_tensor.MAX_TENSOR_TEXT  # one noisy tile fits
     seqs = [h.command("jobs.tensor", priority=0, deadline_s=0.0, tiles=False, **args)
-            for _ in range(12)]
+            for _ in range(jobs.MAX_QUEUED)]
     h.run(2)
     reports = [h.verification(s)[-1] for s in seqs]
     fits = jobs.MAX_QUEUED_TENSOR_BYTES // len(zlib.compress(noise.tobytes(), 6))
-    assert [r.stage for r in reports] == ["completed"] * fits + ["failed"] * (12 - fits)
+    assert fits < jobs.MAX_QUEUED  # the bytes bound comes first
+    assert [r.stage for r in reports] == (["completed"] * fits
+                                          + ["failed"] * (jobs.MAX_QUEUED - fits))
     assert "queued tensors would hold" in reports[-1].reason
 
 
@@ -299,3 +302,15 @@ def test_energy_is_the_compute_boards_own_power_where_measured() -> None:
     assert audit["energy_from"] == "compute_power_w"
     assert audit["compute_power_mean_w"] == 12.0
     assert audit["energy_j"] == 12.0 * 2.5e-3
+
+
+def test_a_tensor_longer_than_the_uplink_can_carry_is_refused_by_the_dictionary() -> None:
+    h = _ready()
+    tile = np.random.default_rng(6).random((1, 4, 32, 32), dtype=np.float32)
+    args = job_tensor.encode(tile.tobytes(), tile.shape, "float32")
+    assert len(args["tensor"]) > job_tensor.MAX_TENSOR_TEXT
+    seq = h.command("jobs.tensor", priority=0, deadline_s=0.0, tiles=False, **args)
+    h.run(1)
+    report = h.verification(seq)[-1]
+    assert report.stage == "failed" and "tensor" in report.reason
+    assert h.latest("jobs.queue_depth") == 0
