@@ -438,8 +438,9 @@ DECLARATIONS = Declarations(
                   "tensor, deadline past)"),
         Telemetry("jobs.results_discarded", ArgType.INT,
                   "Results of jobs cancelled while they ran, dropped on arrival"),
-        Telemetry("jobs.latency_p50_ms", ArgType.FLOAT, "Payload job time, median of "
-                  f"the last {LATENCY_WINDOW} jobs", units="ms"),
+        Telemetry("jobs.latency_p50_ms", ArgType.FLOAT, "Payload job time (inference; "
+                  "with capture and packing for operator jobs), median of the last "
+                  f"{LATENCY_WINDOW} jobs", units="ms"),
         Telemetry("jobs.latency_p99_ms", ArgType.FLOAT, "Payload job time, 99th "
                   f"percentile of the last {LATENCY_WINDOW} jobs", units="ms"),
         Telemetry("jobs.throughput_tiles_per_s", ArgType.FLOAT,
