@@ -158,6 +158,9 @@ def _stack_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--board", default="none", metavar="auto|none|virtual:PATH",
                    help="the compute's temperature and power from a board (HIL), the "
                         "rest from the plant; none (default): all from the plant")
+    p.add_argument("--flight-python", default=None, metavar="PYTHON",
+                   help="run the executive and payload under this interpreter (an emulated "
+                        "aarch64 board's: hil/aarch64/run_tests.sh --scenario)")
     p.add_argument("--link-faults", default="", metavar="drop=P,flip=P,brk=P,seed=N",
                    help="with --link serial: damage the UART's bytes both ways")
 
@@ -173,7 +176,8 @@ def _options(args: argparse.Namespace, lockstep: bool) -> Any:
 
     return StackOptions(profile=args.profile, lockstep=lockstep, run_dir=_run_dir(args),
                         model=args.model, log_level=args.log_level, speed=args.speed,
-                        link=args.link, link_faults=args.link_faults, board=args.board)
+                        link=args.link, link_faults=args.link_faults, board=args.board,
+                        flight_python=args.flight_python)
 
 
 STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
@@ -418,8 +422,10 @@ def _cmd_board(args: argparse.Namespace) -> int:
     from flightsw.board.actuate import set_cpu_max_khz
 
     done = [] if args.cpu_max_khz is None else set_cpu_max_khz(args.root, args.cpu_max_khz)
+    from flightsw.board.vcgencmd import tree_runner
+
     board = detect(args.root)
-    sensors = read_board(board)
+    sensors = read_board(board, tree_runner(args.root))
     if args.json:
         print(json.dumps({"board": board.to_dict(), "sensors": sensors.to_dict(),
                           "actuations": [asdict(a) for a in done]}, indent=2))

@@ -61,20 +61,20 @@ def dispatch(counters: CommandCounters, dictionary: Dictionary, routes: Mapping[
     if isinstance(body, WireError):
         counters.rejected += 1
         return _fail(env.seq, safe_repr(env.body.get("name")), "exec.cmd_rejected",
-                     f"not a command: {body}", [])
+                     f"not a command: {body}", [], env.source)
     name = body.name
     try:
         args = dictionary.validate_command(name, body.args)
     except CommandRejected as exc:
         counters.rejected += 1
         return _fail(env.seq, safe_repr(name) if name not in dictionary.commands else name,
-                     "exec.cmd_rejected", str(exc), [])
+                     "exec.cmd_rejected", str(exc), [], env.source)
     counters.accepted += 1
     if len(counters.last_seq) < MAX_SOURCES or env.source in counters.last_seq:
         counters.last_seq[env.source] = max(env.seq, counters.last_seq.get(env.source, -1))
     if body.at_s is not None and body.at_s > t.mission_time_s:
         return _store(counters, states, env, name, args, body.at_s)
-    return run(counters, routes, states, env.seq, name, args, t)
+    return run(counters, routes, states, env.seq, name, args, t, source=env.source)
 
 
 def _store(counters: CommandCounters, states: MutableMapping[str, Any], env: Envelope,
@@ -86,19 +86,19 @@ def _store(counters: CommandCounters, states: MutableMapping[str, Any], env: Env
                             schedule.Timed(env.seq, env.source, at_s, name, dict(args)))
     except FlightError as exc:
         counters.failed += 1
-        return _fail(env.seq, name, "exec.cmd_failed", str(exc), [])
-    return ([VerificationBody(env.seq, name, "accepted", note)],
+        return _fail(env.seq, name, "exec.cmd_failed", str(exc), [], env.source)
+    return ([VerificationBody(env.seq, name, "accepted", note, env.source)],
             [("schedule.added", {"cmd_seq": env.seq, "command": name,
                                  "at": schedule.utc_text(at_s)})])
 
 
 def run(counters: CommandCounters, routes: Mapping[str, Route],
         states: MutableMapping[str, Any], cmd_seq: int, name: str, args: dict[str, Any],
-        t: Tick) -> tuple[list[VerificationBody], Events]:
+        t: Tick, *, source: str = "ground") -> tuple[list[VerificationBody], Events]:
     """Run a validated command now: ``accepted``, ``started`` (its handler is called),
-    then ``completed`` or ``failed``."""
-    reports = [VerificationBody(cmd_seq, name, "accepted", ""),
-               VerificationBody(cmd_seq, name, "started", "")]
+    then ``completed`` or ``failed``; the reports name the command's ``source``."""
+    reports = [VerificationBody(cmd_seq, name, "accepted", "", source),
+               VerificationBody(cmd_seq, name, "started", "", source)]
     route = routes.get(name)
     try:
         if route is None:
@@ -106,16 +106,17 @@ def run(counters: CommandCounters, routes: Mapping[str, Route],
         done: Handled[Any] = route.handler(states[route.component], args, t)
     except FlightError as exc:
         counters.failed += 1
-        more, events = _fail(cmd_seq, name, "exec.cmd_failed", str(exc), list(exc.events))
+        more, events = _fail(cmd_seq, name, "exec.cmd_failed", str(exc), list(exc.events),
+                             source)
         return reports + more, events
     except Exception as exc:  # a handler bug must not take the executive down
         counters.failed += 1
         more, events = _fail(cmd_seq, name, "exec.cmd_failed",
-                             f"internal error: {type(exc).__name__}: {exc}", [])
+                             f"internal error: {type(exc).__name__}: {exc}", [], source)
         return reports + more, events
     states[route.component] = done.state
     counters.completed += 1
-    reports.append(VerificationBody(cmd_seq, name, "completed", done.note))
+    reports.append(VerificationBody(cmd_seq, name, "completed", done.note, source))
     return reports, list(done.events)
 
 
@@ -127,7 +128,8 @@ def run_scheduled(counters: CommandCounters, routes: Mapping[str, Route],
     reports: list[VerificationBody] = []
     events: Events = []
     for e in run_now:
-        more, evs = run(counters, routes, states, e.cmd_seq, e.name, dict(e.args), t)
+        more, evs = run(counters, routes, states, e.cmd_seq, e.name, dict(e.args), t,
+                        source=e.source)
         reports += more[1:]  # "accepted" went down when it was stored; "started" on
         events += [("schedule.ran", {"cmd_seq": e.cmd_seq, "command": e.name,
                                      "late_s": round(t.mission_time_s - e.at_s, 1)}), *evs]
@@ -136,7 +138,7 @@ def run_scheduled(counters: CommandCounters, routes: Mapping[str, Route],
         late_s = round(t.mission_time_s - e.at_s, 1)
         more, evs = _fail(e.cmd_seq, e.name, "schedule.expired",
                           f"not run: {late_s} s past its time (more than "
-                          f"{schedule.LATE_TOLERANCE_S:g} s)", [])
+                          f"{schedule.LATE_TOLERANCE_S:g} s)", [], e.source)
         evs[-1] = ("schedule.expired", {"cmd_seq": e.cmd_seq, "command": e.name,
                                         "late_s": late_s})
         reports += more
@@ -144,11 +146,11 @@ def run_scheduled(counters: CommandCounters, routes: Mapping[str, Route],
     return reports, events
 
 
-def _fail(seq: int, name: str, event: str, reason: str,
-          events: Events) -> tuple[list[VerificationBody], Events]:
+def _fail(seq: int, name: str, event: str, reason: str, events: Events,
+          source: str = "ground") -> tuple[list[VerificationBody], Events]:
     """Every refusal is both an event and a failed verification report."""
     events.append((event, {"seq": seq, "command": name, "reason": reason}))
-    return [VerificationBody(seq, name, "failed", reason)], events
+    return [VerificationBody(seq, name, "failed", reason, source)], events
 
 
 def telemetry(counters: CommandCounters) -> dict[str, Any]:

@@ -245,6 +245,9 @@ class VerificationBody(Record):
     name: str = ""
     stage: str = ""  # "received", "accepted", "started", "completed", "failed"
     reason: str = ""
+    source: str = "ground"
+    """Whose command: numbers count per source (a stored sequence's steps are ``seq``),
+    so the ground matches a report to its own command only when the source is its own."""
 
 
 @dataclass

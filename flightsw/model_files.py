@@ -161,12 +161,15 @@ class ModelFiles:
     def _start_check(self, up: Upload, now_s: float) -> FileResult | None:
         chunks = self.root / "uploads" / str(up.upload_id)
         parts: list[bytes] = []
+        lost: list[int] = []
         for i in range(up.n_chunks):
             try:
                 parts.append((chunks / f"{i}.chunk").read_bytes())
             except FileNotFoundError:
-                return self._reject(up, f"chunk {i} is missing from the store (lost in a "
-                                        "reset before it was written); upload again")
+                lost.append(i)
+        if lost:  # booked but not on disk (a reset between the two): ask for them again
+            return FileResult("chunks_lost", up.upload_id, reason=f"{len(lost)} chunk files "
+                              "missing from the store", missing=tuple(lost))
         blob = b"".join(parts)
         if len(blob) != up.size_bytes:
             return self._reject(up, f"truncated: {len(blob)} B assembled, "

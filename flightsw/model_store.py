@@ -24,9 +24,11 @@ its verification reports):
 
 Chunk size: the uplink is 9.6 kbit/s (every profile's ``[link.up]``) and the station
 queues at most ``queue_s`` = 5 s of it (6 kB); the wire allows 1 MiB frames, so the
-radio, not the codec, sets the size. 768 raw bytes are 1024 base64 characters, a
-~1.1 kB command that is ~0.9 s on air: four fit the station's queue, a lost one costs
-under a second to resend, and the envelope's ~90 bytes are < 10 % overhead.
+radio, not the codec, sets the size. 768 raw bytes are 1,024 base64 characters (the
+dictionary has no byte-string argument type), a 1,110-byte command frame (+19 bytes of
+uplink authentication) that is 0.93 s on air: four fit the station's queue, a lost one
+costs under a second to resend, and 69 % of the frame is model (base64's 4/3 and the
+~90-byte envelope are the rest; doubling the chunk would only reach 72 %).
 
 Slots: ``active`` (what the payload runs; "" = the shipped default) and ``previous``
 (what ``model.rollback`` returns to). Validated models that are in neither slot are kept
@@ -136,11 +138,12 @@ class StoreOp:
 class FileResult:
     """What the shell reports back: an op failed, or a verification's verdict."""
 
-    kind: str  # "chunk_failed", "verified", "rejected"
+    kind: str  # "chunk_failed", "chunks_lost", "verified", "rejected"
     upload_id: int = 0
     index: int = 0
     reason: str = ""
     model: StoredModel | None = None
+    missing: tuple[int, ...] = ()  # chunks_lost: which
 
 
 @dataclass
@@ -301,6 +304,14 @@ def on_file_result(st: ModelStoreState, res: FileResult) -> Events:
             up.received.remove(res.index)
         events.append(("model.store_fault", {"what": f"chunk {res.index} of upload "
                                              f"{res.upload_id}", "reason": res.reason}))
+    elif res.kind == "chunks_lost":
+        if up is not None:
+            up.received = [i for i in up.received if i not in res.missing]
+            up.verifying = False  # upload_status lists them; upload_end again after
+        events.append(("model.store_fault", {"what": f"upload {res.upload_id}",
+                                             "reason": f"{res.reason}: "
+                                             f"{describe_missing(list(res.missing))}; "
+                                             "send them again"}))
     elif res.kind == "rejected":
         st.uploads.pop(res.upload_id, None)
         st.rejected += 1

@@ -47,6 +47,9 @@ deterministic."""
 FREE_RUN_JOBS_IN_FLIGHT = 4  # enough queued work that the payload never waits for us
 MAX_REQUEUES = 1
 PRODUCT_JOB_IDS_MAX = 64
+MEASURED_POINTS = ("payload.weight_scrubs",)
+"""Telemetry that follows the payload's wall clock (it scrubs every 5 wall seconds), so a
+lockstep run's values are not repeatable."""
 
 
 @dataclass

@@ -34,6 +34,7 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from flightsw import precool
 from flightsw.component import PERSIST, Component, Events, Tick, fixed
 from flightsw.config import FlightConfig
 from flightsw.dictionary import ArgType, Declarations, Telemetry
@@ -63,6 +64,10 @@ class PlannerState:
     active: bool = False
     sun_array_w: float = math.nan  # average array power in sunlight (NaN: none seen yet)
     last_s: float = math.nan  # mission time of the last step
+    precool: precool.PrecoolState = field(default_factory=precool.PrecoolState)
+    """The thermal side of the forecast: the payload set point's offset before and
+    through the hot phase (:mod:`flightsw.precool`)."""
+    eclipses_seen: int = 0
 
 
 def in_eclipse(sun_fraction: float) -> bool:
@@ -132,13 +137,20 @@ def step(state: PlannerState, s: Sensors, level_frac: float, t: Tick,
     surplus = array_w - s.load_power_w + min(max(level_frac, 0.0), 1.0) * span_w
     cap = plan(s.battery_soc_frac, s.sun_fraction, s.next_eclipse_in_s, surplus, left,
                cfg) if active else 1.0
+    entering = dark and math.isnan(state.entered_s)
+    seen = state.eclipses_seen + (1 if entering else 0)
+    cool = precool.step(state.precool, dark=dark, entered_eclipse=entering,
+                        eclipse_left_s=left, payload_temp_c=s.payload_temp_c,
+                        has_eclipses=seen > 0, cfg=cfg)
     return replace(state, eclipse_s=eclipse_s, entered_s=entered, cap_frac=cap,
-                   active=active, sun_array_w=array_w, last_s=now), cap, []
+                   active=active, sun_array_w=array_w, last_s=now, precool=cool,
+                   eclipses_seen=seen), cap, []
 
 
 def telemetry(state: PlannerState) -> dict[str, Any]:
     return {"planner.cap_pct": round(state.cap_frac * 100, 1),
-            "planner.eclipse_s": round(state.eclipse_s), "planner.active": state.active}
+            "planner.eclipse_s": round(state.eclipse_s), "planner.active": state.active,
+            "planner.precool_c": round(state.precool.active_c, 2)}
 
 
 DECLARATIONS = Declarations(
@@ -149,6 +161,9 @@ DECLARATIONS = Declarations(
                   units="%"),
         Telemetry("planner.eclipse_s", ArgType.FLOAT, "Last measured eclipse length",
                   units="s"),
+        Telemetry("planner.precool_c", ArgType.FLOAT,
+                  "Payload set point lowered this much ahead of and through the hot phase",
+                  units="C"),
         Telemetry("planner.active", ArgType.BOOL,
                   "The energy plan caps the payload (false: no battery capacity configured)"),
     ),

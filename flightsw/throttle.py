@@ -88,12 +88,13 @@ class ThrottleState:
 
 def step(state: ThrottleState, temp_c: float, cap_frac: float, dt_s: float,
          cfg: FlightConfig, *, avionics_temp_c: float | None = None,
-         battery_temp_c: float | None = None,
+         battery_temp_c: float | None = None, precool_c: float = 0.0,
          ) -> tuple[ThrottleState, list[tuple[str, dict[str, Any]]]]:
     """Advance the controller by ``dt_s`` seconds; return the new state and events.
 
     ``temp_c`` is the payload's temperature (the PI loop's); the avionics and battery
-    temperatures, when given, derate the output (:func:`secondary_cap`)."""
+    temperatures, when given, derate the output (:func:`secondary_cap`); ``precool_c``
+    lowers the set point ahead of a hot phase (:mod:`flightsw.precool`)."""
     events: list[tuple[str, dict[str, Any]]] = []
     limit_cap, limiting = secondary_cap(avionics_temp_c, battery_temp_c, cfg)
     mode_cap = min(max(cap_frac, 0.0), 1.0)
@@ -108,7 +109,7 @@ def step(state: ThrottleState, temp_c: float, cap_frac: float, dt_s: float,
         level = 0.0
         integral = 0.0
     else:
-        error_c = cfg.payload_temp_target_c - temp_c
+        error_c = cfg.payload_temp_target_c - max(precool_c, 0.0) - temp_c
         integral = state.integral_frac + KI_PER_C_S * error_c * dt_s
         # anti-windup: keep the integrator inside what the output can actually use
         integral = min(max(integral, 0.0), cap)

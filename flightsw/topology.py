@@ -492,7 +492,8 @@ class Topology:
         if st.have_sensors:
             st.throttle, events = throttle.step(
                 st.throttle, sensors.payload_temp_c, cap, SLOW_PERIOD_S, self.cfg,
-                avionics_temp_c=sensors.avionics_temp_c, battery_temp_c=sensors.battery_temp_c)
+                avionics_temp_c=sensors.avionics_temp_c, battery_temp_c=sensors.battery_temp_c,
+                precool_c=st.planner.precool.active_c)
             self.emit_all(events)
         st.payload, out, events = payload_supervision.supervise(
             st.payload, self._supervise_inputs(), t, self.cfg)

@@ -618,12 +618,16 @@ def _migrate(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE TABLE IF NOT EXISTS layouts (id INTEGER PRIMARY KEY, names BLOB)")
     layouts: dict[tuple[str, ...], int] = {}
 
+    conn.execute("CREATE TABLE IF NOT EXISTS points (name TEXT PRIMARY KEY)")
+
     def packed(points: dict[str, Any]) -> tuple[int, bytes]:
         names = tuple(points)
         if names not in layouts:
             layouts[names] = len(layouts) + 1
             conn.execute("INSERT INTO layouts VALUES (?, ?)",
                          (layouts[names], _packb(list(names))))
+            conn.executemany("INSERT OR IGNORE INTO points (name) VALUES (?)",
+                             [(n,) for n in names])  # schema 1 had no point index
         return layouts[names], _packb(list(points.values()))
 
     rows = conn.execute(f"SELECT seq, time_s, rx_s, {wall}, name, value FROM telemetry_v2 "

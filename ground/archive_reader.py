@@ -171,7 +171,11 @@ class ArchiveReader:
 
     def latest_of(self, names: list[str]) -> dict[str, Sample]:
         """The newest sample of each of ``names`` (by arrival); missing ones left out."""
-        wanted, out = set(names), {}
+        self._layouts = read_layouts(self._conn)  # fresh: the writer may have added some
+        self._index = {lid: {n: i for i, n in enumerate(ns)}
+                       for lid, ns in self._layouts.items()}
+        known = {n for ns in self._layouts.values() for n in ns}
+        wanted, out = set(names) & known, {}  # a point no layout has: no scan at all
         before = None
         while wanted:
             sql, params = (_TLM + " WHERE id < ? ORDER BY id DESC LIMIT ?",
@@ -181,6 +185,8 @@ class ArchiveReader:
             if not rows:
                 break
             for rid, seq, time_s, rx_s, layout, blob in rows:
+                if wanted.isdisjoint(self._index.get(layout, ())):
+                    continue  # its layout has none of them: not unpacked
                 points = self._points(layout, blob)
                 for name in wanted & points.keys():
                     out[name] = Sample(rid, seq, time_s, rx_s, name, points[name])

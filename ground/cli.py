@@ -1,4 +1,5 @@
-"""The operator CLI: ``aisat ground cmd|cancel|queue|tlm|events|status|export|products|migrate``.
+"""The operator CLI: ``aisat ground cmd|cancel|queue|rotate-key|tlm|events|status|
+export|products|migrate``.
 
 Exit codes are part of the interface (scripts and CI use them):
 
@@ -30,7 +31,7 @@ from typing import Any, TextIO
 from flightsw.dictionary import Dictionary, Limits
 from flightsw.errors import CommandRejected, FlightError
 from flightsw.stackinfo import default_run_dir
-from ground import export, model_cli, queue_cli, tile_products
+from ground import export, key_cli, model_cli, queue_cli, tile_products
 from ground.api import Ops, Verification
 from ground.archive_query import open_archive
 from ground.archive_reader import SEVERITY_ORDER, ArchiveReader, Sample
@@ -111,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--archive", type=Path, default=None, metavar="FILE",
                    help=f"default RUN_DIR/{ARCHIVE_FILE}")
     queue_cli.add_parser(sub, common)
+    key_cli.add_parser(sub, common)
     return p
 
 
@@ -142,6 +144,8 @@ def main(argv: list[str] | None = None, out: TextIO | None = None,
             return _cancel(run_dir, args, out, err)
         if args.action == "queue":
             return queue_cli.run(run_dir, args, out, err)
+        if args.action == "rotate-key":
+            return key_cli.run(run_dir, args, out, err)
         if args.action == "tlm":
             return _tlm(run_dir, args.point, args.stale_after, out)
         if args.action == "events":

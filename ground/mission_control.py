@@ -37,6 +37,7 @@ from flightsw.dictionary import Dictionary
 from flightsw.errors import CommandRejected, WireError, safe_repr
 from flightsw.link import EVICTION_EVENT
 from flightsw.messages import MAX_ACK_RANGES, AckBody, HelloBody
+from flightsw.uplink_auth import GROUND_SOURCE
 from flightsw.wire import Envelope, Kind, Sequencer, encode, try_decode
 from ground.archive import REALTIME_MAX_AGE_S
 from ground.archive_store import RecordStore
@@ -55,7 +56,8 @@ from ground.uplink_keys import UplinkKeys
 
 log = logging.getLogger("ground.mission_control")
 
-SOURCE = "ground"
+SOURCE = GROUND_SOURCE
+"""The source the ground's frames carry; reports for other sources' commands are not ours."""
 ACK_PERIOD_S = 1.0
 """At most one acknowledgement per this many ground-clock seconds (the uplink is slow)."""
 HELLO_RETRY_S = 5.0
@@ -286,6 +288,8 @@ class MissionControl:
         name, reason = _text(b.get("name")), _text(b.get("reason"), 2000)
         self.archive.add_verification(env.seq, env.time_s, rx_s, cmd_seq, name, stage_text,
                                       reason, wall_s, realtime)
+        if b.get("source", GROUND_SOURCE) != GROUND_SOURCE:
+            return  # an onboard source's command (a sequence step): archived, not ours
         rec = self.commands.verify(cmd_seq, Stage(stage_text), reason, rx_s, env.time_s)
         if rec is not None:
             self.archive.put_command(rec)

@@ -27,6 +27,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     up.add_argument("--activate", action="store_true", help="activate it once validated")
     up.add_argument("--round-wait", type=float, default=60.0, metavar="S",
                     help="seconds to wait for a round of chunks before asking what is missing")
+    up.add_argument("--window", type=int, default=48, metavar="N",
+                    help="chunks per round (default 48: ~45 s of a 9.6 kbit/s uplink)")
     ls = sub.add_parser("list", help="model cards: shipped, and onboard if a stack runs")
     ls.add_argument("--json", action="store_true")
     ls.add_argument("--shipped-only", action="store_true", help="do not ask the spacecraft")
@@ -61,7 +63,7 @@ def run(ops_factory: Any, args: argparse.Namespace, out: TextIO) -> int:
         try:
             p = plan(args.path)
             rep = upload(OpsUplink(ops), p, round_wait_s=args.round_wait,
-                         progress=lambda msg: print(msg, file=out))
+                         window=args.window, progress=lambda msg: print(msg, file=out))
         except UploadFailed as exc:
             print(f"upload failed: {exc}", file=out)
             return 1

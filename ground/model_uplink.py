@@ -7,8 +7,8 @@ starts verification (SHA-256, then the sandbox). Commands on a radio uplink get 
 duplicated and reordered; the flight's chunk book makes all three harmless, and this
 module's loop makes the upload finish anyway:
 
-    begin -> send every missing chunk -> wait (bounded) for their answers -> status
-          -> repeat until nothing is missing (or rounds run out) -> end
+    begin -> send up to a window of missing chunks -> wait (bounded) for their answers
+          -> status -> repeat until nothing is missing (or rounds run out) -> end
 
 A lost *answer* is no worse than a lost chunk: the status says what really arrived.
 Re-running the upload after a ground restart resumes it (``upload_begin`` of the same
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -31,7 +32,10 @@ from flightsw.model_store import CHUNK_BYTES, MAX_MODEL_BYTES, parse_missing
 from ground.errors import GroundError
 
 ROUND_WAIT_S = 60.0
-MAX_ROUNDS = 30
+WINDOW_CHUNKS = 48
+"""Chunks sent per round before asking what is missing: ~45 s of a 9.6 kbit/s uplink, so
+a round's answers come within :data:`ROUND_WAIT_S` and the status query does not wait
+behind a whole model's worth of chunks in the ground's queue (a 4 MiB model is 5,462)."""
 
 
 class UploadFailed(GroundError):
@@ -144,11 +148,16 @@ def _wait_all(link: Uplink, tokens: list[int], wait_s: float,
 
 
 def upload(link: Uplink, p: UploadPlan, *, round_wait_s: float = ROUND_WAIT_S,
-           max_rounds: int = MAX_ROUNDS,
+           window: int = WINDOW_CHUNKS, max_rounds: int | None = None,
            progress: Callable[[str], None] | None = None) -> UploadReport:
     """Upload ``p`` and end it (verification starts onboard); raises
-    :class:`UploadFailed` with the flight's reason if it refuses."""
+    :class:`UploadFailed` with the flight's reason if it refuses. ``max_rounds``
+    (default: three times the rounds a perfect link needs, plus 10) bounds the resends."""
     say = progress or (lambda _msg: None)
+    if window < 1:
+        raise UploadFailed("window must be at least one chunk")
+    if max_rounds is None:
+        max_rounds = 3 * math.ceil(len(p.chunks) / window) + 10
     rep = UploadReport(chunks=len(p.chunks))
     ok, note = _ask(link, "model.upload_begin", p.begin_args(), round_wait_s)
     if not ok:
@@ -166,7 +175,7 @@ def upload(link: Uplink, p: UploadPlan, *, round_wait_s: float = ROUND_WAIT_S,
         rep.rounds += 1
         rep.missing_per_round.append(len(missing))
         tokens = [link.submit("model.upload_chunk", p.chunk_args(rep.upload_id, i))
-                  for i in missing]
+                  for i in missing[:window]]
         rep.chunks_sent += len(tokens)
         answers = _wait_all(link, tokens, round_wait_s)
         refused = [reason for ok_, reason in answers.values() if not ok_]

@@ -80,15 +80,19 @@ def collect(bodies: Iterable[Mapping[str, Any]]) -> dict[int, JobTiles]:
     return jobs
 
 
+def rgb_and_swir(raw: bytes) -> tuple[bytes, bytes]:
+    """A tile's pixels as interleaved red-green-blue and as the SWIR band alone (grey)."""
+    plane = TILE_PX * TILE_PX
+    red, green, blue, swir = (raw[b * plane:(b + 1) * plane] for b in range(BANDS))
+    return bytes(v for px in zip(red, green, blue, strict=True) for v in px), swir
+
+
 def write_pngs(job: JobTiles, out_dir: Path) -> list[Path]:
     """Write every tile of ``job`` held so far; returns the files written."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    plane = TILE_PX * TILE_PX
     for index in sorted(job.tiles):
-        raw = job.tiles[index]
-        red, green, blue, swir = (raw[b * plane:(b + 1) * plane] for b in range(BANDS))
-        rgb = bytes(v for px in zip(red, green, blue, strict=True) for v in px)
+        rgb, swir = rgb_and_swir(job.tiles[index])
         stem = out_dir / f"job{job.job_id}_tile{index}"
         written.append(png.write(stem.with_name(stem.name + "_rgb.png"), rgb, TILE_PX,
                                  TILE_PX, 3))

@@ -18,6 +18,7 @@ from dataclasses import replace
 from typing import Any
 
 from flightsw.hal import Actuators
+from ground.console import bench as console_bench
 from hil import hil_bench, link_bench, policy_bench, recovery_bench, serial_bench
 from hil.plant import Plant, Profile, ProfileError, load_profile
 from hil.plant.profile import LinkSpec, NodeSpec
@@ -135,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     integrity_bench.add_parser(sub)
     hil_bench.add_parser(sub)
     link_bench.add_parser(sub)
+    console_bench.add_parser(sub)
     service_bench.add_parser(sub)
     args = parser.parse_args(argv)
     if args.what == "recovery":
@@ -149,6 +151,8 @@ def main(argv: list[str] | None = None) -> int:
         return hil_bench.run(args)
     if args.what == "link":
         return link_bench.run(args)
+    if args.what == "console":
+        return console_bench.run(args)
     if args.what == "payload":
         return service_bench.run(args)
     try:

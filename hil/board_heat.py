@@ -38,9 +38,12 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from flightsw.board.detect import read_text
 from flightsw.board.sensors import OFFLINE_MILLI_C
+from flightsw.board.vcgencmd import parse_pmic_adc
+from hil.virtual_board import PI5_PMIC_ADC, PMIC_FILE
 
 AMBIENT_FILE = "aisat-virtual-board.ambient_c"
 """In the tree: the surroundings' temperature (C); write it to play a thermal step."""
@@ -230,6 +233,7 @@ def write_tree(root: Path, state: HeatState, model: HeatModel,
                      "VDD_SOC": model.idle_w * 0.4}.get(label)
             if watts is not None:
                 _write(hw / f"curr{n}_input", f"{round(1000 * watts / model.supply_v)}\n")
+    write_pmic(root, state.power_w - model.idle_w)
     for d in (root / "sys/devices/system/cpu").glob("cpu[0-9]*/cpufreq"):
         smax = (read_text(d / "scaling_max_freq") or "").strip()
         if smax:
@@ -237,6 +241,21 @@ def write_tree(root: Path, state: HeatState, model: HeatModel,
     _write(root / STATE_FILE,
         f"temp_c={state.temp_c:.3f} power_w={state.power_w:.3f} "
         f"busy_cores={state.busy_cores:.3f} clock_frac={state.clock_frac:.3f}")
+
+
+def write_pmic(root: Path, load_w: float) -> None:
+    """A virtual Pi 5's PMIC reply (what its ``vcgencmd pmic_read_adc`` answers): the
+    idle board's rails with the load's watts on ``VDD_CORE``."""
+    path = root / PMIC_FILE
+    if not path.exists():
+        return
+    core_v, idle_a = parse_pmic_adc(PI5_PMIC_ADC)["VDD_CORE"]
+    amps = idle_a + max(load_w, 0.0) / core_v
+    lines = [line.split("=")[0] + f"={amps:.8f}A" if line.strip().startswith("VDD_CORE_I")
+             else line for line in PI5_PMIC_ADC.splitlines()]
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("\n".join(lines) + "\n")
+    os.replace(tmp, path)  # read whole by another process: never half a reply
 
 
 class BoardHeat:
@@ -302,6 +321,27 @@ def stack_argv(board_option: str, run_dir: Path | str) -> list[str] | None:
             "--stack-dir", str(run_dir)]
 
 
+def start_for_stack(stack: Any, board_option: str, timeout_s: float = 30.0) -> None:
+    """Start the heat process for ``stack`` (a :class:`hil.stack.Stack`) when its
+    executive flies a virtual board, and wait until the tree is live: an executive that
+    read the tree's built-in snapshot first would fly on numbers no load made."""
+    argv = stack_argv(board_option, stack.info.run_dir)
+    if argv is None:
+        return
+    live = Path(board_option[len("virtual:"):]) / STATE_FILE
+    live.unlink(missing_ok=True)
+    stack._spawn("board_heat", argv)
+    deadline = time.monotonic() + timeout_s
+    while not live.exists():
+        failed = stack.failed_process()
+        if failed or time.monotonic() > deadline:
+            from hil.stack import StackError
+
+            raise StackError(failed or f"the virtual board's heat model did not start "
+                             f"within {timeout_s:.0f} s (see board_heat.log)")
+        time.sleep(0.05)
+
+
 def main(argv: list[str] | None = None) -> int:
     from flightsw.lifeline import die_with_parent
 
@@ -338,6 +378,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"board_heat: {exc}", file=sys.stderr)
         return 2
+    heat.turn(0.0)  # the tree is live (and says so) before anyone reads it
     stop: list[int] = []
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda signum, _f: stop.append(signum))

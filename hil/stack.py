@@ -45,6 +45,7 @@ from flightsw.recorder_store import RECORDER_FILE
 from flightsw.stackinfo import StackInfo, atomic_write_text
 from flightsw.wire import Envelope, Kind, try_decode
 from ground import ops_token
+from ground.console.alarms import ALARMS_FILE
 from hil import board_heat
 from hil.private_files import make_private
 from hil.serial_stack import check_link, start_serial_bridge
@@ -84,6 +85,10 @@ class StackOptions:
     board: str = "none"
     """The executive's ``--board``: ``virtual:PATH`` takes the compute's temperature and
     power from a virtual board's tree (:mod:`flightsw.board.hybrid`)."""
+    flight_python: str | None = None
+    """The interpreter the executive (and so its payload) runs under; None: this one. An
+    emulated board's (``hil/aarch64/run_tests.sh --scenario``) puts the flight code on
+    aarch64 while the plant, bridge and ground run here."""
     link_faults: str = ""
     """With ``link="serial"``: line faults on the UART, ``drop=P,flip=P,brk=P,seed=N``."""
 
@@ -113,6 +118,9 @@ class Stack:
         except ValueError as exc:
             raise StackError(str(exc)) from None
         board_from_option(opts.board)  # FlightError: a clear refusal before any spawn
+        if opts.flight_python is not None and not os.access(opts.flight_python, os.X_OK):
+            raise StackError(f"--flight-python {opts.flight_python!r} is not an executable "
+                             f"interpreter")
         if opts.model:
             check_model_path(opts.model)  # before anything is spawned or moved
         cfg = FlightConfig.from_mapping({**profile.flight, **opts.flight_overrides})
@@ -154,13 +162,12 @@ class Stack:
             if opts.report is not None:
                 plant_argv += ["--report", str(Path(opts.report).resolve())]
             stack._spawn("plant", plant_argv)
-            heat_argv = board_heat.stack_argv(opts.board, run_dir)
-            if heat_argv is not None:  # the virtual board warms with the real load
-                stack._spawn("board_heat", heat_argv)
+            board_heat.start_for_stack(stack, opts.board)  # a virtual board warms with the load
             exec_link = info.link
             if opts.link == "serial":  # the UART and its bridge first: the link's binder
                 exec_link = start_serial_bridge(stack, opts.link_faults)
-            exec_argv = [py, "-m", "flightsw", "--plant", info.plant_bus, "--link", exec_link,
+            exec_argv = [opts.flight_python or py, "-m", "flightsw", "--plant", info.plant_bus,
+                         "--link", exec_link,
                          "--clock", "sim" if opts.lockstep else "real",
                          "--config", str(config_path), "--profile", profile.name,
                          "--run-dir", str(run_dir), "--keys", str(key_dir),
@@ -544,7 +551,7 @@ RUN_FILES = (ARCHIVE_FILE, f"{ARCHIVE_FILE}-wal", f"{ARCHIVE_FILE}-shm", "dictio
              "flight_config.json", "plant_summary.json", "exec_stats.json", "plant.log",
              "flightsw.log", "payload.log", "ground.log", "flight_state.bin",
              "flight_state.bin.prev", "launcher.log", "bridge.log", "bridge_stats.json",
-             "board_heat.log",
+             "board_heat.log", ALARMS_FILE,
              RECORDER_FILE, f"{RECORDER_FILE}-wal",
              f"{RECORDER_FILE}-shm")
 """What belongs to one run and moves with its archive (the archive's -wal and -shm must

@@ -13,6 +13,7 @@ so detection reports the virtual board emulating that family.
 
 from __future__ import annotations
 
+import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -186,6 +187,8 @@ def build_tree(root: Path | str, family: str, *, marker: bool = False) -> Path:
         raise ValueError(f"no layout for {family!r}; choose from {', '.join(FAMILIES)}")
     if marker:
         set_value(base, VIRTUAL_MARKER, family + "\n")
+        if family.startswith("raspberry-pi"):
+            _install_vcgencmd(base, family)
     return base
 
 
@@ -240,6 +243,56 @@ class FakeNvpmodel:
                     f.write_text(ceiling + "\n")
             return ""
         raise subprocess.CalledProcessError(2, args, "", "usage: nvpmodel [-m ID] [-q]")
+
+
+SOFT_LIMIT_MILLI_C = 80_000  # a Pi's firmware caps the ARM clock (soft temperature limit)
+THROTTLE_MILLI_C = 85_000  # and throttles hard
+SINCE_BOOT_FILE = "aisat-virtual-board.throttled"
+PMIC_FILE = "aisat-virtual-board.pmic_read_adc"
+VCGENCMD = """#!/bin/sh
+# A virtual Pi's vcgencmd (written by hil/virtual_board.py), answering from its live
+# tree: measure_temp is the cpu-thermal zone; get_throttled sets the now bits from it
+# (soft limit at 80 C, capped and throttled at 85 C) and keeps the since-boot bits in
+# the tree until a reboot, as the firmware does; pmic_read_adc answers on a Pi 5.
+# POSIX sh, not Python: it must answer within the board layer's 2 s, under qemu too.
+ROOT={root}
+t=
+for z in "$ROOT"/sys/class/thermal/thermal_zone*; do
+    [ "$(tr -d ' \\n' <"$z/type")" = cpu-thermal ] && t=$(tr -d ' \\n' <"$z/temp")
+done
+case "$1" in
+measure_temp)
+    d=$(((t + 50) / 100))  # tenths of a degree, rounded as the firmware shows them
+    printf "temp=%d.%d'C\\n" $((d / 10)) $((d % 10)) ;;
+get_throttled)
+    now=0
+    [ "$t" -ge {soft} ] && now=$((now | 8))
+    [ "$t" -ge {hard} ] && now=$((now | 6))
+    since=0
+    [ -f "$ROOT/{since}" ] && since=$(cat "$ROOT/{since}")
+    since=$((since | (now << 16)))
+    echo "$since" >"$ROOT/{since}"
+    printf 'throttled=0x%x\\n' $((now | since)) ;;
+pmic_read_adc)
+    [ -f "$ROOT/{pmic}" ] && exec cat "$ROOT/{pmic}"
+    echo 'error=1 error_msg="Command not registered"' >&2; exit 255 ;;
+*)
+    echo 'error=1 error_msg="Command not registered"' >&2; exit 255 ;;
+esac
+"""
+
+
+def _install_vcgencmd(root: Path, family: str) -> None:
+    """The tree's own ``usr/bin/vcgencmd`` (what :func:`flightsw.board.vcgencmd.
+    tree_runner` runs for a virtual board)."""
+    script = root / "usr/bin/vcgencmd"
+    script.parent.mkdir(parents=True, exist_ok=True)
+    script.write_text(VCGENCMD.format(root=shlex.quote(str(root.resolve())),
+                                      soft=SOFT_LIMIT_MILLI_C, hard=THROTTLE_MILLI_C,
+                                      since=SINCE_BOOT_FILE, pmic=PMIC_FILE))
+    script.chmod(0o755)
+    if family == "raspberry-pi-5":
+        set_value(root, PMIC_FILE, PI5_PMIC_ADC)
 
 
 def main(argv: list[str] | None = None) -> int:

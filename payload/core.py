@@ -116,6 +116,7 @@ class PayloadCore:
         self.input_fault: FaultBody | None = None  # flips for the next job's input
         self.verdicts: dict[str, int] = {"verified": 0, "suspect": 0, "failed": 0}
         self.run_twice = False  # every job run twice and compared; else a job marked critical
+        self.sampled_rerun = True  # the one-tile re-run on 1 job in 8 (payload.integrity)
 
     # ------------------------------------------------------------ inputs
 
@@ -239,7 +240,7 @@ class PayloadCore:
         fault, self.input_fault = self.input_fault, None
         critical = self.run_twice or bool(getattr(spec, "critical", False))
         checked = CheckedModel(self.model, sample_seed=spec.job_id, run_twice=critical,
-                               input_fault=_input_fault(fault))
+                               sampled=self.sampled_rerun, input_fault=_input_fault(fault))
         try:
             body: dict[str, Any] | Exception = (
                 run_detailed(spec, checked, self.clock.monotonic_s) if spec.detail

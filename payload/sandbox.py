@@ -58,6 +58,13 @@ def check(blob: bytes) -> dict[str, Any]:
         return {"ok": False, "reason": f"onnxruntime cannot load it: "
                                        f"{type(exc).__name__}: {str(exc)[:300]}"}
     load_ms = (time.perf_counter() - t0) * 1e3
+    from payload.errors import ModelError
+    from payload.model_weights import decode_initializers
+
+    try:  # the payload decodes the weights into its own arrays (scrubbing): here first
+        decode_initializers(blob)
+    except ModelError as exc:
+        return {"ok": False, "reason": f"weights cannot be decoded: {exc}"}
     inputs, outputs = session.get_inputs(), session.get_outputs()
     if len(inputs) != 1 or len(outputs) != 1:
         return {"ok": False, "reason": f"needs one input and one output, has "

@@ -11,7 +11,7 @@ from pathlib import Path
 import msgpack
 import pytest
 
-from flightsw import jobs
+from flightsw import jobs, payload_supervision
 from flightsw.cycle_health import WALL_CLOCK_POINTS
 
 pytestmark = pytest.mark.e2e
@@ -38,7 +38,8 @@ archive row id, which is arrival order: the ground is not in lockstep, so a fram
 station dropped at a pass edge and the recorder sent again arrives later in one run than
 in another (seen in CI: the first archived packet was a history packet in one run, the
 realtime one in the other). The rows are compared in content order instead."""
-MEASURED = {"payload.rss_mb", *WALL_CLOCK_POINTS, *jobs.MEASURED_POINTS}
+MEASURED = {"payload.rss_mb", *WALL_CLOCK_POINTS, *jobs.MEASURED_POINTS,
+            *payload_supervision.MEASURED_POINTS}
 """Telemetry that is a real measurement (of the payload process, of the wall clock that
 the executive's watchdog runs on), not a decision."""
 LINK_PACE = {"link.recorder_depth", "link.recorder_bytes", "link.recorder_in_flight",

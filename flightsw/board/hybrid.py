@@ -32,7 +32,7 @@ from pathlib import Path
 
 from flightsw.board.detect import VIRTUAL_MARKER, Board, detect
 from flightsw.board.sensors import BoardSensors, read_board
-from flightsw.board.vcgencmd import CommandRunner, run_command
+from flightsw.board.vcgencmd import CommandRunner, run_command, tree_runner
 from flightsw.errors import FlightError
 from flightsw.hal import Sensors
 
@@ -102,7 +102,7 @@ def from_option(text: str, *, runner: CommandRunner = run_command,
             raise FlightError(f"{path} is not a virtual board's tree (no {VIRTUAL_MARKER}; "
                               f"make one with python -m hil.virtual_board FAMILY {path})",
                               got=text)
-        return BoardSensing(detect(path), runner=runner)
+        return BoardSensing(detect(path), runner=tree_runner(path))
     raise FlightError(f"unknown --board choice ({BOARD_CHOICES})", got=text)
 
 

@@ -16,6 +16,7 @@ import re
 import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -33,6 +34,25 @@ def run_command(argv: Sequence[str]) -> str:
     done = subprocess.run(list(argv), capture_output=True, text=True, check=True,
                           timeout=COMMAND_TIMEOUT_S)
     return done.stdout
+
+
+BOARD_BIN = "usr/bin"
+"""Where a virtual board's tree keeps its own commands (``vcgencmd``)."""
+
+
+def tree_runner(root: str | Path) -> CommandRunner:
+    """A runner for the board under ``root``: a command the tree itself carries
+    (``ROOT/usr/bin/vcgencmd`` on a virtual Pi) runs from there, anything else as on
+    the board (``/`` is the board itself, so this is :func:`run_command` there)."""
+    base = Path(root) / BOARD_BIN
+
+    def run(argv: Sequence[str]) -> str:
+        own = base / argv[0] if argv else None
+        if own is not None and str(root) not in ("", "/") and own.is_file():
+            return run_command([str(own), *argv[1:]])
+        return run_command(argv)
+
+    return run
 
 
 @dataclass(frozen=True)
@@ -129,5 +149,15 @@ def read_firmware(runner: CommandRunner = run_command, *, pmic: bool = False,
     return PiFirmware(math.nan if temp is None else temp, throttled, rails, tuple(problems))
 
 
-__all__ = ["CommandRunner", "PiFirmware", "Throttled", "parse_pmic_adc", "parse_temp",
-           "parse_throttled", "read_firmware", "run_command"]
+__all__ = [
+    "BOARD_BIN",
+    "CommandRunner",
+    "PiFirmware",
+    "Throttled",
+    "parse_pmic_adc",
+    "parse_temp",
+    "parse_throttled",
+    "read_firmware",
+    "run_command",
+    "tree_runner",
+]

@@ -3,10 +3,11 @@
 Rules (stated once, enforced by the server, tested in ``tests/console``):
 
 - **Bind**: loopback (``127.0.0.1``, ``::1``, ``localhost``) by default. Any other
-  address needs the ground's ops token (:data:`TOKEN_FILES` in the run directory, mode
-  0600, written by the ground); without one the console refuses to start, with the
-  reason. The console never serves TLS: to reach it from another machine, prefer an SSH
-  tunnel to a loopback console; binding elsewhere is for a trusted network.
+  address needs the ground's ops token (``RUN_DIR/ops.token``, mode 0600, written by
+  the ground at start: :mod:`ground.ops_token`); without one the console refuses to
+  start, with the reason. The console never serves TLS: to reach it from another
+  machine, prefer an SSH tunnel to a loopback console; binding elsewhere is for a
+  trusted network.
 - **Remote requests** (console bound elsewhere than loopback): every request needs the
   token, presented once on the login form and then carried by an ``HttpOnly``,
   ``SameSite=Strict`` cookie. Loopback needs no token: whoever can reach loopback can
@@ -30,10 +31,10 @@ import os
 import stat
 from pathlib import Path
 
+from ground import ops_token
+
 CSRF_HEADER = "X-Aisat-Csrf"
 TOKEN_COOKIE = "aisat_console"
-TOKEN_FILES = ("ops.token", "ops_token")
-"""Where the ground's ops token may be, relative to the run directory (first found wins)."""
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
 
 
@@ -53,24 +54,21 @@ def is_loopback(host: str) -> bool:
 
 
 def read_token(run_dir: Path) -> str | None:
-    """The ground's ops token, or None if the run directory has none.
+    """The ground's ops token (:mod:`ground.ops_token`), or None if the run directory
+    has none.
 
     A token file others can read is refused (it would let any local user command the
     spacecraft through the console): :class:`AccessError` says how to fix it.
     """
-    for name in TOKEN_FILES:
-        path = Path(run_dir) / name
-        try:
-            info = path.stat()
-        except OSError:
-            continue
-        if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-            raise AccessError(f"ops token {path} is readable by others "
-                              f"(mode {stat.S_IMODE(info.st_mode):o}); chmod 600 it")
-        token = path.read_text().strip()
-        if token:
-            return token
-    return None
+    path = Path(run_dir) / ops_token.TOKEN_FILE
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise AccessError(f"ops token {path} is readable by others "
+                          f"(mode {stat.S_IMODE(info.st_mode):o}); chmod 600 it")
+    return ops_token.read(run_dir)
 
 
 def check_bind(host: str, token: str | None, run_dir: Path) -> None:
@@ -78,7 +76,7 @@ def check_bind(host: str, token: str | None, run_dir: Path) -> None:
     if is_loopback(host) or token:
         return
     raise AccessError(f"binding {host} (not loopback) needs the ground's ops token, and "
-                      f"{Path(run_dir) / TOKEN_FILES[0]} does not exist: start the ground "
+                      f"{Path(run_dir) / ops_token.TOKEN_FILE} does not exist: start the ground "
                       f"first, or bind 127.0.0.1 and reach it through an SSH tunnel")
 
 

@@ -17,6 +17,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+ALARMS_FILE = "console_alarms.json"
+"""The alarm book in a run directory; it moves with the run's archive (hil.stack)."""
 ALARM_SEVERITIES = frozenset({"WARNING_HI", "FATAL"})
 KEEP_ACKED = 50
 """Acknowledged alarms kept for the record (newest first); unacknowledged are never dropped."""

@@ -27,10 +27,11 @@ from typing import Any
 from flightsw.dictionary import Dictionary
 from flightsw.errors import CommandRejected, safe_repr
 from flightsw.stackinfo import StackInfo
+from ground import png, tile_products
 from ground.archive_reader import SEVERITY_ORDER, ArchiveReader
 from ground.console import series as series_mod
 from ground.console.access import read_token
-from ground.console.alarms import AlarmBook
+from ground.console.alarms import ALARMS_FILE, AlarmBook
 from ground.console.passes import Window, contact_windows
 from ground.errors import GroundError, NoStack, OpsError
 from ground.ops_client import OpsClient
@@ -55,9 +56,11 @@ SERIES_CACHED_POINTS = 8
 """Points whose samples stay in memory between plot refreshes."""
 EVENT_LIMIT_MAX = 1000
 KEEP_COMMANDS = 50
+JOB_PRODUCTS = ("job", "tiles")
+"""Products of operator jobs (:mod:`flightsw.job_products`), shown by job with tiles."""
+TILE_BANDS = ("rgb", "swir")
 QUEUE_ACTIONS = ("cancel", "hold", "release")
 """What an operator may do to a command still waiting at the ground (ops of those names)."""
-ALARMS_FILE = "console_alarms.json"
 STOPPED_RUN_DICTIONARY = "dictionary.json"
 """The exported dictionary the launcher leaves in a run directory."""
 
@@ -105,15 +108,13 @@ class ConsoleBackend:
     def _ops(self, op: str, **fields: Any) -> dict[str, Any]:
         """One ops request; a refusal comes back as data (``ok`` false)."""
         request: dict[str, Any] = {"op": op, **fields}
-        token = self.token()
-        if token:
-            request["token"] = token
         info = self.info()
         if not info.ops:
             raise BackendDown("no ground running: showing the stopped run's archive",
                               run_dir=str(self.run_dir))
         try:
-            return OpsClient(info.ops, timeout_s=self.ops_timeout_s).request(request)
+            return OpsClient(info.ops, timeout_s=self.ops_timeout_s,
+                             token=self.token).request(request)
         except (NoStack, OpsError) as exc:
             raise BackendDown(exc.reason, **exc.details) from exc
 
@@ -301,12 +302,47 @@ class ConsoleBackend:
                            for e in rows], "severities": SEVERITY_ORDER}
 
     def products(self, limit: int = 30) -> dict[str, Any]:
+        """The newest capture-window products (operator jobs are in :meth:`jobs`)."""
         reader = self.reader()
-        top = reader.mark().products_id
-        rows = reader.products_after(max(0, top - limit))
+        rows = [r for r in reader.products_after(0) if r.body.get("product") not in
+                JOB_PRODUCTS][-limit:]
         return {"products": [{"id": r.id, "time_s": r.time_s, "rx_s": r.rx_s,
                               **{k: _plain(v) for k, v in r.body.items()}}
                              for r in reversed(rows)]}
+
+    def _job_tiles(self) -> dict[int, tile_products.JobTiles]:
+        return tile_products.collect(r.body for r in self.reader().products_after(0)
+                                     if r.body.get("product") in JOB_PRODUCTS)
+
+    def jobs(self, limit: int = 20) -> dict[str, Any]:
+        """Operator jobs as the archive holds them: outcome, accuracy, which tiles are
+        down (drawn by :meth:`tile_png`) and which parts are still onboard."""
+        jobs = self._job_tiles()
+        out = []
+        for job_id in sorted(jobs, reverse=True)[:limit]:
+            job = jobs[job_id]
+            s = job.summary or {}
+            out.append({"job_id": job_id, "status": s.get("status", "tiles only: the job "
+                                                          "product is not down yet"),
+                        "reason": s.get("reason") or "", "n_tiles": s.get("n_tiles"),
+                        "accuracy": s.get("accuracy"), "tiles_sent": s.get("tiles_sent"),
+                        "downlink_saved_frac": s.get("downlink_saved_frac"),
+                        "ended_s": s.get("ended_s"), "tiles": sorted(job.tiles),
+                        "parts_missing": job.parts_missing, "bad": job.bad[:10]})
+        return {"jobs": out}
+
+    def tile_png(self, job_id: int, index: int, band: str) -> bytes:
+        """One downlinked tile as a PNG: ``rgb`` (true colour) or ``swir`` (grey)."""
+        if band not in TILE_BANDS:
+            raise CommandRejected("unknown band", got=safe_repr(band, 20),
+                                  valid=list(TILE_BANDS))
+        job = self._job_tiles().get(job_id)
+        if job is None or index not in job.tiles:
+            raise CommandRejected("no such tile on the ground", job_id=job_id, index=index)
+        rgb, swir = tile_products.rgb_and_swir(job.tiles[index])
+        side = tile_products.TILE_PX
+        return png.encode(swir, side, side, 1) if band == "swir" else \
+            png.encode(rgb, side, side, 3)
 
     def passes(self, next_pass: dict[str, Any] | None) -> dict[str, Any]:
         """Contact windows seen in the archive, plus the predicted next one."""

@@ -17,7 +17,9 @@ itself cannot be reached: 503):
 ``POST /api/commands``                      ``{"name", "args", "at_s"?, "confirm"?}``
 ``POST /api/commands/N/cancel|hold|release``  a command still waiting at the ground
 ``POST /api/alarms/N/ack``                  ``{"by"?}``: acknowledge a latched alarm
-``GET /api/passes``, ``/api/products``      pass timeline; payload jobs and tiles
+``GET /api/passes``, ``/api/products``      pass timeline; capture-window products
+``GET /api/jobs``                           operator jobs: outcome, tiles on the ground
+``GET /api/jobs/J/tiles/I.png?band=rgb|swir``  one downlinked tile as a PNG
 ==========================================  =============================================
 
 Access rules (loopback, token, CSRF, Host) are in :mod:`ground.console.access`.
@@ -286,6 +288,16 @@ def create_app(backend: ConsoleBackend, bind_host: str = "127.0.0.1",
         limit = query_int(request, "limit", 30, 1, 500)
         return await run_in_threadpool(backend.products, limit)
 
+    async def jobs(request: Request) -> Any:
+        return await run_in_threadpool(backend.jobs, query_int(request, "limit", 20, 1, 200))
+
+    async def tile(request: Request) -> Any:
+        png_bytes = await run_in_threadpool(
+            backend.tile_png, path_int(request, "job_id"), path_int(request, "index"),
+            request.query_params.get("band", "rgb"))
+        return Response(png_bytes, media_type="image/png",
+                        headers={"Cache-Control": "max-age=3600"})
+
     async def not_found(request: Request) -> Any:
         raise BadRequest("no such endpoint", 404, path=safe_repr(request.url.path, 80))
 
@@ -303,6 +315,8 @@ def create_app(backend: ConsoleBackend, bind_host: str = "127.0.0.1",
         Route("/api/alarms/{alarm_id}/ack", endpoint(ack), methods=["POST"]),
         Route("/api/passes", endpoint(passes)),
         Route("/api/products", endpoint(products)),
+        Route("/api/jobs", endpoint(jobs)),
+        Route("/api/jobs/{job_id}/tiles/{index}.png", endpoint(tile)),
         Route("/api/{rest:path}", endpoint(not_found), methods=["GET", "POST"]),
         Mount("/static", StaticFiles(directory=str(STATIC)), name="static"),
     ]

@@ -78,6 +78,7 @@ class OnboardLoop:
         self.dt_s = dt_s
         self.cfg = cfg or flight_config(profile)
         self.operator_cap_frac = operator_cap_frac  # < 1: a light payload load
+        self.precool_enabled = True  # False: the throttle ignores the planner's pre-cooling
         self.plant = Plant(profile, record=False, epoch_utc_s=epoch_utc_s)
         self.mode = modes.boot(self.cfg, self.plant.time_utc_s)
         self.power = power.PowerState()
@@ -136,7 +137,8 @@ class OnboardLoop:
                   self.states["payload"].operator_cap_frac)
         self.throttle, ev = throttle.step(
             self.throttle, s.payload_temp_c, cap,
-            dt, cfg, avionics_temp_c=s.avionics_temp_c, battery_temp_c=s.battery_temp_c)
+            dt, cfg, avionics_temp_c=s.avionics_temp_c, battery_temp_c=s.battery_temp_c,
+            precool_c=self.planner.precool.active_c if self.precool_enabled else 0.0)
         events += ev
         powered = spec.payload_on and load_plan.payload_allowed
         on = heaters.commands(self.heaters, t.monotonic_s)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from ground.console.alarms import KEEP_ACKED, AlarmBook
+from ground.console.alarms import ALARMS_FILE, KEEP_ACKED, AlarmBook
 
 
 def test_serious_events_latch_and_repeats_only_count() -> None:
@@ -64,3 +66,13 @@ def test_acknowledged_history_is_bounded_but_open_alarms_never_dropped() -> None
     book.observe_event(999, "open.one", "FATAL", "t", 1.0)
     assert len([a for a in book.alarms if a.acked]) == KEEP_ACKED
     assert [a.name for a in book.unacknowledged()] == ["open.one"]
+
+
+def test_the_alarm_book_moves_with_its_run(tmp_path: Path) -> None:
+    from hil.stack import rotate_previous_run
+
+    (tmp_path / "archive.sqlite").write_bytes(b"")
+    (tmp_path / ALARMS_FILE).write_text("{}")
+    rotate_previous_run(tmp_path)
+    assert not (tmp_path / ALARMS_FILE).exists()  # a new run starts without old alarms
+    assert [p.name for p in (tmp_path / "runs").glob(f"*/{ALARMS_FILE}")] == [ALARMS_FILE]

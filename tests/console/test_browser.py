@@ -25,6 +25,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from hil.stack import Stack
+from tests.procs import stop
 from tests.test_e2e import stack  # noqa: F401 - the e2e stack: lockstep, before a pass
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
@@ -63,12 +64,7 @@ def console_url(stack: Stack,  # noqa: F811 - the fixture imported above
                 time.sleep(0.2)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        stop(proc)
         log.close()
 
 
@@ -96,8 +92,9 @@ def page(browser: Browser, console_url: str) -> Iterator[Page]:
     pg.close()
 
 
-def send(page: Page, name: str, **fields: str | bool) -> int:
-    """Fill the command form as an operator would and press Send; the command's number."""
+def send(page: Page, name: str, confirm: bool = False, **fields: str | bool) -> int:
+    """Fill the command form as an operator would and press Send (and, for a hazardous
+    command, confirm it in the dialog); the command's number."""
     page.select_option("#cmd-name", name)
     for arg, value in fields.items():
         field = page.locator(f"#cmd-args [name={arg}]")
@@ -109,6 +106,9 @@ def send(page: Page, name: str, **fields: str | bool) -> int:
             field.fill(value)
     before = page.locator("#cmd-sent").get_attribute("data-cmd")
     page.click("#cmd-send")
+    if confirm:
+        expect(page.locator("#confirm-dialog")).to_be_visible()
+        page.click("#confirm-ok")
     return new_command(page, before)
 
 
@@ -145,7 +145,7 @@ def test_a_command_goes_through_every_verification_stage(page: Page) -> None:
     seq = send(page, "exec.noop")
     row = page.locator(f'#commands tr[data-cmd="{seq}"]')
     expect(row).to_have_attribute("data-stage", "completed", timeout=WAIT_MS)
-    for stage in ("queued", "sent", "accepted", "completed"):
+    for stage in ("queued", "sent", "received", "accepted", "started", "completed"):
         expect(row.locator(f'.stage.done[data-stage="{stage}"]')).to_have_count(1)
 
 
@@ -201,7 +201,7 @@ def test_an_alarm_latches_and_is_acknowledged(page: Page, tmp_path: Path) -> Non
     assert severities and set(severities) <= {"WARNING_HI", "FATAL"}, severities
     page.select_option("#ev-severity", "")
     shoot(page, tmp_path, "overview")
-    send(page, "limits.wp_delete", wp_id="40")
+    send(page, "limits.wp_delete", confirm=True, wp_id="40")  # hazardous: asks first
     alarm.locator("button.ack").click()
     expect(page.locator("#alarms li.acked", has_text="limits.tripped").first).to_be_visible()
     expect(page.locator("#alarms li:not(.acked)", has_text="limits.tripped")).to_have_count(
@@ -222,3 +222,14 @@ def test_a_time_tagged_command_is_listed_onboard_and_deleted(page: Page) -> None
     deleted = send(page, "schedule.delete", cmd_seq=str(seq))
     expect(page.locator(f'#commands tr[data-cmd="{deleted}"]')).to_have_attribute(
         "data-stage", "completed", timeout=WAIT_MS)
+
+
+def test_an_operator_job_shows_its_downlinked_tiles(page: Page, tmp_path: Path) -> None:
+    seq = send(page, "jobs.capture", n_tiles="8", priority="5", deadline_s="0", tiles=True)
+    expect(page.locator(f'#commands tr[data-cmd="{seq}"]')).to_have_attribute(
+        "data-stage", "completed", timeout=WAIT_MS)
+    tile = page.locator("#jobs .tiles img").first
+    expect(tile).to_be_visible(timeout=WAIT_MS)
+    page.wait_for_function("img => img.complete && img.naturalWidth === 32",
+                           arg=tile.element_handle(), timeout=20_000)
+    page.locator("#payload-panel").screenshot(path=str(tmp_path / "jobs.png"))

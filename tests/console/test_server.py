@@ -11,8 +11,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
+from flightsw.job_products import TILE_FORMAT
 from flightsw.wire import Kind
-from ground.console.backend import ALARMS_FILE, ConsoleBackend
+from ground.console.alarms import ALARMS_FILE
+from ground.console.backend import ConsoleBackend
 from ground.console.server import MAX_BODY_BYTES, create_app
 from ground.core import GroundCore
 
@@ -370,3 +372,61 @@ def test_a_console_bound_beyond_loopback_serves_nothing_without_the_token(
         proc.wait(timeout=10)
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+def test_a_waiting_command_is_held_released_and_cancelled(client: TestClient) -> None:
+    cmd = post(client, "/api/commands", {"name": "exec.noop", "args": {}}).json()["command"]
+    seq = cmd["cmd_seq"]
+    held = post(client, f"/api/commands/{seq}/hold", {})
+    assert held.status_code == 200 and held.json()["command"]["stage"] == "held"
+    again = post(client, f"/api/commands/{seq}/hold", {})
+    assert again.status_code == 422 and again.json()["error"]
+    released = post(client, f"/api/commands/{seq}/release", {})
+    assert released.status_code == 200 and released.json()["command"]["stage"] == "queued"
+    assert post(client, f"/api/commands/{seq}/cancel", {}).json()["command"]["stage"] == \
+        "failed"
+    assert client.get("/api/commands").json()["commands"][0]["stage"] == "failed"
+
+
+def test_bench_console_times_every_request_on_a_run(ground: FakeGround,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    from hil.bench import main
+
+    for i in range(5):
+        ground.tlm(T0 + i, **{"power.battery_soc_pct": 50.0 + i, "mode.current": "SAFE"})
+    assert main(["console", "--run-dir", str(ground.run_dir), "--repeats", "2",
+                 "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert len(result["requests"]) == 8 and result["archive_rows"]["telemetry"] == 5
+    plot = result["requests"][3]
+    assert plot["request"].startswith("/api/series?point=power.battery_soc_pct")
+    assert plot["samples"] == 5 and plot["median_ms"] > 0
+    assert main(["console", "--run-dir", str(ground.run_dir / "nowhere")]) == 2
+    assert "no archive of a stopped run" in capsys.readouterr().err
+
+
+def test_operator_jobs_and_their_downlinked_tiles(ground: FakeGround,
+                                                  client: TestClient) -> None:
+    import base64
+    import zlib
+
+    pixels = bytes(range(256)) * 16  # 4 bands x 32 x 32
+    tile = base64.b64encode(zlib.compress(pixels)).decode("ascii")
+    ground.downlink(Kind.RESULT, {"product": "job", "job_id": 7, "status": "completed",
+                                  "n_tiles": 16, "accuracy": 0.9375, "tiles_sent": 2,
+                                  "tile_parts": 2, "tile_format": TILE_FORMAT}, T0)
+    ground.downlink(Kind.RESULT, {"product": "tiles", "job_id": 7, "part": 1, "parts": 2,
+                                  "format": TILE_FORMAT, "tiles": [{"index": 5, "data": tile}]}, T0)
+    ground.downlink(Kind.RESULT, {"jobs": 3, "tiles": 48}, T0)  # a capture window
+    [job] = client.get("/api/jobs").json()["jobs"]
+    assert job["job_id"] == 7 and job["tiles"] == [5] and job["parts_missing"] == [2]
+    rgb = client.get("/api/jobs/7/tiles/5.png")
+    assert rgb.status_code == 200 and rgb.headers["content-type"] == "image/png"
+    assert rgb.content.startswith(b"\x89PNG")
+    swir = client.get("/api/jobs/7/tiles/5.png", params={"band": "swir"})
+    assert swir.status_code == 200 and swir.content != rgb.content
+    assert client.get("/api/jobs/7/tiles/5.png", params={"band": "uv"}).status_code == 422
+    missing = client.get("/api/jobs/7/tiles/6.png")
+    assert missing.status_code == 422 and missing.json()["error"] == "no such tile on the ground"
+    assert client.get("/api/jobs/x/tiles/5.png").status_code == 400
+    assert [p.get("jobs") for p in client.get("/api/products").json()["products"]] == [3]

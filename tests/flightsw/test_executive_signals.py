@@ -31,7 +31,10 @@ def test_lockstep_executive_stops_within_a_second_while_waiting_for_a_tick(
          "--stats-out", str(tmp_path / "stats.json")],
         stderr=subprocess.PIPE)
     try:
-        time.sleep(1.0)  # up and waiting for its first tick
+        # up and waiting for its first tick: its HELLO to the plant says so (a fixed 1 s
+        # sleep signalled a process still importing on a loaded machine: killed, -15)
+        assert plant.poll(60_000), "the executive never said HELLO to the plant"
+        plant.recv()
         assert proc.poll() is None
         t0 = time.monotonic()
         proc.send_signal(sig)

@@ -13,7 +13,7 @@ import pytest
 from flightsw.config import FlightConfig
 from flightsw.harness import Harness
 from flightsw.model_files import ModelFiles
-from flightsw.model_store import CHUNK_BYTES, describe_missing, parse_missing
+from flightsw.model_store import CHUNK_BYTES, StoredModel, describe_missing, parse_missing
 from ground.model_uplink import UploadFailed, UploadPlan, plan, upload
 from tests.model_uplink_harness import HarnessUplink
 
@@ -48,6 +48,14 @@ def wait_verdict_count(h: Harness, n: int, timeout_s: float = 60.0) -> bool:
             return True
         time.sleep(0.1)
     return False
+
+
+def store_shipped(h: Harness) -> UploadPlan:
+    """Upload the shipped model over a perfect link and wait until the store holds it."""
+    p = plan(SHIPPED)
+    upload(HarnessUplink(h), p, round_wait_s=3)
+    assert wait_verdict(h) == "model.validated"
+    return p
 
 
 def blob_plan(blob: bytes, *, name: str = "blob", sha256: str | None = None) -> UploadPlan:
@@ -165,9 +173,7 @@ def test_huge_and_malformed_uploads_are_refused(tmp_path: Path) -> None:
 
 def test_activate_rollback_delete(tmp_path: Path) -> None:
     h = make_harness(tmp_path)
-    p = plan(SHIPPED)
-    upload(HarnessUplink(h), p, round_wait_s=3)
-    assert wait_verdict(h) == "model.validated"
+    p = store_shipped(h)
     kills = h.payload.kills
     seq = h.command("model.activate", model=p.sha256[:12])
     h.run(3)
@@ -244,9 +250,7 @@ def test_upload_resumes_across_an_executive_reset(tmp_path: Path, orderly: bool)
 def test_a_new_model_that_fails_its_first_jobs_is_rolled_back(tmp_path: Path) -> None:
     h = make_harness(tmp_path, FlightConfig(capture_period_s=2.0, restart_backoff_s=2.0,
                                             heartbeat_timeout_s=2.0))
-    p = plan(SHIPPED)
-    upload(HarnessUplink(h), p, round_wait_s=3)
-    assert wait_verdict(h) == "model.validated"
+    p = store_shipped(h)
     h.payload.next_options = {"model_sha256": p.sha256, "fail_jobs": True}
     h.command("model.activate", model="cloud_screen")
     h.run(20)
@@ -258,9 +262,7 @@ def test_a_new_model_that_fails_its_first_jobs_is_rolled_back(tmp_path: Path) ->
 
 def test_a_new_model_that_passes_its_trial_is_accepted(tmp_path: Path) -> None:
     h = make_harness(tmp_path, FlightConfig(capture_period_s=2.0))
-    p = plan(SHIPPED)
-    upload(HarnessUplink(h), p, round_wait_s=3)
-    assert wait_verdict(h) == "model.validated"
+    p = store_shipped(h)
     h.payload.next_options = {"model_sha256": p.sha256}
     h.command("model.activate", model="cloud_screen")
     h.run(20)
@@ -361,3 +363,134 @@ def test_a_provider_fallback_is_an_event() -> None:
                                           "reason": "CUDAExecutionProvider failed: not usable"}
             ) in events
     assert ps.telemetry(st)["payload.provider"] == "CPUExecutionProvider"
+
+
+def test_chunks_booked_but_lost_from_disk_are_asked_for_again(tmp_path: Path) -> None:
+    h = make_harness(tmp_path)
+    p = plan(SHIPPED)
+    h.command_args("model.upload_begin", p.begin_args())
+    h.run(1)
+    for i in range(len(p.chunks)):
+        h.command_args("model.upload_chunk", p.chunk_args(1, i))
+    h.run(1)
+    (tmp_path / "models" / "uploads" / "1" / "2.chunk").unlink()  # lost with a reset
+    h.command("model.upload_end", upload_id=1)
+    h.run(2)
+    assert "missing from the store: 2; send them again" in h.events("model.store_fault")[0].text
+    rep = upload(HarnessUplink(h), p, round_wait_s=3)  # the ground's loop mends it
+    assert rep.chunks_sent == 1
+    assert wait_verdict(h) == "model.validated"
+
+
+def test_stored_file_corruption_is_injected_and_caught_at_load(tmp_path: Path) -> None:
+    from payload.errors import ModelError
+    from payload.model import load_model
+
+    h = make_harness(tmp_path, FlightConfig(fault_injection=True))
+    p = store_shipped(h)
+    refused = h.command("model.inject_fault", target="stored_file", bits=2, seed=3)
+    h.run(1)
+    assert "shipped model is not in the store" in h.verification(refused)[-1].reason
+    h.command("model.activate", model="cloud_screen")
+    h.run(2)
+    active = tmp_path / "models" / "active.onnx"
+    assert load_model(active).sha256 == p.sha256  # loads while intact
+    seq = h.command("model.inject_fault", target="stored_file", bits=2, seed=3)
+    h.run(1)
+    assert h.verification(seq)[-1].stage == "completed"
+    with pytest.raises(ModelError, match="does not match its card's sha256"):
+        load_model(active)
+
+
+def _stored(i: int) -> StoredModel:
+    return StoredModel(sha256=f"{i:064x}", name=f"m{i}", version="1", size_bytes=10)
+
+
+def test_the_store_keeps_at_most_its_limit_and_never_evicts_a_slot() -> None:
+    from flightsw.component import Tick
+    from flightsw.model_store import (
+        MAX_STORED_MODELS,
+        FileResult,
+        ModelStoreState,
+        cmd_activate,
+        on_file_result,
+    )
+
+    st = ModelStoreState()
+    t = Tick(0.0, 0.0)
+    for i in range(1, 3):
+        on_file_result(st, FileResult("verified", i, model=_stored(i)))
+    cmd_activate(st, {"model": "m1"}, t)
+    cmd_activate(st, {"model": "m2"}, t)  # m1 previous, m2 active
+    st.pending.clear()
+    for i in range(3, 3 + MAX_STORED_MODELS):
+        events = on_file_result(st, FileResult("verified", i, model=_stored(i)))
+    assert len(st.models) == MAX_STORED_MODELS
+    assert st.active in st.models and st.previous in st.models
+    assert [op.kind for op in st.pending] == ["delete"] * 2  # two staged ones went
+    assert events[-1][0] == "model.deleted"
+
+
+def test_the_whole_store_state_survives_a_save_and_restore(tmp_path: Path) -> None:
+    from flightsw.component import persisted, restore
+    from flightsw.model_store import ModelStoreState, Trial, Upload
+    from flightsw.state_store import StateStore
+
+    st = ModelStoreState(models={_stored(1).sha256: _stored(1)}, active=_stored(1).sha256,
+                         uploads={3: Upload(3, "u", "1", 2000, "c" * 64, received=[0, 2])},
+                         next_upload_id=4, trial=Trial(_stored(1).sha256, 5, 1, 0, 2),
+                         rollbacks=1, last_verdict="ok")
+    store = StateStore(tmp_path / "state.bin")  # the executive's own store
+    store.save({"model_store": persisted(st)}, orderly=False, mission_time_s=1.0)
+    loaded = store.load()
+    assert loaded is not None and loaded.record is not None
+    back = restore(ModelStoreState(), loaded.record["model_store"])
+    assert back.models == st.models and back.active == st.active
+    assert back.trial == st.trial and back.next_upload_id == 4
+    assert back.uploads[3].missing() == [1]
+
+
+def test_a_new_model_that_kills_the_payload_is_rolled_back(tmp_path: Path) -> None:
+    # as a model that cannot load would: the child exits (code 3) at every start; no
+    # capture in between (jobs lost to the restarts would fail it by the other rule)
+    h = make_harness(tmp_path, FlightConfig(capture_period_s=600.0, restart_backoff_s=1.0,
+                                            heartbeat_timeout_s=2.0))
+    store_shipped(h)
+    h.command("model.activate", model="cloud_screen")
+    h.run(3)
+    for _ in range(2):
+        h.payload.crash(code=3)
+        h.run(4)
+    (evt,) = h.events("model.rolled_back")
+    assert "payload restarted 2 times on it" in evt.text
+    assert h.latest("model.active") == "shipped default"
+    assert h.events("payload.escalated") == []  # the store acted before the ladder had to
+
+
+def test_a_suspect_job_result_is_an_event() -> None:
+    from flightsw import payload_supervision as ps
+    from flightsw.component import Tick
+    from flightsw.messages import ResultBody
+    from flightsw.wire import Kind, Sequencer
+
+    cfg = FlightConfig()
+    st = ps.initial(cfg)
+    st.in_flight[7] = ps.Job(7, 16, 1, 0.0, 0.0)
+    inp = ps.SuperviseInputs(powered=True, throttle_frac=1.0, lockstep=True)
+    res = ResultBody(7, ok=True, n_tiles=16, integrity="suspect",
+                     integrity_note="run twice: first run differed")
+    st, _, events = ps.receive(st, Sequencer("payload").make(
+        Kind.PAYLOAD_RESULT, 0.0, res.to_body()), inp, Tick(0.0, 0.0), cfg)
+    assert ("payload.integrity", {"job_id": 7, "verdict": "suspect",
+                                  "note": "run twice: first run differed"}) in events
+    assert st.jobs_done == 1  # the answer is kept (the majority's), flagged
+
+
+def test_a_big_upload_goes_up_a_window_at_a_time(tmp_path: Path) -> None:
+    h = make_harness(tmp_path)
+    p = plan(SHIPPED)
+    link = HarnessUplink(h, loss=0.2, seed=3, only="model.upload_chunk")
+    rep = upload(link, p, round_wait_s=3, window=3)
+    assert rep.ended and rep.chunks_sent == len(p.chunks) + link.lost
+    assert max(rep.missing_per_round) == len(p.chunks) and rep.rounds >= len(p.chunks) // 3
+    assert wait_verdict(h) == "model.validated"

@@ -119,6 +119,7 @@ def test_telemetry_is_one_row_per_record_with_realtime_and_played_back(
         assert [rec.realtime for rec in r.records()] == [False, True, False, True]  # by time
         assert r.point_names() == ["exec.uptime_s", "mode.current", "power.battery_soc_pct"]
         assert r.latest("exec.uptime_s").value == 3.0  # type: ignore[union-attr]
+        assert r.latest("never.sent") is None and r.samples("never.sent") == []
 
 
 def _v2_archive(path: Path) -> None:
@@ -281,3 +282,26 @@ def test_open_archive_says_where_it_looked(tmp_path: Path) -> None:
     opened = open_archive(tmp_path)
     assert opened.stopped and opened.reader.counts()["products"] == 1
     opened.reader.close()
+
+
+def test_an_archive_from_before_schema_versions_is_migrated(tmp_path: Path) -> None:
+    """Schema 1: no meta version, no wall receive stamps."""
+    path = tmp_path / "a.sqlite"
+    conn = sqlite3.connect(path)
+    conn.executescript("""
+        CREATE TABLE telemetry (id INTEGER PRIMARY KEY, seq INTEGER, time_s REAL,
+            rx_s REAL, name TEXT, value);
+        CREATE TABLE events (id INTEGER PRIMARY KEY, seq INTEGER, time_s REAL, rx_s REAL,
+            name TEXT, severity TEXT, text TEXT, args_json TEXT);
+    """)
+    conn.executemany("INSERT INTO telemetry (seq, time_s, rx_s, name, value) "
+                     "VALUES (?,?,?,?,?)", [(0, T0, T0, "a", 1.5), (0, T0, T0, "b", None)])
+    conn.commit()
+    conn.close()
+    Archive(path).close()
+    with ArchiveReader(path) as r:
+        [rec] = list(r.records())
+        assert rec.points == {"a": 1.5, "b": None} and rec.realtime is None
+        assert r.point_names() == ["a", "b"]  # schema 1 had no point index: built
+        assert r.latest("a").value == 1.5  # type: ignore[union-attr]
+        assert r.events() == []

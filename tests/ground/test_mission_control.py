@@ -334,3 +334,23 @@ def test_a_restarted_ground_does_not_archive_a_resent_record_twice(tmp_path: Pat
     assert second.duplicates_dropped == 1 and second.downlink.missing == 0
     with ArchiveReader(tmp_path / "a.sqlite") as r:
         assert [e.name for e in r.events()] == ["x", "x", "x", "y"]
+
+
+def test_a_report_for_an_onboard_sources_command_leaves_the_ground_command_alone(
+        mc: MissionControl) -> None:
+    """Stored sequences and the limit checker number their commands per source, so an
+    onboard command can share a number with a ground command: its reports (source
+    ``seq``) are archived but must not complete or fail the ground's command."""
+    fl = Sequencer("flight")
+    flight(mc, fl, Kind.HELLO, hello())
+    rec = mc.submit("exec.noop", {}, now_s=T0 + 2)
+    mc.on_aos()
+    mc.pump_uplink(Uplink(), uplink_open=True, now_s=T0 + 3)
+    assert rec.stage.value == "sent"
+    flight(mc, fl, Kind.VERIFICATION, {"cmd_seq": rec.cmd_seq, "name": "payload.throttle_cap",
+                                       "stage": "failed", "reason": "step failed",
+                                       "source": "seq"})
+    assert rec.stage.value == "sent" and rec.reason == ""
+    flight(mc, fl, Kind.VERIFICATION, {"cmd_seq": rec.cmd_seq, "name": "exec.noop",
+                                       "stage": "completed", "reason": "", "source": "ground"})
+    assert rec.stage.value == "completed"

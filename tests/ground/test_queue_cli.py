@@ -47,3 +47,20 @@ def test_queue_hold_release_cancel_and_hazard_confirmation(
     finally:
         ground.stop()
     assert "Traceback" not in ground.log()
+
+
+def test_rotate_key_out_of_contact_waits_and_says_the_ground_keeps_its_key(
+        tmp_path: Path, fake_exec: FakeExecutive) -> None:
+    write_stack(tmp_path, fake_exec.link_endpoint, fake_exec.world_endpoint)
+    ground = GroundRun(tmp_path)
+    try:
+        ops = Ops(tmp_path)
+        wait_until(lambda: ops_ready(ops), what="ops answering")
+        fake_exec.publish_world(False)
+        code, out, err = run("--run-dir", str(tmp_path), "rotate-key", "--timeout", "0.3")
+        assert code == 1 and "auth.key_rotate to key 2: queued" in out
+        assert "keeps the current key" in err
+        assert (tmp_path / "keys" / "uplink-2.pending").exists()
+        assert ops.status()["uplink_keys"]["key_id"] == 1
+    finally:
+        ground.stop()

@@ -121,3 +121,15 @@ def test_aisat_bench_hil_reports_every_figure() -> None:
     bad = subprocess.run([sys.executable, "-m", "aisat", "bench", "hil", "--seconds", "0"],
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "must be positive" in bad.stderr
+
+
+def test_a_virtual_pi_5s_pmic_sees_the_load(tmp_path: Path) -> None:
+    from flightsw.board.vcgencmd import read_firmware, tree_runner
+
+    root = build_tree(tmp_path, "raspberry-pi-5", marker=True)
+    idle_w = read_firmware(tree_runner(root), pmic=True).power_w
+    heat = BoardHeat(root, MODEL, busy_cores=lambda: 2.0)
+    heat.turn(1.0)
+    busy = read_firmware(tree_runner(root), pmic=True)
+    assert not busy.problems
+    assert busy.power_w == pytest.approx(idle_w + heat.state.power_w - MODEL.idle_w, rel=1e-3)

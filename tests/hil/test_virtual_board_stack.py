@@ -6,13 +6,13 @@ tree warms with the executive's and payload's real CPU time."""
 from __future__ import annotations
 
 import json
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from ground.archive_reader import ArchiveReader
 from hil.board_heat import HeatModel
 from hil.virtual_board import build_tree
 
@@ -27,10 +27,9 @@ def test_the_stack_throttles_against_the_virtual_boards_heat(tmp_path: Path) -> 
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     plant_max_c = json.loads(out.stdout)["max_temps_c"]["payload"]
-    with sqlite3.connect(run_dir / "archive.sqlite") as db:
+    with ArchiveReader(run_dir / "archive.sqlite") as archive:
         def values(name: str) -> list[float]:
-            return [float(v) for (v,) in db.execute(
-                "SELECT value FROM telemetry WHERE name = ? AND value IS NOT NULL", (name,))]
+            return [float(s.value) for s in archive.samples(name) if s.value is not None]
 
         temps, powers = values("thermal.payload_temp_c"), values("thermal.compute_power_w")
     model = HeatModel()

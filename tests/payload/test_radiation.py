@@ -17,7 +17,7 @@ from flightsw.wire import Kind
 from payload.camera import capture
 from payload.core import PayloadCore
 from payload.errors import ModelError
-from payload.integrity import FAILED, SUSPECT, VERIFIED, checked_infer
+from payload.integrity import FAILED, SAMPLED_RERUN_EVERY, SUSPECT, VERIFIED, checked_infer
 from payload.model import CPU_PROVIDER, DEFAULT_MODEL_PATH, MODELS_DIR, load_model
 from payload.model_weights import flip_input_bits
 from payload.scrubbing import WeightScrubber
@@ -127,8 +127,10 @@ def test_fallback_reaches_the_heartbeat() -> None:
 
 def test_a_healthy_job_is_verified(tiles: np.ndarray) -> None:
     model = load_model()
-    prob, verdict = checked_infer(model.infer, tiles, sample_seed=3)
-    assert verdict.verdict == VERIFIED and "re-run agrees" in verdict.note
+    prob, verdict = checked_infer(model.infer, tiles, sample_seed=3 * SAMPLED_RERUN_EVERY)
+    assert verdict.verdict == VERIFIED and "tile 3 re-run agrees" in verdict.note
+    _, unsampled = checked_infer(model.infer, tiles, sample_seed=3)
+    assert unsampled.verdict == VERIFIED and unsampled.note == "range ok"
     prob2, verdict2 = checked_infer(model.infer, tiles, sample_seed=3, run_twice=True)
     assert verdict2.verdict == VERIFIED and np.array_equal(prob, prob2)
 
@@ -163,7 +165,8 @@ def test_sampled_rerun_catches_an_upset_of_the_sampled_tile(tiles: np.ndarray) -
     upset = tiles.copy()
     upset[3, 3, 7, 7] = 40.0  # one SWIR pixel's exponent flipped: finite, but wrong
     assert not np.array_equal(model.infer(upset)[3], model.infer(tiles)[3])
-    _, verdict = checked_infer(model.infer, tiles, sample_seed=3, first_run_input=upset)
+    _, verdict = checked_infer(model.infer, tiles, sample_seed=3 * SAMPLED_RERUN_EVERY,
+                               first_run_input=upset)
     assert verdict.verdict == SUSPECT
     # many random flips: NaN and inf appear, and the range check fails the job outright
     noisy = flip_input_bits(tiles, 4096, np.random.default_rng(0))
@@ -191,6 +194,11 @@ def test_core_marks_each_result_with_its_verdict() -> None:
     core.handle(job(job_id=1, n_tiles=8), 0.0)
     (result,) = core.run_next_job(0.0)
     assert result.body["integrity"] == VERIFIED and result.body["ok"]
+    assert result.body["integrity_note"] == "range ok"
+    core.handle(job(job_id=SAMPLED_RERUN_EVERY, n_tiles=8), 0.0)  # a sampled job
+    (sampled,) = core.run_next_job(0.0)
+    assert sampled.body["integrity"] == VERIFIED
+    assert "re-run agrees" in sampled.body["integrity_note"]
 
 
 def test_card_of_every_shipped_model_matches_its_file() -> None:
@@ -202,12 +210,13 @@ def test_card_of_every_shipped_model_matches_its_file() -> None:
 def test_integrity_bench_measures_both_models() -> None:
     from payload.integrity_bench import measure
 
-    result = measure(trials=20, repeats=5)
+    result = measure(trials=20, repeats=20)
     assert {m["model"] for m in result["models"]} == {"cloud_screen_v1",
                                                       "cloud_screen_cnn_v1"}
     for m in result["models"]:
         assert m["scrub_detection"] == 1.0
-        assert m["run_twice_overhead"] > 1.0 and m["sampled_overhead"] > 1.0
+        # a whole second run costs more than a one-tile re-run (timings are CPU time)
+        assert m["run_twice_overhead"] > m["sampled_overhead"]
         if m["effective_upsets"]:
             assert m["detection_of_effective"]["run_twice"] == 1.0
 

@@ -70,7 +70,10 @@ def test_ground_sees_the_board_through_the_bridge(tmp_path: Path, pty: PtyPair) 
     rec = bench.core.mission.submit("mode.set", {"mode": "SAFE"}, EPOCH_S + 10, confirm=True)
     bench.fly(50, in_contact=True)
     books = _account(bench)
-    assert books.archived > 60 and books.held < 40 and books.resent == 0
+    # 10 s at one housekeeping packet a second, then SAFE's one every 2 s, plus events
+    # and reports: every record made reached the ground, one may still be on its way
+    assert books.archived >= books.made - 1 and books.archived > 40
+    assert books.held < 40 and books.resent == 0
     assert rec.stage.value == "completed"  # up the UART, verified down it
     assert bench.h.core.state.mode.mode == "SAFE" and bench.h.core.state.mode.commanded
     c = bench.bridge.counters

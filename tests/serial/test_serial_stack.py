@@ -75,3 +75,11 @@ def test_aisat_sim_refuses_bad_line_faults_with_the_reason(tmp_path: Path) -> No
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 2 and "is not a number" in out.stderr
     assert "Traceback" not in out.stderr and not (tmp_path / "plant.log").exists()
+
+
+def test_aisat_sim_refuses_a_flight_interpreter_that_is_not_there(tmp_path: Path) -> None:
+    out = subprocess.run([sys.executable, "-m", "aisat", "sim", "--flight-python",
+                          str(tmp_path / "python3-aarch64"), "--run-dir", str(tmp_path)],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and "is not an executable interpreter" in out.stderr
+    assert "Traceback" not in out.stderr and not (tmp_path / "plant.log").exists()

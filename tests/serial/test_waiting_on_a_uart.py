@@ -14,6 +14,7 @@ import zmq
 from flightsw.harness import Harness
 from flightsw.serial_transport import SerialTransport, open_port
 from flightsw.transport import Waiter, ZmqTransport, wait_any
+from flightsw.wire import decode
 from hil.virtual_uart import PtyPair
 
 
@@ -63,14 +64,23 @@ def test_the_shutdown_drain_waits_for_acknowledgements_over_a_uart(pty: PtyPair)
     held = len(h.core.state.link.recorder)
     assert held > 0 and h.downlink
 
+    drained = threading.Event()
+
     def late_ground() -> None:
-        time.sleep(0.3)  # quiet on the line first, as a ground a few hops away is
-        h.ack(sorted({e.seq for e in h.downlink}))
+        """Quiet on the line first, as a ground a few hops away is; then acknowledge
+        everything it has seen, including what the drain sends again, until done."""
+        time.sleep(0.3)
+        seen = {e.seq for e in h.downlink}
+        while not drained.is_set():
+            seen |= {decode(frame).seq for frame in h.ground.receive()}
+            h.ack(sorted(seen))
+            h.ground.wait(0.1)
 
     acker = threading.Thread(target=late_ground)
     acker.start()
     try:
         h.executive.drain_downlink(max_s=10.0)
     finally:
+        drained.set()
         acker.join()
     assert len(h.core.state.link.recorder) == 0, "the drain gave up before the ground's ack"

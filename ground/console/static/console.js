@@ -449,6 +449,31 @@ async function pollProducts() {
   if (!r.products.length) body.append(el("tr", {}, el("td", { colspan: 4, class: "muted" }, "no data products archived yet")));
 }
 
+async function pollJobs() {
+  const r = await api("/api/jobs");
+  if (!r.ok) return;
+  const box = $("jobs");
+  box.replaceChildren();
+  for (const j of r.jobs) {
+    const acc = j.accuracy === null || j.accuracy === undefined ? "" : " · accuracy " + (j.accuracy * 100).toFixed(1) + " %";
+    const held = " · tiles on the ground " + j.tiles.length + "/" + (j.tiles_sent ?? "?")
+      + (j.parts_missing.length ? " (parts " + j.parts_missing.join(",") + " still onboard)" : "");
+    const saved = j.downlink_saved_frac === null || j.downlink_saved_frac === undefined ? ""
+      : " · downlink saved " + (j.downlink_saved_frac * 100).toFixed(0) + " %";
+    const tiles = el("div", { class: "tiles" });
+    for (const i of j.tiles.slice(0, 32)) {
+      const base = "/api/jobs/" + j.job_id + "/tiles/" + i + ".png";
+      tiles.append(el("a", { href: base + "?band=swir", target: "_blank", title: "tile " + i + " (click: SWIR band)" },
+        el("img", { src: base, alt: "job " + j.job_id + " tile " + i, width: 48, height: 48 })));
+    }
+    box.append(el("div", { class: "job", "data-job": j.job_id },
+      el("b", {}, "job " + j.job_id), " " + j.status + (j.reason ? ": " + j.reason : "")
+      + " · " + fmt(j.n_tiles) + " tiles" + acc + held + saved, tiles,
+      ...j.bad.map((b) => el("div", { class: "bad" }, b))));
+  }
+  if (!r.jobs.length) box.append(el("div", { class: "muted" }, "no operator jobs on the ground yet (jobs.capture runs one)"));
+}
+
 // --- start ------------------------------------------------------------------------------
 async function start() {
   const d = await api("/api/dictionary");
@@ -481,6 +506,7 @@ async function start() {
   every(pollCommands, 1000);
   every(pollPasses, 5000);
   every(pollProducts, 5000);
+  every(pollJobs, 5000);
   restartPlot();
 }
 
