@@ -21,9 +21,10 @@ downlink).
   executive's 1 Hz readings), energy, and the integrity verdict (``unchecked`` unless
   the payload's result carries one).
 
-Energy: the HAL measures the bus load, not the payload alone, so ``energy_j`` is the
-mean bus load while the job ran times the payload's time on it: an upper bound of what
-the job cost (``load_power_mean_w`` is given beside it).
+Energy: ``energy_j`` is the mean power while the job ran times the payload's time on it
+(``job_ms``). The power is the compute board's own (``compute_power_w``: the plant's
+payload model, or in HIL the board's rails) where the HAL has it, else the bus load, an
+upper bound (``energy_from`` says which; both means are given).
 
 Tiles travel as base64 text of zlib-compressed uint8 reflectance (x 255), four bands,
 C order ``[4, 32, 32]``: the ground archive keeps record bodies as JSON text.
@@ -87,6 +88,9 @@ def build(job: JobLike, status: str, reason: str, ended_s: float,
     sent_bytes = sum(len(z) for z in tiles_z)
     all_bytes = int(r.all_tiles_z_bytes) if r and job.tiles else 0
     job_ms = r.job_ms if r else 0.0
+    measured = math.isfinite(a.compute_power_mean_w)
+    power_w = a.compute_power_mean_w if measured else a.load_power_mean_w
+    power_from = "compute_power_w" if measured else "load_power_w"
     head: dict[str, Any] = {
         "product": "job",
         "job_id": job.job_id,
@@ -125,7 +129,9 @@ def build(job: JobLike, status: str, reason: str, ended_s: float,
             "throttle_min_frac": _num(a.throttle_min_frac),
             "throttle_max_frac": _num(a.throttle_max_frac),
             "load_power_mean_w": _num(a.load_power_mean_w, 2),
-            "energy_j": _num(a.load_power_mean_w * job_ms / 1e3, 4) if r else None,
+            "compute_power_mean_w": _num(a.compute_power_mean_w, 2),
+            "energy_j": _num(power_w * job_ms / 1e3, 4) if r else None,
+            "energy_from": power_from,
             "readings": a.samples,
             "integrity": (r.integrity or UNCHECKED) if r else UNCHECKED,
             "integrity_note": r.integrity_note if r else "",

@@ -29,8 +29,12 @@ TILE_SHAPE = (4, 32, 32)
 """Bands, rows, columns of one tile: what the shipped models take."""
 MAX_TENSOR_TILES = 4
 """Tiles per uploaded tensor: a command must stay small on a slow uplink."""
-MAX_TENSOR_TEXT = 24_000
-"""Longest ``tensor`` argument (base64 characters) a command may carry."""
+MAX_TENSOR_TEXT = 6_000
+"""Longest ``tensor`` argument (base64 characters) a command may carry: ~5 s on a
+9.6 kbit/s uplink, what the station's transmitter queues (a longer command would hold
+the uplink so long that the commands and acknowledgements behind it overflow). One
+noisy uint8 tile is ~4.4 kB of text; smooth tiles compress further; a float32 tile does
+not fit. A larger tensor would need the model store's chunked upload (not done)."""
 
 
 class TensorRejected(FlightError):

@@ -44,7 +44,7 @@ from flightsw.recorder import Priority
 MAX_QUEUED = 32
 """Jobs waiting at most; a submission beyond is refused with the reason (a flood of
 commands cannot grow the state record or starve routine screening)."""
-MAX_QUEUED_TENSOR_BYTES = 128 * 1024
+MAX_QUEUED_TENSOR_BYTES = 64 * 1024
 """Compressed tensors waiting at most, in all (the queue is in the state record, saved
 every second)."""
 MAX_PRIORITY = 9
@@ -70,9 +70,15 @@ class JobAudit:
     throttle_min_frac: float = math.nan
     throttle_max_frac: float = math.nan
     load_power_sum_w: float = 0.0  # summed over samples: mean = sum / samples
+    compute_power_sum_w: float = 0.0  # the compute board's own power, where measured
+    compute_samples: int = 0
 
-    def add(self, payload_temp_c: float, load_power_w: float, throttle_frac: float) -> None:
+    def add(self, payload_temp_c: float, load_power_w: float, throttle_frac: float,
+            compute_power_w: float = math.nan) -> None:
         self.samples += 1
+        if math.isfinite(compute_power_w):
+            self.compute_power_sum_w += compute_power_w
+            self.compute_samples += 1
         self.payload_temp_min_c = _min(self.payload_temp_min_c, payload_temp_c)
         self.payload_temp_max_c = _max(self.payload_temp_max_c, payload_temp_c)
         self.throttle_min_frac = _min(self.throttle_min_frac, throttle_frac)
@@ -83,6 +89,11 @@ class JobAudit:
     @property
     def load_power_mean_w(self) -> float:
         return self.load_power_sum_w / self.samples if self.samples else math.nan
+
+    @property
+    def compute_power_mean_w(self) -> float:
+        return (self.compute_power_sum_w / self.compute_samples if self.compute_samples
+                else math.nan)
 
 
 def _min(a: float, b: float) -> float:
@@ -266,10 +277,10 @@ def started(st: JobsState, job: OperatorJob, payload_job_id: int, incarnation: i
 
 
 def sample(st: JobsState, payload_temp_c: float, load_power_w: float,
-           throttle_frac: float) -> None:
+           throttle_frac: float, compute_power_w: float = math.nan) -> None:
     """One 1 Hz reading while a job runs, for its audit record."""
     if st.running is not None:
-        st.running.audit.add(payload_temp_c, load_power_w, throttle_frac)
+        st.running.audit.add(payload_temp_c, load_power_w, throttle_frac, compute_power_w)
 
 
 def on_result(st: JobsState, res: ResultBody, t: Tick) -> Events:
@@ -427,8 +438,9 @@ DECLARATIONS = Declarations(
                   "tensor, deadline past)"),
         Telemetry("jobs.results_discarded", ArgType.INT,
                   "Results of jobs cancelled while they ran, dropped on arrival"),
-        Telemetry("jobs.latency_p50_ms", ArgType.FLOAT, "Payload job time, median of "
-                  f"the last {LATENCY_WINDOW} jobs", units="ms"),
+        Telemetry("jobs.latency_p50_ms", ArgType.FLOAT, "Payload job time (inference; "
+                  "with capture and packing for operator jobs), median of the last "
+                  f"{LATENCY_WINDOW} jobs", units="ms"),
         Telemetry("jobs.latency_p99_ms", ArgType.FLOAT, "Payload job time, 99th "
                   f"percentile of the last {LATENCY_WINDOW} jobs", units="ms"),
         Telemetry("jobs.throughput_tiles_per_s", ArgType.FLOAT,

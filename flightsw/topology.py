@@ -502,7 +502,7 @@ class Topology:
         model_files.watch_trial(self)  # a new model failing its first jobs: roll back
         st.link.uplink_seq_top = uplink_auth.window_top(st.auth)  # said in HELLO
         jobs.sample(st.jobs, sensors.payload_temp_c, sensors.load_power_w,
-                    st.throttle.level_frac)
+                    st.throttle.level_frac, sensors.compute_power_w)
         self._jobs_run(t, start=not self.lockstep)
         self.emit_all(link.set_contact(st.link, sensors.in_contact, sensors.contact_station, t))
         self.emit_all(link.eviction_report(st.link))

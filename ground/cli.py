@@ -31,7 +31,7 @@ from typing import Any, TextIO
 from flightsw.dictionary import Dictionary, Limits
 from flightsw.errors import CommandRejected, FlightError
 from flightsw.stackinfo import default_run_dir
-from ground import export, key_cli, model_cli, queue_cli
+from ground import export, key_cli, model_cli, queue_cli, tile_products
 from ground.api import Ops, Verification
 from ground.archive_query import open_archive
 from ground.archive_reader import SEVERITY_ORDER, ArchiveReader, Sample
@@ -105,6 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     pp.add_argument("--limit", type=int, default=20, metavar="N")
     pp.add_argument("--from", dest="t_from", metavar="TIME")
     pp.add_argument("--to", dest="t_to", metavar="TIME")
+    pp.add_argument("--out", type=Path, default=None, metavar="DIR",
+                    help="write the operator jobs' tiles there as PNG (RGB and SWIR)")
     m = sub.add_parser("migrate", parents=[common], help="convert an archive written by "
                        "an older aisat to this schema, in place")
     m.add_argument("--archive", type=Path, default=None, metavar="FILE",
@@ -430,6 +432,7 @@ def _archive_action(run_dir: Path, args: argparse.Namespace, out: TextIO) -> int
                 print("(no products)", file=out)
             else:
                 _table(["ONBOARD TIME (UTC)", "SEQ", "PRODUCT"], rows, out)
+            _job_products(reader, t_from, t_to, args.out, out)
             return EXIT_OK
         points = [p.strip() for p in args.points.split(",") if p.strip()] \
             if args.points else None
@@ -441,6 +444,18 @@ def _archive_action(run_dir: Path, args: argparse.Namespace, out: TextIO) -> int
             raise
     print(f"{n} records written to {args.out}", file=out)
     return EXIT_OK
+
+
+def _job_products(reader: ArchiveReader, t_from: float | None, t_to: float | None,
+                  out_dir: Path | None, out: TextIO) -> None:
+    """The operator jobs among the products (:mod:`ground.tile_products`): their table,
+    and with ``--out`` their tiles as PNG files."""
+    bodies = [p.body for p in reader.products(t_from, t_to, limit=tile_products.SCAN_LIMIT)]
+    if out_dir is None and not tile_products.has_jobs(bodies):
+        return
+    print("", file=out)
+    for line in tile_products.products_report(bodies, out_dir):
+        print(_one_line(line, 400), file=out)
 
 
 # --- status ----------------------------------------------------------------------------

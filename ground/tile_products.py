@@ -24,6 +24,8 @@ from typing import Any
 from flightsw.job_products import TILE_FORMAT
 from ground import png
 
+SCAN_LIMIT = 1_000_000
+"""Products read to find the jobs' (routine products are small: a long run is fine)."""
 TILE_PX = 32
 BANDS = 4
 TILE_BYTES = BANDS * TILE_PX * TILE_PX
@@ -138,3 +140,7 @@ def products_report(bodies: Iterable[Mapping[str, Any]], out_dir: Path | None) -
         n = sum(len(write_pngs(jobs[j], out_dir)) for j in sorted(jobs) if jobs[j].tiles)
         lines.append(f"{n} PNG files written to {out_dir}")
     return lines
+
+
+def has_jobs(bodies: Iterable[Mapping[str, Any]]) -> bool:
+    return any(b.get("product") in ("job", "tiles") for b in bodies)

@@ -57,8 +57,9 @@ def test_jobs_reach_the_ground_archive_with_tiles_and_audit(stack: Stack,
     assert s["accuracy"] is not None and s["accuracy"] >= 0.75
     audit = s["audit"]
     assert audit["model"] == "cloud_screen_v1" and len(audit["model_sha256"]) == 64
-    assert len(audit["input_sha256"]) == 64 and audit["integrity"] == "unchecked"
+    assert len(audit["input_sha256"]) == 64 and audit["integrity"] == "verified"
     assert audit["energy_j"] is not None and audit["energy_j"] > 0
+    assert audit["energy_from"] == "compute_power_w"  # the plant's payload power
     assert audit["payload_temp_min_c"] is not None and audit["readings"] >= 1
     assert sorted(capture.tiles) == s["selected"] and not capture.parts_missing
     files = write_pngs(capture, tmp_path)

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from flightsw import job_products, job_tensor, jobs
-from flightsw.harness import EPOCH_S, FreeRunHarness, Harness
+from flightsw.harness import EPOCH_S, FreeRunHarness, Harness, nominal_sensors
 from flightsw.messages import ResultBody
 from flightsw.recorder import Priority
 from flightsw.wire import Kind
@@ -54,6 +54,7 @@ def test_a_job_runs_and_its_products_and_audit_reach_the_ground() -> None:
     assert audit["payload_temp_min_c"] == audit["payload_temp_max_c"] == 40.0
     assert audit["load_power_mean_w"] == 20.0 and audit["readings"] >= 1
     assert audit["energy_j"] == 20.0 * 2.5e-3  # bus load x the payload's time on it
+    assert audit["energy_from"] == "load_power_w"  # the harness has no compute reading
     assert 0 < audit["throttle_min_frac"] <= audit["throttle_max_frac"] <= 1
     (part,) = [p for p in h.products() if p.get("product") == "tiles"]
     assert part["job_id"] == 1 and [t["index"] for t in part["tiles"]] == [0, 1, 2, 3]
@@ -248,14 +249,17 @@ def test_queued_tensors_are_bounded_in_bytes() -> None:
     h = Harness()
     h.run(12)
     h.command("payload.enable", enabled=False)
-    noise = np.random.default_rng(5).integers(0, 256, size=(4, 4, 32, 32), dtype=np.uint8)
+    noise = np.random.default_rng(5).integers(0, 256, size=(1, 4, 32, 32), dtype=np.uint8)
     args = job_tensor.encode(noise.tobytes(), noise.shape, "uint8")
+    assert len(args["tensor"]) <= job_tensor.MAX_TENSOR_TEXT  # one noisy tile fits
     seqs = [h.command("jobs.tensor", priority=0, deadline_s=0.0, tiles=False, **args)
-            for _ in range(12)]
+            for _ in range(jobs.MAX_QUEUED)]
     h.run(2)
     reports = [h.verification(s)[-1] for s in seqs]
     fits = jobs.MAX_QUEUED_TENSOR_BYTES // len(zlib.compress(noise.tobytes(), 6))
-    assert [r.stage for r in reports] == ["completed"] * fits + ["failed"] * (12 - fits)
+    assert fits < jobs.MAX_QUEUED  # the bytes bound comes first
+    assert [r.stage for r in reports] == (["completed"] * fits
+                                          + ["failed"] * (jobs.MAX_QUEUED - fits))
     assert "queued tensors would hold" in reports[-1].reason
 
 
@@ -286,3 +290,27 @@ def test_the_audit_carries_the_payloads_integrity_verdict_when_it_gives_one() ->
     assert head["audit"]["integrity_note"] == "sampled re-run differs"
     (head,) = job_products.build(job, jobs.DONE, "", EPOCH_S, ResultBody(9, ok=True))
     assert head["audit"]["integrity"] == "unchecked"
+
+
+def test_energy_is_the_compute_boards_own_power_where_measured() -> None:
+    h = Harness(sensors=nominal_sensors(compute_power_w=12.0))
+    h.run(12)
+    _capture(h)
+    h.run(12)
+    (product,) = _job_products(h)
+    audit = product["audit"]
+    assert audit["energy_from"] == "compute_power_w"
+    assert audit["compute_power_mean_w"] == 12.0
+    assert audit["energy_j"] == 12.0 * 2.5e-3
+
+
+def test_a_tensor_longer_than_the_uplink_can_carry_is_refused_by_the_dictionary() -> None:
+    h = _ready()
+    tile = np.random.default_rng(6).random((1, 4, 32, 32), dtype=np.float32)
+    args = job_tensor.encode(tile.tobytes(), tile.shape, "float32")
+    assert len(args["tensor"]) > job_tensor.MAX_TENSOR_TEXT
+    seq = h.command("jobs.tensor", priority=0, deadline_s=0.0, tiles=False, **args)
+    h.run(1)
+    report = h.verification(seq)[-1]
+    assert report.stage == "failed" and "tensor" in report.reason
+    assert h.latest("jobs.queue_depth") == 0

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import base64
+import io
 import struct
 import zlib
 from pathlib import Path
@@ -14,7 +15,11 @@ import pytest
 from PIL import Image
 
 from flightsw.harness import Harness
+from flightsw.wire import Kind, Sequencer
 from ground import png
+from ground.archive import Archive
+from ground.cli import main as ground_cli
+from ground.mission_control import MissionControl
 from ground.tile_products import (
     SUMMARY_HEADER,
     collect,
@@ -22,6 +27,8 @@ from ground.tile_products import (
     summary_row,
     write_pngs,
 )
+
+from .conftest import DICTIONARY
 
 
 def test_png_is_valid_with_the_right_size_and_pixels(tmp_path: Path) -> None:
@@ -97,3 +104,31 @@ def test_products_report_lists_jobs_and_writes_the_pngs(tmp_path: Path) -> None:
     assert lines[-1] == f"4 PNG files written to {tmp_path / 'png'}"  # 2 tiles, rgb + swir
     assert sorted(p.name for p in (tmp_path / "png").iterdir())[0] == "job1_tile0_rgb.png"
     assert products_report([], None) == ["(no operator job products)"]
+
+
+def test_aisat_ground_products_out_writes_a_stopped_runs_job_tiles(tmp_path: Path) -> None:
+    """Through the CLI: the products a harness flight downlinked, archived by mission
+    control, then ``aisat ground products --out DIR`` on the stopped run."""
+    h = Harness()
+    h.run(12)
+    h.command("jobs.capture", n_tiles=4, priority=1, deadline_s=0.0, tiles=True)
+    h.run(12)
+    mc = MissionControl(DICTIONARY, Archive(tmp_path / "archive.sqlite"))
+    seq = Sequencer("flight")
+    for env in h.downlink:
+        if env.kind is Kind.RESULT:
+            mc.on_frame(seq.pack(Kind.RESULT, env.time_s, env.body), env.time_s)
+    mc.archive.close()
+    out = io.StringIO()
+    assert ground_cli(["products", "--run-dir", str(tmp_path), "--out",
+                       str(tmp_path / "png")], out=out) == 0
+    text = out.getvalue()
+    assert "JOB  STATUS" in text and "4 PNG files written to" in text
+    with Image.open(tmp_path / "png" / "job1_tile1_rgb.png") as img:
+        assert img.size == (32, 32)
+    plain = io.StringIO()  # without --out and without jobs: the listing alone, as before
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    Archive(empty / "archive.sqlite").close()
+    assert ground_cli(["products", "--run-dir", str(empty)], out=plain) == 0
+    assert "JOB" not in plain.getvalue()
