@@ -37,7 +37,8 @@ watchdogs, heaters and sensor health, the acknowledged link; 0.4.0: stored comma
 sequences as data, seq.* commands and telemetry; thermal.compute_power_w, the compute
 board's power, from the plant or in HIL the board; authenticated uplink, verification
 stages received/started, hazardous commands; operator jobs; 0.5.0: the model store,
-model.* commands, weight scrubbing and integrity telemetry and events)."""
+model.* commands, weight scrubbing and integrity telemetry and events;
+planner.precool_c; verification reports name their command's source)."""
 
 
 def components(cfg: FlightConfig) -> list[Component[Any]]:
