@@ -545,7 +545,8 @@ DECLARATIONS = Declarations(
         Command("model.activate", "Run a stored, validated model (payload restarts).",
                 args=(_MODEL_ARG,)),
         Command("model.rollback", "Swap back to the previous model."),
-        Command("model.delete", "Delete a stored model that is not active.", args=(_MODEL_ARG,)),
+        Command("model.delete", "Delete a stored model that is not active (no undo: the "
+                "previous slot is the rollback target).", args=(_MODEL_ARG,), hazardous=True),
         Command("model.list", "List stored models with their cards (the note)."),
         Command("model.inject_fault", "Test/HIL only: flip bits in the payload's weights, "
                 "in a job's input, or in the active model's stored file.",

@@ -35,6 +35,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     for name, text in (("activate", "run a stored model"), ("delete", "delete a stored model")):
         a = sub.add_parser(name, help=text)
         a.add_argument("model", help="sha256 prefix (>= 8), name, name_vVERSION or 'shipped'")
+        if name == "delete":
+            a.add_argument("--confirm", action="store_true",
+                           help="model.delete is hazardous: refused without it")
     sub.add_parser("rollback", help="swap back to the previous model")
 
 
@@ -81,7 +84,8 @@ def run(ops_factory: Any, args: argparse.Namespace, out: TextIO) -> int:
         return 0
     args_for = {"activate": {"model": getattr(args, "model", "")},
                 "delete": {"model": getattr(args, "model", "")}, "rollback": {}}
-    ver = ops.cmd_args(f"model.{what}", args_for[what], check=False)
+    ver = ops.cmd_args(f"model.{what}", args_for[what], check=False,
+                       confirm=bool(getattr(args, "confirm", False)))
     print(f"{ver}", file=out)
     return 0 if ver.ok else 1
 

@@ -354,3 +354,20 @@ def test_a_report_for_an_onboard_sources_command_leaves_the_ground_command_alone
     flight(mc, fl, Kind.VERIFICATION, {"cmd_seq": rec.cmd_seq, "name": "exec.noop",
                                        "stage": "completed", "reason": "", "source": "ground"})
     assert rec.stage.value == "completed"
+
+
+@pytest.mark.parametrize("name", ["mode.set", "model.delete", "model.inject_fault",
+                                  "schedule.clear", "limits.wp_delete", "auth.key_rotate"])
+def test_what_cannot_be_undone_is_marked_hazardous(mc: MissionControl, name: str) -> None:
+    """The issue names them: leave SAFE (mode.set), delete a model; and what wipes onboard
+    tables or keys."""
+    assert mc.dictionary.commands[name].hazardous
+
+
+@pytest.mark.parametrize(("name", "args"), [("mode.set", {"mode": "NOMINAL"}),
+                                            ("model.delete", {"model": "cloud_screen"})])
+def test_hazardous_commands_are_refused_at_the_ground_without_confirmation(
+        mc: MissionControl, name: str, args: dict[str, object]) -> None:
+    with pytest.raises(CommandRejected, match="hazardous"):
+        mc.submit(name, args, now_s=T0)
+    assert mc.submit(name, args, now_s=T0, confirm=True).stage.value == "queued"
