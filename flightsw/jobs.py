@@ -49,7 +49,9 @@ MAX_QUEUED_TENSOR_BYTES = 64 * 1024
 every second)."""
 MAX_PRIORITY = 9
 URGENT_PRIORITY = 7
-"""From this priority a job's result record is downlinked with the events (first)."""
+"""From this priority a job is critical: its result record is downlinked with the events
+(first), and the payload runs its inference twice and compares (payload.integrity), so an
+upset in its input or its run cannot pass as a verified answer."""
 LATENCY_WINDOW = 256
 """Recent payload jobs (routine and operator) behind the latency percentiles."""
 LIST_MAX = 12
@@ -263,7 +265,7 @@ def job_fields(job: OperatorJob) -> dict[str, Any]:
     """The payload job's extra fields (:class:`flightsw.messages.JobBody`) for ``job``."""
     return {"priority": job.priority + 1, "source": job.source, "tensor": job.tensor,
             "tensor_shape": list(job.tensor_shape), "tensor_dtype": job.tensor_dtype,
-            "detail": True, "tiles": job.tiles}
+            "detail": True, "tiles": job.tiles, "critical": job.priority >= URGENT_PRIORITY}
 
 
 def started(st: JobsState, job: OperatorJob, payload_job_id: int, incarnation: int,

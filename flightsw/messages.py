@@ -83,6 +83,7 @@ class JobBody(Record):
     tensor_dtype: str = ""
     detail: bool = False  # answer with per-tile results and the input's hash
     tiles: bool = False  # and with the selected tiles, compressed
+    critical: bool = False  # run twice and compare (flightsw.jobs.URGENT_PRIORITY)
 
 
 @dataclass

@@ -238,7 +238,7 @@ class PayloadCore:
         """The job's computation. Touches no state of the core: safe on another thread."""
         start_s = self.clock.monotonic_s()
         fault, self.input_fault = self.input_fault, None
-        critical = self.run_twice or bool(getattr(spec, "critical", False))
+        critical = self.run_twice or spec.critical
         checked = CheckedModel(self.model, sample_seed=spec.job_id, run_twice=critical,
                                sampled=self.sampled_rerun, input_fault=_input_fault(fault))
         try:

@@ -41,6 +41,7 @@ class JobSpec:
     tensor_dtype: str = ""
     detail: bool = False
     tiles: bool = False
+    critical: bool = False  # run twice and compare (payload.integrity)
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,7 @@ def _operator_fields(base: JobSpec, job: JobBody) -> JobSpec:
         n_tiles = shape[0]
     return replace(base, n_tiles=n_tiles, priority=max(job.priority, 0), source=job.source,
                    tensor_raw=raw, tensor_shape=shape, tensor_dtype=job.tensor_dtype,
-                   detail=True, tiles=job.tiles)
+                   detail=True, tiles=job.tiles, critical=bool(job.critical))
 
 
 def job_id_of(body: Mapping[str, Any]) -> int:

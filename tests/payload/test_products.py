@@ -102,3 +102,26 @@ def test_tensor_round_trips_through_the_command_form() -> None:
     args = job_tensor.encode(raw, (2, 4, 32, 32), "float32")
     checked = job_tensor.check(args["tensor"], args["shape"], args["dtype"])
     assert checked.raw == raw and checked.shape == (2, 4, 32, 32)
+
+
+def test_a_critical_job_is_run_twice_and_compared_a_routine_one_is_not() -> None:
+    """Urgent operator jobs (flightsw.jobs.URGENT_PRIORITY and up) come marked critical:
+    the payload runs their inference twice; before, nothing set the flag it reads."""
+    core, model, clock = make_core()
+    bright = model.infer
+    model.infer = lambda batch: np.clip(bright(batch), 0.0, 1.0)  # type: ignore[method-assign]
+    notes = []
+    for job_id, overrides in ((1, {"priority": 3}), (2, {"priority": 8, "critical": True})):
+        assert core.handle(job(job_id, 8, detail=True, **overrides), clock.monotonic_s()) == []
+        (out,) = core.run_next_job(clock.monotonic_s())
+        res = ResultBody.from_body(out.body)
+        assert res.ok and res.integrity == "verified", res.integrity_note
+        notes.append(res.integrity_note)
+    assert not notes[0].startswith("run twice") and notes[1] == "run twice: identical"
+
+
+def test_the_executive_marks_urgent_jobs_critical() -> None:
+    from flightsw.jobs import URGENT_PRIORITY, OperatorJob, job_fields
+
+    assert job_fields(OperatorJob(priority=URGENT_PRIORITY))["critical"] is True
+    assert job_fields(OperatorJob(priority=URGENT_PRIORITY - 1))["critical"] is False
