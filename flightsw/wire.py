@@ -175,10 +175,19 @@ def nesting_depth(obj: Any, limit: int = 64) -> int:
             if depth > limit:
                 return limit + 1
         children = value.values() if isinstance(value, dict) else value
+        # the types of the children, gathered in C: a flat container (housekeeping's
+        # point map, 100+ scalars) is passed over without a Python step per value
+        if set(map(type, children)) <= _SCALARS:
+            continue
         for child in children:
-            if isinstance(child, (list, dict)):
+            if isinstance(child, _CONTAINERS):
                 stack.append((child, depth + 1))
     return deepest
+
+
+_CONTAINERS = (list, dict)
+_SCALARS = frozenset((str, int, float, bool, bytes, type(None)))
+"""What msgpack decodes a non-container to (ext types are refused by the limits)."""
 
 
 def _check_header(kind: Any, source: Any, seq: Any, time_s: Any, body: Any) -> None:
