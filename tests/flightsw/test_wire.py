@@ -218,3 +218,19 @@ def test_nesting_depth_sees_containers_of_subclassed_types() -> None:
     assert nesting_depth([1, OrderedDict(x=[2, {"y": 3}])]) == 4
     assert nesting_depth({"p": {f"k{i}": float(i) for i in range(200)}}) == 2
     assert nesting_depth({"p": {**{f"k{i}": i for i in range(200)}, "deep": [[[]]]}}) == 5
+
+
+def test_depth_limit_holds_with_few_or_many_containers() -> None:
+    """The decoder walks a frame for its depth only when it has more containers than
+    the limit: one level past the limit (exactly that many containers) is refused, and
+    many shallow containers are walked and accepted."""
+    from flightsw.wire import MAX_DEPTH
+
+    value: object = 1
+    for _ in range(MAX_DEPTH):
+        value = [value]
+    frame = msgpack.packb([1, "evt", "flight", 0, 1.0, {"v": value}])
+    got = try_decode(frame)
+    assert isinstance(got, WireError) and "nested too deep" in str(got)
+    wide = {"v": [{"a": [i]} for i in range(200)]}
+    assert decode(encode(Envelope(Kind.EVENT, "flight", 0, 1.0, wide))).body == wide
