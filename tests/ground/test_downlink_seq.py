@@ -135,5 +135,12 @@ def test_observe_matches_a_set_model_over_random_traffic() -> None:
         assert (t.late, t.gaps_opened, t.duplicates) == (late, gaps, dups)
         assert t.got.count() == len(got)
         assert all(s in t.got for s in got)
+        runs: list[tuple[int, int]] = []  # the received numbers as merged ranges
+        for s in sorted(got):
+            if runs and runs[-1][1] == s:
+                runs[-1] = (runs[-1][0], s + 1)
+            else:
+                runs.append((s, s + 1))
+        assert t.got.ranges() == runs
         both = got | gone
         assert t.next_expected == max(both) + 1
