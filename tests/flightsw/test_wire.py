@@ -18,6 +18,7 @@ from flightsw.wire import (
     Sequencer,
     decode,
     encode,
+    nesting_depth,
     try_decode,
 )
 
@@ -179,3 +180,57 @@ def test_body_at_the_depth_limit_still_decodes() -> None:
         value = [value]
     env = decode(encode(Envelope(Kind.EVENT, "flight", 0, 1.0, {"v": value})))
     assert env.body["v"] == value
+
+
+def _depth_by_recursion(obj: object) -> int:
+    if isinstance(obj, dict):
+        return 1 + max((_depth_by_recursion(v) for v in obj.values()), default=0)
+    if isinstance(obj, list):
+        return 1 + max((_depth_by_recursion(v) for v in obj), default=0)
+    return 0
+
+
+_nested = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=3),
+              st.binary(max_size=3)),
+    lambda inner: st.one_of(st.lists(inner, max_size=4),
+                            st.dictionaries(st.text(max_size=2), inner, max_size=4)),
+    max_leaves=30)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_nested)
+def test_nesting_depth_counts_as_a_recursive_walk(obj: object) -> None:
+    """The walk passes over containers of scalars without a Python step per value; it
+    must still find every nested container (flat or mixed, lists or maps)."""
+    assert nesting_depth(obj) == _depth_by_recursion(obj)
+
+
+def test_nesting_depth_sees_containers_of_subclassed_types() -> None:
+    """A caller's dict/list subclasses and int subclasses are walked as isinstance says."""
+    from collections import OrderedDict
+    from enum import IntEnum
+
+    class Flag(IntEnum):
+        ON = 1
+
+    assert nesting_depth({"a": Flag.ON, "b": 1.0}) == 1
+    assert nesting_depth([1, OrderedDict(x=[2, {"y": 3}])]) == 4
+    assert nesting_depth({"p": {f"k{i}": float(i) for i in range(200)}}) == 2
+    assert nesting_depth({"p": {**{f"k{i}": i for i in range(200)}, "deep": [[[]]]}}) == 5
+
+
+def test_depth_limit_holds_with_few_or_many_containers() -> None:
+    """The decoder walks a frame for its depth only when it has more containers than
+    the limit: one level past the limit (exactly that many containers) is refused, and
+    many shallow containers are walked and accepted."""
+    from flightsw.wire import MAX_DEPTH
+
+    value: object = 1
+    for _ in range(MAX_DEPTH):
+        value = [value]
+    frame = msgpack.packb([1, "evt", "flight", 0, 1.0, {"v": value}])
+    got = try_decode(frame)
+    assert isinstance(got, WireError) and "nested too deep" in str(got)
+    wide = {"v": [{"a": [i]} for i in range(200)]}
+    assert decode(encode(Envelope(Kind.EVENT, "flight", 0, 1.0, wide))).body == wide

@@ -84,3 +84,63 @@ def test_range_set_merges_overlaps_and_counts_only_new_numbers() -> None:
     assert r.add(5, 8) == 3 and r.add(10, 12) == 2 and r.add(0, 2) == 2
     assert r.add(1, 11) == 5  # 2, 3, 4, 8 and 9 were new
     assert r.ranges() == [(0, 12)] and 11 in r and 12 not in r
+
+
+def test_observe_matches_a_set_model_over_random_traffic() -> None:
+    """In-order numbers take a shortcut (the common case, per record at the ground); it
+    must classify and count exactly as the set arithmetic does, whatever came before:
+    gaps, late fills, duplicates, evictions reported above and below the newest."""
+    import random
+
+    for seed in range(40):
+        rng = random.Random(seed)
+        t = DownlinkSequence()
+        got: set[int] = set()
+        gone: set[int] = set()
+        late = gaps = dups = 0
+        nxt = 0
+        for _ in range(400):
+            r = rng.random()
+            if r < 0.05:  # an eviction report, sometimes reaching above the newest
+                first = rng.randrange(0, nxt + 5)
+                last = first + rng.randrange(0, 6)
+                t.evicted(first, last)
+                gone |= set(range(first, last + 1)) - got
+                continue
+            if r < 0.75:
+                seq = nxt
+                nxt += 1
+            elif r < 0.85:
+                seq = nxt + rng.randrange(1, 5)
+                nxt = seq + 1
+            else:
+                seq = rng.randrange(0, nxt + 1)
+            both = got | gone
+            top = max(both) + 1 if both else None
+            low = min(both) if both else None
+            if seq in got:
+                want, dups = Arrival.DUPLICATE, dups + 1
+            elif top is None or seq == top:
+                want = Arrival.IN_ORDER
+            elif seq > top:
+                want, gaps = Arrival.AHEAD, gaps + 1
+            else:
+                want, late = Arrival.LATE, late + 1
+                if low is not None and seq < low - 1:
+                    gaps += 1
+            if seq not in got:
+                got.add(seq)
+                gone.discard(seq)
+            assert t.observe(seq) is want, (seed, seq)
+        assert (t.late, t.gaps_opened, t.duplicates) == (late, gaps, dups)
+        assert t.got.count() == len(got)
+        assert all(s in t.got for s in got)
+        runs: list[tuple[int, int]] = []  # the received numbers as merged ranges
+        for s in sorted(got):
+            if runs and runs[-1][1] == s:
+                runs[-1] = (runs[-1][0], s + 1)
+            else:
+                runs.append((s, s + 1))
+        assert t.got.ranges() == runs
+        both = got | gone
+        assert t.next_expected == max(both) + 1
