@@ -72,10 +72,12 @@ def test_the_boards_executive_downlinks_over_the_uart(target: BoardTarget,
                                                        tmp_path: Path) -> None:
     deframer_kinds: list[Kind] = []
     temps: list[float] = []
+    board_cs: list[float] = []  # the board's own readings while the telemetry came
     with target.uart(tmp_path) as link:
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline and not (Kind.HELLO in deframer_kinds and temps):
             link.wait(0.5)
+            board_cs.append(float(target.board()["sensors"]["hottest_c"]))
             for frame in link.receive():
                 env = try_decode(frame)
                 if not isinstance(env, Envelope):
@@ -87,5 +89,7 @@ def test_the_boards_executive_downlinks_over_the_uart(target: BoardTarget,
                         temps.append(float(value))
     assert Kind.HELLO in deframer_kinds, f"only {set(deframer_kinds)} came down the UART"
     assert temps, "no compute temperature in the telemetry"
-    board_c = target.board()["sensors"]["hottest_c"]
-    assert abs(temps[-1] - board_c) < 10, (temps[-1], board_c)  # the board's, not a model's
+    board_cs.append(float(target.board()["sensors"]["hottest_c"]))
+    # the board's, not a model's: inside what the board read over the same seconds (a
+    # live virtual board under a loaded CI host moved 14 C between a packet and a read)
+    assert min(board_cs) - 5 <= temps[-1] <= max(board_cs) + 5, (temps[-1], board_cs)
