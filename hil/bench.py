@@ -130,31 +130,14 @@ def main(argv: list[str] | None = None) -> int:
     plant.add_argument("--profile", default="cubesat-jetson")
     plant.add_argument("--repeats", type=int, default=3)
     plant.add_argument("--no-scaling", action="store_true", help="headline figure only")
-    recovery_bench.add_parser(sub)
-    policy_bench.add_parser(sub)
-    serial_bench.add_parser(sub)
-    integrity_bench.add_parser(sub)
-    hil_bench.add_parser(sub)
-    link_bench.add_parser(sub)
-    console_bench.add_parser(sub)
-    service_bench.add_parser(sub)
+    benches = {"recovery": recovery_bench, "policy": policy_bench, "serial": serial_bench,
+               "integrity": integrity_bench, "hil": hil_bench, "link": link_bench,
+               "console": console_bench, "payload": service_bench}
+    for bench in benches.values():  # each module adds its own subcommand and options
+        bench.add_parser(sub)
     args = parser.parse_args(argv)
-    if args.what == "recovery":
-        return recovery_bench.run(args)
-    if args.what == "policy":
-        return policy_bench.run(args)
-    if args.what == "serial":
-        return serial_bench.run(args)
-    if args.what == "integrity":
-        return integrity_bench.run(args)
-    if args.what == "hil":
-        return hil_bench.run(args)
-    if args.what == "link":
-        return link_bench.run(args)
-    if args.what == "console":
-        return console_bench.run(args)
-    if args.what == "payload":
-        return service_bench.run(args)
+    if args.what in benches:
+        return int(benches[args.what].run(args))
     try:
         result = bench_plant(args.profile, repeats=args.repeats, scaling=not args.no_scaling)
     except ProfileError as exc:

@@ -386,6 +386,28 @@ def brightness_baseline(train: Capture, held_out: Capture) -> dict[str, Any]:
     }
 
 
+def card_head(name: str, version: str, onnx_name: str, blob: bytes, parameters: int,
+              flops: int) -> dict[str, Any]:
+    """The card fields every cloud-screening model states the same way (identity, file
+    hash, the camera-tile interface, the decision rule), in the order the cards keep."""
+    return {
+        "name": name,
+        "version": version,
+        "file": onnx_name,
+        "sha256": hashlib.sha256(blob).hexdigest(),
+        "format": "onnx",
+        "opset": OPSET,
+        "ir_version": IR_VERSION,
+        "inputs": [{"name": "tiles", "dtype": "float32", "shape": ["N", 4, TILE_PX, TILE_PX],
+                    "bands": list(BANDS), "units": "reflectance 0..1"}],
+        "outputs": [{"name": "cloud_prob", "dtype": "float32", "shape": ["N"]}],
+        "threshold": THRESHOLD,
+        "label_rule": f"cloudy when true cloud cover > {CLOUDY_COVER_FRAC}",
+        "parameters": parameters,
+        "flops_per_tile": flops,
+    }
+
+
 def count_params(*nets: Dense2) -> int:
     return sum(int(a.size) for net in nets for a in (net.w1, net.b1, net.w2, net.b2))
 
@@ -504,20 +526,8 @@ def main(argv: list[str] | None = None) -> int:
     baseline = brightness_baseline(train_data, held_out)
     onnx_name = f"{NAME}_v{VERSION}.onnx"
     card: dict[str, Any] = {
-        "name": NAME,
-        "version": VERSION,
-        "file": onnx_name,
-        "sha256": hashlib.sha256(blob).hexdigest(),
-        "format": "onnx",
-        "opset": OPSET,
-        "ir_version": IR_VERSION,
-        "inputs": [{"name": "tiles", "dtype": "float32", "shape": ["N", 4, TILE_PX, TILE_PX],
-                    "bands": list(BANDS), "units": "reflectance 0..1"}],
-        "outputs": [{"name": "cloud_prob", "dtype": "float32", "shape": ["N"]}],
-        "threshold": THRESHOLD,
-        "label_rule": f"cloudy when true cloud cover > {CLOUDY_COVER_FRAC}",
-        "parameters": count_params(pixel_net, tile_net),
-        "flops_per_tile": flops_per_tile(),
+        **card_head(NAME, VERSION, onnx_name, blob, count_params(pixel_net, tile_net),
+                    flops_per_tile()),
         "power_class": "low",
         "power_note": "CPU only, one thread; well under 1 W on an embedded ARM core",
         "training": {"tiles": len(train_data), "cloudy_frac": round(float(

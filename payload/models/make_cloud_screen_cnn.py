@@ -28,7 +28,6 @@ the synthetic camera (other seeds and ground positions) and written into the car
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -36,7 +35,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from payload.camera import BANDS, CLOUDY_COVER_FRAC, TILE_PX, Capture
+from payload.camera import BANDS, TILE_PX, Capture
 from payload.models.make_cloud_screen import (
     BRIGHT_VIS,
     IR_VERSION,
@@ -45,6 +44,7 @@ from payload.models.make_cloud_screen import (
     Dense2,
     GraphParts,
     brightness_baseline,
+    card_head,
     evaluate,
     fit_and_check,
     pixel_features,
@@ -226,16 +226,8 @@ def main(argv: list[str] | None = None) -> int:
     held = evaluate(fit.held_out_prob, held_out)
     onnx_name = f"{NAME}_v{VERSION}.onnx"
     card: dict[str, Any] = {
-        "name": NAME, "version": VERSION, "file": onnx_name,
-        "sha256": hashlib.sha256(blob).hexdigest(), "format": "onnx", "opset": OPSET,
-        "ir_version": IR_VERSION,
-        "inputs": [{"name": "tiles", "dtype": "float32", "shape": ["N", 4, TILE_PX, TILE_PX],
-                    "bands": list(BANDS), "units": "reflectance 0..1"}],
-        "outputs": [{"name": "cloud_prob", "dtype": "float32", "shape": ["N"]}],
-        "threshold": THRESHOLD,
-        "label_rule": f"cloudy when true cloud cover > {CLOUDY_COVER_FRAC}",
-        "parameters": count_params(pixel_net, tile_net),
-        "flops_per_tile": flops_per_tile(),
+        **card_head(NAME, VERSION, onnx_name, blob, count_params(pixel_net, tile_net),
+                    flops_per_tile()),
         "power_class": "medium",
         "power_note": "CPU, one thread; ~6x the compute of cloud_screen v1 per tile",
         "accuracy": held["accuracy"],
