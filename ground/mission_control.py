@@ -379,19 +379,21 @@ class MissionControl:
 
     def hold(self, cmd_seq: int, now_s: float) -> CommandRecord | None:
         """Keep a queued command at the ground until released; None if not queued."""
-        rec = self.commands.get(cmd_seq)
-        if rec is None or rec.stage is not Stage.QUEUED:
-            return None
-        self.commands.hold(rec, now_s)
-        self.archive.put_command(rec)
-        return rec
+        return self._restage(cmd_seq, Stage.QUEUED, self.commands.hold, now_s)
 
     def release(self, cmd_seq: int, now_s: float) -> CommandRecord | None:
         """A held command joins the queue again (goes up at the next chance)."""
+        return self._restage(cmd_seq, Stage.HELD, self.commands.release, now_s)
+
+    def _restage(self, cmd_seq: int, from_stage: Stage,
+                 move: Callable[[CommandRecord, float], None],
+                 now_s: float) -> CommandRecord | None:
+        """Move a command waiting at the ground in ``from_stage`` (None if it is not
+        there), and archive its new stage."""
         rec = self.commands.get(cmd_seq)
-        if rec is None or rec.stage is not Stage.HELD:
+        if rec is None or rec.stage is not from_stage:
             return None
-        self.commands.release(rec, now_s)
+        move(rec, now_s)
         self.archive.put_command(rec)
         return rec
 
