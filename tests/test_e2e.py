@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 
 import pytest
 
@@ -19,23 +18,11 @@ from flightsw.config import FlightConfig
 from flightsw.errors import CommandRejected
 from ground.api import Ops
 from hil.plant import load_profile
-from hil.stack import Stack, StackOptions
+from hil.stack import Stack
 
 pytestmark = pytest.mark.e2e
 
-SPEED = 10.0  # sim seconds per wall second: the first pass (~26 min) lasts ~2.5 min
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    opts = StackOptions(profile="cubesat-jetson", lockstep=True, duration_s=3000.0,
-                        speed=SPEED, run_dir=tmp_path_factory.mktemp("e2e") / "run")
-    stack = Stack.start(opts)
-    try:
-        yield stack
-    finally:
-        stack.stop()
-        assert all(p.poll() is not None for p in stack.procs.values()), "a process survived"
+# the ``stack`` fixture (tests/conftest.py): this module's own lockstep stack, before a pass
 
 
 def test_telemetry_commands_and_results_reach_the_ground(stack: Stack) -> None:

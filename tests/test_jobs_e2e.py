@@ -5,7 +5,6 @@ PNG; a tensor sent up is classified."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -15,21 +14,12 @@ from PIL import Image
 from flightsw import job_tensor
 from ground.api import Ops
 from ground.tile_products import collect, write_pngs
-from hil.stack import Stack, StackOptions
+from hil.stack import Stack
 
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    opts = StackOptions(profile="cubesat-jetson", lockstep=True, duration_s=3000.0,
-                        speed=10.0, run_dir=tmp_path_factory.mktemp("jobs") / "run")
-    stack = Stack.start(opts)
-    try:
-        yield stack
-    finally:
-        stack.stop()
-        assert all(p.poll() is not None for p in stack.procs.values()), "a process survived"
+# the ``stack`` fixture (tests/conftest.py): this module's own lockstep stack, before a pass
 
 
 def test_jobs_reach_the_ground_archive_with_tiles_and_audit(stack: Stack,

@@ -26,7 +26,6 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from hil.stack import Stack
 from tests.procs import stop
-from tests.test_e2e import stack  # noqa: F401 - the e2e stack: lockstep, before a pass
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -42,7 +41,7 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def console_url(stack: Stack,  # noqa: F811 - the fixture imported above
+def console_url(stack: Stack,  # the e2e stack (tests/conftest.py): lockstep, before a pass
                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
     log = open(tmp_path_factory.mktemp("console-log") / "console.log", "w")
