@@ -115,12 +115,18 @@ class Chaos:
         elif kind == "payload_starve_cpu":
             _starve_cpu(pid, seconds=2.0)  # 75 % of its CPU taken, under the timeout
         elif kind == "payload_starve_memory":
-            _starve_memory(pid)
-            time.sleep(3.0)
+            _starve_memory(pid, seconds=5.0)
         if kind in ("payload_kill", "payload_stop"):
-            died = self.wait("payload.died", mark, HEARTBEAT_TIMEOUT_S + 3.0)
+            self.wait("payload.died", mark, HEARTBEAT_TIMEOUT_S + 3.0)
+            deaths = 1
+        else:
+            # starved, not killed: it lives on, or its supervisor restarts it. Either
+            # shows within a heartbeat timeout of the starving's end (the limit is lifted
+            # then, so no death can come later and be missed); count what came
+            time.sleep(HEARTBEAT_TIMEOUT_S + 2.0)
+            deaths = sum(1 for e in self._events_since(mark) if e.name == "payload.died")
+        for _ in range(deaths):
             self.payload_deaths += 1
-            backoff = float(died.args.get("restart_in_s", 0.0))
             if self.payload_deaths == 5:  # the ladder's top rung: no restart comes
                 self.wait("payload.escalated", mark, 5.0,
                           lambda e: e.args.get("rung") == "locked out")
@@ -128,15 +134,18 @@ class Chaos:
                 self.log.append(f"{kind}: locked out after 5 deaths")
                 self.clear_lockout()
                 return
-            self.healthy_payload(mark, backoff + MODEL_LOAD_BOUND_S)
             if self.payload_deaths == 3:
-                assert self.ops.wait_tlm("payload.rung", lambda v: v == "degraded",
-                                         timeout_s=5.0) == "degraded"
-        else:  # starved, not killed: alive afterwards, or restarted by its supervisor
-            self.ops.wait_tlm("payload.state", lambda v: v == "ready",
-                              timeout_s=HEARTBEAT_TIMEOUT_S + MODEL_LOAD_BOUND_S + 10.0)
-            restarted = [e for e in self._events_since(mark) if e.name == "payload.died"]
-            self.payload_deaths += len(restarted)
+                self.wait("payload.escalated", mark, 5.0,
+                          lambda e: e.args.get("rung") == "degraded")
+        if deaths:
+            died = [e for e in self._events_since(mark) if e.name == "payload.died"][-1]
+            backoff = float(died.args.get("restart_in_s", 0.0))
+            self.healthy_payload(Mark(events_id=died.id), backoff + MODEL_LOAD_BOUND_S)
+        self.ops.wait_tlm("payload.state", lambda v: v == "ready",
+                          timeout_s=HEARTBEAT_TIMEOUT_S + MODEL_LOAD_BOUND_S + 10.0)
+        if self.payload_deaths >= 3:
+            assert self.ops.wait_tlm("payload.rung", lambda v: v == "degraded",
+                                     timeout_s=5.0) == "degraded"
         self.log.append(f"{kind}: recovered (payload deaths so far {self.payload_deaths})")
 
     def clear_lockout(self) -> None:
@@ -204,13 +213,20 @@ def _starve_cpu(pid: int, seconds: float) -> None:
             pass
 
 
-def _starve_memory(pid: int) -> None:
-    """Cap the process's address space at what it has now: its next growth fails."""
+def _starve_memory(pid: int, seconds: float) -> None:
+    """Cap the process's address space at what it has now for ``seconds``: any growth
+    in that time fails. The cap is lifted afterwards, so whatever the starving did has
+    shown by then (a death comes within the heartbeat timeout)."""
     status = Path(f"/proc/{pid}/status").read_text()
     vm_kb = next(int(line.split()[1]) for line in status.splitlines()
                  if line.startswith("VmSize:"))
-    limit = vm_kb * 1024
-    resource.prlimit(pid, resource.RLIMIT_AS, (limit, limit))
+    soft, hard = resource.prlimit(pid, resource.RLIMIT_AS)
+    resource.prlimit(pid, resource.RLIMIT_AS, (vm_kb * 1024, hard))  # the soft one binds
+    time.sleep(seconds)
+    try:
+        resource.prlimit(pid, resource.RLIMIT_AS, (soft, hard))
+    except ProcessLookupError:
+        pass  # it died of it
 
 
 def _evictions_reported(archive: Path) -> list[str]:
