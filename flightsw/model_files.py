@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flightsw.messages import FaultBody
+from flightsw.model_card import contradictions
 from flightsw.model_store import (
     FileResult,
     PayloadView,
@@ -237,19 +238,20 @@ class ModelFiles:
         if not isinstance(verdict, dict) or not verdict.get("ok"):
             reason = verdict.get("reason", "?") if isinstance(verdict, dict) else "?"
             return self._reject(up, f"sandbox: {reason}")
-        model = StoredModel(
-            sha256=up.sha256, name=up.name, version=up.version, size_bytes=up.size_bytes,
-            power_class=up.power_class, accuracy=up.accuracy,
-            input_name=str(verdict["input_name"]), input_shape=list(verdict["input_shape"]),
-            output_name=str(verdict["output_name"]),
-            output_shape=list(verdict["output_shape"]),
-            verdict=(f"loads in {verdict['load_ms']} ms, dry run {verdict['infer_ms']} ms, "
-                     f"peak {verdict['peak_rss_mb']} MB"))
-        card = {"name": model.name, "version": model.version, "sha256": model.sha256,
-                "inputs": [{"name": model.input_name, "shape": model.input_shape}],
-                "outputs": [{"name": model.output_name, "shape": model.output_shape}],
-                "threshold": float(verdict["threshold"]), "power_class": model.power_class,
-                "accuracy": model.accuracy, "validated": model.verdict}
+        try:
+            found = contradictions(up.card, str(verdict["input_name"]),
+                                   list(verdict["input_shape"]), str(verdict["output_name"]),
+                                   list(verdict["output_shape"]))
+            threshold = float(verdict["threshold"])
+            report = (f"loads in {verdict['load_ms']} ms, dry run {verdict['infer_ms']} ms, "
+                      f"peak {verdict['peak_rss_mb']} MB")
+        except (KeyError, TypeError, ValueError) as exc:
+            return self._reject(up, f"sandbox: malformed verdict: {exc!r}")
+        if found:
+            return self._reject(up, "model card contradicts the model: " + "; ".join(found))
+        model = StoredModel(card=up.card, size_bytes=up.size_bytes, verdict=report)
+        # the payload's card format: the card plus the decision threshold the model carries
+        card = {**model.card.to_json(), "threshold": threshold, "validated": model.verdict}
         _atomic_write(self.root / f"{up.sha256}.json", json.dumps(card, indent=2).encode())
         os.replace(check.path, self.root / f"{up.sha256}.onnx")
         shutil.rmtree(self.root / "uploads" / str(up.upload_id), ignore_errors=True)

@@ -5,17 +5,20 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from flightsw.config import FlightConfig
 from flightsw.harness import Harness
+from flightsw.model_card import ModelCard
 from flightsw.model_files import ModelFiles
-from flightsw.model_store import CHUNK_BYTES, StoredModel, describe_missing, parse_missing
-from ground.model_uplink import UploadFailed, UploadPlan, plan, upload
-from tests.model_uplink_harness import HarnessUplink
+from flightsw.model_store import StoredModel, describe_missing, parse_missing
+from ground.model_uplink import UploadFailed, UploadPlan, cut, plan, upload
+from tests.model_uplink_harness import HarnessUplink, camera_card
 
 SHIPPED = Path(__file__).resolve().parents[2] / "payload" / "models" / "cloud_screen_v1.onnx"
 
@@ -58,11 +61,9 @@ def store_shipped(h: Harness) -> UploadPlan:
     return p
 
 
-def blob_plan(blob: bytes, *, name: str = "blob", sha256: str | None = None) -> UploadPlan:
-    return UploadPlan(name=name, version="1", sha256=sha256 or hashlib.sha256(blob).hexdigest(),
-                      size_bytes=len(blob), power_class="low", accuracy=0.5,
-                      chunks=tuple(blob[i:i + CHUNK_BYTES]
-                                   for i in range(0, len(blob), CHUNK_BYTES)))
+def blob_plan(blob: bytes, *, name: str = "blob", sha256: str | None = None,
+              **card: Any) -> UploadPlan:
+    return cut(blob, camera_card(blob, name=name, sha256=sha256, **card))
 
 
 def test_missing_ranges_round_trip() -> None:
@@ -125,6 +126,55 @@ def test_non_onnx_is_rejected_by_the_sandbox(tmp_path: Path) -> None:
     seq = h.command("model.activate", model="blob")
     h.run(1)
     assert h.verification(seq)[-1].stage == "failed"
+
+
+@pytest.mark.parametrize(("card", "reason"), [
+    ({"input_name": "pixels"}, "card input name 'pixels', model has 'tiles'"),
+    ({"input_shape": ["N", 3, 32, 32]}, "card input shape [N,3,32,32], model has [N,4,32,32]"),
+    ({"output_shape": ["N", 1]}, "card output shape [N,1], model has [N]"),
+])
+def test_a_card_that_contradicts_its_model_is_rejected(tmp_path: Path, card: dict,
+                                                        reason: str) -> None:
+    h = make_harness(tmp_path)
+    upload(HarnessUplink(h), blob_plan(SHIPPED.read_bytes(), **card), round_wait_s=3)
+    assert wait_verdict(h) == "model.rejected"
+    (evt,) = h.events("model.rejected")
+    assert f"model card contradicts the model: {reason}" in evt.text
+    assert h.latest("model.active") == "shipped default"
+    assert not list((tmp_path / "models").glob("*.onnx"))  # nothing kept, nothing staged
+    assert not list((tmp_path / "models" / "incoming").glob("*"))
+
+
+def test_a_validated_models_card_comes_down_and_is_listed(tmp_path: Path) -> None:
+    h = make_harness(tmp_path)
+    p = blob_plan(SHIPPED.read_bytes(), name="screen2", power_class="medium", accuracy=0.97)
+    upload(HarnessUplink(h), p, round_wait_s=3)
+    assert wait_verdict(h) == "model.validated"
+    (evt,) = h.events("model.validated")
+    assert evt.args["card"] == p.card.to_json()  # what the ground archives
+    seq = h.command("model.list")
+    h.run(1)
+    note = h.verification(seq)[-1].reason
+    assert f"{p.card.describe()} [staged]" in note
+    assert "in tiles[N,4,32,32] out cloud_prob[N] power medium accuracy 0.9700" in note
+    stored = json.loads((tmp_path / "models" / f"{p.sha256}.json").read_text())
+    assert ModelCard.from_json(stored) == p.card and stored["threshold"] == 0.5
+
+
+@pytest.mark.parametrize(("args", "reason"), [
+    ({"input_shape": "N,,4"}, "input_shape 'N,,4' is not a shape"),
+    ({"output_shape": "0"}, "output_shape '0' is not a shape"),
+    ({"input_name": ""}, "must not be empty"),
+])
+def test_a_malformed_card_is_refused_at_upload_begin(tmp_path: Path, args: dict,
+                                                     reason: str) -> None:
+    h = make_harness(tmp_path)
+    base = blob_plan(SHIPPED.read_bytes()).begin_args()
+    seq = h.command_args("model.upload_begin", {**base, **args})
+    h.run(1)
+    v = h.verification(seq)[-1]
+    assert v.stage == "failed" and reason in v.reason
+    assert h.latest("model.upload_id") == 0
 
 
 def test_truncated_upload_cannot_end(tmp_path: Path) -> None:
@@ -403,7 +453,7 @@ def test_stored_file_corruption_is_injected_and_caught_at_load(tmp_path: Path) -
 
 
 def _stored(i: int) -> StoredModel:
-    return StoredModel(sha256=f"{i:064x}", name=f"m{i}", version="1", size_bytes=10)
+    return StoredModel(camera_card(b"", name=f"m{i}", sha256=f"{i:064x}"), size_bytes=10)
 
 
 def test_the_store_keeps_at_most_its_limit_and_never_evicts_a_slot() -> None:
@@ -437,7 +487,9 @@ def test_the_whole_store_state_survives_a_save_and_restore(tmp_path: Path) -> No
     from flightsw.state_store import StateStore
 
     st = ModelStoreState(models={_stored(1).sha256: _stored(1)}, active=_stored(1).sha256,
-                         uploads={3: Upload(3, "u", "1", 2000, "c" * 64, received=[0, 2])},
+                         uploads={3: Upload(3, 2000, camera_card(b"", name="u",
+                                                                  sha256="c" * 64),
+                                                    received=[0, 2])},
                          next_upload_id=4, trial=Trial(_stored(1).sha256, 5, 1, 0, 2),
                          rollbacks=1, last_verdict="ok")
     store = StateStore(tmp_path / "state.bin")  # the executive's own store

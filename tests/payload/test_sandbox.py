@@ -9,6 +9,7 @@ from pathlib import Path
 from flightsw.model_files import ModelFiles
 from flightsw.model_store import Upload
 from payload.model import DEFAULT_MODEL_PATH, choose_model_path, sha256_hex
+from tests.model_uplink_harness import camera_card
 from tests.payload import bad_models
 
 
@@ -16,7 +17,7 @@ def judge(tmp_path: Path, blob: bytes, *, cpu_s: int = 3, wall_s: float = 60.0) 
     """Put ``blob`` through the store's verification; (verdict kind, reason)."""
     files = ModelFiles(tmp_path / "models", cpu_s=cpu_s, wall_s=wall_s)
     sha = sha256_hex(blob)
-    up = Upload(1, "m", "1", len(blob), sha, received=[])
+    up = Upload(1, len(blob), camera_card(blob, name="m"), received=[])
     chunks = tmp_path / "models" / "uploads" / "1"
     chunks.mkdir(parents=True)
     for i in range(up.n_chunks):
