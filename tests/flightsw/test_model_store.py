@@ -43,11 +43,12 @@ def wait_verdict(h: Harness, timeout_s: float = 60.0) -> str:
     raise AssertionError("no verdict from the sandbox")
 
 
-def wait_verdict_count(h: Harness, n: int, timeout_s: float = 60.0) -> bool:
+def wait_verdict_count(h: Harness, n: int, timeout_s: float = 60.0,
+                       name: str = "model.validated") -> bool:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         h.run(1)
-        if len(h.events("model.validated")) >= n:
+        if len(h.events(name)) >= n:
             return True
         time.sleep(0.1)
     return False
@@ -126,6 +127,28 @@ def test_non_onnx_is_rejected_by_the_sandbox(tmp_path: Path) -> None:
     seq = h.command("model.activate", model="blob")
     h.run(1)
     assert h.verification(seq)[-1].stage == "failed"
+
+
+def test_a_model_that_crashes_onnxruntime_is_rejected_and_the_active_one_runs_on(
+        tmp_path: Path) -> None:
+    from tests.payload.bad_models import aborts_onnxruntime_on_load
+
+    h = make_harness(tmp_path, FlightConfig(capture_period_s=1.0))
+    p = store_shipped(h)
+    h.command("model.activate", model=p.sha256[:12])
+    h.run(5)
+    active, kills = h.latest("model.active"), h.payload.kills
+    assert active.startswith("cloud_screen v1")
+    done = h.latest("payload.jobs_done")
+    upload(HarnessUplink(h), blob_plan(aborts_onnxruntime_on_load(), name="split_abort"),
+           round_wait_s=3)
+    assert wait_verdict_count(h, 1, name="model.rejected")
+    (evt,) = h.events("model.rejected")
+    assert evt.text.endswith("rejected: sandbox: crashed onnxruntime (SIGABRT)")
+    h.run(5)
+    assert h.latest("model.active") == active and h.payload.kills == kills  # untouched
+    assert h.latest("payload.jobs_done") > done  # and still working
+    assert h.latest("model.stored") == 1
 
 
 @pytest.mark.parametrize(("card", "reason"), [
