@@ -15,7 +15,7 @@ import pytest
 from flightsw.config import FlightConfig
 from flightsw.harness import Harness
 from flightsw.model_card import ModelCard
-from flightsw.model_files import ModelFiles
+from flightsw.model_files import SANDBOX_SIM_S, ModelFiles
 from flightsw.model_store import StoredModel, describe_missing, parse_missing
 from ground.model_uplink import UploadFailed, UploadPlan, cut, plan, upload
 from tests.model_uplink_harness import HarnessUplink, camera_card
@@ -569,3 +569,37 @@ def test_a_big_upload_goes_up_a_window_at_a_time(tmp_path: Path) -> None:
     assert rep.ended and rep.chunks_sent == len(p.chunks) + link.lost
     assert max(rep.missing_per_round) == len(p.chunks) and rep.rounds >= len(p.chunks) // 3
     assert wait_verdict(h) == "model.validated"
+
+
+def _lockstep_upload(tmp_path: Path, *, let_the_child_finish_first: bool) -> tuple[
+        list[float], list[str], float, int]:
+    """Upload the shipped model in a lockstep harness whose sandbox verdicts land at a
+    fixed sim time; (verdict event times, texts, mission time at upload_end, waits)."""
+    waits = []
+    h = Harness()
+    h.executive.model_files = ModelFiles(tmp_path / "models", cpu_s=5, wall_s=30.0,
+                                         lockstep=True, while_waiting=lambda: waits.append(1))
+    h.run(3)
+    upload(HarnessUplink(h), plan(SHIPPED), round_wait_s=3)
+    ended_s = h.clock.mission_time_s()
+    if let_the_child_finish_first:  # a fast machine: the verdict is ready long before due
+        for check in list(h.executive.model_files._checks.values()):
+            check.proc.wait(timeout=60)
+    h.run(int(SANDBOX_SIM_S) + 2)
+    return (h.event_times("model.validated"), [e.text for e in h.events("model.validated")],
+            ended_s, len(waits))
+
+
+def test_lockstep_verdicts_land_at_a_fixed_sim_time_whatever_the_wall_clock(
+        tmp_path: Path) -> None:
+    slow_times, slow_texts, slow_end, slow_waits = _lockstep_upload(
+        tmp_path / "slow", let_the_child_finish_first=False)
+    fast_times, fast_texts, fast_end, fast_waits = _lockstep_upload(
+        tmp_path / "fast", let_the_child_finish_first=True)
+    assert slow_end == fast_end
+    assert len(slow_times) == 1 and slow_times == fast_times
+    assert slow_texts == fast_texts  # no wall-clock timings in the flight's books
+    assert "lockstep: its wall-clock timings are not reported" in slow_texts[0]
+    # upload_end ran within the second before the uploader saw its answer (ended_s)
+    assert SANDBOX_SIM_S - 1.0 <= slow_times[0] - slow_end <= SANDBOX_SIM_S + 0.1
+    assert slow_waits > 0 and fast_waits == 0  # the slow run waited, watchdog turning
