@@ -663,10 +663,11 @@ class Topology:
             points.update(c.telemetry(getattr(st, c.name)))
         nxt = s.next_contact_in_s
         points["link.next_aos_in_s"] = None if not math.isfinite(nxt) else round(nxt)
-        if _all_finite(points.values()):
-            return points  # the usual case, found in C: no rebuild of 130+ points
-        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
-                for k, v in points.items()}
+        if not _all_finite(points.values()):  # found in C; then only the culprits change
+            for k in [k for k, v in points.items()
+                      if isinstance(v, float) and not math.isfinite(v)]:
+                points[k] = None
+        return points
 
     @property
     def frames_rejected(self) -> int:
