@@ -113,6 +113,8 @@ class ZmqTransport:
 
     def __init__(self, sock: zmq.Socket[Any]) -> None:
         self.sock = sock
+        self._poller = zmq.Poller()  # one for the socket's life: Socket.poll makes one a call
+        self._poller.register(sock, zmq.POLLIN)
         self._connected = True
         self.errors = 0
         self.last_error = ""
@@ -166,7 +168,9 @@ class ZmqTransport:
 
     def wait(self, timeout_s: float) -> bool:
         try:
-            return bool(self.sock.poll(max(0, int(timeout_s * 1000)), zmq.POLLIN))
+            if self.sock.closed:  # the kept poller would not say so itself
+                raise zmq.ZMQError(zmq.ENOTSOCK)
+            return bool(self._poller.poll(max(0, int(timeout_s * 1000))))
         except zmq.ZMQError as exc:
             self._error(exc)
             return False
