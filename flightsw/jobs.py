@@ -376,14 +376,18 @@ def _event(job: OperatorJob, status: str, detail: str) -> tuple[str, dict[str, A
 # --- telemetry -----------------------------------------------------------------------------
 def percentile(values: list[float], q: float) -> float | None:
     """Nearest-rank percentile (``q`` in 0..1); None for no values."""
-    if not values:
+    return _ranked(sorted(values), q)
+
+
+def _ranked(ordered: list[float], q: float) -> float | None:
+    if not ordered:
         return None
-    ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
 
 
 def telemetry(st: JobsState) -> dict[str, Any]:
-    p50, p99 = percentile(st.job_ms, 0.5), percentile(st.job_ms, 0.99)
+    ordered = sorted(st.job_ms)  # once for both (housekeeping asks twice a second)
+    p50, p99 = _ranked(ordered, 0.5), _ranked(ordered, 0.99)
     busy_s = sum(st.job_ms) / 1e3
     saved = 1.0 - st.tile_bytes_sent / st.all_tile_bytes if st.all_tile_bytes else None
     return {
