@@ -19,7 +19,10 @@ forecasts the executive has:
   :mod:`flightsw.precool`): the orbit is counted from eclipse exit to eclipse exit (the
   pack's peak, early in the eclipse, sits well inside); at each window's end the band
   moves by :data:`LEARN_GAIN` of the gap between that window's peak and the target
-  :data:`PEAK_MARGIN_C` under the limit. Cool peaks raise the band, hot ones lower it;
+  :data:`PEAK_MARGIN_C` under the limit. Hot peaks lower the band; cool ones raise it,
+  but only if they reached the band (a peak under it was not held by it: raising the
+  band then, through a warm-up from cold, wound it up and the first hot orbit
+  overshot past the shed rung);
 - **the transmitter's heat on its way**: the radio keys up only with a station in view
   (``in_contact``), its heat goes into the structure and reaches the pack tens of
   minutes later, and the passes per orbit follow the ground track (on the Jetson 10 to
@@ -28,8 +31,10 @@ forecasts the executive has:
   :data:`TX_GAIN_C` per unit, before the heat arrives;
 - **the phase**: in sunlight the array carries the payload, so its power does not pass
   through the pack; its heat reaches the pack only through the structure, hours later.
-  The band sits :data:`SUN_EXTRA_C` higher in sunlight than in eclipse: the derating
-  lands where the payload heats the pack now (the eclipse before the peak).
+  Where the last orbit peaked in eclipse (the Jetson's pack does, a few minutes in), the
+  band sits :data:`SUN_EXTRA_C` higher in sunlight: the derating lands where the
+  payload heats the pack now (the eclipse before the peak). Where it peaked in sunlight
+  (a radiator that sees the Sun) there is no cheap phase and no allowance.
 
 The band's zero never passes :data:`MAX_RAISE_C` over its fixed place: it stays under
 the limit checker's shed rung (:data:`flightsw.limits.HEAT_SHED_MARGIN_C`) whatever the
@@ -43,6 +48,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
+
+from flightsw.throttle import DERATE_MARGIN_C
 
 PEAK_MARGIN_C = 1.55
 """The orbit's peak is held this far under the node's limit: under the limit checker's
@@ -82,6 +89,9 @@ class NodePeak:
     peak_c: float = -math.inf  # hottest reading in the present window
     last_peak_c: float = math.nan  # the last whole window's peak
     lost: bool = False  # a reading was lost in this window
+    peak_dark: bool = False  # this window's peak so far was read in eclipse
+    last_peak_dark: bool = False
+    """The last whole window peaked in eclipse: sunlit activity is the cheap kind."""
 
 
 @dataclass(frozen=True)
@@ -102,10 +112,14 @@ class HeatForecastState:
 def learn(node: NodePeak, limit_c: float) -> NodePeak:
     """The window just ended: move the band by the gap between its peak and the target."""
     if node.lost or not math.isfinite(node.peak_c):
-        return replace(node, peak_c=-math.inf, lost=False)
+        return replace(node, peak_c=-math.inf, lost=False, last_peak_dark=False)
     error_c = limit_c - PEAK_MARGIN_C - node.peak_c
+    if error_c > 0 and node.peak_c < limit_c - DERATE_MARGIN_C + node.shift_c:
+        # the peak stayed under the band: the band did not hold it (a warm-up, a cold
+        # season), so raising it would only wind up a shift the next hot orbit overshoots
+        error_c = 0.0
     shift = min(max(node.shift_c + LEARN_GAIN * error_c, -MAX_LOWER_C), MAX_RAISE_C)
-    return NodePeak(shift, -math.inf, node.peak_c, False)
+    return NodePeak(shift, -math.inf, node.peak_c, False, False, node.peak_dark)
 
 
 def step(state: HeatForecastState, *, now_s: float, dark: bool, left_eclipse: bool,
@@ -131,17 +145,17 @@ def step(state: HeatForecastState, *, now_s: float, dark: bool, left_eclipse: bo
         if math.isnan(temp):
             node = replace(node, lost=True)
         elif math.isfinite(start) and temp > node.peak_c:  # a window is open
-            node = replace(node, peak_c=temp)
+            node = replace(node, peak_c=temp, peak_dark=dark)
         nodes[name] = node
     return HeatForecastState(start, nodes, now_s, tx, mean, dark)
 
 
 def band_shift_c(state: HeatForecastState, name: str) -> float:
     """The shift of ``name``'s derating band now: learned, less the transmitter's heat on
-    its way, plus the sunlit allowance; bounded."""
+    its way, plus the sunlit allowance where the last orbit peaked in eclipse; bounded."""
     node = state.nodes.get(name, NodePeak())
     shift = node.shift_c - TX_GAIN_C * state.tx_excess_frac
-    if not state.dark:
+    if not state.dark and node.last_peak_dark:
         shift += SUN_EXTRA_C
     return min(max(shift, -MAX_LOWER_C), MAX_RAISE_C)
 

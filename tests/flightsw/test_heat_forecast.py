@@ -17,10 +17,15 @@ LIMIT_C = 45.0
 TARGET_C = LIMIT_C - hf.PEAK_MARGIN_C
 
 
+BAND_START_C = LIMIT_C - throttle.DERATE_MARGIN_C  # 42.8 C, unshifted
+
+
 @pytest.mark.parametrize("shift, peak, expected", [
-    (0.0, TARGET_C - 0.4, 0.2),           # peak 0.4 C cool: raise by half of it
+    (0.0, TARGET_C - 0.4, 0.2),           # peak 0.4 C cool, inside the band: raise by half
     (0.0, TARGET_C + 0.4, -0.2),          # 0.4 C hot: lower by half of it
-    (0.5, TARGET_C - 1.0, hf.MAX_RAISE_C),  # 0.5 + 0.5 would pass the bound
+    (0.0, BAND_START_C - 0.1, 0.0),       # under the band: it did not hold that peak
+    (-1.0, BAND_START_C - 0.9, -0.225),   # lowered 1 C the band starts at 41.8: it held it
+    (0.58, BAND_START_C + 0.6, hf.MAX_RAISE_C),  # 0.58 + 0.025 would pass the bound
     (-2.9, TARGET_C + 1.0, -hf.MAX_LOWER_C),
 ])
 def test_each_orbit_moves_the_band_by_half_the_peak_error(shift: float, peak: float,
@@ -47,11 +52,12 @@ def test_the_orbit_runs_from_eclipse_exit_to_exit() -> None:
     s = _step(s, 100.0, 40.0, left=True)  # the first exit opens a window
     s = _step(s, 99.0 + hf.MIN_ORBIT_S, 40.5, left=True)  # too soon: not an orbit
     assert s.window_start_s == 100.0 and s.nodes["battery"].shift_c == 0.0
-    s = _step(s, 2000.0, TARGET_C - 1.0, dark=True)  # the peak, early in the eclipse
+    s = _step(s, 2000.0, TARGET_C - 0.5, dark=True)  # the peak, early in the eclipse
     s = _step(s, 3000.0, 41.0, dark=True)
-    assert s.nodes["battery"].peak_c == TARGET_C - 1.0 and s.nodes["battery"].shift_c == 0.0
+    assert s.nodes["battery"].peak_c == TARGET_C - 0.5 and s.nodes["battery"].shift_c == 0.0
     s = _step(s, 5800.0, 40.0, left=True)  # the window ends: learn from its peak
-    assert s.nodes["battery"].shift_c == pytest.approx(0.5)
+    assert s.nodes["battery"].shift_c == pytest.approx(0.25)
+    assert s.nodes["battery"].last_peak_dark  # it peaked in eclipse: sunlight is cheap
     assert s.nodes["battery"].peak_c == 40.0  # the next window has started with this read
     assert s.window_start_s == 5800.0
 
@@ -80,12 +86,15 @@ def test_the_transmitters_heat_on_its_way_lowers_the_band() -> None:
     assert hf.band_shift_c(s, "battery") < quiet - 0.9
 
 
-def test_the_band_sits_higher_in_sunlight_but_never_past_the_bound() -> None:
-    node = NodePeak(shift_c=-0.8)
+def test_the_band_sits_higher_in_sunlight_where_the_last_orbit_peaked_in_eclipse() -> None:
+    node = NodePeak(shift_c=-0.8, last_peak_dark=True)
     dark = HeatForecastState(nodes={"battery": node}, dark=True)
     sun = HeatForecastState(nodes={"battery": node}, dark=False)
     assert hf.band_shift_c(dark, "battery") == pytest.approx(-0.8)
     assert hf.band_shift_c(sun, "battery") == pytest.approx(-0.8 + hf.SUN_EXTRA_C)
+    # a node that peaked in sunlight has no cheap phase: no allowance
+    sunlit_peak = HeatForecastState(nodes={"battery": NodePeak(shift_c=-0.8)}, dark=False)
+    assert hf.band_shift_c(sunlit_peak, "battery") == pytest.approx(-0.8)
     high = HeatForecastState(nodes={"battery": NodePeak(shift_c=hf.MAX_RAISE_C)})
     assert hf.band_shift_c(high, "battery") == hf.MAX_RAISE_C
     assert hf.shifts(high) == {"battery_shift_c": hf.MAX_RAISE_C}
