@@ -164,7 +164,10 @@ def _slow_temps(s: Sensors, cfg: FlightConfig) -> dict[str, tuple[float, float]]
 def telemetry(state: PlannerState) -> dict[str, Any]:
     return {"planner.cap_pct": round(state.cap_frac * 100, 1),
             "planner.eclipse_s": round(state.eclipse_s), "planner.active": state.active,
-            "planner.precool_c": round(state.precool.active_c, 2)}
+            "planner.precool_c": round(state.precool.active_c, 2),
+            "planner.battery_band_c": round(heat_forecast.band_shift_c(state.heat, "battery"), 2),
+            "planner.avionics_band_c": round(heat_forecast.band_shift_c(state.heat, "avionics"),
+                                             2)}
 
 
 DECLARATIONS = Declarations(
@@ -177,6 +180,12 @@ DECLARATIONS = Declarations(
                   units="s"),
         Telemetry("planner.precool_c", ArgType.FLOAT,
                   "Payload set point lowered this much ahead of and through the hot phase",
+                  units="C"),
+        Telemetry("planner.battery_band_c", ArgType.FLOAT,
+                  "The battery's derating band moved this much by the heat forecast "
+                  "(learned orbital peak, transmitter heat, sunlit allowance)", units="C"),
+        Telemetry("planner.avionics_band_c", ArgType.FLOAT,
+                  "The avionics' derating band moved this much by the heat forecast",
                   units="C"),
         Telemetry("planner.active", ArgType.BOOL,
                   "The energy plan caps the payload (false: no battery capacity configured)"),
