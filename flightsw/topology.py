@@ -33,6 +33,7 @@ from flightsw import (
     component,
     cycle_health,
     hal,
+    heat_forecast,
     heaters,
     jobs,
     limits,
@@ -493,7 +494,8 @@ class Topology:
             st.throttle, events = throttle.step(
                 st.throttle, sensors.payload_temp_c, cap, SLOW_PERIOD_S, self.cfg,
                 avionics_temp_c=sensors.avionics_temp_c, battery_temp_c=sensors.battery_temp_c,
-                precool_c=st.planner.precool.active_c)
+                precool_c=st.planner.precool.active_c,
+                **heat_forecast.shifts(st.planner.heat))
             self.emit_all(events)
         st.payload, out, events = payload_supervision.supervise(
             st.payload, self._supervise_inputs(), t, self.cfg)
