@@ -22,6 +22,7 @@ import logging
 import os
 import queue
 import signal
+import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,9 +36,9 @@ from flightsw.errors import WireError
 from flightsw.payload_host import resident_mb
 from flightsw.supervisor import PayloadExit
 from flightsw.wire import Envelope, encode, try_decode
-from payload.core import JobOutcome, PayloadCore
+from payload.core import PayloadCore
 from payload.errors import ModelError
-from payload.messages import JobSpec
+from payload.job_run import JobInput, JobOutcome
 from payload.mission_clock import ParentSyncedClock
 from payload.model import load_model
 
@@ -52,6 +53,10 @@ POLL_MAX_S = 0.05
 PARENT_CHECK_S = 0.5
 MAX_RECV_PER_TURN = 256
 LINGER_MS = 1000
+GIL_SWITCH_S = 5e-5
+"""How long the socket thread may keep the GIL when the inference thread wants it back
+(Python's default, 5 ms, is four 16-tile inferences: the inference thread, returning
+from onnxruntime, would wait for the socket thread's encoding before its next run)."""
 
 
 @dataclass(frozen=True)
@@ -104,8 +109,11 @@ def run(options: ProcessOptions) -> int:
     log.info("model %s sha256 %s on %s loaded in %.3f s%s", model.model_id,
              model.sha256[:12], model.provider, clock.monotonic_s() - t0,
              f" (fallback: {model.fallback_reason})" if model.fallback_reason else "")
+    model_path = model.path
     core = PayloadCore(model, clock, incarnation=options.incarnation, pid=os.getpid(),
-                       rss_mb=rss_mb)
+                       rss_mb=rss_mb,
+                       reload=lambda threads: load_model(model_path, intra_op_threads=threads))
+    sys.setswitchinterval(GIL_SWITCH_S)
 
     ctx = zmq.Context()
     sock = ctx.socket(zmq.PAIR)
@@ -122,27 +130,26 @@ def run(options: ProcessOptions) -> int:
 
 
 class _Worker:
-    """The one thread that runs inference, so the socket thread answers pings (with the
-    job's progress) while a job runs, and a stuck inference shows as a job that never
-    ends rather than as silence. onnxruntime and numpy release the GIL while they work.
-    It wakes the socket thread through a pipe the poller watches."""
+    """The one thread that runs inference (stage 2 of :mod:`payload.job_run`), so the
+    socket thread answers pings (with the job's progress) while a job runs, prepares the
+    next job and finishes the last one meanwhile; a stuck inference shows as a job that
+    never ends rather than as silence. onnxruntime and numpy release the GIL while they
+    work. It wakes the socket thread through a pipe the poller watches."""
 
     def __init__(self, core: PayloadCore) -> None:
         self.core = core
-        self.todo: queue.SimpleQueue[JobSpec] = queue.SimpleQueue()
+        self.todo: queue.SimpleQueue[JobInput] = queue.SimpleQueue()
         self.done: queue.SimpleQueue[JobOutcome] = queue.SimpleQueue()
         self.wake_r, self.wake_w = os.pipe()
         os.set_blocking(self.wake_r, False)
-        self.busy = False
         threading.Thread(target=self._run, name="inference", daemon=True).start()
 
-    def submit(self, spec: JobSpec) -> None:
-        self.busy = True
-        self.todo.put(spec)
+    def submit(self, job: JobInput) -> None:
+        self.todo.put(job)
 
     def _run(self) -> None:
         while True:
-            outcome = self.core.work(self.todo.get())
+            outcome = self.core.infer(self.todo.get())
             self.done.put(outcome)
             try:
                 os.write(self.wake_w, b"x")
@@ -159,10 +166,7 @@ class _Worker:
             try:
                 out.append(self.done.get_nowait())
             except queue.Empty:
-                break
-        if out:
-            self.busy = False
-        return out
+                return out
 
 
 def _serve(sock: zmq.Socket[bytes], core: PayloadCore, clock: ParentSyncedClock,
@@ -176,25 +180,24 @@ def _serve(sock: zmq.Socket[bytes], core: PayloadCore, clock: ParentSyncedClock,
     next_parent_check_s = clock.monotonic_s() + PARENT_CHECK_S
     while True:
         now_s = clock.monotonic_s()
-        wait = None if worker.busy else core.wait_s(now_s)
+        wait = None if core.staged else core.wait_s(now_s)
         timeout_s = POLL_MAX_S if wait is None else min(wait, POLL_MAX_S)
         ready = dict(poller.poll(int(timeout_s * 1000)))
         if sock in ready:
             link.drain(core, clock)
         results = [env for outcome in worker.finished() for env in core.finish_job(outcome)]
         now_s = clock.monotonic_s()
-        if not worker.busy and not (core.stop_requested or shutdown.signal_name):
-            # the next job before the last result goes out: the worker infers (onnxruntime
-            # releases the GIL) while this thread encodes and sends
+        if not (core.stop_requested or shutdown.signal_name):
             try:
-                core.scrub_if_due(now_s)  # between jobs: the worker is not reading them
+                core.maintain(now_s)  # scrub, new session: only with the worker idle
             except ModelError as exc:
                 log.error("%s", exc)
                 link.send(results)
                 return EXIT_MODEL
-            spec = core.start_job(now_s)
-            if spec is not None:
-                worker.submit(spec)
+            # hand over the next jobs before the results go out: the worker infers
+            # (onnxruntime releases the GIL) while this thread encodes and sends
+            while (job := core.start_job(now_s)) is not None:
+                worker.submit(job)
         link.send(results)
         if core.stop_requested:
             log.info("stop requested%s", f": {core.stop_reason}" if core.stop_reason else "")

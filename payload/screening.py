@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from payload.camera import Capture
 from payload.messages import JobSpec
 from payload.tile_bank import shared_bank
 
@@ -80,7 +81,16 @@ def screen(spec: JobSpec, model: Classifier, timer_s: Callable[[], float]) -> Sc
     t1 = timer_s()
     prob = model.infer(shot.tiles)
     t2 = timer_s()
-    cloudy = prob > model.threshold
+    return screening_result(spec, shot, prob, model.threshold, model.model_id,
+                            capture_ms=(t1 - t0) * 1e3, infer_ms=(t2 - t1) * 1e3)
+
+
+def screening_result(spec: JobSpec, shot: Capture, prob: npt.NDArray[np.float32],
+                     threshold: float, model_id: str, *, capture_ms: float,
+                     infer_ms: float) -> ScreeningResult:
+    """The result of a routine job from its capture and the model's answer (the payload
+    builds it off the inference thread, while the next job's inference runs)."""
+    cloudy = prob > threshold
     n = len(shot)
     n_cloudy = int(cloudy.sum())
     return ScreeningResult(
@@ -88,12 +98,12 @@ def screen(spec: JobSpec, model: Classifier, timer_s: Callable[[], float]) -> Sc
         n_tiles=n,
         n_cloudy=n_cloudy,
         n_clear=n - n_cloudy,
-        selected=[int(i) for i in np.flatnonzero(~cloudy)],
+        selected=np.flatnonzero(~cloudy).tolist(),
         n_correct=int(np.sum(cloudy == shot.cloudy)),
         cloud_frac_mean=round(float(shot.cloud_frac.mean()), 4) if n else 0.0,
         cloud_prob_mean=round(float(prob.mean()), 4) if n else 0.0,
         downlink_saved_frac=round(n_cloudy / n, 4) if n else 0.0,
-        capture_ms=round((t1 - t0) * 1e3, 3),
-        infer_ms=round((t2 - t1) * 1e3, 3),
-        model=model.model_id,
+        capture_ms=round(capture_ms, 3),
+        infer_ms=round(infer_ms, 3),
+        model=model_id,
     )
