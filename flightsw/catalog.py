@@ -31,14 +31,16 @@ from flightsw.component import Component
 from flightsw.config import FlightConfig
 from flightsw.dictionary import Declarations, Dictionary
 
-DICTIONARY_VERSION = "0.5.0"
+DICTIONARY_VERSION = "0.6.0"
 """Raised when commands, telemetry or events change meaning (0.3.0: payload escalation,
 watchdogs, heaters and sensor health, the acknowledged link; 0.4.0: stored command
 sequences as data, seq.* commands and telemetry; thermal.compute_power_w, the compute
 board's power, from the plant or in HIL the board; authenticated uplink, verification
 stages received/started, hazardous commands; operator jobs; 0.5.0: the model store,
 model.* commands, weight scrubbing and integrity telemetry and events;
-planner.precool_c; verification reports name their command's source)."""
+planner.precool_c; verification reports name their command's source; 0.6.0:
+payload.threads, payload.intra_op_threads, payload.threads_changed; a running job's
+cancel interrupts its inference)."""
 
 
 def components(cfg: FlightConfig) -> list[Component[Any]]:

@@ -22,7 +22,6 @@ import logging
 import os
 import queue
 import signal
-import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +40,7 @@ from payload.errors import ModelError
 from payload.job_run import JobInput, JobOutcome
 from payload.mission_clock import ParentSyncedClock
 from payload.model import load_model
+from payload.thread_cpu import INFERENCE_THREAD, name_this_thread
 
 log = logging.getLogger("payload")
 
@@ -53,10 +53,6 @@ POLL_MAX_S = 0.05
 PARENT_CHECK_S = 0.5
 MAX_RECV_PER_TURN = 256
 LINGER_MS = 1000
-GIL_SWITCH_S = 5e-5
-"""How long the socket thread may keep the GIL when the inference thread wants it back
-(Python's default, 5 ms, is four 16-tile inferences: the inference thread, returning
-from onnxruntime, would wait for the socket thread's encoding before its next run)."""
 
 
 @dataclass(frozen=True)
@@ -113,7 +109,6 @@ def run(options: ProcessOptions) -> int:
     core = PayloadCore(model, clock, incarnation=options.incarnation, pid=os.getpid(),
                        rss_mb=rss_mb,
                        reload=lambda threads: load_model(model_path, intra_op_threads=threads))
-    sys.setswitchinterval(GIL_SWITCH_S)
 
     ctx = zmq.Context()
     sock = ctx.socket(zmq.PAIR)
@@ -148,6 +143,7 @@ class _Worker:
         self.todo.put(job)
 
     def _run(self) -> None:
+        name_this_thread(INFERENCE_THREAD)  # so benchmarks can read its CPU time
         while True:
             outcome = self.core.infer(self.todo.get())
             self.done.put(outcome)
