@@ -308,7 +308,13 @@ class _CpuBooks:
                          if self.bare_wall_s else None),
                 "payload_process": (round(self.payload_ns / 1e9 / self.payload_wall_s, 2)
                                     if self.payload_wall_s else None),
+                "payload_inference_thread": (
+                    round(self.inference_ns / 1e9 / self.payload_wall_s, 2)
+                    if self.payload_wall_s and self.inference_seen else None),
             },
+            "throughput_ratio_of_totals": (
+                round(self.bare_wall_s / self.payload_wall_s, 3)
+                if self.payload_wall_s and self.bare_wall_s else None),
             "cpu_efficiency_ratio_to_bare": ratio(self.bare_ns, self.payload_ns),
             "inference_thread_ratio_to_bare": (ratio(self.bare_ns, self.inference_ns)
                                                if self.inference_seen else None),
@@ -385,11 +391,13 @@ def _format(result: dict[str, Any]) -> str:
             f"intra-op thread(s), {m['rounds']} rounds of {m['jobs_per_round']} jobs",
             f"    throughput   payload {m['payload_tiles_per_s']:>9,.1f} tiles/s   bare "
             f"{m['bare_tiles_per_s']:>9,.1f} tiles/s   ratio {m['throughput_ratio_to_bare']:.3f}"
-            f" (rounds: {', '.join(f'{r:.2f}' for r in m['throughput_ratio_per_round'])})",
+            f" (rounds: {', '.join(f'{r:.2f}' for r in m['throughput_ratio_per_round'])};"
+            f" all tiles over all time: {m['throughput_ratio_of_totals']})",
             f"    CPU per tile bare {_us(cpu['bare'])}, payload process "
             f"{_us(cpu['payload_process'])} (its inference thread "
             f"{_us(cpu['payload_inference_thread'])}); cores used: bare "
-            f"{m['cores_used']['bare']}, payload {m['cores_used']['payload_process']}",
+            f"{m['cores_used']['bare']}, payload {m['cores_used']['payload_process']} "
+            f"(its inference thread {m['cores_used']['payload_inference_thread']})",
             f"    CPU ratios to bare: whole payload {m['cpu_efficiency_ratio_to_bare']}, "
             f"its inference thread {m['inference_thread_ratio_to_bare']} (the throughput "
             f"ratio when each payload thread has a core), its session alone "
