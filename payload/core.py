@@ -2,9 +2,12 @@
 
 :class:`PayloadCore` holds the job queue, the throttle, the counters and the busy meter.
 The process shell (:mod:`payload.process`) only moves bytes: it decodes what arrives,
-calls :meth:`PayloadCore.handle`, sends what comes back, and calls
-:meth:`PayloadCore.run_next_job` when :meth:`PayloadCore.wait_s` says a job may start.
-Tests drive the same object with a :class:`flightsw.clock.SimClock` and a fake model.
+calls :meth:`PayloadCore.handle`, sends what comes back, and moves jobs through the
+three stages of :mod:`payload.job_run`: :meth:`PayloadCore.start_job` (prepare, when
+:meth:`PayloadCore.wait_s` and the pipeline allow), :meth:`PayloadCore.infer` (on the
+inference thread) and :meth:`PayloadCore.finish_job`. Tests drive the same object
+with a :class:`flightsw.clock.SimClock` and a fake model (:meth:`run_next_job` runs
+the three stages in a row).
 
 Times: ``now_s`` arguments are *monotonic* seconds (scheduling, busy fraction); the
 ``time_s`` stamped on envelopes and ``current_job_started_s`` are *mission* time from
@@ -17,7 +20,8 @@ Counting rules, so the supervisor can tell the failure modes apart:
   ``ok=False`` and the reason);
 - ``jobs_failed``: well-formed jobs that failed while running (model error) or were
   refused because the queue was full;
-- ``jobs_done``: jobs answered with ``ok=True``.
+- ``jobs_done``: jobs answered with ``ok=True``;
+- ``jobs_cancelled``: jobs ended by a cancel (answered ``ok=False``, ``cancelled``).
 """
 
 from __future__ import annotations

@@ -1,11 +1,15 @@
 """The payload process: a thin ZeroMQ shell around :class:`payload.core.PayloadCore`.
 
-One thread, one PAIR socket connected to the executive. The loop polls the socket (and
-the inference worker's wake-up pipe) with a short timeout (never longer than the time
-until the next job may start, so pacing is accurate), answers everything that arrived,
-collects a finished job, hands the next one to the worker thread, and repeats. A ping is
-answered at once even during a job, with the job's progress in the heartbeat; every
-frame is authenticated with the key the executive wrote to our stdin.
+Two threads, one PAIR socket connected to the executive. The socket thread polls the
+socket (and the inference thread's wake-up pipe) with a short timeout (never longer
+than the time until the next job may start, so pacing is accurate), answers everything
+that arrived, finishes the jobs the inference thread is done with, prepares the next
+ones and hands them over (up to :data:`payload.core.PIPELINE_DEPTH` when nothing paces
+it), and repeats; the inference thread only runs onnxruntime (:mod:`payload.job_run`).
+A ping is answered at once even during a job, with the job's progress in the
+heartbeat; a cancel interrupts the running inference; a new intra-op thread count
+rebuilds the session once the inference thread is idle; every frame is authenticated
+with the key the executive wrote to our stdin.
 
 It ends, with exit code 0, on a ``STOP`` envelope, on SIGTERM/SIGINT, or when its parent
 dies (the parent pid changes: the payload is reparented), so no orphan outlives the

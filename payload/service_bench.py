@@ -36,6 +36,7 @@ import importlib
 import json
 import statistics
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -47,9 +48,11 @@ from flightsw.messages import ConfigBody, JobBody, ResultBody
 from flightsw.wire import Kind, Sequencer, encode, try_decode
 from payload.thread_cpu import (
     INFERENCE_THREAD,
-    busiest_thread_ns,
-    process_cpu_ns,
-    thread_cpu_ns,
+    TaskTimes,
+    busiest_thread_times,
+    process_times,
+    task_times,
+    thread_times,
 )
 
 IN_FLIGHT = 4
@@ -219,11 +222,9 @@ def bench_model(model_path: Path, *, batch: int = 16, rounds: int = ROUNDS,
                 if side == "payload":
                     p_tput.append(cpu.payload_round(payload, jobs, jobs_per_round, clock))
                 else:
-                    t0, cpu0 = clock.monotonic_s(), time.thread_time_ns()
-                    b_lat += bare_round(jobs_per_round)
-                    wall_s = clock.monotonic_s() - t0
-                    cpu.bare_ns += time.thread_time_ns() - cpu0
-                    cpu.bare_wall_s += wall_s
+                    latencies, wall_s = cpu.bare_round(lambda: bare_round(jobs_per_round),
+                                                       clock)
+                    b_lat += latencies
                     b_tput.append(jobs_per_round * batch / wall_s)
             ratios.append(p_tput[-1] / b_tput[-1])
             cpu.session_ns += loaded_cpu_ns(jobs_per_round)
@@ -243,7 +244,7 @@ def bench_model(model_path: Path, *, batch: int = 16, rounds: int = ROUNDS,
         "bare_tiles_per_s": round(statistics.median(b_tput), 1),
         "throughput_ratio_to_bare": round(statistics.median(ratios), 3),
         "throughput_ratio_per_round": [round(r, 3) for r in ratios],
-        **cpu.report(tiles),
+        **cpu.report(tiles, rounds * jobs_per_round),
         "p50_latency_ms": round(_pct(p_lat, 0.5) * 1e3, 3),
         "p99_latency_ms": round(_pct(p_lat, 0.99) * 1e3, 3),
         "bare_p50_latency_ms": round(_pct(b_lat, 0.5) * 1e3, 3),
@@ -252,22 +253,28 @@ def bench_model(model_path: Path, *, batch: int = 16, rounds: int = ROUNDS,
     }
 
 
-def _inference_ns(pid: int) -> int | None:
-    """The payload's inference thread's CPU; a payload that does not name it (older
-    builds, measured side by side): its busiest thread beside the main one."""
-    named = thread_cpu_ns(pid, INFERENCE_THREAD)
-    return named if named is not None else busiest_thread_ns(pid)
+def _inference_times(pid: int) -> TaskTimes | None:
+    """The payload's inference thread; a payload that does not name it (older builds,
+    measured side by side): its busiest thread beside the main one."""
+    named = thread_times(pid, INFERENCE_THREAD)
+    return named if named is not None else busiest_thread_times(pid)
+
+
+def _this_thread() -> TaskTimes:
+    return task_times(Path(f"/proc/self/task/{threading.get_native_id()}")) or TaskTimes()
 
 
 class _CpuBooks:
-    """CPU nanoseconds of both sides over all rounds (totals: a round is too short for
-    a per-round figure to mean much), for the per-tile figures."""
+    """Time of both sides over all rounds, from ``/proc`` (:mod:`payload.thread_cpu`):
+    CPU, waiting for a core, and for the payload's inference thread the rest of the
+    wall time, when it had no job to run (or waited for the GIL). Totals: a round is
+    too short for a per-round figure to mean much."""
 
     def __init__(self) -> None:
-        self.payload_ns = 0
-        self.inference_ns = 0
+        self.payload = TaskTimes()
+        self.inference = TaskTimes()
         self.payload_wall_s = 0.0
-        self.bare_ns = 0
+        self.bare = TaskTimes()
         self.bare_wall_s = 0.0
         self.session_ns = 0
         self.inference_seen = True
@@ -276,49 +283,68 @@ class _CpuBooks:
                       clock: RealClock) -> float:
         """One throughput round of the payload; returns its tiles/s."""
         pid = p.host.pid or 0
-        cpu0, inf0 = process_cpu_ns(pid), _inference_ns(pid)
+        all0, inf0 = process_times(pid), _inference_times(pid)
         t0 = clock.monotonic_s()
         tput = _payload_throughput(p, jobs, n_jobs, clock)
         self.payload_wall_s += clock.monotonic_s() - t0
-        cpu1, inf1 = process_cpu_ns(pid), _inference_ns(pid)
-        if cpu0 is not None and cpu1 is not None:
-            self.payload_ns += cpu1 - cpu0
+        all1, inf1 = process_times(pid), _inference_times(pid)
+        if all0 is not None and all1 is not None:
+            self.payload += all1 - all0
         if inf0 is not None and inf1 is not None:
-            self.inference_ns += inf1 - inf0
+            self.inference += inf1 - inf0
         else:
             self.inference_seen = False
         return tput
 
-    def report(self, tiles: int) -> dict[str, Any]:
-        def per_tile_us(ns: int) -> float | None:
+    def bare_round(self, run: Callable[[], list[float]], clock: RealClock) -> tuple[
+            list[float], float]:
+        """One round of the bare loop on this thread; its latencies and wall seconds."""
+        before, t0 = _this_thread(), clock.monotonic_s()
+        latencies = run()
+        wall_s = clock.monotonic_s() - t0
+        self.bare += _this_thread() - before
+        self.bare_wall_s += wall_s
+        return latencies, wall_s
+
+    def report(self, tiles: int, jobs: int) -> dict[str, Any]:
+        def per_tile_us(ns: float) -> float | None:
             return round(ns / tiles / 1e3, 2) if ns > 0 else None
 
         def ratio(a: int, b: int) -> float | None:
             return round(a / b, 3) if a > 0 and b > 0 else None
 
+        inf = self.inference if self.inference_seen else TaskTimes()
+        idle_ns = max(self.payload_wall_s * 1e9 - inf.cpu_ns - inf.wait_ns, 0.0)
         return {
             "cpu_us_per_tile": {
-                "bare": per_tile_us(self.bare_ns),
-                "payload_process": per_tile_us(self.payload_ns),
-                "payload_inference_thread": (per_tile_us(self.inference_ns)
-                                             if self.inference_seen else None),
+                "bare": per_tile_us(self.bare.cpu_ns),
+                "payload_process": per_tile_us(self.payload.cpu_ns),
+                "payload_inference_thread": per_tile_us(inf.cpu_ns),
+            },
+            "inference_thread_us_per_job": {
+                "cpu": round(inf.cpu_ns / jobs / 1e3, 1),
+                "waiting_for_a_core": round(inf.wait_ns / jobs / 1e3, 1),
+                "idle": round(idle_ns / jobs / 1e3, 1),
+            } if self.inference_seen else None,
+            "bare_us_per_job": {
+                "cpu": round(self.bare.cpu_ns / jobs / 1e3, 1),
+                "waiting_for_a_core": round(self.bare.wait_ns / jobs / 1e3, 1),
             },
             "cores_used": {
-                "bare": (round(self.bare_ns / 1e9 / self.bare_wall_s, 2)
+                "bare": (round(self.bare.cpu_ns / 1e9 / self.bare_wall_s, 2)
                          if self.bare_wall_s else None),
-                "payload_process": (round(self.payload_ns / 1e9 / self.payload_wall_s, 2)
+                "payload_process": (round(self.payload.cpu_ns / 1e9 / self.payload_wall_s, 2)
                                     if self.payload_wall_s else None),
                 "payload_inference_thread": (
-                    round(self.inference_ns / 1e9 / self.payload_wall_s, 2)
+                    round(inf.cpu_ns / 1e9 / self.payload_wall_s, 2)
                     if self.payload_wall_s and self.inference_seen else None),
             },
             "throughput_ratio_of_totals": (
                 round(self.bare_wall_s / self.payload_wall_s, 3)
                 if self.payload_wall_s and self.bare_wall_s else None),
-            "cpu_efficiency_ratio_to_bare": ratio(self.bare_ns, self.payload_ns),
-            "inference_thread_ratio_to_bare": (ratio(self.bare_ns, self.inference_ns)
-                                               if self.inference_seen else None),
-            "session_cpu_ratio_to_bare": ratio(self.bare_ns, self.session_ns),
+            "cpu_efficiency_ratio_to_bare": ratio(self.bare.cpu_ns, self.payload.cpu_ns),
+            "inference_thread_ratio_to_bare": ratio(self.bare.cpu_ns, inf.cpu_ns),
+            "session_cpu_ratio_to_bare": ratio(self.bare.cpu_ns, self.session_ns),
         }
 
 
@@ -398,6 +424,8 @@ def _format(result: dict[str, Any]) -> str:
             f"{_us(cpu['payload_inference_thread'])}); cores used: bare "
             f"{m['cores_used']['bare']}, payload {m['cores_used']['payload_process']} "
             f"(its inference thread {m['cores_used']['payload_inference_thread']})",
+            f"    per job: inference thread {_per_job(m['inference_thread_us_per_job'])}; "
+            f"bare {_per_job(m['bare_us_per_job'])}",
             f"    CPU ratios to bare: whole payload {m['cpu_efficiency_ratio_to_bare']}, "
             f"its inference thread {m['inference_thread_ratio_to_bare']} (the throughput "
             f"ratio when each payload thread has a core), its session alone "
@@ -415,6 +443,12 @@ def _format(result: dict[str, Any]) -> str:
             f"{pr['downlink_saved_frac']:.1%} saved")
     lines.append(f"  integrity: {json.dumps(result['integrity'])}")
     return "\n".join(lines)
+
+
+def _per_job(times: dict[str, float] | None) -> str:
+    if times is None:
+        return "?"
+    return ", ".join(f"{k.replace('_', ' ')} {v:,.0f} us" for k, v in times.items())
 
 
 def _us(value: float | None) -> str:

@@ -15,6 +15,7 @@ Everything returns ``None`` where ``/proc`` cannot be read (gone, or not Linux).
 from __future__ import annotations
 
 import ctypes
+from dataclasses import dataclass
 from pathlib import Path
 
 PR_SET_NAME = 15
@@ -32,49 +33,63 @@ def name_this_thread(name: str) -> bool:
         return False
 
 
-def _task_ns(task: Path) -> int | None:
+@dataclass(frozen=True)
+class TaskTimes:
+    """Nanoseconds a thread (or a sum of threads) spent on a CPU and runnable but
+    waiting for one (``/proc/.../schedstat``: the rest of the wall time it slept)."""
+
+    cpu_ns: int = 0
+    wait_ns: int = 0
+
+    def __add__(self, other: TaskTimes) -> TaskTimes:
+        return TaskTimes(self.cpu_ns + other.cpu_ns, self.wait_ns + other.wait_ns)
+
+    def __sub__(self, other: TaskTimes) -> TaskTimes:
+        return TaskTimes(self.cpu_ns - other.cpu_ns, self.wait_ns - other.wait_ns)
+
+
+def task_times(task: Path) -> TaskTimes | None:
+    """One thread's times (``task``: ``/proc/PID/task/TID``, or ``/proc/self/task/TID``)."""
     try:
-        return int((task / "schedstat").read_text().split()[0])
+        fields = (task / "schedstat").read_text().split()
+        return TaskTimes(int(fields[0]), int(fields[1]))
     except (OSError, ValueError, IndexError):
         return None
 
 
-def process_cpu_ns(pid: int, proc: Path = Path("/proc")) -> int | None:
-    """CPU nanoseconds used by every living thread of ``pid``."""
+def _tasks(pid: int, proc: Path) -> list[Path]:
     try:
-        tasks = list((proc / str(pid) / "task").iterdir())
+        return list((proc / str(pid) / "task").iterdir())
     except OSError:
-        return None
-    return sum(ns for ns in (_task_ns(t) for t in tasks) if ns is not None)
+        return []
 
 
-def thread_cpu_ns(pid: int, name: str, proc: Path = Path("/proc")) -> int | None:
-    """CPU nanoseconds used by the threads of ``pid`` named ``name`` (None: none)."""
-    try:
-        tasks = list((proc / str(pid) / "task").iterdir())
-    except OSError:
-        return None
-    total: int | None = None
-    for task in tasks:
+def process_times(pid: int, proc: Path = Path("/proc")) -> TaskTimes | None:
+    """Every living thread of ``pid``, summed (None: no such process)."""
+    found = [t for t in (task_times(task) for task in _tasks(pid, proc)) if t is not None]
+    return sum(found, TaskTimes()) if found else None
+
+
+def thread_times(pid: int, name: str, proc: Path = Path("/proc")) -> TaskTimes | None:
+    """The threads of ``pid`` named ``name``, summed (None: none)."""
+    found: list[TaskTimes] = []
+    for task in _tasks(pid, proc):
         try:
             comm = (task / "comm").read_text().strip()
         except OSError:
             continue
-        ns = _task_ns(task) if comm == name else None
-        if ns is not None:
-            total = (total or 0) + ns
-    return total
+        times = task_times(task) if comm == name else None
+        if times is not None:
+            found.append(times)
+    return sum(found, TaskTimes()) if found else None
 
 
-def busiest_thread_ns(pid: int, proc: Path = Path("/proc")) -> int | None:
-    """CPU nanoseconds of the busiest thread of ``pid`` other than its main thread."""
-    try:
-        tasks = [t for t in (proc / str(pid) / "task").iterdir() if t.name != str(pid)]
-    except OSError:
-        return None
-    found = [ns for ns in (_task_ns(t) for t in tasks) if ns is not None]
-    return max(found) if found else None
+def busiest_thread_times(pid: int, proc: Path = Path("/proc")) -> TaskTimes | None:
+    """The busiest thread of ``pid`` other than its main thread (by CPU)."""
+    found = [t for t in (task_times(task) for task in _tasks(pid, proc)
+                         if task.name != str(pid)) if t is not None]
+    return max(found, key=lambda t: t.cpu_ns) if found else None
 
 
-__all__ = ["INFERENCE_THREAD", "busiest_thread_ns", "name_this_thread", "process_cpu_ns",
-           "thread_cpu_ns"]
+__all__ = ["INFERENCE_THREAD", "TaskTimes", "busiest_thread_times", "name_this_thread",
+           "process_times", "task_times", "thread_times"]
