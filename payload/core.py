@@ -320,8 +320,10 @@ class PayloadCore:
     def finish_job(self, outcome: JobOutcome) -> list[Envelope]:
         """Stage 3: judge the runs, build the result, keep the books; returns the result."""
         job, spec = outcome.job, outcome.spec
-        if self.staged and self.staged[0] is job:
-            self.staged.popleft()
+        for i, staged in enumerate(self.staged):  # the oldest, as one thread runs them
+            if staged is job:
+                del self.staged[i]
+                break
         if job.interrupt.cancelled:
             body = self._job_cancelled(spec, job.interrupt.reason)
         elif outcome.runs is None:
