@@ -39,7 +39,9 @@ board's power, from the plant or in HIL the board; authenticated uplink, verific
 stages received/started, hazardous commands; operator jobs; 0.5.0: the model store,
 model.* commands, weight scrubbing and integrity telemetry and events;
 planner.precool_c; verification reports name their command's source; 0.6.0:
-planner.battery_band_c and planner.avionics_band_c, the heat forecast's band shifts)."""
+planner.battery_band_c and planner.avionics_band_c, the heat forecast's band shifts;
+payload.threads, payload.intra_op_threads, payload.threads_changed; a running job's
+cancel interrupts its inference)."""
 
 
 def components(cfg: FlightConfig) -> list[Component[Any]]:

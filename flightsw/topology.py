@@ -571,6 +571,8 @@ class Topology:
         p = st.payload
         self.emit_all(jobs.reconcile(st.jobs, set(p.in_flight), p.sup.running,
                                      p.sup.incarnation, p.sup.last_cause, t))
+        for job_id in jobs.take_cancels(st.jobs):
+            self._payload_out(payload_supervision.cancel(p, job_id, "cancelled by the ground"))
         if start:
             self.emit_all(jobs.expire_deadlines(st.jobs, t))
             inp = self._supervise_inputs()
