@@ -1,5 +1,6 @@
 """ONNX models that misbehave on purpose (built with ``onnx``, no files shipped): one that
-allocates without bound and one that never ends, for the sandbox's limits."""
+allocates without bound and one that never ends, for the sandbox's limits, and one that
+crashes the installed onnxruntime when a session is created."""
 
 from __future__ import annotations
 
@@ -97,3 +98,30 @@ def slow_on_bright(loops_per_unit: float = 1e9) -> bytes:
     ], [numpy_helper.from_array(np.array(loops_per_unit, np.float32), "scale"),
         numpy_helper.from_array(np.array(True), "go"),
         numpy_helper.from_array(np.array(0.0, np.float32), "zero")], "slow")
+
+
+def aborts_onnxruntime_on_load() -> bytes:
+    """A camera-shaped model that kills onnxruntime at session creation, for real.
+
+    A Split (opset 18+) with ``num_outputs=1`` but two outputs, on the static band axis:
+    ONNX's Split shape inference indexes its split-size vector by output number without
+    a bounds check (onnx/onnx#8255, #8275: "Out-of-Bounds Read in Split operator"), and
+    the onnxruntime 1.31.1 wheel is built with libstdc++ assertions, so
+    ``std::vector::operator[]`` aborts the process (SIGABRT) inside
+    ``InferenceSession(...)``: no Python exception, no dry run reached. Found by trying
+    candidates in forked children (recursive functions, malformed initializers, bad
+    attributes, huge shapes, contrib ops, 3,000 protobuf and 1,500 ORT-format mutations
+    of the shipped model: all raised or ran; this one aborts)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Split", ["tiles"], ["bands", "spare"], axis=1, num_outputs=1),
+         helper.make_node("ReduceMean", ["bands", "axes"], ["mean"], keepdims=0),
+         helper.make_node("Sigmoid", ["mean"], ["cloud_prob"])], "split_abort",
+        [helper.make_tensor_value_info("tiles", TensorProto.FLOAT, ["N", 4, 32, 32])],
+        [helper.make_tensor_value_info("cloud_prob", TensorProto.FLOAT, ["N"])],
+        initializer=[numpy_helper.from_array(np.array([1, 2, 3], np.int64), "axes")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 8
+    blob: bytes = model.SerializeToString()
+    return blob
