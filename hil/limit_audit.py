@@ -19,7 +19,8 @@ What is checked, and where each limit is defined (once, and read from there):
   run's ``flight_config.json``. A sample with no reading (NaN) is counted, not judged.
 
 Episodes (entry to exit) are counted with the limit machinery of the plant, so the two
-witnesses count alike; an archived sample stands for one housekeeping period.
+witnesses count alike; an archived sample stands for the time since the one before (at
+most a minute).
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ ARCHIVE = "archive.sqlite"
 
 BATTERY_TEMP = "power.battery_temp_c"
 BATTERY_CURRENT = "power.battery_current_a"
+MAX_SAMPLE_S = 60.0
+"""Longest time one archived sample stands for: SAFE mode slows housekeeping, but a
+longer gap (a reset, a record not archived) is not counted as time in violation."""
 
 
 class AuditError(Exception):
@@ -141,23 +145,25 @@ class ArchiveLimits:
     charge: list[Limit]
     """The charge temperature range, checked on the battery temperature while charging."""
     period_s: float
-    """Housekeeping period: the time one archived sample stands for."""
+    """Housekeeping period: the time the first archived sample stands for; each later one
+    stands for the time since the one before, up to :data:`MAX_SAMPLE_S`."""
 
     @classmethod
     def from_run(cls, dictionary: Mapping[str, Any],
                  flight_config: Mapping[str, Any]) -> ArchiveLimits:
         by_point: dict[str, list[Limit]] = {}
-        units: dict[str, str] = {}
-        for point in dictionary.get("telemetry", []):
-            name, red = point.get("name"), point.get("limits") or {}
-            units[name] = point.get("units", "")
-            lims = []
-            if red.get("red_low") is not None:
-                lims.append(Limit(name, units[name], float(red["red_low"]), above=False))
-            if red.get("red_high") is not None:
-                lims.append(Limit(name, units[name], float(red["red_high"]), above=True))
-            if lims:
-                by_point[name] = lims
+        try:
+            for point in dictionary["telemetry"]:
+                name, unit, red = point["name"], point.get("units", ""), point.get("limits")
+                lims = []
+                if red and red.get("red_low") is not None:
+                    lims.append(Limit(name, unit, float(red["red_low"]), above=False))
+                if red and red.get("red_high") is not None:
+                    lims.append(Limit(name, unit, float(red["red_high"]), above=True))
+                if lims:
+                    by_point[name] = lims
+        except (KeyError, AttributeError, TypeError, ValueError) as exc:
+            raise AuditError(f"the run's dictionary is malformed: {exc!r}") from exc
         try:
             lo = float(flight_config["battery_charge_min_temp_c"])
             hi = float(flight_config["battery_charge_max_temp_c"])
@@ -187,11 +193,14 @@ def check_archive(archive: Path, limits: ArchiveLimits, audit: Audit) -> None:
 
     samples = dict.fromkeys(limits.by_point, 0)
     unreadable = dict.fromkeys(limits.by_point, 0)
-    dt = limits.period_s
+    last_s: float | None = None
     try:
         with ArchiveReader(archive) as reader:
             for rec in reader.records():
                 audit.archive_records += 1
+                gap_s = limits.period_s if last_s is None else rec.time_s - last_s
+                dt = gap_s if 0.0 < gap_s <= MAX_SAMPLE_S else limits.period_s
+                last_s = rec.time_s
                 pts = rec.points
                 for name, lims in limits.by_point.items():
                     if name not in pts:

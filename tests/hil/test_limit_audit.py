@@ -171,6 +171,31 @@ def test_charging_outside_the_charge_range_is_caught_but_discharging_cold_is_not
     assert f.first_utc_s == 1.75e9 + 2 and f.worst == -3.0
 
 
+def test_a_sample_stands_for_the_time_since_the_last_but_a_gap_is_not_violated_time(
+        tmp_path: Path) -> None:
+    """Housekeeping every 10 s (SAFE slows it): three hot samples are 20 s after the
+    first; then an hour's gap (a reset) before the last, which counts one period only."""
+    archive = Archive(tmp_path / "a.sqlite")
+    t0 = 1.75e9
+    for i, (t, temp) in enumerate([(0, 86.0), (10, 87.0), (20, 86.5), (3620, 86.0)]):
+        archive.add_telemetry(i, t0 + t, t0 + t, _hk(**{"thermal.payload_temp_c": temp}))
+    archive.flush()
+    archive.close()
+    audit = Audit()
+    check_archive(tmp_path / "a.sqlite", _limits(), audit)
+    [hot] = audit.findings
+    assert hot.count == 4 and hot.seconds == CFG.hk_period_s + 10 + 10 + CFG.hk_period_s
+    assert hot.episodes == 1 and hot.worst == 87.0 and hot.worst_utc_s == t0 + 10
+
+
+def test_a_malformed_dictionary_or_config_is_refused() -> None:
+    with pytest.raises(AuditError, match="dictionary is malformed"):
+        ArchiveLimits.from_run({"telemetry": [{"name": "x", "limits": {"red_low": "cold"}}]},
+                               CFG.to_dict())
+    with pytest.raises(AuditError, match="charge temperature range"):
+        ArchiveLimits.from_run(build_dictionary(CFG).to_json(), {})
+
+
 def test_a_clean_archive_has_no_findings(tmp_path: Path) -> None:
     audit = Audit()
     check_archive(_archive(tmp_path / "a.sqlite", [_hk() for _ in range(5)]), _limits(),
