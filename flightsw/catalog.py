@@ -39,9 +39,12 @@ sequences as data, seq.* commands and telemetry; thermal.compute_power_w, the co
 board's power, from the plant or in HIL the board; authenticated uplink, verification
 stages received/started, hazardous commands; operator jobs; 0.5.0: the model store,
 model.* commands, weight scrubbing and integrity telemetry and events;
-planner.precool_c; verification reports name their command's source; 0.6.0: the shipped
-models' cards in the dictionary, model.upload_begin carries the card's input and output
-names and shapes, model.validated carries the card)."""
+planner.precool_c; verification reports name their command's source; 0.6.0:
+planner.battery_band_c and planner.avionics_band_c, the heat forecast's band shifts;
+payload.threads, payload.intra_op_threads, payload.threads_changed; a running job's
+cancel interrupts its inference; the shipped models' cards in the dictionary,
+model.upload_begin carries the card's input and output names and shapes,
+model.validated carries the card)."""
 
 
 def components(cfg: FlightConfig) -> list[Component[Any]]:

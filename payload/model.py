@@ -161,12 +161,27 @@ class LoadedModel:
         """Output above this means "cloudy" (from the card)."""
         return self.card.threshold
 
-    def infer(self, batch: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-        """Run the model on a batch; returns the first output as float32 ``[n]``."""
+    @property
+    def intra_op_threads(self) -> int:
+        """The session's intra-op thread count (a new count needs a new session)."""
+        return int(self._session.get_session_options().intra_op_num_threads)
+
+    def run_options(self) -> Any:
+        """Fresh onnxruntime ``RunOptions`` for one job: setting ``terminate`` on them
+        from another thread interrupts that job's :meth:`infer` (a cancel)."""
+        import onnxruntime as ort
+
+        return ort.RunOptions()
+
+    def infer(self, batch: npt.NDArray[np.float32],
+              run_options: Any = None) -> npt.NDArray[np.float32]:
+        """Run the model on a batch; returns the first output as float32 ``[n]``.
+        ``run_options`` (:meth:`run_options`): the job's, so that it can be interrupted."""
         if batch.shape[0] == 0:
             return np.zeros(0, dtype=np.float32)
         try:
-            (out,) = self._session.run([self.card.output_name], {self.card.input_name: batch})
+            (out,) = self._session.run([self.card.output_name], {self.card.input_name: batch},
+                                       run_options)
         except Exception as exc:  # onnxruntime raises its own Fail/InvalidArgument types
             raise ModelError("inference failed", model=self.model_id,
                              error=f"{type(exc).__name__}: {exc}") from exc

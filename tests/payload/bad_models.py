@@ -22,6 +22,22 @@ def _wrap(nodes: list[Any], inits: list[Any], name: str) -> bytes:
     return blob
 
 
+def _counting_loop_body() -> Any:
+    """A Loop body that adds one to its carried float each trip."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    body = helper.make_graph(
+        [helper.make_node("Identity", ["cond_in"], ["cond_out"]),
+         helper.make_node("Add", ["x_in", "one"], ["x_out"])], "body",
+        [helper.make_tensor_value_info("i", TensorProto.INT64, []),
+         helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("x_in", TensorProto.FLOAT, [])],
+        [helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("x_out", TensorProto.FLOAT, [])],
+        initializer=[numpy_helper.from_array(np.array(1.0, np.float32), "one")])
+    return body
+
+
 def memory_hog() -> bytes:
     """Its dry run asks for a 6.4 GB tensor (ConstantOfShape 40000 x 40000 float32)."""
     from onnx import helper, numpy_helper
@@ -37,17 +53,9 @@ def memory_hog() -> bytes:
 
 def never_ends() -> bytes:
     """A Loop of 10**15 iterations: its dry run spins until something stops it."""
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import helper, numpy_helper
 
-    body = helper.make_graph(
-        [helper.make_node("Identity", ["cond_in"], ["cond_out"]),
-         helper.make_node("Add", ["x_in", "one"], ["x_out"])], "body",
-        [helper.make_tensor_value_info("i", TensorProto.INT64, []),
-         helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
-         helper.make_tensor_value_info("x_in", TensorProto.FLOAT, [])],
-        [helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
-         helper.make_tensor_value_info("x_out", TensorProto.FLOAT, [])],
-        initializer=[numpy_helper.from_array(np.array(1.0, np.float32), "one")])
+    body = _counting_loop_body()
     return _wrap([
         helper.make_node("Loop", ["trips", "go", "zero"], ["count"], body=body),
         helper.make_node("ReduceMean", ["tiles"], ["tile_mean"], axes=[1, 2, 3], keepdims=0),
@@ -69,6 +77,27 @@ def wrong_input() -> bytes:
     model.ir_version = 8
     blob: bytes = model.SerializeToString()
     return blob
+
+
+def slow_on_bright(loops_per_unit: float = 1e9) -> bytes:
+    """A valid classifier whose inference loops ``loops_per_unit`` times the brightest
+    pixel: instant on dark input (its dry run: zeros), practically endless on a real
+    capture, until something interrupts it (a cancel: ``RunOptions.terminate``)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    body = _counting_loop_body()
+    return _wrap([
+        helper.make_node("ReduceMax", ["tiles"], ["peak"], keepdims=0),
+        helper.make_node("Mul", ["peak", "scale"], ["trips_f"]),
+        helper.make_node("Cast", ["trips_f"], ["trips"], to=TensorProto.INT64),
+        helper.make_node("Loop", ["trips", "go", "zero"], ["count"], body=body),
+        helper.make_node("Mul", ["count", "zero"], ["nothing"]),
+        helper.make_node("ReduceMean", ["tiles"], ["tile_mean"], axes=[1, 2, 3], keepdims=0),
+        helper.make_node("Add", ["tile_mean", "nothing"], ["shifted"]),
+        helper.make_node("Sigmoid", ["shifted"], ["cloud_prob"]),
+    ], [numpy_helper.from_array(np.array(loops_per_unit, np.float32), "scale"),
+        numpy_helper.from_array(np.array(True), "go"),
+        numpy_helper.from_array(np.array(0.0, np.float32), "zero")], "slow")
 
 
 def aborts_onnxruntime_on_load() -> bytes:
