@@ -216,16 +216,32 @@ class ModelFiles:
         _atomic_write(path, blob)
         argv = [self.python, "-m", "payload.sandbox", str(path), "--memory-mb",
                 str(self.memory_mb), "--cpu-s", str(self.cpu_s)]
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.DEVNULL)
+        with open(path.with_suffix(".stderr"), "wb") as err:  # the child keeps its copy
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                    stderr=err)
         self._checks[up.upload_id] = _Check(up, path, proc, now_s + self.wall_s,
                                             sim_s + self.sim_s if self.lockstep else None)
         return None
 
     def _reject(self, up: Upload, reason: str) -> FileResult:
         shutil.rmtree(self.root / "uploads" / str(up.upload_id), ignore_errors=True)
-        (self.root / "incoming" / f"{up.sha256}.onnx").unlink(missing_ok=True)
+        for suffix in (".onnx", ".stderr"):
+            (self.root / "incoming" / f"{up.sha256}{suffix}").unlink(missing_ok=True)
         return FileResult("rejected", up.upload_id, reason=reason)
+
+    def _last_words(self, check: _Check) -> str:
+        """The last line the child wrote to stderr before it died (an abort's assertion,
+        say), for the rejection's reason; "" if none."""
+        try:
+            text = check.path.with_suffix(".stderr").read_bytes()[-4096:]
+        except OSError:
+            return ""
+        lines = [ln.strip() for ln in text.decode(errors="replace").splitlines() if ln.strip()]
+        if not lines:
+            return ""
+        line = lines[-1]
+        line = line[max(0, line.rfind("Assertion")):]  # an assert's point, not its location
+        return line if len(line) <= 160 else "..." + line[-157:]
 
     @property
     def checking(self) -> bool:
@@ -281,7 +297,8 @@ class ModelFiles:
                                f"{self.memory_mb} MB)",
                     "SIGXCPU": f"over the sandbox CPU limit ({self.cpu_s} s)"}.get(
                         name, "crashed onnxruntime")
-            return self._reject(up, f"sandbox: {what} ({name})")
+            said = self._last_words(check)
+            return self._reject(up, f"sandbox: {what} ({name})" + (f": {said}" if said else ""))
         try:
             verdict: Any = json.loads(out.decode().strip().splitlines()[-1])
         except (ValueError, IndexError, UnicodeDecodeError):
@@ -307,6 +324,7 @@ class ModelFiles:
         card = {**model.card.to_json(), "threshold": threshold, "validated": model.verdict}
         _atomic_write(self.root / f"{up.sha256}.json", json.dumps(card, indent=2).encode())
         os.replace(check.path, self.root / f"{up.sha256}.onnx")
+        check.path.with_suffix(".stderr").unlink(missing_ok=True)
         shutil.rmtree(self.root / "uploads" / str(up.upload_id), ignore_errors=True)
         return FileResult("verified", up.upload_id, model=model)
 

@@ -78,8 +78,17 @@ def test_a_model_that_aborts_onnxruntime_on_load_is_rejected_with_the_signal(
         "find another crash for this test")
     kind, reason = judge(tmp_path, blob)
     assert kind == "rejected"
-    assert reason == "sandbox: crashed onnxruntime (SIGABRT)"
-    assert not list((tmp_path / "models").glob("*.onnx"))
+    # the reason names the signal and what the child said last (libstdc++'s assertion)
+    assert reason.startswith("sandbox: crashed onnxruntime (SIGABRT): ")
+    assert "Assertion" in reason and "failed" in reason
+    assert not list((tmp_path / "models").rglob("*.onnx"))
+    assert not list((tmp_path / "models").rglob("*.stderr"))
+
+
+def test_a_validated_model_leaves_no_sandbox_leftovers(tmp_path: Path) -> None:
+    kind, reason = judge(tmp_path, DEFAULT_MODEL_PATH.read_bytes())
+    assert kind == "verified", reason
+    assert not list((tmp_path / "models" / "incoming").iterdir())
 
 
 def test_a_model_for_another_camera_is_rejected(tmp_path: Path) -> None:
