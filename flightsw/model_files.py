@@ -12,7 +12,9 @@ pending operations and feeds back what happened (a chunk that could not be writt
 verification verdict). Verification is asynchronous: assembling and hashing happen at
 once, the sandbox (``python -m payload.sandbox``, see there) runs as a child that is
 polled every cycle and killed at its wall-clock deadline, so a hanging model never
-stalls the executive's 10 Hz loop.
+stalls the executive's 10 Hz loop. A verification an executive reset cut short (the
+upload is booked as being verified, no child judges it) is started again from the chunk
+files, which stay until the verdict (:meth:`ModelFiles.orphans`).
 
 In lockstep the verdict must not depend on how fast the machine is, or two runs of one
 scenario would see ``model.validated`` at different spacecraft times. There the verdict
@@ -247,6 +249,15 @@ class ModelFiles:
     def checking(self) -> bool:
         return bool(self._checks)
 
+    def orphans(self, uploads: dict[int, Upload], ops: list[StoreOp]) -> list[StoreOp]:
+        """Verifications to start again: uploads the store books as being verified that
+        no child here judges and no op starts (an executive reset cut their sandbox)."""
+        starting = {op.upload_id for op in ops if op.kind == "verify"}
+        return [StoreOp("verify", up.upload_id, sha256=up.sha256)
+                for up in uploads.values()
+                if up.verifying and up.upload_id not in self._checks
+                and up.upload_id not in starting]
+
     def poll(self, now_s: float, sim_s: float = 0.0) -> list[FileResult]:
         """Verdicts of sandbox children that have finished (or ran out of time); in
         lockstep, of those due by ``sim_s``, waiting for them if need be."""
@@ -360,6 +371,7 @@ def carry_out(core: Topology, files: ModelFiles | None, now_s: float) -> None:
         faults = [op for op in ops if op.kind == "payload_fault"]
     else:
         sim_s = core.tick().monotonic_s
+        ops += files.orphans(st.uploads, ops)
         results = files.apply(ops, st.uploads, now_s, sim_s) + (
             files.poll(now_s, sim_s) if files.checking else [])
         restarts, files.restart_reasons = files.restart_reasons, []

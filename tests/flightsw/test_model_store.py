@@ -320,6 +320,24 @@ def test_upload_resumes_across_an_executive_reset(tmp_path: Path, orderly: bool)
     assert wait_verdict(h2) == "model.validated"
 
 
+def test_a_verification_cut_by_a_reset_runs_again_after_it(tmp_path: Path) -> None:
+    # killed between upload_end and the sandbox's verdict: the next boot has an upload
+    # booked as "being verified" and no child judging it. It used to stay so for ever:
+    # upload_end "already being verified", abort refused, and every model.activate
+    # refused while "a model is being verified".
+    state = tmp_path / "state.json"
+    h = make_harness(tmp_path, state_path=state)
+    p = plan(SHIPPED)
+    upload(HarnessUplink(h), p, round_wait_s=3)
+    assert h.executive.model_files is not None and h.executive.model_files.checking
+    h.executive.model_files.close()  # the child dies with the executive
+    h2 = make_harness(tmp_path, state_path=state)
+    assert wait_verdict(h2) == "model.validated"
+    seq = h2.command("model.activate", model=p.sha256[:12])
+    h2.run(2)
+    assert h2.verification(seq)[-1].stage == "completed"
+
+
 def test_a_new_model_that_fails_its_first_jobs_is_rolled_back(tmp_path: Path) -> None:
     h = make_harness(tmp_path, FlightConfig(capture_period_s=2.0, restart_backoff_s=2.0,
                                             heartbeat_timeout_s=2.0))
