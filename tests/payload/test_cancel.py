@@ -38,7 +38,8 @@ def _write_model(tmp_path: Path) -> Path:
     path.write_bytes(blob)
     card = {"name": "slow", "version": "1", "sha256": sha256_hex(blob),
             "inputs": [{"name": "tiles", "shape": ["N", 4, 32, 32]}],
-            "outputs": [{"name": "cloud_prob", "shape": ["N"]}], "threshold": 0.5}
+            "outputs": [{"name": "cloud_prob", "shape": ["N"]}], "threshold": 0.5,
+            "power_class": "low", "accuracy": 0.5}
     path.with_suffix(".json").write_text(json.dumps(card))
     return path
 
