@@ -97,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     qr.add_argument("--limit", type=int, default=20, metavar="N")
     model_cli.add_arguments(sub.add_parser("model", parents=[common], help="the onboard "
                                            "model store: upload, list, activate, rollback, "
-                                           "delete"))
+                                           "delete"), common)
     x = sub.add_parser("export", parents=[common], help="telemetry records to CSV (one "
                        "row per record, one column per point); no ground process needed")
     x.add_argument("--points", metavar="P[,P...]", help="only these points (default all)")

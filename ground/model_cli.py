@@ -23,26 +23,32 @@ from ground.errors import GroundError
 from ground.model_uplink import OpsUplink, UploadFailed, plan, upload
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
+def add_arguments(p: argparse.ArgumentParser,
+                  common: argparse.ArgumentParser | None = None) -> None:
+    """``common``: the ground's stack options, accepted after the model action too
+    (``aisat ground model list --run-dir X``)."""
+    parents = [common] if common is not None else []
     sub = p.add_subparsers(dest="model_action", required=True, metavar="WHAT")
-    up = sub.add_parser("upload", help="upload an ONNX model (its card MODEL.json beside it) "
-                        "in chunks, resending what the link lost; then it is verified onboard")
+    up = sub.add_parser("upload", parents=parents,
+                        help="upload an ONNX model (its card MODEL.json beside it) in chunks, "
+                        "resending what the link lost; then it is verified onboard")
     up.add_argument("path", type=Path)
     up.add_argument("--activate", action="store_true", help="activate it once validated")
     up.add_argument("--round-wait", type=float, default=60.0, metavar="S",
                     help="seconds to wait for a round of chunks before asking what is missing")
     up.add_argument("--window", type=int, default=48, metavar="N",
                     help="chunks per round (default 48: ~45 s of a 9.6 kbit/s uplink)")
-    ls = sub.add_parser("list", help="model cards: shipped, and onboard if a stack runs")
+    ls = sub.add_parser("list", parents=parents,
+                        help="model cards: shipped, uploaded, and onboard if a stack runs")
     ls.add_argument("--json", action="store_true")
     ls.add_argument("--shipped-only", action="store_true", help="do not ask the spacecraft")
     for name, text in (("activate", "run a stored model"), ("delete", "delete a stored model")):
-        a = sub.add_parser(name, help=text)
+        a = sub.add_parser(name, parents=parents, help=text)
         a.add_argument("model", help="sha256 prefix (>= 8), name, name_vVERSION or 'shipped'")
         if name == "delete":
             a.add_argument("--confirm", action="store_true",
                            help="model.delete is hazardous: refused without it")
-    sub.add_parser("rollback", help="swap back to the previous model")
+    sub.add_parser("rollback", parents=parents, help="swap back to the previous model")
 
 
 def uploaded_cards(events: Iterable[Any]) -> list[ModelCard]:

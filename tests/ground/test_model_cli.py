@@ -30,8 +30,8 @@ def test_list_prints_both_shipped_cards_from_the_dictionary(tmp_path: Path) -> N
         assert card["inputs"][0]["shape"] == ["N", 4, 32, 32]
         assert card["outputs"][0]["name"] == "cloud_prob"
         assert card["power_class"] in ("low", "medium") and card["accuracy"] > 0.95
-    text = io.StringIO()
-    assert main([*run_dir, "model", "list", "--shipped-only"], out=text) == 0
+    text = io.StringIO()  # the stack options after the model action too
+    assert main(["model", "list", "--shipped-only", *run_dir], out=text) == 0
     assert "cloud_screen_cnn v1 (2bdfdedb081c) in tiles[N,4,32,32] out cloud_prob[N] power " \
            "medium accuracy 0.9889" in text.getvalue()
 
