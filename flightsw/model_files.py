@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flightsw.messages import FaultBody
-from flightsw.model_card import contradictions
+from flightsw.model_card import ModelCard, ModelCardError, contradictions
 from flightsw.model_store import (
     FileResult,
     PayloadView,
@@ -249,6 +249,23 @@ class ModelFiles:
     def checking(self) -> bool:
         return bool(self._checks)
 
+    def recover_cards(self, models: dict[str, StoredModel]) -> list[str]:
+        """Give back their cards to stored models restored without one (a state record
+        saved before cards were kept in it): from each model's ``SHA.json`` beside it.
+        Returns what could not be recovered, for an event; such a model keeps a card
+        that names only its hash (so it is reported once)."""
+        lost: list[str] = []
+        for sha, model in models.items():
+            if model.card.sha256:
+                continue
+            try:
+                data = json.loads((self.root / f"{sha}.json").read_text())
+                model.card = ModelCard.from_json(data, source=f"{sha}.json")
+            except (OSError, ValueError, ModelCardError) as exc:
+                model.card = ModelCard(name="unknown", version="?", sha256=sha)
+                lost.append(f"{sha[:12]}: {exc}")
+        return lost
+
     def orphans(self, uploads: dict[int, Upload], ops: list[StoreOp]) -> list[StoreOp]:
         """Verifications to start again: uploads the store books as being verified that
         no child here judges and no op starts (an executive reset cut their sandbox)."""
@@ -371,6 +388,8 @@ def carry_out(core: Topology, files: ModelFiles | None, now_s: float) -> None:
         faults = [op for op in ops if op.kind == "payload_fault"]
     else:
         sim_s = core.tick().monotonic_s
+        for what in files.recover_cards(st.models):  # after a restore that lacked them
+            core.emit("model.store_fault", {"what": "model card", "reason": what})
         ops += files.orphans(st.uploads, ops)
         results = files.apply(ops, st.uploads, now_s, sim_s) + (
             files.poll(now_s, sim_s) if files.checking else [])

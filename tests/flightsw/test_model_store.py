@@ -621,3 +621,30 @@ def test_lockstep_verdicts_land_at_a_fixed_sim_time_whatever_the_wall_clock(
     # upload_end ran within the second before the uploader saw its answer (ended_s)
     assert SANDBOX_SIM_S - 1.0 <= slow_times[0] - slow_end <= SANDBOX_SIM_S + 0.1
     assert slow_waits > 0 and fast_waits == 0  # the slow run waited, watchdog turning
+
+
+def test_stored_models_restored_without_cards_get_them_back_from_their_files(
+        tmp_path: Path) -> None:
+    # a state record from before cards were kept in it: flat fields the restore drops
+    state = tmp_path / "state.json"
+    h = make_harness(tmp_path, state_path=state)
+    p = store_shipped(h)
+    h.shutdown()
+    from flightsw.state_store import StateStore
+
+    store = StateStore(state)
+    loaded = store.load()
+    assert loaded is not None and loaded.record is not None
+    record = loaded.record
+    old = {"sha256": p.sha256, "name": "cloud_screen", "version": "1",
+           "size_bytes": p.size_bytes, "power_class": "low", "accuracy": 0.9898,
+           "input_name": "tiles", "input_shape": ["N", 4, 32, 32], "output_name": "cloud_prob",
+           "output_shape": ["N"], "verdict": "loads in 12 ms"}
+    record["model_store"]["models"] = {p.sha256: old, "f" * 64: {**old, "sha256": "f" * 64}}
+    store.save(record, orderly=True, mission_time_s=0.0)
+    h2 = make_harness(tmp_path, state_path=state)
+    st = h2.executive.core.state.model_store
+    assert st.models[p.sha256].card == p.card  # from models/SHA.json
+    assert st.models["f" * 64].card.name == "unknown"  # no file: said once, not guessed
+    (fault,) = h2.events("model.store_fault")
+    assert "model card" in fault.text and "ffffffffffff" in fault.text
