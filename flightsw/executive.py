@@ -185,7 +185,8 @@ class Executive:
                         state_store=store, watchdog=watchdog, uplink_keys=keys)
         executive.plant_factory = lambda: ZmqTransport.pair(opts.plant_endpoint, bind=False)
         if opts.run_dir is not None:
-            executive.model_files = ModelFiles(store_dir(opts.run_dir))
+            executive.model_files = ModelFiles(store_dir(opts.run_dir), lockstep=opts.lockstep,
+                                               while_waiting=executive.watchdog_turn)
         executive.board_sensing = board_from_option(opts.board)  # raises: a clear refusal
         return executive
 

@@ -139,6 +139,8 @@ class JobsState:
     """What sending every classified tile would have cost (the volume-saved baseline)."""
     discard: list[int] = field(default_factory=list, metadata=PERSIST)
     """Payload job ids of jobs cancelled while they ran: their results are dropped."""
+    cancel_out: list[int] = field(default_factory=list)
+    """Payload job ids whose inference the payload must interrupt (sent by the topology)."""
     results_discarded: int = 0
     job_ms: list[float] = field(default_factory=list)  # recent payload jobs, wall ms
     job_tiles: list[int] = field(default_factory=list)
@@ -210,7 +212,8 @@ def cmd_cancel(st: JobsState, args: dict[str, Any], t: Tick) -> Handled[JobsStat
     if run is not None and run.job_id == job_id:
         st.running = None  # its result, when it comes, is discarded (counted)
         st.discard = [*st.discard[-(MAX_QUEUED - 1):], run.payload_job_id]
-        reason = "cancelled by the ground while running (its result is discarded)"
+        st.cancel_out.append(run.payload_job_id)  # the payload interrupts its inference
+        reason = "cancelled by the ground while running (its inference is interrupted)"
         _end(st, run, CANCELLED, reason, t)
         return Handled(st, f"job {job_id} cancelled (was running)",
                        [_event(run, CANCELLED, reason)])
@@ -346,6 +349,12 @@ def downlink_priority(product: dict[str, Any]) -> Priority:
     if product.get("product") == "job" and int(product.get("priority", 0)) >= URGENT_PRIORITY:
         return Priority.EVENT
     return Priority.PRODUCT
+
+
+def take_cancels(st: JobsState) -> list[int]:
+    """Payload job ids to cancel in the payload (each once)."""
+    out, st.cancel_out = st.cancel_out, []
+    return out
 
 
 def take_outbox(st: JobsState) -> list[dict[str, Any]]:

@@ -33,6 +33,7 @@ from flightsw import (
     component,
     cycle_health,
     hal,
+    heat_forecast,
     heaters,
     jobs,
     limits,
@@ -493,7 +494,8 @@ class Topology:
             st.throttle, events = throttle.step(
                 st.throttle, sensors.payload_temp_c, cap, SLOW_PERIOD_S, self.cfg,
                 avionics_temp_c=sensors.avionics_temp_c, battery_temp_c=sensors.battery_temp_c,
-                precool_c=st.planner.precool.active_c)
+                precool_c=st.planner.precool.active_c,
+                **heat_forecast.shifts(st.planner.heat))
             self.emit_all(events)
         st.payload, out, events = payload_supervision.supervise(
             st.payload, self._supervise_inputs(), t, self.cfg)
@@ -569,6 +571,8 @@ class Topology:
         p = st.payload
         self.emit_all(jobs.reconcile(st.jobs, set(p.in_flight), p.sup.running,
                                      p.sup.incarnation, p.sup.last_cause, t))
+        for job_id in jobs.take_cancels(st.jobs):
+            self._payload_out(payload_supervision.cancel(p, job_id, "cancelled by the ground"))
         if start:
             self.emit_all(jobs.expire_deadlines(st.jobs, t))
             inp = self._supervise_inputs()

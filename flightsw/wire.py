@@ -72,12 +72,13 @@ class Kind(str, Enum):
     WORLD = "world"  # plant -> observers (ground station, launcher): truth for display/link
     STOP = "stop"  # anyone -> anyone: orderly end of a session; body: {"reason"}
     # payload IPC (executive <-> payload child)
-    PAYLOAD_CONFIG = "pl.config"  # exec -> payload: {"throttle_frac", "pace"}
+    PAYLOAD_CONFIG = "pl.config"  # exec -> payload: {"throttle_frac", "pace", ...}
     PAYLOAD_JOB = "pl.job"  # exec -> payload: {"job_id", "n_tiles", "seed", ...}
     PAYLOAD_RESULT = "pl.result"  # payload -> exec: job outcome
     PAYLOAD_PING = "pl.ping"  # exec -> payload: {"n"}
     PAYLOAD_HEARTBEAT = "pl.hb"  # payload -> exec: {"n", "jobs_done", "busy_frac", ...}
     PAYLOAD_FAULT = "pl.fault"  # exec -> payload (test/HIL): {"target", "bits", "seed"}
+    PAYLOAD_CANCEL = "pl.cancel"  # exec -> payload: {"job_id", "reason"}
 
 
 _KINDS = {k.value: k for k in Kind}

@@ -63,6 +63,12 @@ def _endpoint() -> str:
     return f"tcp://127.0.0.1:{free_port()}"
 
 
+ORDERLY_STOP_S = 8.0
+"""How long a child has to stop in order after SIGTERM before it is killed: the
+executive's orderly stop is the longest (the payload's STOP grace, then up to
+``DRAIN_MAX_S`` of draining the downlink, then its state written)."""
+
+
 def _local_endpoint(name: str) -> str:
     """A stream only this machine's processes use (the plant bus, the world feed): a
     Unix socket in the abstract namespace (no file to leave behind, no path length to
@@ -317,7 +323,7 @@ class Stack:
                     pass
             proc.send_signal(signal.SIGTERM)
             try:
-                proc.wait(timeout=8.0)
+                proc.wait(timeout=ORDERLY_STOP_S)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=5.0)
