@@ -40,7 +40,7 @@ from flightsw.component import Component, fixed
 from flightsw.config import FlightConfig
 from flightsw.dictionary import ArgType, Declarations, Event, Severity, Telemetry
 
-DERATE_MARGIN_C = 2.2
+DERATE_MARGIN_C = 2.7
 """An avionics or battery temperature starts to cap the payload this far below its limit
 (before the heat forecast's shift)."""
 DERATE_ZERO_MARGIN_C = 1.2
