@@ -2,6 +2,7 @@
 
     aisat up                      start the local stack on wall time; Ctrl-C stops it
     aisat sim --orbits 2          run the stack in lockstep on sim time, print a summary
+    aisat audit                   every limit violation of a finished run, with times
     aisat ground cmd|tlm|events   operate a running stack
     aisat dictionary              print the command/telemetry/event dictionary (JSON)
     aisat profiles                list spacecraft profiles
@@ -109,6 +110,12 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--json", action="store_true",
                      help="print the summary as JSON (and no progress line)")
     sim.set_defaults(func=_cmd_sim)
+
+    au = sub.add_parser("audit", help="every limit violation of a finished run, from the "
+                        "plant's truth and the ground archive, with times")
+    au.add_argument("--run-dir", type=Path, default=None, help="the finished run's directory")
+    au.add_argument("--json", action="store_true", help="print the audit as JSON")
+    au.set_defaults(func=_cmd_audit)
 
     sub.add_parser("ground", help="operate a running stack: cmd, tlm, events "
                    "(aisat ground --help)")
@@ -329,16 +336,25 @@ def _cmd_sim(args: argparse.Namespace) -> int:
     summary = mission_summary(plant, flight, ground, wall_s)
     summary["profile"] = stack.info.profile
     summary["executive_restarts"] = stack.service.restarts if stack.service else 0
+    from hil.limit_audit import for_summary
+
+    summary["limit_audit"], audit_lines = for_summary(stack.info.run_dir)
     if args.json:
         print(json.dumps(summary, indent=2, default=str))
     else:
-        print(format_summary(summary))
+        print("\n".join([format_summary(summary), *audit_lines]))
         if args.report:
             print(f"  report              {Path(args.report).resolve()}")
     if plant.get("plant_error"):
         print(f"aisat sim: {plant['plant_error']}", file=sys.stderr)
         return 1
-    return 0 if not summary["violations"] else 1
+    return 0 if not summary["violations"] and not summary["limit_audit"]["violations"] else 1
+
+
+def _cmd_audit(args: argparse.Namespace) -> int:
+    from hil.limit_audit import run_cli
+
+    return run_cli(_run_dir(args), args.json)
 
 
 class _SimProgress:

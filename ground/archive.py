@@ -210,9 +210,11 @@ class Archive:
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
-        self._conn.executescript(SCHEMA)
-        self._conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
-                           (str(SCHEMA_VERSION),))
+        # one transaction: a reader opening the file meanwhile sees no tables or all of
+        # them with their version (tables without a version row read as schema 1)
+        self._conn.executescript(
+            f"BEGIN;\n{SCHEMA}\nINSERT OR REPLACE INTO meta VALUES "
+            f"('schema_version', '{SCHEMA_VERSION}');\nCOMMIT;")
 
     # --- buffering ------------------------------------------------------------------
     def add_telemetry(self, seq: int, time_s: float, rx_s: float,

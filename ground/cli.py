@@ -91,9 +91,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"at least this severity ({', '.join(SEVERITY_ORDER)})")
     sub.add_parser("status", parents=[common],
                    help="link, dictionary and command queue of the ground")
+    qr = sub.add_parser("quarantine", parents=[common],
+                        help="records the archive could not hold as they came, each with "
+                        "the reason (newest last)")
+    qr.add_argument("--limit", type=int, default=20, metavar="N")
     model_cli.add_arguments(sub.add_parser("model", parents=[common], help="the onboard "
                                            "model store: upload, list, activate, rollback, "
-                                           "delete"))
+                                           "delete"), common)
     x = sub.add_parser("export", parents=[common], help="telemetry records to CSV (one "
                        "row per record, one column per point); no ground process needed")
     x.add_argument("--points", metavar="P[,P...]", help="only these points (default all)")
@@ -150,9 +154,11 @@ def main(argv: list[str] | None = None, out: TextIO | None = None,
             return _tlm(run_dir, args.point, args.stale_after, out)
         if args.action == "events":
             return _events(run_dir, args.limit, args.severity, out)
+        if args.action == "quarantine":
+            return _quarantine(run_dir, args.limit, out)
         if args.action == "model":
             return model_cli.run(lambda: Ops(run_dir, request_timeout_s=args.ops_timeout),
-                                 args, out)
+                                 args, out, lambda: dictionary_for(run_dir))
         if args.action in ("export", "products", "migrate"):
             return _archive_action(run_dir, args, out)
         raise AssertionError(f"unhandled action {args.action}")  # argparse restricts it
@@ -397,6 +403,20 @@ def _events(run_dir: Path, limit: int, severity: str | None, out: TextIO) -> int
     return EXIT_OK
 
 
+def _quarantine(run_dir: Path, limit: int, out: TextIO) -> int:
+    if limit < 1:
+        raise UsageError("--limit must be at least 1", got=limit)
+    with _reader(run_dir, out) as reader:
+        rows = reader.quarantine(limit=limit)
+    if not rows:
+        print("(nothing quarantined)", file=out)
+        return EXIT_OK
+    _table(["RECEIVED (UTC)", "KIND", "SEQ", "REASON", "DETAIL"],
+           [[utc_text(r["rx_s"]), str(r["kind"]), "" if r["seq"] is None else str(r["seq"]),
+             str(r["reason"]), _one_line(str(r["detail"] or ""), 80)] for r in rows], out)
+    return EXIT_OK
+
+
 def _one_line(text: str, max_chars: int = 200) -> str:
     """Event text from the spacecraft, safe for a terminal: one line, no control codes."""
     clean = "".join(c if c.isprintable() else " " for c in str(text))
@@ -481,6 +501,10 @@ def _status(ops: Ops, out: TextIO) -> int:
           f"duplicates (dropped), {counts.get('downlink_rerequested', 0)} re-requested, "
           f"{counts.get('downlink_evicted', 0)} evicted onboard; "
           f"{counts.get('acks_sent', 0)} acknowledgements sent", file=out)
+    quarantined = int(counts.get("quarantined", 0))
+    if quarantined:
+        print(f"archive: {quarantined} records quarantined, not archived as they came "
+              f"(aisat ground quarantine)", file=out)
     keys = st.get("uplink_keys") or {}
     if keys:
         pending = keys.get("pending_key_ids") or []

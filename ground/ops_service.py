@@ -244,7 +244,9 @@ class OpsService:
                            "downlink_duplicates": m["downlink_seq"]["duplicates"],
                            "downlink_rerequested": m["downlink_seq"]["rerequested"],
                            "downlink_evicted": m["downlink_seq"]["evicted"],
-                           "acks_sent": m["acks_sent"]},
+                           "acks_sent": m["acks_sent"],
+                           "quarantined":
+                               self.mission.archive.stats()["records_quarantined"]},
                 "last_rx_s": m["last_rx_s"], "last_onboard_time_s": m["last_onboard_time_s"],
                 "held": m["commands"]["held"], "uplink_keys": m["uplink"],
                 "ops": {"requests": self.requests, "refused": self.refused,

@@ -19,6 +19,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from hil.plant.history import History
+from hil.plant.limits import iso_utc
 from hil.plant.plant import Plant
 
 MAX_POINTS = 2000  # per series; keeps the SVG light for multi-day runs
@@ -200,7 +201,7 @@ def _figures(h: History, flight: dict[str, float]) -> list[tuple[str, str]]:
 def _rows(summary: dict[str, Any]) -> str:
     rows = []
     for key, value in summary.items():
-        if key == "violations":
+        if key in ("violations", "limits"):
             continue
         if isinstance(value, dict):
             text = ", ".join(
@@ -212,6 +213,30 @@ def _rows(summary: dict[str, Any]) -> str:
             text = str(value)
         rows.append(f"<tr><th>{html.escape(key)}</th><td>{html.escape(text)}</td></tr>")
     return "\n".join(rows)
+
+
+def _limit_rows(summary: dict[str, Any]) -> str:
+    """The plant's per-limit record: what was checked at every step, and how it went."""
+    rows = []
+    for lim in summary.get("limits") or []:
+        bad = int(lim.get("steps", 0)) > 0
+        first = lim.get("first_utc_s")
+        worst = lim.get("worst")
+        cells = [
+            str(lim.get("label", "")),
+            f"{lim.get('kind', '')} {lim.get('limit', float('nan')):g} {lim.get('unit', '')}",
+            str(lim.get("episodes", 0)),
+            f"{float(lim.get('violated_s', 0.0)):.0f}",
+            "" if first is None else iso_utc(float(first)),
+            "" if worst is None else f"{float(worst):.2f} {lim.get('unit', '')}",
+        ]
+        tds = "".join(f"<td>{html.escape(c)}</td>" for c in cells)
+        rows.append(f"<tr class='{'bad' if bad else 'ok'}'>{tds}</tr>")
+    if not rows:
+        return ""
+    head = "".join(f"<th>{h}</th>" for h in
+                   ("limit", "violated when", "episodes", "seconds", "first", "worst"))
+    return f"<h2>Limits checked every step</h2><table><tr>{head}</tr>{''.join(rows)}</table>"
 
 
 def write_html(
@@ -251,6 +276,7 @@ def write_html(
 <p>Epoch {epoch:%Y-%m-%d %H:%M:%S} UTC; {len(history)} samples.</p>
 <h2>Summary</h2><table>{_rows(summary)}</table>
 <h2>Violations</h2>{vio}
+{_limit_rows(summary)}
 <h2>Over time</h2>{body or "<p>No samples recorded.</p>"}
 </body></html>
 """

@@ -1,15 +1,20 @@
 """The model store against the real stack: the CNN goes up the 9.6 kbit/s uplink in
 chunks through the ground process, is verified and sandboxed onboard, activated (the
-real payload child restarts onto it), then rolled back - all through the operator API."""
+real payload child restarts onto it), then rolled back - all through the operator API;
+its card comes down with the verdict and ``aisat ground model list`` shows it from the
+archive."""
 
 from __future__ import annotations
 
+import io
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from ground.api import Ops
+from ground.cli import main as ground_cli
 from ground.model_uplink import OpsUplink, plan, upload
 from hil.stack import Stack, StackOptions
 from payload.model import MODELS_DIR
@@ -40,6 +45,14 @@ def test_upload_activate_inject_and_roll_back_on_the_real_stack(stack: Stack) ->
                                  timeout_s=120, since=mark)
         assert verdict.name == "model.validated", verdict.text
         assert (Path(stack.info.run_dir) / "models" / f"{p.sha256}.onnx").exists()
+        # its card came down with the verdict: the ground archived it and lists it
+        out = io.StringIO()
+        assert ground_cli(["--run-dir", str(stack.info.run_dir), "model", "list", "--json"],
+                          out=out) == 0
+        listing = json.loads(out.getvalue())
+        assert listing["uploaded"] == [p.card.to_json()]
+        assert [c["name"] for c in listing["shipped"]] == ["cloud_screen", "cloud_screen_cnn"]
+        assert f"{p.card.describe()} [staged]" in listing["onboard"]
         mark = ops.mark()
         assert ops.cmd("model.activate", model="cloud_screen_cnn", timeout_s=60).ok
         ready = ops.wait_event(lambda e: e.name == "payload.ready"

@@ -5,9 +5,10 @@ more threads finish a batch sooner on more cores (and draw more). The payload ta
 count when it opens its session (``python -m payload --intra-op-threads N``), so this
 knob is set on the executive's payload host and applies from the payload's next start;
 its read-back is what the OS says the payload process runs - ``Threads:`` in
-``/proc/PID/status`` - not what was asked for. (Changing the count inside a running
-payload, through its CONFIG message, belongs to the payload's session code; this layer
-reports what it set and what the OS shows.)
+``/proc/PID/status`` - not what was asked for. The running payload's count is changed
+by the ``payload.threads`` command (its CONFIG message; the payload rebuilds its session
+between jobs); this layer is the board's start-up setting and reports what it set and
+what the OS shows.
 """
 
 from __future__ import annotations

@@ -60,7 +60,6 @@ class Plant:
         self._array_avail_w = 0.0
         self._load_w = 0.0
         self._payload_w = 0.0
-        self._brownouts = 0
         # Energy bookkeeping (J): electrical bus and thermal network.
         self.energy_in_j = 0.0  # drawn from the array
         self.energy_out_j = 0.0  # delivered to loads
@@ -80,7 +79,16 @@ class Plant:
         self._soc_limit = Limit(
             "battery SoC", "%", 100.0 * self.profile.flight["battery_soc_floor_frac"], above=False
         )
-        return [self._soc_limit]
+        spec = self.profile.battery
+        # checked only on steps that offer the pack charge while it is not full: the
+        # charger refuses it outside this range (DESIGN.md: no charging below 0 C)
+        self._charge_cold = Limit("battery charge-offered temperature", "C",
+                                  spec.charge_min_temp_c, above=False)
+        self._charge_hot = Limit("battery charge-offered temperature", "C",
+                                 spec.charge_max_temp_c, above=True)
+        # 100 % of the demanded load is served unless the bus browns out and sheds
+        self._brownout = Limit("bus brownout: load served", "%", 100.0, above=False)
+        return [self._soc_limit, self._charge_cold, self._charge_hot, self._brownout]
 
     def _node_limit_pairs(self) -> list[tuple[int, Limit]]:
         pairs: list[tuple[int, Limit]] = []
@@ -143,7 +151,8 @@ class Plant:
             "radio": radio_w,
             "avionics": loads.avionics_w,
         }
-        bus = balance_bus(available, demand, self.battery, dt_s, temps[self._i_battery] - KELVIN)
+        battery_c = temps[self._i_battery] - KELVIN
+        bus = balance_bus(available, demand, self.battery, dt_s, battery_c)
         served = bus.served
 
         heat = list(chunk.env_w[i])
@@ -159,6 +168,7 @@ class Plant:
         self.thermal.step(dt_s, heat)
 
         self.elapsed_s += dt_s
+        now = self.epoch_utc_s + self.elapsed_s
         self.energy_in_j += bus.array_used_w * dt_s
         self.energy_out_j += bus.load_w * dt_s
         self.energy_lost_j += bus.battery.loss_w * dt_s
@@ -169,20 +179,27 @@ class Plant:
         self._load_w = bus.load_w
         self._payload_w = served["payload"]
         if bus.brownout:
-            self._brownouts += 1
+            self._brownout.check(100.0 * bus.load_w / sum(demand.values()), now, dt_s)
+        elif self._brownout.open is not None:
+            self._brownout.clear()
+        if available > bus.load_w and self.battery.energy_j < self.battery.capacity_j:
+            self._charge_cold.check(battery_c, now, dt_s)  # a charge was offered
+            self._charge_hot.check(battery_c, now, dt_s)
+        elif self._charge_cold.open is not None or self._charge_hot.open is not None:
+            self._charge_cold.clear()
+            self._charge_hot.clear()
         if act.report_mode != self._last_mode:
             if self._last_mode:
                 self._mode_changes += 1
             self._last_mode = act.report_mode
         self._act = act
 
-        now = self.epoch_utc_s + self.elapsed_s
         soc = self.battery.soc_frac
         if soc < self._min_soc:
             self._min_soc = soc
-        self._soc_limit.check(100.0 * soc, now)
+        self._soc_limit.check(100.0 * soc, now, dt_s)
         for k, lim in self._node_limits:
-            lim.check(temps[k] - KELVIN, now)
+            lim.check(temps[k] - KELVIN, now, dt_s)
         maxes = self._max_temps_k
         for k, t in enumerate(temps):
             if t > maxes[k]:
@@ -322,8 +339,6 @@ class Plant:
         act = self._act
         stored_delta = self.battery.energy_j - self._stored0_j
         violations = describe_all(self._limits)
-        if self._brownouts:
-            violations.append(f"bus brownout (loads shed) on {self._brownouts} steps")
         return {
             "profile": self.profile.name,
             "orbits_flown": self.elapsed_s / self.orbit_period_s,
@@ -342,6 +357,7 @@ class Plant:
                 n: t - KELVIN for n, t in zip(self.thermal.names, self._max_temps_k, strict=True)
             },
             "violations": violations,
+            "limits": [lim.audit() for lim in self._limits],
             "mode_changes": self._mode_changes,
             "jobs_done": act.report_jobs_done,
             "tiles_done": act.report_tiles_done,

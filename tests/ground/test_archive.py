@@ -14,6 +14,7 @@ import msgpack
 import pytest
 
 from flightsw.wire import Kind, Sequencer
+from ground import archive as archive_mod
 from ground import archive_reader
 from ground.archive import SCHEMA_VERSION, Archive, ArchiveVersionError
 from ground.archive_query import open_archive
@@ -305,3 +306,28 @@ def test_an_archive_from_before_schema_versions_is_migrated(tmp_path: Path) -> N
         assert r.point_names() == ["a", "b"]  # schema 1 had no point index: built
         assert r.latest("a").value == 1.5  # type: ignore[union-attr]
         assert r.events() == []
+
+
+def test_a_reader_never_sees_a_half_made_archive(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ground makes its archive while operators' readers may open it already: a
+    reader that came between the tables and the version row read the new archive as
+    schema 1 ("has schema 1, this reader reads 3"). Every state a reader can see during
+    creation is now no tables at all, or all of them with the version."""
+    path = tmp_path / "archive.sqlite"
+    real_connect = archive_mod.connect
+    seen: list[int | None] = []
+
+    def traced(p: Path | str, *, readonly: bool = False) -> sqlite3.Connection:
+        conn = real_connect(p, readonly=readonly)
+        if not readonly:
+            def look(_statement: str) -> None:
+                with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as other:
+                    seen.append(archive_mod.schema_version(other))
+            conn.set_trace_callback(look)
+        return conn
+
+    monkeypatch.setattr(archive_mod, "connect", traced)
+    Archive(path).close()
+    assert len(seen) > 3  # it looked between the statements
+    assert set(seen) <= {None, archive_mod.SCHEMA_VERSION}, seen

@@ -372,3 +372,40 @@ def test_at_parses_utc_and_refuses_nonsense_with_the_reason(tmp_path: Path) -> N
                        ("+60", "spacecraft's time")):  # no stack here to ask
         with pytest.raises(UsageError, match=words):
             parse_at(bad, tmp_path)
+
+
+def test_quarantined_records_show_in_status_and_are_listed(tmp_path: Path) -> None:
+    """A record that decoded but broke its kind's schema is kept apart: the operator
+    sees that it happened (status) and what it was (quarantine), not only a log line."""
+    from ground.ops_service import OpsService
+    from ground.station import Station
+
+    mc = MissionControl(DICTIONARY, Archive(tmp_path / "archive.sqlite"))
+    fl = Sequencer("flight")
+    mc.on_frame(fl.pack(Kind.TELEMETRY, T0, {"points": ["not", "a", "map"]}), T0)
+    mc.on_frame(fl.pack(Kind.TELEMETRY, T0 + 1, {"points": {"power.battery_soc_pct": 70.0}}),
+                T0 + 1)
+    mc.archive.flush()
+    service = OpsService(mc, Station())
+    ops = ScriptedOps(lambda req: service.handle(req, T0 + 2, 0.0))
+    try:
+        StackInfo(run_dir=str(tmp_path), ops=ops.endpoint,
+                  archive=str(tmp_path / "archive.sqlite")).write()
+        code, out, err = run("--run-dir", str(tmp_path), "status")
+        assert code == 0, err
+        assert "archive: 1 records quarantined" in out and "aisat ground quarantine" in out
+        code, out, err = run("--run-dir", str(tmp_path), "quarantine")
+        assert code == 0, err
+        lines = out.splitlines()
+        assert lines[0].split()[:3] == ["RECEIVED", "(UTC)", "KIND"]
+        assert len(lines) == 2 and "tlm" in lines[1] and "points must be a map" in lines[1]
+        code, _, err = run("--run-dir", str(tmp_path), "quarantine", "--limit", "0")
+        assert code == 2 and "--limit" in err
+    finally:
+        ops.close()
+        mc.archive.close()
+
+
+def test_nothing_quarantined_says_so(archived: Path) -> None:
+    code, out, _ = run("--run-dir", str(archived), "quarantine")
+    assert code == 0 and "(nothing quarantined)" in out

@@ -36,6 +36,21 @@ def test_report_lists_violations(jetson: Profile, tmp_path: Path) -> None:
     assert "battery SoC 10 % below" in text
 
 
+def test_report_tables_every_limit_the_plant_checked(jetson: Profile, tmp_path: Path) -> None:
+    """The per-limit record is a table (one row a limit, the violated ones marked), not a
+    Python list dumped into the summary's cells."""
+    plant = Plant(jetson)
+    for _ in range(5):  # an empty pack in sunlight: below the SoC floor, loads still served
+        plant.battery.energy_j = 0.0
+        plant.step(1.0, Actuators(payload_activity_frac=1.0))
+    text = write_html(plant, tmp_path / "l.html").read_text()
+    table = text.split("<h2>Limits checked every step</h2>")[1].split("</table>")[0]
+    assert table.count("<tr class='bad'>") == 1
+    assert "<td>battery SoC</td><td>below 20 %</td><td>1</td><td>5</td>" in table
+    assert table.count("<tr class='ok'>") >= 6  # the limits never violated are listed too
+    assert "[{" not in text  # no list of dicts in the summary table
+
+
 def test_report_refuses_a_plant_without_history(jetson: Profile, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="record=False"):
         write_html(Plant(jetson, record=False), tmp_path / "x.html")
