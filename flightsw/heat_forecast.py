@@ -29,8 +29,9 @@ forecasts the executive has:
   32 minutes an orbit, which moved the peak by a degree). The recent transmitting duty
   (a running mean over :data:`TX_TAU_S`) over its long-run mean lowers the band by
   :data:`TX_GAIN_C` per unit, before the heat arrives;
-- **the phase**: in sunlight the array carries the payload, so its power does not pass
-  through the pack; its heat reaches the pack only through the structure, hours later.
+- **the phase** (the battery only): in sunlight the array carries the payload, so its
+  power does not pass through the pack; its heat reaches the pack only through the
+  structure, hours later.
   Where the last orbit peaked in eclipse (the Jetson's pack does, a few minutes in), the
   band sits :data:`SUN_EXTRA_C` higher in sunlight: the derating lands where the
   payload heats the pack now (the eclipse before the peak). Where it peaked in sunlight
@@ -65,6 +66,9 @@ MAX_LOWER_C = 3.0
 SUN_EXTRA_C = 1.0
 """How much higher the band sits in sunlight (the payload's power does not pass through
 the pack there)."""
+SUN_CHEAP_NODES = ("battery",)
+"""Nodes the payload heats directly only in eclipse: the pack, through its discharge
+losses. The structure takes the payload's heat by conduction in every phase."""
 TX_TAU_S = 3000.0
 """Time constant of the transmitting duty's running mean: about half an orbit, the
 structure's memory of the radio's heat on its way to the pack."""
@@ -102,11 +106,16 @@ class HeatForecastState:
     tx_frac: float = 0.0  # the transmitter's recent duty (running mean of in_contact)
     tx_mean_frac: float = math.nan  # its long-run mean (NaN: no sample yet)
     dark: bool = False  # in eclipse at the last step
+    tx_seen_s: float = 0.0  # how long the duty has been watched (the mean's evidence)
 
     @property
     def tx_excess_frac(self) -> float:
-        """Recent transmitting duty over its long-run mean (> 0: heat on its way)."""
-        return 0.0 if math.isnan(self.tx_mean_frac) else self.tx_frac - self.tx_mean_frac
+        """Recent transmitting duty over its long-run mean (> 0: heat on its way); 0 until
+        the mean has a whole :data:`TX_MEAN_TAU_S` behind it (before that it is the first
+        hours' passes, not the ground track's pattern)."""
+        if math.isnan(self.tx_mean_frac) or self.tx_seen_s < TX_MEAN_TAU_S:
+            return 0.0
+        return self.tx_frac - self.tx_mean_frac
 
 
 def learn(node: NodePeak, limit_c: float) -> NodePeak:
@@ -147,7 +156,7 @@ def step(state: HeatForecastState, *, now_s: float, dark: bool, left_eclipse: bo
         elif math.isfinite(start) and temp > node.peak_c:  # a window is open
             node = replace(node, peak_c=temp, peak_dark=dark)
         nodes[name] = node
-    return HeatForecastState(start, nodes, now_s, tx, mean, dark)
+    return HeatForecastState(start, nodes, now_s, tx, mean, dark, state.tx_seen_s + dt)
 
 
 def band_shift_c(state: HeatForecastState, name: str) -> float:
@@ -155,7 +164,7 @@ def band_shift_c(state: HeatForecastState, name: str) -> float:
     its way, plus the sunlit allowance where the last orbit peaked in eclipse; bounded."""
     node = state.nodes.get(name, NodePeak())
     shift = node.shift_c - TX_GAIN_C * state.tx_excess_frac
-    if not state.dark and node.last_peak_dark:
+    if name in SUN_CHEAP_NODES and not state.dark and node.last_peak_dark:
         shift += SUN_EXTRA_C
     return min(max(shift, -MAX_LOWER_C), MAX_RAISE_C)
 

@@ -17,14 +17,15 @@ LIMIT_C = 45.0
 TARGET_C = LIMIT_C - hf.PEAK_MARGIN_C
 
 
-BAND_START_C = LIMIT_C - throttle.DERATE_MARGIN_C  # 42.8 C, unshifted
+BAND_START_C = LIMIT_C - throttle.DERATE_MARGIN_C  # where the unshifted band starts
 
 
 @pytest.mark.parametrize("shift, peak, expected", [
     (0.0, TARGET_C - 0.4, 0.2),           # peak 0.4 C cool, inside the band: raise by half
     (0.0, TARGET_C + 0.4, -0.2),          # 0.4 C hot: lower by half of it
     (0.0, BAND_START_C - 0.1, 0.0),       # under the band: it did not hold that peak
-    (-1.0, BAND_START_C - 0.9, -0.225),   # lowered 1 C the band starts at 41.8: it held it
+    # lowered 1 C the band starts 1 C sooner: it held that peak, so it learns from it
+    (-1.0, BAND_START_C - 0.9, -1.0 + hf.LEARN_GAIN * (TARGET_C - BAND_START_C + 0.9)),
     (0.58, BAND_START_C + 0.6, hf.MAX_RAISE_C),  # 0.58 + 0.025 would pass the bound
     (-2.9, TARGET_C + 1.0, -hf.MAX_LOWER_C),
 ])

