@@ -10,7 +10,9 @@ one :class:`Dictionary`, which
 - exports itself as JSON (``aisat dictionary``) with a content hash that ground and
   flight compare when the link comes up;
 - round-trips from that JSON, so the ground and its console can work from the exported
-  file alone.
+  file alone;
+- carries the cards of the models the spacecraft flies with (``models``), so the hash the
+  ground checks at HELLO covers what the payload can run, not only how to command it.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from enum import Enum
 from typing import Any, TypeVar
 
 from flightsw.errors import CommandRejected, DictionaryError, safe_repr
+from flightsw.model_card import ModelCard, ModelCardError
 
 DICTIONARY_SCHEMA = 1
 """Version of the JSON layout itself."""
@@ -224,10 +227,13 @@ class Dictionary:
     commands: dict[str, Command] = field(default_factory=dict)
     telemetry: dict[str, Telemetry] = field(default_factory=dict)
     events: dict[str, Event] = field(default_factory=dict)
+    models: tuple[ModelCard, ...] = ()
+    """The shipped models' cards, sorted by name and version."""
 
     @classmethod
-    def build(cls, version: str, components: Iterable[Declarations]) -> Dictionary:
-        d = cls(version)
+    def build(cls, version: str, components: Iterable[Declarations],
+              models: Iterable[ModelCard] = ()) -> Dictionary:
+        d = cls(version, models=_sorted_cards(models))
         for comp in components:
             owned = comp.owned()
             _add(d.commands, owned.commands, "command", comp.component)
@@ -247,6 +253,8 @@ class Dictionary:
             "events": [e.to_json() for e in sorted(self.events.values(),
                                                    key=lambda e: e.name)],
         }
+        if self.models:  # absent when empty: a dictionary without cards keeps its hash
+            body["models"] = [m.to_json() for m in self.models]
         body["hash"] = _content_hash(body)
         return body
 
@@ -264,6 +272,12 @@ class Dictionary:
         d.commands = {c["name"]: Command.from_json(c) for c in data["commands"]}
         d.telemetry = {t["name"]: Telemetry.from_json(t) for t in data["telemetry"]}
         d.events = {e["name"]: Event.from_json(e) for e in data["events"]}
+        try:
+            d.models = _sorted_cards(ModelCard.from_json(m, source="dictionary models")
+                                     for m in data.get("models", ()))
+        except ModelCardError as exc:
+            raise DictionaryError("dictionary carries a bad model card",
+                                  error=str(exc)) from exc
         stated = data.get("hash")
         if stated is not None and stated != d.hash:
             raise DictionaryError("dictionary hash does not match its content",
@@ -315,6 +329,14 @@ class Dictionary:
 
 
 _Entry = TypeVar("_Entry", Command, Telemetry, Event)
+
+
+def _sorted_cards(cards: Iterable[ModelCard]) -> tuple[ModelCard, ...]:
+    out = tuple(sorted(cards, key=lambda m: (m.name, m.version, m.sha256)))
+    seen = [m.sha256 for m in out]
+    if len(set(seen)) != len(seen):
+        raise DictionaryError("a model card appears twice", models=[m.label() for m in out])
+    return out
 
 
 def _add(table: dict[str, _Entry], entries: Iterable[_Entry], what: str,

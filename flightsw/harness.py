@@ -33,6 +33,7 @@ from flightsw.messages import (
     MAX_ACK_RANGES,
     AckBody,
     ActuatorsBody,
+    CancelBody,
     ConfigBody,
     EventBody,
     HeartbeatBody,
@@ -88,6 +89,7 @@ class FakePayload:
     swallow_jobs: bool = False  # answers pings, never jobs (a stuck inference)
     job_busy_s: float = 0.0  # a swallowed job reports having run this long (wall s)
     jobs_seen: list[JobBody] = field(default_factory=list)
+    cancels: list[int] = field(default_factory=list)  # job ids the executive cancelled
     config: ConfigBody = field(default_factory=ConfigBody)
     stopped: bool = False
     _seq: Sequencer = field(default_factory=lambda: Sequencer("payload"))
@@ -117,7 +119,8 @@ class FakePayload:
                                          current_job=(self.jobs_seen[0].job_id if stuck
                                                       else None),
                                          current_job_busy_s=(self.job_busy_s if stuck
-                                                             else None)))
+                                                             else None),
+                                         intra_op_threads=self.config.intra_op_threads or 1))
             elif env.kind is Kind.PAYLOAD_CONFIG:
                 self.config = ConfigBody.from_body(env.body)
             elif env.kind is Kind.PAYLOAD_JOB:
@@ -136,6 +139,11 @@ class FakePayload:
                     if job.detail:
                         _detail(body, job, self.model_sha256)
                 self._send(Kind.PAYLOAD_RESULT, body)
+            elif env.kind is Kind.PAYLOAD_CANCEL:  # as the real one: interrupted, answered
+                job_id = CancelBody.from_body(env.body).job_id
+                self.cancels.append(job_id)
+                self._send(Kind.PAYLOAD_RESULT, ResultBody(job_id, error="cancelled",
+                                                           cancelled=True))
             elif env.kind is Kind.STOP:
                 self.stopped = True
 

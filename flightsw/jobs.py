@@ -139,6 +139,8 @@ class JobsState:
     """What sending every classified tile would have cost (the volume-saved baseline)."""
     discard: list[int] = field(default_factory=list, metadata=PERSIST)
     """Payload job ids of jobs cancelled while they ran: their results are dropped."""
+    cancel_out: list[int] = field(default_factory=list)
+    """Payload job ids whose inference the payload must interrupt (sent by the topology)."""
     results_discarded: int = 0
     job_ms: list[float] = field(default_factory=list)  # recent payload jobs, wall ms
     job_tiles: list[int] = field(default_factory=list)
@@ -210,7 +212,8 @@ def cmd_cancel(st: JobsState, args: dict[str, Any], t: Tick) -> Handled[JobsStat
     if run is not None and run.job_id == job_id:
         st.running = None  # its result, when it comes, is discarded (counted)
         st.discard = [*st.discard[-(MAX_QUEUED - 1):], run.payload_job_id]
-        reason = "cancelled by the ground while running (its result is discarded)"
+        st.cancel_out.append(run.payload_job_id)  # the payload interrupts its inference
+        reason = "cancelled by the ground while running (its inference is interrupted)"
         _end(st, run, CANCELLED, reason, t)
         return Handled(st, f"job {job_id} cancelled (was running)",
                        [_event(run, CANCELLED, reason)])
@@ -348,6 +351,12 @@ def downlink_priority(product: dict[str, Any]) -> Priority:
     return Priority.PRODUCT
 
 
+def take_cancels(st: JobsState) -> list[int]:
+    """Payload job ids to cancel in the payload (each once)."""
+    out, st.cancel_out = st.cancel_out, []
+    return out
+
+
 def take_outbox(st: JobsState) -> list[dict[str, Any]]:
     out, st.outbox = st.outbox, []
     return out
@@ -376,14 +385,18 @@ def _event(job: OperatorJob, status: str, detail: str) -> tuple[str, dict[str, A
 # --- telemetry -----------------------------------------------------------------------------
 def percentile(values: list[float], q: float) -> float | None:
     """Nearest-rank percentile (``q`` in 0..1); None for no values."""
-    if not values:
+    return _ranked(sorted(values), q)
+
+
+def _ranked(ordered: list[float], q: float) -> float | None:
+    if not ordered:
         return None
-    ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
 
 
 def telemetry(st: JobsState) -> dict[str, Any]:
-    p50, p99 = percentile(st.job_ms, 0.5), percentile(st.job_ms, 0.99)
+    ordered = sorted(st.job_ms)  # once for both (housekeeping asks twice a second)
+    p50, p99 = _ranked(ordered, 0.5), _ranked(ordered, 0.99)
     busy_s = sum(st.job_ms) / 1e3
     saved = 1.0 - st.tile_bytes_sent / st.all_tile_bytes if st.all_tile_bytes else None
     return {

@@ -12,6 +12,7 @@ payload IPC, exec -> child  ``PAYLOAD_JOB``    :class:`JobBody`
 payload IPC, exec -> child  ``PAYLOAD_CONFIG`` :class:`ConfigBody`
 payload IPC, exec -> child  ``PAYLOAD_PING``   :class:`PingBody`
 payload IPC, exec -> child  ``PAYLOAD_FAULT``  :class:`FaultBody` (test/HIL only)
+payload IPC, exec -> child  ``PAYLOAD_CANCEL`` :class:`CancelBody`
 payload IPC, child -> exec  ``PAYLOAD_HEARTBEAT`` :class:`HeartbeatBody`
 payload IPC, child -> exec  ``PAYLOAD_RESULT`` :class:`ResultBody`
 space link, ground -> flt   ``COMMAND``        :class:`CommandBody`
@@ -91,6 +92,17 @@ class ConfigBody(Record):
     REQUIRED = ("throttle_frac", "pace")
     throttle_frac: float = 1.0
     pace: bool = False
+    intra_op_threads: int = 0  # onnxruntime intra-op threads; 0: leave as is
+
+
+@dataclass
+class CancelBody(Record):
+    """Cancel a job: queued, it ends at once; running, its inference is interrupted. The
+    payload answers with its result, ``cancelled`` set."""
+
+    REQUIRED = ("job_id",)
+    job_id: int = 0
+    reason: str = ""
 
 
 @dataclass
@@ -128,6 +140,7 @@ class HeartbeatBody(Record):
     weight_repairs: int = 0  # weight tensors found corrupted and reloaded from the store
     integrity_suspect: int = 0  # jobs whose integrity verdict was "suspect"
     integrity_failed: int = 0  # ... and "failed"
+    intra_op_threads: int = 0  # the session's onnxruntime intra-op threads (0: unknown)
 
 
 @dataclass
@@ -165,6 +178,7 @@ class ResultBody(Record):
     all_tiles_z_bytes: int = 0  # every tile compressed the same way
     input_sha256: str = ""
     model_sha256: str = ""
+    cancelled: bool = False  # ended by a cancel (CancelBody), not by a failure
 
 
 # --- space link --------------------------------------------------------------------------

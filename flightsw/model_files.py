@@ -12,7 +12,17 @@ pending operations and feeds back what happened (a chunk that could not be writt
 verification verdict). Verification is asynchronous: assembling and hashing happen at
 once, the sandbox (``python -m payload.sandbox``, see there) runs as a child that is
 polled every cycle and killed at its wall-clock deadline, so a hanging model never
-stalls the executive's 10 Hz loop. The payload finds the active model through
+stalls the executive's 10 Hz loop.
+
+In lockstep the verdict must not depend on how fast the machine is, or two runs of one
+scenario would see ``model.validated`` at different spacecraft times. There the verdict
+lands exactly :data:`SANDBOX_SIM_S` of sim time after the upload ended: a child done
+earlier waits for that moment; one still running then is waited for (sim time stands
+still meanwhile, as for the payload's answers; the wait is bounded by the same
+wall-clock deadline and keeps the watchdog fed through ``while_waiting``). The wall
+clock is then only a bound: it decides nothing unless a model outlives it, and the
+sandbox's load and dry-run timings, which are wall-clock measurements, are left out of
+the verdict that goes into the flight's state and events. The payload finds the active model through
 ``active.onnx`` and, when the supervisor asks for a model by hash (its last known good
 one), through ``<sha256>.onnx`` beside it.
 """
@@ -27,11 +37,13 @@ import shutil
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flightsw.messages import FaultBody
+from flightsw.model_card import contradictions
 from flightsw.model_store import (
     FileResult,
     PayloadView,
@@ -55,6 +67,12 @@ SANDBOX_MEMORY_MB = 512
 SANDBOX_CPU_S = 20
 SANDBOX_WALL_S = 60.0
 """Wall-clock deadline (a shared 2-core board is slow; CPU time is limited separately)."""
+SANDBOX_SIM_S = 10.0
+"""Lockstep: sim seconds from an upload's end to its verdict (the sandbox takes ~1-3 s
+of wall time; the verdict lands at this fixed sim time whatever the machine)."""
+WAIT_SLICE_S = 0.1
+"""Lockstep: a blocking wait for the sandbox is cut in slices this long (wall time), the
+watchdog turned between them."""
 
 
 def store_dir(run_dir: Path) -> Path:
@@ -83,16 +101,28 @@ class _Check:
     upload: Upload
     path: Path
     proc: subprocess.Popen[bytes]
-    deadline_s: float
+    deadline_s: float  # wall clock
+    due_sim_s: float | None = None  # lockstep: when the verdict lands, in sim time
+
+
+def _no_wait_work() -> None:
+    return None
 
 
 class ModelFiles:
-    """Does the store's file operations in ``root`` (``RUN_DIR/models``)."""
+    """Does the store's file operations in ``root`` (``RUN_DIR/models``); ``lockstep``:
+    verdicts land at a fixed sim time (see the module docstring), ``while_waiting`` is
+    called between slices of a blocking wait for one (the executive's watchdog turn)."""
 
     def __init__(self, root: Path, *, python: str = sys.executable,
                  memory_mb: int = SANDBOX_MEMORY_MB, cpu_s: int = SANDBOX_CPU_S,
-                 wall_s: float = SANDBOX_WALL_S) -> None:
+                 wall_s: float = SANDBOX_WALL_S, lockstep: bool = False,
+                 sim_s: float = SANDBOX_SIM_S,
+                 while_waiting: Callable[[], None] = _no_wait_work) -> None:
         self.root = Path(root)
+        self.lockstep = lockstep
+        self.sim_s = sim_s
+        self.while_waiting = while_waiting
         self.python = python
         self.memory_mb = memory_mb
         self.cpu_s = cpu_s
@@ -104,11 +134,13 @@ class ModelFiles:
 
     # --- operations ------------------------------------------------------------------------
     def apply(self, ops: list[StoreOp], uploads: dict[int, Upload],
-              now_s: float) -> list[FileResult]:
+              now_s: float, sim_s: float = 0.0) -> list[FileResult]:
+        """Carry out ``ops``; ``now_s``: wall clock, ``sim_s``: the cycle's monotonic
+        time (lockstep: a verification's verdict is due :attr:`sim_s` after it)."""
         results: list[FileResult] = []
         for op in ops:
             try:
-                res = self._apply(op, uploads, now_s)
+                res = self._apply(op, uploads, now_s, sim_s)
             except OSError as exc:
                 res = self._failed(op, f"{type(exc).__name__}: {exc}")
             if res is not None:
@@ -123,13 +155,13 @@ class ModelFiles:
         return FileResult("fault", reason=f"{op.kind}: {reason}")
 
     def _apply(self, op: StoreOp, uploads: dict[int, Upload],
-               now_s: float) -> FileResult | None:
+               now_s: float, sim_s: float) -> FileResult | None:
         if op.kind == "write_chunk":
             d = self.root / "uploads" / str(op.upload_id)
             d.mkdir(parents=True, exist_ok=True)
             _atomic_write(d / f"{op.index}.chunk", op.data)
         elif op.kind == "verify":
-            return self._start_check(uploads[op.upload_id], now_s)
+            return self._start_check(uploads[op.upload_id], now_s, sim_s)
         elif op.kind == "drop_upload":
             shutil.rmtree(self.root / "uploads" / str(op.upload_id), ignore_errors=True)
         elif op.kind == "link_active":
@@ -158,7 +190,7 @@ class ModelFiles:
             os.replace(tmp, link)
 
     # --- verification ----------------------------------------------------------------------
-    def _start_check(self, up: Upload, now_s: float) -> FileResult | None:
+    def _start_check(self, up: Upload, now_s: float, sim_s: float) -> FileResult | None:
         chunks = self.root / "uploads" / str(up.upload_id)
         parts: list[bytes] = []
         lost: list[int] = []
@@ -186,7 +218,8 @@ class ModelFiles:
                 str(self.memory_mb), "--cpu-s", str(self.cpu_s)]
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.DEVNULL)
-        self._checks[up.upload_id] = _Check(up, path, proc, now_s + self.wall_s)
+        self._checks[up.upload_id] = _Check(up, path, proc, now_s + self.wall_s,
+                                            sim_s + self.sim_s if self.lockstep else None)
         return None
 
     def _reject(self, up: Upload, reason: str) -> FileResult:
@@ -198,13 +231,19 @@ class ModelFiles:
     def checking(self) -> bool:
         return bool(self._checks)
 
-    def poll(self, now_s: float) -> list[FileResult]:
-        """Verdicts of sandbox children that have finished (or ran out of time)."""
+    def poll(self, now_s: float, sim_s: float = 0.0) -> list[FileResult]:
+        """Verdicts of sandbox children that have finished (or ran out of time); in
+        lockstep, of those due by ``sim_s``, waiting for them if need be."""
         results: list[FileResult] = []
         for upload_id, check in list(self._checks.items()):
-            code = check.proc.poll()
-            if code is None and now_s < check.deadline_s:
-                continue
+            if check.due_sim_s is not None:
+                if sim_s < check.due_sim_s:
+                    continue  # not yet, however early the child finished
+                code = self._wait(check, now_s)
+            else:
+                code = check.proc.poll()
+                if code is None and now_s < check.deadline_s:
+                    continue
             del self._checks[upload_id]
             if code is None:
                 check.proc.kill()
@@ -217,6 +256,19 @@ class ModelFiles:
                 check.proc.stdout.close()
             results.append(self._verdict(check, code, out))
         return results
+
+    def _wait(self, check: _Check, now_s: float) -> int | None:
+        """Lockstep: the child's exit code, waiting for it up to its wall deadline (in
+        slices, counted rather than read from a clock; ``None``: it outlived it)."""
+        waited_s = 0.0
+        while True:
+            try:
+                return check.proc.wait(timeout=WAIT_SLICE_S)
+            except subprocess.TimeoutExpired:
+                waited_s += WAIT_SLICE_S
+            if now_s + waited_s >= check.deadline_s:
+                return None
+            self.while_waiting()
 
     def _verdict(self, check: _Check, code: int, out: bytes) -> FileResult:
         up = check.upload
@@ -237,19 +289,22 @@ class ModelFiles:
         if not isinstance(verdict, dict) or not verdict.get("ok"):
             reason = verdict.get("reason", "?") if isinstance(verdict, dict) else "?"
             return self._reject(up, f"sandbox: {reason}")
-        model = StoredModel(
-            sha256=up.sha256, name=up.name, version=up.version, size_bytes=up.size_bytes,
-            power_class=up.power_class, accuracy=up.accuracy,
-            input_name=str(verdict["input_name"]), input_shape=list(verdict["input_shape"]),
-            output_name=str(verdict["output_name"]),
-            output_shape=list(verdict["output_shape"]),
-            verdict=(f"loads in {verdict['load_ms']} ms, dry run {verdict['infer_ms']} ms, "
-                     f"peak {verdict['peak_rss_mb']} MB"))
-        card = {"name": model.name, "version": model.version, "sha256": model.sha256,
-                "inputs": [{"name": model.input_name, "shape": model.input_shape}],
-                "outputs": [{"name": model.output_name, "shape": model.output_shape}],
-                "threshold": float(verdict["threshold"]), "power_class": model.power_class,
-                "accuracy": model.accuracy, "validated": model.verdict}
+        try:
+            found = contradictions(up.card, str(verdict["input_name"]),
+                                   list(verdict["input_shape"]), str(verdict["output_name"]),
+                                   list(verdict["output_shape"]))
+            threshold = float(verdict["threshold"])
+            report = ("loads and dry-runs (lockstep: its wall-clock timings are not "
+                      "reported)" if self.lockstep else
+                      f"loads in {verdict['load_ms']} ms, dry run {verdict['infer_ms']} ms, "
+                      f"peak {verdict['peak_rss_mb']} MB")
+        except (KeyError, TypeError, ValueError) as exc:
+            return self._reject(up, f"sandbox: malformed verdict: {exc!r}")
+        if found:
+            return self._reject(up, "model card contradicts the model: " + "; ".join(found))
+        model = StoredModel(card=up.card, size_bytes=up.size_bytes, verdict=report)
+        # the payload's card format: the card plus the decision threshold the model carries
+        card = {**model.card.to_json(), "threshold": threshold, "validated": model.verdict}
         _atomic_write(self.root / f"{up.sha256}.json", json.dumps(card, indent=2).encode())
         os.replace(check.path, self.root / f"{up.sha256}.onnx")
         shutil.rmtree(self.root / "uploads" / str(up.upload_id), ignore_errors=True)
@@ -286,8 +341,9 @@ def carry_out(core: Topology, files: ModelFiles | None, now_s: float) -> None:
         restarts = [op.reason for op in ops if op.kind == "restart_payload"]
         faults = [op for op in ops if op.kind == "payload_fault"]
     else:
-        results = files.apply(ops, st.uploads, now_s) + (files.poll(now_s) if files.checking
-                                                          else [])
+        sim_s = core.tick().monotonic_s
+        results = files.apply(ops, st.uploads, now_s, sim_s) + (
+            files.poll(now_s, sim_s) if files.checking else [])
         restarts, files.restart_reasons = files.restart_reasons, []
         faults, files.payload_faults = files.payload_faults, []
     for res in results:

@@ -10,8 +10,10 @@ reports back with :func:`on_file_result`.
 Upload protocol (over the ordinary command path, so it rides the acknowledged link and
 its verification reports):
 
-1. ``model.upload_begin(name, version, size_bytes, sha256, power_class, accuracy)`` ->
-   an upload id (in the verification note and ``model.upload_id`` telemetry);
+1. ``model.upload_begin(name, version, size_bytes, sha256, power_class, accuracy,
+   input_name, input_shape, output_name, output_shape)``: the file and its model card
+   (:mod:`flightsw.model_card`) -> an upload id (in the verification note and
+   ``model.upload_id`` telemetry);
 2. ``model.upload_chunk(upload_id, index, data)`` with ``data`` base64 of
    :data:`CHUNK_BYTES` raw bytes (the last chunk shorter). Duplicates are harmless,
    order does not matter; a chunk of the wrong length or index is refused with why;
@@ -19,8 +21,10 @@ its verification reports):
    resends only those (a lost command just leaves a hole);
 4. ``model.upload_end(upload_id)``: refused while chunks are missing; otherwise the
    shell assembles the file, checks its SHA-256 and validates it in a sandbox child
-   (onnxruntime loads it and runs a dry inference under time and memory limits). The
-   verdict arrives as ``model.validated`` or ``model.rejected`` (with the reason).
+   (onnxruntime loads it and runs a dry inference under time and memory limits); a card
+   whose input or output name or shape differs from what onnxruntime reports is
+   rejected. The verdict arrives as ``model.validated`` (carrying the card, so the
+   ground archives it) or ``model.rejected`` (with the reason).
 
 Chunk size: the uplink is 9.6 kbit/s (every profile's ``[link.up]``) and the station
 queues at most ``queue_s`` = 5 s of it (6 kB); the wire allows 1 MiB frames, so the
@@ -53,6 +57,13 @@ from flightsw.component import PERSIST, Component, Events, Handled, Tick
 from flightsw.config import FlightConfig
 from flightsw.dictionary import Arg, ArgType, Command, Declarations, Event, Severity, Telemetry
 from flightsw.errors import FlightError
+from flightsw.model_card import (
+    MAX_SHAPE_TEXT,
+    POWER_CLASSES,
+    ModelCard,
+    ModelCardError,
+    parse_shape,
+)
 
 CHUNK_BYTES = 768
 """Raw model bytes per upload chunk (1024 base64 characters; see the module docstring)."""
@@ -65,7 +76,6 @@ MAX_STORED_MODELS = 4
 TRIAL_JOBS_OK = 3
 TRIAL_FAILURES = 2
 TRIAL_RESTARTS = 2
-POWER_CLASSES = ("low", "medium", "high")
 FAULT_TARGETS = ("weights", "input", "stored_file")
 SHIPPED = ""
 """The active slot's value when the payload runs the shipped default model."""
@@ -73,35 +83,38 @@ SHIPPED = ""
 
 @dataclass
 class StoredModel:
-    """A model that passed verification, with its card (from upload and sandbox)."""
+    """A model that passed verification: its card (declared at upload, held against
+    what onnxruntime reported in the sandbox), size and the sandbox's report."""
 
-    sha256: str = ""
-    name: str = ""
-    version: str = ""
+    card: ModelCard = field(default_factory=ModelCard)
     size_bytes: int = 0
-    power_class: str = "low"
-    accuracy: float = 0.0
-    input_name: str = ""
-    input_shape: list[Any] = field(default_factory=list)
-    output_name: str = ""
-    output_shape: list[Any] = field(default_factory=list)
     verdict: str = ""  # the sandbox's report: load and dry-run times, peak memory
 
+    @property
+    def sha256(self) -> str:
+        return self.card.sha256
+
     def label(self) -> str:
-        return f"{self.name} v{self.version} ({self.sha256[:12]})"
+        return self.card.label()
 
 
 @dataclass
 class Upload:
+    """An upload in progress; ``card`` is what the ground declared for the file."""
+
     upload_id: int = 0
-    name: str = ""
-    version: str = ""
     size_bytes: int = 0
-    sha256: str = ""
-    power_class: str = "low"
-    accuracy: float = 0.0
+    card: ModelCard = field(default_factory=ModelCard)
     received: list[int] = field(default_factory=list)  # sorted chunk indices
     verifying: bool = False  # upload_end accepted; the shell is checking it
+
+    @property
+    def name(self) -> str:
+        return self.card.name
+
+    @property
+    def sha256(self) -> str:
+        return self.card.sha256
 
     @property
     def n_chunks(self) -> int:
@@ -190,6 +203,24 @@ def _upload(st: ModelStoreState, upload_id: int) -> Upload:
     return up
 
 
+def _declared_card(args: dict[str, Any], sha: str) -> ModelCard:
+    """The card the ground declares for an upload (checked again after the sandbox)."""
+    try:
+        card = ModelCard(name=str(args["name"]), version=str(args["version"]), sha256=sha,
+                         input_name=str(args["input_name"]),
+                         input_shape=parse_shape(str(args["input_shape"]), "input_shape"),
+                         output_name=str(args["output_name"]),
+                         output_shape=parse_shape(str(args["output_shape"]), "output_shape"),
+                         power_class=str(args["power_class"]),
+                         accuracy=float(args["accuracy"]))
+        card.check("upload")
+    except ModelCardError as exc:
+        raise FlightError(f"model card: {exc}") from exc
+    if not card.input_name or not card.output_name:
+        raise FlightError("model card: input_name and output_name must not be empty")
+    return card
+
+
 def cmd_upload_begin(st: ModelStoreState, args: dict[str, Any],
                      t: Tick) -> Handled[ModelStoreState]:
     size = int(args["size_bytes"])
@@ -207,8 +238,7 @@ def cmd_upload_begin(st: ModelStoreState, args: dict[str, Any],
     if len(st.uploads) >= MAX_UPLOADS:
         raise FlightError(f"{len(st.uploads)} uploads already open (most {MAX_UPLOADS}); "
                           "end or abort one")
-    up = Upload(st.next_upload_id, str(args["name"]), str(args["version"]), size, sha,
-                str(args["power_class"]), float(args["accuracy"]))
+    up = Upload(st.next_upload_id, size, _declared_card(args, sha))
     st.next_upload_id += 1
     st.uploads[up.upload_id] = up
     return Handled(st, f"upload {up.upload_id} open: {up.n_chunks} chunks of {CHUNK_BYTES} B",
@@ -325,7 +355,8 @@ def on_file_result(st: ModelStoreState, res: FileResult) -> Events:
         st.models[model.sha256] = model
         st.last_verdict = f"validated {model.label()}: {model.verdict}"[:200]
         events.append(("model.validated", {"upload_id": res.upload_id,
-                                           "model": model.label(), "verdict": model.verdict}))
+                                           "model": model.label(), "verdict": model.verdict,
+                                           "card": model.card.to_json()}))
         events += _evict(st)
     return events
 
@@ -350,8 +381,8 @@ def _find(st: ModelStoreState, ref: str) -> str:
     if ref in ("shipped", "default"):
         return SHIPPED
     hits = [s for s, m in st.models.items()
-            if (len(ref) >= 8 and s.startswith(ref.lower())) or ref in (m.name,
-                                                                           f"{m.name}_v{m.version}")]
+            if (len(ref) >= 8 and s.startswith(ref.lower())) or ref in (
+                m.card.name, f"{m.card.name}_v{m.card.version}")]
     if not hits:
         raise FlightError(f"no stored model {ref!r} (stored: "
                           f"{', '.join(m.label() for m in st.models.values()) or 'none'})")
@@ -425,9 +456,7 @@ def cmd_list(st: ModelStoreState, args: dict[str, Any], t: Tick) -> Handled[Mode
     for m in st.models.values():
         slot = ("active" if m.sha256 == st.active else
                 "previous" if m.sha256 == st.previous else "staged")
-        rows.append(f"{m.label()} [{slot}] {m.size_bytes} B power {m.power_class} "
-                    f"accuracy {m.accuracy:.4f} in {m.input_name}{m.input_shape} out "
-                    f"{m.output_name}{m.output_shape}")
+        rows.append(f"{m.card.describe()} [{slot}] {m.size_bytes} B")
     for up in st.uploads.values():
         rows.append(f"upload {up.upload_id} {up.name}: {len(up.received)}/{up.n_chunks}"
                     + (" verifying" if up.verifying else ""))
@@ -524,7 +553,8 @@ _UPLOAD_ID = Arg("upload_id", ArgType.INT, "from model.upload_begin", min=1)
 DECLARATIONS = Declarations(
     component="model",
     commands=(
-        Command("model.upload_begin", "Open a chunked model upload (ONNX, checked by SHA-256).",
+        Command("model.upload_begin", "Open a chunked model upload (ONNX, checked by SHA-256) "
+                "with its model card (checked against the model in the sandbox).",
                 args=(Arg("name", ArgType.STR, "model name", max_len=40),
                       Arg("version", ArgType.STR, "model version", max_len=16),
                       Arg("size_bytes", ArgType.INT, "file size", units="B", min=1,
@@ -532,7 +562,13 @@ DECLARATIONS = Declarations(
                       Arg("sha256", ArgType.STR, "file SHA-256, hex", max_len=64),
                       Arg("power_class", ArgType.ENUM, "from the model card",
                           choices=POWER_CLASSES),
-                      Arg("accuracy", ArgType.FLOAT, "from the model card", min=0, max=1))),
+                      Arg("accuracy", ArgType.FLOAT, "from the model card", min=0, max=1),
+                      Arg("input_name", ArgType.STR, "card: the input tensor", max_len=64),
+                      Arg("input_shape", ArgType.STR, "card: input shape, e.g. N,4,32,32",
+                          max_len=MAX_SHAPE_TEXT),
+                      Arg("output_name", ArgType.STR, "card: the output tensor", max_len=64),
+                      Arg("output_shape", ArgType.STR, "card: output shape, e.g. N",
+                          max_len=MAX_SHAPE_TEXT))),
         Command("model.upload_chunk", f"One chunk of an upload ({CHUNK_BYTES} B, base64).",
                 args=(_UPLOAD_ID,
                       Arg("index", ArgType.INT, "chunk number from 0", min=0),

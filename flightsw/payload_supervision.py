@@ -29,6 +29,7 @@ from flightsw.config import FlightConfig
 from flightsw.dictionary import Arg, ArgType, Command, Declarations, Event, Severity, Telemetry
 from flightsw.errors import FlightError, WireError
 from flightsw.messages import (
+    CancelBody,
     ConfigBody,
     HeartbeatBody,
     JobBody,
@@ -44,6 +45,7 @@ PING_LAG_CYCLES = 3
 waits for it: the payload answers between jobs, and waiting at once would put every
 capture's inference on the sim's critical path. Counted in cycles: runs stay
 deterministic."""
+MAX_INTRA_OP_THREADS = 64
 FREE_RUN_JOBS_IN_FLIGHT = 4  # enough queued work that the payload never waits for us
 MAX_REQUEUES = 1
 PRODUCT_JOB_IDS_MAX = 64
@@ -100,6 +102,9 @@ class PayloadState:
     window: ProductBody = field(default_factory=ProductBody)  # results since the last one
     window_infer_ms: float = 0.0  # summed, for the product's mean
     weight_repairs: int = field(default=0, metadata=PERSIST)  # scrubs that found flips
+    intra_op_threads: int = field(default=0, metadata=PERSIST)
+    """onnxruntime intra-op threads commanded (payload.threads; 0: as the child started)."""
+    config_due: bool = False  # the config changed by command: send it at the next cycle
 
 
 @dataclass
@@ -177,12 +182,26 @@ def supervise(st: PayloadState, inp: SuperviseInputs, t: Tick,
     level = round(min(max(inp.throttle_frac, 0.0), 1.0), 3)
     if supervisor.degraded(st.sup):
         level = min(level, cfg.degraded_throttle_frac)
-    if level != st.throttle_frac and ready(st):
-        out.messages.append((Kind.PAYLOAD_CONFIG, ConfigBody(level, not inp.lockstep)))
+    if (level != st.throttle_frac or st.config_due) and ready(st):
+        out.messages.append((Kind.PAYLOAD_CONFIG, _config(st, level, inp)))
+        st.config_due = False
     st.throttle_frac = level
     if not inp.lockstep:
         _refill(st, out, inp, cfg)
     return st, out, events
+
+
+def _config(st: PayloadState, level: float, inp: SuperviseInputs) -> ConfigBody:
+    return ConfigBody(level, not inp.lockstep, st.intra_op_threads)
+
+
+def cancel(st: PayloadState, job_id: int, reason: str) -> PayloadOut:
+    """Ask the child to cancel job ``job_id`` (interrupting its inference if it runs);
+    nothing to send when the job is no longer with a running child."""
+    out = PayloadOut()
+    if job_id in st.in_flight and ready(st):
+        out.messages.append((Kind.PAYLOAD_CANCEL, CancelBody(job_id, reason)))
+    return out
 
 
 def watch(st: PayloadState, inp: SuperviseInputs, t: Tick,
@@ -384,8 +403,7 @@ def _on_heartbeat(st: PayloadState, hb: HeartbeatBody, out: PayloadOut,
     events: Events = []
     if st.sup.running and not st.sup.ready and hb.state in ("ready", "idle", "busy"):
         st.sup = supervisor.on_ready(st.sup, hb.model_sha256)
-        out.messages.append((Kind.PAYLOAD_CONFIG, ConfigBody(st.throttle_frac,
-                                                             not inp.lockstep)))
+        out.messages.append((Kind.PAYLOAD_CONFIG, _config(st, st.throttle_frac, inp)))
         events.append(("payload.ready", {"incarnation": st.sup.incarnation,
                                          "model": hb.model or "?",
                                          "provider": hb.provider or "?"}))
@@ -396,6 +414,10 @@ def _on_heartbeat(st: PayloadState, hb: HeartbeatBody, out: PayloadOut,
         st.weight_repairs += hb.weight_repairs - prev.weight_repairs
         events.append(("payload.weights_repaired", {
             "tensors": hb.weight_repairs - prev.weight_repairs, "total": st.weight_repairs}))
+    if (hb.incarnation == prev.incarnation and prev.intra_op_threads
+            and hb.intra_op_threads != prev.intra_op_threads):
+        events.append(("payload.threads_changed", {"was": prev.intra_op_threads,
+                                                   "now": hb.intra_op_threads}))
     if not inp.lockstep:
         st.activity_frac = min(max(hb.busy_frac, 0.0), 1.0)
     return events
@@ -405,6 +427,8 @@ def _on_result(st: PayloadState, res: ResultBody) -> Events:
     job = st.in_flight.pop(res.job_id, None)
     if job is None:
         raise WireError("result for a job not in flight", job_id=res.job_id)
+    if res.cancelled:  # ended as asked (the jobs component reports it): no failure
+        return []
     w = st.window
     events: Events = []
     if res.integrity in ("suspect", "failed"):
@@ -435,6 +459,13 @@ def _on_result(st: PayloadState, res: ResultBody) -> Events:
 def cmd_throttle_cap(st: PayloadState, args: dict[str, Any], t: Tick) -> Handled[PayloadState]:
     st.operator_cap_frac = float(args["level_pct"]) / 100.0
     return Handled(st, f"payload capped at {args['level_pct']:g} %")
+
+
+def cmd_threads(st: PayloadState, args: dict[str, Any], t: Tick) -> Handled[PayloadState]:
+    st.intra_op_threads = int(args["threads"])
+    st.config_due = True
+    return Handled(st, f"payload intra-op threads {st.intra_op_threads}: its session is "
+                       "rebuilt between jobs (payload.threads_changed when done)")
 
 
 def cmd_restart(st: PayloadState, args: dict[str, Any], t: Tick) -> Handled[PayloadState]:
@@ -488,6 +519,7 @@ def telemetry(st: PayloadState) -> dict[str, Any]:
         "payload.provider": hb.provider,
         "payload.weight_scrubs": hb.weight_scrubs,
         "payload.weight_repairs": st.weight_repairs,
+        "payload.intra_op_threads": hb.intra_op_threads or None,
     }
 
 
@@ -499,6 +531,10 @@ DECLARATIONS = Declarations(
                 args=(Arg("level_pct", ArgType.FLOAT, "most activity allowed", units="%",
                           min=0, max=100),)),
         Command("payload.restart", "Restart the payload process now."),
+        Command("payload.threads", "Set the payload's onnxruntime intra-op threads, live "
+                "(its session is rebuilt between jobs; no job is lost).",
+                args=(Arg("threads", ArgType.INT, "intra-op threads", min=1,
+                          max=MAX_INTRA_OP_THREADS),)),
         Command("payload.enable", "Switch payload supervision (and power) on or off.",
                 args=(Arg("enabled", ArgType.BOOL, "true to run the payload"),)),
         Command("payload.clear_faults", "Clear the restart escalation (degraded or locked "
@@ -532,6 +568,8 @@ DECLARATIONS = Declarations(
                   "Scrubs of the in-memory weights by this payload incarnation"),
         Telemetry("payload.weight_repairs", ArgType.INT,
                   "Weight tensors found corrupted by a scrub and reloaded from the store"),
+        Telemetry("payload.intra_op_threads", ArgType.INT,
+                  "onnxruntime intra-op threads of the payload's session"),
     ),
     events=(
         Event("payload.started", Severity.ACTIVITY_HI,
@@ -565,6 +603,8 @@ DECLARATIONS = Declarations(
               "store ({total} since boot)"),
         Event("payload.integrity", Severity.WARNING_LO,
               "Job {job_id} integrity {verdict}: {note}", throttle=20),
+        Event("payload.threads_changed", Severity.ACTIVITY_HI,
+              "Payload session rebuilt: intra-op threads {was} -> {now}"),
         Event("payload.job_requeued", Severity.WARNING_LO,
               "Job {job_id} requeued: its payload went down ({cause})", throttle=20),
     ),
@@ -573,4 +613,5 @@ DECLARATIONS = Declarations(
 COMPONENT: Component[PayloadState] = Component(
     name="payload", declare=fixed(DECLARATIONS), initial=initial, telemetry=telemetry,
     handlers={"payload.throttle_cap": cmd_throttle_cap, "payload.restart": cmd_restart,
+              "payload.threads": cmd_threads,
               "payload.enable": cmd_enable, "payload.clear_faults": cmd_clear_faults})

@@ -34,7 +34,7 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from flightsw import precool
+from flightsw import heat_forecast, precool
 from flightsw.component import PERSIST, Component, Events, Tick, fixed
 from flightsw.config import FlightConfig
 from flightsw.dictionary import ArgType, Declarations, Telemetry
@@ -68,6 +68,11 @@ class PlannerState:
     """The thermal side of the forecast: the payload set point's offset before and
     through the hot phase (:mod:`flightsw.precool`)."""
     eclipses_seen: int = 0
+    heat: heat_forecast.HeatForecastState = field(
+        default_factory=heat_forecast.HeatForecastState)
+    """The slow temperatures' side: where their derating bands sit, from the orbit's
+    learned peak, the transmitter's heat on its way and the phase
+    (:mod:`flightsw.heat_forecast`)."""
 
 
 def in_eclipse(sun_fraction: float) -> bool:
@@ -142,15 +147,27 @@ def step(state: PlannerState, s: Sensors, level_frac: float, t: Tick,
     cool = precool.step(state.precool, dark=dark, entered_eclipse=entering,
                         eclipse_left_s=left, payload_temp_c=s.payload_temp_c,
                         has_eclipses=seen > 0, cfg=cfg)
+    leaving = not dark and not math.isnan(state.entered_s) and not math.isnan(s.sun_fraction)
+    heat = heat_forecast.step(state.heat, now_s=now, dark=dark, left_eclipse=leaving,
+                              transmitting=s.in_contact, temps_c=_slow_temps(s, cfg))
     return replace(state, eclipse_s=eclipse_s, entered_s=entered, cap_frac=cap,
                    active=active, sun_array_w=array_w, last_s=now, precool=cool,
-                   eclipses_seen=seen), cap, []
+                   eclipses_seen=seen, heat=heat), cap, []
+
+
+def _slow_temps(s: Sensors, cfg: FlightConfig) -> dict[str, tuple[float, float]]:
+    """The slow constrained temperatures the heat forecast holds, with their limits."""
+    return {"battery": (s.battery_temp_c, cfg.battery_temp_max_c),
+            "avionics": (s.avionics_temp_c, cfg.avionics_temp_max_c)}
 
 
 def telemetry(state: PlannerState) -> dict[str, Any]:
     return {"planner.cap_pct": round(state.cap_frac * 100, 1),
             "planner.eclipse_s": round(state.eclipse_s), "planner.active": state.active,
-            "planner.precool_c": round(state.precool.active_c, 2)}
+            "planner.precool_c": round(state.precool.active_c, 2),
+            "planner.battery_band_c": round(heat_forecast.band_shift_c(state.heat, "battery"), 2),
+            "planner.avionics_band_c": round(heat_forecast.band_shift_c(state.heat, "avionics"),
+                                             2)}
 
 
 DECLARATIONS = Declarations(
@@ -163,6 +180,12 @@ DECLARATIONS = Declarations(
                   units="s"),
         Telemetry("planner.precool_c", ArgType.FLOAT,
                   "Payload set point lowered this much ahead of and through the hot phase",
+                  units="C"),
+        Telemetry("planner.battery_band_c", ArgType.FLOAT,
+                  "The battery's derating band moved this much by the heat forecast "
+                  "(learned orbital peak, transmitter heat, sunlit allowance)", units="C"),
+        Telemetry("planner.avionics_band_c", ArgType.FLOAT,
+                  "The avionics' derating band moved this much by the heat forecast",
                   units="C"),
         Telemetry("planner.active", ArgType.BOOL,
                   "The energy plan caps the payload (false: no battery capacity configured)"),

@@ -13,18 +13,21 @@ which wastes compute and thermally cycles the hardware; the PI output settles.
 The other constrained temperatures (avionics, battery) are warmed by the payload only
 through conduction, so each gets a continuous derating rather than a loop of its own:
 full activity up to :data:`DERATE_MARGIN_C` below its limit, falling linearly to zero at
-:data:`DERATE_ZERO_MARGIN_C` below it (:func:`derate`). The band is narrow and close to
-the limit on purpose: a wide band starting 5 C under the limit settled the cubesat's
-pack near 42 C and gave away a tenth of its compute to a margin no limit asked for
-(``aisat bench policy`` then: the flight at 0.83 of the optimum, a fixed duty at 0.89;
-now 0.94 against 0.89, README "How close to the optimum"); the
-derating reaches zero 1.2 C under the limit, below the limit checker's warning and shed
-rungs (:mod:`flightsw.limits`), so the throttle, not the ladder, is what holds the
-temperature. A continuous cap settles where the heat balances instead of switching at a
-threshold, so it does not limit-cycle either; the PI integrator is clamped to whatever
-cap binds, so it does not wind up behind it. A lost avionics or battery reading (NaN)
-caps the payload at :data:`SENSOR_LOST_CAP_FRAC`: the payload is a remote heat source
-for them, and half load is the stated safe assumption.
+:data:`DERATE_ZERO_MARGIN_C` below it (:func:`derate`). Where that band sits is the heat
+forecast's job (:mod:`flightsw.heat_forecast`, the ``*_shift_c`` arguments): it moves the
+band by what the last orbits' peaks showed, lowers it ahead of the transmitter's heat
+and raises it in sunlight, where the payload's power does not pass through the pack.
+Unshifted, the band is 2.2..1.2 C under the limit; a fixed band 2.7..1.2 C under it let
+the cubesat's pack peak anywhere from 42.8 to 43.9 C and the flight reached 0.943 of the
+optimum (``aisat bench policy``, README "How close to the optimum"). The band's zero
+stays under the limit checker's warning and shed rungs (:mod:`flightsw.limits`; the
+forecast raises it at most :data:`flightsw.heat_forecast.MAX_RAISE_C`), so the throttle,
+not the ladder, is what holds the temperature. A continuous cap settles where the heat
+balances instead of switching at a threshold, so it does not limit-cycle either; the PI
+integrator is clamped to whatever cap binds, so it does not wind up behind it. A lost
+avionics or battery reading (NaN) caps the payload at :data:`SENSOR_LOST_CAP_FRAC`
+whatever the shift: the payload is a remote heat source for them, and half load is the
+stated safe assumption.
 """
 
 from __future__ import annotations
@@ -37,8 +40,9 @@ from flightsw.component import Component, fixed
 from flightsw.config import FlightConfig
 from flightsw.dictionary import ArgType, Declarations, Event, Severity, Telemetry
 
-DERATE_MARGIN_C = 2.7
-"""An avionics or battery temperature starts to cap the payload this far below its limit."""
+DERATE_MARGIN_C = 2.2
+"""An avionics or battery temperature starts to cap the payload this far below its limit
+(before the heat forecast's shift)."""
 DERATE_ZERO_MARGIN_C = 1.2
 """... and allows no activity at all this far below it (the pack and the structure are
 slow, hours of time constant: the payload's heat reaches them late, so the band ends with
@@ -54,26 +58,28 @@ def telemetry(state: ThrottleState) -> dict[str, Any]:
             "throttle.zone": state.zone, "throttle.limiting": state.limiting}
 
 
-def derate(temp_c: float, limit_c: float) -> float:
+def derate(temp_c: float, limit_c: float, shift_c: float = 0.0) -> float:
     """Allowed activity for one secondary temperature: 1 up to ``limit -``
     :data:`DERATE_MARGIN_C`, linear to 0 at ``limit -`` :data:`DERATE_ZERO_MARGIN_C`,
-    :data:`SENSOR_LOST_CAP_FRAC` if the reading is lost."""
+    both moved up by ``shift_c``; :data:`SENSOR_LOST_CAP_FRAC` if the reading is lost."""
     if math.isnan(temp_c):
         return SENSOR_LOST_CAP_FRAC
     band_c = DERATE_MARGIN_C - DERATE_ZERO_MARGIN_C
-    return min(max((limit_c - DERATE_ZERO_MARGIN_C - temp_c) / band_c, 0.0), 1.0)
+    return min(max((limit_c - DERATE_ZERO_MARGIN_C + shift_c - temp_c) / band_c, 0.0), 1.0)
 
 
 def secondary_cap(avionics_temp_c: float | None, battery_temp_c: float | None,
-                  cfg: FlightConfig) -> tuple[float, str]:
+                  cfg: FlightConfig, *, avionics_shift_c: float = 0.0,
+                  battery_shift_c: float = 0.0) -> tuple[float, str]:
     """The tightest cap the avionics and battery temperatures set, and which one sets it
     (``""`` when neither binds). ``None``: that temperature is not constrained here."""
     cap, which = 1.0, ""
-    for name, temp, limit in (("avionics", avionics_temp_c, cfg.avionics_temp_max_c),
-                              ("battery", battery_temp_c, cfg.battery_temp_max_c)):
+    for name, temp, limit, shift in (
+            ("avionics", avionics_temp_c, cfg.avionics_temp_max_c, avionics_shift_c),
+            ("battery", battery_temp_c, cfg.battery_temp_max_c, battery_shift_c)):
         if temp is None:
             continue
-        allowed = derate(temp, limit)
+        allowed = derate(temp, limit, shift)
         if allowed < cap:
             cap, which = allowed, name
     return cap, which
@@ -90,14 +96,18 @@ class ThrottleState:
 def step(state: ThrottleState, temp_c: float, cap_frac: float, dt_s: float,
          cfg: FlightConfig, *, avionics_temp_c: float | None = None,
          battery_temp_c: float | None = None, precool_c: float = 0.0,
+         avionics_shift_c: float = 0.0, battery_shift_c: float = 0.0,
          ) -> tuple[ThrottleState, list[tuple[str, dict[str, Any]]]]:
     """Advance the controller by ``dt_s`` seconds; return the new state and events.
 
     ``temp_c`` is the payload's temperature (the PI loop's); the avionics and battery
-    temperatures, when given, derate the output (:func:`secondary_cap`); ``precool_c``
-    lowers the set point ahead of a hot phase (:mod:`flightsw.precool`)."""
+    temperatures, when given, derate the output (:func:`secondary_cap`, each band moved by
+    its ``*_shift_c`` from :mod:`flightsw.heat_forecast`); ``precool_c`` lowers the set
+    point ahead of a hot phase (:mod:`flightsw.precool`)."""
     events: list[tuple[str, dict[str, Any]]] = []
-    limit_cap, limiting = secondary_cap(avionics_temp_c, battery_temp_c, cfg)
+    limit_cap, limiting = secondary_cap(avionics_temp_c, battery_temp_c, cfg,
+                                        avionics_shift_c=avionics_shift_c,
+                                        battery_shift_c=battery_shift_c)
     mode_cap = min(max(cap_frac, 0.0), 1.0)
     cap = min(mode_cap, limit_cap)
     if limiting and limit_cap >= mode_cap:

@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None, out: TextIO | None = None,
             return _quarantine(run_dir, args.limit, out)
         if args.action == "model":
             return model_cli.run(lambda: Ops(run_dir, request_timeout_s=args.ops_timeout),
-                                 args, out)
+                                 args, out, lambda: dictionary_for(run_dir))
         if args.action in ("export", "products", "migrate"):
             return _archive_action(run_dir, args, out)
         raise AssertionError(f"unhandled action {args.action}")  # argparse restricts it

@@ -2,21 +2,25 @@
 
 Thin: the upload loop is :mod:`ground.model_uplink`, the rest are ordinary commands
 (``model.*``, :mod:`flightsw.model_store`) whose verification notes carry the answer.
-``list`` prints the model cards: the shipped models (``payload/models/*.json``, what the
-spacecraft flies with from launch) and, if a stack runs, the onboard store's own list.
+``list`` prints the model cards: the shipped models' from the dictionary the ground works
+from (the one whose hash it checked at HELLO), the uploaded models' from the
+``model.validated`` events in the ground archive, and, if a stack runs, the onboard
+store's own list (slots and uploads in progress).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TextIO
 
+from flightsw.catalog import build_dictionary
+from flightsw.dictionary import Dictionary
+from flightsw.model_card import ModelCard, ModelCardError
+from ground.errors import GroundError
 from ground.model_uplink import OpsUplink, UploadFailed, plan, upload
-
-SHIPPED_DIR = Path(__file__).resolve().parents[1] / "payload" / "models"
-CARD_KEYS = ("name", "version", "sha256", "inputs", "outputs", "power_class", "accuracy")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -41,25 +45,26 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     sub.add_parser("rollback", help="swap back to the previous model")
 
 
-def shipped_cards(models_dir: Path = SHIPPED_DIR) -> list[dict[str, Any]]:
-    """The cards of the models shipped with the flight software."""
-    cards = []
-    for path in sorted(models_dir.glob("*.json")):
-        card = json.loads(path.read_text())
-        row = {k: card.get(k) for k in CARD_KEYS}
-        if row["accuracy"] is None:
-            row["accuracy"] = card.get("held_out", {}).get("accuracy")
-        row["file"] = card.get("file", path.with_suffix(".onnx").name)
-        row["parameters"] = card.get("parameters")
-        row["flops_per_tile"] = card.get("flops_per_tile")
-        cards.append(row)
-    return cards
+def uploaded_cards(events: Iterable[Any]) -> list[ModelCard]:
+    """The cards the spacecraft sent down when it validated an upload (archived
+    ``model.validated`` events), oldest first, each model once."""
+    cards: dict[str, ModelCard] = {}
+    for ev in events:
+        if ev.name != "model.validated" or "card" not in ev.args:
+            continue
+        try:
+            card = ModelCard.from_json(ev.args["card"], source=f"event {ev.id}")
+        except ModelCardError:
+            continue  # the flight checked it; a mangled one is not a card to show
+        cards[card.sha256] = card
+    return list(cards.values())
 
 
-def run(ops_factory: Any, args: argparse.Namespace, out: TextIO) -> int:
+def run(ops_factory: Any, args: argparse.Namespace, out: TextIO,
+        dictionary: Callable[[], Dictionary] = build_dictionary) -> int:
     what = args.model_action
     if what == "list":
-        return _list(ops_factory, args, out)
+        return _list(ops_factory, dictionary(), args, out)
     ops = ops_factory()
     if what == "upload":
         mark = ops.mark()
@@ -90,20 +95,32 @@ def run(ops_factory: Any, args: argparse.Namespace, out: TextIO) -> int:
     return 0 if ver.ok else 1
 
 
-def _list(ops_factory: Any, args: argparse.Namespace, out: TextIO) -> int:
-    cards = shipped_cards()
+def _list(ops_factory: Any, dictionary: Dictionary, args: argparse.Namespace,
+          out: TextIO) -> int:
+    shipped = list(dictionary.models)
+    uploaded: list[ModelCard] = []
     onboard = ""
     if not args.shipped_only:
-        ver = ops_factory().cmd("model.list", check=False)
+        ops = ops_factory()
+        ver = ops.cmd("model.list", check=False)
         onboard = ver.reason if ver.ok else f"(not available: {ver.reason})"
+        try:
+            uploaded = uploaded_cards(ops.reader().events_after(0))
+        except (GroundError, OSError) as exc:
+            onboard += f" (archive not readable: {exc})"
     if args.json:
-        print(json.dumps({"shipped": cards, "onboard": onboard}, indent=2), file=out)
+        print(json.dumps({"dictionary": dictionary.version,
+                          "shipped": [c.to_json() for c in shipped],
+                          "uploaded": [c.to_json() for c in uploaded],
+                          "onboard": onboard}, indent=2), file=out)
         return 0
-    for c in cards:
-        shape = c["inputs"][0]["shape"] if c["inputs"] else "?"
-        print(f"{c['name']} v{c['version']}  {c['sha256'][:12]}  in {shape}  power "
-              f"{c['power_class']}  accuracy {c['accuracy']}  {c['parameters']} params  "
-              f"{c['flops_per_tile']} FLOP/tile", file=out)
+    print(f"shipped (dictionary {dictionary.version}):", file=out)
+    for c in shipped:
+        print(f"  {c.describe()}", file=out)
+    if uploaded:
+        print("uploaded (cards archived from model.validated):", file=out)
+        for c in uploaded:
+            print(f"  {c.describe()}", file=out)
     if onboard:
         print("onboard:", file=out)
         for part in onboard.split("; "):

@@ -23,11 +23,12 @@ import base64
 import json
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from flightsw.model_card import ModelCard, ModelCardError, shape_text
 from flightsw.model_store import CHUNK_BYTES, MAX_MODEL_BYTES, parse_missing
 from ground.errors import GroundError
 
@@ -58,27 +59,36 @@ class Uplink(Protocol):
 class UploadPlan:
     """A model file and its card, cut into chunks."""
 
-    name: str
-    version: str
-    sha256: str
+    card: ModelCard
     size_bytes: int
-    power_class: str
-    accuracy: float
     chunks: tuple[bytes, ...]
 
+    @property
+    def sha256(self) -> str:
+        return self.card.sha256
+
     def begin_args(self) -> dict[str, Any]:
-        return {"name": self.name, "version": self.version, "size_bytes": self.size_bytes,
-                "sha256": self.sha256, "power_class": self.power_class,
-                "accuracy": self.accuracy}
+        c = self.card
+        return {"name": c.name, "version": c.version, "size_bytes": self.size_bytes,
+                "sha256": c.sha256, "power_class": c.power_class, "accuracy": c.accuracy,
+                "input_name": c.input_name, "input_shape": shape_text(c.input_shape),
+                "output_name": c.output_name, "output_shape": shape_text(c.output_shape)}
 
     def chunk_args(self, upload_id: int, index: int) -> dict[str, Any]:
         return {"upload_id": upload_id, "index": index,
                 "data": base64.b64encode(self.chunks[index]).decode()}
 
 
+def cut(blob: bytes, card: ModelCard) -> UploadPlan:
+    """``blob`` in upload chunks, with ``card`` (whose sha256 must be the blob's)."""
+    return UploadPlan(card, len(blob), tuple(blob[i : i + CHUNK_BYTES]
+                                             for i in range(0, len(blob), CHUNK_BYTES)))
+
+
 def plan(model_path: Path, card_path: Path | None = None) -> UploadPlan:
-    """Read ``MODEL.onnx`` and its card ``MODEL.json`` (name, version, sha256, power
-    class, accuracy: the shipped models' card format)."""
+    """Read ``MODEL.onnx`` and its card ``MODEL.json`` (the shipped models' card format:
+    :class:`~flightsw.model_card.ModelCard`). A card that lacks a field, or whose sha256
+    is not the file's, is refused here: the spacecraft would refuse it later."""
     import hashlib
 
     blob = Path(model_path).read_bytes()
@@ -86,18 +96,12 @@ def plan(model_path: Path, card_path: Path | None = None) -> UploadPlan:
         raise UploadFailed(f"{model_path}: {len(blob)} B; the store takes 1..{MAX_MODEL_BYTES}")
     card_file = card_path or Path(model_path).with_suffix(".json")
     try:
-        card = json.loads(card_file.read_text())
-    except (OSError, ValueError) as exc:
+        card = ModelCard.from_json(json.loads(card_file.read_text()), source=str(card_file))
+    except (OSError, ValueError, ModelCardError) as exc:
         raise UploadFailed(f"model card {card_file}: {exc}") from exc
-    digest = hashlib.sha256(blob).hexdigest()
-    if card.get("sha256", digest) != digest:
+    if card.sha256 != hashlib.sha256(blob).hexdigest():
         raise UploadFailed(f"{model_path} does not match its card's sha256")
-    accuracy = card.get("accuracy", card.get("held_out", {}).get("accuracy", 0.0))
-    return UploadPlan(
-        name=str(card.get("name", Path(model_path).stem)), version=str(card.get("version", "1")),
-        sha256=digest, size_bytes=len(blob), power_class=str(card.get("power_class", "low")),
-        accuracy=float(accuracy),
-        chunks=tuple(blob[i : i + CHUNK_BYTES] for i in range(0, len(blob), CHUNK_BYTES)))
+    return cut(blob, card)
 
 
 @dataclass
@@ -218,9 +222,3 @@ class OpsUplink:
 
     def wait(self, seconds: float) -> None:
         self.ops.clock.sleep_s(seconds)
-
-
-def card_rows(dictionary: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The model cards the dictionary carries (``models``), for ``aisat ground model list``."""
-    models = dictionary.get("models", [])
-    return [m for m in models if isinstance(m, dict)]

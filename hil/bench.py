@@ -19,7 +19,7 @@ from typing import Any
 
 from flightsw.hal import Actuators
 from ground.console import bench as console_bench
-from hil import hil_bench, link_bench, policy_bench, recovery_bench, serial_bench
+from hil import hil_bench, link_bench, policy_bench, recovery_bench, serial_bench, sim_bench
 from hil.plant import Plant, Profile, ProfileError, load_profile
 from hil.plant.profile import LinkSpec, NodeSpec
 from payload import integrity_bench, service_bench
@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     plant.add_argument("--no-scaling", action="store_true", help="headline figure only")
     benches = {"recovery": recovery_bench, "policy": policy_bench, "serial": serial_bench,
                "integrity": integrity_bench, "hil": hil_bench, "link": link_bench,
-               "console": console_bench, "payload": service_bench}
+               "console": console_bench, "payload": service_bench, "sim": sim_bench}
     for bench in benches.values():  # each module adds its own subcommand and options
         bench.add_parser(sub)
     args = parser.parse_args(argv)

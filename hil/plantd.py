@@ -93,6 +93,8 @@ class PlantServer:
         self.bus = self.ctx.socket(zmq.PAIR)
         self.bus.setsockopt(zmq.LINGER, 0)
         self.bus.bind(bus_endpoint)
+        self._bus_poller = zmq.Poller()  # kept: Socket.poll builds one per call (lockstep
+        self._bus_poller.register(self.bus, zmq.POLLIN)  # waits once a simulated second)
         self.world = self.ctx.socket(zmq.PUB)
         self.world.setsockopt(zmq.LINGER, 500)
         self.world.setsockopt(zmq.SNDHWM, 100_000)
@@ -185,7 +187,7 @@ class PlantServer:
             if self._unsent:
                 self._send_pending()
             chunk = min(remaining, 200)
-            if not self.bus.poll(chunk, zmq.POLLIN):
+            if not self._bus_poller.poll(chunk):
                 remaining -= chunk
                 continue
             hellos = self.hellos

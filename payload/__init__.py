@@ -7,6 +7,8 @@ Modules, outside in:
 
 - :mod:`payload.process` - the ZeroMQ loop, signals, parent-death check (the shell);
 - :mod:`payload.core` - envelopes in, envelopes out: queue, counters, heartbeats;
+- :mod:`payload.job_run` - a job's three stages (prepare, infer on the inference thread,
+  finish) and its cancel switch;
 - :mod:`payload.messages` - the schema of each body the executive sends;
 - :mod:`payload.pacing` - the throttle as a duty cycle, and the busy-fraction meter;
 - :mod:`payload.screening` - one job: capture, classify, count;
@@ -17,7 +19,8 @@ Modules, outside in:
 - :mod:`payload.model` - model + card: SHA-256 check, provider choice, dry run;
 - :mod:`payload.mission_clock` - mission time followed from the executive's stamps;
 - :mod:`payload.models` - the shipped ``cloud_screen_v1`` and the script that made it;
-- :mod:`payload.service_bench`, :mod:`payload.throttle_bench` - ``aisat bench payload``.
+- :mod:`payload.service_bench`, :mod:`payload.throttle_bench` - ``aisat bench payload``;
+  :mod:`payload.thread_cpu` - CPU time per process and per named thread from ``/proc``.
 
 Nothing here is imported by :mod:`flightsw`; this package imports from it.
 """

@@ -2,9 +2,12 @@
 
 :class:`PayloadCore` holds the job queue, the throttle, the counters and the busy meter.
 The process shell (:mod:`payload.process`) only moves bytes: it decodes what arrives,
-calls :meth:`PayloadCore.handle`, sends what comes back, and calls
-:meth:`PayloadCore.run_next_job` when :meth:`PayloadCore.wait_s` says a job may start.
-Tests drive the same object with a :class:`flightsw.clock.SimClock` and a fake model.
+calls :meth:`PayloadCore.handle`, sends what comes back, and moves jobs through the
+three stages of :mod:`payload.job_run`: :meth:`PayloadCore.start_job` (prepare, when
+:meth:`PayloadCore.wait_s` and the pipeline allow), :meth:`PayloadCore.infer` (on the
+inference thread) and :meth:`PayloadCore.finish_job`. Tests drive the same object
+with a :class:`flightsw.clock.SimClock` and a fake model (:meth:`run_next_job` runs
+the three stages in a row).
 
 Times: ``now_s`` arguments are *monotonic* seconds (scheduling, busy fraction); the
 ``time_s`` stamped on envelopes and ``current_job_started_s`` are *mission* time from
@@ -17,7 +20,8 @@ Counting rules, so the supervisor can tell the failure modes apart:
   ``ok=False`` and the reason);
 - ``jobs_failed``: well-formed jobs that failed while running (model error) or were
   refused because the queue was full;
-- ``jobs_done``: jobs answered with ``ok=True``.
+- ``jobs_done``: jobs answered with ``ok=True``;
+- ``jobs_cancelled``: jobs ended by a cancel (answered ``ok=False``, ``cancelled``).
 """
 
 from __future__ import annotations
@@ -28,31 +32,45 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import numpy as np
+
 from flightsw.clock import Clock
 from flightsw.errors import WireError
 from flightsw.messages import FaultBody, HeartbeatBody
 from flightsw.wire import Envelope, Kind, Sequencer
 from payload.errors import MessageRejected, ModelError, PayloadError
-from payload.integrity import CheckedModel
+from payload.integrity import judge
+from payload.job_run import Interrupt, JobInput, JobOutcome, run_inference
 from payload.messages import (
     JobSpec,
     PayloadConfig,
     job_id_of,
+    parse_cancel,
     parse_config,
     parse_job,
     parse_ping,
 )
 from payload.model_weights import flip_input_bits
 from payload.pacing import BusyMeter, DutyCycle
-from payload.products import run_detailed
-from payload.screening import Classifier, failed_result_body, screen
+from payload.products import detailed_body, job_input
+from payload.screening import Classifier, failed_result_body, screening_result
 from payload.scrubbing import ScrubOutcome, WeightScrubber
+from payload.tile_bank import shared_bank
 
 log = logging.getLogger(__name__)
 
 SOURCE = "payload"
 MAX_QUEUE_DEPTH = 64
 """Jobs beyond this are refused (``ok=False``, "queue full") rather than piling up."""
+PIPELINE_DEPTH = 4
+"""Jobs handed to the inference thread at once when nothing paces it: the one it runs
+and the next ones, prepared, so it goes from one inference to the next without waiting
+for the socket thread to be scheduled (:mod:`payload.job_run`). As many as the
+executive keeps in flight (``FREE_RUN_JOBS_IN_FLIGHT``): measured with the benchmark's
+4 in flight on a loaded 2-core host (load 8), the inference thread waited 350-860 us
+per job for its next job at depth 2 and 160-285 us at depth 4 (the rest is the round
+trip through the executive). A later operator job waits behind at most these (a few
+ms)."""
 
 
 class PayloadModel(Classifier, Protocol):
@@ -65,22 +83,14 @@ class PayloadModel(Classifier, Protocol):
     def provider(self) -> str: ...
 
 
-@dataclass(frozen=True)
-class JobOutcome:
-    """What one job's computation produced: its result body, or the exception."""
-
-    spec: JobSpec
-    body: dict[str, Any] | Exception
-    start_s: float  # monotonic
-    end_s: float
-
-
 @dataclass
 class Counters:
     jobs_done: int = 0
     jobs_failed: int = 0
     tiles_done: int = 0
     rejected_frames: int = 0
+    jobs_cancelled: int = 0
+    session_rebuilds: int = 0
 
 
 class PayloadCore:
@@ -95,6 +105,7 @@ class PayloadCore:
         pid: int = 0,
         rss_mb: Callable[[], float] = lambda: 0.0,
         max_queue_depth: int = MAX_QUEUE_DEPTH,
+        reload: Callable[[int], PayloadModel] | None = None,
     ) -> None:
         self.model = model
         self.clock = clock
@@ -108,9 +119,13 @@ class PayloadCore:
         self.counters = Counters()
         self.stop_requested = False
         self.stop_reason = ""
-        self.current_job: JobSpec | None = None
+        self.staged: deque[JobInput] = deque()
+        """Jobs handed to the inference thread and not yet finished, oldest first."""
         self.current_job_started_s: float | None = None
         self._job_start_mono_s = 0.0
+        self.reload = reload
+        """A new session of the same model with N intra-op threads (None: cannot)."""
+        self.want_threads: int | None = None  # a session rebuild waiting for a quiet moment
         self._seq = Sequencer(SOURCE)
         self.scrubber = WeightScrubber(start_s=clock.monotonic_s())
         self.input_fault: FaultBody | None = None  # flips for the next job's input
@@ -135,9 +150,14 @@ class PayloadCore:
                 return [self._heartbeat(parse_ping(env.body), self.state, now_s)]
             if env.kind is Kind.PAYLOAD_CONFIG:
                 self.duty.config = parse_config(env.body)
-                log.info("config: throttle_frac=%.2f pace=%s", self.config.throttle_frac,
-                         self.config.pace)
+                log.info("config: throttle_frac=%.2f pace=%s threads=%d",
+                         self.config.throttle_frac, self.config.pace,
+                         self.config.intra_op_threads)
+                self._want_threads(self.config.intra_op_threads)
                 return []
+            if env.kind is Kind.PAYLOAD_CANCEL:
+                job_id, reason = parse_cancel(env.body)
+                return self.cancel(job_id, reason)
             if env.kind is Kind.PAYLOAD_JOB:
                 return self._enqueue(env.body)
             if env.kind is Kind.PAYLOAD_FAULT:
@@ -157,6 +177,17 @@ class PayloadCore:
                                                         self.model.model_id))]
             return []
 
+    def _want_threads(self, threads: int) -> None:
+        """A new intra-op thread count (0: unchanged): the session is rebuilt between
+        jobs (:meth:`maintain`), since onnxruntime fixes the count at session creation."""
+        have = getattr(self.model, "intra_op_threads", None)
+        if threads <= 0 or (threads == have and self.want_threads is None):
+            return
+        if self.reload is None:
+            log.warning("cannot change intra-op threads to %d: no session factory", threads)
+            return
+        self.want_threads = None if threads == have else threads
+
     def _inject(self, body: Any) -> None:
         """Fault injection (the executive allows it in test/HIL mode only)."""
         try:
@@ -172,8 +203,6 @@ class PayloadCore:
         weights = getattr(self.model, "weights", None)
         if fault.target != "weights" or weights is None:
             raise MessageRejected("cannot inject there", target=fault.target)
-        import numpy as np
-
         flips = weights.flip_bits(fault.bits, np.random.default_rng(fault.seed))
         log.warning("fault injection: flipped %s", ", ".join(
             f"{f.tensor}[{f.byte_offset}].{f.bit}" for f in flips))
@@ -217,59 +246,162 @@ class PayloadCore:
 
     def run_next_job(self, now_s: float) -> list[Envelope]:
         """Run the job at the head of the queue if pacing allows; returns its result.
-        (The process runs :meth:`work` on a worker thread between :meth:`start_job` and
-        :meth:`finish_job` instead, so it can answer pings during the job.)"""
-        spec = self.start_job(now_s)
-        if spec is None:
-            return []
-        return self.finish_job(self.work(spec))
+        (The process runs stage 2 on its inference thread instead, :mod:`payload.job_run`.)"""
+        job = self.start_job(now_s)
+        return [] if job is None else self.finish_job(self.infer(job))
 
-    def start_job(self, now_s: float) -> JobSpec | None:
-        """Take the next job off the queue if pacing allows (``None``: not now)."""
-        if self.current_job is not None or self.wait_s(now_s) != 0.0:
+    @property
+    def current_job(self) -> JobSpec | None:
+        """The job the inference thread runs (the oldest handed to it)."""
+        return self.staged[0].spec if self.staged else None
+
+    def start_job(self, now_s: float) -> JobInput | None:
+        """Take the next job off the queue if it may be handed to the inference thread
+        now (``None``: not now). With one already there, only while nothing paces the
+        payload (a rest between jobs needs the last job's end), up to
+        :data:`PIPELINE_DEPTH`, and not while maintenance waits for a quiet moment."""
+        if self.staged:
+            paced = self.config.pace and self.config.throttle_frac < 1.0
+            if (len(self.staged) >= PIPELINE_DEPTH or paced or not self.queue
+                    or self.maintenance_due(now_s)):
+                return None
+        elif self.wait_s(now_s) != 0.0:
             return None
         spec = self.queue.popleft()
-        self.current_job = spec
-        self.current_job_started_s = self.clock.mission_time_s()
-        self._job_start_mono_s = self.clock.monotonic_s()
-        return spec
+        if not self.staged:
+            self.current_job_started_s = self.clock.mission_time_s()
+            self._job_start_mono_s = self.clock.monotonic_s()
+        job = self.prepare(spec)
+        self.staged.append(job)
+        return job
 
-    def work(self, spec: JobSpec) -> JobOutcome:
-        """The job's computation. Touches no state of the core: safe on another thread."""
-        start_s = self.clock.monotonic_s()
+    def prepare(self, spec: JobSpec) -> JobInput:
+        """Stage 1 (:mod:`payload.job_run`): the job's input and checks, on this thread."""
+        t0 = self.clock.monotonic_s()
         fault, self.input_fault = self.input_fault, None
-        critical = self.run_twice or spec.critical
-        checked = CheckedModel(self.model, sample_seed=spec.job_id, run_twice=critical,
-                               sampled=self.sampled_rerun, input_fault=_input_fault(fault))
+        make_options = getattr(self.model, "run_options", None)
+        job = JobInput(spec, _NO_TILES, None, [], 0.0, t0,
+                       Interrupt(make_options() if make_options is not None else None),
+                       run_twice=self.run_twice or spec.critical, sampled=self.sampled_rerun)
         try:
-            body: dict[str, Any] | Exception = (
-                run_detailed(spec, checked, self.clock.monotonic_s) if spec.detail
-                else screen(spec, checked, self.clock.monotonic_s).to_body())
-            if isinstance(body, dict):
-                body.update(checked.verdict.to_body())
-        except Exception as exc:  # a bug in one job must not take the queue down with it
-            if not isinstance(exc, (PayloadError, ValueError)):
-                log.exception("job %d crashed", spec.job_id)
-            body = exc
-        return JobOutcome(spec, body, start_s, self.clock.monotonic_s())
+            if spec.detail:
+                job.tiles, job.truth = job_input(spec)
+            else:
+                job.shot = shared_bank().capture(spec.n_tiles, spec.seed, spec.lat_deg,
+                                                 spec.lon_deg)
+                job.tiles = job.shot.tiles
+            if fault is not None:
+                job.first_run_input = _input_fault(fault)(job.tiles)
+        except Exception as exc:  # a bad tensor: the job fails with the reason
+            job.error = exc
+        job.capture_ms = (self.clock.monotonic_s() - t0) * 1e3
+        return job
+
+    def infer(self, job: JobInput) -> JobOutcome:
+        """Stage 2: the job's inference runs. Touches no state of the core: the process
+        calls it on the inference thread."""
+        return run_inference(job, self.model, self.clock.monotonic_s)
+
+    def cancel(self, job_id: int, reason: str) -> list[Envelope]:
+        """Cancel a job: queued, it ends now; handed to the inference thread, its
+        inference is interrupted and it ends when that thread lets go of it."""
+        for spec in self.queue:
+            if spec.job_id == job_id:
+                self.queue.remove(spec)
+                return [self._result(self._job_cancelled(spec, reason))]
+        for job in self.staged:
+            if job.spec.job_id == job_id:
+                job.interrupt.cancel(reason)
+                log.info("job %d: interrupting its inference (%s)", job_id, reason)
+                return []
+        log.info("cancel of job %d: not here (already answered?)", job_id)
+        return []
 
     def finish_job(self, outcome: JobOutcome) -> list[Envelope]:
-        """Account for a job :meth:`work` has done; returns its result."""
-        spec = outcome.spec
-        if isinstance(outcome.body, Exception):
-            body = self._job_failed(spec, outcome.body)
+        """Stage 3: judge the runs, build the result, keep the books; returns the result."""
+        job, spec = outcome.job, outcome.spec
+        for i, staged in enumerate(self.staged):  # the oldest, as one thread runs them
+            if staged is job:
+                del self.staged[i]
+                break
+        if job.interrupt.cancelled:
+            body = self._job_cancelled(spec, job.interrupt.reason)
+        elif outcome.runs is None:
+            exc = outcome.error or ModelError("no inference ran")
+            if not isinstance(exc, (PayloadError, ValueError)):
+                log.error("job %d crashed", spec.job_id, exc_info=exc)
+            body = self._job_failed(spec, exc)
         else:
-            body = outcome.body
-            verdict = body.get("integrity", "verified")
-            self.verdicts[verdict] = self.verdicts.get(verdict, 0) + 1
-            self.counters.jobs_done += 1
-            self.counters.tiles_done += spec.n_tiles
-        self.current_job = None
-        self.current_job_started_s = None
+            try:
+                body = self._job_body(job, outcome)
+            except Exception as exc:  # a bug in one job must not take the queue down
+                log.error("job %d crashed", spec.job_id, exc_info=exc)
+                body = self._job_failed(spec, exc)
+        if self.staged:  # the inference thread went on with the next one at once
+            self.current_job_started_s = self.clock.mission_time_s()
+            self._job_start_mono_s = outcome.end_s
+        else:
+            self.current_job_started_s = None
         busy_s = outcome.end_s - outcome.start_s
         self.meter.add_busy(busy_s)
         self.duty.job_finished(outcome.end_s, busy_s)
         return [self._result(body)]
+
+    def _job_body(self, job: JobInput, outcome: JobOutcome) -> dict[str, Any]:
+        assert outcome.runs is not None
+        spec = job.spec
+        prob, verdict = judge(outcome.runs)
+        infer_ms = (outcome.end_s - outcome.start_s) * 1e3
+        model = self.model
+        if spec.detail:
+            body = detailed_body(spec, job.tiles, job.truth, prob, model.threshold,
+                                 model.model_id, model.sha256, capture_ms=job.capture_ms,
+                                 infer_ms=infer_ms,
+                                 started_s=outcome.start_s - job.capture_ms / 1e3,
+                                 timer_s=self.clock.monotonic_s)
+        else:
+            assert job.shot is not None
+            body = screening_result(spec, job.shot, prob, model.threshold, model.model_id,
+                                    capture_ms=job.capture_ms, infer_ms=infer_ms).to_body()
+        body.update(verdict.to_body())
+        self.verdicts[verdict.verdict] = self.verdicts.get(verdict.verdict, 0) + 1
+        self.counters.jobs_done += 1
+        self.counters.tiles_done += spec.n_tiles
+        return body
+
+    def _job_cancelled(self, spec: JobSpec, reason: str) -> dict[str, Any]:
+        self.counters.jobs_cancelled += 1
+        log.info("job %d cancelled: %s", spec.job_id, reason)
+        body = failed_result_body(spec.job_id, f"cancelled: {reason}", self.model.model_id,
+                                  spec.n_tiles)
+        body["cancelled"] = True
+        return body
+
+    # ------------------------------------------------------------ maintenance
+
+    def maintenance_due(self, now_s: float) -> bool:
+        """A scrub or a session rebuild waits for the inference thread to be idle."""
+        return self.scrubber.due(now_s) or self.want_threads is not None
+
+    def maintain(self, now_s: float) -> None:
+        """With nothing handed to the inference thread: scrub the weights if due, and
+        rebuild the session for a new intra-op thread count if one was asked for.
+        Raises :class:`ModelError` when the weights cannot be repaired."""
+        if self.staged:
+            return
+        self.scrub_if_due(now_s)
+        want, self.want_threads = self.want_threads, None
+        if want is None or self.reload is None:
+            return
+        try:
+            model = self.reload(want)
+        except ModelError as exc:  # the old session keeps serving
+            log.error("cannot rebuild the session with %d intra-op threads: %s", want, exc)
+            return
+        was = getattr(self.model, "intra_op_threads", 0)
+        self.model = model
+        self.counters.session_rebuilds += 1
+        log.info("session rebuilt: %s -> %d intra-op threads", was, want)
 
     def _job_failed(self, spec: JobSpec, exc: Exception) -> dict[str, Any]:
         self.counters.jobs_failed += 1
@@ -306,6 +438,7 @@ class PayloadCore:
             weight_scrubs=self.scrubber.scrubs, weight_repairs=self.scrubber.repaired,
             integrity_suspect=self.verdicts.get("suspect", 0),
             integrity_failed=self.verdicts.get("failed", 0),
+            intra_op_threads=int(getattr(self.model, "intra_op_threads", 0) or 0),
         ).to_body()
         return self._seq.make(Kind.PAYLOAD_HEARTBEAT, self.clock.mission_time_s(), body)
 
@@ -313,11 +446,10 @@ class PayloadCore:
         return self._seq.make(Kind.PAYLOAD_RESULT, self.clock.mission_time_s(), body)
 
 
-def _input_fault(fault: FaultBody | None) -> Callable[[Any], Any] | None:
+def _input_fault(fault: FaultBody) -> Callable[[Any], Any]:
     """An upset of the input buffer during the first run of the next job."""
-    if fault is None:
-        return None
-    import numpy as np
-
     rng = np.random.default_rng(fault.seed)
     return lambda batch: flip_input_bits(batch, fault.bits, rng)
+
+
+_NO_TILES = np.zeros((0, 4, 32, 32), dtype=np.float32)

@@ -54,78 +54,87 @@ class Verdict:
 
 
 def range_ok(prob: F32) -> bool:
-    return bool(np.all(np.isfinite(prob)) and np.all(prob >= 0.0) and np.all(prob <= 1.0))
+    """Every output a finite probability. Two reductions (a NaN makes ``min`` NaN and
+    fails the comparison; an infinity is out of range): per-call overhead, not the
+    arithmetic, is what a 16-tile answer costs in numpy."""
+    return prob.shape[0] == 0 or bool(0.0 <= prob.min() and prob.max() <= 1.0)
 
 
-def checked_infer(infer: Infer, batch: F32, *, sample_seed: int, run_twice: bool = False,
-                  sampled: bool = True,
-                  first_run_input: F32 | None = None) -> tuple[F32, Verdict]:
-    """Run ``infer`` on ``batch`` with the checks above; returns the answer to use and
-    the verdict. ``first_run_input``: what the first run really read (fault injection:
-    an upset in the input buffer during that run only)."""
-    n = batch.shape[0]
-    prob = infer(batch if first_run_input is None else first_run_input)
-    if n == 0:
+@dataclass(frozen=True)
+class Runs:
+    """What the inference thread computed for one job: the first run's answer and the
+    checks' extra runs. Judged afterwards, off the inference thread (:func:`judge`)."""
+
+    first: F32
+    run_twice: bool = False
+    second: F32 | None = None
+    third: F32 | None = None  # only when the first two differed
+    tile: int = -1  # the sampled tile re-run alone (-1: none)
+    alone: F32 | None = None
+
+    @property
+    def count(self) -> int:
+        """Inferences run for the job (the batch's re-runs and a one-tile re-run)."""
+        return 1 + sum(r is not None for r in (self.second, self.third, self.alone))
+
+
+def sampled_tile(sample_seed: int, n_tiles: int) -> int:
+    """The tile re-run alone for a job seeded ``sample_seed`` (-1: this job is not one)."""
+    if n_tiles == 0 or sample_seed % SAMPLED_RERUN_EVERY:
+        return -1
+    return (sample_seed // SAMPLED_RERUN_EVERY) % n_tiles
+
+
+def infer_runs(infer: Infer, batch: F32, *, sample_seed: int, run_twice: bool = False,
+               sampled: bool = True, first_run_input: F32 | None = None) -> Runs:
+    """Run ``infer`` on ``batch`` as the checks need: once, then (critical jobs) again and
+    a third time if the two differ, else (a sampled job) one tile alone. Only the
+    comparison that decides on a third run happens here; the rest is :func:`judge`'s.
+    ``first_run_input``: what the first run really read (fault injection)."""
+    first = infer(batch if first_run_input is None else first_run_input)
+    if batch.shape[0] == 0:
+        return Runs(first)
+    if run_twice:
+        second = infer(batch)
+        third = None if np.array_equal(first, second) else infer(batch)
+        return Runs(first, True, second, third)
+    i = sampled_tile(sample_seed, batch.shape[0]) if sampled else -1
+    if i < 0:
+        return Runs(first)
+    return Runs(first, tile=i, alone=infer(batch[i : i + 1]))
+
+
+def judge(runs: Runs) -> tuple[F32, Verdict]:
+    """The answer to use and the verdict, from the runs (see the module docstring)."""
+    prob, n = runs.first, runs.count
+    if prob.shape[0] == 0:
         return prob, Verdict(VERIFIED, "empty job")
     if not range_ok(prob):
         bad = int(np.sum(~(np.isfinite(prob) & (prob >= 0) & (prob <= 1))))
-        return prob, Verdict(FAILED, f"{bad} outputs are not probabilities in 0..1")
-    if run_twice:
-        second = infer(batch)
-        if np.array_equal(prob, second):
+        return prob, Verdict(FAILED, f"{bad} outputs are not probabilities in 0..1", runs=n)
+    if runs.run_twice and runs.second is not None:
+        second, third = runs.second, runs.third
+        if third is None:
             return prob, Verdict(VERIFIED, "run twice: identical", runs=2)
-        third = infer(batch)
         if np.array_equal(second, third):
             return second, Verdict(SUSPECT, "run twice: first run differed; the re-runs "
                                    "agree and are used", runs=3)
         if np.array_equal(prob, third):
             return prob, Verdict(SUSPECT, "run twice: second run differed", runs=3)
         return prob, Verdict(FAILED, "run twice: three runs, three answers", runs=3)
-    if not sampled or sample_seed % SAMPLED_RERUN_EVERY:
+    if runs.alone is None:
         return prob, Verdict(VERIFIED, "range ok")
-    i = (sample_seed // SAMPLED_RERUN_EVERY) % n
-    alone = infer(batch[i : i + 1])
-    if abs(float(alone[0]) - float(prob[i])) > RERUN_TOLERANCE:
-        return prob, Verdict(SUSPECT, f"tile {i} re-run alone gave {float(alone[0]):.6f}, "
-                                      f"batch gave {float(prob[i]):.6f}")
-    return prob, Verdict(VERIFIED, f"range ok; tile {i} re-run agrees")
+    i, alone = runs.tile, float(runs.alone[0])
+    if abs(alone - float(prob[i])) > RERUN_TOLERANCE:
+        return prob, Verdict(SUSPECT, f"tile {i} re-run alone gave {alone:.6f}, "
+                                      f"batch gave {float(prob[i]):.6f}", runs=n)
+    return prob, Verdict(VERIFIED, f"range ok; tile {i} re-run agrees", runs=n)
 
 
-class CheckedModel:
-    """A classifier whose every :meth:`infer` is judged (:func:`checked_infer`); the
-    job's verdict is :attr:`verdict` afterwards. Wraps the payload's model for one job."""
-
-    def __init__(self, model: Any, *, sample_seed: int, run_twice: bool = False,
-                 sampled: bool = True,
-                 input_fault: Callable[[F32], F32] | None = None) -> None:
-        self.model = model
-        self.sample_seed = sample_seed
-        self.run_twice = run_twice
-        self.sampled = sampled
-        self.input_fault = input_fault
-        self.verdict = Verdict(VERIFIED, "no inference")
-
-    def __getattr__(self, name: str) -> Any:
-        """Everything else (``sha256``, ``provider``, ...) is the wrapped model's."""
-        return getattr(self.model, name)
-
-    @property
-    def model_id(self) -> str:
-        return str(self.model.model_id)
-
-    @property
-    def threshold(self) -> float:
-        return float(self.model.threshold)
-
-    @property
-    def sha256(self) -> str:
-        """The wrapped model's file hash (a job's audit record names it)."""
-        return str(getattr(self.model, "sha256", ""))
-
-    def infer(self, batch: F32) -> F32:
-        first = self.input_fault(batch) if self.input_fault is not None else None
-        prob, self.verdict = checked_infer(self.model.infer, batch,
-                                           sample_seed=self.sample_seed,
-                                           run_twice=self.run_twice, sampled=self.sampled,
-                                           first_run_input=first)
-        return prob
+def checked_infer(infer: Infer, batch: F32, *, sample_seed: int, run_twice: bool = False,
+                  sampled: bool = True,
+                  first_run_input: F32 | None = None) -> tuple[F32, Verdict]:
+    """Run ``infer`` on ``batch`` with the checks above; returns the answer to use and
+    the verdict (:func:`infer_runs` then :func:`judge`, on one thread)."""
+    return judge(infer_runs(infer, batch, sample_seed=sample_seed, run_twice=run_twice,
+                            sampled=sampled, first_run_input=first_run_input))

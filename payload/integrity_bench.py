@@ -17,7 +17,12 @@ For each shipped model, on the same 16-tile captures and one onnxruntime thread:
 - overheads, job time with the check over job time without: ``range_overhead`` (every
   job), ``sampled_overhead`` (a job that gets the one-tile re-run),
   ``sampled_overhead_amortized`` (one job in ``sampled_every_n_jobs`` gets it), and
-  ``run_twice_overhead``. The detection rates of ``sampled`` are those of a sampled job.
+  ``run_twice_overhead``. The detection rates of ``sampled`` are those of a sampled job;
+- where the checks run in the payload process (:mod:`payload.job_run`): the re-runs on
+  the inference thread, in series with inference (``inference_thread_overhead_amortized``:
+  the one-tile re-run on one job in ``sampled_every_n_jobs``), the verdict (range
+  check, comparisons) on the socket thread while the next job infers
+  (``verdict_cpu_us``, per job).
 
 Ratios come from medians of this thread's CPU time over interleaved repeats in the same
 process (see :func:`_medians_s` for why CPU time); the host's load average is reported.
@@ -36,7 +41,14 @@ from typing import Any
 import numpy as np
 
 from payload.camera import capture
-from payload.integrity import FAILED, SAMPLED_RERUN_EVERY, SUSPECT, checked_infer
+from payload.integrity import (
+    FAILED,
+    SAMPLED_RERUN_EVERY,
+    SUSPECT,
+    checked_infer,
+    infer_runs,
+    judge,
+)
 from payload.model import MODELS_DIR, load_model
 
 TILES = 16
@@ -77,12 +89,16 @@ def measure_model(path: Path, *, trials: int = 200, repeats: int = 200,
     stock = _stock_session(path)
     name_in, name_out = model.card.input_name, model.card.output_name
     weights = model.weights
+    sampled_runs = infer_runs(model.infer, batch, sample_seed=SAMPLED_RERUN_EVERY)
     t = _medians_s({
         "stock": lambda: stock.run([name_out], {name_in: batch}),
         "ours": lambda: model.infer(batch),
         "range": lambda: checked_infer(model.infer, batch, sample_seed=1),
         "sampled": lambda: checked_infer(model.infer, batch, sample_seed=SAMPLED_RERUN_EVERY),
         "twice": lambda: checked_infer(model.infer, batch, sample_seed=1, run_twice=True),
+        "runs_sampled": lambda: infer_runs(model.infer, batch,
+                                           sample_seed=SAMPLED_RERUN_EVERY),
+        "verdict": lambda: judge(sampled_runs),
         "scrub": weights.scrub,
     }, repeats)
     stock_s, ours_s, range_s, sampled_s, twice_s, scrub_s = (
@@ -153,6 +169,10 @@ def measure_model(path: Path, *, trials: int = 200, repeats: int = 200,
         "sampled_overhead_amortized": round(
             (range_s * (SAMPLED_RERUN_EVERY - 1) + sampled_s) / SAMPLED_RERUN_EVERY / ours_s, 3),
         "run_twice_overhead": round(twice_s / ours_s, 3),
+        "verdict_cpu_us": round(t["verdict"] * 1e6, 1),
+        "inference_thread_overhead_amortized": round(
+            (ours_s * (SAMPLED_RERUN_EVERY - 1) + t["runs_sampled"])
+            / SAMPLED_RERUN_EVERY / ours_s, 3),
     }
 
 
@@ -196,4 +216,7 @@ def run(args: argparse.Namespace) -> int:
               f"x{m['sampled_overhead']} on 1 job in {m['sampled_every_n_jobs']} "
               f"(x{m['sampled_overhead_amortized']} amortised), run twice "
               f"x{m['run_twice_overhead']}")
+        print(f"  in the payload process: on the inference thread x"
+              f"{m['inference_thread_overhead_amortized']} (the sampled re-runs, amortised); "
+              f"the verdict {m['verdict_cpu_us']} us CPU per job beside it")
     return 0

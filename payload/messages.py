@@ -18,10 +18,12 @@ from typing import Any, TypeVar
 
 from flightsw import job_tensor
 from flightsw.errors import WireError
-from flightsw.messages import ConfigBody, JobBody, PingBody
+from flightsw.messages import CancelBody, ConfigBody, JobBody, PingBody
 from flightsw.records import Record
 from payload.camera import MAX_TILES_PER_CAPTURE
 from payload.errors import MessageRejected
+
+MAX_INTRA_OP_THREADS = 64
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,7 @@ class PayloadConfig:
 
     throttle_frac: float = 1.0
     pace: bool = False
+    intra_op_threads: int = 0  # 0: leave the session's count as it is
 
 
 def parse_job(body: Mapping[str, Any]) -> JobSpec:
@@ -104,7 +107,18 @@ def parse_config(body: Mapping[str, Any]) -> PayloadConfig:
     if not 0.0 <= config.throttle_frac <= 1.0:
         raise MessageRejected("throttle_frac out of range",
                               throttle_frac=config.throttle_frac, valid="0..1")
-    return PayloadConfig(throttle_frac=config.throttle_frac, pace=config.pace)
+    if not 0 <= config.intra_op_threads <= MAX_INTRA_OP_THREADS:
+        raise MessageRejected("intra_op_threads out of range",
+                              intra_op_threads=config.intra_op_threads,
+                              valid=f"0..{MAX_INTRA_OP_THREADS}")
+    return PayloadConfig(throttle_frac=config.throttle_frac, pace=config.pace,
+                         intra_op_threads=config.intra_op_threads)
+
+
+def parse_cancel(body: Mapping[str, Any]) -> tuple[int, str]:
+    """The job to cancel, and why (said in its result)."""
+    cancel = _decode(CancelBody, body)
+    return cancel.job_id, cancel.reason[:200] or "cancelled by the executive"
 
 
 def parse_ping(body: Mapping[str, Any]) -> int:

@@ -29,6 +29,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from flightsw.model_card import ModelCard as SharedCard
+from flightsw.model_card import ModelCardError
 from payload.errors import ModelError
 from payload.model_weights import WeightBank
 
@@ -65,33 +67,29 @@ class ModelCard:
 
     @classmethod
     def from_dict(cls, data: Any, *, source: str = "card") -> ModelCard:
-        """Validate a parsed card; every problem is a :class:`ModelError` naming the field."""
-        if not isinstance(data, dict):
-            raise ModelError("model card is not a JSON object", card=source)
+        """Validate a parsed card; every problem is a :class:`ModelError` naming the field.
+        The fields every card has are parsed by :class:`flightsw.model_card.ModelCard`
+        (the one card record the dictionary and the store use); the payload adds the
+        decision threshold."""
         try:
-            (inp,) = data["inputs"]
-            (out,) = data["outputs"]
-            card = cls(
-                name=_text(data["name"], "name"),
-                version=_text(data["version"], "version"),
-                sha256=_text(data["sha256"], "sha256").lower(),
-                input_name=_text(inp["name"], "inputs[0].name"),
-                input_shape=_shape(inp["shape"], "inputs[0].shape"),
-                output_name=_text(out["name"], "outputs[0].name"),
-                output_shape=_shape(out["shape"], "outputs[0].shape"),
-                threshold=float(data["threshold"]),
-                raw=data,
-            )
+            card = SharedCard.from_json(data, source=source)
+        except ModelCardError as exc:
+            raise ModelError(exc.reason, **exc.details) from exc
+        try:
+            threshold = float(data["threshold"])
         except KeyError as exc:
-            raise ModelError("model card lacks a field", card=source, field=str(exc)) from exc
+            raise ModelError("model card lacks a field: threshold", card=source,
+                             field="threshold") from exc
         except (TypeError, ValueError) as exc:
-            raise ModelError("model card is malformed", card=source, error=str(exc)) from exc
-        if len(card.sha256) != 64 or any(c not in "0123456789abcdef" for c in card.sha256):
-            raise ModelError("model card sha256 is not 64 hex digits", card=source)
-        if not (math.isfinite(card.threshold) and 0.0 <= card.threshold <= 1.0):
+            raise ModelError(f"model card is malformed: threshold: {exc}",
+                             card=source) from exc
+        if not (math.isfinite(threshold) and 0.0 <= threshold <= 1.0):
             raise ModelError("model card threshold must be in 0..1", card=source,
-                             threshold=card.threshold)
-        return card
+                             threshold=threshold)
+        return cls(name=card.name, version=card.version, sha256=card.sha256,
+                   input_name=card.input_name, input_shape=tuple(card.input_shape),
+                   output_name=card.output_name, output_shape=tuple(card.output_shape),
+                   threshold=threshold, raw=data)
 
     @classmethod
     def read(cls, path: Path) -> ModelCard:
@@ -102,21 +100,6 @@ class ModelCard:
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ModelError("model card unreadable", card=str(path), error=str(exc)) from exc
         return cls.from_dict(data, source=str(path))
-
-
-def _text(value: Any, name: str) -> str:
-    if not isinstance(value, str) or not value:
-        raise ValueError(f"{name} must be a non-empty string")
-    return value
-
-
-def _shape(value: Any, name: str) -> tuple[int | str, ...]:
-    if not isinstance(value, list) or not value:
-        raise ValueError(f"{name} must be a non-empty list")
-    for dim in value:
-        if not (isinstance(dim, str) or (isinstance(dim, int) and dim > 0)):
-            raise ValueError(f"{name} dims must be positive ints or names, got {dim!r}")
-    return tuple(value)
 
 
 def card_path_for(model_path: Path) -> Path:
@@ -178,12 +161,27 @@ class LoadedModel:
         """Output above this means "cloudy" (from the card)."""
         return self.card.threshold
 
-    def infer(self, batch: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-        """Run the model on a batch; returns the first output as float32 ``[n]``."""
+    @property
+    def intra_op_threads(self) -> int:
+        """The session's intra-op thread count (a new count needs a new session)."""
+        return int(self._session.get_session_options().intra_op_num_threads)
+
+    def run_options(self) -> Any:
+        """Fresh onnxruntime ``RunOptions`` for one job: setting ``terminate`` on them
+        from another thread interrupts that job's :meth:`infer` (a cancel)."""
+        import onnxruntime as ort
+
+        return ort.RunOptions()
+
+    def infer(self, batch: npt.NDArray[np.float32],
+              run_options: Any = None) -> npt.NDArray[np.float32]:
+        """Run the model on a batch; returns the first output as float32 ``[n]``.
+        ``run_options`` (:meth:`run_options`): the job's, so that it can be interrupted."""
         if batch.shape[0] == 0:
             return np.zeros(0, dtype=np.float32)
         try:
-            (out,) = self._session.run([self.card.output_name], {self.card.input_name: batch})
+            (out,) = self._session.run([self.card.output_name], {self.card.input_name: batch},
+                                       run_options)
         except Exception as exc:  # onnxruntime raises its own Fail/InvalidArgument types
             raise ModelError("inference failed", model=self.model_id,
                              error=f"{type(exc).__name__}: {exc}") from exc

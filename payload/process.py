@@ -1,11 +1,15 @@
 """The payload process: a thin ZeroMQ shell around :class:`payload.core.PayloadCore`.
 
-One thread, one PAIR socket connected to the executive. The loop polls the socket (and
-the inference worker's wake-up pipe) with a short timeout (never longer than the time
-until the next job may start, so pacing is accurate), answers everything that arrived,
-collects a finished job, hands the next one to the worker thread, and repeats. A ping is
-answered at once even during a job, with the job's progress in the heartbeat; every
-frame is authenticated with the key the executive wrote to our stdin.
+Two threads, one PAIR socket connected to the executive. The socket thread polls the
+socket (and the inference thread's wake-up pipe) with a short timeout (never longer
+than the time until the next job may start, so pacing is accurate), answers everything
+that arrived, finishes the jobs the inference thread is done with, prepares the next
+ones and hands them over (up to :data:`payload.core.PIPELINE_DEPTH` when nothing paces
+it), and repeats; the inference thread only runs onnxruntime (:mod:`payload.job_run`).
+A ping is answered at once even during a job, with the job's progress in the
+heartbeat; a cancel interrupts the running inference; a new intra-op thread count
+rebuilds the session once the inference thread is idle; every frame is authenticated
+with the key the executive wrote to our stdin.
 
 It ends, with exit code 0, on a ``STOP`` envelope, on SIGTERM/SIGINT, or when its parent
 dies (the parent pid changes: the payload is reparented), so no orphan outlives the
@@ -35,11 +39,12 @@ from flightsw.errors import WireError
 from flightsw.payload_host import resident_mb
 from flightsw.supervisor import PayloadExit
 from flightsw.wire import Envelope, encode, try_decode
-from payload.core import JobOutcome, PayloadCore
+from payload.core import PayloadCore
 from payload.errors import ModelError
-from payload.messages import JobSpec
+from payload.job_run import JobInput, JobOutcome
 from payload.mission_clock import ParentSyncedClock
 from payload.model import load_model
+from payload.thread_cpu import INFERENCE_THREAD, name_this_thread
 
 log = logging.getLogger("payload")
 
@@ -104,8 +109,10 @@ def run(options: ProcessOptions) -> int:
     log.info("model %s sha256 %s on %s loaded in %.3f s%s", model.model_id,
              model.sha256[:12], model.provider, clock.monotonic_s() - t0,
              f" (fallback: {model.fallback_reason})" if model.fallback_reason else "")
+    model_path = model.path
     core = PayloadCore(model, clock, incarnation=options.incarnation, pid=os.getpid(),
-                       rss_mb=rss_mb)
+                       rss_mb=rss_mb,
+                       reload=lambda threads: load_model(model_path, intra_op_threads=threads))
 
     ctx = zmq.Context()
     sock = ctx.socket(zmq.PAIR)
@@ -122,27 +129,27 @@ def run(options: ProcessOptions) -> int:
 
 
 class _Worker:
-    """The one thread that runs inference, so the socket thread answers pings (with the
-    job's progress) while a job runs, and a stuck inference shows as a job that never
-    ends rather than as silence. onnxruntime and numpy release the GIL while they work.
-    It wakes the socket thread through a pipe the poller watches."""
+    """The one thread that runs inference (stage 2 of :mod:`payload.job_run`), so the
+    socket thread answers pings (with the job's progress) while a job runs, prepares the
+    next job and finishes the last one meanwhile; a stuck inference shows as a job that
+    never ends rather than as silence. onnxruntime and numpy release the GIL while they
+    work. It wakes the socket thread through a pipe the poller watches."""
 
     def __init__(self, core: PayloadCore) -> None:
         self.core = core
-        self.todo: queue.SimpleQueue[JobSpec] = queue.SimpleQueue()
+        self.todo: queue.SimpleQueue[JobInput] = queue.SimpleQueue()
         self.done: queue.SimpleQueue[JobOutcome] = queue.SimpleQueue()
         self.wake_r, self.wake_w = os.pipe()
         os.set_blocking(self.wake_r, False)
-        self.busy = False
         threading.Thread(target=self._run, name="inference", daemon=True).start()
 
-    def submit(self, spec: JobSpec) -> None:
-        self.busy = True
-        self.todo.put(spec)
+    def submit(self, job: JobInput) -> None:
+        self.todo.put(job)
 
     def _run(self) -> None:
+        name_this_thread(INFERENCE_THREAD)  # so benchmarks can read its CPU time
         while True:
-            outcome = self.core.work(self.todo.get())
+            outcome = self.core.infer(self.todo.get())
             self.done.put(outcome)
             try:
                 os.write(self.wake_w, b"x")
@@ -159,10 +166,7 @@ class _Worker:
             try:
                 out.append(self.done.get_nowait())
             except queue.Empty:
-                break
-        if out:
-            self.busy = False
-        return out
+                return out
 
 
 def _serve(sock: zmq.Socket[bytes], core: PayloadCore, clock: ParentSyncedClock,
@@ -176,25 +180,24 @@ def _serve(sock: zmq.Socket[bytes], core: PayloadCore, clock: ParentSyncedClock,
     next_parent_check_s = clock.monotonic_s() + PARENT_CHECK_S
     while True:
         now_s = clock.monotonic_s()
-        wait = None if worker.busy else core.wait_s(now_s)
+        wait = None if core.staged else core.wait_s(now_s)
         timeout_s = POLL_MAX_S if wait is None else min(wait, POLL_MAX_S)
         ready = dict(poller.poll(int(timeout_s * 1000)))
         if sock in ready:
             link.drain(core, clock)
         results = [env for outcome in worker.finished() for env in core.finish_job(outcome)]
         now_s = clock.monotonic_s()
-        if not worker.busy and not (core.stop_requested or shutdown.signal_name):
-            # the next job before the last result goes out: the worker infers (onnxruntime
-            # releases the GIL) while this thread encodes and sends
+        if not (core.stop_requested or shutdown.signal_name):
             try:
-                core.scrub_if_due(now_s)  # between jobs: the worker is not reading them
+                core.maintain(now_s)  # scrub, new session: only with the worker idle
             except ModelError as exc:
                 log.error("%s", exc)
                 link.send(results)
                 return EXIT_MODEL
-            spec = core.start_job(now_s)
-            if spec is not None:
-                worker.submit(spec)
+            # hand over the next jobs before the results go out: the worker infers
+            # (onnxruntime releases the GIL) while this thread encodes and sends
+            while (job := core.start_job(now_s)) is not None:
+                worker.submit(job)
         link.send(results)
         if core.stop_requested:
             log.info("stop requested%s", f": {core.stop_reason}" if core.stop_reason else "")

@@ -57,17 +57,32 @@ def run_detailed(spec: JobSpec, model: Classifier,
     """Run an operator job; returns its result body (``ok=True``). Raises
     :class:`~payload.errors.ModelError` if inference fails."""
     t0 = timer_s()
-    truth: list[bool] = []
-    if spec.source == "tensor":
-        tiles = tensor_tiles(spec)
-    else:
-        shot = shared_bank().capture(spec.n_tiles, spec.seed, spec.lat_deg, spec.lon_deg)
-        tiles = shot.tiles
-        truth = [bool(c) for c in shot.cloudy]
+    tiles, truth = job_input(spec)
     t1 = timer_s()
     prob = model.infer(tiles)
     t2 = timer_s()
-    cloudy = prob > model.threshold
+    return detailed_body(spec, tiles, truth, prob, model.threshold, model.model_id,
+                         str(getattr(model, "sha256", "")), capture_ms=(t1 - t0) * 1e3,
+                         infer_ms=(t2 - t1) * 1e3, started_s=t0, timer_s=timer_s)
+
+
+def job_input(spec: JobSpec) -> tuple[npt.NDArray[np.float32], list[bool]]:
+    """An operator job's tiles (an onboard capture or the uploaded tensor) and the
+    camera's labels (none for a tensor). Raises :class:`MessageRejected` for a tensor
+    with non-finite values."""
+    if spec.source == "tensor":
+        return tensor_tiles(spec), []
+    shot = shared_bank().capture(spec.n_tiles, spec.seed, spec.lat_deg, spec.lon_deg)
+    return shot.tiles, shot.cloudy.tolist()
+
+
+def detailed_body(spec: JobSpec, tiles: npt.NDArray[np.float32], truth: list[bool],
+                  prob: npt.NDArray[np.float32], threshold: float, model_id: str,
+                  model_sha256: str, *, capture_ms: float, infer_ms: float,
+                  started_s: float, timer_s: Callable[[], float]) -> dict[str, Any]:
+    """An operator job's result body from its input and the model's answer; ``job_ms``
+    runs from ``started_s`` to the end of the packing."""
+    cloudy = prob > threshold
     selected = [int(i) for i in np.flatnonzero(~cloudy)]
     tiles_z: list[bytes] = []
     all_z = 0
@@ -82,15 +97,15 @@ def run_detailed(spec: JobSpec, model: Classifier,
         "n_cloudy": n_cloudy, "n_clear": n - n_cloudy, "selected": selected,
         "n_correct": (int(sum(c == y for c, y in zip(cloudy.tolist(), truth, strict=True)))
                       if truth else 0),
-        "infer_ms": round((t2 - t1) * 1e3, 3),
-        "capture_ms": round((t1 - t0) * 1e3, 3),
-        "job_ms": round((timer_s() - t0) * 1e3, 3),
-        "model": model.model_id,
+        "infer_ms": round(infer_ms, 3),
+        "capture_ms": round(capture_ms, 3),
+        "job_ms": round((timer_s() - started_s) * 1e3, 3),
+        "model": model_id,
         "probs": [round(float(p), 5) for p in prob],
         "cloudy": [bool(c) for c in cloudy],
         "truth": truth,
         "tiles_z": tiles_z,
         "all_tiles_z_bytes": all_z,
         "input_sha256": hashlib.sha256(np.ascontiguousarray(tiles).tobytes()).hexdigest(),
-        "model_sha256": str(getattr(model, "sha256", "")),
+        "model_sha256": model_sha256,
     }

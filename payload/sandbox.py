@@ -6,7 +6,9 @@ kernel enforces (``resource.setrlimit``: address space and CPU seconds), and pri
 JSON line: ``{"ok": true, ...card facts...}`` or ``{"ok": false, "reason": ...}``.
 
 Why a child: a malformed model can crash onnxruntime's C++ (a segfault or an abort kills
-the whole process), hang it, or make it allocate without bound. In a child all three
+the whole process: with onnxruntime 1.31.1 a Split-18 node with more outputs than its
+``num_outputs`` aborts inside ``InferenceSession(...)``, see
+``tests/payload/bad_models.py``), hang it, or make it allocate without bound. In a child all three
 cost only the child; the parent (:mod:`flightsw.model_files`) maps the exit to a reason
 and also enforces a wall-clock deadline (a model that sleeps in a custom op uses no CPU).
 

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from payload.camera import CLOUDY_COVER_FRAC, Capture
 from payload.messages import JobSpec
 from payload.tile_bank import shared_bank
 
@@ -80,20 +81,34 @@ def screen(spec: JobSpec, model: Classifier, timer_s: Callable[[], float]) -> Sc
     t1 = timer_s()
     prob = model.infer(shot.tiles)
     t2 = timer_s()
-    cloudy = prob > model.threshold
-    n = len(shot)
-    n_cloudy = int(cloudy.sum())
+    return screening_result(spec, shot, prob, model.threshold, model.model_id,
+                            capture_ms=(t1 - t0) * 1e3, infer_ms=(t2 - t1) * 1e3)
+
+
+def screening_result(spec: JobSpec, shot: Capture, prob: npt.NDArray[np.float32],
+                     threshold: float, model_id: str, *, capture_ms: float,
+                     infer_ms: float) -> ScreeningResult:
+    """The result of a routine job from its capture and the model's answer (the payload
+    builds it off the inference thread, while the next job's inference runs)."""
+    # in Python over lists: for a few dozen tiles numpy's per-call overhead (a dozen
+    # reductions) cost more than the arithmetic; this runs while the next job infers
+    probs = prob.tolist()
+    fracs = shot.cloud_frac.tolist()
+    cloudy = [p > threshold for p in probs]
+    n = len(probs)
+    n_cloudy = sum(cloudy)
     return ScreeningResult(
         job_id=spec.job_id,
         n_tiles=n,
         n_cloudy=n_cloudy,
         n_clear=n - n_cloudy,
-        selected=[int(i) for i in np.flatnonzero(~cloudy)],
-        n_correct=int(np.sum(cloudy == shot.cloudy)),
-        cloud_frac_mean=round(float(shot.cloud_frac.mean()), 4) if n else 0.0,
-        cloud_prob_mean=round(float(prob.mean()), 4) if n else 0.0,
+        selected=[i for i, c in enumerate(cloudy) if not c],
+        n_correct=sum(c == (f > CLOUDY_COVER_FRAC) for c, f in zip(cloudy, fracs,
+                                                                  strict=True)),
+        cloud_frac_mean=round(sum(fracs) / n, 4) if n else 0.0,
+        cloud_prob_mean=round(sum(probs) / n, 4) if n else 0.0,
         downlink_saved_frac=round(n_cloudy / n, 4) if n else 0.0,
-        capture_ms=round((t1 - t0) * 1e3, 3),
-        infer_ms=round((t2 - t1) * 1e3, 3),
-        model=model.model_id,
+        capture_ms=round(capture_ms, 3),
+        infer_ms=round(infer_ms, 3),
+        model=model_id,
     )

@@ -43,6 +43,9 @@ class WeightScrubber:
         self.total_s = 0.0
         self.last_error = ""
 
+    def due(self, now_s: float) -> bool:
+        return now_s >= self.next_s
+
     def run_if_due(self, model: Any, now_s: float) -> ScrubOutcome | None:
         if now_s < self.next_s:
             return None

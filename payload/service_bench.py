@@ -34,9 +34,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import os
 import statistics
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -46,8 +46,18 @@ from flightsw import channel_auth
 from flightsw.clock import RealClock
 from flightsw.messages import ConfigBody, JobBody, ResultBody
 from flightsw.wire import Kind, Sequencer, encode, try_decode
+from payload.thread_cpu import (
+    INFERENCE_THREAD,
+    TaskTimes,
+    busiest_thread_times,
+    process_times,
+    task_times,
+    thread_times,
+)
 
 IN_FLIGHT = 4
+ROUNDS = 12
+JOBS_PER_ROUND = 40
 READY_TIMEOUT_S = 60.0
 RESULT_TIMEOUT_S = 30.0
 
@@ -119,15 +129,6 @@ class _Payload:
                 raise BenchError(f"job {res.job_id} failed: {res.error}")
         return out
 
-    def cpu_s(self) -> float:
-        """CPU seconds the payload process has used (user + system, from /proc)."""
-        pid = self.host.pid
-        if pid is None:
-            return 0.0
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
     def close(self) -> None:
         self.host.stop(encode(self.seq.make(Kind.STOP, 0.0, {"reason": "bench done"})))
 
@@ -168,8 +169,8 @@ def _payload_latency(p: _Payload, jobs: _Jobs, n_jobs: int, clock: RealClock) ->
     return out
 
 
-def bench_model(model_path: Path, *, batch: int = 16, rounds: int = 5,
-                jobs_per_round: int = 60, intra_op_threads: int = 1) -> dict[str, Any]:
+def bench_model(model_path: Path, *, batch: int = 16, rounds: int = ROUNDS,
+                jobs_per_round: int = JOBS_PER_ROUND, intra_op_threads: int = 1) -> dict[str, Any]:
     import onnxruntime as ort
 
     from payload.model import CPU_PROVIDER, ModelCard
@@ -191,12 +192,12 @@ def bench_model(model_path: Path, *, batch: int = 16, rounds: int = 5,
 
     loaded = load_model(model_path, intra_op_threads=intra_op_threads)
 
-    def loaded_cpu_s(n: int) -> float:
+    def loaded_cpu_ns(n: int) -> int:
         """CPU of the payload's own session (scrubbable weights), no protocol, no checks."""
-        cpu0 = time.process_time()
+        cpu0 = time.thread_time_ns()
         for i in range(n):
             loaded.infer(batches[i % len(batches)])
-        return time.process_time() - cpu0
+        return time.thread_time_ns() - cpu0
 
     def bare_round(n: int) -> list[float]:
         times = []
@@ -208,31 +209,30 @@ def bench_model(model_path: Path, *, batch: int = 16, rounds: int = 5,
 
     payload = _Payload(model_path, clock)
     jobs = _Jobs(batch)
+    cpu = _CpuBooks()
     try:
         _payload_latency(payload, jobs, 10, clock)  # warm-up, both sides
         bare_round(10)
-        ratios, cpu_ratios, p_tput, b_tput, p_lat, b_lat = [], [], [], [], [], []
-        session_ratios: list[float] = []
-        loaded_cpu_s(10)
-        for _ in range(rounds):
-            cpu0 = payload.cpu_s()
-            tput = _payload_throughput(payload, jobs, jobs_per_round, clock)
-            p_cpu = payload.cpu_s() - cpu0
-            t0, cpu0 = clock.monotonic_s(), time.process_time()
-            b_times = bare_round(jobs_per_round)
-            b = jobs_per_round * batch / (clock.monotonic_s() - t0)
-            b_cpu = time.process_time() - cpu0
-            if p_cpu > 0 and b_cpu > 0:
-                cpu_ratios.append(b_cpu / p_cpu)
-                session_ratios.append(b_cpu / loaded_cpu_s(jobs_per_round))
+        loaded_cpu_ns(10)
+        ratios, p_tput, b_tput, p_lat, b_lat = [], [], [], [], []
+        for r in range(rounds):
+            # A B B A ...: each side goes first in every other pair, so a drift in the
+            # machine's load weighs on both alike
+            for side in (("payload", "bare") if r % 2 == 0 else ("bare", "payload")):
+                if side == "payload":
+                    p_tput.append(cpu.payload_round(payload, jobs, jobs_per_round, clock))
+                else:
+                    latencies, wall_s = cpu.bare_round(lambda: bare_round(jobs_per_round),
+                                                       clock)
+                    b_lat += latencies
+                    b_tput.append(jobs_per_round * batch / wall_s)
+            ratios.append(p_tput[-1] / b_tput[-1])
+            cpu.session_ns += loaded_cpu_ns(jobs_per_round)
             p_lat += _payload_latency(payload, jobs, jobs_per_round // 2, clock)
-            b_lat += b_times
-            p_tput.append(tput)
-            b_tput.append(b)
-            ratios.append(tput / b)
         products = _products(payload, jobs, batch)
     finally:
         payload.close()
+    tiles = rounds * jobs_per_round * batch
     return {
         "model": card.model_id,
         "file": model_path.name,
@@ -244,16 +244,108 @@ def bench_model(model_path: Path, *, batch: int = 16, rounds: int = 5,
         "bare_tiles_per_s": round(statistics.median(b_tput), 1),
         "throughput_ratio_to_bare": round(statistics.median(ratios), 3),
         "throughput_ratio_per_round": [round(r, 3) for r in ratios],
-        "cpu_efficiency_ratio_to_bare": (round(statistics.median(cpu_ratios), 3)
-                                         if cpu_ratios else None),
-        "session_cpu_ratio_to_bare": (round(statistics.median(session_ratios), 3)
-                                      if session_ratios else None),
+        **cpu.report(tiles, rounds * jobs_per_round),
         "p50_latency_ms": round(_pct(p_lat, 0.5) * 1e3, 3),
         "p99_latency_ms": round(_pct(p_lat, 0.99) * 1e3, 3),
         "bare_p50_latency_ms": round(_pct(b_lat, 0.5) * 1e3, 3),
         "bare_p99_latency_ms": round(_pct(b_lat, 0.99) * 1e3, 3),
         "products": products,
     }
+
+
+def _inference_times(pid: int) -> TaskTimes | None:
+    """The payload's inference thread; a payload that does not name it (older builds,
+    measured side by side): its busiest thread beside the main one."""
+    named = thread_times(pid, INFERENCE_THREAD)
+    return named if named is not None else busiest_thread_times(pid)
+
+
+def _this_thread() -> TaskTimes:
+    return task_times(Path(f"/proc/self/task/{threading.get_native_id()}")) or TaskTimes()
+
+
+class _CpuBooks:
+    """Time of both sides over all rounds, from ``/proc`` (:mod:`payload.thread_cpu`):
+    CPU, waiting for a core, and for the payload's inference thread the rest of the
+    wall time, when it had no job to run (or waited for the GIL). Totals: a round is
+    too short for a per-round figure to mean much."""
+
+    def __init__(self) -> None:
+        self.payload = TaskTimes()
+        self.inference = TaskTimes()
+        self.payload_wall_s = 0.0
+        self.bare = TaskTimes()
+        self.bare_wall_s = 0.0
+        self.session_ns = 0
+        self.inference_seen = True
+
+    def payload_round(self, p: _Payload, jobs: _Jobs, n_jobs: int,
+                      clock: RealClock) -> float:
+        """One throughput round of the payload; returns its tiles/s."""
+        pid = p.host.pid or 0
+        all0, inf0 = process_times(pid), _inference_times(pid)
+        t0 = clock.monotonic_s()
+        tput = _payload_throughput(p, jobs, n_jobs, clock)
+        self.payload_wall_s += clock.monotonic_s() - t0
+        all1, inf1 = process_times(pid), _inference_times(pid)
+        if all0 is not None and all1 is not None:
+            self.payload += all1 - all0
+        if inf0 is not None and inf1 is not None:
+            self.inference += inf1 - inf0
+        else:
+            self.inference_seen = False
+        return tput
+
+    def bare_round(self, run: Callable[[], list[float]], clock: RealClock) -> tuple[
+            list[float], float]:
+        """One round of the bare loop on this thread; its latencies and wall seconds."""
+        before, t0 = _this_thread(), clock.monotonic_s()
+        latencies = run()
+        wall_s = clock.monotonic_s() - t0
+        self.bare += _this_thread() - before
+        self.bare_wall_s += wall_s
+        return latencies, wall_s
+
+    def report(self, tiles: int, jobs: int) -> dict[str, Any]:
+        def per_tile_us(ns: float) -> float | None:
+            return round(ns / tiles / 1e3, 2) if ns > 0 else None
+
+        def ratio(a: int, b: int) -> float | None:
+            return round(a / b, 3) if a > 0 and b > 0 else None
+
+        inf = self.inference if self.inference_seen else TaskTimes()
+        idle_ns = max(self.payload_wall_s * 1e9 - inf.cpu_ns - inf.wait_ns, 0.0)
+        return {
+            "cpu_us_per_tile": {
+                "bare": per_tile_us(self.bare.cpu_ns),
+                "payload_process": per_tile_us(self.payload.cpu_ns),
+                "payload_inference_thread": per_tile_us(inf.cpu_ns),
+            },
+            "inference_thread_us_per_job": {
+                "cpu": round(inf.cpu_ns / jobs / 1e3, 1),
+                "waiting_for_a_core": round(inf.wait_ns / jobs / 1e3, 1),
+                "idle": round(idle_ns / jobs / 1e3, 1),
+            } if self.inference_seen else None,
+            "bare_us_per_job": {
+                "cpu": round(self.bare.cpu_ns / jobs / 1e3, 1),
+                "waiting_for_a_core": round(self.bare.wait_ns / jobs / 1e3, 1),
+            },
+            "cores_used": {
+                "bare": (round(self.bare.cpu_ns / 1e9 / self.bare_wall_s, 2)
+                         if self.bare_wall_s else None),
+                "payload_process": (round(self.payload.cpu_ns / 1e9 / self.payload_wall_s, 2)
+                                    if self.payload_wall_s else None),
+                "payload_inference_thread": (
+                    round(inf.cpu_ns / 1e9 / self.payload_wall_s, 2)
+                    if self.payload_wall_s and self.inference_seen else None),
+            },
+            "throughput_ratio_of_totals": (
+                round(self.bare_wall_s / self.payload_wall_s, 3)
+                if self.payload_wall_s and self.bare_wall_s else None),
+            "cpu_efficiency_ratio_to_bare": ratio(self.bare.cpu_ns, self.payload.cpu_ns),
+            "inference_thread_ratio_to_bare": ratio(self.bare.cpu_ns, inf.cpu_ns),
+            "session_cpu_ratio_to_bare": ratio(self.bare.cpu_ns, self.session_ns),
+        }
 
 
 PRODUCT_JOBS = 40
@@ -295,7 +387,7 @@ def integrity_slot() -> dict[str, Any]:
     return dict(result) if isinstance(result, dict) else {"result": result}
 
 
-def bench_payload(batch: int = 16, rounds: int = 5, jobs_per_round: int = 60,
+def bench_payload(batch: int = 16, rounds: int = ROUNDS, jobs_per_round: int = JOBS_PER_ROUND,
                   intra_op_threads: int = 1) -> dict[str, Any]:
     models = [bench_model(path, batch=batch, rounds=rounds, jobs_per_round=jobs_per_round,
                           intra_op_threads=intra_op_threads) for path in shipped_models()]
@@ -319,15 +411,25 @@ def _format(result: dict[str, Any]) -> str:
     lines = ["payload benchmark: the payload process (jobs over the executive's protocol) "
              "vs bare onnxruntime, same model, batch and threads, alternating rounds"]
     for m in result["models"]:
+        cpu = m["cpu_us_per_tile"]
         lines += [
             f"  {m['model']} ({m['file']}), batch {m['batch']}, {m['intra_op_threads']} "
             f"intra-op thread(s), {m['rounds']} rounds of {m['jobs_per_round']} jobs",
             f"    throughput   payload {m['payload_tiles_per_s']:>9,.1f} tiles/s   bare "
             f"{m['bare_tiles_per_s']:>9,.1f} tiles/s   ratio {m['throughput_ratio_to_bare']:.3f}"
-            f" (rounds: {', '.join(f'{r:.2f}' for r in m['throughput_ratio_per_round'])})",
-            f"    CPU per tile bare/payload {m['cpu_efficiency_ratio_to_bare']} (bare/the "
-            f"payload's own session in process, no protocol, no checks: "
-            f"{m['session_cpu_ratio_to_bare']})",
+            f" (rounds: {', '.join(f'{r:.2f}' for r in m['throughput_ratio_per_round'])};"
+            f" all tiles over all time: {m['throughput_ratio_of_totals']})",
+            f"    CPU per tile bare {_us(cpu['bare'])}, payload process "
+            f"{_us(cpu['payload_process'])} (its inference thread "
+            f"{_us(cpu['payload_inference_thread'])}); cores used: bare "
+            f"{m['cores_used']['bare']}, payload {m['cores_used']['payload_process']} "
+            f"(its inference thread {m['cores_used']['payload_inference_thread']})",
+            f"    per job: inference thread {_per_job(m['inference_thread_us_per_job'])}; "
+            f"bare {_per_job(m['bare_us_per_job'])}",
+            f"    CPU ratios to bare: whole payload {m['cpu_efficiency_ratio_to_bare']}, "
+            f"its inference thread {m['inference_thread_ratio_to_bare']} (the throughput "
+            f"ratio when each payload thread has a core), its session alone "
+            f"{m['session_cpu_ratio_to_bare']}",
             f"    latency      payload p50 {m['p50_latency_ms']:.2f} ms p99 "
             f"{m['p99_latency_ms']:.2f} ms   bare p50 {m['bare_p50_latency_ms']:.2f} ms p99 "
             f"{m['bare_p99_latency_ms']:.2f} ms",
@@ -343,14 +445,25 @@ def _format(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _per_job(times: dict[str, float] | None) -> str:
+    if times is None:
+        return "?"
+    return ", ".join(f"{k.replace('_', ' ')} {v:,.0f} us" for k, v in times.items())
+
+
+def _us(value: float | None) -> str:
+    return "?" if value is None else f"{value:.1f} us"
+
+
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("payload", help="payload process vs bare onnxruntime (throughput, "
                        "p50/p99 latency) for every shipped model; throttle curve with "
                        "--throttle")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--batch", type=int, default=16, help="tiles per job (default 16)")
-    p.add_argument("--rounds", type=int, default=5)
-    p.add_argument("--jobs", type=int, default=60, help="jobs per round (default 60)")
+    p.add_argument("--rounds", type=int, default=ROUNDS)
+    p.add_argument("--jobs", type=int, default=JOBS_PER_ROUND,
+                   help=f"jobs per round (default {JOBS_PER_ROUND})")
     p.add_argument("--throttle", action="store_true", help="instead: CPU use and "
                    "throughput against duty cycle and intra-op threads (the curve)")
 

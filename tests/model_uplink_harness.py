@@ -3,10 +3,23 @@ loses, duplicates and reorders commands on a seeded schedule (tests only)."""
 
 from __future__ import annotations
 
+import hashlib
 import random
 from typing import Any
 
 from flightsw.harness import Harness
+from flightsw.model_card import ModelCard
+
+
+def camera_card(blob: bytes, *, name: str = "blob", sha256: str | None = None,
+                **changes: Any) -> ModelCard:
+    """A card for ``blob`` with the camera's interface (the shipped models'): tiles
+    [N, 4, 32, 32] in, cloud_prob [N] out; ``changes`` override any field."""
+    fields: dict[str, Any] = {
+        "name": name, "version": "1", "sha256": sha256 or hashlib.sha256(blob).hexdigest(),
+        "input_name": "tiles", "input_shape": ["N", 4, 32, 32], "output_name": "cloud_prob",
+        "output_shape": ["N"], "power_class": "low", "accuracy": 0.5}
+    return ModelCard(**{**fields, **changes})
 
 
 class HarnessUplink:

@@ -26,6 +26,7 @@ from flightsw import (
     catalog,
     commanding,
     hal,
+    heat_forecast,
     heaters,
     limits,
     modes,
@@ -79,6 +80,7 @@ class OnboardLoop:
         self.cfg = cfg or flight_config(profile)
         self.operator_cap_frac = operator_cap_frac  # < 1: a light payload load
         self.precool_enabled = True  # False: the throttle ignores the planner's pre-cooling
+        self.forecast_enabled = True  # False: the derating bands stay at their fixed place
         self.plant = Plant(profile, record=False, epoch_utc_s=epoch_utc_s)
         self.mode = modes.boot(self.cfg, self.plant.time_utc_s)
         self.power = power.PowerState()
@@ -138,7 +140,8 @@ class OnboardLoop:
         self.throttle, ev = throttle.step(
             self.throttle, s.payload_temp_c, cap,
             dt, cfg, avionics_temp_c=s.avionics_temp_c, battery_temp_c=s.battery_temp_c,
-            precool_c=self.planner.precool.active_c if self.precool_enabled else 0.0)
+            precool_c=self.planner.precool.active_c if self.precool_enabled else 0.0,
+            **(heat_forecast.shifts(self.planner.heat) if self.forecast_enabled else {}))
         events += ev
         powered = spec.payload_on and load_plan.payload_allowed
         on = heaters.commands(self.heaters, t.monotonic_s)

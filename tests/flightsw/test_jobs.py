@@ -123,6 +123,27 @@ def test_cancel_a_queued_job_a_running_one_and_an_unknown_one() -> None:
     assert h.latest("jobs.results_discarded") == 1 and len(_job_products(h)) == 2
 
 
+def test_cancelling_a_running_job_interrupts_it_in_the_payload() -> None:
+    """Before, a cancelled job ran on in the payload to its end (its result dropped on
+    arrival): the executive now tells the payload, which interrupts the inference and
+    answers ``cancelled``, which is neither a failure nor a lost job."""
+    h = _ready()
+    payload = h.payload.current
+    assert payload is not None
+    payload.swallow_jobs = True  # the running job would never end by itself
+    _capture(h)
+    h.run(6)
+    (started,) = h.events("jobs.started")
+    cmd = h.command("jobs.cancel", job_id=1)
+    h.run(6)
+    assert h.verification(cmd)[-1].reason == "job 1 cancelled (was running)"
+    assert payload.cancels == [started.args["payload_job_id"]]
+    assert _ends(h) == [("jobs.cancelled", 1)]
+    assert h.latest("jobs.results_discarded") == 1 and h.latest("jobs.cancelled") == 1
+    assert h.latest("payload.jobs_failed") == 0
+    assert not h.events("payload.job_failed")
+
+
 def test_a_flood_is_refused_past_the_bound_with_the_reason() -> None:
     h = _ready()
     h.command("payload.enable", enabled=False)

@@ -5,17 +5,20 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from flightsw.config import FlightConfig
 from flightsw.harness import Harness
-from flightsw.model_files import ModelFiles
-from flightsw.model_store import CHUNK_BYTES, StoredModel, describe_missing, parse_missing
-from ground.model_uplink import UploadFailed, UploadPlan, plan, upload
-from tests.model_uplink_harness import HarnessUplink
+from flightsw.model_card import ModelCard
+from flightsw.model_files import SANDBOX_SIM_S, ModelFiles
+from flightsw.model_store import StoredModel, describe_missing, parse_missing
+from ground.model_uplink import UploadFailed, UploadPlan, cut, plan, upload
+from tests.model_uplink_harness import HarnessUplink, camera_card
 
 SHIPPED = Path(__file__).resolve().parents[2] / "payload" / "models" / "cloud_screen_v1.onnx"
 
@@ -40,11 +43,12 @@ def wait_verdict(h: Harness, timeout_s: float = 60.0) -> str:
     raise AssertionError("no verdict from the sandbox")
 
 
-def wait_verdict_count(h: Harness, n: int, timeout_s: float = 60.0) -> bool:
+def wait_verdict_count(h: Harness, n: int, timeout_s: float = 60.0,
+                       name: str = "model.validated") -> bool:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         h.run(1)
-        if len(h.events("model.validated")) >= n:
+        if len(h.events(name)) >= n:
             return True
         time.sleep(0.1)
     return False
@@ -58,11 +62,9 @@ def store_shipped(h: Harness) -> UploadPlan:
     return p
 
 
-def blob_plan(blob: bytes, *, name: str = "blob", sha256: str | None = None) -> UploadPlan:
-    return UploadPlan(name=name, version="1", sha256=sha256 or hashlib.sha256(blob).hexdigest(),
-                      size_bytes=len(blob), power_class="low", accuracy=0.5,
-                      chunks=tuple(blob[i:i + CHUNK_BYTES]
-                                   for i in range(0, len(blob), CHUNK_BYTES)))
+def blob_plan(blob: bytes, *, name: str = "blob", sha256: str | None = None,
+              **card: Any) -> UploadPlan:
+    return cut(blob, camera_card(blob, name=name, sha256=sha256, **card))
 
 
 def test_missing_ranges_round_trip() -> None:
@@ -125,6 +127,77 @@ def test_non_onnx_is_rejected_by_the_sandbox(tmp_path: Path) -> None:
     seq = h.command("model.activate", model="blob")
     h.run(1)
     assert h.verification(seq)[-1].stage == "failed"
+
+
+def test_a_model_that_crashes_onnxruntime_is_rejected_and_the_active_one_runs_on(
+        tmp_path: Path) -> None:
+    from tests.payload.bad_models import aborts_onnxruntime_on_load
+
+    h = make_harness(tmp_path, FlightConfig(capture_period_s=1.0))
+    p = store_shipped(h)
+    h.command("model.activate", model=p.sha256[:12])
+    h.run(5)
+    active, kills = h.latest("model.active"), h.payload.kills
+    assert active.startswith("cloud_screen v1")
+    done = h.latest("payload.jobs_done")
+    upload(HarnessUplink(h), blob_plan(aborts_onnxruntime_on_load(), name="split_abort"),
+           round_wait_s=3)
+    assert wait_verdict_count(h, 1, name="model.rejected")
+    (evt,) = h.events("model.rejected")
+    assert evt.text.endswith("rejected: sandbox: crashed onnxruntime (SIGABRT)")
+    h.run(5)
+    assert h.latest("model.active") == active and h.payload.kills == kills  # untouched
+    assert h.latest("payload.jobs_done") > done  # and still working
+    assert h.latest("model.stored") == 1
+
+
+@pytest.mark.parametrize(("card", "reason"), [
+    ({"input_name": "pixels"}, "card input name 'pixels', model has 'tiles'"),
+    ({"input_shape": ["N", 3, 32, 32]}, "card input shape [N,3,32,32], model has [N,4,32,32]"),
+    ({"output_shape": ["N", 1]}, "card output shape [N,1], model has [N]"),
+])
+def test_a_card_that_contradicts_its_model_is_rejected(tmp_path: Path, card: dict,
+                                                        reason: str) -> None:
+    h = make_harness(tmp_path)
+    upload(HarnessUplink(h), blob_plan(SHIPPED.read_bytes(), **card), round_wait_s=3)
+    assert wait_verdict(h) == "model.rejected"
+    (evt,) = h.events("model.rejected")
+    assert f"model card contradicts the model: {reason}" in evt.text
+    assert h.latest("model.active") == "shipped default"
+    assert not list((tmp_path / "models").glob("*.onnx"))  # nothing kept, nothing staged
+    assert not list((tmp_path / "models" / "incoming").glob("*"))
+
+
+def test_a_validated_models_card_comes_down_and_is_listed(tmp_path: Path) -> None:
+    h = make_harness(tmp_path)
+    p = blob_plan(SHIPPED.read_bytes(), name="screen2", power_class="medium", accuracy=0.97)
+    upload(HarnessUplink(h), p, round_wait_s=3)
+    assert wait_verdict(h) == "model.validated"
+    (evt,) = h.events("model.validated")
+    assert evt.args["card"] == p.card.to_json()  # what the ground archives
+    seq = h.command("model.list")
+    h.run(1)
+    note = h.verification(seq)[-1].reason
+    assert f"{p.card.describe()} [staged]" in note
+    assert "in tiles[N,4,32,32] out cloud_prob[N] power medium accuracy 0.9700" in note
+    stored = json.loads((tmp_path / "models" / f"{p.sha256}.json").read_text())
+    assert ModelCard.from_json(stored) == p.card and stored["threshold"] == 0.5
+
+
+@pytest.mark.parametrize(("args", "reason"), [
+    ({"input_shape": "N,,4"}, "input_shape 'N,,4' is not a shape"),
+    ({"output_shape": "0"}, "output_shape '0' is not a shape"),
+    ({"input_name": ""}, "must not be empty"),
+])
+def test_a_malformed_card_is_refused_at_upload_begin(tmp_path: Path, args: dict,
+                                                     reason: str) -> None:
+    h = make_harness(tmp_path)
+    base = blob_plan(SHIPPED.read_bytes()).begin_args()
+    seq = h.command_args("model.upload_begin", {**base, **args})
+    h.run(1)
+    v = h.verification(seq)[-1]
+    assert v.stage == "failed" and reason in v.reason
+    assert h.latest("model.upload_id") == 0
 
 
 def test_truncated_upload_cannot_end(tmp_path: Path) -> None:
@@ -403,7 +476,7 @@ def test_stored_file_corruption_is_injected_and_caught_at_load(tmp_path: Path) -
 
 
 def _stored(i: int) -> StoredModel:
-    return StoredModel(sha256=f"{i:064x}", name=f"m{i}", version="1", size_bytes=10)
+    return StoredModel(camera_card(b"", name=f"m{i}", sha256=f"{i:064x}"), size_bytes=10)
 
 
 def test_the_store_keeps_at_most_its_limit_and_never_evicts_a_slot() -> None:
@@ -437,7 +510,9 @@ def test_the_whole_store_state_survives_a_save_and_restore(tmp_path: Path) -> No
     from flightsw.state_store import StateStore
 
     st = ModelStoreState(models={_stored(1).sha256: _stored(1)}, active=_stored(1).sha256,
-                         uploads={3: Upload(3, "u", "1", 2000, "c" * 64, received=[0, 2])},
+                         uploads={3: Upload(3, 2000, camera_card(b"", name="u",
+                                                                  sha256="c" * 64),
+                                                    received=[0, 2])},
                          next_upload_id=4, trial=Trial(_stored(1).sha256, 5, 1, 0, 2),
                          rollbacks=1, last_verdict="ok")
     store = StateStore(tmp_path / "state.bin")  # the executive's own store
@@ -494,3 +569,37 @@ def test_a_big_upload_goes_up_a_window_at_a_time(tmp_path: Path) -> None:
     assert rep.ended and rep.chunks_sent == len(p.chunks) + link.lost
     assert max(rep.missing_per_round) == len(p.chunks) and rep.rounds >= len(p.chunks) // 3
     assert wait_verdict(h) == "model.validated"
+
+
+def _lockstep_upload(tmp_path: Path, *, let_the_child_finish_first: bool) -> tuple[
+        list[float], list[str], float, int]:
+    """Upload the shipped model in a lockstep harness whose sandbox verdicts land at a
+    fixed sim time; (verdict event times, texts, mission time at upload_end, waits)."""
+    waits = []
+    h = Harness()
+    h.executive.model_files = ModelFiles(tmp_path / "models", cpu_s=5, wall_s=30.0,
+                                         lockstep=True, while_waiting=lambda: waits.append(1))
+    h.run(3)
+    upload(HarnessUplink(h), plan(SHIPPED), round_wait_s=3)
+    ended_s = h.clock.mission_time_s()
+    if let_the_child_finish_first:  # a fast machine: the verdict is ready long before due
+        for check in list(h.executive.model_files._checks.values()):
+            check.proc.wait(timeout=60)
+    h.run(int(SANDBOX_SIM_S) + 2)
+    return (h.event_times("model.validated"), [e.text for e in h.events("model.validated")],
+            ended_s, len(waits))
+
+
+def test_lockstep_verdicts_land_at_a_fixed_sim_time_whatever_the_wall_clock(
+        tmp_path: Path) -> None:
+    slow_times, slow_texts, slow_end, slow_waits = _lockstep_upload(
+        tmp_path / "slow", let_the_child_finish_first=False)
+    fast_times, fast_texts, fast_end, fast_waits = _lockstep_upload(
+        tmp_path / "fast", let_the_child_finish_first=True)
+    assert slow_end == fast_end
+    assert len(slow_times) == 1 and slow_times == fast_times
+    assert slow_texts == fast_texts  # no wall-clock timings in the flight's books
+    assert "lockstep: its wall-clock timings are not reported" in slow_texts[0]
+    # upload_end ran within the second before the uploader saw its answer (ended_s)
+    assert SANDBOX_SIM_S - 1.0 <= slow_times[0] - slow_end <= SANDBOX_SIM_S + 0.1
+    assert slow_waits > 0 and fast_waits == 0  # the slow run waited, watchdog turning

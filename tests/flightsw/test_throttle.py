@@ -79,20 +79,24 @@ def test_integrator_does_not_wind_up_while_capped() -> None:
     assert state.integral_frac <= 0.2
 
 
-@pytest.mark.parametrize(("avionics_c", "battery_c", "cap", "limiting"), [
-    (None, None, 1.0, ""),          # not constrained: the PI alone
-    (50.0, 30.0, 1.0, ""),          # both below where derating starts (57.3, 42.3)
-    (58.05, 30.0, 0.5, "avionics"),  # half way from 57.3 to zero at 58.8
-    (50.0, 43.5, 0.2, "battery"),   # 4/5 of the way from 42.3 to 43.8
-    (59.0, 30.0, 0.0, "avionics"),  # past the zero point: nothing
-    (math.nan, 30.0, 0.5, "avionics"),  # lost reading: the stated 50 % assumption
-    (58.05, 43.5, 0.2, "battery"),  # the tightest binds
+@pytest.mark.parametrize(("avionics_c", "battery_c", "shift_c", "cap", "limiting"), [
+    (None, None, 0.0, 1.0, ""),          # not constrained: the PI alone
+    (50.0, 30.0, 0.0, 1.0, ""),          # both below where derating starts (57.8, 42.8)
+    (58.3, 30.0, 0.0, 0.5, "avionics"),  # half way from 57.8 to zero at 58.8
+    (50.0, 43.6, 0.0, 0.2, "battery"),   # 4/5 of the way from 42.8 to 43.8
+    (59.0, 30.0, 0.0, 0.0, "avionics"),  # past the zero point: nothing
+    (math.nan, 30.0, 0.0, 0.5, "avionics"),  # lost reading: the stated 50 % assumption
+    (58.3, 43.6, 0.0, 0.2, "battery"),   # the tightest binds
+    # the heat forecast moves the battery's band (flightsw.heat_forecast): raised 0.5 C
+    # it runs 43.3..44.3, so 43.6 allows 0.7; lowered 0.5 C, 43.6 is past its zero
+    (50.0, 43.6, 0.5, 0.7, "battery"),
+    (50.0, 43.6, -0.5, 0.0, "battery"),
 ])
 def test_avionics_and_battery_derate_the_payload(avionics_c: float | None,
-                                                 battery_c: float | None, cap: float,
-                                                 limiting: str) -> None:
+                                                 battery_c: float | None, shift_c: float,
+                                                 cap: float, limiting: str) -> None:
     state, events = step(ThrottleState(), 20.0, 1.0, 1.0, CFG, avionics_temp_c=avionics_c,
-                         battery_temp_c=battery_c)
+                         battery_temp_c=battery_c, battery_shift_c=shift_c)
     assert state.level_frac == pytest.approx(cap)
     assert state.limiting == limiting
     assert any(name == "throttle.limited" for name, _ in events) == bool(limiting)
@@ -107,7 +111,7 @@ def test_a_lower_mode_cap_hides_the_derating() -> None:
 def test_integrator_does_not_wind_up_behind_a_derating() -> None:
     state = ThrottleState()
     for _ in range(1000):
-        state, _ = step(state, 20.0, 1.0, 1.0, CFG, battery_temp_c=43.2)  # cap 0.4
+        state, _ = step(state, 20.0, 1.0, 1.0, CFG, battery_temp_c=43.4)  # cap 0.4
     assert state.integral_frac <= 0.4 + 1e-12
     state, _ = step(state, 20.0, 1.0, 1.0, CFG, battery_temp_c=30.0)
     assert state.limiting == "" and state.level_frac == pytest.approx(1.0)

@@ -3,12 +3,18 @@ processes, real limits (the model store's shell runs exactly this)."""
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
+
+import onnxruntime
 
 from flightsw.model_files import ModelFiles
 from flightsw.model_store import Upload
 from payload.model import DEFAULT_MODEL_PATH, choose_model_path, sha256_hex
+from tests.model_uplink_harness import camera_card
 from tests.payload import bad_models
 
 
@@ -16,7 +22,7 @@ def judge(tmp_path: Path, blob: bytes, *, cpu_s: int = 3, wall_s: float = 60.0) 
     """Put ``blob`` through the store's verification; (verdict kind, reason)."""
     files = ModelFiles(tmp_path / "models", cpu_s=cpu_s, wall_s=wall_s)
     sha = sha256_hex(blob)
-    up = Upload(1, "m", "1", len(blob), sha, received=[])
+    up = Upload(1, len(blob), camera_card(blob, name="m"), received=[])
     chunks = tmp_path / "models" / "uploads" / "1"
     chunks.mkdir(parents=True)
     for i in range(up.n_chunks):
@@ -54,6 +60,26 @@ def test_a_model_that_sleeps_is_killed_at_the_wall_deadline(tmp_path: Path) -> N
     # a CPU limit the loop cannot reach in time: the wall-clock deadline ends it
     kind, reason = judge(tmp_path, bad_models.never_ends(), cpu_s=600, wall_s=3.0)
     assert kind == "rejected" and "no verdict within 3 s" in reason
+
+
+def test_a_model_that_aborts_onnxruntime_on_load_is_rejected_with_the_signal(
+        tmp_path: Path) -> None:
+    blob = bad_models.aborts_onnxruntime_on_load()
+    # first, that it is real: a bare session on it kills its process, no exception
+    model = tmp_path / "abort.onnx"
+    model.write_bytes(blob)
+    bare = subprocess.run(
+        [sys.executable, "-c", "import sys, onnxruntime as ort; "
+         "ort.InferenceSession(sys.argv[1], providers=['CPUExecutionProvider']); "
+         "print('loaded')", str(model)], capture_output=True, text=True, timeout=120)
+    assert bare.returncode == -signal.SIGABRT, (
+        f"onnxruntime {onnxruntime.__version__} no longer aborts on this model "
+        f"(exit {bare.returncode}: {bare.stdout.strip()} {bare.stderr.strip()[-200:]}); "
+        "find another crash for this test")
+    kind, reason = judge(tmp_path, blob)
+    assert kind == "rejected"
+    assert reason == "sandbox: crashed onnxruntime (SIGABRT)"
+    assert not list((tmp_path / "models").glob("*.onnx"))
 
 
 def test_a_model_for_another_camera_is_rejected(tmp_path: Path) -> None:
