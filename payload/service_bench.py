@@ -402,6 +402,8 @@ def bench_payload(batch: int = 16, rounds: int = ROUNDS, jobs_per_round: int = J
         "p50_latency_ms": head["p50_latency_ms"],
         "model": head["model"],
         "worst_throughput_ratio_to_bare": min(m["throughput_ratio_to_bare"] for m in models),
+        "inference_thread_ratio_to_bare": head["inference_thread_ratio_to_bare"],
+        "cpu_efficiency_ratio_to_bare": head["cpu_efficiency_ratio_to_bare"],
         "models": models,
         "integrity": integrity_slot(),
     }

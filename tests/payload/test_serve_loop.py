@@ -1,12 +1,16 @@
-"""A cancel interrupts the running inference (onnxruntime ``RunOptions.terminate``).
+"""The real serve loop (socket thread + inference thread) with real and fake models.
 
+A cancel interrupts the running inference (onnxruntime ``RunOptions.terminate``).
 Before, ``jobs.cancel`` of a running job only ended the job in the executive's books:
 the payload ran the inference to its end and the result was dropped on arrival, so a
-long job kept the payload busy and everything behind it waited. Here the real serve
-loop runs a real onnxruntime session on a model whose inference on a bright capture
-practically never ends (:func:`tests.payload.bad_models.slow_on_bright`); the job is
-caught running, cancelled, answered ``cancelled``, and the job queued behind it (dark
-input: instant) is done; the payload keeps serving.
+long job kept the payload busy and everything behind it waited. Here a real
+onnxruntime session runs a model whose inference on a bright capture practically never
+ends (:func:`tests.payload.bad_models.slow_on_bright`); the job is caught running,
+cancelled, answered ``cancelled``, and the job queued behind it (dark input: instant)
+is done; the payload keeps serving.
+
+And the pipeline's point (:mod:`payload.job_run`): the next inference runs while the
+last job's result is still being built on the socket thread.
 """
 
 from __future__ import annotations
@@ -117,5 +121,58 @@ def test_cancel_interrupts_the_running_inference_and_the_next_job_runs(
         link.send(Kind.STOP, {"reason": "test over"})
         link.thread.join(timeout=10)
         assert link.code.get("code") == 0
+    finally:
+        link.close()
+
+
+class _CountingModel:
+    """Answers at once and counts its inferences (signalled, for another thread)."""
+
+    model_id = "count_v0"
+    sha256 = "2" * 64
+    provider = "FakeExecutionProvider"
+    threshold = 0.5
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.second = threading.Event()
+
+    def infer(self, batch: Any) -> Any:
+        self.calls += 1
+        if self.calls >= 2:
+            self.second.set()
+        import numpy as np
+
+        return np.zeros(len(batch), dtype=np.float32)
+
+
+def test_the_next_inference_starts_before_the_last_result_is_built() -> None:
+    """The pipeline's point: with the socket thread held inside job 1's finishing (its
+    result not yet built), the inference thread already runs job 2. One job at a time,
+    as before, job 2 would wait for job 1's result: the wait below would time out."""
+    clock = ParentSyncedClock(RealClock())
+    model = _CountingModel()
+    core = PayloadCore(model, clock, pid=1)
+    core.sampled_rerun = False
+    seen: dict[str, bool] = {}
+    finish = core.finish_job
+
+    def held_finish(outcome: Any) -> Any:
+        if outcome.spec.job_id == 1:
+            seen["second_ran_first"] = model.second.wait(10)
+        return finish(outcome)
+
+    core.finish_job = held_finish  # type: ignore[method-assign]
+    link = _Exec(core, clock)
+    try:
+        assert link.recv().body["state"] == "ready"
+        link.send(Kind.PAYLOAD_CONFIG, {"throttle_frac": 1.0, "pace": False})
+        for job_id in (1, 2, 3):
+            link.send(Kind.PAYLOAD_JOB, {"job_id": job_id, "n_tiles": 2, "seed": job_id,
+                                         "lat_deg": 0.0, "lon_deg": 0.0})
+        assert [link.recv().body["job_id"] for _ in range(3)] == [1, 2, 3]
+        assert seen == {"second_ran_first": True}
+        link.send(Kind.STOP, {"reason": "test over"})
+        link.thread.join(timeout=10)
     finally:
         link.close()
