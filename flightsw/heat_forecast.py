@@ -28,14 +28,17 @@ forecasts the executive has:
   minutes later, and the passes per orbit follow the ground track (on the Jetson 10 to
   32 minutes an orbit, which moved the peak by a degree). The recent transmitting duty
   (a running mean over :data:`TX_TAU_S`) over its long-run mean lowers the band by
-  :data:`TX_GAIN_C` per unit, before the heat arrives;
+  :data:`TX_GAIN_C` per unit, before the heat arrives (once a whole
+  :data:`TX_MEAN_TAU_S` of passes is behind the mean: before that the "mean" is the
+  first hours' passes, and it swung orbital-dc-node's payload level in its step
+  response);
 - **the phase** (the battery only): in sunlight the array carries the payload, so its
   power does not pass through the pack; its heat reaches the pack only through the
-  structure, hours later.
-  Where the last orbit peaked in eclipse (the Jetson's pack does, a few minutes in), the
-  band sits :data:`SUN_EXTRA_C` higher in sunlight: the derating lands where the
-  payload heats the pack now (the eclipse before the peak). Where it peaked in sunlight
-  (a radiator that sees the Sun) there is no cheap phase and no allowance.
+  structure, hours later. Where the last orbit peaked in eclipse (the Jetson's pack
+  does, a few minutes in), the band sits :data:`SUN_EXTRA_C` higher in sunlight: the
+  derating lands where the payload heats the pack now (the eclipse before the peak).
+  Where it peaked in sunlight (a radiator that sees the Sun) there is no cheap phase and
+  no allowance.
 
 The band's zero never passes :data:`MAX_RAISE_C` over its fixed place: it stays under
 the limit checker's shed rung (:data:`flightsw.limits.HEAT_SHED_MARGIN_C`) whatever the
