@@ -28,14 +28,17 @@ forecasts the executive has:
   minutes later, and the passes per orbit follow the ground track (on the Jetson 10 to
   32 minutes an orbit, which moved the peak by a degree). The recent transmitting duty
   (a running mean over :data:`TX_TAU_S`) over its long-run mean lowers the band by
-  :data:`TX_GAIN_C` per unit, before the heat arrives;
+  :data:`TX_GAIN_C` per unit, before the heat arrives (once a whole
+  :data:`TX_MEAN_TAU_S` of passes is behind the mean: before that the "mean" is the
+  first hours' passes, and it swung orbital-dc-node's payload level in its step
+  response);
 - **the phase** (the battery only): in sunlight the array carries the payload, so its
   power does not pass through the pack; its heat reaches the pack only through the
-  structure, hours later.
-  Where the last orbit peaked in eclipse (the Jetson's pack does, a few minutes in), the
-  band sits :data:`SUN_EXTRA_C` higher in sunlight: the derating lands where the
-  payload heats the pack now (the eclipse before the peak). Where it peaked in sunlight
-  (a radiator that sees the Sun) there is no cheap phase and no allowance.
+  structure, hours later. Where the last orbit peaked in eclipse (the Jetson's pack
+  does, a few minutes in), the band sits :data:`SUN_EXTRA_C` higher in sunlight: the
+  derating lands where the payload heats the pack now (the eclipse before the peak).
+  Where it peaked in sunlight (a radiator that sees the Sun) there is no cheap phase and
+  no allowance.
 
 The band's zero never passes :data:`MAX_RAISE_C` over its fixed place: it stays under
 the limit checker's shed rung (:data:`flightsw.limits.HEAT_SHED_MARGIN_C`) whatever the
@@ -52,11 +55,11 @@ from dataclasses import dataclass, field, replace
 
 from flightsw.throttle import DERATE_MARGIN_C
 
-PEAK_MARGIN_C = 1.55
+PEAK_MARGIN_C = 1.45
 """The orbit's peak is held this far under the node's limit: under the limit checker's
 warning rung (:data:`flightsw.limits.HEAT_WARN_MARGIN_C`), with room for the scatter the
 forecasts leave (30 days of cubesat-jetson: README "How close to the optimum")."""
-LEARN_GAIN = 0.5
+LEARN_GAIN = 0.3
 """Share of the last peak's error moved per orbit."""
 MAX_RAISE_C = 0.6
 """The band is raised at most this much, sunlit allowance included: its zero stays 0.6 C
@@ -74,12 +77,13 @@ TX_TAU_S = 3000.0
 structure's memory of the radio's heat on its way to the pack."""
 TX_MEAN_TAU_S = 86_400.0
 """... and of its long-run mean (a day: the ground track's pattern of passes)."""
-TX_GAIN_C = 3.0
+TX_GAIN_C = 4.0
 """Band lowered per unit of transmitting duty over its mean. On cubesat-jetson, with the
 transmitter's feed-forward off, the orbit's pack peak rose 2.4 C per unit of that duty
 (71 orbits, correlation 0.77); the band moves the peak by less than its own shift, hence
-a gain above the slope. A controller gain, like the throttle's: a duty one tenth over
-the mean (about ten minutes more of passes in the last orbit) lowers the band 0.3 C."""
+a gain above the slope (3, 4 and 5 flown: 4 left the fewest warnings for the most
+compute). A controller gain, like the throttle's: a duty one tenth over the mean (about
+ten minutes more of passes in the last orbit) lowers the band 0.4 C."""
 MIN_ORBIT_S = 600.0
 """A window shorter than this is not an orbit (a flicker of the sun sensor)."""
 

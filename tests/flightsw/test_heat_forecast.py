@@ -21,15 +21,15 @@ BAND_START_C = LIMIT_C - throttle.DERATE_MARGIN_C  # where the unshifted band st
 
 
 @pytest.mark.parametrize("shift, peak, expected", [
-    (0.0, TARGET_C - 0.4, 0.2),           # peak 0.4 C cool, inside the band: raise by half
-    (0.0, TARGET_C + 0.4, -0.2),          # 0.4 C hot: lower by half of it
+    (0.0, TARGET_C - 0.4, 0.4 * hf.LEARN_GAIN),   # 0.4 C cool, inside the band: raise
+    (0.0, TARGET_C + 0.4, -0.4 * hf.LEARN_GAIN),  # 0.4 C hot: lower
     (0.0, BAND_START_C - 0.1, 0.0),       # under the band: it did not hold that peak
     # lowered 1 C the band starts 1 C sooner: it held that peak, so it learns from it
     (-1.0, BAND_START_C - 0.9, -1.0 + hf.LEARN_GAIN * (TARGET_C - BAND_START_C + 0.9)),
-    (0.58, BAND_START_C + 0.6, hf.MAX_RAISE_C),  # 0.58 + 0.025 would pass the bound
+    (0.58, BAND_START_C + 0.6, hf.MAX_RAISE_C),  # 0.58 + 0.3 * 0.55 would pass the bound
     (-2.9, TARGET_C + 1.0, -hf.MAX_LOWER_C),
 ])
-def test_each_orbit_moves_the_band_by_half_the_peak_error(shift: float, peak: float,
+def test_each_orbit_moves_the_band_by_a_share_of_the_peak_error(shift: float, peak: float,
                                                           expected: float) -> None:
     got = hf.learn(NodePeak(shift_c=shift, peak_c=peak), LIMIT_C)
     assert got.shift_c == pytest.approx(expected)
@@ -57,7 +57,7 @@ def test_the_orbit_runs_from_eclipse_exit_to_exit() -> None:
     s = _step(s, 3000.0, 41.0, dark=True)
     assert s.nodes["battery"].peak_c == TARGET_C - 0.5 and s.nodes["battery"].shift_c == 0.0
     s = _step(s, 5800.0, 40.0, left=True)  # the window ends: learn from its peak
-    assert s.nodes["battery"].shift_c == pytest.approx(0.25)
+    assert s.nodes["battery"].shift_c == pytest.approx(0.5 * hf.LEARN_GAIN)
     assert s.nodes["battery"].last_peak_dark  # it peaked in eclipse: sunlight is cheap
     assert s.nodes["battery"].peak_c == 40.0  # the next window has started with this read
     assert s.window_start_s == 5800.0
