@@ -76,13 +76,15 @@ def test_damaged_uart_loses_nothing_end_to_end(tmp_path: Path, pty: PtyPair) -> 
     bench.fly(120, in_contact=True)
     books = _account(bench)
     assert books.archived > 300 and books.resent > 0 and books.evicted == 0
-    # a housekeeping frame is ~2.8 KB: on this line (4e-4 of bytes dropped or flipped) two
-    # of three copies arrive damaged, so the backlog drains over passes, not seconds
-    # (40 held at the end of the second pass, once housekeeping grew a point); it must
-    # shrink while in contact, and nothing is ever lost on the way
+    # a housekeeping frame is ~2.9 KB: on this line (4e-4 of bytes dropped or flipped) two
+    # of three copies arrive damaged, so the backlog drains over passes, not seconds; how
+    # many are held at a pass's end follows the frame's size (40, then 43 once
+    # housekeeping grew three points), so the test asks what the link promises: the
+    # backlog shrinks while in contact, and nothing is ever lost on the way
     bench.fly(120, in_contact=True)
     later = _account(bench)
-    assert later.held < books.held and later.held < 40
+    assert later.held < books.held
+    assert later.evicted == 0  # and _account found every record archived or held
     for faults in (down, up):
         c = faults.counters()
         assert c["dropped"] and c["flipped"] and c["breaks"], c
