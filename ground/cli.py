@@ -388,9 +388,14 @@ def _limit_state(limits: Limits | None, value: Any) -> str:
 
 
 # --- events ----------------------------------------------------------------------------
-def _events(run_dir: Path, limit: int, severity: str | None, out: TextIO) -> int:
+def _check_limit(limit: int) -> None:
+    """``--limit`` of events, quarantine and products: at least one row."""
     if limit < 1:
         raise UsageError("--limit must be at least 1", got=limit)
+
+
+def _events(run_dir: Path, limit: int, severity: str | None, out: TextIO) -> int:
+    _check_limit(limit)
     min_severity = _severity(severity) if severity else None
     with _reader(run_dir, out) as reader:
         rows = reader.events(limit=limit, min_severity=min_severity)
@@ -404,8 +409,7 @@ def _events(run_dir: Path, limit: int, severity: str | None, out: TextIO) -> int
 
 
 def _quarantine(run_dir: Path, limit: int, out: TextIO) -> int:
-    if limit < 1:
-        raise UsageError("--limit must be at least 1", got=limit)
+    _check_limit(limit)
     with _reader(run_dir, out) as reader:
         rows = reader.quarantine(limit=limit)
     if not rows:
@@ -445,8 +449,7 @@ def _archive_action(run_dir: Path, args: argparse.Namespace, out: TextIO) -> int
         raise UsageError(exc.reason, **exc.details) from None
     with _reader(run_dir, out) as reader:
         if args.action == "products":
-            if args.limit < 1:
-                raise UsageError("--limit must be at least 1", got=args.limit)
+            _check_limit(args.limit)
             rows = export.products_text(reader, args.limit, t_from, t_to)
             if not rows:
                 print("(no products)", file=out)
