@@ -109,13 +109,9 @@ class PlantServer:
         self.stop_reason = ""
         self.error = ""
 
-    def sensors(self, world: dict[str, Any] | None = None) -> Sensors:
-        """The HAL sample, with the GNSS position taken from the world's truth."""
-        s = self.plant.sensors()
-        w = world if world is not None else self.plant.world()
-        s.lat_deg = float(w.get("lat_deg", s.lat_deg))
-        s.lon_deg = float(w.get("lon_deg", s.lon_deg))
-        return s
+    def sensors(self) -> Sensors:
+        """The HAL sample (its GNSS position is the world's sub-satellite point)."""
+        return self.plant.sensors()
 
     def publish_world(self, world: dict[str, Any] | None = None) -> None:
         self.world.send(self.seq_world.pack(Kind.WORLD, self.plant.time_utc_s,
@@ -141,14 +137,15 @@ class PlantServer:
 
     def run_lockstep(self, duration_s: float, dt_s: float = 1.0,
                      speed: float | None = None) -> None:
+        """TICK, wait for ACTUATORS, step, next TICK. The executive waits for nothing
+        but the physics: a step's books (:meth:`Plant.settle`) and its WORLD are done
+        after the next TICK has gone, while the executive works on it."""
         clock = RealClock()
         wall0 = clock.monotonic_s()
         timeout = FIRST_REPLY_TIMEOUT_MS
-        world = self.plant.world()
+        if not self.stop_reason:
+            self._send_tick(dt_s)
         while not self.stop_reason:
-            self._pending_tick = self.seq_bus.pack(Kind.TICK, self.plant.time_utc_s, TickBody(
-                self.plant.elapsed_s, dt_s, self.sensors(world)).to_body())
-            self._send_pending()
             if not self._await_actuators(timeout):
                 if not self.stop_reason:
                     self.error = f"executive did not answer within {timeout / 1000:.0f} s"
@@ -158,14 +155,23 @@ class PlantServer:
             if self.plant.elapsed_s + 1e-9 >= duration_s:
                 self.stop_reason = "scenario complete"
                 break
-            self.plant.step(dt_s, self.act)
-            world = self.plant.world()  # once per step: it feeds the tick and the observers
-            self.publish_world(world)
+            act = self.act
+            self.plant.advance(dt_s, self.plant.drive(act))
             if speed:
                 ahead = self.plant.elapsed_s / speed - (clock.monotonic_s() - wall0)
                 if ahead > 0:
                     clock.sleep_s(ahead)
+            if not self.stop_reason:
+                self._send_tick(dt_s)
+            self.plant.settle(act)  # the executive is at work on the TICK meanwhile
+            self.publish_world(self.plant.world())
         self.publish_world()
+
+    def _send_tick(self, dt_s: float) -> None:
+        """Make the TICK of the plant's present state the pending one, and send it."""
+        self._pending_tick = self.seq_bus.pack(Kind.TICK, self.plant.time_utc_s, TickBody(
+            self.plant.elapsed_s, dt_s, self.sensors()).to_body())
+        self._send_pending()
 
     def _send_pending(self) -> None:
         """Send the pending TICK; with no executive on the bus yet it stays pending and
@@ -212,7 +218,7 @@ class PlantServer:
             world = self.plant.world()
             try:
                 self.bus.send(self.seq_bus.pack(Kind.SENSORS, self.plant.time_utc_s,
-                                                SensorsBody(self.sensors(world)).to_body()),
+                                                SensorsBody(self.sensors()).to_body()),
                               zmq.NOBLOCK)
             except zmq.Again:
                 pass

@@ -9,11 +9,12 @@ wall clock: time is the profile's epoch plus the sum of the steps.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 from flightsw.hal import Actuators, Sensors
 from hil.plant.battery import Battery, BatteryFlow
-from hil.plant.ephemeris import Ephemeris, FineGrid
+from hil.plant.ephemeris import Chunk, Ephemeris, FineGrid
 from hil.plant.forecast import Forecast
 from hil.plant.history import History
 from hil.plant.limits import Limit, describe_all
@@ -22,6 +23,52 @@ from hil.plant.profile import Profile
 from hil.plant.thermal import KELVIN, ThermalNetwork
 
 J_PER_WH = 3600.0
+
+
+@dataclass(frozen=True)
+class Drive:
+    """The part of the actuators that moves the physics of a step: equal drives from
+    equal states give equal steps, to the last bit (what a lookahead relies on)."""
+
+    payload_w: float
+    """Electrical power of the payload (never NaN: see :meth:`Plant.payload_power_w`)."""
+    heaters_on: tuple[str, ...]
+    """Names of the heaters commanded on, in the profile's order."""
+    radio_tx_on: bool
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """What :meth:`Plant.settle` needs of the step :meth:`Plant.advance` made."""
+
+    dt_s: float
+    chunk: Chunk
+    i: int
+    available_w: float
+    battery_c: float
+    heater_w: float
+    demand_w: float
+    load_w: float
+    brownout: bool
+
+
+@dataclass(frozen=True)
+class PhysicsState:
+    """Everything :meth:`Plant.advance` changes, to put a plant back as it was."""
+
+    elapsed_s: float
+    battery_energy_j: float
+    temps_k: tuple[float, ...]
+    thermal_radiated_j: float
+    thermal_input_j: float
+    thermal_substeps: int
+    energy_j: tuple[float, float, float, float]
+    flow: BatteryFlow
+    array_w: float
+    array_avail_w: float
+    load_w: float
+    payload_w: float
+    pending: _Pending | None
 
 
 class Plant:
@@ -60,6 +107,7 @@ class Plant:
         self._array_avail_w = 0.0
         self._load_w = 0.0
         self._payload_w = 0.0
+        self._pending: _Pending | None = None
         # Energy bookkeeping (J): electrical bus and thermal network.
         self.energy_in_j = 0.0  # drawn from the array
         self.energy_out_j = 0.0  # delivered to loads
@@ -123,10 +171,27 @@ class Plant:
         loads = self.profile.loads
         return loads.payload_idle_w + frac * (loads.payload_max_w - loads.payload_idle_w)
 
+    def drive(self, act: Actuators) -> Drive:
+        """What of ``act`` moves the physics (the rest is only reported)."""
+        on = act.heaters_on
+        heaters = tuple(name for name, _node, _w in self._heaters if on.get(name)) if on else ()
+        return Drive(self.payload_power_w(act), heaters, bool(act.radio_tx_on))
+
     def step(self, dt_s: float, act: Actuators) -> None:
         """Advance the physics by ``dt_s`` seconds under the commanded actuators."""
+        self.advance(dt_s, self.drive(act))
+        self.settle(act)
+
+    def advance(self, dt_s: float, drive: Drive) -> None:
+        """The physics of one step: what the next sensor sample needs, and no more.
+
+        The step's books (limits, extremes, history, the reported mode) wait for
+        :meth:`settle`, so a lockstep shell can send the executive its next TICK first;
+        until then the plant refuses another step and a summary."""
         if not dt_s > 0.0:
             raise ValueError(f"dt_s must be > 0, got {dt_s!r}")
+        if self._pending is not None:
+            raise RuntimeError("the previous step is not settled (Plant.settle)")
         chunk, i = self.grid.locate(self.elapsed_s + 0.5 * dt_s)  # geometry at mid-step
         temps = self.thermal.temps_k
         loads = self.profile.loads
@@ -136,17 +201,16 @@ class Plant:
         )
         heater_w = 0.0
         heater_nodes: list[tuple[int, float]] = []
-        on = act.heaters_on
-        if on:
+        if drive.heaters_on:
             for name, node, power in self._heaters:
-                if on.get(name):
+                if name in drive.heaters_on:
                     heater_w += power
                     heater_nodes.append((node, power))
         radio_w = loads.radio_rx_w
-        if act.radio_tx_on and chunk.station_idx[i] >= 0:
+        if drive.radio_tx_on and chunk.station_idx[i] >= 0:
             radio_w = loads.radio_tx_w  # the transmitter keys up only with a station in view
         demand = {
-            "payload": self.payload_power_w(act),
+            "payload": drive.payload_w,
             "heaters": heater_w,
             "radio": radio_w,
             "avionics": loads.avionics_w,
@@ -168,7 +232,6 @@ class Plant:
         self.thermal.step(dt_s, heat)
 
         self.elapsed_s += dt_s
-        now = self.epoch_utc_s + self.elapsed_s
         self.energy_in_j += bus.array_used_w * dt_s
         self.energy_out_j += bus.load_w * dt_s
         self.energy_lost_j += bus.battery.loss_w * dt_s
@@ -178,13 +241,26 @@ class Plant:
         self._array_avail_w = available
         self._load_w = bus.load_w
         self._payload_w = served["payload"]
-        if bus.brownout:
-            self._brownout.check(100.0 * bus.load_w / sum(demand.values()), now, dt_s)
+        self._pending = _Pending(dt_s, chunk, i, available, battery_c, heater_w,
+                                 sum(demand.values()), bus.load_w, bus.brownout)
+
+    def settle(self, act: Actuators) -> None:
+        """The books of the step :meth:`advance` made, with the actuators it was made
+        under (their ``report_*`` fields are what the history and the summary keep)."""
+        p = self._pending
+        if p is None:
+            raise RuntimeError("no step to settle (Plant.advance first)")
+        self._pending = None
+        dt_s = p.dt_s
+        temps = self.thermal.temps_k
+        now = self.epoch_utc_s + self.elapsed_s
+        if p.brownout:
+            self._brownout.check(100.0 * p.load_w / p.demand_w, now, dt_s)
         elif self._brownout.open is not None:
             self._brownout.clear()
-        if available > bus.load_w and self.battery.energy_j < self.battery.capacity_j:
-            self._charge_cold.check(battery_c, now, dt_s)  # a charge was offered
-            self._charge_hot.check(battery_c, now, dt_s)
+        if p.available_w > p.load_w and self.battery.energy_j < self.battery.capacity_j:
+            self._charge_cold.check(p.battery_c, now, dt_s)  # a charge was offered
+            self._charge_hot.check(p.battery_c, now, dt_s)
         elif self._charge_cold.open is not None or self._charge_hot.open is not None:
             self._charge_cold.clear()
             self._charge_hot.clear()
@@ -205,14 +281,44 @@ class Plant:
             if t > maxes[k]:
                 maxes[k] = t
         if self.history is not None:
+            chunk, i = p.chunk, p.i
             self._record(
                 chunk.sun_frac[i],
                 chunk.beta_deg[i],
                 chunk.station_idx[i],
                 chunk.best_elev_deg[i],
-                heater_w,
+                p.heater_w,
                 act,
             )
+
+    def physics_state(self) -> PhysicsState:
+        """The state :meth:`advance` changes (a step it made and :meth:`settle` has not
+        yet booked included), for :meth:`restore_physics`."""
+        th = self.thermal
+        return PhysicsState(
+            self.elapsed_s, self.battery.energy_j, tuple(th.temps_k), th.radiated_j,
+            th.input_j, th.substeps,
+            (self.energy_in_j, self.energy_out_j, self.energy_lost_j, self.energy_env_j),
+            self._flow, self._array_w, self._array_avail_w, self._load_w, self._payload_w,
+            self._pending)
+
+    def restore_physics(self, state: PhysicsState) -> None:
+        """Undo the steps advanced since ``state`` was taken (none of them settled)."""
+        th = self.thermal
+        self.elapsed_s = state.elapsed_s
+        self.battery.energy_j = state.battery_energy_j
+        th.temps_k[:] = state.temps_k  # in place: callers may hold the list
+        th.radiated_j = state.thermal_radiated_j
+        th.input_j = state.thermal_input_j
+        th.substeps = state.thermal_substeps
+        (self.energy_in_j, self.energy_out_j, self.energy_lost_j,
+         self.energy_env_j) = state.energy_j
+        self._flow = state.flow
+        self._array_w = state.array_w
+        self._array_avail_w = state.array_avail_w
+        self._load_w = state.load_w
+        self._payload_w = state.payload_w
+        self._pending = state.pending
 
     def _record(
         self, sun: float, beta: float, station: int, elev: float, heater_w: float, act: Actuators
@@ -336,6 +442,8 @@ class Plant:
 
     def summary(self) -> dict[str, Any]:
         """The outcome so far: energy books, extremes, limit violations, work reported."""
+        if self._pending is not None:
+            raise RuntimeError("the last step is not settled (Plant.settle)")
         act = self._act
         stored_delta = self.battery.energy_j - self._stored0_j
         violations = describe_all(self._limits)

@@ -1,0 +1,154 @@
+"""The plant process in lockstep gives the executive and the observers exactly what the
+pure plant computes, step for step, however its loop is ordered: the TICKs carry the
+sensors of ``Plant.step`` under the same actuators, WORLD follows every step, and the
+summary is the same to the last bit. The loop sends each TICK before it does the step's
+books and its WORLD (the executive waits for nothing else)."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+
+import pytest
+import zmq
+
+from flightsw.hal import Actuators
+from flightsw.messages import ActuatorsBody, TickBody
+from flightsw.wire import Kind, Sequencer, decode
+from hil.plant import Plant, load_profile
+from hil.plantd import PlantServer
+
+_ids = itertools.count()
+PROFILE = "suncatcher-proto"
+
+
+def scripted_actuators(n: int) -> list[Actuators]:
+    """Mostly steady (as in flight), with heater, payload, radio and report changes."""
+    base = Actuators(payload_on=True, payload_activity_frac=1.0, heaters_on={"battery": False},
+                     radio_tx_on=True, report_mode="COMPUTE", report_throttle_frac=1.0)
+    out = []
+    for k in range(n):
+        act = replace(base, report_jobs_done=k // 3, report_tiles_done=16 * (k // 3),
+                      heaters_on={"battery": 10 <= k < 14})
+        if 20 <= k < 23:
+            act = replace(act, payload_activity_frac=0.25 * (k - 19))
+        if k == 30:
+            act = replace(act, payload_on=False, report_mode="SAFE")
+        if k == 31:
+            act = replace(act, payload_activity_frac=float("nan"))
+        if 35 <= k < 37:
+            act = replace(act, radio_tx_on=False)
+        out.append(act)
+    return out
+
+
+def reference(acts: list[Actuators], steps: int) -> tuple[list[dict[str, Any]],
+                                                            list[dict[str, Any]],
+                                                            dict[str, Any]]:
+    """(TICK sensors, WORLD bodies, summary) of the pure plant under the same inputs."""
+    plant = Plant(load_profile(PROFILE))
+    ticks = [plant.sensors().to_body()]
+    worlds = []
+    for k in range(steps):
+        plant.step(1.0, acts[k])
+        ticks.append(plant.sensors().to_body())
+        worlds.append(plant.world())
+    worlds.append(plant.world())  # the closing WORLD, after the last answer
+    return ticks, worlds, plant.summary()
+
+
+class CallLog(PlantServer):
+    """Notes the order of the TICKs sent and the WORLDs published."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.calls: list[str] = []
+
+    def _send_pending(self) -> None:
+        if self._pending_tick is not None:
+            self.calls.append("tick")
+        super()._send_pending()
+
+    def publish_world(self, world: dict[str, Any] | None = None) -> None:
+        self.calls.append("world")
+        super().publish_world(world)
+
+
+def fly(steps: int, acts: list[Actuators]) -> tuple[CallLog, list[dict[str, Any]],
+                                                     list[dict[str, Any]]]:
+    """Run the server's lockstep loop against a scripted executive on inproc sockets."""
+    n = next(_ids)
+    ctx: zmq.Context[Any] = zmq.Context()
+    server = CallLog(Plant(load_profile(PROFILE)), f"inproc://lsbus{n}",
+                     f"inproc://lsworld{n}", ctx=ctx)
+    execu = ctx.socket(zmq.PAIR)
+    execu.connect(f"inproc://lsbus{n}")
+    sub = ctx.socket(zmq.SUB)
+    sub.setsockopt(zmq.SUBSCRIBE, b"")
+    sub.connect(f"inproc://lsworld{n}")
+    runner = threading.Thread(target=server.run_lockstep, args=(float(steps),))
+    runner.start()
+    ticks: list[dict[str, Any]] = []
+    worlds: list[dict[str, Any]] = []
+    seq = Sequencer("flight")
+    try:
+        for k in range(steps + 1):
+            assert execu.poll(10_000), f"no TICK {k}"
+            env = decode(execu.recv())
+            assert env.kind is Kind.TICK
+            tick = TickBody.from_body(env.body)
+            assert tick.elapsed_s == float(k)
+            ticks.append(tick.sensors.to_body())
+            execu.send(seq.pack(Kind.ACTUATORS, env.time_s,
+                                ActuatorsBody(acts[k]).to_body()))
+        runner.join(10)
+        assert not runner.is_alive()
+        while sub.poll(1000):
+            env = decode(sub.recv())
+            if env.kind is Kind.WORLD:
+                worlds.append(dict(env.body))
+    finally:
+        if runner.is_alive():
+            server.stop("test over")
+            runner.join(10)
+        server.close()
+        execu.close(0)
+        sub.close(0)
+        ctx.term()
+    return server, ticks, worlds
+
+
+@pytest.fixture(scope="module")
+def flown() -> Iterator[tuple[CallLog, list[dict[str, Any]], list[dict[str, Any]],
+                              tuple[list[dict[str, Any]], list[dict[str, Any]],
+                                    dict[str, Any]]]]:
+    steps = 40
+    acts = scripted_actuators(steps + 1)
+    server, ticks, worlds = fly(steps, acts)
+    yield server, ticks, worlds, reference(acts, steps)
+
+
+def test_ticks_carry_the_pure_plants_sensors(flown: Any) -> None:
+    server, ticks, _worlds, (ref_ticks, _, _) = flown
+    assert server.stop_reason == "scenario complete" and not server.error
+    assert ticks == ref_ticks
+
+
+def test_a_world_follows_every_step_as_the_pure_plant_saw_it(flown: Any) -> None:
+    _server, _ticks, worlds, (_, ref_worlds, _) = flown
+    assert worlds == ref_worlds
+
+
+def test_the_summary_is_the_pure_plants(flown: Any) -> None:
+    server, _ticks, _worlds, (_, _, ref_summary) = flown
+    assert server.plant.summary() == ref_summary
+    assert server.plant.summary()["mode_changes"] == 2  # the books saw the reports
+
+
+def test_each_tick_goes_before_the_previous_steps_world(flown: Any) -> None:
+    server, _ticks, _worlds, _ = flown
+    steps = 40
+    assert server.calls == ["tick"] + ["tick", "world"] * steps + ["world"]
