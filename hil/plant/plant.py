@@ -9,14 +9,14 @@ wall clock: time is the profile's epoch plus the sum of the steps.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from flightsw.hal import Actuators, Sensors
 from hil.plant.battery import Battery, BatteryFlow
+from hil.plant.contacts import Pass
 from hil.plant.ephemeris import Chunk, Ephemeris, FineGrid
 from hil.plant.forecast import Forecast
-from hil.plant.history import History
+from hil.plant.history import SCALAR_FIELDS, History
 from hil.plant.limits import Limit, describe_all
 from hil.plant.power import array_available_w, balance_bus
 from hil.plant.profile import Profile
@@ -25,8 +25,7 @@ from hil.plant.thermal import KELVIN, ThermalNetwork
 J_PER_WH = 3600.0
 
 
-@dataclass(frozen=True)
-class Drive:
+class Drive(NamedTuple):
     """The part of the actuators that moves the physics of a step: equal drives from
     equal states give equal steps, to the last bit (what a lookahead relies on)."""
 
@@ -37,8 +36,7 @@ class Drive:
     radio_tx_on: bool
 
 
-@dataclass(frozen=True)
-class _Pending:
+class _Pending(NamedTuple):
     """What :meth:`Plant.settle` needs of the step :meth:`Plant.advance` made."""
 
     dt_s: float
@@ -52,8 +50,22 @@ class _Pending:
     brownout: bool
 
 
-@dataclass(frozen=True)
-class PhysicsState:
+class _Outlook(NamedTuple):
+    """Where the spacecraft is at ``elapsed_s`` and what comes next (both outputs use it)."""
+
+    elapsed_s: float
+    sun: float
+    station: int
+    elev: float
+    lat: float
+    lon: float
+    alt: float
+    beta: float
+    next_pass: Pass | None
+    next_umbra: tuple[float, float] | None
+
+
+class PhysicsState(NamedTuple):
     """Everything :meth:`Plant.advance` changes, to put a plant back as it was."""
 
     elapsed_s: float
@@ -101,6 +113,10 @@ class Plant:
         self.history: History | None = (
             History(names, self.station_names, self.epoch_utc_s) if record else None
         )
+        # one row of the history, in SCALAR_FIELDS order (see _record)
+        h = self.history
+        self._appends = [h.columns[name].append for name in SCALAR_FIELDS] if h is not None else []
+        self._temp_appends = [h.temps_c[n].append for n in names] if h is not None else []
         self._act = Actuators()
         self._flow: BatteryFlow = self.battery.idle()
         self._array_w = 0.0
@@ -108,6 +124,7 @@ class Plant:
         self._load_w = 0.0
         self._payload_w = 0.0
         self._pending: _Pending | None = None
+        self._look: _Outlook | None = None
         # Energy bookkeeping (J): electrical bus and thermal network.
         self.energy_in_j = 0.0  # drawn from the array
         self.energy_out_j = 0.0  # delivered to loads
@@ -174,7 +191,7 @@ class Plant:
     def drive(self, act: Actuators) -> Drive:
         """What of ``act`` moves the physics (the rest is only reported)."""
         on = act.heaters_on
-        heaters = tuple(name for name, _node, _w in self._heaters if on.get(name)) if on else ()
+        heaters = tuple([name for name, _node, _w in self._heaters if on.get(name)]) if on else ()
         return Drive(self.payload_power_w(act), heaters, bool(act.radio_tx_on))
 
     def step(self, dt_s: float, act: Actuators) -> None:
@@ -325,56 +342,47 @@ class Plant:
     ) -> None:
         h = self.history
         assert h is not None
-        c = h.columns
-        c["t_s"].append(self.elapsed_s)
-        c["sun_fraction"].append(sun)
-        c["beta_deg"].append(beta)
-        c["array_power_w"].append(self._array_w)
-        c["array_available_w"].append(self._array_avail_w)
-        c["load_power_w"].append(self._load_w)
-        c["payload_power_w"].append(self._payload_w)
-        c["heater_power_w"].append(heater_w)
-        c["battery_soc_frac"].append(self.battery.soc_frac)
-        c["battery_voltage_v"].append(self._flow.voltage_v)
-        c["battery_current_a"].append(self._flow.current_a)
-        c["payload_activity_frac"].append(act.payload_activity_frac if act.payload_on else 0.0)
-        c["throttle_frac"].append(act.report_throttle_frac)
-        c["in_contact"].append(1.0 if station >= 0 else 0.0)
-        c["elevation_deg"].append(elev)
-        for name, t in zip(h.node_names, self.thermal.temps_k, strict=True):
-            h.temps_c[name].append(t - KELVIN)
+        flow = self._flow
+        for append, value in zip(self._appends, (
+            self.elapsed_s, sun, beta, self._array_w, self._array_avail_w, self._load_w,
+            self._payload_w, heater_w, self.battery.soc_frac, flow.voltage_v, flow.current_a,
+            act.payload_activity_frac if act.payload_on else 0.0, act.report_throttle_frac,
+            1.0 if station >= 0 else 0.0, elev,
+        ), strict=True):
+            append(value)
+        for append, t in zip(self._temp_appends, self.thermal.temps_k, strict=True):
+            append(t - KELVIN)
         h.station_idx.append(station)
         h.modes.append(act.report_mode)
 
     # --------------------------------------------------------------- outputs
-    def _now_geometry(self) -> tuple[float, int, float, float, float, float, float]:
+    def _outlook(self) -> _Outlook:
+        """Geometry and forecasts now; computed once per step for sensors() and world()."""
+        look = self._look
+        if look is not None and look.elapsed_s == self.elapsed_s:
+            return look
         chunk, i = self.grid.locate(self.elapsed_s)
-        return (
-            chunk.sun_frac[i],
-            chunk.station_idx[i],
-            chunk.best_elev_deg[i],
-            chunk.lat_deg[i],
-            chunk.lon_deg[i],
-            chunk.alt_km[i],
-            chunk.beta_deg[i],
-        )
-
-    def _next_contact_in_s(self, in_contact: bool) -> float:
-        if in_contact:
-            return 0.0
-        p = self.forecast.next_pass(self.elapsed_s)
-        return math.nan if p is None else max(p.aos_s - self.elapsed_s, 0.0)
-
-    def _next_eclipse_in_s(self) -> float:
-        u = self.forecast.next_umbra(self.elapsed_s)
-        return math.nan if u is None else max(u[0] - self.elapsed_s, 0.0)
+        look = _Outlook(self.elapsed_s, chunk.sun_frac[i], chunk.station_idx[i],
+                        chunk.best_elev_deg[i], chunk.lat_deg[i], chunk.lon_deg[i],
+                        chunk.alt_km[i], chunk.beta_deg[i],
+                        self.forecast.next_pass(self.elapsed_s),
+                        self.forecast.next_umbra(self.elapsed_s))
+        self._look = look
+        return look
 
     def sensors(self) -> Sensors:
         """What the executive reads. ``next_*_in_s`` is 0 while in contact / in umbra,
         and NaN when nothing is forecast within two days (e.g. out of eclipse season)."""
-        sun, station, _elev, lat, lon, _alt, _beta = self._now_geometry()
+        look = self._outlook()
         temps = self.thermal.temps_k
+        station = look.station
         in_contact = station >= 0
+        if in_contact:
+            next_contact_in_s = 0.0
+        else:
+            p = look.next_pass
+            next_contact_in_s = math.nan if p is None else max(p.aos_s - self.elapsed_s, 0.0)
+        u = look.next_umbra
         return Sensors(
             battery_soc_frac=self.battery.soc_frac,
             battery_voltage_v=self._flow.voltage_v,
@@ -385,21 +393,22 @@ class Plant:
             payload_temp_c=temps[self._i_payload] - KELVIN,
             avionics_temp_c=temps[self._i_avionics] - KELVIN,
             radiator_temp_c=temps[self._i_radiator] - KELVIN,
-            sun_fraction=sun,
+            sun_fraction=look.sun,
             in_contact=in_contact,
             contact_station=self.station_names[station] if in_contact else "",
-            next_contact_in_s=self._next_contact_in_s(in_contact),
-            next_eclipse_in_s=self._next_eclipse_in_s(),
-            lat_deg=lat,
-            lon_deg=lon,
+            next_contact_in_s=next_contact_in_s,
+            next_eclipse_in_s=math.nan if u is None else max(u[0] - self.elapsed_s, 0.0),
+            lat_deg=look.lat,
+            lon_deg=look.lon,
             compute_power_w=self._payload_w,
         )
 
     def world(self) -> dict[str, Any]:
         """Truth for the ground emulator and the status line; plain msgpack-able types."""
-        sun, station, elev, lat, lon, alt, beta = self._now_geometry()
+        look = self._outlook()
+        station = look.station
         in_contact = station >= 0
-        p = self.forecast.next_pass(self.elapsed_s)
+        p = look.next_pass
         next_pass = None
         if p is not None:
             next_pass = {
@@ -408,20 +417,20 @@ class Plant:
                 "los_utc_s": self.epoch_utc_s + p.los_s,
                 "max_elevation_deg": round(p.max_elevation_deg, 2),
             }
-        umbra = self.forecast.next_umbra(self.elapsed_s)
+        umbra = look.next_umbra
         act = self._act
         return {
             "time_utc_s": self.time_utc_s,
             "elapsed_s": self.elapsed_s,
             "orbit_number": self.elapsed_s / self.orbit_period_s,
-            "lat_deg": lat,
-            "lon_deg": lon,
-            "alt_km": alt,
-            "sun_fraction": sun,
-            "beta_deg": beta,
+            "lat_deg": look.lat,
+            "lon_deg": look.lon,
+            "alt_km": look.alt,
+            "sun_fraction": look.sun,
+            "beta_deg": look.beta,
             "in_contact": in_contact,
             "station": self.station_names[station] if in_contact else "",
-            "elevation_deg": elev if in_contact else None,
+            "elevation_deg": look.elev if in_contact else None,
             "next_pass": next_pass,
             "next_eclipse_in_s": (None if umbra is None else max(umbra[0] - self.elapsed_s, 0.0)),
             "battery_soc_frac": self.battery.soc_frac,

@@ -1,8 +1,9 @@
 """The plant process in lockstep gives the executive and the observers exactly what the
 pure plant computes, step for step, however its loop is ordered: the TICKs carry the
 sensors of ``Plant.step`` under the same actuators, WORLD follows every step, and the
-summary is the same to the last bit. The loop sends each TICK before it does the step's
-books and its WORLD (the executive waits for nothing else)."""
+summary is the same to the last bit, with the lookahead (the next step guessed with the
+last actuators while the executive works) and without it. The loop sends each TICK before
+it does the step's books and its WORLD (the executive waits for nothing else)."""
 
 from __future__ import annotations
 
@@ -77,13 +78,13 @@ class CallLog(PlantServer):
         super().publish_world(world)
 
 
-def fly(steps: int, acts: list[Actuators]) -> tuple[CallLog, list[dict[str, Any]],
-                                                     list[dict[str, Any]]]:
+def fly(steps: int, acts: list[Actuators], *, lookahead: bool,
+        ) -> tuple[CallLog, list[dict[str, Any]], list[dict[str, Any]]]:
     """Run the server's lockstep loop against a scripted executive on inproc sockets."""
     n = next(_ids)
     ctx: zmq.Context[Any] = zmq.Context()
     server = CallLog(Plant(load_profile(PROFILE)), f"inproc://lsbus{n}",
-                     f"inproc://lsworld{n}", ctx=ctx)
+                     f"inproc://lsworld{n}", ctx=ctx, lookahead=lookahead)
     execu = ctx.socket(zmq.PAIR)
     execu.connect(f"inproc://lsbus{n}")
     sub = ctx.socket(zmq.SUB)
@@ -121,14 +122,16 @@ def fly(steps: int, acts: list[Actuators]) -> tuple[CallLog, list[dict[str, Any]
     return server, ticks, worlds
 
 
-@pytest.fixture(scope="module")
-def flown() -> Iterator[tuple[CallLog, list[dict[str, Any]], list[dict[str, Any]],
-                              tuple[list[dict[str, Any]], list[dict[str, Any]],
-                                    dict[str, Any]]]]:
-    steps = 40
-    acts = scripted_actuators(steps + 1)
-    server, ticks, worlds = fly(steps, acts)
-    yield server, ticks, worlds, reference(acts, steps)
+STEPS = 40
+
+
+@pytest.fixture(scope="module", params=[True, False], ids=["lookahead", "no-lookahead"])
+def flown(request: pytest.FixtureRequest) -> Iterator[
+        tuple[CallLog, list[dict[str, Any]], list[dict[str, Any]],
+              tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]]]:
+    acts = scripted_actuators(STEPS + 1)
+    server, ticks, worlds = fly(STEPS, acts, lookahead=request.param)
+    yield server, ticks, worlds, reference(acts, STEPS)
 
 
 def test_ticks_carry_the_pure_plants_sensors(flown: Any) -> None:
@@ -150,5 +153,19 @@ def test_the_summary_is_the_pure_plants(flown: Any) -> None:
 
 def test_each_tick_goes_before_the_previous_steps_world(flown: Any) -> None:
     server, _ticks, _worlds, _ = flown
-    steps = 40
-    assert server.calls == ["tick"] + ["tick", "world"] * steps + ["world"]
+    assert server.calls == ["tick"] + ["tick", "world"] * STEPS + ["world"]
+
+
+def test_the_lookahead_stands_whenever_the_answer_drives_the_same(flown: Any) -> None:
+    server, _ticks, _worlds, _ = flown
+    look = server.lookahead
+    if look is None:
+        return  # the plain loop: nothing guessed (its numbers are checked above)
+    assert not look.active
+    plant = server.plant
+    acts = scripted_actuators(STEPS + 1)
+    # the first guess follows the default actuators, then each answer the previous one
+    drives = [plant.drive(Actuators())] + [plant.drive(a) for a in acts[:STEPS]]
+    changes = sum(1 for k in range(STEPS) if drives[k + 1] != drives[k])
+    assert changes >= 10  # the script does exercise the undo
+    assert (look.hits, look.misses) == (STEPS - changes, changes)

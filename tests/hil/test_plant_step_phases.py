@@ -19,6 +19,10 @@ ACT = Actuators(payload_on=True, payload_activity_frac=0.7, heaters_on={"battery
                 report_mode="COMPUTE")
 
 
+CACHES_AND_CONSTANTS = frozenset((
+    "grid", "forecast", "ephemeris", "profile", "spec", "_look", "_appends", "_temp_appends"))
+
+
 def plain(value: Any, depth: int = 0) -> Any:
     """A comparable picture of an object's whole state (caches of geometry aside)."""
     if depth > 6:
@@ -33,7 +37,7 @@ def plain(value: Any, depth: int = 0) -> Any:
         return value.tobytes()
     if hasattr(value, "__dict__"):
         return {k: plain(v, depth + 1) for k, v in vars(value).items()
-                if k not in ("grid", "forecast", "ephemeris", "profile", "spec")}
+                if k not in CACHES_AND_CONSTANTS}
     return value
 
 
