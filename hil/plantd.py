@@ -149,43 +149,45 @@ class PlantServer:
         wall0 = clock.monotonic_s()
         timeout = FIRST_REPLY_TIMEOUT_MS
         look = self.lookahead
-        if not self.stop_reason:
-            self._send_tick(dt_s)
-        while not self.stop_reason:
-            more = self.plant.elapsed_s + 1e-9 < duration_s
-            guessed: tuple[bytes, Sequencer] | None = None
-            if more and look is not None:
-                look.begin(dt_s, self.act)
-                guessed = self._tick_after(dt_s)
-            if not self._await_actuators(timeout):
-                if not self.stop_reason:
-                    self.error = f"executive did not answer within {timeout / 1000:.0f} s"
-                    self.stop_reason = "executive silent"
-                break
-            timeout = REPLY_TIMEOUT_MS
-            if not more:
-                self.stop_reason = "scenario complete"
-                break
-            act = self.act
-            if look is None or not look.resolve(act):
-                guessed = None
-                self.plant.advance(dt_s, self.plant.drive(act))
-            if speed:
-                ahead = self.plant.elapsed_s / speed - (clock.monotonic_s() - wall0)
-                if ahead > 0:
-                    clock.sleep_s(ahead)
+        try:
             if not self.stop_reason:
-                if guessed is None:
-                    self._send_tick(dt_s)
-                else:
-                    self._pending_tick, self.seq_bus = guessed
-                    self._send_pending()
-            self.plant.settle(act)  # the executive is at work on the TICK meanwhile
-            self.publish_world(self.plant.world())
-        if look is not None:
-            look.cancel()  # no answer came for a guessed step: the plant is as it was
-            log.info("lookahead: %d of %d steps made before the executive answered",
-                     look.hits, look.hits + look.misses)
+                self._send_tick(dt_s)
+            while not self.stop_reason:
+                more = self.plant.elapsed_s + 1e-9 < duration_s
+                guessed: tuple[bytes, Sequencer] | None = None
+                if more and look is not None:
+                    look.begin(dt_s, self.act)
+                    guessed = self._tick_after(dt_s)
+                if not self._await_actuators(timeout):
+                    if not self.stop_reason:
+                        self.error = f"executive did not answer within {timeout / 1000:.0f} s"
+                        self.stop_reason = "executive silent"
+                    break
+                timeout = REPLY_TIMEOUT_MS
+                if not more:
+                    self.stop_reason = "scenario complete"
+                    break
+                act = self.act
+                if look is None or not look.resolve(act):
+                    guessed = None
+                    self.plant.advance(dt_s, self.plant.drive(act))
+                if speed:
+                    ahead = self.plant.elapsed_s / speed - (clock.monotonic_s() - wall0)
+                    if ahead > 0:
+                        clock.sleep_s(ahead)
+                if not self.stop_reason:
+                    if guessed is None:
+                        self._send_tick(dt_s)
+                    else:
+                        self._pending_tick, self.seq_bus = guessed
+                        self._send_pending()
+                self.plant.settle(act)  # the executive is at work on the TICK meanwhile
+                self.publish_world(self.plant.world())
+        finally:
+            if look is not None:
+                look.cancel()  # no answer came for a guessed step: the plant is as it was
+                log.info("lookahead: %d of %d steps made before the executive answered",
+                         look.hits, look.hits + look.misses)
         self.publish_world()
 
     def _tick_after(self, dt_s: float) -> tuple[bytes, Sequencer]:

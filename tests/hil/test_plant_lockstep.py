@@ -169,3 +169,42 @@ def test_the_lookahead_stands_whenever_the_answer_drives_the_same(flown: Any) ->
     changes = sum(1 for k in range(STEPS) if drives[k + 1] != drives[k])
     assert changes >= 10  # the script does exercise the undo
     assert (look.hits, look.misses) == (STEPS - changes, changes)
+
+
+def test_a_stop_while_a_step_is_guessed_leaves_the_plant_as_answered() -> None:
+    n = next(_ids)
+    ctx: zmq.Context[Any] = zmq.Context()
+    server = PlantServer(Plant(load_profile(PROFILE)), f"inproc://stbus{n}",
+                         f"inproc://stworld{n}", ctx=ctx)
+    execu = ctx.socket(zmq.PAIR)
+    execu.connect(f"inproc://stbus{n}")
+    runner = threading.Thread(target=server.run_lockstep, args=(100.0,))
+    runner.start()
+    acts = scripted_actuators(6)
+    seq = Sequencer("flight")
+    try:
+        for k in range(6):  # answers TICKs 0..5; TICK 6 stays unanswered
+            assert execu.poll(10_000)
+            env = decode(execu.recv())
+            execu.send(seq.pack(Kind.ACTUATORS, env.time_s, ActuatorsBody(acts[k]).to_body()))
+        assert execu.poll(10_000)  # TICK 6 came: the plant now guesses step 7
+        look = server.lookahead
+        assert look is not None
+        for _ in range(1000):
+            if look.active:
+                break
+            threading.Event().wait(0.01)
+        assert look.active and server.plant.elapsed_s == 7.0
+        server.stop("test over")
+        runner.join(10)
+        assert not runner.is_alive() and not look.active
+        assert server.plant.elapsed_s == 6.0
+        _ticks, _worlds, summary = reference(acts, 6)
+        assert server.plant.summary() == summary
+    finally:
+        if runner.is_alive():
+            server.stop("test over")
+            runner.join(10)
+        server.close()
+        execu.close(0)
+        ctx.term()
