@@ -36,7 +36,6 @@ import zmq
 from flightsw import channel_auth
 from flightsw.clock import RealClock
 from flightsw.errors import WireError
-from flightsw.payload_host import resident_mb
 from flightsw.supervisor import PayloadExit
 from flightsw.wire import Envelope, encode, try_decode
 from payload.core import PayloadCore
@@ -44,6 +43,7 @@ from payload.errors import ModelError
 from payload.job_run import JobInput, JobOutcome
 from payload.mission_clock import ParentSyncedClock
 from payload.model import load_model
+from payload.resident_memory import ResidentMemory
 from payload.thread_cpu import INFERENCE_THREAD, name_this_thread
 
 log = logging.getLogger("payload")
@@ -81,11 +81,6 @@ class _Shutdown:
         self.signal_name = signal.Signals(signum).name
 
 
-def rss_mb() -> float:
-    """Resident memory of this process in MiB (Linux /proc; 0 where unavailable)."""
-    return resident_mb() or 0.0
-
-
 def run(options: ProcessOptions) -> int:
     """Load the model, connect, serve until told to stop; returns the exit code."""
     shutdown = _Shutdown()
@@ -111,7 +106,7 @@ def run(options: ProcessOptions) -> int:
              f" (fallback: {model.fallback_reason})" if model.fallback_reason else "")
     model_path = model.path
     core = PayloadCore(model, clock, incarnation=options.incarnation, pid=os.getpid(),
-                       rss_mb=rss_mb,
+                       rss_mb=ResidentMemory().mb,
                        reload=lambda threads: load_model(model_path, intra_op_threads=threads))
 
     ctx = zmq.Context()
@@ -185,7 +180,10 @@ def _serve(sock: zmq.Socket[bytes], core: PayloadCore, clock: ParentSyncedClock,
         ready = dict(poller.poll(int(timeout_s * 1000)))
         if sock in ready:
             link.drain(core, clock)
-        results = [env for outcome in worker.finished() for env in core.finish_job(outcome)]
+        # the inference thread writes the pipe after each outcome it queues, so without
+        # the pipe ready there is nothing (or nothing yet: its byte follows) to collect
+        finished = worker.finished() if worker.wake_r in ready else []
+        results = [env for outcome in finished for env in core.finish_job(outcome)]
         now_s = clock.monotonic_s()
         if not (core.stop_requested or shutdown.signal_name):
             try:
@@ -221,7 +219,11 @@ class _Link:
 
     def drain(self, core: PayloadCore, clock: ParentSyncedClock) -> None:
         """Handle everything waiting (bounded, so a flood cannot starve the jobs)."""
-        for _ in range(MAX_RECV_PER_TURN):
+        for i in range(MAX_RECV_PER_TURN):
+            # ask before reading again rather than read until zmq.Again: most turns
+            # bring one frame, and the exception cost 3x the question (~10 us vs 3 us)
+            if i and not int(self.sock.get(zmq.EVENTS)) & zmq.POLLIN:
+                return
             try:
                 sealed = self.sock.recv(zmq.NOBLOCK)
             except zmq.Again:
