@@ -30,6 +30,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
+from typing import cast
 
 import zmq
 
@@ -57,6 +58,7 @@ POLL_MAX_S = 0.05
 PARENT_CHECK_S = 0.5
 MAX_RECV_PER_TURN = 256
 LINGER_MS = 1000
+_EVENTS, _POLLIN = int(zmq.EVENTS), int(zmq.POLLIN)  # plain ints: pyzmq's enum ops cost
 
 
 @dataclass(frozen=True)
@@ -222,7 +224,7 @@ class _Link:
         for i in range(MAX_RECV_PER_TURN):
             # ask before reading again rather than read until zmq.Again: most turns
             # bring one frame, and the exception cost 3x the question (~10 us vs 3 us)
-            if i and not int(self.sock.get(zmq.EVENTS)) & zmq.POLLIN:
+            if i and not cast(int, self.sock.getsockopt(_EVENTS)) & _POLLIN:
                 return
             try:
                 sealed = self.sock.recv(zmq.NOBLOCK)
