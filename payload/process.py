@@ -185,6 +185,11 @@ def _serve(sock: zmq.Socket[bytes], core: PayloadCore, clock: ParentSyncedClock,
         # the inference thread writes the pipe after each outcome it queues, so without
         # the pipe ready there is nothing (or nothing yet: its byte follows) to collect
         finished = worker.finished() if worker.wake_r in ready else []
+        if finished and not (core.stop_requested or shutdown.signal_name):
+            # jobs that arrived with these outcomes go to the inference thread before
+            # their results are built (start_job holds back when paced, at the
+            # pipeline's depth or when maintenance waits), not after, or it idles
+            _hand_over(core, worker, clock.monotonic_s())
         results = [env for outcome in finished for env in core.finish_job(outcome)]
         now_s = clock.monotonic_s()
         if not (core.stop_requested or shutdown.signal_name):
@@ -196,8 +201,7 @@ def _serve(sock: zmq.Socket[bytes], core: PayloadCore, clock: ParentSyncedClock,
                 return EXIT_MODEL
             # hand over the next jobs before the results go out: the worker infers
             # (onnxruntime releases the GIL) while this thread encodes and sends
-            while (job := core.start_job(now_s)) is not None:
-                worker.submit(job)
+            _hand_over(core, worker, now_s)
         link.send(results)
         if core.stop_requested:
             log.info("stop requested%s", f": {core.stop_reason}" if core.stop_reason else "")
@@ -210,6 +214,12 @@ def _serve(sock: zmq.Socket[bytes], core: PayloadCore, clock: ParentSyncedClock,
             if os.getppid() != parent_pid:
                 log.warning("parent %d is gone, exiting", parent_pid)
                 return EXIT_OK
+
+
+def _hand_over(core: PayloadCore, worker: _Worker, now_s: float) -> None:
+    """Every job the core lets start now goes to the inference thread."""
+    while (job := core.start_job(now_s)) is not None:
+        worker.submit(job)
 
 
 class _Link:
