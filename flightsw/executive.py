@@ -37,6 +37,7 @@ from flightsw.errors import FlightError, WireError
 from flightsw.hal import Sensors
 from flightsw.messages import ActuatorsBody, HelloBody, SensorsBody, StopBody, TickBody
 from flightsw.model_files import ModelFiles, carry_out, store_dir
+from flightsw.model_files import quiet as files_quiet
 from flightsw.payload_host import PayloadHost, ProcessPayloadHost
 from flightsw.recorder import Changes
 from flightsw.recorder_store import RECORDER_FILE, RecorderStore
@@ -116,6 +117,8 @@ class Executive:
         uplink_auth.set_provisioned(self.core.state.auth, uplink_keys or {})
         self.core.before_cycle = self._before_cycle
         self.core.after_cycle = self._after_cycle
+        if lockstep:
+            self.core.shell_quiet = self._quiet_for_fast
         self._wall = RealClock()  # only for bounding waits on real processes
         self.core.timer = self._wall.monotonic_s  # each cycle's work, for overruns
         self.watchdog: Watchdog = watchdog or NoWatchdog()
@@ -222,6 +225,14 @@ class Executive:
                 self._uplink_idle_this_tick = True
         elif self.lockstep:
             self._settle_payload(group)
+
+    def _quiet_for_fast(self) -> bool:
+        """Lockstep: this tick's first fast cycle found the uplink empty, no state waits
+        to be saved and no model file operation waits (see
+        :meth:`Topology.fast_has_nothing_to_do`)."""
+        return (self._uplink_idle_this_tick
+                and not (self.core.dirty and self.state_store is not None)
+                and files_quiet(self.core.state.model_store, self.model_files))
 
     def _after_cycle(self, group: str) -> None:
         carry_out(self.core, self.model_files, self._wall.monotonic_s())
