@@ -305,6 +305,28 @@ class Recorder:
         self._return_selected()
         return sum(len(h.frame) for h in chosen)
 
+    def selected(self) -> list[Held]:
+        """The frames :meth:`select` chose, in order (before :meth:`sent`)."""
+        return list(self._selected)
+
+    def unsend(self, copies: Sequence[tuple[Held, float | None, int]]) -> None:
+        """Copies :meth:`sent` counted that the transport then refused (the lockstep
+        shell sends a tick's frames once the plant has its answer): each ``(held,
+        sent_s, sends)`` as it was before, back in its queue at the head, as if never
+        selected."""
+        self._return_selected()
+        back: dict[int, Held] = {}
+        for held, sent_s, sends in reversed(copies):  # a record sent twice: its first state
+            if held.seq not in self.records:
+                continue
+            if sends:
+                self.resent_total -= 1
+            held.sent_s, held.sends = sent_s, sends
+            self._in_flight.pop(held.seq, None)
+            back[held.seq] = held
+        self._selected = sorted(back.values(), key=lambda h: h.seq)
+        self._return_selected()
+
     def _return_selected(self) -> None:
         for held in reversed(self._selected):
             if held.seq not in self.records:

@@ -137,3 +137,42 @@ def test_the_limit_checker_reads_the_same_values_as_the_whole_housekeeping() -> 
     # one point takes its component's sample only
     core.state.limits.watchpoints = [replace(first, point="power.battery_temp_c")]
     assert len(core._watched_points()) < len(whole) / 2
+
+
+def test_a_ticks_frames_refused_by_the_link_are_taken_back_not_lost() -> None:
+    """Lockstep sends a tick's frames after the plant has its answer; frames the link
+    refuses then (no ground yet, a full queue) are taken back as never sent: they are
+    not counted, not left waiting for an acknowledgement, and go when the link takes
+    them, every number once."""
+    h = Harness()
+    h.run(3)
+    before = h.core.state.link.frames_sent
+    h.ground.capacity = 0  # the ground's queue is full: every send is refused
+    h.run(5)
+    st = h.core.state.link
+    assert st.frames_sent == before
+    assert st.recorder.in_flight == 0 and len(st.recorder) > 0
+    h.ground.capacity = 100_000
+    h.run(3)
+    seqs = sorted({e.seq for e in h.downlink})
+    assert seqs == list(range(seqs[0], seqs[-1] + 1))  # nothing skipped
+    assert st.frames_sent == len(h.downlink) and st.recorder.resent_total == 0
+
+
+def test_unsend_puts_the_recorder_back_as_it_was() -> None:
+    rec = Recorder(1 << 20)
+    for seq in range(1, 8):
+        rec.store(seq, Priority.HOUSEKEEPING if seq % 2 else Priority.EVENT, b"y" * 30)
+    first = rec.select(4, 1.0)
+    chosen = [h.seq for h in rec.selected()]
+    rec.sent(4, 1.0)
+    assert rec.resend_now(chosen[0], 10.0)  # it goes again
+    again = rec.select(10, 40.0)
+    copies = [(h, h.sent_s, h.sends) for h in rec.selected()]
+    resent, in_flight = rec.resent_total, rec.in_flight
+    rec.sent(len(again), 40.0)
+    assert rec.resent_total > resent  # a copy went again (the test would prove less)
+    rec.unsend(copies)
+    assert (rec.resent_total, rec.in_flight) == (resent, in_flight)
+    assert rec.select(10, 40.0) == again  # the same frames, in the same order
+    assert first
