@@ -40,6 +40,7 @@ from flightsw.dictionary import Dictionary
 from flightsw.errors import safe_repr
 from flightsw.wire import Envelope, Kind, try_decode
 from ground.archive import Archive
+from ground.arrival_order import frames_first, interleave
 from ground.link_physics import LinkPhysics, PhysicalLink
 from ground.mission_control import MissionControl
 from ground.ops_service import OpsService
@@ -157,6 +158,45 @@ class GroundCore:
             self.aos_time_s = env.time_s
         self._on_edge(edge)  # every edge counts, even if a burst holds AOS and LOS
         return edge
+
+    def take_turn(self, frames: Sequence[bytes], worlds: Sequence[bytes],
+                  wall: Callable[[], WallTime], send: Callable[[bytes], bool]) -> None:
+        """A turn's downlink frames and WORLDs, in the order they happened (see
+        :meth:`arrival_steps`), the uplink pumped after each WORLD but the last (the
+        caller pumps once it has answered its ops requests). ``wall`` reads the wall
+        clock (the frames take one reading, each WORLD its own). A plant STOP among
+        the WORLDs sets :attr:`stop_reason`."""
+        wall_now = wall()
+        steps = self.arrival_steps(frames, worlds)
+        for k, (sent, world) in enumerate(steps):
+            self.on_downlink(sent, wall_now)
+            if world is None:
+                break  # the last step: the frames sent after the turn's last WORLD
+            self.on_world(world, wall())
+            if steps[k + 1][1] is not None:  # another WORLD follows: this one's uplink
+                self.pump_uplink(send, wall())
+
+    @property
+    def stopped_wall_s(self) -> float | None:
+        """Wall monotonic time the plant's STOP arrived (None: it has not)."""
+        return self._stopped_wall_s
+
+    def arrival_steps(self, frames: Sequence[bytes],
+                      worlds: Sequence[bytes]) -> list[tuple[list[bytes], bytes | None]]:
+        """One turn's inputs as ``(frames, then this WORLD)`` steps in the order they
+        happened, the last with no WORLD (see :mod:`ground.arrival_order`): take each
+        step's frames, then its WORLD, then pump the uplink, as a turn per WORLD would.
+        On the real clock, as drained (frames first)."""
+        if self.clock != "sim" or not worlds:
+            return frames_first(frames, worlds)
+        world_times = [frame_time_s(w) for w in worlds]
+        newest_s = max((t for t in world_times if t is not None), default=None)
+        if newest_s is None:
+            return frames_first(frames, worlds)
+        bound = newest_s + MAX_LINK_LEAD_S  # as for the clock: absurd stamps do not count
+        stamps = [t if t is not None and t <= bound else None
+                  for t in map(frame_time_s, frames)]
+        return interleave(frames, stamps, worlds, world_times, self.world_time_s)
 
     def _on_edge(self, edge: str | None) -> None:
         if edge == "aos":

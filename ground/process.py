@@ -22,6 +22,7 @@ ground first archives what the executive still sends while it shuts down.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,17 @@ IN_AIR_POLL_MS = 2
 """While the link physics holds frames in the air (latency, the uplink's 9.6 kbit/s), the
 loop looks again this soon, so a frame is delivered when it arrives, not up to a poll
 later (a command's round trip crosses the station twice each way)."""
+SIM_TURN_S = 0.01
+"""On the sim clock the loop turns at most this often (wall seconds). In lockstep the
+plant publishes a WORLD every simulated second and the flight downlinks in between, a
+few hundred of each per wall second: woken by each, the ground spent most of its CPU on
+waking up, draining, committing and pumping (13,900 turns and 4.1 s CPU for a 2-orbit
+suncatcher sim; ~3,000 turns at 10 ms). A turn takes its WORLDs and frames in the order
+they happened (:mod:`ground.arrival_order`), so it decides what a turn per WORLD would;
+the ground only runs a few more simulated seconds behind the flight, which it is
+anyway whenever it archives a burst. The real clock keeps waking for every message
+(the wall is what an operator's round trip is measured on), and so does the sim clock
+after a plant STOP (time then runs on the wall)."""
 MAX_FRAMES_PER_TURN = 20_000  # keep ops answers prompt under a downlink flood
 MAX_BYTES_PER_TURN = 32 << 20  # and memory bounded under a flood of 1 MiB frames
 MAX_OPS_PER_TURN = 50  # and the downlink flowing under a flood of ops requests
@@ -108,6 +120,7 @@ class GroundProcess:
         self._stop_at_s: float | None = None  # when a plant STOP arrived (wall monotonic)
         self._meta_flushed_s = self._started_mono_s
         self._last_frame_s = self._started_mono_s
+        self._turn_at_s = -math.inf  # wall monotonic of the last loop turn
         self._sockets: list[zmq.Socket[Any]] = []
         try:
             self._open_sockets()
@@ -163,9 +176,30 @@ class GroundProcess:
                  "clock %s", self.cfg.link, self.cfg.world or "-", self.cfg.ops,
                  self.cfg.archive, self.mission.dictionary.hash, self.cfg.clock)
         while not self._should_exit():
-            self.turn(IN_AIR_POLL_MS if self.station.model.in_air() else POLL_MS)
+            self._pace()
+            self.turn(self._poll_ms())
         log.info("ground stopping: %s", self.stop_reason)
         return self.stop_reason
+
+    def _spacecraft_time_moves(self) -> bool:
+        """On the sim clock before a plant STOP, the ground's time moves only with what
+        arrives: waking up sooner decides nothing sooner."""
+        return self.cfg.clock == "sim" and self._stop_at_s is None and not self.stop_reason
+
+    def _poll_ms(self) -> int:
+        if self.station.model.in_air() and not self._spacecraft_time_moves():
+            return IN_AIR_POLL_MS  # the wall moves them on: look again soon
+        return POLL_MS  # (on spacecraft time the next arrival moves them on)
+
+    def _pace(self) -> None:
+        """On spacecraft time, turn at most every :data:`SIM_TURN_S` of wall time."""
+        now_s = self.clock.monotonic_s()
+        if self._spacecraft_time_moves():
+            wait_s = self._turn_at_s + SIM_TURN_S - now_s
+            if wait_s > 0:
+                self.clock.sleep_s(wait_s)
+                now_s += wait_s
+        self._turn_at_s = now_s
 
     def _should_exit(self) -> bool:
         if not self.stop_reason:
@@ -193,8 +227,12 @@ class GroundProcess:
         wall = self.wall()
         if frames:
             self._last_frame_s = wall.mono_s
-        self.core.on_downlink(frames, wall)
-        self._take_world(worlds)
+        # a turn may hold several WORLDs (see SIM_TURN_S): taken in the order they and
+        # the frames happened, with the uplink's turn after each, as one turn per WORLD
+        self.core.take_turn(frames, worlds, self.wall, self._send_up)
+        if self.core.stop_reason and not self.stop_reason:  # the plant's STOP came
+            self._stop_at_s = self.core.stopped_wall_s
+            self.request_stop(self.core.stop_reason)
         if self.ops_sock in ready:
             self._answer_ops()
         self.core.pump_uplink(self._send_up, self.wall())
@@ -219,14 +257,6 @@ class GroundProcess:
             frames.append(frame)
             size += len(frame)
         return frames
-
-    def _take_world(self, worlds: list[bytes]) -> None:
-        for frame in worlds:
-            wall = self.wall()
-            if self.core.on_world(frame, wall) == "stop":
-                if not self.stop_reason:
-                    self._stop_at_s = wall.mono_s
-                self.request_stop(self.core.stop_reason)
 
     @property
     def world_rejected(self) -> int:

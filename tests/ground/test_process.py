@@ -12,6 +12,7 @@ from ground.api import Ops
 from ground.archive_reader import ArchiveReader
 from ground.errors import NoStack
 from ground.predicates import gt
+from ground.process import SIM_TURN_S, GroundConfig, GroundProcess
 
 from .conftest import DICTIONARY, FakeExecutive, GroundRun, free_endpoint, write_stack
 
@@ -226,3 +227,53 @@ def test_on_the_sim_clock_the_ground_keeps_spacecraft_time(
     finally:
         ground.stop()
     assert "Traceback" not in ground.log()
+
+
+class SteppedWall:
+    """A wall clock that moves only when told to, and notes the sleeps asked of it."""
+
+    def __init__(self) -> None:
+        self.now_s = 100.0
+        self.slept: list[float] = []
+
+    def monotonic_s(self) -> float:
+        return self.now_s
+
+    def mission_time_s(self) -> float:
+        return 1.8e9 + self.now_s
+
+    def sleep_s(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now_s += seconds
+
+
+@pytest.mark.parametrize("clock", ["sim", "real"])
+def test_on_the_sim_clock_the_loop_turns_at_most_every_sim_turn_s(
+        tmp_path: Path, clock: str) -> None:
+    """Lockstep wakes the ground hundreds of times a wall second; on spacecraft time it
+    takes them in turns of SIM_TURN_S (what it decides follows the messages' own times),
+    on the wall as they come, and after a plant STOP (time then runs on the wall) too."""
+    wall = SteppedWall()
+    ground = GroundProcess(GroundConfig(link=free_endpoint(), ops=free_endpoint(),
+                                        archive=tmp_path / "a.sqlite",
+                                        world=free_endpoint(), clock=clock),
+                           DICTIONARY, clock=wall)  # type: ignore[arg-type]
+    try:
+        ground._pace()
+        wall.now_s += SIM_TURN_S / 4  # a quick turn
+        ground._pace()
+        wall.now_s += 2 * SIM_TURN_S  # a slow one
+        ground._pace()
+        if clock == "sim":
+            assert wall.slept == [pytest.approx(SIM_TURN_S * 3 / 4)]
+        else:
+            assert wall.slept == []
+        ground.core.stop_reason = "plant STOP: 'done'"
+        ground.request_stop(ground.core.stop_reason)
+        ground._stop_at_s = wall.now_s
+        ground._pace()
+        wall.now_s += SIM_TURN_S / 4
+        ground._pace()
+        assert len(wall.slept) == (1 if clock == "sim" else 0)
+    finally:
+        ground.close()
