@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import math
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import msgpack
 import pytest
 
 from flightsw.uplink_auth import peel
 from flightsw.wire import Envelope, Kind, Sequencer, decode
 from ground.__main__ import config_from_args, parse_args
 from ground.archive import WALL_COLUMN, Archive
-from ground.core import GroundCore, WallTime
+from ground.core import GroundCore, WallTime, frame_time_s
 from ground.errors import GroundError
 from ground.ops_service import pack, unpack
 
@@ -298,3 +300,27 @@ def test_after_a_plant_stop_the_link_runs_on_the_wall_but_mission_time_stands(
     assert core.on_downlink([frame], WallTime(100.0, 0.0)) == 0  # on its way
     assert core.on_downlink([], WallTime(100.6, 0.0)) == 1  # the wall moved the link on
     assert core.mission_now_s(WallTime(100.6, 0.0)) == T0
+
+
+@pytest.mark.parametrize("header", [
+    [1, "tlm", "flight", 0, T0 + 0.5],
+    [1, "tlm", "flight", 200, T0],  # seq in one byte
+    [1, "evt", "flight", 70_000, T0 - 3.25],  # four bytes
+    [1, "world", "plant", (1 << 63) - 1, T0],  # eight bytes
+    [1, "tlm", "flight", 5, 1_800_000_000],  # an integer time
+    [1, "tlm", "f" * 40, 5, T0],  # a source longer than a fixstr
+    [300, "tlm", "flight", 5, T0],  # a version beyond a fixint
+    [1, "tlm", "flight", -1, T0],  # a negative seq (mission control refuses the frame)
+    [1, "tlm", "flight", 5, float("nan")],
+    [1, "tlm", "flight", 5, float("inf")],
+    [1, "tlm", "flight", 5, "soon"],
+    [1, "tlm", "flight", 5],  # too short an envelope
+])
+def test_frame_time_reads_the_header_however_it_is_packed(header: list[Any]) -> None:
+    frame = msgpack.packb([*header, {"points": {}}] if len(header) == 5 else header)
+    t = header[4] if len(header) == 5 else None
+    want = (float(t) if isinstance(t, (int, float)) and math.isfinite(t) else None)
+    assert frame_time_s(frame) == want
+    for cut in range(len(frame)):  # cut short anywhere: a stamp only if it is all there
+        got = frame_time_s(frame[:cut])
+        assert got is None or got == want
