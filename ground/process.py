@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import logging
 import math
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import zmq
-from zmq.utils.monitor import recv_monitor_message
 
 from flightsw.clock import RealClock
 from flightsw.dictionary import Dictionary
@@ -45,17 +45,23 @@ IN_AIR_POLL_MS = 2
 """While the link physics holds frames in the air (latency, the uplink's 9.6 kbit/s), the
 loop looks again this soon, so a frame is delivered when it arrives, not up to a poll
 later (a command's round trip crosses the station twice each way)."""
-SIM_TURN_S = 0.01
+SIM_TURN_S = 0.025
 """On the sim clock the loop turns at most this often (wall seconds). In lockstep the
 plant publishes a WORLD every simulated second and the flight downlinks in between, a
 few hundred of each per wall second: woken by each, the ground spent most of its CPU on
 waking up, draining, committing and pumping (13,900 turns and 4.1 s CPU for a 2-orbit
-suncatcher sim; ~3,000 turns at 10 ms). A turn takes its WORLDs and frames in the order
-they happened (:mod:`ground.arrival_order`), so it decides what a turn per WORLD would;
-the ground only runs a few more simulated seconds behind the flight, which it is
-anyway whenever it archives a burst. The real clock keeps waking for every message
+suncatcher sim; ~3,500 turns at 10 ms, ~1,500 at 25 ms). A turn takes its WORLDs and
+frames in the order they happened (:mod:`ground.arrival_order`), so it decides what a
+turn per WORLD would; the ground only runs some simulated seconds (~12 at 25 ms) behind
+the flight, as it does anyway whenever it archives a burst. The real clock keeps waking for every message
 (the wall is what an operator's round trip is measured on), and so does the sim clock
 after a plant STOP (time then runs on the wall)."""
+BUSY_LINK_FRAMES = 32
+"""A turn that drained this many downlink frames or more is followed at once, paced or
+not: the flight is playing back its recorder, and a paced ground let its receive queue
+(:data:`LINK_RCVHWM`) fill, pushing the flight back until it sent bursts the link model
+could not carry (291 frames over its transmit queue, each then re-requested and sent
+again, in one 2-orbit run at 10 ms)."""
 MAX_FRAMES_PER_TURN = 20_000  # keep ops answers prompt under a downlink flood
 MAX_BYTES_PER_TURN = 32 << 20  # and memory bounded under a flood of 1 MiB frames
 MAX_OPS_PER_TURN = 50  # and the downlink flowing under a flood of ops requests
@@ -77,6 +83,17 @@ its recorder while we acknowledge); an executive that exits sooner disconnects, 
 :data:`STOP_QUIET_S` ends the wait."""
 STOP_MAX_S = 10.0
 META_FLUSH_S = 1.0  # wall seconds between commits of the mission clock alone
+
+
+def monitor_event(parts: list[bytes]) -> int | None:
+    """The event of a ZeroMQ socket-monitor message (libzmq's ``zmq_socket_monitor``
+    format: a 16-bit event and a 32-bit value, then the endpoint); None if malformed.
+    Read here rather than with ``zmq.utils.monitor``, which imports asyncio (a sixth of
+    the ground's import time) for its async sockets."""
+    if len(parts) != 2 or len(parts[0]) != 6:
+        return None
+    event: int = struct.unpack("=hi", parts[0])[0]
+    return event
 
 
 @dataclass(frozen=True)
@@ -121,6 +138,7 @@ class GroundProcess:
         self._meta_flushed_s = self._started_mono_s
         self._last_frame_s = self._started_mono_s
         self._turn_at_s = -math.inf  # wall monotonic of the last loop turn
+        self._last_turn_frames = 0  # downlink frames the last turn drained
         self._sockets: list[zmq.Socket[Any]] = []
         try:
             self._open_sockets()
@@ -192,9 +210,10 @@ class GroundProcess:
         return POLL_MS  # (on spacecraft time the next arrival moves them on)
 
     def _pace(self) -> None:
-        """On spacecraft time, turn at most every :data:`SIM_TURN_S` of wall time."""
+        """On spacecraft time, turn at most every :data:`SIM_TURN_S` of wall time,
+        unless the downlink is flowing (:data:`BUSY_LINK_FRAMES`)."""
         now_s = self.clock.monotonic_s()
-        if self._spacecraft_time_moves():
+        if self._spacecraft_time_moves() and self._last_turn_frames < BUSY_LINK_FRAMES:
             wait_s = self._turn_at_s + SIM_TURN_S - now_s
             if wait_s > 0:
                 self.clock.sleep_s(wait_s)
@@ -222,6 +241,7 @@ class GroundProcess:
         # the executive has answered), so frames are judged by the contact state they
         # were sent in, and the ground's clock does not run ahead of its downlink.
         frames = self._drain(self.link) if self.link in ready else []
+        self._last_turn_frames = len(frames)
         worlds = self._drain(self.world) if self.world is not None and self.world in ready \
             else []
         wall = self.wall()
@@ -265,15 +285,15 @@ class GroundProcess:
     def _take_monitor_events(self) -> None:
         while True:
             try:
-                msg = recv_monitor_message(self.monitor, zmq.NOBLOCK)
+                event = monitor_event(self.monitor.recv_multipart(zmq.NOBLOCK))
             except zmq.Again:
                 return
-            if msg["event"] == zmq.EVENT_CONNECTED:
+            if event == zmq.EVENT_CONNECTED:
                 self.flight_connected = True
                 self.flight_connects += 1
                 log.info("executive connected on %s", self.cfg.link)
                 self.core.on_flight_connected()
-            elif msg["event"] == zmq.EVENT_DISCONNECTED:
+            elif event == zmq.EVENT_DISCONNECTED:
                 self.flight_connected = False
                 log.info("executive disconnected; reconnecting")
 

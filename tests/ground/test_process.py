@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import struct
 import time
 from pathlib import Path
 
 import pytest
+import zmq
 
 from flightsw.wire import Kind
 from ground.api import Ops
 from ground.archive_reader import ArchiveReader
 from ground.errors import NoStack
 from ground.predicates import gt
-from ground.process import SIM_TURN_S, GroundConfig, GroundProcess
+from ground.process import (
+    BUSY_LINK_FRAMES,
+    SIM_TURN_S,
+    GroundConfig,
+    GroundProcess,
+    monitor_event,
+)
 
 from .conftest import DICTIONARY, FakeExecutive, GroundRun, free_endpoint, write_stack
 
@@ -268,6 +276,11 @@ def test_on_the_sim_clock_the_loop_turns_at_most_every_sim_turn_s(
             assert wall.slept == [pytest.approx(SIM_TURN_S * 3 / 4)]
         else:
             assert wall.slept == []
+        ground._last_turn_frames = BUSY_LINK_FRAMES  # the flight is playing back: keep up
+        wall.now_s += SIM_TURN_S / 4
+        ground._pace()
+        ground._last_turn_frames = 0
+        assert len(wall.slept) == (1 if clock == "sim" else 0)
         ground.core.stop_reason = "plant STOP: 'done'"
         ground.request_stop(ground.core.stop_reason)
         ground._stop_at_s = wall.now_s
@@ -277,3 +290,12 @@ def test_on_the_sim_clock_the_loop_turns_at_most_every_sim_turn_s(
         assert len(wall.slept) == (1 if clock == "sim" else 0)
     finally:
         ground.close()
+
+
+def test_monitor_events_are_read_as_libzmq_writes_them() -> None:
+    connected = [struct.pack("=hi", zmq.EVENT_CONNECTED, 7), b"tcp://127.0.0.1:5555"]
+    assert monitor_event(connected) == zmq.EVENT_CONNECTED
+    assert monitor_event([struct.pack("=hi", zmq.EVENT_DISCONNECTED, 7), b""]) == \
+        zmq.EVENT_DISCONNECTED
+    assert monitor_event(connected[:1]) is None  # malformed: no event, nothing raised
+    assert monitor_event([b"\x01\x00", b""]) is None
