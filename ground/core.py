@@ -217,6 +217,9 @@ class GroundCore:
         what exceeded its transmit queue (1,540 frames of a 2-orbit sim, each then sent
         again)."""
         mono, _ = self.now(wall)
+        if not frames and self._link_idle():
+            self._last_downlink_s = mono  # what the station would do with nothing
+            return 0
         sent_from_s, now_s = self._sent_span(frames, mono)
         delivered = self.station.downlink(frames, now_s, sent_from_s)
         for frame in delivered:
@@ -224,6 +227,12 @@ class GroundCore:
                 self._follow_link(frame)
             self.mission.on_frame(frame, self.receive_time_s(wall), wall.utc_s)
         return len(delivered)
+
+    def _link_idle(self) -> bool:
+        """Nothing held at an edge and nothing in the air: a turn with nothing to offer
+        changes nothing (out of contact, most of an orbit, the ground is called a
+        thousand times an orbit for that)."""
+        return not self.station.held and not self.station.model.in_air()
 
     def _sent_span(self, frames: Sequence[bytes], mono: float) -> tuple[float | None, float]:
         """(sent from, now) for the station: on the sim clock the spacecraft time since
@@ -264,6 +273,8 @@ class GroundCore:
 
     def pump_uplink(self, send: Callable[[bytes], bool], wall: WallTime) -> int:
         """Hand HELLO and queued commands that the station lets through to ``send``."""
+        if not self.station.uplink_open and self._link_idle():
+            return 0  # nothing may go up, nothing is on its way
         mono, utc = self.now(wall)
 
         def through_station(frame: bytes) -> bool:

@@ -53,9 +53,9 @@ waking up, draining, committing and pumping (13,900 turns and 4.1 s CPU for a 2-
 suncatcher sim; ~3,500 turns at 10 ms, ~1,500 at 25 ms). A turn takes its WORLDs and
 frames in the order they happened (:mod:`ground.arrival_order`), so it decides what a
 turn per WORLD would; the ground only runs some simulated seconds (~12 at 25 ms) behind
-the flight, as it does anyway whenever it archives a burst. The real clock keeps waking for every message
-(the wall is what an operator's round trip is measured on), and so does the sim clock
-after a plant STOP (time then runs on the wall)."""
+the flight, as it does anyway whenever it archives a burst. The real clock keeps
+waking for every message (the wall is what an operator's round trip is measured on),
+and so does the sim clock after a plant STOP (time then runs on the wall)."""
 BUSY_LINK_FRAMES = 32
 """A turn that drained this many downlink frames or more is followed at once, paced or
 not: the flight is playing back its recorder, and a paced ground let its receive queue
