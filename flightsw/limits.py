@@ -251,8 +251,11 @@ def step(state: LimitsState, points: Mapping[str, Any], mode: str,
     target: str | None = None
     reason = ""
     starts: list[tuple[str, str]] = []
+    runtime = state.runtime
     for wp in state.watchpoints:
-        rt = state.runtime.setdefault(wp.wp_id, WatchRuntime())
+        rt = runtime.get(wp.wp_id)
+        if rt is None:  # (not setdefault: that builds a runtime 17 times a second to drop it)
+            rt = runtime[wp.wp_id] = WatchRuntime()
         if not wp.enabled:
             rt.count, rt.tripped = 0, False
             continue

@@ -174,6 +174,12 @@ def ready_frames(st: LinkState, mission_time_s: float) -> list[bytes]:
                               max_bytes=st.budget_bytes if limited else None)
 
 
+def nothing_to_send(st: LinkState, mission_time_s: float) -> bool:
+    """:func:`ready_frames` would return nothing now, whatever the budget."""
+    return (not link_up(st) or not len(st.recorder)
+            or st.recorder.nothing_to_send(mission_time_s))
+
+
 def sent(st: LinkState, n: int, mission_time_s: float) -> None:
     st.budget_bytes -= st.recorder.sent(n, mission_time_s)
     st.budget -= n

@@ -48,6 +48,7 @@ from flightsw.messages import FaultBody
 from flightsw.model_card import ModelCard, ModelCardError, contradictions
 from flightsw.model_store import (
     FileResult,
+    ModelStoreState,
     PayloadView,
     StoredModel,
     StoreOp,
@@ -371,6 +372,14 @@ def flip_file_bits(path: Path, bits: int, seed: int) -> list[int]:
         data[bit // 8] ^= 1 << (bit % 8)
     _atomic_write(path, bytes(data))
     return offsets
+
+
+def quiet(st: ModelStoreState, files: ModelFiles | None) -> bool:
+    """Nothing for :func:`carry_out` to do: no operation booked, no sandbox judging,
+    no restart or fault waiting for the payload, no verification to start again."""
+    return (not st.pending and not any(up.verifying for up in st.uploads.values())
+            and (files is None or not (files.checking or files.restart_reasons
+                                       or files.payload_faults)))
 
 
 def carry_out(core: Topology, files: ModelFiles | None, now_s: float) -> None:

@@ -276,6 +276,20 @@ class Recorder:
         self._selected = out
         return [h.frame for h in out]
 
+    def nothing_to_send(self, now_s: float) -> bool:
+        """:meth:`select` at ``now_s`` would find nothing: nothing fresh, nothing queued
+        to go again, and no copy in flight whose wait for an acknowledgement ends by
+        then. The lockstep executive skips a fast cycle that would only learn this
+        (nine in ten of them); conservative, it says False whenever it is unsure."""
+        if self._selected or any(self._fresh.values()) or any(self._resend.values()):
+            return False
+        for seq in self._in_flight:  # the oldest send first: it would expire first
+            held = self.records.get(seq)
+            if held is None or held.sent_s is None:
+                return False
+            return now_s - held.sent_s < self.timeout_s or self._rack_s <= held.sent_s
+        return True
+
     def sent(self, n: int, now_s: float) -> int:
         """The first ``n`` selected frames left; the rest go back to wait their turn.
         Returns the bytes that left."""
@@ -290,6 +304,28 @@ class Recorder:
             self._in_flight[held.seq] = None
         self._return_selected()
         return sum(len(h.frame) for h in chosen)
+
+    def selected(self) -> list[Held]:
+        """The frames :meth:`select` chose, in order (before :meth:`sent`)."""
+        return list(self._selected)
+
+    def unsend(self, copies: Sequence[tuple[Held, float | None, int]]) -> None:
+        """Copies :meth:`sent` counted that the transport then refused (the lockstep
+        shell sends a tick's frames once the plant has its answer): each ``(held,
+        sent_s, sends)`` as it was before, back in its queue at the head, as if never
+        selected."""
+        self._return_selected()
+        back: dict[int, Held] = {}
+        for held, sent_s, sends in reversed(copies):  # a record sent twice: its first state
+            if held.seq not in self.records:
+                continue
+            if sends:
+                self.resent_total -= 1
+            held.sent_s, held.sends = sent_s, sends
+            self._in_flight.pop(held.seq, None)
+            back[held.seq] = held
+        self._selected = sorted(back.values(), key=lambda h: h.seq)
+        self._return_selected()
 
     def _return_selected(self) -> None:
         for held in reversed(self._selected):

@@ -77,7 +77,8 @@ def check(state: SensorHealthState, sample: Sensors, rejected: list[str], t: Tic
     total = state.faults_total
     now = t.monotonic_s
     for name, fallback in FALLBACKS.items():
-        fh = replace(fields_.get(name, FieldHealth()))
+        old = fields_.get(name)  # a copy: the state passed in is not changed
+        fh = FieldHealth() if old is None else FieldHealth(old.last, old.same_since_s, old.fault)
         value = float(getattr(sample, name))
         kind = ""
         if name in rejected:
