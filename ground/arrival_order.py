@@ -12,13 +12,14 @@ a turn of ten seconds decides what ten turns of one second would, so the ground 
 up less often (its loop turns cost it most of its CPU in a lockstep sim).
 
 The order comes from lockstep itself (``hil.plantd``): the plant publishes WORLD at time
-``t_j`` and then ticks the flight, which downlinks during that tick records stamped in
-``(t_(j-1), t_j]`` (housekeeping of its cycles since the previous tick) before it
-answers, and only then does the plant step and publish the next WORLD. So a frame whose
-stamp is after ``t_(j-1)`` was sent after WORLD ``j``; played-back records carry old
-stamps, so a frame is placed by the newest stamp among it and the frames before it on
-the link (which keeps their order). A frame without a usable stamp stays with the frame
-before it. WORLD times that do not increase (a restarted plant), or a WORLD without a
+``t_j`` and ticks the flight, whose cycles of that tick make records stamped in
+``(t_(j-1), t_j]``; only after the flight's answer does the plant step and publish the
+next WORLD. So a frame stamped after ``t_(j-1)`` belongs after WORLD ``j``, however the
+two sockets happened to deliver it (the executive sends a tick's frames once the plant
+has its answer, so they race the next WORLD). Played-back records carry old stamps, so
+a frame is placed by the newest stamp among it and the frames before it on the link
+(which keeps their order); a frame without a usable stamp stays with the frame before
+it. WORLD times that do not increase (a restarted plant), a WORLD without a
 readable time, or a WORLD not after the one before this turn, give up on the
 interleaving: the turn is then taken as before, all frames first (the order a
 WORLD-per-turn ground used).

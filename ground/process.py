@@ -12,11 +12,13 @@ which it hands to the core each turn (see :mod:`ground.core` for what runs on wh
 - ``world``: a SUB on the plant's WORLD/STOP publisher (the visibility truth).
 - ``ops``: a REP the CLI and scripts talk to.
 
-Each loop turn: poll, take world updates, pass downlink frames through the station into
-mission control, answer ops requests, send what the uplink allows, then commit the
-archive in one transaction. Exit is orderly on the ``stop`` op, a plant STOP, SIGTERM or
-SIGINT: the archive is committed and closed, no traceback. After a plant STOP the
-ground first archives what the executive still sends while it shuts down.
+Each loop turn: poll, take world updates and pass downlink frames through the station
+into mission control (in the order they happened, see :mod:`ground.arrival_order`),
+answer ops requests, send what the uplink allows, then commit the archive in one
+transaction. On the sim clock the loop turns at most every :data:`SIM_TURN_S`. Exit is
+orderly on the ``stop`` op, a plant STOP, SIGTERM or SIGINT: the archive is committed
+and closed, no traceback. After a plant STOP the ground first archives what the
+executive still sends while it shuts down.
 """
 
 from __future__ import annotations
@@ -236,10 +238,8 @@ class GroundProcess:
         self.turns += 1
         if self.monitor in ready:
             self._take_monitor_events()
-        # Downlink first, WORLD after: in lockstep every frame waiting now was sent before
-        # the newest WORLD messages waiting now were published (the plant steps only once
-        # the executive has answered), so frames are judged by the contact state they
-        # were sent in, and the ground's clock does not run ahead of its downlink.
+        # drained link first, WORLD after (a WORLD drained later cannot be older than the
+        # frames before it); the core then puts them in the order they happened
         frames = self._drain(self.link) if self.link in ready else []
         self._last_turn_frames = len(frames)
         worlds = self._drain(self.world) if self.world is not None and self.world in ready \
