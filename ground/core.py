@@ -284,10 +284,18 @@ class GroundCore:
             return ok
 
         sent = self.mission.pump_uplink(through_station, self.station.uplink_open, utc,
-                                        self.mission_now_s(wall))
+                                        self.mission_now_s(wall),
+                                        self._link_reached_s())
         for out in self.station.uplink([], mono):  # delayed by the link, due now
             self._send_arrived(send, out)
         return sent
+
+    def _link_reached_s(self) -> float | None:
+        """Sim clock: the newest stamp the downlink has delivered (-inf before any), for
+        what waits on the flight's answer; None on the real clock (the wall serves)."""
+        if self.clock != "sim":
+            return None
+        return -math.inf if self.link_time_s is None else self.link_time_s
 
     def _send_arrived(self, send: Callable[[bytes], bool], frame: bytes) -> bool:
         if send(frame):

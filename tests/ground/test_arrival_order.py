@@ -144,3 +144,4 @@ def test_a_turn_of_many_worlds_decides_what_a_turn_per_message_does(
     hellos = [(e.seq, e.time_s) for e in up_batched if e.kind is Kind.HELLO]
     assert hellos == [(e.seq, e.time_s) for e in up_one if e.kind is Kind.HELLO]
     assert hellos[0] == (0, T0 + 5)
+

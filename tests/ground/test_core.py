@@ -164,8 +164,10 @@ def test_on_the_sim_clock_wall_time_alone_repeats_no_hello_and_expires_nothing(
     assert core.station.counters.downlink_delivered == 1  # held frame went through at AOS
     for k in range(2, 8):
         core.on_world(world_frame(plant, T0 + k, True), WallTime(1000.0, T0))
+        core.on_downlink([fl.pack(Kind.TELEMETRY, T0 + k, {"points": {"k": k}})],
+                         WallTime(1000.0, T0))
         core.pump_uplink(send, WallTime(1000.0, T0))
-    # repeated after 5 sim seconds
+    # repeated after 5 sim seconds (of the link's: no answer among its records)
     assert [e.time_s for e in sent if e.kind is Kind.HELLO] == [T0 + 1, T0 + 6]
 
 
@@ -324,3 +326,47 @@ def test_frame_time_reads_the_header_however_it_is_packed(header: list[Any]) -> 
     for cut in range(len(frame)):  # cut short anywhere: a stamp only if it is all there
         got = frame_time_s(frame[:cut])
         assert got is None or got == want
+
+
+def test_on_the_sim_clock_a_hello_waits_for_the_link_not_for_world_time(
+        tmp_path: Path) -> None:
+    """The WORLD feed can run seconds ahead of the downlink: a HELLO the flight has not
+    answered yet is said again once the link is HELLO_RETRY_S past it, not the clock
+    (a lockstep run archived a second HELLO when its link lagged, another did not)."""
+    core = GroundCore(DICTIONARY, Archive(tmp_path / "a.sqlite"), clock="sim")
+    plant, fl = Sequencer("plant"), Sequencer("flight")
+    up: list[Envelope] = []
+
+    def send(frame: bytes) -> bool:
+        up.append(decode(peel(frame)))
+        return True
+
+    def hellos() -> list[float]:
+        return [e.time_s for e in up if e.kind is Kind.HELLO]
+
+    wall = WallTime(0.0, 0.0)
+    for k in range(12):  # AOS, then eleven seconds of WORLD with the link behind
+        core.take_turn([], [world_frame(plant, T0 + k, True)], lambda: wall, send)
+        core.pump_uplink(send, wall)
+    assert hellos() == [T0]  # on WORLD time it was said again at T0 + 5
+    for k in range(1, 7):  # the link catches up: housekeeping, no answer to the HELLO
+        core.on_downlink([fl.pack(Kind.TELEMETRY, T0 + k, {"points": {"k": k}})], wall)
+        core.pump_uplink(send, wall)
+    assert hellos() == [T0, T0 + 11]  # the link is five seconds past it: again
+    core.archive.close()
+
+
+def test_on_the_wall_clock_a_hello_is_said_again_after_five_seconds(
+        tmp_path: Path) -> None:
+    core = GroundCore(DICTIONARY, Archive(tmp_path / "a.sqlite"), clock="real",
+                      always_in_contact=True)
+    up: list[Envelope] = []
+
+    def send(frame: bytes) -> bool:
+        up.append(decode(peel(frame)))
+        return True
+
+    for wall_s in (0.0, 1.0, 4.9, 5.1, 6.0):
+        core.pump_uplink(send, WallTime(wall_s, T0 + wall_s))
+    assert [e.time_s for e in up if e.kind is Kind.HELLO] == [T0, T0 + 5.1]
+    core.archive.close()
