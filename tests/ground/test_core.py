@@ -24,6 +24,17 @@ from .conftest import DICTIONARY
 T0 = 1.8e9
 
 
+class Uplinked(list[Envelope]):
+    """What the ground sent up, decoded: ``send`` is the sender to hand the core."""
+
+    def send(self, frame: bytes) -> bool:
+        self.append(decode(peel(frame)))
+        return True
+
+    def hello_times(self) -> list[float]:
+        return [e.time_s for e in self if e.kind is Kind.HELLO]
+
+
 def world_frame(seq: Sequencer, t: float, in_contact: bool) -> bytes:
     return seq.pack(Kind.WORLD, t, {"time_utc_s": t, "in_contact": in_contact,
                                     "station": "weilheim" if in_contact else "",
@@ -335,15 +346,8 @@ def test_on_the_sim_clock_a_hello_waits_for_the_link_not_for_world_time(
     (a lockstep run archived a second HELLO when its link lagged, another did not)."""
     core = GroundCore(DICTIONARY, Archive(tmp_path / "a.sqlite"), clock="sim")
     plant, fl = Sequencer("plant"), Sequencer("flight")
-    up: list[Envelope] = []
-
-    def send(frame: bytes) -> bool:
-        up.append(decode(peel(frame)))
-        return True
-
-    def hellos() -> list[float]:
-        return [e.time_s for e in up if e.kind is Kind.HELLO]
-
+    up = Uplinked()
+    send, hellos = up.send, up.hello_times
     wall = WallTime(0.0, 0.0)
     for k in range(12):  # AOS, then eleven seconds of WORLD with the link behind
         core.take_turn([], [world_frame(plant, T0 + k, True)], lambda: wall, send)
@@ -360,13 +364,8 @@ def test_on_the_wall_clock_a_hello_is_said_again_after_five_seconds(
         tmp_path: Path) -> None:
     core = GroundCore(DICTIONARY, Archive(tmp_path / "a.sqlite"), clock="real",
                       always_in_contact=True)
-    up: list[Envelope] = []
-
-    def send(frame: bytes) -> bool:
-        up.append(decode(peel(frame)))
-        return True
-
+    up = Uplinked()
     for wall_s in (0.0, 1.0, 4.9, 5.1, 6.0):
-        core.pump_uplink(send, WallTime(wall_s, T0 + wall_s))
-    assert [e.time_s for e in up if e.kind is Kind.HELLO] == [T0, T0 + 5.1]
+        core.pump_uplink(up.send, WallTime(wall_s, T0 + wall_s))
+    assert up.hello_times() == [T0, T0 + 5.1]
     core.archive.close()
