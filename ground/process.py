@@ -238,8 +238,7 @@ class GroundProcess:
         self.turns += 1
         if self.monitor in ready:
             self._take_monitor_events()
-        # drained link first, WORLD after (a WORLD drained later cannot be older than the
-        # frames before it); the core then puts them in the order they happened
+        # both sockets drained; the core puts frames and WORLDs in the order they happened
         frames = self._drain(self.link) if self.link in ready else []
         self._last_turn_frames = len(frames)
         worlds = self._drain(self.world) if self.world is not None and self.world in ready \
