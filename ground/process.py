@@ -58,6 +58,13 @@ turn per WORLD would; the ground only runs some simulated seconds (~12 at 25 ms)
 the flight, as it does anyway whenever it archives a burst. The real clock keeps
 waking for every message (the wall is what an operator's round trip is measured on),
 and so does the sim clock after a plant STOP (time then runs on the wall)."""
+SIM_TURN_MAX_SPAN_S = 15.0
+"""A sim-clock turn also covers at most this much spacecraft time (at the rate the last
+turn saw it pass): how far the ground lags is what the flight measures as its link's
+round trip, and the flight sends a record again when it is unacknowledged for its
+resend timeout (at least 30 s, :data:`flightsw.recorder.RESEND_MIN_S`). At today's
+~470 simulated seconds a wall second, 25 ms is ~12 s; a faster sim gets shorter
+turns (about one per 15 simulated seconds) instead of records sent twice."""
 BUSY_LINK_FRAMES = 32
 """A turn that drained this many downlink frames or more is followed at once, paced or
 not: the flight is playing back its recorder, and a paced ground let its receive queue
@@ -141,6 +148,8 @@ class GroundProcess:
         self._last_frame_s = self._started_mono_s
         self._turn_at_s = -math.inf  # wall monotonic of the last loop turn
         self._last_turn_frames = 0  # downlink frames the last turn drained
+        self._turn_s = SIM_TURN_S  # the sim clock's turn (shorter in a fast sim)
+        self._rate_from: tuple[float, float] | None = None  # (wall, WORLD time) seen last
         self._sockets: list[zmq.Socket[Any]] = []
         try:
             self._open_sockets()
@@ -212,15 +221,29 @@ class GroundProcess:
         return POLL_MS  # (on spacecraft time the next arrival moves them on)
 
     def _pace(self) -> None:
-        """On spacecraft time, turn at most every :data:`SIM_TURN_S` of wall time,
-        unless the downlink is flowing (:data:`BUSY_LINK_FRAMES`)."""
+        """On spacecraft time, turn at most every :data:`SIM_TURN_S` of wall time (less
+        in a fast sim), unless the downlink is flowing (:data:`BUSY_LINK_FRAMES`)."""
         now_s = self.clock.monotonic_s()
+        spacecraft_s = self.core.world_time_s
         if self._spacecraft_time_moves() and self._last_turn_frames < BUSY_LINK_FRAMES:
-            wait_s = self._turn_at_s + SIM_TURN_S - now_s
+            wait_s = self._turn_at_s + self._sim_turn_s(now_s, spacecraft_s) - now_s
             if wait_s > 0:
                 self.clock.sleep_s(wait_s)
                 now_s += wait_s
         self._turn_at_s = now_s
+
+    def _sim_turn_s(self, now_s: float, spacecraft_s: float | None) -> float:
+        """:data:`SIM_TURN_S`, shorter where spacecraft time has been passing faster
+        than :data:`SIM_TURN_MAX_SPAN_S` in that much wall time (measured from one
+        advance of the WORLD time to the next)."""
+        if spacecraft_s is not None:
+            seen = self._rate_from
+            if seen is not None and spacecraft_s > seen[1]:
+                wall_per_spacecraft_s = (now_s - seen[0]) / (spacecraft_s - seen[1])
+                self._turn_s = min(SIM_TURN_S, SIM_TURN_MAX_SPAN_S * wall_per_spacecraft_s)
+            if seen is None or spacecraft_s > seen[1]:
+                self._rate_from = (now_s, spacecraft_s)
+        return self._turn_s
 
     def _should_exit(self) -> bool:
         if not self.stop_reason:

@@ -16,6 +16,7 @@ from ground.errors import NoStack
 from ground.predicates import gt
 from ground.process import (
     BUSY_LINK_FRAMES,
+    SIM_TURN_MAX_SPAN_S,
     SIM_TURN_S,
     GroundConfig,
     GroundProcess,
@@ -276,6 +277,19 @@ def test_on_the_sim_clock_the_loop_turns_at_most_every_sim_turn_s(
             assert wall.slept == [pytest.approx(SIM_TURN_S * 3 / 4)]
         else:
             assert wall.slept == []
+        # a fast sim: 60 simulated seconds passed in the last 25 ms: 15 s a turn is 6.25 ms
+        wall.now_s += SIM_TURN_S
+        ground.core.world_time_s = 1.8e9
+        ground._pace()
+        ground.core.world_time_s = 1.8e9 + 60
+        wall.now_s += SIM_TURN_S
+        ground._pace()
+        wall.now_s += 0.001
+        ground._pace()
+        if clock == "sim":
+            assert wall.slept[1:] == [pytest.approx(SIM_TURN_MAX_SPAN_S / 60 * SIM_TURN_S
+                                                    - 0.001)]
+            del wall.slept[1:]
         ground._last_turn_frames = BUSY_LINK_FRAMES  # the flight is playing back: keep up
         wall.now_s += SIM_TURN_S / 4
         ground._pace()
