@@ -31,8 +31,21 @@ def new_key() -> bytes:
     return secrets.token_bytes(KEY_BYTES)
 
 
+_KEYED: dict[tuple[bytes, bytes], hmac.HMAC] = {}
+"""An HMAC keyed for each (key, direction) once, copied per frame: keying hashes the
+key's pads, half of a small frame's tag (4.5 -> 2.1 us; every frame either way is
+tagged). Holds the live incarnations' keys; an old one is dropped when a new one comes."""
+
+
 def _tag(key: bytes, direction: bytes, frame: bytes) -> bytes:
-    return hmac.new(key, direction + frame, hashlib.sha256).digest()[:TAG_BYTES]
+    keyed = _KEYED.get((key, direction))
+    if keyed is None:
+        if len(_KEYED) >= 8:  # earlier incarnations' keys: worthless now
+            _KEYED.clear()
+        keyed = _KEYED[(key, direction)] = hmac.new(key, direction, hashlib.sha256)
+    mac = keyed.copy()
+    mac.update(frame)
+    return mac.digest()[:TAG_BYTES]
 
 
 def seal(key: bytes, direction: bytes, frame: bytes) -> bytes:

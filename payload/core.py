@@ -421,29 +421,41 @@ class PayloadCore:
         return "idle"
 
     def _heartbeat(self, n: int, state: str, now_s: float) -> Envelope:
-        body = HeartbeatBody(
+        model = self.model
+        current = self.staged[0].spec.job_id if self.staged else None
+        record = HeartbeatBody(
             n=n, state=state, jobs_done=self.counters.jobs_done,
             jobs_failed=self.counters.jobs_failed, tiles_done=self.counters.tiles_done,
             busy_frac=round(self.meter.read_and_reset(now_s), 4),
             throttle_frac=self.config.throttle_frac, pace=self.config.pace,
-            queue_depth=len(self.queue), model=self.model.model_id,
-            model_sha256=self.model.sha256, provider=self.model.provider,
+            queue_depth=len(self.queue), model=model.model_id,
+            model_sha256=model.sha256, provider=model.provider,
             rss_mb=round(self._rss_mb(), 1), pid=self.pid, incarnation=self.incarnation,
             rejected_frames=self.counters.rejected_frames,
-            current_job=self.current_job.job_id if self.current_job else None,
+            current_job=current,
             current_job_started_s=self.current_job_started_s,
             current_job_busy_s=(round(now_s - self._job_start_mono_s, 3)
-                                if self.current_job is not None else None),
-            provider_fallback=str(getattr(self.model, "fallback_reason", "") or ""),
+                                if current is not None else None),
+            provider_fallback=str(getattr(model, "fallback_reason", "") or ""),
             weight_scrubs=self.scrubber.scrubs, weight_repairs=self.scrubber.repaired,
             integrity_suspect=self.verdicts.get("suspect", 0),
             integrity_failed=self.verdicts.get("failed", 0),
-            intra_op_threads=int(getattr(self.model, "intra_op_threads", 0) or 0),
-        ).to_body()
-        return self._seq.make(Kind.PAYLOAD_HEARTBEAT, self.clock.mission_time_s(), body)
+            intra_op_threads=int(getattr(model, "intra_op_threads", 0) or 0),
+        )
+        return self._seq.make(Kind.PAYLOAD_HEARTBEAT, self.clock.mission_time_s(),
+                              flat_body(record))
 
     def _result(self, body: dict[str, Any]) -> Envelope:
         return self._seq.make(Kind.PAYLOAD_RESULT, self.clock.mission_time_s(), body)
+
+
+def flat_body(record: HeartbeatBody) -> dict[str, Any]:
+    """A record with no nested records as its wire map: its ``__dict__``, which is what
+    :meth:`flightsw.records.Record.to_body` builds field by field (same keys, same
+    order, same values). A heartbeat answers every ping (thousands in a lockstep sim);
+    ``to_body``'s per-field ``getattr``/``isinstance`` was a third of building one. The
+    record is a fresh object, dropped after this: nothing else sees the shared map."""
+    return vars(record)
 
 
 def _input_fault(fault: FaultBody) -> Callable[[Any], Any]:

@@ -151,6 +151,8 @@ class LoadedModel:
         self._session = session
         providers = session.get_providers()
         self.provider: str = providers[0] if providers else CPU_PROVIDER
+        # fixed at session creation; read once (every heartbeat reports it)
+        self._intra_op_threads = int(session.get_session_options().intra_op_num_threads)
 
     @property
     def model_id(self) -> str:
@@ -164,7 +166,7 @@ class LoadedModel:
     @property
     def intra_op_threads(self) -> int:
         """The session's intra-op thread count (a new count needs a new session)."""
-        return int(self._session.get_session_options().intra_op_num_threads)
+        return self._intra_op_threads
 
     def run_options(self) -> Any:
         """Fresh onnxruntime ``RunOptions`` for one job: setting ``terminate`` on them

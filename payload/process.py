@@ -30,13 +30,13 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
+from typing import cast
 
 import zmq
 
 from flightsw import channel_auth
 from flightsw.clock import RealClock
 from flightsw.errors import WireError
-from flightsw.payload_host import resident_mb
 from flightsw.supervisor import PayloadExit
 from flightsw.wire import Envelope, encode, try_decode
 from payload.core import PayloadCore
@@ -44,6 +44,7 @@ from payload.errors import ModelError
 from payload.job_run import JobInput, JobOutcome
 from payload.mission_clock import ParentSyncedClock
 from payload.model import load_model
+from payload.resident_memory import ResidentMemory
 from payload.thread_cpu import INFERENCE_THREAD, name_this_thread
 
 log = logging.getLogger("payload")
@@ -57,6 +58,7 @@ POLL_MAX_S = 0.05
 PARENT_CHECK_S = 0.5
 MAX_RECV_PER_TURN = 256
 LINGER_MS = 1000
+_EVENTS, _POLLIN = int(zmq.EVENTS), int(zmq.POLLIN)  # plain ints: pyzmq's enum ops cost
 
 
 @dataclass(frozen=True)
@@ -79,11 +81,6 @@ class _Shutdown:
 
     def __call__(self, signum: int, frame: FrameType | None) -> None:
         self.signal_name = signal.Signals(signum).name
-
-
-def rss_mb() -> float:
-    """Resident memory of this process in MiB (Linux /proc; 0 where unavailable)."""
-    return resident_mb() or 0.0
 
 
 def run(options: ProcessOptions) -> int:
@@ -111,7 +108,7 @@ def run(options: ProcessOptions) -> int:
              f" (fallback: {model.fallback_reason})" if model.fallback_reason else "")
     model_path = model.path
     core = PayloadCore(model, clock, incarnation=options.incarnation, pid=os.getpid(),
-                       rss_mb=rss_mb,
+                       rss_mb=ResidentMemory().mb,
                        reload=lambda threads: load_model(model_path, intra_op_threads=threads))
 
     ctx = zmq.Context()
@@ -185,7 +182,15 @@ def _serve(sock: zmq.Socket[bytes], core: PayloadCore, clock: ParentSyncedClock,
         ready = dict(poller.poll(int(timeout_s * 1000)))
         if sock in ready:
             link.drain(core, clock)
-        results = [env for outcome in worker.finished() for env in core.finish_job(outcome)]
+        # the inference thread writes the pipe after each outcome it queues, so without
+        # the pipe ready there is nothing (or nothing yet: its byte follows) to collect
+        finished = worker.finished() if worker.wake_r in ready else []
+        if finished and not (core.stop_requested or shutdown.signal_name):
+            # jobs that arrived with these outcomes go to the inference thread before
+            # their results are built (start_job holds back when paced, at the
+            # pipeline's depth or when maintenance waits), not after, or it idles
+            _hand_over(core, worker, clock.monotonic_s())
+        results = [env for outcome in finished for env in core.finish_job(outcome)]
         now_s = clock.monotonic_s()
         if not (core.stop_requested or shutdown.signal_name):
             try:
@@ -196,8 +201,7 @@ def _serve(sock: zmq.Socket[bytes], core: PayloadCore, clock: ParentSyncedClock,
                 return EXIT_MODEL
             # hand over the next jobs before the results go out: the worker infers
             # (onnxruntime releases the GIL) while this thread encodes and sends
-            while (job := core.start_job(now_s)) is not None:
-                worker.submit(job)
+            _hand_over(core, worker, now_s)
         link.send(results)
         if core.stop_requested:
             log.info("stop requested%s", f": {core.stop_reason}" if core.stop_reason else "")
@@ -212,6 +216,12 @@ def _serve(sock: zmq.Socket[bytes], core: PayloadCore, clock: ParentSyncedClock,
                 return EXIT_OK
 
 
+def _hand_over(core: PayloadCore, worker: _Worker, now_s: float) -> None:
+    """Every job the core lets start now goes to the inference thread."""
+    while (job := core.start_job(now_s)) is not None:
+        worker.submit(job)
+
+
 class _Link:
     """The socket, with every frame sealed and checked (:mod:`flightsw.channel_auth`)."""
 
@@ -221,7 +231,11 @@ class _Link:
 
     def drain(self, core: PayloadCore, clock: ParentSyncedClock) -> None:
         """Handle everything waiting (bounded, so a flood cannot starve the jobs)."""
-        for _ in range(MAX_RECV_PER_TURN):
+        for i in range(MAX_RECV_PER_TURN):
+            # ask before reading again rather than read until zmq.Again: most turns
+            # bring one frame, and the exception cost 3x the question (~10 us vs 3 us)
+            if i and not cast(int, self.sock.getsockopt(_EVENTS)) & _POLLIN:
+                return
             try:
                 sealed = self.sock.recv(zmq.NOBLOCK)
             except zmq.Again:

@@ -166,3 +166,31 @@ def test_payload_host_hands_each_incarnation_a_fresh_key_on_stdin(tmp_path: Path
         assert out.read_text().strip() == host.key.hex()
         keys.append(host.key)
     assert keys[0] != keys[1] and len(keys[0]) == 32
+
+
+def test_payload_channel_is_a_local_unix_socket_and_only_sealed_frames_count() -> None:
+    """The channel binds in the abstract Unix namespace (cheaper than loopback TCP);
+    reaching it is not enough to speak for the payload: a frame must carry the tag."""
+    import secrets
+
+    from flightsw import channel_auth
+    from flightsw.payload_host import _bind_local
+
+    ctx = zmq.Context.instance()
+    host_sock, child_sock = ctx.socket(zmq.PAIR), ctx.socket(zmq.PAIR)
+    try:
+        endpoint = _bind_local(host_sock, 3)
+        assert endpoint.startswith("ipc://@aisat-payload-")
+        child_sock.connect(endpoint)
+        key = channel_auth.new_key()
+        for frame in (b"result", b"x" * 5000, b""):  # the keyed tag is copied per frame
+            child_sock.send(channel_auth.seal(key, channel_auth.TO_EXECUTIVE, frame))
+            assert host_sock.poll(2000)
+            sealed = host_sock.recv()
+            assert channel_auth.unseal(key, channel_auth.TO_EXECUTIVE, sealed) == frame
+            other = secrets.token_bytes(channel_auth.KEY_BYTES)
+            assert isinstance(channel_auth.unseal(other, channel_auth.TO_EXECUTIVE, sealed), str)
+            assert isinstance(channel_auth.unseal(key, channel_auth.TO_PAYLOAD, sealed), str)
+    finally:
+        host_sock.close(linger=0)
+        child_sock.close(linger=0)

@@ -226,3 +226,21 @@ def test_current_job_is_visible_while_it_runs() -> None:
     core.run_next_job(clock.monotonic_s())
     assert seen["job"].job_id == 77 and seen["started"] == MISSION_EPOCH_S + 30.0
     assert core.current_job is None and core.current_job_started_s is None
+
+
+def test_the_heartbeat_map_is_what_the_shared_record_encodes() -> None:
+    """The heartbeat's body is built from the record's fields directly (the hot path of
+    every ping): it must equal :meth:`HeartbeatBody.to_body`, key order included, so
+    the frame on the wire is byte for byte the one the shared encoder makes."""
+    from flightsw.messages import HeartbeatBody
+    from flightsw.wire import Envelope
+
+    core, _, _ = make_core()
+    core.handle(job(job_id=3), 0.0)
+    assert core.start_job(0.0) is not None  # a job running: current_job* are set
+    for hb in (core.ready_heartbeat(0.0), _only(core.handle(ping(8), 0.5))):
+        record = HeartbeatBody.from_body(hb.body)
+        assert list(hb.body.items()) == list(record.to_body().items())
+        shared = Envelope(hb.kind, hb.source, hb.seq, hb.time_s, record.to_body())
+        assert encode(hb) == encode(shared)
+    assert hb.body["current_job"] == 3 and hb.body["current_job_busy_s"] == 0.5

@@ -72,6 +72,19 @@ class _Exec:
         frame = self.seq.pack(kind, self.clock.mission_time_s(), body)
         self.sock.send(channel_auth.seal(self.key, channel_auth.TO_PAYLOAD, frame))
 
+    def begin(self) -> None:
+        """The ready heartbeat, then an unpaced config (nothing holds jobs back)."""
+        assert self.recv().body["state"] == "ready"
+        self.send(Kind.PAYLOAD_CONFIG, {"throttle_frac": 1.0, "pace": False})
+
+    def capture(self, job_id: int, n_tiles: int, seed: int) -> None:
+        self.send(Kind.PAYLOAD_JOB, {"job_id": job_id, "n_tiles": n_tiles, "seed": seed,
+                                     "lat_deg": 0.0, "lon_deg": 0.0})
+
+    def stop(self) -> None:
+        self.send(Kind.STOP, {"reason": "test over"})
+        self.thread.join(timeout=10)
+
     def recv(self) -> Envelope:
         frame = channel_auth.unseal(self.key, channel_auth.TO_EXECUTIVE, self.sock.recv())
         assert isinstance(frame, bytes)
@@ -89,10 +102,8 @@ def test_cancel_interrupts_the_running_inference_and_the_next_job_runs(
     core = PayloadCore(load_model(_write_model(tmp_path)), clock, pid=1)
     link = _Exec(core, clock)
     try:
-        assert link.recv().body["state"] == "ready"
-        link.send(Kind.PAYLOAD_CONFIG, {"throttle_frac": 1.0, "pace": False})
-        link.send(Kind.PAYLOAD_JOB, {"job_id": 41, "n_tiles": 4, "seed": 1, "lat_deg": 0.0,
-                                     "lon_deg": 0.0})
+        link.begin()
+        link.capture(41, n_tiles=4, seed=1)
         link.send(Kind.PAYLOAD_JOB, {"job_id": 42, "n_tiles": 1, "seed": 2, "lat_deg": 0.0,
                                      "lon_deg": 0.0, "source": "tensor",
                                      "tensor": zlib.compress(bytes(4 * 32 * 32)),
@@ -165,14 +176,79 @@ def test_the_next_inference_starts_before_the_last_result_is_built() -> None:
     core.finish_job = held_finish  # type: ignore[method-assign]
     link = _Exec(core, clock)
     try:
-        assert link.recv().body["state"] == "ready"
-        link.send(Kind.PAYLOAD_CONFIG, {"throttle_frac": 1.0, "pace": False})
+        link.begin()
         for job_id in (1, 2, 3):
-            link.send(Kind.PAYLOAD_JOB, {"job_id": job_id, "n_tiles": 2, "seed": job_id,
-                                         "lat_deg": 0.0, "lon_deg": 0.0})
+            link.capture(job_id, n_tiles=2, seed=job_id)
         assert [link.recv().body["job_id"] for _ in range(3)] == [1, 2, 3]
         assert seen == {"second_ran_first": True}
-        link.send(Kind.STOP, {"reason": "test over"})
-        link.thread.join(timeout=10)
+        link.stop()
+    finally:
+        link.close()
+
+
+class _GatedModel(_CountingModel):
+    """Its first inference waits for ``release`` (so a test can line arrivals up)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.first_running = threading.Event()
+        self.release = threading.Event()
+
+    def infer(self, batch: Any) -> Any:
+        if self.calls == 0:
+            self.first_running.set()
+            self.release.wait(10)
+        return super().infer(batch)
+
+
+def test_jobs_arriving_with_a_finished_one_are_handed_over_before_its_result() -> None:
+    """Job 1's outcome and jobs 2 and 3 reach the socket thread in the same turn (it was
+    held, after answering a ping, while they came). Before, that turn built job 1's
+    result first and only then handed job 2 over: the inference thread idled meanwhile,
+    and here (job 1's finishing waits for job 2's inference) it waited the full 10 s
+    and failed."""
+    clock = ParentSyncedClock(RealClock())
+    model = _GatedModel()
+    core = PayloadCore(model, clock, pid=1)
+    core.sampled_rerun = False
+    seen: dict[str, bool] = {}
+    finish, handle, maintain = core.finish_job, core.handle, core.maintain
+    hold, held, go_on = threading.Event(), threading.Event(), threading.Event()
+
+    def held_finish(outcome: Any) -> Any:
+        if outcome.spec.job_id == 1:
+            seen["second_ran_first"] = model.second.wait(10)
+        return finish(outcome)
+
+    def arming_handle(env: Envelope, now_s: float) -> Any:
+        if env.kind is Kind.PAYLOAD_PING and env.body.get("n") == 77:
+            hold.set()
+        return handle(env, now_s)
+
+    def held_maintain(now_s: float) -> None:
+        if hold.is_set() and not held.is_set():  # once, in the turn that answered 77
+            held.set()
+            go_on.wait(10)
+        maintain(now_s)
+
+    core.finish_job = held_finish  # type: ignore[method-assign]
+    core.handle = arming_handle  # type: ignore[method-assign]
+    core.maintain = held_maintain  # type: ignore[method-assign]
+    link = _Exec(core, clock)
+    try:
+        link.begin()
+        link.capture(1, n_tiles=2, seed=1)
+        assert model.first_running.wait(10)
+        link.send(Kind.PAYLOAD_PING, {"n": 77})
+        assert held.wait(10)  # the socket thread is held: what follows piles up
+        for job_id in (2, 3):
+            link.capture(job_id, n_tiles=2, seed=job_id)
+        model.release.set()
+        RealClock().sleep_s(0.2)  # job 1's outcome queued, its wake-up written
+        go_on.set()
+        assert link.recv().body["n"] == 77
+        assert [link.recv().body["job_id"] for _ in range(3)] == [1, 2, 3]
+        assert seen == {"second_ran_first": True}
+        link.stop()
     finally:
         link.close()
