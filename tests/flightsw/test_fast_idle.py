@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from flightsw import cycle_health, jobs, payload_supervision
@@ -176,3 +177,20 @@ def test_unsend_puts_the_recorder_back_as_it_was() -> None:
     assert (rec.resent_total, rec.in_flight) == (resent, in_flight)
     assert rec.select(10, 40.0) == again  # the same frames, in the same order
     assert first
+
+
+def test_a_kill_before_the_outbox_leaves_skips_no_downlink_number(tmp_path: Path) -> None:
+    """The state record is saved within a tick (a command made it dirty) while the
+    tick's frames still wait in the outbox; killed then, the next boot must number on
+    without a gap: the records behind the saved number are in the recorder's store."""
+    path = tmp_path / "flight_state.bin"
+    first = Harness(state_path=path)
+    first.run(5)
+    first.executive._flush_outbox = lambda: None  # type: ignore[method-assign]
+    first.command("exec.noop")
+    first.run(2)  # killed before anything of these ticks left
+    second = Harness(state_path=path)
+    second.run(5)
+    seqs = sorted({e.seq for e in first.downlink} | {e.seq for e in second.downlink})
+    gaps = sorted(set(range(seqs[0], seqs[-1] + 1)) - set(seqs))
+    assert not gaps, f"numbers the ground would wait for for ever: {gaps}"
