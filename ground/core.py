@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import logging
 import math
+import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +41,7 @@ from flightsw.dictionary import Dictionary
 from flightsw.errors import safe_repr
 from flightsw.wire import Envelope, Kind, try_decode
 from ground.archive import Archive
+from ground.arrival_order import frames_first, interleave
 from ground.link_physics import LinkPhysics, PhysicalLink
 from ground.mission_control import MissionControl
 from ground.ops_service import OpsService
@@ -158,6 +160,45 @@ class GroundCore:
         self._on_edge(edge)  # every edge counts, even if a burst holds AOS and LOS
         return edge
 
+    def take_turn(self, frames: Sequence[bytes], worlds: Sequence[bytes],
+                  wall: Callable[[], WallTime], send: Callable[[bytes], bool]) -> None:
+        """A turn's downlink frames and WORLDs, in the order they happened (see
+        :meth:`arrival_steps`), the uplink pumped after each WORLD but the last (the
+        caller pumps once it has answered its ops requests). ``wall`` reads the wall
+        clock (the frames take one reading, each WORLD its own). A plant STOP among
+        the WORLDs sets :attr:`stop_reason`."""
+        wall_now = wall()
+        steps = self.arrival_steps(frames, worlds)
+        for k, (sent, world) in enumerate(steps):
+            self.on_downlink(sent, wall_now)
+            if world is None:
+                break  # the last step: the frames sent after the turn's last WORLD
+            self.on_world(world, wall())
+            if steps[k + 1][1] is not None:  # another WORLD follows: this one's uplink
+                self.pump_uplink(send, wall())
+
+    @property
+    def stopped_wall_s(self) -> float | None:
+        """Wall monotonic time the plant's STOP arrived (None: it has not)."""
+        return self._stopped_wall_s
+
+    def arrival_steps(self, frames: Sequence[bytes],
+                      worlds: Sequence[bytes]) -> list[tuple[list[bytes], bytes | None]]:
+        """One turn's inputs as ``(frames, then this WORLD)`` steps in the order they
+        happened, the last with no WORLD (see :mod:`ground.arrival_order`): take each
+        step's frames, then its WORLD, then pump the uplink, as a turn per WORLD would.
+        On the real clock, as drained (frames first)."""
+        if self.clock != "sim" or not worlds:
+            return frames_first(frames, worlds)
+        world_times = [frame_time_s(w) for w in worlds]
+        newest_s = max((t for t in world_times if t is not None), default=None)
+        if newest_s is None:
+            return frames_first(frames, worlds)
+        bound = newest_s + MAX_LINK_LEAD_S  # as for the clock: absurd stamps do not count
+        stamps = [t if t is not None and t <= bound else None
+                  for t in map(frame_time_s, frames)]
+        return interleave(frames, stamps, worlds, world_times, self.world_time_s)
+
     def _on_edge(self, edge: str | None) -> None:
         if edge == "aos":
             log.info("AOS %s", self.station.visibility.station)
@@ -176,6 +217,9 @@ class GroundCore:
         what exceeded its transmit queue (1,540 frames of a 2-orbit sim, each then sent
         again)."""
         mono, _ = self.now(wall)
+        if not frames and self._link_idle():
+            self._last_downlink_s = mono  # what the station would do with nothing
+            return 0
         sent_from_s, now_s = self._sent_span(frames, mono)
         delivered = self.station.downlink(frames, now_s, sent_from_s)
         for frame in delivered:
@@ -183,6 +227,12 @@ class GroundCore:
                 self._follow_link(frame)
             self.mission.on_frame(frame, self.receive_time_s(wall), wall.utc_s)
         return len(delivered)
+
+    def _link_idle(self) -> bool:
+        """Nothing held at an edge and nothing in the air: a turn with nothing to offer
+        changes nothing (out of contact, most of an orbit, the ground is called a
+        thousand times an orbit for that)."""
+        return not self.station.held and not self.station.model.in_air()
 
     def _sent_span(self, frames: Sequence[bytes], mono: float) -> tuple[float | None, float]:
         """(sent from, now) for the station: on the sim clock the spacecraft time since
@@ -223,6 +273,8 @@ class GroundCore:
 
     def pump_uplink(self, send: Callable[[bytes], bool], wall: WallTime) -> int:
         """Hand HELLO and queued commands that the station lets through to ``send``."""
+        if not self.station.uplink_open and self._link_idle():
+            return 0  # nothing may go up, nothing is on its way
         mono, utc = self.now(wall)
 
         def through_station(frame: bytes) -> bool:
@@ -232,10 +284,18 @@ class GroundCore:
             return ok
 
         sent = self.mission.pump_uplink(through_station, self.station.uplink_open, utc,
-                                        self.mission_now_s(wall))
+                                        self.mission_now_s(wall),
+                                        self._link_reached_s())
         for out in self.station.uplink([], mono):  # delayed by the link, due now
             self._send_arrived(send, out)
         return sent
+
+    def _link_reached_s(self) -> float | None:
+        """Sim clock: the newest stamp the downlink has delivered (-inf before any), for
+        what waits on the flight's answer; None on the real clock (the wall serves)."""
+        if self.clock != "sim":
+            return None
+        return -math.inf if self.link_time_s is None else self.link_time_s
 
     def _send_arrived(self, send: Callable[[bytes], bool], frame: bytes) -> bool:
         if send(frame):
@@ -273,9 +333,14 @@ def frame_time_s(frame: bytes) -> float | None:
     """The ``time_s`` of an envelope without decoding its body; None if unreadable.
 
     Reads only the first five (scalar) items of ``[version, kind, source, seq, time_s,
-    body]``, with tight limits, so it costs little and trusts nothing.
+    body]``, with tight limits, so it costs little and trusts nothing. The ground asks
+    this of every frame and WORLD two or three times: the header as the codec writes it
+    is read in place (:func:`_packed_time_s`), anything else by a bounded unpacker.
     """
     try:
+        t = _packed_time_s(frame)
+        if t is not None:
+            return t if math.isfinite(t) else None
         head = bytes(frame[:HEAD_BYTES])  # the header items fit well within this
         unpacker = msgpack.Unpacker(max_buffer_size=HEAD_BYTES, max_str_len=256,
                                     max_bin_len=256, max_array_len=8, max_map_len=8,
@@ -291,3 +356,28 @@ def frame_time_s(frame: bytes) -> float | None:
     if isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t):
         return None
     return float(t)
+
+
+_UINT_BYTES = {0xCC: 1, 0xCD: 2, 0xCE: 4, 0xCF: 8}
+"""msgpack's unsigned integers: their tag and width (how the codec packs ``seq``)."""
+_FLOAT64 = struct.Struct(">d")
+
+
+def _packed_time_s(frame: bytes) -> float | None:
+    """``time_s`` of a header packed the way :func:`flightsw.wire.encode` packs it (a
+    6-array, a small integer version, short kind and source, an unsigned ``seq``, a
+    float64 time); None for any other shape (the caller then unpacks it)."""
+    if len(frame) < 16 or frame[0] != 0x96 or frame[1] > 0x7F or frame[2] & 0xE0 != 0xA0:
+        return None
+    i = 3 + (frame[2] & 0x1F)  # past the kind
+    if len(frame) < i + 12 or frame[i] & 0xE0 != 0xA0:
+        return None
+    i += 1 + (frame[i] & 0x1F)  # past the source
+    if i >= len(frame):
+        return None
+    tag = frame[i]
+    i += 1 if tag <= 0x7F else 1 + _UINT_BYTES.get(tag, len(frame))
+    if i + 9 > len(frame) or frame[i] != 0xCB:
+        return None
+    t: float = _FLOAT64.unpack_from(frame, i + 1)[0]
+    return t

@@ -404,11 +404,14 @@ class MissionControl:
                            confirm=True)
 
     def pump_uplink(self, send: SendFrame, uplink_open: bool, now_s: float,
-                    stamp_s: float | None = None) -> int:
+                    stamp_s: float | None = None, link_s: float | None = None) -> int:
         """Send HELLO if due, then queued commands in order, then commands due a retry;
         return the commands sent. Every frame is sealed (:mod:`flightsw.uplink_auth`) and
         stamped ``stamp_s`` (the spacecraft time as the ground knows it, which the flight
-        checks the frame's age against; default ``now_s``)."""
+        checks the frame's age against; default ``now_s``). ``link_s``: how far the
+        downlink has come (the sim clock's newest record stamp, -inf before any; None:
+        ``now_s``); a HELLO unanswered is said again once the link, not only the clock,
+        is :data:`HELLO_RETRY_S` past it."""
         if not uplink_open:
             return 0
         stamp = now_s if stamp_s is None else stamp_s
@@ -417,8 +420,13 @@ class MissionControl:
         def sealed(frame: bytes) -> bool:  # every frame leaves sealed
             return send(seal(frame))
 
-        if (self.hash_state == HashState.UNKNOWN and self._hello_sent_s is not None
-                and now_s - self._hello_sent_s >= HELLO_RETRY_S):
+        # on the sim clock the WORLD feed can run seconds ahead of the downlink, so the
+        # answer is waited for on the link's time: on WORLD time a lagging link made a
+        # second HELLO in one lockstep run and not in another (and an archive row)
+        waited_s = (None if self._hello_sent_s is None else
+                    (now_s if link_s is None else link_s) - self._hello_sent_s)
+        if (self.hash_state == HashState.UNKNOWN and waited_s is not None
+                and waited_s >= HELLO_RETRY_S):
             self.hello_pending = True  # ours or its answer may have been lost
         if self.hello_pending:
             body = {"dictionary_hash": self.dictionary.hash,

@@ -12,22 +12,25 @@ which it hands to the core each turn (see :mod:`ground.core` for what runs on wh
 - ``world``: a SUB on the plant's WORLD/STOP publisher (the visibility truth).
 - ``ops``: a REP the CLI and scripts talk to.
 
-Each loop turn: poll, take world updates, pass downlink frames through the station into
-mission control, answer ops requests, send what the uplink allows, then commit the
-archive in one transaction. Exit is orderly on the ``stop`` op, a plant STOP, SIGTERM or
-SIGINT: the archive is committed and closed, no traceback. After a plant STOP the
-ground first archives what the executive still sends while it shuts down.
+Each loop turn: poll, take world updates and pass downlink frames through the station
+into mission control (in the order they happened, see :mod:`ground.arrival_order`),
+answer ops requests, send what the uplink allows, then commit the archive in one
+transaction. On the sim clock the loop turns at most every :data:`SIM_TURN_S`. Exit is
+orderly on the ``stop`` op, a plant STOP, SIGTERM or SIGINT: the archive is committed
+and closed, no traceback. After a plant STOP the ground first archives what the
+executive still sends while it shuts down.
 """
 
 from __future__ import annotations
 
 import logging
+import math
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import zmq
-from zmq.utils.monitor import recv_monitor_message
 
 from flightsw.clock import RealClock
 from flightsw.dictionary import Dictionary
@@ -44,6 +47,30 @@ IN_AIR_POLL_MS = 2
 """While the link physics holds frames in the air (latency, the uplink's 9.6 kbit/s), the
 loop looks again this soon, so a frame is delivered when it arrives, not up to a poll
 later (a command's round trip crosses the station twice each way)."""
+SIM_TURN_S = 0.025
+"""On the sim clock the loop turns at most this often (wall seconds). In lockstep the
+plant publishes a WORLD every simulated second and the flight downlinks in between, a
+few hundred of each per wall second: woken by each, the ground spent most of its CPU on
+waking up, draining, committing and pumping (13,900 turns and 4.1 s CPU for a 2-orbit
+suncatcher sim; ~3,500 turns at 10 ms, ~1,500 at 25 ms). A turn takes its WORLDs and
+frames in the order they happened (:mod:`ground.arrival_order`), so it decides what a
+turn per WORLD would; the ground only runs some simulated seconds (~12 at 25 ms) behind
+the flight, as it does anyway whenever it archives a burst. The real clock keeps
+waking for every message (the wall is what an operator's round trip is measured on),
+and so does the sim clock after a plant STOP (time then runs on the wall)."""
+SIM_TURN_MAX_SPAN_S = 15.0
+"""A sim-clock turn also covers at most this much spacecraft time (at the rate the last
+turn saw it pass): how far the ground lags is what the flight measures as its link's
+round trip, and the flight sends a record again when it is unacknowledged for its
+resend timeout (at least 30 s, :data:`flightsw.recorder.RESEND_MIN_S`). At today's
+~470 simulated seconds a wall second, 25 ms is ~12 s; a faster sim gets shorter
+turns (about one per 15 simulated seconds) instead of records sent twice."""
+BUSY_LINK_FRAMES = 32
+"""A turn that drained this many downlink frames or more is followed at once, paced or
+not: the flight is playing back its recorder, and a paced ground let its receive queue
+(:data:`LINK_RCVHWM`) fill, pushing the flight back until it sent bursts the link model
+could not carry (291 frames over its transmit queue, each then re-requested and sent
+again, in one 2-orbit run at 10 ms)."""
 MAX_FRAMES_PER_TURN = 20_000  # keep ops answers prompt under a downlink flood
 MAX_BYTES_PER_TURN = 32 << 20  # and memory bounded under a flood of 1 MiB frames
 MAX_OPS_PER_TURN = 50  # and the downlink flowing under a flood of ops requests
@@ -65,6 +92,17 @@ its recorder while we acknowledge); an executive that exits sooner disconnects, 
 :data:`STOP_QUIET_S` ends the wait."""
 STOP_MAX_S = 10.0
 META_FLUSH_S = 1.0  # wall seconds between commits of the mission clock alone
+
+
+def monitor_event(parts: list[bytes]) -> int | None:
+    """The event of a ZeroMQ socket-monitor message (libzmq's ``zmq_socket_monitor``
+    format: a 16-bit event and a 32-bit value, then the endpoint); None if malformed.
+    Read here rather than with ``zmq.utils.monitor``, which imports asyncio (a sixth of
+    the ground's import time) for its async sockets."""
+    if len(parts) != 2 or len(parts[0]) != 6:
+        return None
+    event: int = struct.unpack("=hi", parts[0])[0]
+    return event
 
 
 @dataclass(frozen=True)
@@ -108,6 +146,10 @@ class GroundProcess:
         self._stop_at_s: float | None = None  # when a plant STOP arrived (wall monotonic)
         self._meta_flushed_s = self._started_mono_s
         self._last_frame_s = self._started_mono_s
+        self._turn_at_s = -math.inf  # wall monotonic of the last loop turn
+        self._last_turn_frames = 0  # downlink frames the last turn drained
+        self._turn_s = SIM_TURN_S  # the sim clock's turn (shorter in a fast sim)
+        self._rate_from: tuple[float, float] | None = None  # (wall, WORLD time) seen last
         self._sockets: list[zmq.Socket[Any]] = []
         try:
             self._open_sockets()
@@ -163,9 +205,45 @@ class GroundProcess:
                  "clock %s", self.cfg.link, self.cfg.world or "-", self.cfg.ops,
                  self.cfg.archive, self.mission.dictionary.hash, self.cfg.clock)
         while not self._should_exit():
-            self.turn(IN_AIR_POLL_MS if self.station.model.in_air() else POLL_MS)
+            self._pace()
+            self.turn(self._poll_ms())
         log.info("ground stopping: %s", self.stop_reason)
         return self.stop_reason
+
+    def _spacecraft_time_moves(self) -> bool:
+        """On the sim clock before a plant STOP, the ground's time moves only with what
+        arrives: waking up sooner decides nothing sooner."""
+        return self.cfg.clock == "sim" and self._stop_at_s is None and not self.stop_reason
+
+    def _poll_ms(self) -> int:
+        if self.station.model.in_air() and not self._spacecraft_time_moves():
+            return IN_AIR_POLL_MS  # the wall moves them on: look again soon
+        return POLL_MS  # (on spacecraft time the next arrival moves them on)
+
+    def _pace(self) -> None:
+        """On spacecraft time, turn at most every :data:`SIM_TURN_S` of wall time (less
+        in a fast sim), unless the downlink is flowing (:data:`BUSY_LINK_FRAMES`)."""
+        now_s = self.clock.monotonic_s()
+        spacecraft_s = self.core.world_time_s
+        if self._spacecraft_time_moves() and self._last_turn_frames < BUSY_LINK_FRAMES:
+            wait_s = self._turn_at_s + self._sim_turn_s(now_s, spacecraft_s) - now_s
+            if wait_s > 0:
+                self.clock.sleep_s(wait_s)
+                now_s += wait_s
+        self._turn_at_s = now_s
+
+    def _sim_turn_s(self, now_s: float, spacecraft_s: float | None) -> float:
+        """:data:`SIM_TURN_S`, shorter where spacecraft time has been passing faster
+        than :data:`SIM_TURN_MAX_SPAN_S` in that much wall time (measured from one
+        advance of the WORLD time to the next)."""
+        if spacecraft_s is not None:
+            seen = self._rate_from
+            if seen is not None and spacecraft_s > seen[1]:
+                wall_per_spacecraft_s = (now_s - seen[0]) / (spacecraft_s - seen[1])
+                self._turn_s = min(SIM_TURN_S, SIM_TURN_MAX_SPAN_S * wall_per_spacecraft_s)
+            if seen is None or spacecraft_s > seen[1]:
+                self._rate_from = (now_s, spacecraft_s)
+        return self._turn_s
 
     def _should_exit(self) -> bool:
         if not self.stop_reason:
@@ -183,18 +261,20 @@ class GroundProcess:
         self.turns += 1
         if self.monitor in ready:
             self._take_monitor_events()
-        # Downlink first, WORLD after: in lockstep every frame waiting now was sent before
-        # the newest WORLD messages waiting now were published (the plant steps only once
-        # the executive has answered), so frames are judged by the contact state they
-        # were sent in, and the ground's clock does not run ahead of its downlink.
+        # both sockets drained; the core puts frames and WORLDs in the order they happened
         frames = self._drain(self.link) if self.link in ready else []
+        self._last_turn_frames = len(frames)
         worlds = self._drain(self.world) if self.world is not None and self.world in ready \
             else []
         wall = self.wall()
         if frames:
             self._last_frame_s = wall.mono_s
-        self.core.on_downlink(frames, wall)
-        self._take_world(worlds)
+        # a turn may hold several WORLDs (see SIM_TURN_S): taken in the order they and
+        # the frames happened, with the uplink's turn after each, as one turn per WORLD
+        self.core.take_turn(frames, worlds, self.wall, self._send_up)
+        if self.core.stop_reason and not self.stop_reason:  # the plant's STOP came
+            self._stop_at_s = self.core.stopped_wall_s
+            self.request_stop(self.core.stop_reason)
         if self.ops_sock in ready:
             self._answer_ops()
         self.core.pump_uplink(self._send_up, self.wall())
@@ -220,14 +300,6 @@ class GroundProcess:
             size += len(frame)
         return frames
 
-    def _take_world(self, worlds: list[bytes]) -> None:
-        for frame in worlds:
-            wall = self.wall()
-            if self.core.on_world(frame, wall) == "stop":
-                if not self.stop_reason:
-                    self._stop_at_s = wall.mono_s
-                self.request_stop(self.core.stop_reason)
-
     @property
     def world_rejected(self) -> int:
         return self.core.world_rejected
@@ -235,15 +307,15 @@ class GroundProcess:
     def _take_monitor_events(self) -> None:
         while True:
             try:
-                msg = recv_monitor_message(self.monitor, zmq.NOBLOCK)
+                event = monitor_event(self.monitor.recv_multipart(zmq.NOBLOCK))
             except zmq.Again:
                 return
-            if msg["event"] == zmq.EVENT_CONNECTED:
+            if event == zmq.EVENT_CONNECTED:
                 self.flight_connected = True
                 self.flight_connects += 1
                 log.info("executive connected on %s", self.cfg.link)
                 self.core.on_flight_connected()
-            elif msg["event"] == zmq.EVENT_DISCONNECTED:
+            elif event == zmq.EVENT_DISCONNECTED:
                 self.flight_connected = False
                 log.info("executive disconnected; reconnecting")
 

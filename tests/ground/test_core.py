@@ -2,24 +2,37 @@
 
 from __future__ import annotations
 
+import math
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import msgpack
 import pytest
 
 from flightsw.uplink_auth import peel
 from flightsw.wire import Envelope, Kind, Sequencer, decode
 from ground.__main__ import config_from_args, parse_args
 from ground.archive import WALL_COLUMN, Archive
-from ground.core import GroundCore, WallTime
+from ground.core import GroundCore, WallTime, frame_time_s
 from ground.errors import GroundError
 from ground.ops_service import pack, unpack
 
 from .conftest import DICTIONARY
 
 T0 = 1.8e9
+
+
+class Uplinked(list[Envelope]):
+    """What the ground sent up, decoded: ``send`` is the sender to hand the core."""
+
+    def send(self, frame: bytes) -> bool:
+        self.append(decode(peel(frame)))
+        return True
+
+    def hello_times(self) -> list[float]:
+        return [e.time_s for e in self if e.kind is Kind.HELLO]
 
 
 def world_frame(seq: Sequencer, t: float, in_contact: bool) -> bytes:
@@ -162,8 +175,10 @@ def test_on_the_sim_clock_wall_time_alone_repeats_no_hello_and_expires_nothing(
     assert core.station.counters.downlink_delivered == 1  # held frame went through at AOS
     for k in range(2, 8):
         core.on_world(world_frame(plant, T0 + k, True), WallTime(1000.0, T0))
+        core.on_downlink([fl.pack(Kind.TELEMETRY, T0 + k, {"points": {"k": k}})],
+                         WallTime(1000.0, T0))
         core.pump_uplink(send, WallTime(1000.0, T0))
-    # repeated after 5 sim seconds
+    # repeated after 5 sim seconds (of the link's: no answer among its records)
     assert [e.time_s for e in sent if e.kind is Kind.HELLO] == [T0 + 1, T0 + 6]
 
 
@@ -298,3 +313,59 @@ def test_after_a_plant_stop_the_link_runs_on_the_wall_but_mission_time_stands(
     assert core.on_downlink([frame], WallTime(100.0, 0.0)) == 0  # on its way
     assert core.on_downlink([], WallTime(100.6, 0.0)) == 1  # the wall moved the link on
     assert core.mission_now_s(WallTime(100.6, 0.0)) == T0
+
+
+@pytest.mark.parametrize("header", [
+    [1, "tlm", "flight", 0, T0 + 0.5],
+    [1, "tlm", "flight", 200, T0],  # seq in one byte
+    [1, "evt", "flight", 70_000, T0 - 3.25],  # four bytes
+    [1, "world", "plant", (1 << 63) - 1, T0],  # eight bytes
+    [1, "tlm", "flight", 5, 1_800_000_000],  # an integer time
+    [1, "tlm", "f" * 40, 5, T0],  # a source longer than a fixstr
+    [300, "tlm", "flight", 5, T0],  # a version beyond a fixint
+    [1, "tlm", "flight", -1, T0],  # a negative seq (mission control refuses the frame)
+    [1, "tlm", "flight", 5, float("nan")],
+    [1, "tlm", "flight", 5, float("inf")],
+    [1, "tlm", "flight", 5, "soon"],
+    [1, "tlm", "flight", 5],  # too short an envelope
+])
+def test_frame_time_reads_the_header_however_it_is_packed(header: list[Any]) -> None:
+    frame = msgpack.packb([*header, {"points": {}}] if len(header) == 5 else header)
+    t = header[4] if len(header) == 5 else None
+    want = (float(t) if isinstance(t, (int, float)) and math.isfinite(t) else None)
+    assert frame_time_s(frame) == want
+    for cut in range(len(frame)):  # cut short anywhere: a stamp only if it is all there
+        got = frame_time_s(frame[:cut])
+        assert got is None or got == want
+
+
+def test_on_the_sim_clock_a_hello_waits_for_the_link_not_for_world_time(
+        tmp_path: Path) -> None:
+    """The WORLD feed can run seconds ahead of the downlink: a HELLO the flight has not
+    answered yet is said again once the link is HELLO_RETRY_S past it, not the clock
+    (a lockstep run archived a second HELLO when its link lagged, another did not)."""
+    core = GroundCore(DICTIONARY, Archive(tmp_path / "a.sqlite"), clock="sim")
+    plant, fl = Sequencer("plant"), Sequencer("flight")
+    up = Uplinked()
+    send, hellos = up.send, up.hello_times
+    wall = WallTime(0.0, 0.0)
+    for k in range(12):  # AOS, then eleven seconds of WORLD with the link behind
+        core.take_turn([], [world_frame(plant, T0 + k, True)], lambda: wall, send)
+        core.pump_uplink(send, wall)
+    assert hellos() == [T0]  # on WORLD time it was said again at T0 + 5
+    for k in range(1, 7):  # the link catches up: housekeeping, no answer to the HELLO
+        core.on_downlink([fl.pack(Kind.TELEMETRY, T0 + k, {"points": {"k": k}})], wall)
+        core.pump_uplink(send, wall)
+    assert hellos() == [T0, T0 + 11]  # the link is five seconds past it: again
+    core.archive.close()
+
+
+def test_on_the_wall_clock_a_hello_is_said_again_after_five_seconds(
+        tmp_path: Path) -> None:
+    core = GroundCore(DICTIONARY, Archive(tmp_path / "a.sqlite"), clock="real",
+                      always_in_contact=True)
+    up = Uplinked()
+    for wall_s in (0.0, 1.0, 4.9, 5.1, 6.0):
+        core.pump_uplink(up.send, WallTime(wall_s, T0 + wall_s))
+    assert up.hello_times() == [T0, T0 + 5.1]
+    core.archive.close()

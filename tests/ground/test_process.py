@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import struct
 import time
 from pathlib import Path
 
 import pytest
+import zmq
 
 from flightsw.wire import Kind
 from ground.api import Ops
 from ground.archive_reader import ArchiveReader
 from ground.errors import NoStack
 from ground.predicates import gt
+from ground.process import (
+    BUSY_LINK_FRAMES,
+    SIM_TURN_MAX_SPAN_S,
+    SIM_TURN_S,
+    GroundConfig,
+    GroundProcess,
+    monitor_event,
+)
 
 from .conftest import DICTIONARY, FakeExecutive, GroundRun, free_endpoint, write_stack
 
@@ -226,3 +236,80 @@ def test_on_the_sim_clock_the_ground_keeps_spacecraft_time(
     finally:
         ground.stop()
     assert "Traceback" not in ground.log()
+
+
+class SteppedWall:
+    """A wall clock that moves only when told to, and notes the sleeps asked of it."""
+
+    def __init__(self) -> None:
+        self.now_s = 100.0
+        self.slept: list[float] = []
+
+    def monotonic_s(self) -> float:
+        return self.now_s
+
+    def mission_time_s(self) -> float:
+        return 1.8e9 + self.now_s
+
+    def sleep_s(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now_s += seconds
+
+
+@pytest.mark.parametrize("clock", ["sim", "real"])
+def test_on_the_sim_clock_the_loop_turns_at_most_every_sim_turn_s(
+        tmp_path: Path, clock: str) -> None:
+    """Lockstep wakes the ground hundreds of times a wall second; on spacecraft time it
+    takes them in turns of SIM_TURN_S (what it decides follows the messages' own times),
+    on the wall as they come, and after a plant STOP (time then runs on the wall) too."""
+    wall = SteppedWall()
+    ground = GroundProcess(GroundConfig(link=free_endpoint(), ops=free_endpoint(),
+                                        archive=tmp_path / "a.sqlite",
+                                        world=free_endpoint(), clock=clock),
+                           DICTIONARY, clock=wall)  # type: ignore[arg-type]
+    try:
+        ground._pace()
+        wall.now_s += SIM_TURN_S / 4  # a quick turn
+        ground._pace()
+        wall.now_s += 2 * SIM_TURN_S  # a slow one
+        ground._pace()
+        if clock == "sim":
+            assert wall.slept == [pytest.approx(SIM_TURN_S * 3 / 4)]
+        else:
+            assert wall.slept == []
+        # a fast sim: 60 simulated seconds passed in the last 25 ms: 15 s a turn is 6.25 ms
+        wall.now_s += SIM_TURN_S
+        ground.core.world_time_s = 1.8e9
+        ground._pace()
+        ground.core.world_time_s = 1.8e9 + 60
+        wall.now_s += SIM_TURN_S
+        ground._pace()
+        wall.now_s += 0.001
+        ground._pace()
+        if clock == "sim":
+            assert wall.slept[1:] == [pytest.approx(SIM_TURN_MAX_SPAN_S / 60 * SIM_TURN_S
+                                                    - 0.001)]
+            del wall.slept[1:]
+        ground._last_turn_frames = BUSY_LINK_FRAMES  # the flight is playing back: keep up
+        wall.now_s += SIM_TURN_S / 4
+        ground._pace()
+        ground._last_turn_frames = 0
+        assert len(wall.slept) == (1 if clock == "sim" else 0)
+        ground.core.stop_reason = "plant STOP: 'done'"
+        ground.request_stop(ground.core.stop_reason)
+        ground._stop_at_s = wall.now_s
+        ground._pace()
+        wall.now_s += SIM_TURN_S / 4
+        ground._pace()
+        assert len(wall.slept) == (1 if clock == "sim" else 0)
+    finally:
+        ground.close()
+
+
+def test_monitor_events_are_read_as_libzmq_writes_them() -> None:
+    connected = [struct.pack("=hi", zmq.EVENT_CONNECTED, 7), b"tcp://127.0.0.1:5555"]
+    assert monitor_event(connected) == zmq.EVENT_CONNECTED
+    assert monitor_event([struct.pack("=hi", zmq.EVENT_DISCONNECTED, 7), b""]) == \
+        zmq.EVENT_DISCONNECTED
+    assert monitor_event(connected[:1]) is None  # malformed: no event, nothing raised
+    assert monitor_event([b"\x01\x00", b""]) is None
