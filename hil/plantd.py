@@ -38,6 +38,7 @@ from flightsw.messages import ActuatorsBody, SensorsBody, TickBody
 from flightsw.stackinfo import atomic_write_text
 from flightsw.wire import Kind, Sequencer, try_decode
 from hil.plant import Plant, load_profile
+from hil.plant.lookahead import Lookahead
 
 log = logging.getLogger("hil.plantd")
 
@@ -87,8 +88,10 @@ def receive_frame(frame: bytes) -> BusFrame:
 
 class PlantServer:
     def __init__(self, plant: Plant, bus_endpoint: str, world_endpoint: str,
-                 ctx: zmq.Context[Any] | None = None) -> None:
+                 ctx: zmq.Context[Any] | None = None, *, lookahead: bool = True) -> None:
         self.plant = plant
+        self.lookahead: Lookahead | None = Lookahead(plant) if lookahead else None
+        """Lockstep: the next step made while the executive works (hil.plant.lookahead)."""
         self.ctx = ctx or zmq.Context.instance()
         self.bus = self.ctx.socket(zmq.PAIR)
         self.bus.setsockopt(zmq.LINGER, 0)
@@ -109,13 +112,9 @@ class PlantServer:
         self.stop_reason = ""
         self.error = ""
 
-    def sensors(self, world: dict[str, Any] | None = None) -> Sensors:
-        """The HAL sample, with the GNSS position taken from the world's truth."""
-        s = self.plant.sensors()
-        w = world if world is not None else self.plant.world()
-        s.lat_deg = float(w.get("lat_deg", s.lat_deg))
-        s.lon_deg = float(w.get("lon_deg", s.lon_deg))
-        return s
+    def sensors(self) -> Sensors:
+        """The HAL sample (its GNSS position is the world's sub-satellite point)."""
+        return self.plant.sensors()
 
     def publish_world(self, world: dict[str, Any] | None = None) -> None:
         self.world.send(self.seq_world.pack(Kind.WORLD, self.plant.time_utc_s,
@@ -141,31 +140,70 @@ class PlantServer:
 
     def run_lockstep(self, duration_s: float, dt_s: float = 1.0,
                      speed: float | None = None) -> None:
+        """TICK, wait for ACTUATORS, step, next TICK. The executive waits for nothing
+        but the physics: a step's books (:meth:`Plant.settle`) and its WORLD are done
+        after the next TICK has gone, while the executive works on it - and so is the
+        next step itself, guessed with the last actuators (:mod:`hil.plant.lookahead`),
+        with its TICK ready to go when the answer drives the physics the same."""
         clock = RealClock()
         wall0 = clock.monotonic_s()
         timeout = FIRST_REPLY_TIMEOUT_MS
-        world = self.plant.world()
-        while not self.stop_reason:
-            self._pending_tick = self.seq_bus.pack(Kind.TICK, self.plant.time_utc_s, TickBody(
-                self.plant.elapsed_s, dt_s, self.sensors(world)).to_body())
-            self._send_pending()
-            if not self._await_actuators(timeout):
+        look = self.lookahead
+        try:
+            if not self.stop_reason:
+                self._send_tick(dt_s)
+            while not self.stop_reason:
+                more = self.plant.elapsed_s + 1e-9 < duration_s
+                guessed: tuple[bytes, Sequencer] | None = None
+                if more and look is not None:
+                    look.begin(dt_s, self.act)
+                    guessed = self._tick_after(dt_s)
+                if not self._await_actuators(timeout):
+                    if not self.stop_reason:
+                        self.error = f"executive did not answer within {timeout / 1000:.0f} s"
+                        self.stop_reason = "executive silent"
+                    break
+                timeout = REPLY_TIMEOUT_MS
+                if not more:
+                    self.stop_reason = "scenario complete"
+                    break
+                act = self.act
+                if look is None or not look.resolve(act):
+                    guessed = None
+                    self.plant.advance(dt_s, self.plant.drive(act))
+                if speed:
+                    ahead = self.plant.elapsed_s / speed - (clock.monotonic_s() - wall0)
+                    if ahead > 0:
+                        clock.sleep_s(ahead)
                 if not self.stop_reason:
-                    self.error = f"executive did not answer within {timeout / 1000:.0f} s"
-                    self.stop_reason = "executive silent"
-                break
-            timeout = REPLY_TIMEOUT_MS
-            if self.plant.elapsed_s + 1e-9 >= duration_s:
-                self.stop_reason = "scenario complete"
-                break
-            self.plant.step(dt_s, self.act)
-            world = self.plant.world()  # once per step: it feeds the tick and the observers
-            self.publish_world(world)
-            if speed:
-                ahead = self.plant.elapsed_s / speed - (clock.monotonic_s() - wall0)
-                if ahead > 0:
-                    clock.sleep_s(ahead)
+                    if guessed is None:
+                        self._send_tick(dt_s)
+                    else:
+                        self._pending_tick, self.seq_bus = guessed
+                        self._send_pending()
+                self.plant.settle(act)  # the executive is at work on the TICK meanwhile
+                self.publish_world(self.plant.world())
+        finally:
+            if look is not None:
+                look.cancel()  # no answer came for a guessed step: the plant is as it was
+                log.info("lookahead: %d of %d steps made before the executive answered",
+                         look.hits, look.hits + look.misses)
         self.publish_world()
+
+    def _tick_after(self, dt_s: float) -> tuple[bytes, Sequencer]:
+        """The TICK of the plant's present (guessed) state, numbered after the pending
+        one on a sequencer of its own: it takes the bus's place only if the guess stands."""
+        seq = Sequencer(self.seq_bus.source, self.seq_bus.next_seq)
+        return self._tick(seq, dt_s), seq
+
+    def _send_tick(self, dt_s: float) -> None:
+        """Make the TICK of the plant's present state the pending one, and send it."""
+        self._pending_tick = self._tick(self.seq_bus, dt_s)
+        self._send_pending()
+
+    def _tick(self, seq: Sequencer, dt_s: float) -> bytes:
+        return seq.pack(Kind.TICK, self.plant.time_utc_s, TickBody(
+            self.plant.elapsed_s, dt_s, self.sensors()).to_body())
 
     def _send_pending(self) -> None:
         """Send the pending TICK; with no executive on the bus yet it stays pending and
@@ -212,7 +250,7 @@ class PlantServer:
             world = self.plant.world()
             try:
                 self.bus.send(self.seq_bus.pack(Kind.SENSORS, self.plant.time_utc_s,
-                                                SensorsBody(self.sensors(world)).to_body()),
+                                                SensorsBody(self.sensors()).to_body()),
                               zmq.NOBLOCK)
             except zmq.Again:
                 pass
@@ -247,6 +285,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dt-s", type=float, default=1.0)
     p.add_argument("--speed", type=float, default=None,
                    help="multiple of real time (lockstep default: as fast as possible)")
+    p.add_argument("--no-lookahead", action="store_true",
+                   help="lockstep: make each step only after the executive's answer "
+                        "(default: guess it meanwhile with the last actuators; see "
+                        "hil.plant.lookahead)")
     p.add_argument("--summary-out", type=Path)
     p.add_argument("--report", type=Path, help="write the HTML mission report here")
     p.add_argument("--log-level", default="WARNING")
@@ -255,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s hil.plantd %(levelname)s %(message)s")
     profile = load_profile(args.profile)
     plant = Plant(profile)
-    server = PlantServer(plant, args.bus, args.world)
+    server = PlantServer(plant, args.bus, args.world, lookahead=not args.no_lookahead)
 
     def on_signal(signum: int, _frame: Any) -> None:
         server.stop(signal.Signals(signum).name)

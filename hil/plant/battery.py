@@ -65,6 +65,10 @@ class Battery:
 
     def charge_limit_a(self, temp_c: float) -> float:
         """The charger's current limit: temperature window, CC-CV and termination taper."""
+        return self._charge_limit_a(temp_c, self.ocv_v())
+
+    def _charge_limit_a(self, temp_c: float, ocv_v: float) -> float:
+        """:meth:`charge_limit_a` at a known open-circuit voltage (a step needs it twice)."""
         spec = self.spec
         if temp_c < spec.charge_min_temp_c or temp_c > spec.charge_max_temp_c:
             return 0.0
@@ -74,7 +78,7 @@ class Battery:
         headroom = 1.0 - self.soc_frac
         if headroom < TAPER_SOC_FRAC:
             limit *= max(headroom, 0.0) / TAPER_SOC_FRAC
-        cv_limit = (self.charge_voltage_v - self.ocv_v()) / self.resistance_ohm(temp_c)
+        cv_limit = (self.charge_voltage_v - ocv_v) / self.resistance_ohm(temp_c)
         return max(min(limit, cv_limit), 0.0)
 
     def idle(self) -> BatteryFlow:
@@ -85,7 +89,7 @@ class Battery:
         ocv = self.ocv_v()
         r = self.resistance_ohm(temp_c)
         current = (-ocv + math.sqrt(ocv * ocv + 4.0 * r * offered_w)) / (2.0 * r)
-        current = min(current, self.charge_limit_a(temp_c))
+        current = min(current, self._charge_limit_a(temp_c, ocv))
         eta = self.spec.charge_efficiency
         room_j = max(self.capacity_j - self.energy_j, 0.0)
         if eta * ocv * current * dt_s > room_j:

@@ -9,19 +9,78 @@ wall clock: time is the profile's epoch plus the sum of the steps.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 from flightsw.hal import Actuators, Sensors
 from hil.plant.battery import Battery, BatteryFlow
-from hil.plant.ephemeris import Ephemeris, FineGrid
+from hil.plant.contacts import Pass
+from hil.plant.ephemeris import Chunk, Ephemeris, FineGrid
 from hil.plant.forecast import Forecast
-from hil.plant.history import History
+from hil.plant.history import SCALAR_FIELDS, History
 from hil.plant.limits import Limit, describe_all
 from hil.plant.power import array_available_w, balance_bus
 from hil.plant.profile import Profile
 from hil.plant.thermal import KELVIN, ThermalNetwork
 
 J_PER_WH = 3600.0
+
+
+class Drive(NamedTuple):
+    """The part of the actuators that moves the physics of a step: equal drives from
+    equal states give equal steps, to the last bit (what a lookahead relies on)."""
+
+    payload_w: float
+    """Electrical power of the payload (never NaN: see :meth:`Plant.payload_power_w`)."""
+    heaters_on: tuple[str, ...]
+    """Names of the heaters commanded on, in the profile's order."""
+    radio_tx_on: bool
+
+
+class _Pending(NamedTuple):
+    """What :meth:`Plant.settle` needs of the step :meth:`Plant.advance` made."""
+
+    dt_s: float
+    chunk: Chunk
+    i: int
+    available_w: float
+    battery_c: float
+    heater_w: float
+    demand_w: float
+    load_w: float
+    brownout: bool
+
+
+class _Outlook(NamedTuple):
+    """Where the spacecraft is at ``elapsed_s`` and what comes next (both outputs use it)."""
+
+    elapsed_s: float
+    sun: float
+    station: int
+    elev: float
+    lat: float
+    lon: float
+    alt: float
+    beta: float
+    next_pass: Pass | None
+    next_umbra: tuple[float, float] | None
+
+
+class PhysicsState(NamedTuple):
+    """Everything :meth:`Plant.advance` changes, to put a plant back as it was."""
+
+    elapsed_s: float
+    battery_energy_j: float
+    temps_k: tuple[float, ...]
+    thermal_radiated_j: float
+    thermal_input_j: float
+    thermal_substeps: int
+    energy_j: tuple[float, float, float, float]
+    flow: BatteryFlow
+    array_w: float
+    array_avail_w: float
+    load_w: float
+    payload_w: float
+    pending: _Pending | None
 
 
 class Plant:
@@ -54,12 +113,18 @@ class Plant:
         self.history: History | None = (
             History(names, self.station_names, self.epoch_utc_s) if record else None
         )
+        # one row of the history, in SCALAR_FIELDS order (see _record)
+        h = self.history
+        self._appends = [h.columns[name].append for name in SCALAR_FIELDS] if h is not None else []
+        self._temp_appends = [h.temps_c[n].append for n in names] if h is not None else []
         self._act = Actuators()
         self._flow: BatteryFlow = self.battery.idle()
         self._array_w = 0.0
         self._array_avail_w = 0.0
         self._load_w = 0.0
         self._payload_w = 0.0
+        self._pending: _Pending | None = None
+        self._look: _Outlook | None = None
         # Energy bookkeeping (J): electrical bus and thermal network.
         self.energy_in_j = 0.0  # drawn from the array
         self.energy_out_j = 0.0  # delivered to loads
@@ -123,10 +188,27 @@ class Plant:
         loads = self.profile.loads
         return loads.payload_idle_w + frac * (loads.payload_max_w - loads.payload_idle_w)
 
+    def drive(self, act: Actuators) -> Drive:
+        """What of ``act`` moves the physics (the rest is only reported)."""
+        on = act.heaters_on
+        heaters = tuple([name for name, _node, _w in self._heaters if on.get(name)]) if on else ()
+        return Drive(self.payload_power_w(act), heaters, bool(act.radio_tx_on))
+
     def step(self, dt_s: float, act: Actuators) -> None:
         """Advance the physics by ``dt_s`` seconds under the commanded actuators."""
+        self.advance(dt_s, self.drive(act))
+        self.settle(act)
+
+    def advance(self, dt_s: float, drive: Drive) -> None:
+        """The physics of one step: what the next sensor sample needs, and no more.
+
+        The step's books (limits, extremes, history, the reported mode) wait for
+        :meth:`settle`, so a lockstep shell can send the executive its next TICK first;
+        until then the plant refuses another step and a summary."""
         if not dt_s > 0.0:
             raise ValueError(f"dt_s must be > 0, got {dt_s!r}")
+        if self._pending is not None:
+            raise RuntimeError("the previous step is not settled (Plant.settle)")
         chunk, i = self.grid.locate(self.elapsed_s + 0.5 * dt_s)  # geometry at mid-step
         temps = self.thermal.temps_k
         loads = self.profile.loads
@@ -136,17 +218,16 @@ class Plant:
         )
         heater_w = 0.0
         heater_nodes: list[tuple[int, float]] = []
-        on = act.heaters_on
-        if on:
+        if drive.heaters_on:
             for name, node, power in self._heaters:
-                if on.get(name):
+                if name in drive.heaters_on:
                     heater_w += power
                     heater_nodes.append((node, power))
         radio_w = loads.radio_rx_w
-        if act.radio_tx_on and chunk.station_idx[i] >= 0:
+        if drive.radio_tx_on and chunk.station_idx[i] >= 0:
             radio_w = loads.radio_tx_w  # the transmitter keys up only with a station in view
         demand = {
-            "payload": self.payload_power_w(act),
+            "payload": drive.payload_w,
             "heaters": heater_w,
             "radio": radio_w,
             "avionics": loads.avionics_w,
@@ -168,7 +249,6 @@ class Plant:
         self.thermal.step(dt_s, heat)
 
         self.elapsed_s += dt_s
-        now = self.epoch_utc_s + self.elapsed_s
         self.energy_in_j += bus.array_used_w * dt_s
         self.energy_out_j += bus.load_w * dt_s
         self.energy_lost_j += bus.battery.loss_w * dt_s
@@ -178,13 +258,26 @@ class Plant:
         self._array_avail_w = available
         self._load_w = bus.load_w
         self._payload_w = served["payload"]
-        if bus.brownout:
-            self._brownout.check(100.0 * bus.load_w / sum(demand.values()), now, dt_s)
+        self._pending = _Pending(dt_s, chunk, i, available, battery_c, heater_w,
+                                 sum(demand.values()), bus.load_w, bus.brownout)
+
+    def settle(self, act: Actuators) -> None:
+        """The books of the step :meth:`advance` made, with the actuators it was made
+        under (their ``report_*`` fields are what the history and the summary keep)."""
+        p = self._pending
+        if p is None:
+            raise RuntimeError("no step to settle (Plant.advance first)")
+        self._pending = None
+        dt_s = p.dt_s
+        temps = self.thermal.temps_k
+        now = self.epoch_utc_s + self.elapsed_s
+        if p.brownout:
+            self._brownout.check(100.0 * p.load_w / p.demand_w, now, dt_s)
         elif self._brownout.open is not None:
             self._brownout.clear()
-        if available > bus.load_w and self.battery.energy_j < self.battery.capacity_j:
-            self._charge_cold.check(battery_c, now, dt_s)  # a charge was offered
-            self._charge_hot.check(battery_c, now, dt_s)
+        if p.available_w > p.load_w and self.battery.energy_j < self.battery.capacity_j:
+            self._charge_cold.check(p.battery_c, now, dt_s)  # a charge was offered
+            self._charge_hot.check(p.battery_c, now, dt_s)
         elif self._charge_cold.open is not None or self._charge_hot.open is not None:
             self._charge_cold.clear()
             self._charge_hot.clear()
@@ -205,70 +298,91 @@ class Plant:
             if t > maxes[k]:
                 maxes[k] = t
         if self.history is not None:
+            chunk, i = p.chunk, p.i
             self._record(
                 chunk.sun_frac[i],
                 chunk.beta_deg[i],
                 chunk.station_idx[i],
                 chunk.best_elev_deg[i],
-                heater_w,
+                p.heater_w,
                 act,
             )
+
+    def physics_state(self) -> PhysicsState:
+        """The state :meth:`advance` changes (a step it made and :meth:`settle` has not
+        yet booked included), for :meth:`restore_physics`."""
+        th = self.thermal
+        return PhysicsState(
+            self.elapsed_s, self.battery.energy_j, tuple(th.temps_k), th.radiated_j,
+            th.input_j, th.substeps,
+            (self.energy_in_j, self.energy_out_j, self.energy_lost_j, self.energy_env_j),
+            self._flow, self._array_w, self._array_avail_w, self._load_w, self._payload_w,
+            self._pending)
+
+    def restore_physics(self, state: PhysicsState) -> None:
+        """Undo the steps advanced since ``state`` was taken (none of them settled)."""
+        th = self.thermal
+        self.elapsed_s = state.elapsed_s
+        self.battery.energy_j = state.battery_energy_j
+        th.temps_k[:] = state.temps_k  # in place: callers may hold the list
+        th.radiated_j = state.thermal_radiated_j
+        th.input_j = state.thermal_input_j
+        th.substeps = state.thermal_substeps
+        (self.energy_in_j, self.energy_out_j, self.energy_lost_j,
+         self.energy_env_j) = state.energy_j
+        self._flow = state.flow
+        self._array_w = state.array_w
+        self._array_avail_w = state.array_avail_w
+        self._load_w = state.load_w
+        self._payload_w = state.payload_w
+        self._pending = state.pending
 
     def _record(
         self, sun: float, beta: float, station: int, elev: float, heater_w: float, act: Actuators
     ) -> None:
         h = self.history
         assert h is not None
-        c = h.columns
-        c["t_s"].append(self.elapsed_s)
-        c["sun_fraction"].append(sun)
-        c["beta_deg"].append(beta)
-        c["array_power_w"].append(self._array_w)
-        c["array_available_w"].append(self._array_avail_w)
-        c["load_power_w"].append(self._load_w)
-        c["payload_power_w"].append(self._payload_w)
-        c["heater_power_w"].append(heater_w)
-        c["battery_soc_frac"].append(self.battery.soc_frac)
-        c["battery_voltage_v"].append(self._flow.voltage_v)
-        c["battery_current_a"].append(self._flow.current_a)
-        c["payload_activity_frac"].append(act.payload_activity_frac if act.payload_on else 0.0)
-        c["throttle_frac"].append(act.report_throttle_frac)
-        c["in_contact"].append(1.0 if station >= 0 else 0.0)
-        c["elevation_deg"].append(elev)
-        for name, t in zip(h.node_names, self.thermal.temps_k, strict=True):
-            h.temps_c[name].append(t - KELVIN)
+        flow = self._flow
+        for append, value in zip(self._appends, (
+            self.elapsed_s, sun, beta, self._array_w, self._array_avail_w, self._load_w,
+            self._payload_w, heater_w, self.battery.soc_frac, flow.voltage_v, flow.current_a,
+            act.payload_activity_frac if act.payload_on else 0.0, act.report_throttle_frac,
+            1.0 if station >= 0 else 0.0, elev,
+        ), strict=True):
+            append(value)
+        for append, t in zip(self._temp_appends, self.thermal.temps_k, strict=True):
+            append(t - KELVIN)
         h.station_idx.append(station)
         h.modes.append(act.report_mode)
 
     # --------------------------------------------------------------- outputs
-    def _now_geometry(self) -> tuple[float, int, float, float, float, float, float]:
+    def _outlook(self) -> _Outlook:
+        """Geometry and forecasts now; computed once per step for sensors() and world()."""
+        look = self._look
+        if look is not None and look.elapsed_s == self.elapsed_s:
+            return look
         chunk, i = self.grid.locate(self.elapsed_s)
-        return (
-            chunk.sun_frac[i],
-            chunk.station_idx[i],
-            chunk.best_elev_deg[i],
-            chunk.lat_deg[i],
-            chunk.lon_deg[i],
-            chunk.alt_km[i],
-            chunk.beta_deg[i],
-        )
-
-    def _next_contact_in_s(self, in_contact: bool) -> float:
-        if in_contact:
-            return 0.0
-        p = self.forecast.next_pass(self.elapsed_s)
-        return math.nan if p is None else max(p.aos_s - self.elapsed_s, 0.0)
-
-    def _next_eclipse_in_s(self) -> float:
-        u = self.forecast.next_umbra(self.elapsed_s)
-        return math.nan if u is None else max(u[0] - self.elapsed_s, 0.0)
+        look = _Outlook(self.elapsed_s, chunk.sun_frac[i], chunk.station_idx[i],
+                        chunk.best_elev_deg[i], chunk.lat_deg[i], chunk.lon_deg[i],
+                        chunk.alt_km[i], chunk.beta_deg[i],
+                        self.forecast.next_pass(self.elapsed_s),
+                        self.forecast.next_umbra(self.elapsed_s))
+        self._look = look
+        return look
 
     def sensors(self) -> Sensors:
         """What the executive reads. ``next_*_in_s`` is 0 while in contact / in umbra,
         and NaN when nothing is forecast within two days (e.g. out of eclipse season)."""
-        sun, station, _elev, lat, lon, _alt, _beta = self._now_geometry()
+        look = self._outlook()
         temps = self.thermal.temps_k
+        station = look.station
         in_contact = station >= 0
+        if in_contact:
+            next_contact_in_s = 0.0
+        else:
+            p = look.next_pass
+            next_contact_in_s = math.nan if p is None else max(p.aos_s - self.elapsed_s, 0.0)
+        u = look.next_umbra
         return Sensors(
             battery_soc_frac=self.battery.soc_frac,
             battery_voltage_v=self._flow.voltage_v,
@@ -279,21 +393,22 @@ class Plant:
             payload_temp_c=temps[self._i_payload] - KELVIN,
             avionics_temp_c=temps[self._i_avionics] - KELVIN,
             radiator_temp_c=temps[self._i_radiator] - KELVIN,
-            sun_fraction=sun,
+            sun_fraction=look.sun,
             in_contact=in_contact,
             contact_station=self.station_names[station] if in_contact else "",
-            next_contact_in_s=self._next_contact_in_s(in_contact),
-            next_eclipse_in_s=self._next_eclipse_in_s(),
-            lat_deg=lat,
-            lon_deg=lon,
+            next_contact_in_s=next_contact_in_s,
+            next_eclipse_in_s=math.nan if u is None else max(u[0] - self.elapsed_s, 0.0),
+            lat_deg=look.lat,
+            lon_deg=look.lon,
             compute_power_w=self._payload_w,
         )
 
     def world(self) -> dict[str, Any]:
         """Truth for the ground emulator and the status line; plain msgpack-able types."""
-        sun, station, elev, lat, lon, alt, beta = self._now_geometry()
+        look = self._outlook()
+        station = look.station
         in_contact = station >= 0
-        p = self.forecast.next_pass(self.elapsed_s)
+        p = look.next_pass
         next_pass = None
         if p is not None:
             next_pass = {
@@ -302,20 +417,20 @@ class Plant:
                 "los_utc_s": self.epoch_utc_s + p.los_s,
                 "max_elevation_deg": round(p.max_elevation_deg, 2),
             }
-        umbra = self.forecast.next_umbra(self.elapsed_s)
+        umbra = look.next_umbra
         act = self._act
         return {
             "time_utc_s": self.time_utc_s,
             "elapsed_s": self.elapsed_s,
             "orbit_number": self.elapsed_s / self.orbit_period_s,
-            "lat_deg": lat,
-            "lon_deg": lon,
-            "alt_km": alt,
-            "sun_fraction": sun,
-            "beta_deg": beta,
+            "lat_deg": look.lat,
+            "lon_deg": look.lon,
+            "alt_km": look.alt,
+            "sun_fraction": look.sun,
+            "beta_deg": look.beta,
             "in_contact": in_contact,
             "station": self.station_names[station] if in_contact else "",
-            "elevation_deg": elev if in_contact else None,
+            "elevation_deg": look.elev if in_contact else None,
             "next_pass": next_pass,
             "next_eclipse_in_s": (None if umbra is None else max(umbra[0] - self.elapsed_s, 0.0)),
             "battery_soc_frac": self.battery.soc_frac,
@@ -336,6 +451,8 @@ class Plant:
 
     def summary(self) -> dict[str, Any]:
         """The outcome so far: energy books, extremes, limit violations, work reported."""
+        if self._pending is not None:
+            raise RuntimeError("the last step is not settled (Plant.settle)")
         act = self._act
         stored_delta = self.battery.energy_j - self._stored0_j
         violations = describe_all(self._limits)

@@ -8,6 +8,7 @@ import signal
 import stat
 import time
 from pathlib import Path
+from typing import Any
 
 import zmq
 
@@ -176,7 +177,7 @@ def test_payload_channel_is_a_local_unix_socket_and_only_sealed_frames_count() -
     from flightsw import channel_auth
     from flightsw.payload_host import _bind_local
 
-    ctx = zmq.Context.instance()
+    ctx: zmq.Context[Any] = zmq.Context.instance()
     host_sock, child_sock = ctx.socket(zmq.PAIR), ctx.socket(zmq.PAIR)
     try:
         endpoint = _bind_local(host_sock, 3)
