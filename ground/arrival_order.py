@@ -11,12 +11,12 @@ ground archives would follow how often it woke up. Put back in the order they ha
 a turn of ten seconds decides what ten turns of one second would, so the ground may wake
 up less often (its loop turns cost it most of its CPU in a lockstep sim).
 
-The order comes from lockstep itself (``hil.plantd``): the plant publishes WORLD at time
-``t_j`` and ticks the flight, whose cycles of that tick make records stamped in
-``(t_(j-1), t_j]``; only after the flight's answer does the plant step and publish the
-next WORLD. So a frame stamped after ``t_(j-1)`` belongs after WORLD ``j``, however the
+The order comes from lockstep itself (``hil.plantd``): the plant ticks the flight at
+time ``t_j`` (and publishes that time's WORLD meanwhile), the flight's cycles of that
+tick make records stamped in ``(t_(j-1), t_j]``, and the next WORLD is of the plant's
+next step. So a frame stamped after ``t_(j-1)`` belongs after WORLD ``j``, however the
 two sockets happened to deliver it (the executive sends a tick's frames once the plant
-has its answer, so they race the next WORLD). Played-back records carry old stamps, so
+has its answer, so they race the WORLDs). Played-back records carry old stamps, so
 a frame is placed by the newest stamp among it and the frames before it on the link
 (which keeps their order); a frame without a usable stamp stays with the frame before
 it. WORLD times that do not increase (a restarted plant), a WORLD without a
