@@ -151,3 +151,14 @@ def test_a_run_measures_wall_and_the_cpu_of_its_children(tmp_path: Path) -> None
                                          "--run-dir", str(tmp_path / "r" / "x")], tmp_path)
     assert run.cpu_s >= 0.3 and run.wall_s >= 0.3
     assert run.summary == {"tiles_done": 0, "sim_time_s": 1.0} and run.bare_s is None
+
+
+def test_the_wall_time_is_not_rounded_to_the_load_sample(tmp_path: Path) -> None:
+    """The exit was looked for only once a second (at each load sample), so every wall
+    time came out rounded up to a whole second: 0.2 s read as 1.0."""
+    script = tmp_path / "sim.py"
+    script.write_text("import json, time\ntime.sleep(0.2)\n"
+                      "print(json.dumps({'tiles_done': 0, 'sim_time_s': 1.0}))\n")
+    run = sim_bench.run_sim("baseline", [sys.executable, str(script), "--profile", "p",
+                                         "--run-dir", str(tmp_path / "r" / "x")], tmp_path)
+    assert 0.2 <= run.wall_s < 0.9
