@@ -262,7 +262,8 @@ class Executive:
                              for h, f in zip(st.recorder.selected(), frames, strict=True)]
             link_component.sent(st, len(frames), now)
             return len(frames)
-        self._flush_outbox()  # what earlier ticks counted goes first
+        if self._outbox:  # what an interrupted tick counted goes first
+            self._flush_outbox()
         self._persist_recorder()
         frames = link_component.ready_frames(st, now)
         n = 0

@@ -33,11 +33,21 @@ RSS_READ_PERIOD_S = 0.5
 
 def resident_mb(pid: int | str = "self") -> float | None:
     """A process's resident memory in MiB, from Linux ``/proc`` (``None`` where it cannot
-    be read: gone, or not Linux). The payload reports its own with it too."""
+    be read: gone, or not Linux)."""
     try:
-        with open(f"/proc/{pid}/statm") as f:
-            resident_pages = int(f.read().split()[1])
-    except (OSError, ValueError, IndexError):
+        with open(f"/proc/{pid}/statm", "rb") as f:
+            return statm_resident_mb(f.read())
+    except OSError:
+        return None
+
+
+def statm_resident_mb(statm: bytes) -> float | None:
+    """The resident memory in MiB that a ``/proc/PID/statm`` text says (its second
+    number, in pages); ``None`` if it does not parse. The payload reads its own with it
+    through a descriptor it keeps open (:mod:`payload.resident_memory`)."""
+    try:
+        resident_pages = int(statm.split()[1])
+    except (ValueError, IndexError):
         return None
     return resident_pages * os.sysconf("SC_PAGE_SIZE") / (1024 * 1024)
 

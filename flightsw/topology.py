@@ -130,7 +130,7 @@ class Topology:
         self.profile = profile
         self.components = catalog.components(cfg)
         self.dictionary = build_dictionary(cfg)
-        self._point_owner = {t.name: c for c in self.components
+        self._point_owner = {t.name: c.name for c in self.components
                              for d in c.declare(cfg) for t in d.telemetry}
         """Which component reports each telemetry point (from the declarations), so the
         limit checker can build only the points it watches."""
@@ -414,15 +414,14 @@ class Topology:
         them is about a fifth of the executive's work; a lockstep run archives exactly
         the same records. Free running always runs the cycle."""
         st = self.state
-        t = self.clock.monotonic_s()
         hk = st.housekeeping
+        now_s = self.clock.mission_time_s()
         return (self.lockstep and not self._uplink
                 and not self.payload_out.messages and not self.payload_out.actions
-                and hk.mode == st.mode.mode and t + 1e-9 < hk.due_s
-                and not (st.schedule.entries
-                         and st.schedule.entries[0].at_s <= self.clock.mission_time_s())
+                and hk.mode == st.mode.mode and self.clock.monotonic_s() + 1e-9 < hk.due_s
+                and not (st.schedule.entries and st.schedule.entries[0].at_s <= now_s)
                 and not st.jobs.cancel_out and not st.jobs.outbox
-                and link.nothing_to_send(st.link, self.clock.mission_time_s()))
+                and link.nothing_to_send(st.link, now_s))
 
     def _fast(self) -> None:
         st = self.state
@@ -692,9 +691,9 @@ class Topology:
         executive's own, ``link.next_aos_in_s``) takes the whole sample."""
         names = tuple(wp.point for wp in self.state.limits.watchpoints if wp.enabled)
         if names != self._watched[0]:
-            owners = [self._point_owner.get(n) for n in names]
+            owners = {self._point_owner.get(n) for n in names}
             self._watched = (names, None if None in owners else
-                             tuple(c for c in self.components if c in owners))
+                             tuple(c for c in self.components if c.name in owners))
         return self.housekeeping(self._watched[1])
 
     def housekeeping(self, only: Iterable[Any] | None = None) -> dict[str, Any]:

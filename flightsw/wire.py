@@ -23,6 +23,7 @@ capped before anything is allocated, so a hostile frame cannot exhaust memory.
 from __future__ import annotations
 
 import math
+import struct
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -108,6 +109,33 @@ def encode(env: Envelope) -> bytes:
     if len(data) > MAX_FRAME_BYTES:
         raise WireError("envelope too large", size=len(data), limit=MAX_FRAME_BYTES)
     return data
+
+
+_UINT_BYTES = {0xCC: 1, 0xCD: 2, 0xCE: 4, 0xCF: 8}
+"""msgpack's unsigned integers: their tag and width (how the codec packs ``seq``)."""
+_FLOAT64 = struct.Struct(">d")
+
+
+def packed_time_s(frame: bytes) -> float | None:
+    """``time_s`` of a header packed the way :func:`encode` packs it (a 6-array, a small
+    integer version, short kind and source, an unsigned ``seq``, a float64 time), read
+    in place without unpacking the body; None for any other shape (the caller then
+    decodes it). The ground reads a frame's stamp two or three times before deciding
+    where it goes. Kept beside :func:`encode`, which fixes that layout."""
+    if len(frame) < 16 or frame[0] != 0x96 or frame[1] > 0x7F or frame[2] & 0xE0 != 0xA0:
+        return None
+    i = 3 + (frame[2] & 0x1F)  # past the kind
+    if len(frame) < i + 12 or frame[i] & 0xE0 != 0xA0:
+        return None
+    i += 1 + (frame[i] & 0x1F)  # past the source
+    if i >= len(frame):
+        return None
+    tag = frame[i]
+    i += 1 if tag <= 0x7F else 1 + _UINT_BYTES.get(tag, len(frame))
+    if i + 9 > len(frame) or frame[i] != 0xCB:
+        return None
+    t: float = _FLOAT64.unpack_from(frame, i + 1)[0]
+    return t
 
 
 def decode(data: bytes, *, max_bytes: int = MAX_FRAME_BYTES) -> Envelope:

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import logging
 import math
-import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -39,7 +38,7 @@ import msgpack
 
 from flightsw.dictionary import Dictionary
 from flightsw.errors import safe_repr
-from flightsw.wire import Envelope, Kind, try_decode
+from flightsw.wire import Envelope, Kind, packed_time_s, try_decode
 from ground.archive import Archive
 from ground.arrival_order import frames_first, interleave
 from ground.link_physics import LinkPhysics, PhysicalLink
@@ -335,10 +334,10 @@ def frame_time_s(frame: bytes) -> float | None:
     Reads only the first five (scalar) items of ``[version, kind, source, seq, time_s,
     body]``, with tight limits, so it costs little and trusts nothing. The ground asks
     this of every frame and WORLD two or three times: the header as the codec writes it
-    is read in place (:func:`_packed_time_s`), anything else by a bounded unpacker.
+    is read in place (:func:`flightsw.wire.packed_time_s`), anything else by a bounded unpacker.
     """
     try:
-        t = _packed_time_s(frame)
+        t = packed_time_s(frame)
         if t is not None:
             return t if math.isfinite(t) else None
         head = bytes(frame[:HEAD_BYTES])  # the header items fit well within this
@@ -358,26 +357,3 @@ def frame_time_s(frame: bytes) -> float | None:
     return float(t)
 
 
-_UINT_BYTES = {0xCC: 1, 0xCD: 2, 0xCE: 4, 0xCF: 8}
-"""msgpack's unsigned integers: their tag and width (how the codec packs ``seq``)."""
-_FLOAT64 = struct.Struct(">d")
-
-
-def _packed_time_s(frame: bytes) -> float | None:
-    """``time_s`` of a header packed the way :func:`flightsw.wire.encode` packs it (a
-    6-array, a small integer version, short kind and source, an unsigned ``seq``, a
-    float64 time); None for any other shape (the caller then unpacks it)."""
-    if len(frame) < 16 or frame[0] != 0x96 or frame[1] > 0x7F or frame[2] & 0xE0 != 0xA0:
-        return None
-    i = 3 + (frame[2] & 0x1F)  # past the kind
-    if len(frame) < i + 12 or frame[i] & 0xE0 != 0xA0:
-        return None
-    i += 1 + (frame[i] & 0x1F)  # past the source
-    if i >= len(frame):
-        return None
-    tag = frame[i]
-    i += 1 if tag <= 0x7F else 1 + _UINT_BYTES.get(tag, len(frame))
-    if i + 9 > len(frame) or frame[i] != 0xCB:
-        return None
-    t: float = _FLOAT64.unpack_from(frame, i + 1)[0]
-    return t

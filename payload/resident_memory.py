@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import os
 
+from flightsw.payload_host import statm_resident_mb
+
 STATM_PATH = "/proc/self/statm"
 _READ_BYTES = 128  # "size resident shared text lib data dt": 7 numbers, well under this
-_MIB = 1024 * 1024
 
 
 class ResidentMemory:
@@ -23,7 +24,6 @@ class ResidentMemory:
     not Linux, or /proc not mounted), as :func:`flightsw.payload_host.resident_mb`."""
 
     def __init__(self, path: str = STATM_PATH) -> None:
-        self._page_bytes = os.sysconf("SC_PAGE_SIZE")
         try:
             self._fd: int | None = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         except OSError:
@@ -33,10 +33,10 @@ class ResidentMemory:
         if self._fd is None:
             return 0.0
         try:
-            resident_pages = int(os.pread(self._fd, _READ_BYTES, 0).split()[1])
-        except (OSError, ValueError, IndexError):
+            mb = statm_resident_mb(os.pread(self._fd, _READ_BYTES, 0))
+        except OSError:
             return 0.0
-        return resident_pages * self._page_bytes / _MIB
+        return 0.0 if mb is None else mb
 
     def close(self) -> None:
         if self._fd is not None:

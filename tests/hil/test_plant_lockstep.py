@@ -112,14 +112,20 @@ def fly(steps: int, acts: list[Actuators], *, lookahead: bool,
             if env.kind is Kind.WORLD:
                 worlds.append(dict(env.body))
     finally:
-        if runner.is_alive():
-            server.stop("test over")
-            runner.join(10)
-        server.close()
-        execu.close(0)
-        sub.close(0)
-        ctx.term()
+        _shut(server, runner, ctx, execu, sub)
     return server, ticks, worlds
+
+
+def _shut(server: PlantServer, runner: threading.Thread, ctx: zmq.Context[Any],
+          *socks: zmq.Socket[Any]) -> None:
+    """Stop the plant's loop if a test left it running, then close everything."""
+    if runner.is_alive():
+        server.stop("test over")
+        runner.join(10)
+    server.close()
+    for sock in socks:
+        sock.close(0)
+    ctx.term()
 
 
 STEPS = 40
@@ -202,9 +208,4 @@ def test_a_stop_while_a_step_is_guessed_leaves_the_plant_as_answered() -> None:
         _ticks, _worlds, summary = reference(acts, 6)
         assert server.plant.summary() == summary
     finally:
-        if runner.is_alive():
-            server.stop("test over")
-            runner.join(10)
-        server.close()
-        execu.close(0)
-        ctx.term()
+        _shut(server, runner, ctx, execu)
