@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 Cycle = Callable[[float], None]
+IdleTest = Callable[[], bool]
 
 
 @dataclass
@@ -32,6 +33,13 @@ class RateGroup:
     max_late_s: float = 0.0
     overruns: int = 0
     max_cycle_s: float = 0.0
+    skip: Callable[[], IdleTest | None] | None = None
+    """Lockstep only: lets a run of idle cycles be counted in one pass instead of one
+    full turn each. Asked before cycles of this group that no other group shares: None
+    when the next one has work whatever the time; otherwise a test that is called with
+    the clock set to each next instant in turn, does what an idle cycle there does (no
+    more than counting) and returns True, or returns False at the first instant with
+    work, which then runs as usual. Nine in ten fast cycles of a tick are idle."""
 
 
 @dataclass
@@ -56,11 +64,41 @@ class RateGroups:
                 return
             t = min(g.next_s for g in due)
             set_time(t)
+            if len(due) == 1 or sum(abs(g.next_s - t) <= eps for g in due) == 1:
+                alone = next(g for g in due if abs(g.next_s - t) <= eps)
+                if alone.skip is not None and self._skip_idle(alone, monotonic_s, set_time):
+                    continue
             for g in self.groups:  # declaration order = priority order within one instant
                 if abs(g.next_s - t) <= eps:
                     g.cycle(t)
                     g.runs += 1
                     g.next_s = _round(t + g.period_s)
+
+    def _skip_idle(self, g: RateGroup, monotonic_s: float,
+                   set_time: Callable[[float], None]) -> bool:
+        """Count the idle cycles of ``g`` from its next deadline on, up to the first
+        with work, the next deadline of another group or ``monotonic_s``. Every
+        instant is the one the plain loop would reach (same rounding), and the clock is
+        set to each, so what follows sees the time it would have seen."""
+        assert g.skip is not None
+        idle = g.skip()
+        if idle is None:
+            return False
+        eps = 1e-9
+        limit_s = min([o.next_s for o in self.groups if o is not g], default=float("inf"))
+        t = g.next_s
+        skipped = 0
+        while t <= monotonic_s + eps and t < limit_s - eps:
+            set_time(t)
+            if not idle():
+                break
+            skipped += 1
+            t = _round(t + g.period_s)
+        if not skipped:
+            return False
+        g.runs += skipped
+        g.next_s = t
+        return True
 
     def run_due(self, monotonic_s: float) -> None:
         """Real time: run what is due; count slips; never replay missed cycles."""

@@ -150,7 +150,7 @@ class Topology:
         if missing:
             raise RuntimeError(f"declared commands without handlers: {missing}")
         self.groups = RateGroups(on_slip=self._on_slip, on_overrun=self._on_overrun)
-        self.groups.add("fast", FAST_PERIOD_S, self._fast_turn)
+        self.groups.add("fast", FAST_PERIOD_S, self._fast_turn).skip = self._fast_idle_test
         self.groups.add("slow", SLOW_PERIOD_S, lambda now: self._guard("slow", self._slow))
         self.groups.add("capture", cfg.capture_period_s,
                         lambda now: self._guard("capture", self._capture))
@@ -404,6 +404,21 @@ class Topology:
             return
         self._guard("fast", self._fast)
 
+    def _fast_idle_test(self) -> Callable[[], bool] | None:
+        """The rate groups' batch of idle fast cycles (:attr:`RateGroup.skip`): the
+        same test as :meth:`fast_has_nothing_to_do`, split in what no instant can change
+        (checked once) and what time alone changes (checked at each instant)."""
+        if not (self.shell_quiet is not None and self.shell_quiet() and self._fast_inputs_idle()):
+            return None
+        return self._fast_idle_now
+
+    def _fast_idle_now(self) -> bool:
+        st = self.state
+        if not self._fast_time_idle(st):
+            return False
+        link.new_cycle(st.link, link.FRAMES_PER_SECOND // 10)  # all an idle cycle does
+        return True
+
     def fast_has_nothing_to_do(self) -> bool:
         """Lockstep: a fast cycle now would change nothing but the link's budget. A
         tick runs ten fast cycles back to back with one plant sample; after its first
@@ -413,14 +428,22 @@ class Topology:
         coming due, a downlink copy's wait for an acknowledgement ending. Skipping
         them is about a fifth of the executive's work; a lockstep run archives exactly
         the same records. Free running always runs the cycle."""
+        return self._fast_inputs_idle() and self._fast_time_idle(self.state)
+
+    def _fast_inputs_idle(self) -> bool:
+        """Nothing came in or waits to go out that a fast cycle would act on now."""
         st = self.state
-        hk = st.housekeeping
-        now_s = self.clock.mission_time_s()
         return (self.lockstep and not self._uplink
                 and not self.payload_out.messages and not self.payload_out.actions
-                and hk.mode == st.mode.mode and self.clock.monotonic_s() + 1e-9 < hk.due_s
+                and st.housekeeping.mode == st.mode.mode
+                and not st.jobs.cancel_out and not st.jobs.outbox)
+
+    def _fast_time_idle(self, st: ExecState) -> bool:
+        """Nothing comes due at this instant: housekeeping, a stored command, a
+        downlink copy whose wait for an acknowledgement ends."""
+        now_s = self.clock.mission_time_s()
+        return (self.clock.monotonic_s() + 1e-9 < st.housekeeping.due_s
                 and not (st.schedule.entries and st.schedule.entries[0].at_s <= now_s)
-                and not st.jobs.cancel_out and not st.jobs.outbox
                 and link.nothing_to_send(st.link, now_s))
 
     def _fast(self) -> None:
