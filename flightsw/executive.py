@@ -46,6 +46,7 @@ from flightsw.serial_transport import parse_endpoint as parse_serial_endpoint
 from flightsw.state_store import StateStore
 from flightsw.topology import Topology
 from flightsw.transport import MemoryTransport, Transport, Waiter, ZmqTransport
+from flightsw.unix_transport import plant_bus
 from flightsw.watchdog import NoWatchdog, Watchdog, consume_notify_env, from_option
 from flightsw.wire import Envelope, Kind, Sequencer, encode, try_decode
 
@@ -164,7 +165,7 @@ class Executive:
         link over a UART (``--link serial:/dev/ttyTHS1?baud=921600``, a board), and a real
         payload child."""
         clock: Clock = SimClock() if opts.lockstep else RealClock()
-        plant = ZmqTransport.pair(opts.plant_endpoint, bind=False)
+        plant = plant_bus(opts.plant_endpoint)
         serial = parse_serial_endpoint(opts.link_endpoint)  # raises: a clear refusal
         link: Transport = (ZmqTransport.pair(opts.link_endpoint, bind=True,
                                              rcvhwm=LINK_RCVHWM) if serial is None
@@ -191,7 +192,7 @@ class Executive:
                         lockstep=opts.lockstep, profile=opts.profile,
                         stats_out=opts.stats_out, parent_pid=os.getppid(),
                         state_store=store, watchdog=watchdog, uplink_keys=keys)
-        executive.plant_factory = lambda: ZmqTransport.pair(opts.plant_endpoint, bind=False)
+        executive.plant_factory = lambda: plant_bus(opts.plant_endpoint)
         if opts.run_dir is not None:
             executive.model_files = ModelFiles(store_dir(opts.run_dir), lockstep=opts.lockstep,
                                                while_waiting=executive.watchdog_turn)
@@ -560,7 +561,7 @@ class Executive:
                 silent_s += STOP_POLL_S
                 if silent_s >= PLANT_SILENT_S:
                     self._stopping = "plant silent"
-                if isinstance(self.plant, ZmqTransport):
+                if not isinstance(self.plant, MemoryTransport):
                     continue
                 return  # in memory: nothing more will come
             silent_s = 0.0
@@ -630,7 +631,7 @@ class Executive:
                 self._poll_plant_free()
                 if self.core.state.have_sensors:
                     return True
-            elif not isinstance(self.plant, ZmqTransport):
+            elif isinstance(self.plant, MemoryTransport):
                 return False  # in memory: nothing will arrive while we wait
             else:
                 self._still_unattached(STOP_POLL_S)

@@ -36,6 +36,8 @@ from flightsw.hal import Actuators, Sensors
 from flightsw.lifeline import die_with_parent
 from flightsw.messages import ActuatorsBody, SensorsBody, TickBody
 from flightsw.stackinfo import atomic_write_text
+from flightsw.transport import Transport, ZmqTransport
+from flightsw.unix_transport import UnixBusServer, is_unix_endpoint
 from flightsw.wire import Kind, Sequencer, try_decode
 from hil.plant import Plant, load_profile
 from hil.plant.lookahead import Lookahead
@@ -86,6 +88,15 @@ def receive_frame(frame: bytes) -> BusFrame:
                                                     error=type(exc).__name__))
 
 
+def open_bus(endpoint: str, ctx: zmq.Context[Any]) -> Transport:
+    """The plant bus, bound: a Unix seqpacket socket for ``unix://`` (a local stack: one
+    kernel hop each way, see :mod:`flightsw.unix_transport`), else a ZeroMQ PAIR (a
+    board over TCP, any tool that speaks ZeroMQ)."""
+    if is_unix_endpoint(endpoint):
+        return UnixBusServer(endpoint)
+    return ZmqTransport.pair(endpoint, bind=True, ctx=ctx, sndhwm=1000)
+
+
 class PlantServer:
     def __init__(self, plant: Plant, bus_endpoint: str, world_endpoint: str,
                  ctx: zmq.Context[Any] | None = None, *, lookahead: bool = True) -> None:
@@ -93,11 +104,7 @@ class PlantServer:
         self.lookahead: Lookahead | None = Lookahead(plant) if lookahead else None
         """Lockstep: the next step made while the executive works (hil.plant.lookahead)."""
         self.ctx = ctx or zmq.Context.instance()
-        self.bus = self.ctx.socket(zmq.PAIR)
-        self.bus.setsockopt(zmq.LINGER, 0)
-        self.bus.bind(bus_endpoint)
-        self._bus_poller = zmq.Poller()  # kept: Socket.poll builds one per call (lockstep
-        self._bus_poller.register(self.bus, zmq.POLLIN)  # waits once a simulated second)
+        self.bus = open_bus(bus_endpoint, self.ctx)
         self.world = self.ctx.socket(zmq.PUB)
         self.world.setsockopt(zmq.LINGER, 500)
         self.world.setsockopt(zmq.SNDHWM, 100_000)
@@ -210,11 +217,7 @@ class PlantServer:
         goes out on the next try (never blocks: a stop request must get through)."""
         if self._pending_tick is None:
             return
-        try:
-            self.bus.send(self._pending_tick, zmq.NOBLOCK)
-            self._unsent = False
-        except zmq.Again:
-            self._unsent = True
+        self._unsent = not self.bus.send(self._pending_tick)
 
     def _await_actuators(self, timeout_ms: int) -> bool:
         """Wait for the executive's answer to a TICK; False if none came in time. A
@@ -225,35 +228,30 @@ class PlantServer:
             if self._unsent:
                 self._send_pending()
             chunk = min(remaining, 200)
-            if not self._bus_poller.poll(chunk):
+            if not self.bus.wait(chunk / 1000):
                 remaining -= chunk
                 continue
-            hellos = self.hellos
-            if self.handle_frame(self.bus.recv()):
-                self._pending_tick = None
-                return True
-            if self.hellos != hellos:
-                remaining = max(remaining, FIRST_REPLY_TIMEOUT_MS)
+            for frame in self.bus.receive(max_frames=1):
+                hellos = self.hellos
+                if self.handle_frame(frame):
+                    self._pending_tick = None
+                    return True
+                if self.hellos != hellos:
+                    remaining = max(remaining, FIRST_REPLY_TIMEOUT_MS)
         return False
 
     def run_free(self, duration_s: float | None, dt_s: float = 1.0, speed: float = 1.0) -> None:
         clock = RealClock()
         wall0 = clock.monotonic_s()
         while not self.stop_reason:
-            for _ in range(MAX_FRAMES_PER_TURN):  # bounded: a flood cannot stop time
-                if not self.bus.poll(0, zmq.POLLIN):
-                    break
-                self.handle_frame(self.bus.recv())
+            for frame in self.bus.receive(MAX_FRAMES_PER_TURN):  # bounded: a flood
+                self.handle_frame(frame)                          # cannot stop time
             target_elapsed = (clock.monotonic_s() - wall0) * speed
             while self.plant.elapsed_s + dt_s <= target_elapsed + 1e-9:
                 self.plant.step(dt_s, self.act)
             world = self.plant.world()
-            try:
-                self.bus.send(self.seq_bus.pack(Kind.SENSORS, self.plant.time_utc_s,
-                                                SensorsBody(self.sensors()).to_body()),
-                              zmq.NOBLOCK)
-            except zmq.Again:
-                pass
+            self.bus.send(self.seq_bus.pack(Kind.SENSORS, self.plant.time_utc_s,
+                                            SensorsBody(self.sensors()).to_body()))
             self.publish_world(world)
             if duration_s is not None and self.plant.elapsed_s >= duration_s:
                 self.stop_reason = "scenario complete"
@@ -265,12 +263,12 @@ class PlantServer:
 
     def close(self) -> None:
         body = {"reason": self.stop_reason or "stopped"}
-        try:
-            self.bus.send(self.seq_bus.pack(Kind.STOP, self.plant.time_utc_s, body), zmq.NOBLOCK)
-        except zmq.Again:
-            pass
+        self.bus.send(self.seq_bus.pack(Kind.STOP, self.plant.time_utc_s, body))
         self.world.send(self.seq_world.pack(Kind.STOP, self.plant.time_utc_s, body))
-        self.bus.close(linger=200)
+        if isinstance(self.bus, ZmqTransport):
+            self.bus.sock.close(linger=200)  # the STOP still goes out
+        else:
+            self.bus.close()  # a Unix socket's STOP is in the executive's queue already
         self.world.close(linger=500)
 
 

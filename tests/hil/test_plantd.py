@@ -31,7 +31,7 @@ def server() -> Iterator[PlantServer]:
     try:
         yield srv
     finally:
-        srv.bus.close(linger=0)
+        srv.bus.close()
         srv.world.close(linger=0)
         ctx.term()
 
