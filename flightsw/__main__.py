@@ -18,7 +18,9 @@ from flightsw.watchdog import WATCHDOG_CHOICES
 def main(argv: list[str] | None = None) -> int:
     die_with_parent()  # a SIGKILLed launcher must not leave an executive (and payload) behind
     p = argparse.ArgumentParser(prog="python -m flightsw", description=__doc__)
-    p.add_argument("--plant", required=True, help="plant bus endpoint to connect to")
+    p.add_argument("--plant", required=True,
+                   help="plant bus endpoint to connect to: unix://@NAME or unix:///PATH "
+                        "(a local stack), or a ZeroMQ endpoint (tcp://HOST:PORT)")
     p.add_argument("--link", required=True,
                    help="space link: a ZeroMQ endpoint to bind (tcp://127.0.0.1:5600), or a "
                         "UART on a board (serial:/dev/ttyTHS1?baud=921600)")

@@ -46,7 +46,7 @@ from flightsw.serial_transport import parse_endpoint as parse_serial_endpoint
 from flightsw.state_store import StateStore
 from flightsw.topology import Topology
 from flightsw.transport import MemoryTransport, Transport, Waiter, ZmqTransport
-from flightsw.unix_transport import plant_bus
+from flightsw.unix_transport import EndpointError, plant_bus
 from flightsw.watchdog import NoWatchdog, Watchdog, consume_notify_env, from_option
 from flightsw.wire import Envelope, Kind, Sequencer, encode, try_decode
 
@@ -165,7 +165,10 @@ class Executive:
         link over a UART (``--link serial:/dev/ttyTHS1?baud=921600``, a board), and a real
         payload child."""
         clock: Clock = SimClock() if opts.lockstep else RealClock()
-        plant = plant_bus(opts.plant_endpoint)
+        try:
+            plant = plant_bus(opts.plant_endpoint)
+        except EndpointError as exc:
+            raise FlightError(f"--plant: {exc}", got=opts.plant_endpoint) from exc
         serial = parse_serial_endpoint(opts.link_endpoint)  # raises: a clear refusal
         link: Transport = (ZmqTransport.pair(opts.link_endpoint, bind=True,
                                              rcvhwm=LINK_RCVHWM) if serial is None

@@ -32,7 +32,7 @@ class StackInfo:
     """The addresses of one running stack (all loopback TCP)."""
 
     run_dir: str
-    plant_bus: str = ""  # plant <-> executive (PAIR)
+    plant_bus: str = ""  # plant <-> executive (unix:// seqpacket, or a ZeroMQ PAIR)
     world: str = ""  # plant PUB: truth for the station emulator and the status line
     link: str = ""  # executive <-> ground station (PAIR)
     ops: str = ""  # ground process request/reply API for the CLI and scripts

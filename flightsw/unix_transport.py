@@ -28,6 +28,7 @@ import errno
 import os
 import select
 import socket
+import struct
 
 from flightsw.transport import MAX_FRAMES_PER_RECEIVE, MAX_SEAL_BYTES, Transport, ZmqTransport
 from flightsw.wire import MAX_FRAME_BYTES
@@ -187,6 +188,17 @@ class UnixBusClient(_Connection):
         return False
 
 
+def _same_user(conn: socket.socket) -> bool:
+    """The connecting process runs as our user (``SO_PEERCRED``; root may connect)."""
+    try:
+        creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
+                                struct.calcsize("3i"))
+    except OSError:
+        return False
+    _pid, uid, _gid = struct.unpack("3i", creds)
+    return uid in (os.getuid(), 0)
+
+
 class UnixBusServer(_Connection):
     """The plant's end: listens; the newest connection is the executive."""
 
@@ -195,6 +207,9 @@ class UnixBusServer(_Connection):
         self.endpoint = endpoint
         self.address = socket_address(endpoint)
         self.accepted = 0
+        self.refused = 0
+        """Connections from another user's process, closed at once: an abstract socket
+        is open to every local user, and the newest connection takes over the bus."""
         self.listener = _new_socket()
         try:
             if not self.address.startswith("\0") and os.path.exists(self.address):
@@ -216,6 +231,10 @@ class UnixBusServer(_Connection):
                 self.errors += 1
                 self.last_error = str(exc)
                 return
+            if not _same_user(conn):
+                conn.close()  # another user's process: it may not take over the bus
+                self.refused += 1
+                continue
             conn.setblocking(False)
             if self.conn is not None:
                 self.conn.close()

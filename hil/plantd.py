@@ -37,7 +37,7 @@ from flightsw.lifeline import die_with_parent
 from flightsw.messages import ActuatorsBody, SensorsBody, TickBody
 from flightsw.stackinfo import atomic_write_text
 from flightsw.transport import Transport, ZmqTransport
-from flightsw.unix_transport import UnixBusServer, is_unix_endpoint
+from flightsw.unix_transport import EndpointError, UnixBusServer, is_unix_endpoint
 from flightsw.wire import Kind, Sequencer, try_decode
 from hil.plant import Plant, load_profile
 from hil.plant.lookahead import Lookahead
@@ -276,7 +276,9 @@ def main(argv: list[str] | None = None) -> int:
     die_with_parent()  # the launcher's pid comes in $AISAT_PARENT_PID; see flightsw.lifeline
     p = argparse.ArgumentParser(prog="python -m hil.plantd", description=__doc__)
     p.add_argument("--profile", default="cubesat-jetson")
-    p.add_argument("--bus", required=True, help="plant bus endpoint to bind")
+    p.add_argument("--bus", required=True,
+                   help="plant bus endpoint to bind: unix://@NAME or unix:///PATH (a "
+                        "local stack), or a ZeroMQ endpoint such as tcp://0.0.0.0:5555")
     p.add_argument("--world", required=True, help="world PUB endpoint to bind")
     p.add_argument("--lockstep", action="store_true")
     p.add_argument("--duration-s", type=float, default=None)
@@ -295,7 +297,12 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s hil.plantd %(levelname)s %(message)s")
     profile = load_profile(args.profile)
     plant = Plant(profile)
-    server = PlantServer(plant, args.bus, args.world, lookahead=not args.no_lookahead)
+    try:
+        server = PlantServer(plant, args.bus, args.world, lookahead=not args.no_lookahead)
+    except (EndpointError, OSError, zmq.ZMQError) as exc:
+        print(f"hil.plantd: cannot open the plant bus {args.bus!r} or the world feed "
+              f"{args.world!r}: {exc}", file=sys.stderr)
+        return 2
 
     def on_signal(signum: int, _frame: Any) -> None:
         server.stop(signal.Signals(signum).name)

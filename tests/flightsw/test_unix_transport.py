@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from flightsw import unix_transport
 from flightsw.transport import Waiter, ZmqTransport
 from flightsw.unix_transport import (
     MAX_BUS_FRAME_BYTES,
@@ -193,3 +194,36 @@ def test_other_schemes_stay_on_zeromq(endpoint: str) -> None:
         assert isinstance(zmq_end, ZmqTransport)
     finally:
         zmq_end.close()
+
+
+def test_another_users_process_cannot_take_over_the_bus(
+        pair: tuple[UnixBusServer, UnixBusClient], monkeypatch: pytest.MonkeyPatch) -> None:
+    server, client = pair
+    assert client.send(b"mine") and _receive(server) == [b"mine"]
+    monkeypatch.setattr(unix_transport, "_same_user", lambda conn: False)
+    intruder = UnixBusClient(client.endpoint)
+    try:
+        intruder.send(b"theirs")
+        _until(lambda: server.wait(0.01) is not None and server.refused == 1)
+        assert server.send(b"tick") and _receive(client) == [b"tick"]  # still ours
+        assert server.accepted == 1
+    finally:
+        intruder.close()
+
+
+def test_a_bad_plant_endpoint_is_refused_on_the_command_line(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    import subprocess
+    import sys
+
+    from flightsw.__main__ import main as flightsw_main
+
+    assert flightsw_main(["--plant", "unix://plant", "--link", "tcp://127.0.0.1:1",
+                          "--clock", "sim"]) == 2
+    assert "--plant: 'unix://plant': expected unix://@NAME" in capsys.readouterr().err
+    done = subprocess.run([sys.executable, "-m", "hil.plantd", "--bus", "unix://", "--world",
+                           f"ipc://@aisat-test-world-{os.getpid()}", "--lockstep"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "cannot open the plant bus 'unix://'" in done.stderr
+    assert "Traceback" not in done.stderr
