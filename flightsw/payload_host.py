@@ -24,6 +24,7 @@ from flightsw import channel_auth
 from flightsw.clock import RealClock
 from flightsw.model_files import active_model_path
 from flightsw.transport import Transport, ZmqTransport
+from flightsw.unix_transport import UnixBusServer
 
 TERM_GRACE_S = 2.0
 KILL_REAP_S = 5.0
@@ -52,13 +53,24 @@ def statm_resident_mb(statm: bytes) -> float | None:
     return resident_pages * os.sysconf("SC_PAGE_SIZE") / (1024 * 1024)
 
 
+def _bind_unix(incarnation: int) -> tuple[str, Transport] | None:
+    """The payload channel as a Unix seqpacket socket in the abstract namespace (one
+    kernel hop a message, no ZeroMQ I/O threads: see :mod:`flightsw.unix_transport`);
+    None where there is none (then ZeroMQ, :func:`_bind_local`)."""
+    endpoint = f"unix://@aisat-payload-{os.getpid()}-{incarnation}-{secrets.token_hex(6)}"
+    try:
+        return endpoint, UnixBusServer(endpoint)
+    except OSError:
+        return None
+
+
 def _bind_local(sock: zmq.Socket[bytes], incarnation: int) -> str:
-    """Bind the payload channel where only this machine's processes reach it: a Unix
-    socket in the abstract namespace (a message costs the child ~39 us of CPU there
-    against ~53 us over loopback TCP, a few thousand times per simulated orbit), or a
-    random loopback TCP port where there is none. Either way the frames are
-    authenticated (:mod:`flightsw.channel_auth`): reaching the socket is not speaking
-    for the payload."""
+    """The ZeroMQ payload channel, where no Unix seqpacket socket can be bound
+    (:func:`_bind_unix`): ZeroMQ's ``ipc://`` in the abstract namespace (a message costs
+    the child ~39 us of CPU there against ~53 us over loopback TCP), or a random
+    loopback TCP port where there is none. Every way, the frames are authenticated
+    (:mod:`flightsw.channel_auth`): reaching the socket is not speaking for the
+    payload."""
     endpoint = f"ipc://@aisat-payload-{os.getpid()}-{incarnation}-{secrets.token_hex(6)}"
     try:
         sock.bind(endpoint)
@@ -113,7 +125,7 @@ class ProcessPayloadHost:
         self._python = python
         self._ctx = ctx or zmq.Context.instance()
         self._proc: subprocess.Popen[bytes] | None = None
-        self._transport: ZmqTransport | None = None
+        self._transport: Transport | None = None
         self._key = b""
         self._dying: list[_Dying] = []
         self._wall = RealClock()
@@ -126,6 +138,16 @@ class ProcessPayloadHost:
     def transport(self) -> Transport | None:
         return self._transport
 
+    def _bind_channel(self, incarnation: int) -> tuple[str, Transport]:
+        """This incarnation's channel, bound before the child starts (it connects)."""
+        unix = _bind_unix(incarnation)
+        if unix is not None:
+            return unix
+        sock = self._ctx.socket(zmq.PAIR)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.setsockopt(zmq.SNDHWM, 100)
+        return _bind_local(sock, incarnation), ZmqTransport(sock)
+
     @property
     def key(self) -> bytes:
         return self._key
@@ -136,11 +158,7 @@ class ProcessPayloadHost:
 
     def spawn(self, incarnation: int, model_sha256: str = "") -> str | None:
         self.kill()
-        sock = self._ctx.socket(zmq.PAIR)
-        sock.setsockopt(zmq.LINGER, 0)
-        sock.setsockopt(zmq.SNDHWM, 100)
-        endpoint = _bind_local(sock, incarnation)
-        self._transport = ZmqTransport(sock)
+        endpoint, self._transport = self._bind_channel(incarnation)
         self._key = channel_auth.new_key()
         argv = [self._python, "-m", "payload", "--endpoint", endpoint,
                 "--incarnation", str(incarnation), "--parent-pid", str(os.getpid()),

@@ -160,7 +160,8 @@ class _Connection:
 
 
 class UnixBusClient(_Connection):
-    """The executive's end: connects, and connects again after the plant went away."""
+    """The connecting end (the executive; the payload child): connects, and connects
+    again after the other end went away."""
 
     def __init__(self, endpoint: str) -> None:
         super().__init__()
@@ -200,7 +201,8 @@ def _same_user(conn: socket.socket) -> bool:
 
 
 class UnixBusServer(_Connection):
-    """The plant's end: listens; the newest connection is the executive."""
+    """The binding end (the plant; the executive for its payload child): listens; the
+    newest connection is the peer."""
 
     def __init__(self, endpoint: str) -> None:
         super().__init__()
@@ -241,8 +243,15 @@ class UnixBusServer(_Connection):
             self.conn = conn
             self.accepted += 1
 
+    @property
+    def descriptor(self) -> int | None:
+        """The connection's descriptor, or the listener's before there is one: a
+        :class:`flightsw.transport.Waiter` then wakes when the peer connects."""
+        self._ensure()
+        return self.listener.fileno() if self.conn is None else self.conn.fileno()
+
     def wait(self, timeout_s: float) -> bool:
-        """A frame is ready, or an executive connected (its HELLO follows)."""
+        """A frame is ready, or a peer connected (its HELLO follows)."""
         self._ensure()
         socks = [self.listener] + ([self.conn] if self.conn is not None else [])
         try:

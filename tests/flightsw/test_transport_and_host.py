@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 import zmq
 
 from flightsw.payload_host import TERM_GRACE_S, ProcessPayloadHost
@@ -195,3 +196,57 @@ def test_payload_channel_is_a_local_unix_socket_and_only_sealed_frames_count() -
     finally:
         host_sock.close(linger=0)
         child_sock.close(linger=0)
+
+
+def _first_frame_from_child(host: ProcessPayloadHost, timeout_s: float = 60.0) -> bytes:
+    transport = host.transport
+    assert transport is not None
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        assert host.exit_status() is None, "the payload child died"
+        transport.wait(0.1)
+        frames = transport.receive(1)
+        if frames:
+            return frames[0]
+    raise AssertionError("no frame from the payload child")
+
+
+@pytest.mark.parametrize("unix", [True, False])
+def test_a_real_payload_child_says_ready_over_its_channel(
+        unix: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """By default the channel is a Unix seqpacket socket (no ZeroMQ I/O threads on the
+    lockstep's path); where none can be bound it is a ZeroMQ PAIR, and the child follows
+    the endpoint it is given either way."""
+    from flightsw import channel_auth, payload_host
+    from flightsw.transport import ZmqTransport
+    from flightsw.unix_transport import UnixBusServer
+    from flightsw.wire import Kind, decode
+
+    if not unix:
+        monkeypatch.setattr(payload_host, "_bind_unix", lambda incarnation: None)
+    host = ProcessPayloadHost()
+    try:
+        assert host.spawn(1) is None
+        assert isinstance(host.transport, UnixBusServer if unix else ZmqTransport)
+        frame = channel_auth.unseal(host.key, channel_auth.TO_EXECUTIVE,
+                                    _first_frame_from_child(host))
+        assert isinstance(frame, bytes)
+        assert decode(frame).kind is Kind.PAYLOAD_HEARTBEAT
+    finally:
+        host.kill()
+
+
+def test_a_payload_child_with_nobody_on_its_unix_endpoint_exits_with_the_reason(
+        tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from flightsw import channel_auth
+    from flightsw.supervisor import PayloadExit
+
+    done = subprocess.run(
+        [sys.executable, "-m", "payload", "--endpoint", f"unix://@aisat-nobody-{os.getpid()}",
+         "--key-stdin", "--parent-pid", str(os.getpid())],
+        input=channel_auth.new_key().hex() + "\n", capture_output=True, text=True, timeout=120)
+    assert done.returncode == int(PayloadExit.SOCKET)
+    assert "cannot connect to unix://@aisat-nobody-" in done.stderr

@@ -10,6 +10,7 @@ import zmq
 
 from flightsw import channel_auth
 from flightsw.clock import RealClock
+from flightsw.transport import ZmqTransport
 from flightsw.wire import Kind, Sequencer, decode
 from payload.mission_clock import ParentSyncedClock
 from payload.process import MAX_RECV_PER_TURN, _Link
@@ -27,7 +28,7 @@ def test_a_burst_is_answered_whole_up_to_the_bound_and_the_rest_next_turn() -> N
         key = channel_auth.new_key()
         seq = Sequencer("flight")
         core, _model, _clock = make_core()
-        link = _Link(child_end, key)
+        link = _Link(ZmqTransport(child_end), key)
         clock = ParentSyncedClock(RealClock())
         total = MAX_RECV_PER_TURN + EXTRA
         for n in range(1, total + 1):

@@ -26,6 +26,7 @@ import zmq
 
 from flightsw import channel_auth
 from flightsw.clock import RealClock
+from flightsw.transport import ZmqTransport
 from flightsw.wire import Envelope, Kind, Sequencer, decode
 from payload.core import PayloadCore
 from payload.mission_clock import ParentSyncedClock
@@ -65,7 +66,8 @@ class _Exec:
         self.clock = clock
         self.code: dict[str, int] = {}
         self.thread = threading.Thread(target=lambda: self.code.update(code=_serve(
-            self.child, core, clock, _Shutdown(), os.getppid(), self.key)), daemon=True)
+            ZmqTransport(self.child), self.child, core, clock, _Shutdown(), os.getppid(),
+            self.key)), daemon=True)
         self.thread.start()
 
     def send(self, kind: Kind, body: dict[str, Any]) -> None:

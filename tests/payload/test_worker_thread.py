@@ -18,6 +18,7 @@ import zmq
 
 from flightsw import channel_auth
 from flightsw.clock import RealClock
+from flightsw.transport import ZmqTransport
 from flightsw.wire import Envelope, Kind, Sequencer, decode
 from payload.core import PayloadCore
 from payload.mission_clock import ParentSyncedClock
@@ -51,7 +52,8 @@ def test_a_ping_during_a_job_is_answered_at_once_with_the_jobs_progress() -> Non
     core = PayloadCore(SlowModel(), clock, pid=1)
     result: dict[str, Any] = {}
     thread = threading.Thread(target=lambda: result.update(
-        code=_serve(child_sock, core, clock, _Shutdown(), os.getppid(), key)), daemon=True)
+        code=_serve(ZmqTransport(child_sock), child_sock, core, clock, _Shutdown(),
+                    os.getppid(), key)), daemon=True)
     seq = Sequencer("flight")
 
     def send(kind: Kind, body: dict[str, Any]) -> None:
