@@ -274,6 +274,10 @@ class GroundCore:
         """Hand HELLO and queued commands that the station lets through to ``send``."""
         if not self.station.uplink_open and self._link_idle():
             return 0  # nothing may go up, nothing is on its way
+        if self.clock == "sim" and self.world_time_s is None and self.link_time_s is None:
+            # no spacecraft time yet (a relay keeps the uplink open from the start): a
+            # frame would be stamped 0.0, the epoch, which the flight would count stale
+            return 0
         mono, utc = self.now(wall)
 
         def through_station(frame: bytes) -> bool:

@@ -369,3 +369,23 @@ def test_on_the_wall_clock_a_hello_is_said_again_after_five_seconds(
         core.pump_uplink(up.send, WallTime(wall_s, T0 + wall_s))
     assert up.hello_times() == [T0, T0 + 5.1]
     core.archive.close()
+
+
+def test_on_the_sim_clock_nothing_goes_up_before_spacecraft_time_is_known(
+        tmp_path: Path) -> None:
+    """An open uplink before the first WORLD or downlink frame (a relay, or no world
+    feed) once sent a HELLO stamped 0.0 - the epoch - which the archive kept as an
+    uplink at 1970; it now waits for the spacecraft's time."""
+    core = GroundCore(DICTIONARY, Archive(tmp_path / "a.sqlite"), clock="sim",
+                      always_in_contact=True)
+    up = Uplinked()
+    wall = WallTime(5.0, 5.0)
+    assert core.station.uplink_open
+    assert core.pump_uplink(up.send, wall) == 0 and up == []
+    core.on_world(world_frame(Sequencer("plant"), T0, True), wall)
+    core.pump_uplink(up.send, wall)
+    assert up.hello_times() == [T0]
+    core.archive.close()
+    hellos = sqlite3.connect(tmp_path / "a.sqlite").execute(
+        "SELECT time_s FROM hellos WHERE direction = 'up'").fetchall()
+    assert hellos == [(T0,)]
