@@ -64,15 +64,15 @@ class RateGroups:
                 return
             t = min(g.next_s for g in due)
             set_time(t)
-            if len(due) == 1 or sum(abs(g.next_s - t) <= eps for g in due) == 1:
-                alone = next(g for g in due if abs(g.next_s - t) <= eps)
-                if alone.skip is not None and self._skip_idle(alone, monotonic_s, set_time):
-                    continue
-            for g in self.groups:  # declaration order = priority order within one instant
-                if abs(g.next_s - t) <= eps:
-                    g.cycle(t)
-                    g.runs += 1
-                    g.next_s = _round(t + g.period_s)
+            # declaration order = priority order within one instant
+            now = [g for g in self.groups if abs(g.next_s - t) <= eps]
+            if (len(now) == 1 and now[0].skip is not None
+                    and self._skip_idle(now[0], monotonic_s, set_time)):
+                continue
+            for g in now:
+                g.cycle(t)
+                g.runs += 1
+                g.next_s = _round(t + g.period_s)
 
     def _skip_idle(self, g: RateGroup, monotonic_s: float,
                    set_time: Callable[[float], None]) -> bool:

@@ -128,22 +128,6 @@ class _Connection:
             out.append(data)
         return out
 
-    def wait(self, timeout_s: float) -> bool:
-        self._ensure()
-        sock = self.conn
-        if sock is None:
-            return self._wait_for_peer(timeout_s)
-        try:
-            ready, _w, _x = select.select([sock], [], [], max(0.0, timeout_s))
-        except (OSError, ValueError) as exc:
-            self._lost(exc if isinstance(exc, OSError) else None)
-            return False
-        return bool(ready)
-
-    def _wait_for_peer(self, timeout_s: float) -> bool:
-        select.select([], [], [], max(0.0, timeout_s))
-        return False
-
     def _lost(self, exc: OSError | None) -> None:
         if exc is not None:
             self.errors += 1
@@ -154,9 +138,7 @@ class _Connection:
 
     def close(self) -> None:
         self._closed = True
-        if self.conn is not None:
-            self.conn.close()
-            self.conn = None
+        self._lost(None)
 
 
 class UnixBusClient(_Connection):
@@ -183,10 +165,19 @@ class UnixBusClient(_Connection):
             return  # no plant yet: the next send, receive or wait tries again
         self.conn = sock
 
-    def _wait_for_peer(self, timeout_s: float) -> bool:
-        select.select([], [], [], max(0.0, min(timeout_s, 0.05)))
+    def wait(self, timeout_s: float) -> bool:
         self._ensure()
-        return False
+        sock = self.conn
+        if sock is None:  # no plant yet: look again soon, connect if it came
+            select.select([], [], [], max(0.0, min(timeout_s, 0.05)))
+            self._ensure()
+            return False
+        try:
+            ready, _w, _x = select.select([sock], [], [], max(0.0, timeout_s))
+        except (OSError, ValueError) as exc:
+            self._lost(exc if isinstance(exc, OSError) else None)
+            return False
+        return bool(ready)
 
 
 def _same_user(conn: socket.socket) -> bool:

@@ -124,8 +124,7 @@ def run(options: ProcessOptions) -> int:
             bus.close()
             return EXIT_SOCKET
         try:
-            return _serve(bus, bus.descriptor, core, clock, shutdown, parent_pid,
-                          options.key)
+            return _serve(bus, core, clock, shutdown, parent_pid, options.key)
         finally:
             bus.close()  # what was sent is in the executive's queue already
     ctx = zmq.Context()
@@ -133,8 +132,7 @@ def run(options: ProcessOptions) -> int:
     try:
         sock.setsockopt(zmq.LINGER, LINGER_MS)
         sock.connect(options.endpoint)
-        return _serve(ZmqTransport(sock), sock, core, clock, shutdown, parent_pid,
-                      options.key)
+        return _serve(ZmqTransport(sock), core, clock, shutdown, parent_pid, options.key)
     except zmq.ZMQError as exc:
         log.error("socket failed on %s: %s", options.endpoint, exc)
         return EXIT_SOCKET
@@ -184,10 +182,10 @@ class _Worker:
                 return out
 
 
-def _serve(channel: Transport, sock: Any, core: PayloadCore, clock: ParentSyncedClock,
-           shutdown: _Shutdown, parent_pid: int, key: bytes) -> int:
-    """``sock``: what the poller watches for the channel (its ZeroMQ socket or its
-    descriptor)."""
+def _serve(channel: ZmqTransport | UnixBusClient, core: PayloadCore,
+           clock: ParentSyncedClock, shutdown: _Shutdown, parent_pid: int, key: bytes) -> int:
+    # what the poller watches for the channel: its ZeroMQ socket, or its descriptor
+    sock: Any = channel.sock if isinstance(channel, ZmqTransport) else channel.descriptor
     link = _Link(channel, key)
     link.send([core.ready_heartbeat(clock.monotonic_s())])
     worker = _Worker(core)

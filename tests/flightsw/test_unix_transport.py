@@ -9,6 +9,7 @@ import os
 import socket
 import time
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -76,39 +77,27 @@ def test_frames_keep_their_boundaries_and_order_both_ways(
 
 
 def test_the_client_may_come_before_the_plant(endpoint: str) -> None:
-    client = UnixBusClient(endpoint)
-    try:
+    with closing(UnixBusClient(endpoint)) as client:
         assert not client.connected
         assert client.send(b"hello") is False  # refused, not raised, not queued forever
         assert client.wait(0.01) is False
-        server = UnixBusServer(endpoint)
-        try:
+        with closing(UnixBusServer(endpoint)) as server:
             _until(lambda: client.send(b"hello"))
             assert _receive(server) == [b"hello"]
-        finally:
-            server.close()
-    finally:
-        client.close()
 
 
 def test_a_restarted_executive_takes_over_the_bus(endpoint: str) -> None:
-    server = UnixBusServer(endpoint)
-    first = UnixBusClient(endpoint)
-    try:
-        assert first.send(b"hello 1")
-        assert _receive(server) == [b"hello 1"]
-        first.close()  # killed: the kernel closes its socket
-        second = UnixBusClient(endpoint)
-        try:
+    with closing(UnixBusServer(endpoint)) as server:
+        with closing(UnixBusClient(endpoint)) as first:
+            assert first.send(b"hello 1")
+            assert _receive(server) == [b"hello 1"]
+        # killed: the kernel closes its socket
+        with closing(UnixBusClient(endpoint)) as second:
             assert second.send(b"hello 2")
             assert _receive(server) == [b"hello 2"]
             assert server.send(b"tick again")
             assert _receive(second) == [b"tick again"]
             assert server.accepted == 2
-        finally:
-            second.close()
-    finally:
-        server.close()
 
 
 def test_the_executive_reconnects_when_the_plant_comes_back(endpoint: str) -> None:
@@ -161,13 +150,9 @@ def test_a_filesystem_socket_is_replaced_and_removed(tmp_path: Path) -> None:
     path = tmp_path / "bus.sock"
     path.write_text("stale")  # a killed plant's leftover
     endpoint = f"unix://{path}"
-    server = UnixBusServer(endpoint)
-    client = UnixBusClient(endpoint)
-    try:
+    with closing(UnixBusServer(endpoint)) as server, \
+            closing(UnixBusClient(endpoint)) as client:
         assert client.send(b"x") and _receive(server) == [b"x"]
-    finally:
-        client.close()
-        server.close()
     assert not path.exists()
 
 

@@ -66,7 +66,7 @@ class _Exec:
         self.clock = clock
         self.code: dict[str, int] = {}
         self.thread = threading.Thread(target=lambda: self.code.update(code=_serve(
-            ZmqTransport(self.child), self.child, core, clock, _Shutdown(), os.getppid(),
+            ZmqTransport(self.child), core, clock, _Shutdown(), os.getppid(),
             self.key)), daemon=True)
         self.thread.start()
 

@@ -52,7 +52,7 @@ def test_a_ping_during_a_job_is_answered_at_once_with_the_jobs_progress() -> Non
     core = PayloadCore(SlowModel(), clock, pid=1)
     result: dict[str, Any] = {}
     thread = threading.Thread(target=lambda: result.update(
-        code=_serve(ZmqTransport(child_sock), child_sock, core, clock, _Shutdown(),
+        code=_serve(ZmqTransport(child_sock), core, clock, _Shutdown(),
                     os.getppid(), key)), daemon=True)
     seq = Sequencer("flight")
 
