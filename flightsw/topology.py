@@ -398,10 +398,9 @@ class Topology:
 
     # --- cycles ----------------------------------------------------------------------------------
     def _fast_turn(self, _now: float) -> None:
-        if self.shell_quiet is not None and self.shell_quiet() and self.fast_has_nothing_to_do():
-            # counted as run (it would have done nothing): only the budget refills
-            link.new_cycle(self.state.link, link.FRAMES_PER_SECOND // 10)
-            return
+        idle = self._fast_idle_test()
+        if idle is not None and idle():
+            return  # counted as run (it would have done nothing): only the budget refilled
         self._guard("fast", self._fast)
 
     def _fast_idle_test(self) -> Callable[[], bool] | None:
