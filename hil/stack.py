@@ -20,6 +20,7 @@ import json
 import math
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -59,10 +60,6 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _endpoint() -> str:
-    return f"tcp://127.0.0.1:{free_port()}"
-
-
 ORDERLY_STOP_S = 8.0
 """How long a child has to stop in order after SIGTERM before it is killed: the
 executive's orderly stop is the longest (the payload's STOP grace, then up to
@@ -70,15 +67,18 @@ executive's orderly stop is the longest (the payload's STOP grace, then up to
 
 
 def _local_endpoint(name: str, scheme: str = "ipc") -> str:
-    """A stream only this machine's processes use (the plant bus, the world feed): a
-    Unix socket in the abstract namespace (no file to leave behind, no path length to
-    mind; reachable by local processes, as a loopback TCP port is). The plant bus is
-    crossed twice every simulated second in lockstep: over loopback TCP a round trip
-    cost ~250 us and ~37 us of CPU on the loaded 2-core host, over ZeroMQ's ``ipc://``
-    ~55 us and ~27 us, and over a plain seqpacket socket (``unix://``, no ZeroMQ I/O
-    threads: :mod:`flightsw.unix_transport`) ~12 us idle and ~50 us against ~110 us
-    with both cores busy."""
-    return f"{scheme}://@aisat-{name}-{os.getpid()}-{free_port()}"
+    """A stream only this machine's processes use (the plant bus, the world feed, the
+    space link, the ground's ops socket): a Unix socket in the abstract namespace (no
+    file to leave behind, no path length to mind; reachable by local processes, as a
+    loopback TCP port is). Named, not numbered: a loopback port chosen here and bound by
+    a child later could be taken in between by any process (the start then failed, or
+    the ground connected to a stranger); a name with our pid and a random part cannot.
+    The plant bus is crossed twice every simulated second in lockstep: over loopback TCP
+    a round trip cost ~250 us and ~37 us of CPU on the loaded 2-core host, over
+    ZeroMQ's ``ipc://`` ~55 us and ~27 us, and over a plain seqpacket socket
+    (``unix://``, no ZeroMQ I/O threads: :mod:`flightsw.unix_transport`) ~12 us idle
+    and ~50 us against ~110 us with both cores busy."""
+    return f"{scheme}://@aisat-{name}-{os.getpid()}-{secrets.token_hex(6)}"
 
 
 @dataclass
@@ -162,7 +162,8 @@ class Stack:
             raise StackError(str(exc)) from exc
         info = StackInfo(run_dir=str(run_dir), plant_bus=_local_endpoint("plant", "unix"),
                          world=_local_endpoint("world"),
-                         link=_endpoint(), ops=_endpoint(), archive=str(archive),
+                         link=_local_endpoint("link"), ops=_local_endpoint("ops"),
+                         archive=str(archive),
                          dictionary=str(dict_path), profile=profile.name,
                          mode="lockstep" if opts.lockstep else "realtime")
         stack = cls(opts, info, notes=notes)
@@ -217,14 +218,15 @@ class Stack:
         return stack
 
     def _wait_listening(self, endpoint: str, name: str, timeout_s: float = 30.0) -> None:
-        host, _, port = endpoint.removeprefix("tcp://").rpartition(":")
+        """Until something accepts connections on ``endpoint`` (ZeroMQ's ``ipc://`` is
+        a Unix stream socket; ``tcp://`` a loopback port)."""
         deadline = self.clock.monotonic_s() + timeout_s
         while self.clock.monotonic_s() < deadline:
             failed = self.failed_process()
             if failed:
                 raise StackError(failed)
             try:
-                with socket.create_connection((host, int(port)), timeout=0.2):
+                with _connect(endpoint):
                     return
             except OSError:
                 self.clock.sleep_s(0.05)
@@ -350,6 +352,22 @@ def ground_argv(info: StackInfo, lockstep: bool) -> list[str]:
     return [sys.executable, "-m", "ground", "--run-dir", info.run_dir, "--link", info.link,
             "--world", info.world, "--ops", info.ops, "--archive", info.archive,
             "--clock", "sim" if lockstep else "real"]
+
+
+def _connect(endpoint: str) -> socket.socket:
+    """A plain connection to a ZeroMQ ``ipc://`` or ``tcp://`` endpoint (raises OSError)."""
+    if endpoint.startswith("ipc://"):
+        path = endpoint.removeprefix("ipc://")
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(0.2)
+            sock.connect("\0" + path[1:] if path.startswith("@") else path)
+        except OSError:
+            sock.close()
+            raise
+        return sock
+    host, _, port = endpoint.removeprefix("tcp://").rpartition(":")
+    return socket.create_connection((host.strip("[]"), int(port)), timeout=0.2)
 
 
 class StackError(Exception):

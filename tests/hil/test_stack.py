@@ -93,3 +93,34 @@ def test_the_ground_is_started_on_the_stacks_archive_and_endpoints() -> None:
     assert pairs["--world"] == "tcp://w" and pairs["--ops"] == "tcp://o"
     assert pairs["--clock"] == "sim"
     assert ground_argv(info, lockstep=False)[-2:] == ["--clock", "real"]
+
+
+def test_a_port_another_process_holds_cannot_break_a_start(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The launcher chose a free loopback port for the space link and for the ground's
+    ops socket and left the binding to the executive and the ground; a process taking
+    the port in between (measured: a sim that would not start) failed the start, or
+    worse, the ground connected to that stranger. The stack's own streams are now named
+    Unix sockets: no port is chosen, so there is none to lose."""
+    import socket
+
+    import hil.stack
+    from hil.stack import Stack, StackOptions
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        taken = int(squatter.getsockname()[1])
+        monkeypatch.setattr(hil.stack, "free_port", lambda: taken)  # the race, lost
+        # a relay profile: the link is up from the start, so frames reach the ground
+        stack = Stack.start(StackOptions(profile="orbital-dc-node", lockstep=True,
+                                         duration_s=60.0, run_dir=tmp_path / "run"))
+        try:
+            stack.wait_lockstep(timeout_s=120.0)
+            stack.wait_ground_drained()
+        finally:
+            stack.stop()
+    assert f":{taken}" not in stack.info.link + stack.info.ops
+    with sqlite3.connect(tmp_path / "run" / "archive.sqlite") as db:
+        kept = db.execute("SELECT count(*) FROM telemetry").fetchone()[0]
+    assert kept > 0, "the ground archived nothing from the executive"
