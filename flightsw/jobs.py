@@ -144,6 +144,10 @@ class JobsState:
     results_discarded: int = 0
     job_ms: list[float] = field(default_factory=list)  # recent payload jobs, wall ms
     job_tiles: list[int] = field(default_factory=list)
+    job_stats: tuple[float | None, float | None, float | None] = (None, None, None)
+    """Latency p50 and p99 (ms) and throughput (tiles/s) over ``job_ms`` and
+    ``job_tiles``, worked out when a result changes them (:func:`on_result`): a result
+    comes once per capture, housekeeping asks twice a second."""
     provider: str = ""  # the payload's execution provider, from its heartbeats
     outbox: list[dict[str, Any]] = field(default_factory=list)
     """Data products to downlink (the topology takes them in the same cycle)."""
@@ -294,6 +298,7 @@ def on_result(st: JobsState, res: ResultBody, t: Tick) -> Events:
         st.job_ms.append(res.job_ms or res.infer_ms)
         st.job_tiles.append(res.n_tiles)
         del st.job_ms[:-LATENCY_WINDOW], st.job_tiles[:-LATENCY_WINDOW]
+        st.job_stats = _job_stats(st.job_ms, st.job_tiles)
     run = st.running
     if res.job_id in st.discard:
         st.discard.remove(res.job_id)
@@ -394,10 +399,17 @@ def _ranked(ordered: list[float], q: float) -> float | None:
     return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
 
 
-def telemetry(st: JobsState) -> dict[str, Any]:
-    ordered = sorted(st.job_ms)  # once for both (housekeeping asks twice a second)
+def _job_stats(job_ms: list[float], job_tiles: list[int]
+               ) -> tuple[float | None, float | None, float | None]:
+    ordered = sorted(job_ms)
     p50, p99 = _ranked(ordered, 0.5), _ranked(ordered, 0.99)
-    busy_s = sum(st.job_ms) / 1e3
+    busy_s = sum(job_ms) / 1e3
+    return (None if p50 is None else round(p50, 2), None if p99 is None else round(p99, 2),
+            round(sum(job_tiles) / busy_s, 1) if busy_s > 0 else None)
+
+
+def telemetry(st: JobsState) -> dict[str, Any]:
+    p50, p99, tiles_per_s = st.job_stats
     saved = 1.0 - st.tile_bytes_sent / st.all_tile_bytes if st.all_tile_bytes else None
     return {
         "jobs.queue_depth": len(st.queue),
@@ -407,10 +419,9 @@ def telemetry(st: JobsState) -> dict[str, Any]:
         "jobs.cancelled": st.cancelled,
         "jobs.refused": st.refused,
         "jobs.results_discarded": st.results_discarded,
-        "jobs.latency_p50_ms": None if p50 is None else round(p50, 2),
-        "jobs.latency_p99_ms": None if p99 is None else round(p99, 2),
-        "jobs.throughput_tiles_per_s": (round(sum(st.job_tiles) / busy_s, 1)
-                                        if busy_s > 0 else None),
+        "jobs.latency_p50_ms": p50,
+        "jobs.latency_p99_ms": p99,
+        "jobs.throughput_tiles_per_s": tiles_per_s,
         "jobs.provider": st.provider,
         "jobs.downlink_saved_pct": None if saved is None else round(saved * 100, 1),
     }

@@ -57,15 +57,16 @@ def component_telemetry(state: PowerState) -> dict[str, Any]:
 
 
 def telemetry(s: Sensors) -> dict[str, Any]:
+    # round() with digits keeps a NaN (a reading not yet known) a NaN: no test needed
     return {
-        "power.battery_soc_pct": _r(s.battery_soc_frac * 100, 2),
-        "power.battery_voltage_v": _r(s.battery_voltage_v, 3),
-        "power.battery_current_a": _r(s.battery_current_a, 3),
-        "power.battery_temp_c": _r(s.battery_temp_c, 2),
-        "power.array_power_w": _r(s.array_power_w, 2),
-        "power.load_power_w": _r(s.load_power_w, 2),
-        "power.sun_fraction": _r(s.sun_fraction, 3),
-        "power.next_eclipse_in_s": _r(s.next_eclipse_in_s, 0),
+        "power.battery_soc_pct": round(s.battery_soc_frac * 100, 2),
+        "power.battery_voltage_v": round(s.battery_voltage_v, 3),
+        "power.battery_current_a": round(s.battery_current_a, 3),
+        "power.battery_temp_c": round(s.battery_temp_c, 2),
+        "power.array_power_w": round(s.array_power_w, 2),
+        "power.load_power_w": round(s.load_power_w, 2),
+        "power.sun_fraction": round(s.sun_fraction, 3),
+        "power.next_eclipse_in_s": round(s.next_eclipse_in_s, 0),
     }
 
 
@@ -76,10 +77,6 @@ def battery_warning(s: Sensors, cfg: FlightConfig) -> tuple[str, dict[str, Any]]
         return ("power.battery_low", {"soc_pct": round(soc * 100, 1),
                                       "safe_pct": round(cfg.battery_soc_safe_frac * 100)})
     return None
-
-
-def _r(value: float, digits: int) -> float:
-    return value if math.isnan(value) else round(value, digits)
 
 
 def declarations(cfg: FlightConfig) -> Declarations:
@@ -141,10 +138,10 @@ def thermal_declarations(cfg: FlightConfig) -> Declarations:
 
 def thermal_telemetry(s: Sensors) -> dict[str, Any]:
     return {
-        "thermal.payload_temp_c": _r(s.payload_temp_c, 2),
-        "thermal.avionics_temp_c": _r(s.avionics_temp_c, 2),
-        "thermal.radiator_temp_c": _r(s.radiator_temp_c, 2),
-        "thermal.compute_power_w": _r(s.compute_power_w, 2),
+        "thermal.payload_temp_c": round(s.payload_temp_c, 2),
+        "thermal.avionics_temp_c": round(s.avionics_temp_c, 2),
+        "thermal.radiator_temp_c": round(s.radiator_temp_c, 2),
+        "thermal.compute_power_w": round(s.compute_power_w, 2),
     }
 
 

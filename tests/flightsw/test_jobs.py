@@ -335,3 +335,26 @@ def test_a_tensor_longer_than_the_uplink_can_carry_is_refused_by_the_dictionary(
     report = h.verification(seq)[-1]
     assert report.stage == "failed" and "tensor" in report.reason
     assert h.latest("jobs.queue_depth") == 0
+
+
+def test_the_latency_and_throughput_points_follow_the_last_results() -> None:
+    """Worked out when a result comes (not at every housekeeping sample): the values the
+    telemetry reports are those of the results so far, the window's newest."""
+    from flightsw.component import Tick
+
+    st = jobs.initial(None)
+    t = Tick(EPOCH_S, 0.0)
+    empty = jobs.telemetry(st)
+    assert empty["jobs.latency_p50_ms"] is None and empty["jobs.throughput_tiles_per_s"] is None
+    for i, ms in enumerate([30.0, 10.0, 20.0]):
+        jobs.on_result(st, ResultBody(job_id=i + 1, ok=True, n_tiles=16, job_ms=ms), t)
+    points = jobs.telemetry(st)
+    assert points["jobs.latency_p50_ms"] == 20.0 and points["jobs.latency_p99_ms"] == 30.0
+    assert points["jobs.throughput_tiles_per_s"] == round(48 / 0.060, 1)
+    jobs.on_result(st, ResultBody(job_id=9, ok=False, error="x", job_ms=999.0), t)
+    assert jobs.telemetry(st) == points  # a failed job is not a latency sample
+    for i in range(jobs.LATENCY_WINDOW):  # the window: only the newest count
+        jobs.on_result(st, ResultBody(job_id=100 + i, ok=True, n_tiles=4, job_ms=5.0), t)
+    latest = jobs.telemetry(st)
+    assert latest["jobs.latency_p99_ms"] == 5.0
+    assert latest["jobs.throughput_tiles_per_s"] == round(4 / 0.005, 1)
