@@ -84,6 +84,14 @@ class Kind(str, Enum):
 
 _KINDS = {k.value: k for k in Kind}
 
+WORLD_SIGN_IN = b"\xffsigned-in"
+"""A subscription to the plant's WORLD feed that no message matches (every envelope
+:func:`encode` packs starts with ``0x96``): the ground station subscribes to it as well
+as to everything, so that a lockstep plant can see it has joined (ZeroMQ's XPUB passes
+subscriptions up) and start the scenario only then. A subscriber that joins a PUB late
+misses what went before; a short run once ended before the ground had joined, and the
+ground, never told the plant had stopped, waited 30 s to be stopped."""
+
 
 @dataclass(frozen=True)
 class Envelope:

@@ -34,6 +34,7 @@ import zmq
 
 from flightsw.clock import RealClock
 from flightsw.dictionary import Dictionary
+from flightsw.wire import WORLD_SIGN_IN
 from ground import ops_token
 from ground.archive import Archive
 from ground.core import GroundCore, WallTime
@@ -179,6 +180,7 @@ class GroundProcess:
         if self.cfg.world:
             self.world = self._socket(zmq.SUB)
             self.world.setsockopt(zmq.SUBSCRIBE, b"")
+            self.world.setsockopt(zmq.SUBSCRIBE, WORLD_SIGN_IN)  # a lockstep plant waits
             self.world.setsockopt(zmq.RCVHWM, 0)
             self.world.connect(self.cfg.world)
         self.ops_sock = self._socket(zmq.REP)

@@ -38,7 +38,7 @@ from flightsw.messages import ActuatorsBody, SensorsBody, TickBody
 from flightsw.stackinfo import atomic_write_text
 from flightsw.transport import Transport, ZmqTransport
 from flightsw.unix_transport import EndpointError, UnixBusServer, is_unix_endpoint
-from flightsw.wire import Kind, Sequencer, try_decode
+from flightsw.wire import WORLD_SIGN_IN, Kind, Sequencer, try_decode
 from hil.plant import Plant, load_profile
 from hil.plant.lookahead import Lookahead
 
@@ -105,7 +105,8 @@ class PlantServer:
         """Lockstep: the next step made while the executive works (hil.plant.lookahead)."""
         self.ctx = ctx or zmq.Context.instance()
         self.bus = open_bus(bus_endpoint, self.ctx)
-        self.world = self.ctx.socket(zmq.PUB)
+        # XPUB: a PUB that also hears its subscriptions (see :meth:`await_sign_in`)
+        self.world = self.ctx.socket(zmq.XPUB)
         self.world.setsockopt(zmq.LINGER, 500)
         self.world.setsockopt(zmq.SNDHWM, 100_000)
         self.world.bind(world_endpoint)
@@ -127,6 +128,24 @@ class PlantServer:
         self.world.send(self.seq_world.pack(Kind.WORLD, self.plant.time_utc_s,
                                             world if world is not None else self.plant.world()))
 
+    def await_sign_in(self, timeout_s: float) -> bool:
+        """Wait (bounded; a stop request ends it) until a subscriber has signed in on
+        the WORLD feed (:data:`flightsw.wire.WORLD_SIGN_IN`): the ground station, which
+        must see the scenario from its first WORLD to its STOP."""
+        clock = RealClock()
+        deadline = clock.monotonic_s() + timeout_s
+        joined = b"\x01" + WORLD_SIGN_IN
+        while not self.stop_reason:
+            remaining = deadline - clock.monotonic_s()
+            if remaining <= 0:
+                return False
+            if not self.world.poll(int(min(remaining, 0.2) * 1000) + 1, zmq.POLLIN):
+                continue
+            while self.world.poll(0, zmq.POLLIN):
+                if self.world.recv() == joined:
+                    return True
+        return False
+
     def handle_frame(self, frame: bytes) -> bool:
         """Apply one frame from the bus; True if it answers a TICK. Never raises."""
         received = receive_frame(frame)
@@ -146,12 +165,18 @@ class PlantServer:
         return received.reply
 
     def run_lockstep(self, duration_s: float, dt_s: float = 1.0,
-                     speed: float | None = None) -> None:
+                     speed: float | None = None, await_ground_s: float = 0.0) -> None:
         """TICK, wait for ACTUATORS, step, next TICK. The executive waits for nothing
         but the physics: a step's books (:meth:`Plant.settle`) and its WORLD are done
         after the next TICK has gone, while the executive works on it - and so is the
         next step itself, guessed with the last actuators (:mod:`hil.plant.lookahead`),
-        with its TICK ready to go when the answer drives the physics the same."""
+        with its TICK ready to go when the answer drives the physics the same.
+        ``await_ground_s``: first wait up to that long for the ground to sign in on the
+        WORLD feed (:meth:`await_sign_in`); without it, the run starts anyway, said."""
+        if await_ground_s > 0 and not self.await_sign_in(await_ground_s):
+            if not self.stop_reason:
+                log.warning("no ground signed in on the world feed within %.0f s: "
+                            "starting without it", await_ground_s)
         clock = RealClock()
         wall0 = clock.monotonic_s()
         timeout = FIRST_REPLY_TIMEOUT_MS
@@ -289,10 +314,15 @@ def main(argv: list[str] | None = None) -> int:
                    help="lockstep: make each step only after the executive's answer "
                         "(default: guess it meanwhile with the last actuators; see "
                         "hil.plant.lookahead)")
+    p.add_argument("--await-ground-s", type=float, default=0.0,
+                   help="lockstep: wait up to this long for the ground station to sign in "
+                        "on the world feed before the first TICK (default 0: do not wait)")
     p.add_argument("--summary-out", type=Path)
     p.add_argument("--report", type=Path, help="write the HTML mission report here")
     p.add_argument("--log-level", default="WARNING")
     args = p.parse_args(argv)
+    if not args.await_ground_s >= 0:  # also NaN
+        p.error(f"--await-ground-s must be 0 or more seconds, not {args.await_ground_s}")
     logging.basicConfig(level=args.log_level.upper(),
                         format="%(asctime)s hil.plantd %(levelname)s %(message)s")
     profile = load_profile(args.profile)
@@ -313,7 +343,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.lockstep:
             duration = args.duration_s if args.duration_s is not None else plant.orbit_period_s
-            server.run_lockstep(duration, args.dt_s, args.speed)
+            server.run_lockstep(duration, args.dt_s, args.speed, args.await_ground_s)
         else:
             server.run_free(args.duration_s, args.dt_s, args.speed or 1.0)
     finally:

@@ -66,6 +66,11 @@ executive's orderly stop is the longest (the payload's STOP grace, then up to
 ``DRAIN_MAX_S`` of draining the downlink, then its state written)."""
 
 
+AWAIT_GROUND_S = 60.0
+"""Lockstep: how long the plant waits for the ground to join the world feed before it
+starts anyway (the ground starts in about a second; a loaded CI host is slower)."""
+
+
 def _local_endpoint(name: str, scheme: str = "ipc") -> str:
     """A stream only this machine's processes use (the plant bus, the world feed, the
     space link, the ground's ops socket): a Unix socket in the abstract namespace (no
@@ -173,8 +178,8 @@ class Stack:
                           "--bus", info.plant_bus, "--world", info.world,
                           "--summary-out", str(run_dir / "plant_summary.json"),
                           "--log-level", opts.log_level]
-            if opts.lockstep:
-                plant_argv.append("--lockstep")
+            if opts.lockstep:  # the ground must see the scenario from its first WORLD
+                plant_argv += ["--lockstep", "--await-ground-s", repr(AWAIT_GROUND_S)]
             if opts.duration_s is not None:
                 plant_argv += ["--duration-s", repr(opts.duration_s)]
             if opts.speed is not None:
@@ -206,12 +211,14 @@ class Stack:
 
             stack.service = ServiceManager(opts.service_policy, run_dir, spawn_executive,
                                            log_path=run_dir / "launcher.log")
-            stack.service.start()
-            # binders before connectors: the ground connects to the executive's link
-            stack._wait_listening(info.link, "flightsw" if opts.link != "serial" else "bridge")
+            # the ground starts alongside the executive (a ZeroMQ connect waits for its
+            # binder): in lockstep the plant starts the scenario only once the ground
+            # has joined the world feed, so its start-up is on every run's clock
             stack._spawn("ground", [*ground_argv(info, lockstep=opts.lockstep),
                                     "--profile", profile.source,  # its [link] physics
                                     "--keys", str(key_dir)])
+            stack.service.start()
+            stack._wait_listening(info.link, "flightsw" if opts.link != "serial" else "bridge")
         except BaseException:
             stack.stop()
             raise

@@ -101,3 +101,76 @@ def test_fuzz_no_frame_crashes_the_plant(server: PlantServer, frame: bytes) -> N
     assert math.isfinite(float(world["battery_soc_frac"]))
     out = server.seq_world.pack(Kind.WORLD, server.plant.time_utc_s, world)
     assert not isinstance(try_decode(out), WireError)
+
+
+def _late_ground_sees(await_ground_s: float) -> list[Any]:
+    """A 5 s lockstep run against an executive that answers at once, watched by a ground
+    that joins the world feed 0.3 s late; what the ground saw, in order."""
+    import threading
+    import time
+
+    from flightsw.wire import WORLD_SIGN_IN
+
+    n = next(_ids)
+    ctx: zmq.Context[Any] = zmq.Context()
+    srv = PlantServer(Plant(load_profile("cubesat-jetson")), f"inproc://bus{n}",
+                      f"inproc://world{n}", ctx=ctx)
+    seen: list[Any] = []
+
+    def executive() -> None:
+        sock = ctx.socket(zmq.PAIR)
+        sock.connect(f"inproc://bus{n}")
+        seq = Sequencer("flightsw")
+        while sock.poll(5000):
+            env = try_decode(sock.recv())
+            if getattr(env, "kind", None) is Kind.STOP:
+                break
+            sock.send(seq.pack(Kind.ACTUATORS, 0.0, {"actuators": Actuators().to_body()}))
+        sock.close(linger=0)
+
+    def ground() -> None:
+        time.sleep(0.3)
+        sub = ctx.socket(zmq.SUB)
+        for topic in (b"", WORLD_SIGN_IN):
+            sub.setsockopt(zmq.SUBSCRIBE, topic)
+        sub.connect(f"inproc://world{n}")
+        while sub.poll(5000):
+            env = try_decode(sub.recv())
+            assert not isinstance(env, WireError), env
+            seen.append((env.kind, env.body.get("elapsed_s")))
+            if env.kind is Kind.STOP:
+                break
+        sub.close(linger=0)
+
+    threads = [threading.Thread(target=executive), threading.Thread(target=ground)]
+    for t in threads:
+        t.start()
+    try:
+        srv.run_lockstep(5.0, await_ground_s=await_ground_s)
+    finally:
+        srv.close()
+        for t in threads:
+            t.join(10)
+        ctx.term()
+    return seen
+
+
+def test_a_lockstep_plant_starts_once_the_ground_has_joined_the_world_feed() -> None:
+    """A subscriber that joins a PUB late misses what went before: a short run ended
+    before the stack's ground had joined (measured: half of 0.001-orbit sims), and the
+    ground, never told of the STOP, waited 30 s to be stopped (``await_ground_s=0``, the
+    old behaviour, leaves this ground with nothing). Signed in, it sees the scenario from
+    its first WORLD to its STOP."""
+    seen = _late_ground_sees(await_ground_s=5.0)
+    worlds = [elapsed for kind, elapsed in seen if kind is Kind.WORLD]
+    assert worlds[:2] == [1.0, 2.0] and seen[-1][0] is Kind.STOP
+
+
+def test_a_negative_ground_wait_is_refused_on_the_command_line(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from hil.plantd import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--bus", "unix://@x", "--world", "ipc://@y", "--lockstep",
+              "--await-ground-s", "-1"])
+    assert exc.value.code == 2 and "--await-ground-s" in capsys.readouterr().err

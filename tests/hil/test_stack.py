@@ -124,3 +124,23 @@ def test_a_port_another_process_holds_cannot_break_a_start(
     with sqlite3.connect(tmp_path / "run" / "archive.sqlite") as db:
         kept = db.execute("SELECT count(*) FROM telemetry").fetchone()[0]
     assert kept > 0, "the ground archived nothing from the executive"
+
+
+def test_a_run_shorter_than_the_grounds_start_up_still_ends_with_the_ground(
+        tmp_path: Path) -> None:
+    """A 5 s lockstep scenario is over in milliseconds, before the ground process is up:
+    it used to miss the plant's STOP in about half such runs and wait to be stopped (30
+    s). The plant now starts once the ground has joined the world feed, so the ground
+    sees the STOP and leaves by itself, with the scenario's records."""
+    from hil.stack import Stack, StackOptions
+
+    stack = Stack.start(StackOptions(profile="orbital-dc-node", lockstep=True,
+                                     duration_s=5.0, run_dir=tmp_path / "run"))
+    try:
+        stack.wait_lockstep(timeout_s=60.0)
+        stack.wait_ground_drained(timeout_s=20.0)
+        left_by_itself = stack.procs["ground"].poll() is not None
+    finally:
+        stack.stop()
+    log = (tmp_path / "run" / "ground.log").read_text()
+    assert left_by_itself and "ground stopping: plant STOP" in log, log[-2000:]
