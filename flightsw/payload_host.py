@@ -10,6 +10,7 @@ for the new one's); the in-process harness plugs in a fake.
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 import subprocess
@@ -24,7 +25,7 @@ from flightsw import channel_auth
 from flightsw.clock import RealClock
 from flightsw.model_files import active_model_path
 from flightsw.transport import Transport, ZmqTransport
-from flightsw.unix_transport import UnixBusServer
+from flightsw.unix_transport import UnixBusServer, descends_from
 
 TERM_GRACE_S = 2.0
 KILL_REAP_S = 5.0
@@ -184,6 +185,10 @@ class ProcessPayloadHost:
             if log is not None:
                 log.close()
         self._proc = proc
+        if isinstance(self._transport, UnixBusServer):
+            # the channel is this child's (or a wrapper's child's): a connection accepted
+            # later, in this thread, from any other process of ours is refused
+            self._transport.admit = functools.partial(descends_from, ancestor=proc.pid)
         try:  # a pipe write of 65 bytes never blocks; a child dead already is no error here
             assert proc.stdin is not None
             proc.stdin.write(self._key.hex().encode() + b"\n")

@@ -29,6 +29,7 @@ import os
 import select
 import socket
 import struct
+from collections.abc import Callable
 
 from flightsw.transport import MAX_FRAMES_PER_RECEIVE, MAX_SEAL_BYTES, Transport, ZmqTransport
 from flightsw.wire import MAX_FRAME_BYTES
@@ -180,15 +181,43 @@ class UnixBusClient(_Connection):
         return bool(ready)
 
 
-def _same_user(conn: socket.socket) -> bool:
-    """The connecting process runs as our user (``SO_PEERCRED``; root may connect)."""
+def _credentials(conn: socket.socket) -> tuple[int, int] | None:
+    """The connecting process's pid and uid (``SO_PEERCRED``), None if unknown."""
     try:
         creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
                                 struct.calcsize("3i"))
     except OSError:
-        return False
-    _pid, uid, _gid = struct.unpack("3i", creds)
-    return uid in (os.getuid(), 0)
+        return None
+    pid, uid, _gid = struct.unpack("3i", creds)
+    return pid, uid
+
+
+def _same_user(conn: socket.socket) -> bool:
+    """The connecting process runs as our user (root may connect)."""
+    creds = _credentials(conn)
+    return creds is not None and creds[1] in (os.getuid(), 0)
+
+
+def _peer_pid(conn: socket.socket) -> int:
+    creds = _credentials(conn)
+    return -1 if creds is None else creds[0]
+
+
+def descends_from(pid: int, ancestor: int, max_depth: int = 8) -> bool:
+    """``pid`` is ``ancestor`` or a process it started (through a wrapper such as
+    ``nice`` or a shell), read from ``/proc``; False when that cannot be told."""
+    for _ in range(max_depth):
+        if pid == ancestor:
+            return True
+        if pid <= 1:
+            return False
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            return False
+        pid = int(stat.rsplit(b")", 1)[1].split()[1])  # the parent's pid
+    return False
 
 
 class UnixBusServer(_Connection):
@@ -201,8 +230,13 @@ class UnixBusServer(_Connection):
         self.address = socket_address(endpoint)
         self.accepted = 0
         self.refused = 0
-        """Connections from another user's process, closed at once: an abstract socket
-        is open to every local user, and the newest connection takes over the bus."""
+        """Connections closed at once: from another user's process (an abstract socket
+        is open to every local user, and the newest connection takes over the bus), or
+        from one :attr:`admit` does not admit."""
+        self.admit: Callable[[int], bool] | None = None
+        """Which of our user's processes may be the peer, by pid (None: any). The
+        payload channel admits only the child the executive started: another process of
+        ours that found the name could otherwise cut the child off."""
         self.listener = _new_socket()
         try:
             if not self.address.startswith("\0") and os.path.exists(self.address):
@@ -233,8 +267,9 @@ class UnixBusServer(_Connection):
                 self.errors += 1
                 self.last_error = str(exc)
                 return
-            if not _same_user(conn):
-                conn.close()  # another user's process: it may not take over the bus
+            if not _same_user(conn) or (self.admit is not None
+                                        and not self.admit(_peer_pid(conn))):
+                conn.close()  # it may not take over the bus
                 self.refused += 1
                 continue
             conn.setblocking(False)

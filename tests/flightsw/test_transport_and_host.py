@@ -250,3 +250,44 @@ def test_a_payload_child_with_nobody_on_its_unix_endpoint_exits_with_the_reason(
         input=channel_auth.new_key().hex() + "\n", capture_output=True, text=True, timeout=120)
     assert done.returncode == int(PayloadExit.SOCKET)
     assert "cannot connect to unix://@aisat-nobody-" in done.stderr
+
+
+def test_another_process_of_ours_cannot_cut_the_payload_child_off_its_channel() -> None:
+    """The channel's server took the newest connection as its peer, from any process of
+    our own user: one that found the abstract name (it is listed in /proc/net/unix)
+    could connect and cut the real child off (its frames could not speak for the
+    payload, but the child could no longer be heard: supervision would restart it, and
+    again). Only the child the executive started (or a process it started) is taken."""
+    from flightsw import channel_auth
+    from flightsw.unix_transport import UnixBusClient, UnixBusServer
+    from flightsw.wire import Envelope, Kind, decode, encode
+
+    host = ProcessPayloadHost()
+    try:
+        assert host.spawn(1) is None
+        server = host.transport
+        assert isinstance(server, UnixBusServer)
+        _first_frame_from_child(host)  # the child is connected and heard
+        intruder = UnixBusClient(server.endpoint)  # this test's process: not the child
+        try:
+            intruder.send(b"anything")
+            deadline = time.monotonic() + 10
+            while server.refused < 1 and time.monotonic() < deadline:
+                server.wait(0.05)
+            assert server.refused == 1 and server.accepted == 1
+            ping = channel_auth.seal(host.key, channel_auth.TO_PAYLOAD, encode(
+                Envelope(Kind.PAYLOAD_PING, "flight", 1, 0.0, {"n": 7})))
+            assert server.send(ping)  # still the child's channel: it answers
+            for _ in range(20):
+                frame = channel_auth.unseal(host.key, channel_auth.TO_EXECUTIVE,
+                                            _first_frame_from_child(host))
+                assert isinstance(frame, bytes)
+                env = decode(frame)
+                if env.kind is Kind.PAYLOAD_HEARTBEAT and env.body.get("n") == 7:
+                    break
+            else:
+                raise AssertionError("the child did not answer the ping")
+        finally:
+            intruder.close()
+    finally:
+        host.kill()

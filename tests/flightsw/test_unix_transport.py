@@ -212,3 +212,29 @@ def test_a_bad_plant_endpoint_is_refused_on_the_command_line(
     assert done.returncode == 2
     assert "cannot open the plant bus 'unix://'" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_the_payload_channel_admits_its_child_through_a_wrapper_and_no_one_else() -> None:
+    """A child started through a wrapper that does not exec (a shell) connects from a
+    grandchild: still admitted. This process, init and a pid that is gone are not."""
+    import subprocess
+
+    from flightsw.unix_transport import descends_from
+
+    wrapper = subprocess.Popen(["sh", "-c", "sleep 30; true"])  # sh forks the sleep
+    try:
+        deadline = time.monotonic() + 10
+        grandchild = None
+        while grandchild is None and time.monotonic() < deadline:
+            kids = Path(f"/proc/{wrapper.pid}/task/{wrapper.pid}/children").read_text().split()
+            grandchild = int(kids[0]) if kids else None
+            time.sleep(0.01)
+        assert grandchild is not None
+        assert descends_from(wrapper.pid, wrapper.pid)
+        assert descends_from(grandchild, wrapper.pid)
+        assert not descends_from(os.getpid(), wrapper.pid)
+        assert not descends_from(1, wrapper.pid)
+    finally:
+        wrapper.kill()
+        wrapper.wait()
+    assert not descends_from(wrapper.pid, wrapper.pid + 1)  # gone: cannot be told
