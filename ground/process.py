@@ -92,6 +92,11 @@ executive's shutdown (the payload's last answers, up to 2 s, then up to 3 s of d
 its recorder while we acknowledge); an executive that exits sooner disconnects, and
 :data:`STOP_QUIET_S` ends the wait."""
 STOP_MAX_S = 10.0
+OPS_LINGER_MS = 500
+"""How long the ops socket may keep trying to deliver its last answers once closed: the
+answer to ``stop`` is sent just before the ground closes, and with no linger a loaded
+host dropped it before it left (the operator's ``stop`` then said the ground does not
+answer). Every other socket closes at once."""
 META_FLUSH_S = 1.0  # wall seconds between commits of the mission clock alone
 
 
@@ -362,5 +367,6 @@ class GroundProcess:
                          ", ".join(f"{k} {v}" for k, v in counts.items()))
             self.archive.close()
         finally:
+            ops_sock = getattr(self, "ops_sock", None)  # None: the start failed before it
             for sock in reversed(self._sockets):
-                sock.close(linger=0)
+                sock.close(linger=OPS_LINGER_MS if sock is ops_sock else 0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import struct
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import zmq
@@ -313,3 +314,51 @@ def test_monitor_events_are_read_as_libzmq_writes_them() -> None:
         zmq.EVENT_DISCONNECTED
     assert monitor_event(connected[:1]) is None  # malformed: no event, nothing raised
     assert monitor_event([b"\x01\x00", b""]) is None
+
+
+def test_the_answer_to_a_stop_request_reaches_the_operator(tmp_path: Path) -> None:
+    """The ground answers ``stop`` and then closes its sockets at once: with no linger
+    the answer could be dropped before it left, and the operator's ``stop`` reported a
+    ground that does not answer (seen in CI on a loaded host: ``NoStack`` from
+    ``Ops.stop()``, the ground's log saying it had stopped on that request). An idle host
+    delivers the answer before the close anyway, so the close's linger is checked too."""
+    import msgpack
+
+    ctx: zmq.Context[Any] = zmq.Context()
+    lost = 0
+    try:
+        for i in range(20):
+            ground = GroundProcess(GroundConfig(link=free_endpoint(), ops=free_endpoint(),
+                                                archive=tmp_path / f"a{i}.sqlite", world=""),
+                                   DICTIONARY, ctx=ctx)
+            client = ctx.socket(zmq.REQ)
+            client.setsockopt(zmq.LINGER, 0)
+            try:
+                client.connect(ground.cfg.ops)
+                client.send(msgpack.packb({"op": "stop", "token": ground.ops.token}))
+                deadline = time.monotonic() + 5
+                while not ground.stop_reason and time.monotonic() < deadline:
+                    ground.turn(50)
+                assert ground.stop_reason == "stop requested over ops"
+                lingers: list[int | None] = []
+                close_ops = ground.ops_sock.close
+
+                def spy(linger: int | None = None, _close: Any = close_ops,
+                        _seen: list[int | None] = lingers) -> None:
+                    _seen.append(linger)
+                    _close(linger=linger)
+
+                ground.ops_sock.close = spy  # type: ignore[method-assign]
+                ground.close()  # what the process does next
+                # however loaded the host, the answer may still leave after the close
+                assert lingers and (lingers[0] or 0) >= 100, lingers
+                if not client.poll(2000):
+                    lost += 1
+                    continue
+                assert msgpack.unpackb(client.recv())["ok"] is True
+            finally:
+                client.close()
+                ground.close()
+    finally:
+        ctx.term()
+    assert lost == 0, f"{lost} of 20 stop answers were lost"
