@@ -192,15 +192,9 @@ def _credentials(conn: socket.socket) -> tuple[int, int] | None:
     return pid, uid
 
 
-def _same_user(conn: socket.socket) -> bool:
-    """The connecting process runs as our user (root may connect)."""
-    creds = _credentials(conn)
-    return creds is not None and creds[1] in (os.getuid(), 0)
-
-
-def _peer_pid(conn: socket.socket) -> int:
-    creds = _credentials(conn)
-    return -1 if creds is None else creds[0]
+def _same_user(uid: int) -> bool:
+    """A process of that uid runs as our user (root may connect)."""
+    return uid in (os.getuid(), 0)
 
 
 def descends_from(pid: int, ancestor: int, max_depth: int = 8) -> bool:
@@ -267,8 +261,9 @@ class UnixBusServer(_Connection):
                 self.errors += 1
                 self.last_error = str(exc)
                 return
-            if not _same_user(conn) or (self.admit is not None
-                                        and not self.admit(_peer_pid(conn))):
+            peer = _credentials(conn)  # one look: who connected, as whom
+            if peer is None or not _same_user(peer[1]) or (
+                    self.admit is not None and not self.admit(peer[0])):
                 conn.close()  # it may not take over the bus
                 self.refused += 1
                 continue

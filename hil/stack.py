@@ -44,6 +44,8 @@ from flightsw.errors import FlightError
 from flightsw.lifeline import child_env
 from flightsw.recorder_store import RECORDER_FILE
 from flightsw.stackinfo import StackInfo, atomic_write_text
+from flightsw.unix_transport import SCHEME as UNIX_SCHEME
+from flightsw.unix_transport import socket_address
 from flightsw.wire import Envelope, Kind, try_decode
 from ground import ops_token
 from ground.console.alarms import ALARMS_FILE
@@ -363,12 +365,12 @@ def ground_argv(info: StackInfo, lockstep: bool) -> list[str]:
 
 def _connect(endpoint: str) -> socket.socket:
     """A plain connection to a ZeroMQ ``ipc://`` or ``tcp://`` endpoint (raises OSError)."""
-    if endpoint.startswith("ipc://"):
-        path = endpoint.removeprefix("ipc://")
+    if endpoint.startswith("ipc://"):  # named as the Unix bus names its sockets
+        address = socket_address(UNIX_SCHEME + endpoint.removeprefix("ipc://"))
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             sock.settimeout(0.2)
-            sock.connect("\0" + path[1:] if path.startswith("@") else path)
+            sock.connect(address)
         except OSError:
             sock.close()
             raise

@@ -185,7 +185,7 @@ def test_another_users_process_cannot_take_over_the_bus(
         pair: tuple[UnixBusServer, UnixBusClient], monkeypatch: pytest.MonkeyPatch) -> None:
     server, client = pair
     assert client.send(b"mine") and _receive(server) == [b"mine"]
-    monkeypatch.setattr(unix_transport, "_same_user", lambda conn: False)
+    monkeypatch.setattr(unix_transport, "_same_user", lambda uid: False)
     intruder = UnixBusClient(client.endpoint)
     try:
         intruder.send(b"theirs")
